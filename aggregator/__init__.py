@@ -1,0 +1,1 @@
+"""Floor's pollers and store: from the platforms into Redis, and the moderators' actions."""

@@ -1,0 +1,71 @@
+"""The one place where Floor's Redis key names are written.
+
+Every key lives under ``floor:{event}:`` so two events sharing a server never mix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    event: str
+
+    @property
+    def prefix(self) -> str:
+        return f"floor:{self.event}:"
+
+    @property
+    def log(self) -> str:
+        """Stream of every change: the queue to the consoles and the audit trail."""
+        return self.prefix + "log"
+
+    @property
+    def questions(self) -> str:
+        """Sorted set of every question id, scored by arrival order."""
+        return self.prefix + "questions"
+
+    @property
+    def arrivals(self) -> str:
+        """Counter that scores ``questions``."""
+        return self.prefix + "arrivals"
+
+    @property
+    def queue(self) -> str:
+        """Sorted set of approved question ids in the order the board takes them."""
+        return self.prefix + "queue"
+
+    @property
+    def screen(self) -> str:
+        """The id of the question on screen now (absent when the screen is clear)."""
+        return self.prefix + "screen"
+
+    @property
+    def checkpoints(self) -> str:
+        """Hash: source name -> checkpoint of the last stored batch."""
+        return self.prefix + "checkpoints"
+
+    @property
+    def dead_letters(self) -> str:
+        """Hash: dead-letter id -> JSON (source, reason, raw payload, time)."""
+        return self.prefix + "dead"
+
+    @property
+    def moderators(self) -> str:
+        """Hash: username -> argon2 hash."""
+        return self.prefix + "moderators"
+
+    @property
+    def sources(self) -> str:
+        """Set of source names that have ever reported health."""
+        return self.prefix + "sources"
+
+    def question(self, qid: str) -> str:
+        return self.prefix + "q:" + qid
+
+    def health(self, source: str) -> str:
+        return self.prefix + "health:" + source
+
+    def heartbeat(self, source: str) -> str:
+        return self.prefix + "alive:" + source

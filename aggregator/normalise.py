@@ -1,0 +1,136 @@
+"""Turn an untrusted Post into a Question: clean, cap and flag the text, keep the original.
+
+Every post is hostile until proven otherwise (design.md, "Untrusted input"). The browsers render
+text as text, so cleaning here is about what a moderator and the board *read*: no markup, no
+invisible characters that hide or reorder words, no wall of text, no Zalgo tower.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from datetime import datetime
+from urllib.parse import urlsplit
+
+import nh3
+
+from aggregator.question import PLATFORMS, Post, Question, utc_now
+
+# What the board can show in large type; longer posts are cut at a word and flagged "truncated".
+MAX_TEXT = 1_000
+# What we keep of the original; beyond this it is abuse, not a question ("original_capped").
+MAX_ORIGINAL = 20_000
+MAX_NAME = 100
+MAX_ID = 200
+
+# Invisible format characters that hide or reorder text: soft hyphen, zero-width space,
+# bidi embeddings, overrides and isolates, word joiners, BOM, interlinear annotations.
+# Kept on purpose: ZWNJ/ZWJ (Persian script, emoji sequences), LRM/RLM (legitimate RTL
+# punctuation) and the tag characters that spell subdivision flags such as Scotland's.
+_INVISIBLE = (
+    "\u00ad\u061c\u180e\u200b\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+    "\U000e0001"
+)
+_CONTROL = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+_CONTROLS = re.compile(f"[{_CONTROL}]")
+_INVISIBLES = re.compile(f"[{_INVISIBLE}]")
+_COMBINING = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+_ZALGO = re.compile(f"([{_COMBINING}]{{3}})[{_COMBINING}]+")
+_SPACE = re.compile(r"\s+")
+_RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
+
+
+class InvalidPost(ValueError):
+    """A post that cannot become a question; the message names the field."""
+
+
+def clean_text(text: str, limit: int = MAX_TEXT) -> tuple[str, set[str]]:
+    """Return display text and the flags raised while cleaning it."""
+    flags: set[str] = set()
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text)
+    if "<" in text or "&" in text:
+        unescaped = html.unescape(text)
+        text = html.unescape(nh3.clean(text, tags=set()))
+        if text != unescaped:
+            flags.add("markup")
+    text, controls = _CONTROLS.subn(" ", text)
+    invisibles = 0
+    if not text.isascii():
+        # Joined, not spaced: "ha\u200bte" must read (and be filtered) as "hate".
+        text, invisibles = _INVISIBLES.subn("", text)
+        text, towers = _ZALGO.subn(r"\1", text)
+        if towers:
+            flags.add("zalgo")
+        if _RTL.search(text):
+            flags.add("rtl")
+    if controls or invisibles:
+        flags.add("hidden_chars")
+    text = _SPACE.sub(" ", text).strip()
+    if len(text) > limit:
+        cut = text.rfind(" ", limit // 2, limit)
+        text = text[: cut if cut > 0 else limit - 1].rstrip() + "…"
+        flags.add("truncated")
+    return text, flags
+
+
+def clean_url(url: str) -> str:
+    """Only http(s) links survive: a ``javascript:`` link on a console is an attack."""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    return url if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
+def clean_time(value: str) -> str:
+    try:
+        return datetime.fromisoformat(value.strip()).isoformat() if value else ""
+    except ValueError:
+        return ""
+
+
+def _required_str(post: Post, name: str) -> str:
+    value = getattr(post, name)
+    if not isinstance(value, str):
+        raise InvalidPost(f"field '{name}': expected text, got {type(value).__name__}")
+    return value
+
+
+def normalise(post: Post) -> Question:
+    """Clean one post into a new Question, or raise InvalidPost naming what is wrong."""
+    if post.platform not in PLATFORMS:
+        raise InvalidPost(
+            f"field 'platform': unknown platform {post.platform!r} "
+            f"(expected one of {', '.join(PLATFORMS)})"
+        )
+    native_id = _required_str(post, "native_id").strip()
+    if not native_id or len(native_id) > MAX_ID or any(c.isspace() for c in native_id):
+        raise InvalidPost(f"field 'id': not a usable id: {native_id[:40]!r}")
+    original = _required_str(post, "text")
+    flags = set(post.flags)
+    if len(original) > MAX_ORIGINAL:
+        original = original[:MAX_ORIGINAL]
+        flags.add("original_capped")
+    text, text_flags = clean_text(original)
+    if not text:
+        raise InvalidPost("field 'text': nothing left to read after cleaning")
+    flags |= text_flags
+    if "?" in text:
+        flags.add("question")
+    names = [clean_text(_required_str(post, name), MAX_NAME)[0]
+             for name in ("author_name", "author_handle")]
+    return Question(
+        id=f"{post.platform}:{native_id}",
+        platform=post.platform,
+        text=text,
+        original=original,
+        author_name=names[0],
+        author_handle=names[1],
+        url=clean_url(_required_str(post, "url")),
+        posted_at=clean_time(_required_str(post, "posted_at")),
+        received_at=utc_now(),
+        flags=sorted(flags),
+    )

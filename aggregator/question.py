@@ -1,0 +1,77 @@
+"""What a source hands over (a Post) and what Floor keeps (a Question)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+PLATFORMS = {
+    "x": "X",
+    "fb": "Facebook",
+    "ig": "Instagram",
+    "yt": "YouTube",
+    "web": "Web form",
+}
+
+# A question's life; see design.md. "grouped" is a duplicate folded under another question.
+STATES = ("new", "approved", "on_screen", "answered", "rejected", "grouped")
+
+
+@dataclass
+class Post:
+    """One post as a source read it: fields pulled out of the platform's payload, text untouched."""
+
+    platform: str
+    native_id: str
+    text: str
+    author_name: str = ""
+    author_handle: str = ""
+    url: str = ""
+    posted_at: str = ""
+    raw: Any = None
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def qid(self) -> str:
+        return f"{self.platform}:{self.native_id}"
+
+
+@dataclass
+class Question:
+    """The projection of one question: what consoles and screens are sent.
+
+    ``text`` is what the board shows (cleaned, capped, maybe edited by a moderator);
+    ``original`` is the post's text as received, never changed.
+    """
+
+    id: str
+    platform: str
+    text: str
+    original: str
+    author_name: str = ""
+    author_handle: str = ""
+    url: str = ""
+    posted_at: str = ""
+    received_at: str = ""
+    flags: list[str] = field(default_factory=list)
+    state: str = "new"
+    version: int = 1
+    starred: bool = False
+    parent: str = ""
+    asked_by: int = 1
+    reject_reason: str = ""
+    last_actor: str = ""
+    last_action: str = "received"
+    updated_at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Question:
+        return cls(**data)
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

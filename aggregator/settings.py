@@ -1,0 +1,154 @@
+"""The event's settings: ``config/event.toml`` for what is public, the environment for secrets.
+
+Every key is documented in ``config/event.example.toml``. A typo is an error that names the file,
+the key and the nearest valid key, never a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_CONFIG = Path("config/event.toml")
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EventSettings(_Section):
+    slug: str = "rehearsal"
+    title: str = "Annual Public Meeting"
+    hashtags: list[str] = Field(default_factory=lambda: ["#APM2026"])
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not SLUG.match(value):
+            raise ValueError("use lower-case letters, digits and dashes, e.g. 'apm-2026'")
+        return value
+
+    @field_validator("hashtags")
+    @classmethod
+    def _tags(cls, value: list[str]) -> list[str]:
+        return ["#" + tag.lstrip("#") for tag in value if tag.strip("# ")]
+
+
+class ScreenSettings(_Section):
+    youtube_video_id: str = ""
+    anonymise: bool = False
+    queue_length: int = Field(default=3, ge=0, le=10)
+
+
+class ModerationSettings(_Section):
+    reject_reasons: list[str] = Field(default_factory=lambda: [
+        "off topic", "duplicate", "abusive", "personal case to follow up privately",
+        "already answered"])
+
+
+class RetentionSettings(_Section):
+    purge_after_days: int = Field(default=90, ge=1)
+
+
+class SourceSettings(BaseModel):
+    """Settings shared by every source; each source may accept more keys of its own."""
+
+    model_config = ConfigDict(extra="allow")
+    enabled: bool = False
+    interval: float = Field(default=15.0, gt=0)
+
+
+class Settings(_Section):
+    event: EventSettings = Field(default_factory=EventSettings)
+    screen: ScreenSettings = Field(default_factory=ScreenSettings)
+    moderation: ModerationSettings = Field(default_factory=ModerationSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    sources: dict[str, SourceSettings] = Field(default_factory=dict)
+    path: str = ""
+
+    def source(self, name: str) -> SourceSettings:
+        """The raw settings of one source; the source validates them with its own model."""
+        return self.sources.get(name) or SourceSettings()
+
+    def enabled_sources(self) -> list[str]:
+        return [name for name, options in self.sources.items() if options.enabled]
+
+
+class ConfigError(Exception):
+    """Bad settings; the message says where and what, one problem a line."""
+
+
+def _valid_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        annotation = getattr(field, "annotation", None) if field else None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        else:
+            return []
+    return list(model.model_fields)
+
+
+def _explain(error: ValidationError, path: str, model: type[BaseModel] = Settings,
+             prefix: str = "") -> str:
+    lines = []
+    for problem in error.errors():
+        loc = tuple(problem["loc"])
+        where = prefix + ".".join(str(p) for p in loc)
+        if problem["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(str(loc[-1]), _valid_keys(model, loc), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            lines.append(f"{path}: unknown setting '{where}'{hint}")
+        else:
+            lines.append(f"{path}: '{where}': {problem['msg']} (got {problem.get('input')!r})")
+    return "\n".join(lines)
+
+
+def load(path: Path | str | None = None) -> Settings:
+    """Read the settings file. A missing default file means the built-in rehearsal defaults;
+    a missing file that was asked for by name is an error."""
+    asked = path is not None or "FLOOR_CONFIG" in os.environ
+    config_path = Path(path or os.environ.get("FLOOR_CONFIG") or DEFAULT_CONFIG)
+    data: dict[str, Any] = {}
+    if config_path.exists():
+        try:
+            data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{config_path}: not valid TOML: {exc}") from exc
+    elif asked:
+        raise ConfigError(f"{config_path}: no such file (copy config/event.example.toml)")
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, str(config_path))) from exc
+    settings.path = str(config_path) if config_path.exists() else ""
+    _check_sources(settings, str(config_path))
+    return settings
+
+
+def _check_sources(settings: Settings, path: str) -> None:
+    from aggregator.sources import registry  # the sources import this module
+
+    known = registry()
+    problems = []
+    for name, options in settings.sources.items():
+        if name not in known:
+            close = difflib.get_close_matches(name, list(known), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            problems.append(f"{path}: unknown source '[sources.{name}]'{hint}; "
+                            f"known: {', '.join(sorted(known))}")
+            continue
+        model = known[name].settings_model
+        try:
+            model.model_validate(options.model_dump(exclude_unset=True))
+        except ValidationError as exc:
+            problems.append(_explain(exc, path, model, prefix=f"sources.{name}."))
+    if problems:
+        raise ConfigError("\n".join(problems))

@@ -1,0 +1,98 @@
+"""Sources: one module per platform, each a small class behind the same interface.
+
+A source reads raw items since a checkpoint (``fetch``) and turns one raw item into a Post
+(``parse``). The poller does the rest: normalising, dead letters, storing, checkpoints, health.
+Every module in this package is imported by ``registry()``, and every Source subclass with a
+``name`` is registered under it; a concrete source without a name fails at import.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from aggregator.question import Post
+from aggregator.settings import EventSettings, SourceSettings
+
+
+class SourceError(Exception):
+    """A failure worth retrying with backoff (network, 5xx, malformed page)."""
+
+
+class RateLimited(SourceError):
+    """The platform said "not before ``until``" (Unix seconds)."""
+
+    def __init__(self, until: float, detail: str = "rate limited") -> None:
+        super().__init__(detail)
+        self.until = until
+
+
+class SourceStopped(SourceError):
+    """Needs a person: expired token, missing permission, wrong tier. Said once, retried slowly."""
+
+
+@dataclass
+class Batch:
+    """What one fetch read. ``checkpoint`` is stored with the batch, atomically; None keeps the
+    old one. ``retracted`` names question ids whose posts the author deleted."""
+
+    items: list[Any]
+    checkpoint: str | None
+    retracted: list[str] = field(default_factory=list)
+    next_poll_in: float | None = None
+    health: dict[str, Any] = field(default_factory=dict)
+
+
+_REGISTRY: dict[str, type[Source]] = {}
+
+
+class Source(ABC):
+    name: ClassVar[str] = ""
+    settings_model: ClassVar[type[SourceSettings]] = SourceSettings
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if getattr(cls, "__abstractmethods__", None):
+            return
+        if not cls.name:
+            raise TypeError(f"{cls.__qualname__} must declare a source name")
+        _REGISTRY[cls.name] = cls
+
+    def __init__(self, settings: SourceSettings, event: EventSettings) -> None:
+        self.settings = self.settings_model.model_validate(settings.model_dump(exclude_unset=True))
+        self.event = event
+
+    @property
+    def interval(self) -> float:
+        """Seconds between polls when all is well."""
+        return float(self.settings.interval)
+
+    @abstractmethod
+    def fetch(self, checkpoint: str | None) -> Batch:
+        """Read what is new since ``checkpoint``. Raise RateLimited, SourceStopped or
+        SourceError; anything else is treated as a SourceError too."""
+
+    @abstractmethod
+    def parse(self, item: Any) -> Post | None:
+        """One raw item -> a Post, or None for an item that is not a question (for example a
+        post without the event's hashtag). Raise anything for an item that cannot be read:
+        it becomes a dead letter with the message as the reason."""
+
+    def describe(self, item: Any) -> str:
+        """Where an item came from, to begin a dead letter's reason (e.g. "file line 7")."""
+        return ""
+
+    def check(self) -> str:
+        """One cheap authenticated call for ``floor check``: return what works, raise
+        SourceStopped/SourceError with what is missing."""
+        return "nothing to check"
+
+
+def registry() -> dict[str, type[Source]]:
+    """Every source in this package, by name."""
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+    return dict(_REGISTRY)

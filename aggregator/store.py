@@ -1,0 +1,197 @@
+"""The event's store in Redis: questions in, snapshot and log out.
+
+The ``log`` stream is the system of record: every change is one entry carrying the new state of
+each question it touched (``qs``) and, when the queue changed, its new order (``queue``). A
+client that has a snapshot taken at log id X and applies every entry after X holds the truth.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from aggregator.keys import Keys
+from aggregator.question import Question, utc_now
+
+# Stores each question once, whatever the replays: the hash's "data" field is written only if
+# absent, and only then are the arrival index and the "received" log entry written. The dead
+# letters and the checkpoint go in the same script, so a batch lands whole or not at all.
+_INGEST = """
+local log, index, arrivals, checkpoints, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local qprefix, source, checkpoint, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local added = {}
+local i = 6
+for _ = 1, tonumber(ARGV[5]) do
+  local qid, data = ARGV[i], ARGV[i + 1]
+  local key = qprefix .. qid
+  if redis.call('HSETNX', key, 'data', data) == 1 then
+    redis.call('HSET', key, 'raw', ARGV[i + 2])
+    redis.call('ZADD', index, redis.call('INCR', arrivals), qid)
+    redis.call('XADD', log, '*', 'type', 'received', 'qid', qid, 'actor', source, 'at', now,
+               'qs', '[' .. data .. ']')
+    added[#added + 1] = qid
+  end
+  i = i + 3
+end
+for _ = 1, tonumber(ARGV[i]) do
+  redis.call('HSETNX', dead, ARGV[i + 1], ARGV[i + 2])
+  i = i + 2
+end
+if checkpoint ~= '' then
+  redis.call('HSET', checkpoints, source, string.sub(checkpoint, 2))
+end
+return added
+"""
+
+
+@dataclass
+class DeadLetter:
+    """A payload that could not become a question, kept whole with the reason."""
+
+    source: str
+    reason: str
+    raw: Any
+
+    def to_json(self) -> tuple[str, str]:
+        raw = json.dumps(self.raw, default=str, ensure_ascii=False)
+        digest = hashlib.sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        record = {"source": self.source, "reason": self.reason, "raw": raw, "at": utc_now()}
+        return f"{self.source}:{digest}", json.dumps(record, ensure_ascii=False)
+
+
+@dataclass
+class Snapshot:
+    last_id: str
+    questions: list[dict[str, Any]]
+    queue: list[str]
+    screen: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "last_id": self.last_id,
+            "questions": self.questions,
+            "queue": self.queue,
+            "screen": self.screen,
+        }
+
+
+@dataclass
+class LogEntry:
+    id: str
+    type: str
+    qid: str
+    actor: str
+    at: str
+    qs: list[dict[str, Any]]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "type": self.type, "qid": self.qid, "actor": self.actor,
+                "at": self.at, "qs": self.qs, **self.extra}
+
+    @classmethod
+    def from_stream(cls, entry_id: str, fields: dict[str, str]) -> LogEntry:
+        fields = dict(fields)
+        entry = cls(
+            id=entry_id,
+            type=fields.pop("type", ""),
+            qid=fields.pop("qid", ""),
+            actor=fields.pop("actor", ""),
+            at=fields.pop("at", ""),
+            qs=json.loads(fields.pop("qs", "[]")),
+        )
+        if "queue" in fields:
+            entry.extra["queue"] = json.loads(fields.pop("queue"))
+        entry.extra.update(fields)
+        return entry
+
+
+class Store:
+    """Verbs around the event's keys. Takes a connection made with ``decode_responses=True``."""
+
+    def __init__(self, conn: redis.Redis, event: str) -> None:
+        self.conn = conn
+        self.keys = Keys(event)
+        self._ingest = conn.register_script(_INGEST)
+
+    # -- writing what the sources read -------------------------------------------------------
+
+    def ingest(
+        self,
+        source: str,
+        questions: Iterable[tuple[Question, Any]],
+        dead: Iterable[DeadLetter] = (),
+        checkpoint: str | None = None,
+    ) -> list[str]:
+        """Store new questions (with their raw payloads), dead letters and the checkpoint in one
+        atomic step. Questions already stored are skipped. Returns the ids that were new."""
+        k = self.keys
+        args: list[str] = [k.question(""), source, "" if checkpoint is None else "=" + checkpoint,
+                           utc_now()]
+        batch = list(questions)
+        args.append(str(len(batch)))
+        for question, raw in batch:
+            args += [question.id, json.dumps(question.to_dict(), ensure_ascii=False),
+                     json.dumps(raw, default=str, ensure_ascii=False)]
+        letters = [letter.to_json() for letter in dead]
+        args.append(str(len(letters)))
+        for pair in letters:
+            args += pair
+        keys = [k.log, k.questions, k.arrivals, k.checkpoints, k.dead_letters]
+        return list(self._ingest(keys=keys, args=args))
+
+    def checkpoint(self, source: str) -> str | None:
+        value = self.conn.hget(self.keys.checkpoints, source)
+        return None if value is None else str(value)
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        records = self.conn.hgetall(self.keys.dead_letters)
+        return sorted((json.loads(v) for v in records.values()), key=lambda r: r["at"])
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def question(self, qid: str) -> Question | None:
+        data = self.conn.hget(self.keys.question(qid), "data")
+        return None if data is None else Question.from_dict(json.loads(data))
+
+    def raw(self, qid: str) -> Any:
+        raw = self.conn.hget(self.keys.question(qid), "raw")
+        return None if raw is None else json.loads(raw)
+
+    def question_ids(self) -> list[str]:
+        return list(self.conn.zrange(self.keys.questions, 0, -1))
+
+    def snapshot(self) -> Snapshot:
+        """Everything now, with the log id it is at least as new as."""
+        last = self.conn.xrevrange(self.keys.log, count=1)
+        last_id = last[0][0] if last else "0-0"
+        qids = self.question_ids()
+        pipe = self.conn.pipeline(transaction=False)
+        for qid in qids:
+            pipe.hget(self.keys.question(qid), "data")
+        pipe.zrange(self.keys.queue, 0, -1)
+        pipe.get(self.keys.screen)
+        *datas, queue, screen = pipe.execute()
+        questions = [json.loads(d) for d in datas if d is not None]
+        return Snapshot(last_id, questions, list(queue), screen)
+
+    def log_after(self, last_id: str = "0-0", count: int | None = None) -> list[LogEntry]:
+        """Log entries strictly after ``last_id``, oldest first."""
+        entries = self.conn.xrange(self.keys.log, min="(" + last_id, count=count)
+        return [LogEntry.from_stream(i, f) for i, f in entries]
+
+    def wait_log(self, last_id: str, block_ms: int, count: int = 500) -> list[LogEntry]:
+        """Block up to ``block_ms`` for entries after ``last_id``."""
+        reply = self.conn.xread({self.keys.log: last_id}, count=count, block=block_ms)
+        if not reply:
+            return []
+        return [LogEntry.from_stream(i, f) for i, f in reply[0][1]]
+
+    def last_log_id(self) -> str:
+        last = self.conn.xrevrange(self.keys.log, count=1)
+        return last[0][0] if last else "0-0"

@@ -1,0 +1,77 @@
+"""Floor's web app: the moderators' console (and, later, the board screen) over Socket.IO."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import redis
+from flask import Flask, current_app
+
+from aggregator.health import Health
+from aggregator.moderation import Moderation
+from aggregator.redis_server import connect
+from aggregator.settings import Settings, load
+from aggregator.store import Store
+from web.accounts import Accounts
+from web.extensions import csrf, limiter, socketio
+from web.live import LiveFeed
+
+log = logging.getLogger("floor.web")
+
+
+@dataclass
+class Floor:
+    """The app's handles on its event, kept in ``app.extensions["floor"]``."""
+
+    settings: Settings
+    store: Store
+    moderation: Moderation
+    health: Health
+    accounts: Accounts
+    feed: LiveFeed
+
+
+def floor() -> Floor:
+    return current_app.extensions["floor"]  # type: ignore[no-any-return]
+
+
+def create_app(settings: Settings | None = None, conn: redis.Redis | None = None,
+               test_config: dict[str, Any] | None = None) -> Flask:
+    settings = settings or load()
+    conn = conn if conn is not None else connect()
+    app = Flask(__name__)
+    secret = os.environ.get("FLOOR_SECRET_KEY")
+    if not secret:
+        secret = secrets.token_hex(32)
+        log.warning("web: FLOOR_SECRET_KEY is not set; logins end when this process restarts")
+    app.config.from_mapping(
+        SECRET_KEY=secret,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=os.environ.get("FLOOR_HTTPS") == "1",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    app.config.update(test_config or {})
+    event = settings.event.slug
+    store = Store(conn, event)
+    app.extensions["floor"] = Floor(
+        settings=settings, store=store, moderation=Moderation(conn, event),
+        health=Health(conn, event), accounts=Accounts(conn, event),
+        feed=LiveFeed(socketio, store),
+    )
+    # Socket.IO handlers must be declared before the first init_app binds a server: only those
+    # declared unbound are carried over to the server of every later app (tests make many).
+    from web import auth, console
+
+    csrf.init_app(app)
+    limiter.init_app(app)
+    socketio.init_app(app, async_mode="threading")
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(console.bp)
+    return app

@@ -1,0 +1,75 @@
+"""Moderator login: argon2-checked passwords, CSRF-protected forms, rate-limited attempts."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from web import floor
+from web.extensions import limiter
+
+bp = Blueprint("auth", __name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Enough for a moderator who mistypes a few times, far too few to guess a password.
+LOGIN_LIMIT = "10 per minute;50 per hour"
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(), Length(max=32)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+
+
+def current_moderator() -> str | None:
+    return session.get("moderator")
+
+
+def login_required(view: F) -> F:
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if current_moderator() is None:
+            return redirect(url_for("auth.login", next=request.path))
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: ``?next=https://evil.example`` must not redirect away."""
+    if target and target.startswith("/") and not target.startswith("//") \
+            and not urlsplit(target).netloc:
+        return target
+    return url_for("console.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(LOGIN_LIMIT, methods=["POST"])
+def login() -> Any:
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        username = form.username.data.strip().lower()
+        if floor().accounts.verify(username, form.password.data):
+            session.clear()
+            session.permanent = True
+            session["moderator"] = username
+            return redirect(_safe_next(request.args.get("next")))
+        error = "That username and password do not match a moderator."
+    elif request.method == "POST":
+        error = "Please fill in both fields and try again."
+    status = 401 if error else 200
+    return render_template("login.html", form=form, error=error,
+                           title=floor().settings.event.title), status
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    session.clear()
+    return redirect(url_for("auth.login"))

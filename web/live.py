@@ -1,0 +1,73 @@
+"""Relay the event's log to the browsers: one tail of the Redis stream per web process.
+
+The stream is the message queue: every change, whoever made it and in whichever process, is an
+entry there, so each web process tails it and emits each entry to its own clients, in stream
+order. A client that missed entries asks for those after the last id it saw.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from flask_socketio import SocketIO
+
+from aggregator.store import LogEntry, Store
+
+log = logging.getLogger("floor.live")
+
+# How long one XREAD blocks: it returns at once when an entry arrives, so this only bounds how
+# long a stop takes to be noticed; an idle feed costs one round trip per block.
+BLOCK_MS = 500
+RETRY_SECONDS = 1.0
+
+
+class LiveFeed:
+    def __init__(self, socketio: SocketIO, store: Store) -> None:
+        self.socketio = socketio
+        self.store = store
+        self.listeners: list[Callable[[Any, LogEntry], None]] = []
+        self._lock = threading.Lock()
+        self._server: Any = None
+        self._stopped = threading.Event()
+        self._thread: Any = None
+
+    def on_entry(self, listener: Callable[[Any, LogEntry], None]) -> None:
+        """Call ``listener(server, entry)`` for every new log entry, in order."""
+        self.listeners.append(listener)
+
+    def start(self) -> None:
+        """Start the tail once for the current Socket.IO server (idempotent)."""
+        with self._lock:
+            if self._server is self.socketio.server:
+                return
+            self._server = self.socketio.server
+            self._stopped.clear()
+            self._thread = self.socketio.start_background_task(self._run, self._server)
+
+    def stop(self) -> None:
+        """Stop the tail and wait for it (within one block)."""
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5 * BLOCK_MS / 1000)
+
+    def _run(self, server: Any) -> None:
+        last = self.store.last_log_id()
+        while self.socketio.server is server and not self._stopped.is_set():
+            try:
+                entries = self.store.wait_log(last, BLOCK_MS)
+            except redis.RedisError as exc:
+                log.warning("live: cannot read the log (%s); retrying", exc)
+                time.sleep(RETRY_SECONDS)
+                continue
+            for entry in entries:
+                for listener in self.listeners:
+                    try:
+                        listener(server, entry)
+                    except Exception:  # noqa: BLE001 - one broken listener must not stop the feed
+                        log.exception("live: listener failed on entry %s", entry.id)
+                last = entry.id
