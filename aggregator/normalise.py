@@ -38,6 +38,7 @@ _INVISIBLES = re.compile(f"[{_INVISIBLE}]")
 _COMBINING = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
 _ZALGO = re.compile(f"([{_COMBINING}]{{3}})[{_COMBINING}]+")
 _SPACE = re.compile(r"\s+")
+_QUESTION_MARK = re.compile("[?\u061f\u037e\uff1f\u2e2e]")  # Latin, Arabic, Greek, full-width
 _RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
 
 
@@ -107,7 +108,7 @@ def normalise(post: Post) -> Question:
             f"(expected one of {', '.join(PLATFORMS)})"
         )
     native_id = _required_str(post, "native_id").strip()
-    if not native_id or len(native_id) > MAX_ID or any(c.isspace() for c in native_id):
+    if not native_id or len(native_id) > MAX_ID or _SPACE.search(native_id):
         raise InvalidPost(f"field 'id': not a usable id: {native_id[:40]!r}")
     original = _required_str(post, "text")
     flags = set(post.flags)
@@ -118,7 +119,7 @@ def normalise(post: Post) -> Question:
     if not text:
         raise InvalidPost("field 'text': nothing left to read after cleaning")
     flags |= text_flags
-    if "?" in text:
+    if _QUESTION_MARK.search(text):
         flags.add("question")
     names = [clean_text(_required_str(post, name), MAX_NAME)[0]
              for name in ("author_name", "author_handle")]

@@ -88,9 +88,10 @@ class Poller:
         result = self.store_batch(batch)
         self.failures = 0
         result.delay = self.source.interval if batch.next_poll_in is None else batch.next_poll_in
-        self.health.record(self.name, items=result.stored, state="ok", last_poll=utc_now(),
-                           last_ok=utc_now(), last_items=result.stored, last_error=None,
-                           paused_until=None, interval=self.source.interval, **batch.health)
+        now = utc_now()
+        ours = {"state": "ok", "last_poll": now, "last_ok": now, "last_items": result.stored,
+                "last_error": None, "paused_until": None, "interval": self.source.interval}
+        self.health.record(self.name, items=result.stored, **{**batch.health, **ours})
         return result
 
     def store_batch(self, batch: Batch) -> PollResult:

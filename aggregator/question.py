@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -66,7 +66,10 @@ class Question:
     updated_at: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Shallow on purpose: dataclasses.asdict deep-copies and is the slowest step of ingest.
+        data = dict(self.__dict__)
+        data["flags"] = list(self.flags)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Question:

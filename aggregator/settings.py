@@ -124,21 +124,26 @@ def load(path: Path | str | None = None) -> Settings:
             raise ConfigError(f"{config_path}: not valid TOML: {exc}") from exc
     elif asked:
         raise ConfigError(f"{config_path}: no such file (copy config/event.example.toml)")
+    problems = _source_problems(data.get("sources"), str(config_path))
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_explain(exc, str(config_path))) from exc
+        problems.insert(0, _explain(exc, str(config_path)))
+    if problems:
+        raise ConfigError("\n".join(problems))
     settings.path = str(config_path) if config_path.exists() else ""
-    _check_sources(settings, str(config_path))
     return settings
 
 
-def _check_sources(settings: Settings, path: str) -> None:
+def _source_problems(sources: Any, path: str) -> list[str]:
+    """Each [sources.NAME] checked against that source's own settings model."""
     from aggregator.sources import registry  # the sources import this module
 
+    if not isinstance(sources, dict):
+        return []
     known = registry()
     problems = []
-    for name, options in settings.sources.items():
+    for name, options in sources.items():
         if name not in known:
             close = difflib.get_close_matches(name, list(known), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
@@ -147,8 +152,7 @@ def _check_sources(settings: Settings, path: str) -> None:
             continue
         model = known[name].settings_model
         try:
-            model.model_validate(options.model_dump(exclude_unset=True))
+            model.model_validate(options)
         except ValidationError as exc:
             problems.append(_explain(exc, path, model, prefix=f"sources.{name}."))
-    if problems:
-        raise ConfigError("\n".join(problems))
+    return problems

@@ -158,10 +158,25 @@ class _Supervisor:
         # A session of their own: Ctrl-C reaches only us, and we stop them once, in order.
         self.children[name] = subprocess.Popen(self.commands[name], start_new_session=True)
 
-    def run(self) -> int:
+    def start_all(self) -> None:
         _on_signals(self.stopping.set)
         for name in self.commands:
             self.start(name)
+
+    def wait_for_port(self, host: str, port: int, timeout: float = 60.0) -> bool:
+        """Wait until the web process accepts connections (False if it died or we stop)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.stopping.is_set():
+            if self.children["web"].poll() is not None:
+                return False
+            with socket.socket() as probe:
+                if probe.connect_ex((host, port)) == 0:
+                    return True
+            time.sleep(0.1)
+        return False
+
+    def watch(self) -> int:
+        """Restart children that die until a signal asks us to stop; then stop them all."""
         died: dict[str, float] = {}
         try:
             while not self.stopping.wait(0.5):
@@ -196,13 +211,21 @@ def _floor(*args: str) -> list[str]:
     return [sys.executable, "-m", "web.cli", *args]
 
 
-def _run(settings: Settings, host: str, port: int) -> int:
+def _run(settings: Settings, host: str, port: int, banner: str = "") -> int:
     commands = {"web": _floor("web", "--host", host, "--port", str(port))}
     for name in settings.enabled_sources():
         commands[f"poll {name}"] = _floor("poll", name)
     if len(commands) == 1:
         log.warning("run: no source is enabled in the settings; only the web app runs")
-    return _Supervisor(commands).run()
+    supervisor = _Supervisor(commands)
+    supervisor.start_all()
+    if supervisor.wait_for_port(host, port):
+        click.echo(banner or f"\n  Floor: http://{host}:{port}/console  (Ctrl-C to stop)\n")
+        sys.stdout.flush()
+    elif not supervisor.stopping.is_set():
+        supervisor.stop()
+        raise click.ClickException(f"the web app did not start on {host}:{port}; see above")
+    return supervisor.watch()
 
 
 @cli.command()
@@ -259,12 +282,12 @@ def demo(host: str, port: int, speed: float) -> None:
         password = secrets.token_urlsafe(12)
         Accounts(conn, settings.event.slug).add("demo", password)
         port = _free_port(host, port)
-        click.echo(f"\n  Floor demo: {settings.event.title}\n"
-                   f"  Console:   http://{host}:{port}/console\n"
-                   f"  Log in as: demo / {password}\n"
-                   f"  Rehearsal feed at {speed:g}x. Press Ctrl-C to stop.\n", nl=True)
-        sys.stdout.flush()
-        code = _run(settings, host, port)
+        banner = (f"\n  Floor demo: {settings.event.title}\n"
+                  f"  Console:   http://{host}:{port}/console\n"
+                  f"  Log in as: demo / {password}\n"
+                  f"  Rehearsal feed at {speed:g}x; data in {folder} (removed at the end).\n"
+                  f"  Press Ctrl-C to stop.\n")
+        code = _run(settings, host, port, banner)
         release(conn)
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -37,7 +37,9 @@ class SourceStopped(SourceError):
 @dataclass
 class Batch:
     """What one fetch read. ``checkpoint`` is stored with the batch, atomically; None keeps the
-    old one. ``retracted`` names question ids whose posts the author deleted."""
+    old one. ``retracted`` names question ids whose posts the author deleted. ``health`` adds
+    source-specific fields to the health record (e.g. backend, spend_usd, detail; a None value
+    clears one); the poller's own fields (state, last_error, ...) take precedence."""
 
     items: list[Any]
     checkpoint: str | None

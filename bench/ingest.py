@@ -1,0 +1,90 @@
+"""Ingest throughput: posts per second through normalise + dedupe + store, against the raw rate
+of pipelined XADD of the same payloads to the same server, in the same run.
+
+    python bench/ingest.py [--posts 20000] [--batch 200] [--rounds 3]
+
+Uses REDIS_URL when set, else an embedded server in a temporary folder. Prints both rates and
+the ratio (target: >= 0.25). Posts are the bundled rehearsal posts, cycled with fresh ids.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from aggregator.normalise import normalise  # noqa: E402
+from aggregator.question import Post  # noqa: E402
+from aggregator.redis_server import connect  # noqa: E402
+from aggregator.sources.rehearsal import BUNDLED  # noqa: E402
+from aggregator.store import Store  # noqa: E402
+
+
+def sample_posts(count: int) -> list[Post]:
+    lines = [json.loads(line) for line in BUNDLED.read_text(encoding="utf-8").splitlines()]
+    lines = [line for line in lines if len(line["text"]) < 2_000]  # the wall of text is one post
+    return [
+        Post(platform=line["platform"], native_id=f"{line['id']}-{i}", text=line["text"],
+             author_name=line.get("author", ""), author_handle=line.get("handle", ""),
+             posted_at="2026-05-14T10:00:05+00:00", raw=line)
+        for i, line in ((i, lines[i % len(lines)]) for i in range(count))
+    ]
+
+
+def raw_xadd(conn, key: str, posts: list[Post], batch: int) -> float:
+    """The baseline: each post's raw payload, XADDed in pipelines of ``batch``."""
+    start = time.perf_counter()
+    for i in range(0, len(posts), batch):
+        pipe = conn.pipeline(transaction=False)
+        for post in posts[i:i + batch]:
+            pipe.xadd(key, {"qid": post.qid, "raw": json.dumps(post.raw, ensure_ascii=False)})
+        pipe.execute()
+    return len(posts) / (time.perf_counter() - start)
+
+
+def floor_ingest(store: Store, posts: list[Post], batch: int) -> float:
+    start = time.perf_counter()
+    for i in range(0, len(posts), batch):
+        chunk = posts[i:i + batch]
+        store.ingest("bench", [(normalise(p), p.raw) for p in chunk], checkpoint=str(i))
+    return len(posts) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--posts", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    conn = connect(data_dir=Path(tempfile.mkdtemp(prefix="floor-bench-")))
+    posts = sample_posts(args.posts)
+    avg = statistics.mean(len(json.dumps(p.raw)) for p in posts)
+    print(f"{args.posts} posts (mean raw payload {avg:.0f} bytes), batches of {args.batch}, "
+          f"{args.rounds} rounds, server {conn.info('server')['redis_version']}")
+    raw_rates, floor_rates = [], []
+    for _ in range(args.rounds):
+        event = "bench-" + uuid.uuid4().hex[:8]
+        raw_key = f"floor:{event}:raw"
+        raw_rates.append(raw_xadd(conn, raw_key, posts, args.batch))
+        store = Store(conn, event)
+        floor_rates.append(floor_ingest(store, posts, args.batch))
+        again = floor_ingest(store, posts, args.batch)  # replay: everything is a duplicate
+        assert conn.zcard(store.keys.questions) == len(posts), "a post was lost or doubled"
+        for key in conn.scan_iter(f"floor:{event}:*", count=1000):
+            conn.unlink(key)
+    raw, ours = statistics.median(raw_rates), statistics.median(floor_rates)
+    print(f"raw pipelined XADD:           {raw:10,.0f} posts/s")
+    print(f"floor normalise+dedupe+store: {ours:10,.0f} posts/s")
+    print(f"replay of the same posts:     {again:10,.0f} posts/s (all duplicates)")
+    print(f"ratio floor/raw:              {ours / raw:10.2f}  (target >= 0.25)")
+
+
+if __name__ == "__main__":
+    main()
