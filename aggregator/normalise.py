@@ -100,6 +100,18 @@ def _required_str(post: Post, name: str) -> str:
     return value
 
 
+def fold(text: str) -> str:
+    """Text as compared for hashtags: compatibility forms unified (full-width letters), then
+    case-folded (so "#STRASSE" matches "#Straße")."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def tag_matcher(tags: list[str]) -> re.Pattern[str]:
+    """A pattern finding any of ``tags`` as a whole hashtag in folded text."""
+    alternatives = "|".join(re.escape(fold(tag)) for tag in tags)
+    return re.compile(f"(?:{alternatives})(?!\\w)")
+
+
 def normalise(post: Post) -> Question:
     """Clean one post into a new Question, or raise InvalidPost naming what is wrong."""
     if post.platform not in PLATFORMS:

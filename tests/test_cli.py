@@ -15,7 +15,7 @@ import psutil
 import pytest
 import requests
 
-from aggregator.redis_server import connect, release
+from aggregator.redis_server import connect
 
 FLOOR = [sys.executable, "-m", "web.cli"]
 
