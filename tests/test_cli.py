@@ -27,7 +27,8 @@ def floor(*args: str, env: dict[str, str], stdin: str | None = None,
 
 
 @pytest.mark.parametrize("command", [[], ["demo"], ["run"], ["web"], ["poll"], ["check"],
-                                     ["moderator"], ["moderator", "add"], ["export"]])
+                                     ["moderator"], ["moderator", "add"], ["export"],
+                                     ["instagram-login"]])
 def test_every_command_has_help(command: list[str], floor_env: dict[str, str]) -> None:
     result = floor(*command, "--help", env=floor_env)
     assert result.returncode == 0, result.stderr

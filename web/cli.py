@@ -235,6 +235,8 @@ def run(host: str, port: int) -> None:
     """Run the web app and a poller for every enabled source, on this machine."""
     settings = _settings()
     conn = _conn()  # the embedded server, if any, lives as long as this process
+    # One key for every web process of this run, so a restarted one keeps the logins.
+    os.environ.setdefault("FLOOR_SECRET_KEY", secrets.token_hex(32))
     code = _run(settings, host, port)
     release(conn)
     raise SystemExit(code)
@@ -369,6 +371,24 @@ def moderator_remove(username: str) -> None:
     if not Accounts(_conn(), _settings().event.slug).remove(username):
         raise click.ClickException(f"there is no moderator {username!r}")
     click.echo(f"moderator {username}: removed")
+
+
+@cli.command("instagram-login")
+@click.argument("username")
+@click.option("--session-file", type=click.Path(dir_okay=False),
+              help="Where to save the session (default: INSTAGRAM_SESSION_FILE, else "
+                   "instaloader's own path).")
+def instagram_login(username: str, session_file: str | None) -> None:
+    """Log an Instagram account in (password and two-factor code asked for here) and save the
+    session that the instaloader backend of the Instagram source reads with."""
+    from aggregator.sources.instagram import LoginFailed, login
+
+    try:
+        path = login(username, session_file or os.environ.get("INSTAGRAM_SESSION_FILE"))
+    except LoginFailed as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"instagram: session for {username} saved to {path}; set username = "
+               f"\"{username}\" under [sources.instagram]")
 
 
 @cli.command()
