@@ -58,6 +58,9 @@ class Poller:
     def name(self) -> str:
         return self.source.name
 
+    def record(self, **fields: Any) -> None:
+        self.health.record(self.name, **{**self.source.labels, **fields})
+
     def backoff(self) -> float:
         base = self.source.interval * 2 ** min(self.failures - 1, 16)
         return min(BACKOFF_CAP, base) * random.uniform(0.5, 1.0)
@@ -70,19 +73,19 @@ class Poller:
         except RateLimited as exc:
             delay = max(1.0, exc.until - self.clock())
             log.warning("poller %s: rate limited until %s: %s", self.name, _iso(exc.until), exc)
-            self.health.record(self.name, state="paused", last_poll=utc_now(),
+            self.record(state="paused", last_poll=utc_now(),
                                paused_until=_iso(exc.until), last_error=str(exc))
             return PollResult(delay=delay, error=str(exc))
         except SourceStopped as exc:
             log.error("poller %s: stopped until someone fixes it: %s", self.name, exc)
-            self.health.record(self.name, state="stopped", last_poll=utc_now(),
+            self.record(state="stopped", last_poll=utc_now(),
                                last_error=str(exc), paused_until=None)
             return PollResult(delay=STOPPED_RETRY, error=str(exc))
         except Exception as exc:  # noqa: BLE001 - any failure of a platform is a failed poll
             self.failures += 1
             log.warning("poller %s: poll failed (%d in a row): %s", self.name, self.failures,
                         exc, exc_info=self.failures == 1)
-            self.health.record(self.name, state="failing", last_poll=utc_now(),
+            self.record(state="failing", last_poll=utc_now(),
                                last_error=str(exc) or type(exc).__name__, paused_until=None)
             return PollResult(delay=self.backoff(), error=str(exc) or type(exc).__name__)
         result = self.store_batch(batch)
@@ -91,7 +94,7 @@ class Poller:
         now = utc_now()
         ours = {"state": "ok", "last_poll": now, "last_ok": now, "last_items": result.stored,
                 "last_error": None, "paused_until": None, "interval": self.source.interval}
-        self.health.record(self.name, items=result.stored, **{**batch.health, **ours})
+        self.record(items=result.stored, **{**batch.health, **ours})
         return result
 
     def store_batch(self, batch: Batch) -> PollResult:
@@ -125,7 +128,7 @@ class Poller:
     def run(self, stop: threading.Event, *, once: bool = False) -> None:
         """Poll until ``stop`` is set. Cleanup (a final health record) runs whatever happens."""
         log.info("poller %s: started (every %.1fs)", self.name, self.source.interval)
-        self.health.record(self.name, state="starting", interval=self.source.interval)
+        self.record(state="starting", interval=self.source.interval)
         try:
             while not stop.is_set():
                 result = self.poll_once()
@@ -137,7 +140,7 @@ class Poller:
                 self.wait(stop, result.delay)
         finally:
             if not once:
-                self.health.record(self.name, state="offline")
+                self.record(state="offline")
             log.info("poller %s: stopped", self.name)
 
     def wait(self, stop: threading.Event, delay: float) -> None:

@@ -580,6 +580,7 @@ def test_graph_without_a_token_says_which_variable(store: Store,
     monkeypatch.delenv("INSTAGRAM_GRAPH_TOKEN", raising=False)
     poll(make_graph(store.keys.event), store)
     assert health(store)["last_error"].startswith("graph backend: INSTAGRAM_GRAPH_TOKEN is not set")
+    assert health(store)["backend"] == "graph"  # said even when the very first poll fails
 
 
 def test_graph_check_and_unknown_hashtag(api: responses.RequestsMock, store: Store,

@@ -68,6 +68,12 @@ class Source(ABC):
         self.event = event
 
     @property
+    def labels(self) -> dict[str, Any]:
+        """Fixed facts for the health record, written with every poll whatever its outcome
+        (e.g. which backend reads)."""
+        return {}
+
+    @property
     def interval(self) -> float:
         """Seconds between polls when all is well."""
         return float(self.settings.interval)

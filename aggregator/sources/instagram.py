@@ -193,10 +193,13 @@ class InstagramSource(Source):
             _LoaderBackend(self, rate_controller) if self.options.backend == "instaloader"
             else _GraphBackend(self, session))
 
+    @property
+    def labels(self) -> dict[str, Any]:
+        return {"backend": self.options.backend}
+
     @contextmanager
     def _labelled(self) -> Iterator[None]:
-        """Name the backend in every failure: a failed poll writes no Batch.health, and the
-        console must still say which backend is failing."""
+        """Name the backend in every failure message too, for logs and `floor check`."""
         label = f"{self.options.backend} backend"
         try:
             yield
@@ -214,7 +217,7 @@ class InstagramSource(Source):
             log.info("poller instagram: %d comment(s) deleted on Instagram", len(gone))
         return Batch(items, json.dumps(state, sort_keys=True, separators=(",", ":")),
                      retracted=[f"ig:{cid}" for cid in gone],
-                     health={"backend": self.options.backend, **health})
+                     health=health)
 
     def check(self) -> str:
         with self._labelled():
