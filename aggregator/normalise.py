@@ -10,7 +10,8 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import nh3
@@ -44,6 +45,38 @@ _RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
 
 class InvalidPost(ValueError):
     """A post that cannot become a question; the message names the field."""
+
+
+# -- reading a platform's fields: what a source's ``parse`` checks before it builds a Post -------
+
+
+def expect_text(value: Any, label: str) -> str:
+    """``value`` if it is text, else InvalidPost naming the field ``label``."""
+    if not isinstance(value, str):
+        raise InvalidPost(f"field '{label}': expected text, got {type(value).__name__}")
+    return value
+
+
+def required_text(data: dict[str, Any], name: str, label: str | None = None) -> str:
+    """``data[name]``, which must be there and be text; the error names ``label`` (default
+    ``name``), e.g. "comment.id" for a field inside an object."""
+    if name not in data:
+        raise InvalidPost(f"field '{label or name}' is missing")
+    return expect_text(data[name], label or name)
+
+
+def optional_text(data: dict[str, Any], name: str, label: str | None = None) -> str | None:
+    """``data[name]`` if it is text, None if it is missing or null, else InvalidPost."""
+    value = data.get(name)
+    return None if value is None else expect_text(value, label or name)
+
+
+def iso_time(value: str, name: str) -> str:
+    """An ISO 8601 time as a UTC ISO string, or InvalidPost naming the field ``name``."""
+    try:
+        return datetime.fromisoformat(value).astimezone(UTC).isoformat()
+    except ValueError as exc:
+        raise InvalidPost(f"field '{name}': not a time: {value[:40]!r}") from exc
 
 
 def clean_text(text: str, limit: int = MAX_TEXT) -> tuple[str, set[str]]:

@@ -12,25 +12,21 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 import responses
 
-from aggregator.health import Health
-from aggregator.poller import Poller
 from aggregator.settings import EventSettings, SourceSettings
 from aggregator.sources import SourceStopped
 from aggregator.sources.facebook import FacebookSource
 from aggregator.store import Store
+from tests.sources import NOW, REPO, checkpoint, health, params, poller, question_rows, settings
 
 GRAPH = "https://graph.facebook.com/v21.0/"
 LIVE, POST = "5566778899", "1122334455_900000000000000"
 LIVE_URL, POST_URL = f"{GRAPH}{LIVE}/comments", f"{GRAPH}{POST}/comments"
 PAYLOADS = Path(__file__).parent / "payloads" / "facebook"
-REPO = Path(__file__).resolve().parent.parent
-NOW = 1778753000.0  # 2026-05-14T10:03:20Z
 TOKEN = "test-page-token-not-real"
 USAGE = {"x-business-use-case-usage": json.dumps({"1122334455": [
     {"type": "pages", "call_count": 12, "total_cputime": 3, "total_time": 4,
@@ -61,36 +57,6 @@ def make(event: str, **options: Any) -> FacebookSource:
     options.setdefault("post_ids", [POST])
     return FacebookSource(SourceSettings(enabled=True, **options), EventSettings(slug=event),
                           clock=lambda: NOW)
-
-
-def settings(**options: Any) -> SourceSettings:
-    return SourceSettings.model_validate(options)
-
-
-def poller(source: FacebookSource, store: Store) -> Poller:
-    return Poller(source, store, clock=lambda: NOW)
-
-
-def health(store: Store) -> dict[str, Any]:
-    return Health(store.conn, store.keys.event).all()["facebook"]
-
-
-def params(call: Any) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}
-
-
-def questions(store: Store) -> list[tuple[str, ...]]:
-    out: list[tuple[str, ...]] = []
-    for qid in store.question_ids():
-        q = store.question(qid)
-        assert q is not None
-        out.append((q.id, q.text, q.author_name, q.author_handle, q.url, q.posted_at,
-                    ",".join(q.flags)))
-    return out
-
-
-def checkpoint(store: Store) -> dict[str, int]:
-    return dict(json.loads(store.checkpoint("facebook") or "null"))
 
 
 VIDEO = "https://www.facebook.com/trustcomms/videos/5566778899/?comment_id="
@@ -130,11 +96,11 @@ def test_every_page_of_every_object_is_read(api: Any, store: Store, event: str) 
     assert live2 == {**live1, "after": "QVFIUmFmdGVyX2N1cnNvcgZDZD"}
     assert post == {"fields": FIELDS, "filter": "stream", "order": "reverse_chronological",
                     "limit": "100", "access_token": TOKEN}
-    assert questions(store) == FIRST_CYCLE
+    assert question_rows(store) == FIRST_CYCLE
     assert store.raw("fb:5566778899_700000000000003") == {
         "object_id": LIVE, "comment": payload("live_page1.json")["data"][0]}
-    assert checkpoint(store) == FIRST_MARKS
-    record = health(store)
+    assert checkpoint(store, "facebook") == FIRST_MARKS
+    record = health(store, "facebook")
     assert record["state"] == "ok"
     assert (record["graph_version"], record["comments_read"], record["api_usage_pct"]) == (
         "v21.0", 6, 12)
@@ -156,10 +122,10 @@ def test_the_next_cycle_overlaps_a_minute_and_catches_late_comments(api: Any, st
     # 10:03:00 is new; 10:01:50 became visible after 10:02:11 was read; 10:02:11 is a re-read
     # (its edit is not taken: the question keeps the text first received).
     assert result.stored == 2
-    stored = dict((q[0], q) for q in questions(store))
+    stored = dict((q[0], q) for q in question_rows(store))
     assert list(stored)[5:] == ["fb:5566778899_700000000000005", "fb:5566778899_700000000000004"]
     assert stored["fb:5566778899_700000000000003"][1] == "Thank you to all the crews!"
-    assert checkpoint(store) == {LIVE: 1778753000 - 20, POST: 1778752200}
+    assert checkpoint(store, "facebook") == {LIVE: 1778753000 - 20, POST: 1778752200}
     received = [e.qid for e in store.log_after() if e.type == "received"]
     assert received == list(stored)
 
@@ -171,7 +137,7 @@ def test_require_hashtag_matches_any_case_and_unicode_form(api: Any, store: Stor
     result = poller(make(event, post_ids=[], require_hashtag=True), store).poll_once()
 
     assert (result.stored, result.skipped) == (2, 2)
-    assert [q[0] for q in questions(store)] == ["fb:5566778899_720000000000004",
+    assert [q[0] for q in question_rows(store)] == ["fb:5566778899_720000000000004",
                                                 "fb:5566778899_720000000000001"]
 
 
@@ -189,7 +155,7 @@ def test_bad_comments_become_dead_letters_and_the_rest_is_stored(api: Any, store
     result = poller(make(event, post_ids=[]), store).poll_once()
 
     assert (result.stored, result.dead) == (1, 8)
-    assert [q[:3] for q in questions(store)] == [
+    assert [q[:3] for q in question_rows(store)] == [
         ("fb:5566778899_710000000000001", "Still a fine question: who audits the budget?",
          "Bob Singh")]
     where = "5566778899"
@@ -207,7 +173,7 @@ def test_bad_comments_become_dead_letters_and_the_rest_is_stored(api: Any, store
         f"comment without an id on {where}: field 'id': expected text, got int",
     ])
     # The newest readable time still moves the checkpoint.
-    assert checkpoint(store) == {LIVE: 1778753108}
+    assert checkpoint(store, "facebook") == {LIVE: 1778753108}
 
 
 def test_an_expired_token_stops_with_a_plain_message(api: Any, store: Store,
@@ -216,7 +182,7 @@ def test_an_expired_token_stops_with_a_plain_message(api: Any, store: Store,
 
     poller(make(event), store).poll_once()
 
-    record = health(store)
+    record = health(store, "facebook")
     assert record["state"] == "stopped"
     assert record["last_error"].startswith(
         "Page token expired or invalid (Facebook code 190/463): make a new long-lived Page "
@@ -233,7 +199,7 @@ def test_a_missing_permission_stops_and_is_named(api: Any, store: Store, event: 
 
     poller(make(event), store).poll_once()
 
-    record = health(store)
+    record = health(store, "facebook")
     assert record["state"] == "stopped"
     assert record["last_error"].startswith(
         f"the Page token lacks the permission {permission} (Facebook code {code}, live video "
@@ -250,14 +216,14 @@ def test_throttling_pauses_for_the_time_facebook_gives(api: Any, store: Store,
     run = poller(make(event), store)
 
     assert run.poll_once().delay == 300.0
-    record = health(store)
+    record = health(store, "facebook")
     assert record["state"] == "paused"
     assert record["paused_until"] == "2026-05-14T10:08:20Z"
     assert record["last_error"] == ("Facebook rate limit (code 4): (#4) Application request "
                                     "limit reached")
 
     assert run.poll_once().delay == 600.0  # no usage header: ten minutes
-    assert health(store)["paused_until"] == "2026-05-14T10:13:20Z"
+    assert health(store, "facebook")["paused_until"] == "2026-05-14T10:13:20Z"
 
 
 @pytest.mark.parametrize("reply, error", [
@@ -284,7 +250,7 @@ def test_transient_failures_back_off(api: Any, store: Store, event: str, reply: 
     result = poller(make(event), store).poll_once()
 
     assert 7.5 <= result.delay <= 15
-    record = health(store)
+    record = health(store, "facebook")
     assert record["state"] == "failing"
     assert record["last_error"].startswith(error)
     assert store.checkpoint("facebook") is None
@@ -298,12 +264,12 @@ def test_one_unreadable_object_does_not_stop_the_others(api: Any, store: Store,
     result = poller(make(event, post_ids=["1122334455_999"]), store).poll_once()
 
     assert result.stored == 1
-    record = health(store)
+    record = health(store, "facebook")
     assert record["state"] == "ok"
     assert record["detail"].startswith(
         "Facebook cannot read the comments of post 1122334455_999 (code 100/33): check the id "
         "in [sources.facebook]")
-    assert checkpoint(store) == {LIVE: 1778752770}
+    assert checkpoint(store, "facebook") == {LIVE: 1778752770}
 
 
 def test_no_readable_object_stops(api: Any, store: Store, event: str) -> None:
@@ -311,7 +277,7 @@ def test_no_readable_object_stops(api: Any, store: Store, event: str) -> None:
 
     poller(make(event, live_video_ids=[], post_ids=["1122334455_999"]), store).poll_once()
 
-    assert health(store)["state"] == "stopped"
+    assert health(store, "facebook")["state"] == "stopped"
 
 
 def test_high_usage_slows_the_next_poll(api: Any, store: Store, event: str) -> None:
@@ -321,7 +287,7 @@ def test_high_usage_slows_the_next_poll(api: Any, store: Store, event: str) -> N
     result = poller(make(event, post_ids=[], interval=10), store).poll_once()
 
     assert result.delay == 40.0
-    assert health(store)["api_usage_pct"] == 85
+    assert health(store, "facebook")["api_usage_pct"] == 85
 
 
 def test_paging_without_a_token_in_next_and_a_paging_loop(api: Any, store: Store,
@@ -339,9 +305,10 @@ def test_paging_without_a_token_in_next_and_a_paging_loop(api: Any, store: Store
     assert (second["until"], second["__paging_token"], second["access_token"]) == (
         "1778752900", "enc_AdBx", TOKEN)
     assert second["filter"] == "stream"
-    assert checkpoint(store) == {LIVE: 1778752931}
-    assert health(store)["detail"] == ("read only the newest 2 pages of live video 5566778899; "
-                                       "older comments were skipped (Facebook repeated a page)")
+    assert checkpoint(store, "facebook") == {LIVE: 1778752931}
+    assert health(store, "facebook")["detail"] == (
+        "read only the newest 2 pages of live video 5566778899; older comments were skipped "
+        "(Facebook repeated a page)")
 
 
 def test_restart_mid_run_loses_and_duplicates_nothing(api: Any, store: Store,
@@ -367,11 +334,11 @@ def test_restart_mid_run_loses_and_duplicates_nothing(api: Any, store: Store,
     third = poller(make(event), store)
     assert third.poll_once().stored == 2
 
-    ids = [q[0] for q in questions(store)]
+    ids = [q[0] for q in question_rows(store)]
     assert ids == [q[0] for q in FIRST_CYCLE] + ["fb:5566778899_700000000000005",
                                                  "fb:5566778899_700000000000004"]
     assert [e.qid for e in store.log_after() if e.type == "received"] == ids
-    assert checkpoint(store) == {LIVE: 1778752980, POST: 1778752200}
+    assert checkpoint(store, "facebook") == {LIVE: 1778752980, POST: 1778752200}
 
 
 def test_check_reads_me_with_the_page_token(api: Any, event: str) -> None:
@@ -400,7 +367,7 @@ def test_check_says_what_is_wrong(api: Any, event: str, monkeypatch: pytest.Monk
 def test_nothing_configured_stops_without_calling(api: Any, store: Store, event: str) -> None:
     poller(make(event, live_video_ids=[], post_ids=[]), store).poll_once()
 
-    assert health(store)["last_error"].startswith("no live_video_ids or post_ids")
+    assert health(store, "facebook")["last_error"].startswith("no live_video_ids or post_ids")
     assert len(api.calls) == 0
 
 
@@ -415,7 +382,7 @@ def test_settings_are_checked() -> None:
         FacebookSource(settings(require_hashtag=True), EventSettings(hashtags=[]))
     source = FacebookSource(settings(graph_version="v23.0", post_ids=["1"]),
                             EventSettings())
-    assert source.graph().version == "v23.0"
+    assert source.client.graph().version == "v23.0"
 
 
 def test_floor_poll_facebook_once_as_a_subprocess(floor_env: dict[str, str], store: Store,
@@ -438,7 +405,7 @@ def test_floor_poll_facebook_once_as_a_subprocess(floor_env: dict[str, str], sto
 
     assert done.returncode == 0, done.stderr
     assert "facebook: stored 5, dead letters 0, skipped 1" in done.stdout
-    assert questions(store) == FIRST_CYCLE
-    assert checkpoint(store) == FIRST_MARKS
-    assert health(store)["state"] == "ok"
+    assert question_rows(store) == FIRST_CYCLE
+    assert checkpoint(store, "facebook") == FIRST_MARKS
+    assert health(store, "facebook")["state"] == "ok"
 

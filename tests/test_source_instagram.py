@@ -24,8 +24,6 @@ import requests
 import responses
 from responses import matchers
 
-from aggregator.health import Health
-from aggregator.poller import Poller, PollResult
 from aggregator.settings import EventSettings, SourceSettings
 from aggregator.sources.instagram import (
     InstagramSource,
@@ -34,10 +32,9 @@ from aggregator.sources.instagram import (
     login,
 )
 from aggregator.store import Store
+from tests.sources import NOW, REPO, Clock, checkpoint, health, poll, questions
 
 PAYLOADS = Path(__file__).parent / "payloads" / "instagram"
-REPO = Path(__file__).resolve().parent.parent
-NOW = 1778753000.0  # 2026-05-14T10:03:20Z
 WEB_INFO = "https://i.instagram.com/api/v1/tags/web_info/"
 EXPLORE = "https://www.instagram.com/explore/tags/apm2026/"
 GRAPHQL = "https://www.instagram.com/graphql/query"
@@ -76,14 +73,6 @@ def web_info(medias: list[dict], more: bool = False) -> dict:
     return data
 
 
-class Clock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def session_file(tmp_path: Path) -> Path:
     path = tmp_path / "session-floor_test"
@@ -106,29 +95,6 @@ def make(event: str, session_file: Path, clock: Any = None, **options: Any) -> I
     return InstagramSource(SourceSettings(**options),
                            EventSettings(slug=event, hashtags=["#APM2026"]),
                            clock=clock or Clock(), rate_controller=controller)
-
-
-def poll(source: InstagramSource, store: Store, clock: Any = None) -> PollResult:
-    return Poller(source, store, clock=clock or Clock()).poll_once()
-
-
-def questions(store: Store) -> list[dict[str, str]]:
-    found = []
-    for qid in store.question_ids():
-        q = store.question(qid)
-        assert q is not None
-        found.append({"id": q.id, "text": q.text, "author_name": q.author_name,
-                      "author_handle": q.author_handle, "url": q.url, "posted_at": q.posted_at})
-    return found
-
-
-def health(store: Store) -> dict[str, Any]:
-    return Health(store.conn, store.keys.event).all()["instagram"]
-
-
-def checkpoint(store: Store) -> Any:
-    saved = store.checkpoint("instagram")
-    return None if saved is None else json.loads(saved)
 
 
 def q(code: str, text: str, name: str, handle: str, at: str) -> dict[str, str]:
@@ -168,12 +134,12 @@ def test_hashtag_pages_become_questions(api: responses.RequestsMock, store: Stor
     assert api.calls[0].request.headers["authorization"].startswith("Bearer IGT:2:")
     raw = store.raw("ig:C7aQ3xYz003")
     assert raw["node"]["iphone_struct"]["user"]["username"] == "carol.j"
-    assert checkpoint(store) == {"instaloader": {"posts": {}, "tags": {"apm2026": {
+    assert checkpoint(store, "instagram") == {"instaloader": {"posts": {}, "tags": {"apm2026": {
         "newest": 1778752931.0,
         "seen": {"C7aQ3xYz003": 1778752931.0, "C7aQ3xYz002": 1778752900.0,
                  "C7aQ3xYz001": 1778752800.0, "C7aQ3xYz000": 1778752700.0,
                  "C7aQ3xYzno1": 1778752600.0}}}}}
-    record = health(store)
+    record = health(store, "instagram")
     assert record["state"] == "ok"
     assert (record["backend"], record["posts_read"], record["requests"]) == ("instaloader", 5, 2)
     assert record["interval"] == 120.0
@@ -196,10 +162,10 @@ def test_next_cycle_reads_only_until_older_posts(store: Store, session_file: Pat
     assert (result.stored, result.skipped) == (1, 0)
     assert questions(store)[4] == q("C7aQ3xYz004", "#apm2026 budget for 2027?", "Pat Q", "pat.q",
                                    "2026-05-14T10:04:20+00:00")
-    state = checkpoint(store)["instaloader"]["tags"]["apm2026"]
+    state = checkpoint(store, "instagram")["instaloader"]["tags"]["apm2026"]
     assert state["newest"] == NOW + 60
     assert "C7aQ3xYz004" in state["seen"] and "C7aOld00000" not in state["seen"]
-    assert health(store)["posts_read"] == 3 + 12
+    assert health(store, "instagram")["posts_read"] == 3 + 12
 
 
 def test_empty_hashtag_is_a_quiet_success(api: responses.RequestsMock, store: Store,
@@ -209,8 +175,9 @@ def test_empty_hashtag_is_a_quiet_success(api: responses.RequestsMock, store: St
 
     assert (result.stored, result.dead) == (0, 0)
     assert questions(store) == []
-    assert checkpoint(store) == {"instaloader": {"posts": {}, "tags": {"apm2026": {"seen": {}}}}}
-    assert health(store)["state"] == "ok"
+    assert checkpoint(store, "instagram") == {
+        "instaloader": {"posts": {}, "tags": {"apm2026": {"seen": {}}}}}
+    assert health(store, "instagram")["state"] == "ok"
 
 
 @pytest.mark.parametrize("status, body", [
@@ -223,7 +190,7 @@ def test_throttling_pauses_for_half_an_hour(api: responses.RequestsMock, store: 
     result = poll(make(store.keys.event, session_file), store)
 
     assert result.delay == 1800
-    record = health(store)
+    record = health(store, "instagram")
     assert record["state"] == "paused"
     assert record["paused_until"] == "2026-05-14T10:33:20Z"
     assert "please wait a few minutes" in record["last_error"]
@@ -246,7 +213,7 @@ def test_spent_request_budget_pauses_instead_of_sleeping(store: Store,
 
     assert time.monotonic() - started < 5  # and nothing slept
     assert 600 < result.delay <= 666
-    record = health(store)
+    record = health(store, "instagram")
     assert record["state"] == "paused"
     assert "request budget is spent" in record["last_error"]
 
@@ -267,7 +234,7 @@ def test_session_trouble_stops_with_plain_words(api: responses.RequestsMock, sto
     api.add("GET", WEB_INFO, **reply)
     result = poll(make(store.keys.event, session_file), store)
 
-    record = health(store)
+    record = health(store, "instagram")
     assert record["state"] == "stopped"
     assert words in record["last_error"]
     assert result.delay == 300
@@ -289,7 +256,7 @@ def test_failures_back_off_and_keep_the_checkpoint(api: responses.RequestsMock, 
     api.add("GET", WEB_INFO, **reply)
     result = poll(make(store.keys.event, session_file), store)
 
-    record = health(store)
+    record = health(store, "instagram")
     assert record["state"] == "failing"
     assert words in record["last_error"]
     assert 0 < result.delay <= 120
@@ -322,7 +289,7 @@ def test_unreadable_posts_become_dead_letters_once(store: Store, session_file: P
         "#apm2026: instaloader could not read the post after C7aGone0001 (KeyError: 'has_liked')",
     ]
     assert json.loads(letters[0]["raw"])["kind"] == "post"
-    assert health(store)["state"] == "ok"
+    assert health(store, "instagram")["state"] == "ok"
 
 
 def test_restart_loses_and_duplicates_nothing(store: Store, session_file: Path) -> None:
@@ -347,7 +314,7 @@ def test_restart_loses_and_duplicates_nothing(store: Store, session_file: Path) 
     assert result.stored == 1
     ids = [question["id"] for question in questions(store)]
     assert ids == [*(question["id"] for question in FIRST_FOUR), "ig:C7aQ3xYz005"]
-    assert checkpoint(store)["instaloader"]["tags"]["apm2026"]["newest"] == NOW + 30
+    assert checkpoint(store, "instagram")["instaloader"]["tags"]["apm2026"]["newest"] == NOW + 30
 
 
 # -- instaloader backend: comments on the meeting's post ----------------------------------------
@@ -387,7 +354,7 @@ def test_comments_on_the_meeting_post_and_their_deletion(store: Store,
         with responses.RequestsMock() as api:
             serve_comments(api, remaining)
             assert poll(source, store).stored == 0
-        state = checkpoint(store)["instaloader"]["posts"]["C7aMeet0100"]
+        state = checkpoint(store, "instagram")["instaloader"]["posts"]["C7aMeet0100"]
     assert state == {"ids": ["17900000000000001", "17900000000000003"], "missing": []}
     gone = store.question("ig:17900000000000002")
     assert gone is not None and gone.state == "rejected" and "deleted" in gone.flags
@@ -428,7 +395,7 @@ def test_comments_can_require_the_hashtag(store: Store, session_file: Path) -> N
 
 def test_missing_session_says_how_to_make_one(store: Store, tmp_path: Path) -> None:
     poll(make(store.keys.event, tmp_path / "nowhere"), store)
-    record = health(store)
+    record = health(store, "instagram")
     assert record["state"] == "stopped"
     assert record["last_error"] == (
         f"instaloader backend: no saved Instagram session at {tmp_path / 'nowhere'}: "
@@ -439,9 +406,9 @@ def test_unreadable_session_and_missing_username_stop(store: Store, tmp_path: Pa
     broken = tmp_path / "broken"
     broken.write_bytes(b"not a pickle")
     poll(make(store.keys.event, broken), store)
-    assert "cannot be read" in health(store)["last_error"]
+    assert "cannot be read" in health(store, "instagram")["last_error"]
     poll(make(store.keys.event, broken, username=""), store)
-    assert health(store)["last_error"].startswith(
+    assert health(store, "instagram")["last_error"].startswith(
         "instaloader backend: set 'username' in [sources.instagram]")
 
 
@@ -530,11 +497,11 @@ def test_graph_comments_and_hashtag_search(store: Store, graph_token: None) -> N
          "author_name": "", "author_handle": "", "url": "https://www.instagram.com/p/C7aG0000001/",
          "posted_at": "2026-05-14T10:02:30+00:00"},
     ]
-    state = checkpoint(store)["graph"]
+    state = checkpoint(store, "instagram")["graph"]
     assert state["hashtag_ids"] == {"apm2026": HASHTAG_ID}
     assert state["media"][MEDIA]["ids"] == ["17858893269000001", "17858893269000002",
                                             "17858893269000003"]
-    record = health(store)
+    record = health(store, "instagram")
     assert (record["backend"], record["requests"], record["api_usage_pct"]) == ("graph", 6, 7.0)
 
     new = {"data": [*payload("graph_comments_page1.json")["data"],
@@ -568,7 +535,7 @@ def test_graph_errors_become_health_states(api: responses.RequestsMock, store: S
     api.add("GET", GRAPH + MEDIA, status=status, headers=headers, **reply)
     poll(make_graph(store.keys.event), store)
 
-    record = health(store)
+    record = health(store, "instagram")
     assert record["state"] == state
     assert words in record["last_error"]
     if state == "paused":
@@ -579,8 +546,9 @@ def test_graph_without_a_token_says_which_variable(store: Store,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("INSTAGRAM_GRAPH_TOKEN", raising=False)
     poll(make_graph(store.keys.event), store)
-    assert health(store)["last_error"].startswith("graph backend: INSTAGRAM_GRAPH_TOKEN is not set")
-    assert health(store)["backend"] == "graph"  # said even when the very first poll fails
+    record = health(store, "instagram")
+    assert record["last_error"].startswith("graph backend: INSTAGRAM_GRAPH_TOKEN is not set")
+    assert record["backend"] == "graph"  # said even when the very first poll fails
 
 
 def test_graph_check_and_unknown_hashtag(api: responses.RequestsMock, store: Store,
@@ -592,7 +560,7 @@ def test_graph_check_and_unknown_hashtag(api: responses.RequestsMock, store: Sto
 
     api.add("GET", GRAPH + "ig_hashtag_search", json={"data": []})
     poll(make_graph(store.keys.event, media_ids=[]), store)
-    record = health(store)
+    record = health(store, "instagram")
     assert (record["state"], record["last_error"]) == (
         "stopped", "graph backend: Instagram found no hashtag #apm2026")
 
@@ -616,4 +584,4 @@ def test_floor_poll_instagram_once(store: Store, floor_env: dict[str, str], tmp_
     assert done.returncode == 0, done.stderr
     assert "instagram: stored 1" in done.stdout
     assert [question["id"] for question in questions(store)] == ["ig:C7aCli00001"]
-    assert health(store)["backend"] == "instaloader"
+    assert health(store, "instagram")["backend"] == "instaloader"

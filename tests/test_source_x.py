@@ -13,23 +13,19 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 import responses
 
-from aggregator.health import Health
-from aggregator.poller import Poller
 from aggregator.settings import EventSettings, SourceSettings
 from aggregator.sources import SourceError, SourceStopped
 from aggregator.sources.x import XSource
 from aggregator.store import Store
+from tests.sources import NOW, REPO, checkpoint, health, params, poller, question_rows, settings
 
 URL = "https://api.twitter.com/2/tweets/search/recent"
 PAYLOADS = Path(__file__).parent / "payloads" / "x"
-REPO = Path(__file__).resolve().parent.parent
-NOW = 1778753000.0  # 2026-05-14T10:03:20Z
 RESET = 1778753700  # 2026-05-14T10:15:00Z
 RATE = {"x-rate-limit-limit": "450", "x-rate-limit-remaining": "447",
         "x-rate-limit-reset": str(RESET)}
@@ -59,38 +55,6 @@ def api() -> Any:
 def make(event: str, **options: Any) -> XSource:
     return XSource(SourceSettings(enabled=True, **options), EventSettings(slug=event),
                    clock=lambda: NOW)
-
-
-def settings(**options: Any) -> SourceSettings:
-    return SourceSettings.model_validate(options)
-
-
-def poller(source: XSource, store: Store) -> Poller:
-    return Poller(source, store, clock=lambda: NOW)
-
-
-def health(store: Store) -> dict[str, Any]:
-    return Health(store.conn, store.keys.event).all()["x"]
-
-
-def params(call: Any) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}
-
-
-def questions(store: Store) -> list[tuple[str, ...]]:
-    out: list[tuple[str, ...]] = []
-    for qid in store.question_ids():
-        q = store.question(qid)
-        assert q is not None
-        out.append((q.id, q.text, q.author_name, q.author_handle, q.url, q.posted_at,
-                    ",".join(q.flags)))
-    return out
-
-
-def checkpoint(store: Store) -> dict[str, Any]:
-    value = store.checkpoint("x")
-    assert value is not None
-    return dict(json.loads(value))
 
 
 def tweet(tid: str, text: str, author: str = "111", at: str = "2026-05-14T10:10:00.000Z"
@@ -142,14 +106,14 @@ def test_pages_are_followed_to_the_end_then_the_checkpoint_moves(api: Any, store
                      **FIELDS}
     assert second == {**first, "next_token": "b26v89c19zqg8o3fpe17ntc2bcd6"}
     assert api.calls[0].request.headers["Authorization"] == "Bearer test-bearer-not-a-real-token"
-    assert questions(store) == PAGE_1_AND_2
+    assert question_rows(store) == PAGE_1_AND_2
     raw = store.raw("x:1790000000000000003")
     assert raw["author"] == {"id": "111", "name": "Ann Hughes", "username": "ann_h"}
     assert raw["tweet"]["lang"] == "en"
     # The first page's newest id, only once the last page was read; 5 posts and 3 users read.
-    assert checkpoint(store) == {"since_id": "1790000000000000003", "posts_read": 5,
+    assert checkpoint(store, "x") == {"since_id": "1790000000000000003", "posts_read": 5,
                                  "users_read": 3, "spend_usd": 0.025}
-    record = health(store)
+    record = health(store, "x")
     assert record["state"] == "ok"
     assert (record["posts_read"], record["spend_usd"], record["budget_usd"]) == (5, 0.025, 25.0)
     assert (record["rate_remaining"], record["rate_limit"]) == (446, 450)
@@ -169,7 +133,7 @@ def test_the_next_cycle_starts_after_since_id_and_an_empty_page_changes_nothing(
     assert params(api.calls[0]) == {"query": "#APM2026 -is:retweet",
                                     "since_id": "1790000000000000003", **FIELDS}
     assert json.loads(store.checkpoint("x") or "") == json.loads(before)
-    assert health(store)["state"] == "ok"
+    assert health(store, "x")["state"] == "ok"
     assert store.question_ids() == []
 
 
@@ -181,7 +145,7 @@ def test_hashtags_match_in_any_case_and_unicode_form(api: Any, store: Store, eve
 
     assert params(api.calls[0])["query"] == "(#APM2026 OR #Straße2026) -is:retweet"
     assert (result.stored, result.skipped) == (3, 1)  # "#APM20267" is another tag
-    assert [q[0] for q in questions(store)] == [
+    assert [q[0] for q in question_rows(store)] == [
         "x:1790000000000000106", "x:1790000000000000104", "x:1790000000000000103"]
 
 
@@ -192,7 +156,7 @@ def test_bad_posts_become_dead_letters_and_the_rest_is_stored(api: Any, store: S
     result = poller(make(event), store).poll_once()
 
     assert (result.stored, result.dead) == (1, 6)
-    assert questions(store) == [
+    assert question_rows(store) == [
         ("x:1790000000000000202", "#APM2026 Still a good question: who audits the budget?",
          "Ann Hughes", "ann_h", "https://x.com/ann_h/status/1790000000000000202",
          "2026-05-14T10:06:00+00:00", "question")]
@@ -207,8 +171,8 @@ def test_bad_posts_become_dead_letters_and_the_rest_is_stored(api: Any, store: S
     ])
     assert all(letter["source"] == "x" for letter in letters)
     assert any(json.loads(letter["raw"])["tweet"] == "not a post" for letter in letters)
-    assert checkpoint(store)["since_id"] == "1790000000000000207"
-    assert health(store)["dead_letters"] == 6
+    assert checkpoint(store, "x")["since_id"] == "1790000000000000207"
+    assert health(store, "x")["dead_letters"] == 6
 
 
 def test_an_edited_post_arrives_as_its_new_version_and_long_posts_are_whole(
@@ -223,13 +187,13 @@ def test_an_edited_post_arrives_as_its_new_version_and_long_posts_are_whole(
     run.poll_once()
 
     assert params(api.calls[1])["since_id"] == "1790000000000000301"
-    stored = {q[0]: q for q in questions(store)}
+    stored = {q[0]: q for q in question_rows(store)}
     assert list(stored) == ["x:1790000000000000301", "x:1790000000000000302",
                             "x:1790000000000000303"]
     assert stored["x:1790000000000000302"][6] == "edited,question,reply"
     assert stored["x:1790000000000000303"][1].endswith("outside emergency departments for "
                                                        "hours every evening?")
-    assert checkpoint(store)["since_id"] == "1790000000000000303"
+    assert checkpoint(store, "x")["since_id"] == "1790000000000000303"
 
 
 def test_429_pauses_until_the_reset_time(api: Any, store: Store, event: str) -> None:
@@ -239,7 +203,7 @@ def test_429_pauses_until_the_reset_time(api: Any, store: Store, event: str) -> 
     result = poller(make(event), store).poll_once()
 
     assert result.delay == RESET - NOW
-    record = health(store)
+    record = health(store, "x")
     assert record["state"] == "paused"
     assert record["paused_until"] == "2026-05-14T10:15:00Z"
     assert record["last_error"] == "X rate limit reached (429)"
@@ -253,9 +217,9 @@ def test_429_without_a_reset_waits_one_window_and_a_usage_cap_stops(api: Any, st
     run = poller(make(event), store)
 
     assert run.poll_once().delay == 900.0
-    assert health(store)["paused_until"] == "2026-05-14T10:18:20Z"
+    assert health(store, "x")["paused_until"] == "2026-05-14T10:18:20Z"
     run.poll_once()
-    record = health(store)
+    record = health(store, "x")
     assert record["state"] == "stopped"
     assert record["last_error"].startswith("X's monthly post cap for this app is used up")
     assert "paused_until" not in record
@@ -266,7 +230,7 @@ def test_401_stops_with_a_plain_message(api: Any, store: Store, event: str) -> N
 
     poller(make(event), store).poll_once()
 
-    record = health(store)
+    record = health(store, "x")
     assert record["state"] == "stopped"
     assert record["last_error"] == ("X refused the bearer token (401 Unauthorized): check "
                                     "X_BEARER_TOKEN; it may have been regenerated or revoked")
@@ -277,7 +241,7 @@ def test_403_453_says_the_tier_lacks_recent_search(api: Any, store: Store, event
 
     poller(make(event), store).poll_once()
 
-    record = health(store)
+    record = health(store, "x")
     assert record["state"] == "stopped"
     assert record["last_error"].startswith(
         "X says this app's access tier has no recent search (403, code 453)")
@@ -288,7 +252,7 @@ def test_a_refused_query_stops_and_names_it(api: Any, store: Store, event: str) 
 
     poller(make(event), store).poll_once()
 
-    assert health(store)["last_error"] == (
+    assert health(store, "x")["last_error"] == (
         "X refused the search (400 There were errors processing your request: missing closing "
         "parenthesis (at position 1)); check [sources.x] hashtags; the query was "
         "'#APM2026 -is:retweet'")
@@ -300,7 +264,7 @@ def test_missing_token_stops_without_calling(api: Any, store: Store, event: str,
 
     poller(make(event), store).poll_once()
 
-    assert health(store)["last_error"].startswith("X_BEARER_TOKEN is not set")
+    assert health(store, "x")["last_error"].startswith("X_BEARER_TOKEN is not set")
     assert len(api.calls) == 0
 
 
@@ -316,11 +280,11 @@ def test_5xx_and_timeouts_fail_with_backoff_then_recover(api: Any, store: Store,
     for error in ("X is failing (503 Service Unavailable)", "X did not answer within 10 s",
                   "X could not be reached: network unreachable"):
         delays.append(run.poll_once().delay)
-        record = health(store)
+        record = health(store, "x")
         assert (record["state"], record["last_error"]) == ("failing", error)
     assert 7.5 <= delays[0] <= 15 and 15 <= delays[1] <= 30 and 30 <= delays[2] <= 60
     assert run.poll_once().delay == 15.0
-    record = health(store)
+    record = health(store, "x")
     assert record["state"] == "ok" and "last_error" not in record
 
 
@@ -339,7 +303,7 @@ def test_an_unreadable_page_fails_the_cycle(api: Any, store: Store, event: str, 
 
     poller(make(event), store).poll_once()
 
-    record = health(store)
+    record = health(store, "x")
     assert record["state"] == "failing"
     assert record["last_error"].startswith(error)
     assert store.checkpoint("x") is None
@@ -358,7 +322,7 @@ def test_a_since_id_outside_the_window_falls_back_to_start_time(api: Any, store:
     refused, retried = (params(call) for call in api.calls)
     assert refused["since_id"] == "1700000000000000000" and "start_time" not in refused
     assert retried["start_time"] == "2026-05-07T11:03:20Z" and "since_id" not in retried
-    assert checkpoint(store) == {"since_id": "1789999999999999002", "posts_read": 9,
+    assert checkpoint(store, "x") == {"since_id": "1789999999999999002", "posts_read": 9,
                                  "users_read": 3, "spend_usd": 0.045}
 
 
@@ -371,14 +335,14 @@ def test_the_budget_stops_the_source_before_it_is_exceeded(api: Any, store: Stor
 
     run = poller(make(event, budget_usd=1.0), store)
     assert run.poll_once().stored == 1
-    assert checkpoint(store) == {"since_id": "1790000000000000401", "posts_read": 101,
+    assert checkpoint(store, "x") == {"since_id": "1790000000000000401", "posts_read": 101,
                                  "users_read": 1, "spend_usd": 0.505}
 
     # A new process (the spend lives in the checkpoint) refuses before calling X.
     run = poller(make(event, budget_usd=1.0), store)
     run.poll_once()
     assert len(api.calls) == 1
-    record = health(store)
+    record = health(store, "x")
     assert record["state"] == "stopped"
     assert record["last_error"] == (
         "budget of $1.00 reached: $0.51 spent on 101 posts, and one more page could cost up "
@@ -396,9 +360,9 @@ def test_a_cycle_cut_short_by_the_budget_keeps_what_it_read_and_its_since_id(
 
     assert result.stored == 3 and len(api.calls) == 1
     # The unread older pages are read again (and deduplicated) if the budget is raised.
-    assert checkpoint(store) == {"since_id": "1789999999999999999", "posts_read": 3,
+    assert checkpoint(store, "x") == {"since_id": "1789999999999999999", "posts_read": 3,
                                  "users_read": 2, "spend_usd": 0.015}
-    assert health(store)["detail"].startswith("stopped a cycle after 1 page: budget of $0.51 "
+    assert health(store, "x")["detail"].startswith("stopped a cycle after 1 page: budget of $0.51 "
                                               "reached: $0.01 spent on 3 posts")
 
 
@@ -415,9 +379,9 @@ def test_posts_read_by_a_failed_cycle_are_still_counted(api: Any, store: Store,
     assert run.poll_once().stored == 4
 
     # 3 + 5 posts at $0.005 and 2 + 3 users at $0.01: the failed read was billed too.
-    assert checkpoint(store) == {"since_id": "1790000000000000003", "posts_read": 8,
+    assert checkpoint(store, "x") == {"since_id": "1790000000000000003", "posts_read": 8,
                                  "users_read": 5, "spend_usd": 0.09}
-    assert health(store)["users_read"] == 5
+    assert health(store, "x")["users_read"] == 5
 
 
 def test_a_repeated_next_token_ends_the_cycle_at_the_newest_post(api: Any, store: Store,
@@ -428,9 +392,9 @@ def test_a_repeated_next_token_ends_the_cycle_at_the_newest_post(api: Any, store
     result = poller(make(event), store).poll_once()
 
     assert (result.stored, len(api.calls)) == (1, 2)
-    assert checkpoint(store)["since_id"] == "1790000000000000701"
-    assert health(store)["detail"] == ("read only the newest 2 pages of the search; older posts "
-                                       "were skipped (X repeated a page)")
+    assert checkpoint(store, "x")["since_id"] == "1790000000000000701"
+    assert health(store, "x")["detail"] == ("read only the newest 2 pages of the search; older "
+                                            "posts were skipped (X repeated a page)")
 
 
 def test_a_used_up_rate_window_delays_the_next_poll_until_reset(api: Any, store: Store,
@@ -440,7 +404,7 @@ def test_a_used_up_rate_window_delays_the_next_poll_until_reset(api: Any, store:
     result = poller(make(event), store).poll_once()
 
     assert result.delay == RESET - NOW + 1
-    assert health(store)["rate_remaining"] == 0
+    assert health(store, "x")["rate_remaining"] == 0
 
 
 def test_an_unreadable_checkpoint_stops_rather_than_forget_the_spend(api: Any, store: Store,
@@ -449,7 +413,7 @@ def test_an_unreadable_checkpoint_stops_rather_than_forget_the_spend(api: Any, s
 
     poller(make(event), store).poll_once()
 
-    assert health(store)["last_error"].startswith("the stored X checkpoint cannot be read")
+    assert health(store, "x")["last_error"].startswith("the stored X checkpoint cannot be read")
     assert len(api.calls) == 0
 
 
@@ -481,7 +445,7 @@ def test_restart_mid_run_loses_and_duplicates_nothing(api: Any, store: Store,
         "x:1790000000000000503", "x:1790000000000000502", "x:1790000000000000501"]
     received = [e for e in store.log_after() if e.type == "received"]
     assert [e.qid for e in received] == ids
-    assert checkpoint(store)["since_id"] == "1790000000000000503"
+    assert checkpoint(store, "x")["since_id"] == "1790000000000000503"
 
 
 def test_check_searches_the_last_minute(api: Any, event: str) -> None:
@@ -523,9 +487,9 @@ def test_floor_poll_x_once_as_a_subprocess(floor_env: dict[str, str], store: Sto
                           timeout=60)
 
     assert done.returncode == 0, done.stderr
-    assert [q[0] for q in questions(store)] == [q[0] for q in PAGE_1_AND_2]
-    assert checkpoint(store)["since_id"] == "1790000000000000003"
-    record = health(store)
+    assert [q[0] for q in question_rows(store)] == [q[0] for q in PAGE_1_AND_2]
+    assert checkpoint(store, "x")["since_id"] == "1790000000000000003"
+    record = health(store, "x")
     assert (record["state"], record["posts_read"], record["budget_usd"]) == ("ok", 5, 10.0)
 
 

@@ -19,15 +19,13 @@ import pytest
 from googleapiclient.http import HttpMockSequence
 from pydantic import ValidationError
 
-from aggregator.health import Health
-from aggregator.poller import Poller, PollResult
 from aggregator.settings import ConfigError, EventSettings, SourceSettings, load
 from aggregator.sources.youtube import YouTubeSettings, YouTubeSource
 from aggregator.store import Store
+from tests.sources import NOW, REPO, Clock, checkpoint, health, poll, questions
 
 PAYLOADS = Path(__file__).parent / "payloads" / "youtube"
-REPO = Path(__file__).resolve().parent.parent
-NOW = 1778753000.0  # 2026-05-14T10:03:20Z, 03:03 Pacific
+# NOW is 03:03 Pacific on 2026-05-14: YouTube's quota day.
 VIDEO = "abcdefghijk"
 CHAT = "KicKGFVDeGFtcGxlQ2hhbm5lbBILYWJjZGVmZ2hpams"
 WATCH = f"https://www.youtube.com/watch?v={VIDEO}"
@@ -65,14 +63,6 @@ class Http(HttpMockSequence):
         return parse_qs(urlsplit(self.request_sequence[index][0]).query)
 
 
-class Clock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture(autouse=True)
 def api_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("YOUTUBE_API_KEY", "test-api-key-not-real")
@@ -84,29 +74,6 @@ def make(event: str, http: Http, clock: Clock | None = None, **options: Any) -> 
     return YouTubeSource(SourceSettings(**options),
                          EventSettings(slug=event, hashtags=["#APM2026"]),
                          clock=clock or Clock(), http=http)
-
-
-def poll(source: YouTubeSource, store: Store, clock: Clock | None = None) -> PollResult:
-    return Poller(source, store, clock=clock or Clock()).poll_once()
-
-
-def questions(store: Store) -> list[dict[str, str]]:
-    found = []
-    for qid in store.question_ids():
-        q = store.question(qid)
-        assert q is not None
-        found.append({"id": q.id, "text": q.text, "author_name": q.author_name,
-                      "author_handle": q.author_handle, "url": q.url, "posted_at": q.posted_at})
-    return found
-
-
-def health(store: Store) -> dict[str, Any]:
-    return Health(store.conn, store.keys.event).all()["youtube"]
-
-
-def checkpoint(store: Store) -> Any:
-    saved = store.checkpoint("youtube")
-    return None if saved is None else json.loads(saved)
 
 
 def yt(mid: str, text: str, name: str, channel: str, at: str) -> dict[str, str]:
@@ -132,9 +99,10 @@ def test_chat_messages_become_questions_and_deletions_retract(store: Store) -> N
     assert deleted is not None and deleted.state == "rejected" and "deleted" in deleted.flags
     assert store.raw(ANN["id"])["authorDetails"]["displayName"] == "Ann Hughes"
     assert result.delay == pytest.approx(FLOOR)  # the quota floor beats YouTube's 5 s
-    assert checkpoint(store) == {"chat_id": CHAT, "page_token": "GOjbyc7ZlpADIJ3J1uuZlpAD",
-                                 "quota_day": "2026-05-14", "quota_used": 6, "video_id": VIDEO}
-    record = health(store)
+    assert checkpoint(store, "youtube") == {
+        "chat_id": CHAT, "page_token": "GOjbyc7ZlpADIJ3J1uuZlpAD", "quota_day": "2026-05-14",
+        "quota_used": 6, "video_id": VIDEO}
+    record = health(store, "youtube")
     assert record["state"] == "ok"
     assert (record["quota_used"], record["quota_floor_s"], record["polling_interval_s"],
             record["chat_id"]) == (6, 5.45, 5.0, CHAT)
@@ -170,8 +138,8 @@ def test_polling_interval_is_honoured(store: Store) -> None:
     assert len(http.request_sequence) == 3
     clock.now += 0.5
     assert poll(source, store, clock).delay == 6.0
-    assert checkpoint(store)["page_token"] == "GJzv2c7ZlpADILX9-uuZlpAD"
-    assert checkpoint(store)["quota_used"] == 16
+    assert checkpoint(store, "youtube")["page_token"] == "GJzv2c7ZlpADILX9-uuZlpAD"
+    assert checkpoint(store, "youtube")["quota_used"] == 16
 
 
 def test_quota_floor_slows_a_fast_chat(store: Store) -> None:
@@ -189,7 +157,7 @@ def test_quota_exceeded_pauses_until_midnight_pacific(store: Store) -> None:
         "quota.", domain="youtube.quota")])
     result = poll(make(store.keys.event, http), store)
 
-    record = health(store)
+    record = health(store, "youtube")
     assert record["state"] == "paused"
     assert record["paused_until"] == "2026-05-15T07:00:00Z"  # midnight PDT
     assert "quota is used up" in record["last_error"]
@@ -214,7 +182,7 @@ def test_quota_exceeded_pauses_until_midnight_pacific(store: Store) -> None:
 def test_ended_chat_and_refused_credentials_stop(store: Store, reply: tuple,
                                                  words: str) -> None:
     poll(make(store.keys.event, Http([ok("video_live.json"), reply])), store)
-    record = health(store)
+    record = health(store, "youtube")
     assert record["state"] == "stopped"
     assert words in record["last_error"]
 
@@ -230,7 +198,7 @@ def test_ended_chat_and_refused_credentials_stop(store: Store, reply: tuple,
 ])
 def test_transient_failures_back_off(store: Store, reply: Any, words: str) -> None:
     result = poll(make(store.keys.event, Http([ok("video_live.json"), reply])), store)
-    record = health(store)
+    record = health(store, "youtube")
     assert record["state"] == "failing"
     assert words in record["last_error"]
     assert result.delay > 0
@@ -248,7 +216,7 @@ def test_rejected_page_token_reads_the_chat_again(store: Store) -> None:
     assert http.query(0)["pageToken"] == ["STALE"]
     assert "pageToken" not in http.query(1)
     assert result.stored == 2
-    assert checkpoint(store) == {**stale, "page_token": "GOjbyc7ZlpADIJ3J1uuZlpAD",
+    assert checkpoint(store, "youtube") == {**stale, "page_token": "GOjbyc7ZlpADIJ3J1uuZlpAD",
                                  "quota_used": 510}
 
 
@@ -258,7 +226,7 @@ def test_rejected_page_token_reads_the_chat_again(store: Store) -> None:
 ])
 def test_video_without_a_live_chat_stops(store: Store, video: str, words: str) -> None:
     poll(make(store.keys.event, Http([ok(video)])), store)
-    record = health(store)
+    record = health(store, "youtube")
     assert (record["state"], record["last_error"]) == ("stopped", words)
 
 
@@ -285,7 +253,7 @@ def test_bad_messages_become_dead_letters(store: Store) -> None:
         "got int",
         "not a JSON object",
     ]
-    assert health(store)["state"] == "ok"
+    assert health(store, "youtube")["state"] == "ok"
 
 
 def test_require_hashtag_matches_any_case_and_width(store: Store) -> None:
@@ -318,7 +286,8 @@ def test_restart_loses_and_duplicates_nothing(store: Store) -> None:
     assert http.query(0)["pageToken"] == ["GOjbyc7ZlpADIJ3J1uuZlpAD"]
     assert result.stored == 1
     assert questions(store) == [ANN, BOB, CARA]
-    assert checkpoint(store)["quota_used"] == 11  # 6 stored, the lost read not counted, + 5
+    # 6 stored, the lost read not counted, + 5
+    assert checkpoint(store, "youtube")["quota_used"] == 11
 
 
 def test_quota_count_starts_again_each_pacific_day(store: Store) -> None:
@@ -326,7 +295,8 @@ def test_quota_count_starts_again_each_pacific_day(store: Store) -> None:
                  "quota_day": "2026-05-13", "quota_used": 9000, "video_id": VIDEO}
     store.ingest("youtube", [], [], json.dumps(yesterday))
     poll(make(store.keys.event, Http([ok("chat_empty.json")])), store)
-    assert (checkpoint(store)["quota_day"], checkpoint(store)["quota_used"]) == ("2026-05-14", 5)
+    state = checkpoint(store, "youtube")
+    assert (state["quota_day"], state["quota_used"]) == ("2026-05-14", 5)
 
 
 def test_a_new_video_id_resolves_a_new_chat(store: Store) -> None:
@@ -353,7 +323,7 @@ def test_missing_credentials_say_which_variable(store: Store,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("YOUTUBE_API_KEY")
     poll(make(store.keys.event, Http([])), store)
-    record = health(store)
+    record = health(store, "youtube")
     assert record["state"] == "stopped"
     assert record["last_error"].startswith("set YOUTUBE_API_KEY")
 
@@ -384,4 +354,4 @@ def test_floor_poll_youtube_once(store: Store, floor_env: dict[str, str],
     assert "youtube: stored 2" in done.stdout
     assert [q["id"] for q in questions(store)] == [ANN["id"], BOB["id"]]
     assert store.question(BOB["id"]).state == "rejected"  # type: ignore[union-attr]
-    assert checkpoint(store)["chat_id"] == CHAT
+    assert checkpoint(store, "youtube")["chat_id"] == CHAT

@@ -8,35 +8,39 @@ time minus an overlap, so a comment that becomes visible a little after newer on
 The overlap re-reads a few comments each cycle; their ids make that harmless (the store keeps
 one question per id).
 
-facebook-sdk 3.1.0 only accepts Graph API versions up to 3.1 in its constructor, and Meta serves
-calls to a retired version with the oldest live one, so the version is set on the client after
-construction (``graph_version``, default v21.0). The library ignores HTTP statuses and headers:
-errors are classified by Facebook's ``error.code``, and a response hook on our own session keeps
-the usage headers (``x-business-use-case-usage`` for Page tokens, ``x-app-usage``) for pauses and
-the health record. The Page access token comes from ``FACEBOOK_PAGE_TOKEN``.
+The client is graph.py's (shared with Instagram's graph backend): the version is set after
+construction (``graph_version``, default v21.0), errors are classified by Facebook's
+``error.code``, and the usage headers (``x-business-use-case-usage`` for Page tokens,
+``x-app-usage``) pace the polls and fill the health record. The Page access token comes from
+``FACEBOOK_PAGE_TOKEN``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 import facebook
-import requests
 from pydantic import ConfigDict, Field, field_validator
 
-from aggregator.normalise import InvalidPost, fold, tag_matcher
+from aggregator.normalise import (
+    InvalidPost,
+    fold,
+    iso_time,
+    optional_text,
+    required_text,
+    tag_matcher,
+)
 from aggregator.question import Post
 from aggregator.settings import EventSettings, SourceSettings
-from aggregator.sources import Batch, RateLimited, Source, SourceError, SourceStopped
+from aggregator.sources import Batch, Source, SourceError, SourceStopped
+from aggregator.sources.graph import GraphClient, ObjectUnreadable, Wording
 
 log = logging.getLogger("floor.sources.facebook")
 
@@ -60,13 +64,25 @@ SLOW_FACTOR = 4.0
 # A throttle answer without an estimated_time_to_regain_access: wait this long (seconds).
 THROTTLE_WAIT = 600.0
 FIELDS = "id,message,created_time,from,parent{id},permalink_url"
-# Error codes (error.code, not the HTTP status): token, permission, throttling, missing object.
-TOKEN_CODES = {102, 190}
-THROTTLE_CODES = {4, 17, 32, 613, 80001}
-OBJECT_CODE = 100
-PERMISSION = re.compile(r"\b(pages_[a-z_]+|read_insights|business_management|public_profile)\b")
 COMMENTER = "Facebook user"
 OBJECT_ID = re.compile(r"^[0-9]{1,30}(_[0-9]{1,30})?$")
+WORDING = Wording(
+    no_token="{env} is not set: put the Page access token in the environment (or the .env file)",
+    not_json="Facebook sent an answer that is not JSON ({what}, {status})",
+    unreadable="Facebook sent an unreadable answer ({what}, {status}): {exc}",
+    timeout="Facebook did not answer within {timeout} s ({what})",
+    unreachable="Facebook could not be reached ({what}): {exc}",
+    not_object="Facebook sent an answer that is not a JSON object ({what}): {answer}",
+    token="Page token expired or invalid (Facebook code {full}): make a new long-lived Page "
+          "access token and set {env}. Facebook said: {said}",
+    permission="the Page token lacks the permission {missing} (Facebook code {full}, {what}): "
+               "grant it to the app and make a new Page token. Facebook said: {said}",
+    permissions="pages_read_engagement and pages_read_user_content",
+    throttled="Facebook rate limit (code {code}): {said}",
+    no_object="Facebook cannot read the comments of {what} (code {full}): check the id in "
+              "[sources.facebook] and that the token's Page owns it. Facebook said: {said}",
+    other="Facebook error {full} ({what}): {said}",
+)
 
 
 class FacebookSettings(SourceSettings):
@@ -109,82 +125,9 @@ class FacebookSource(Source):
                              "([event] hashtags)")
         self.matcher = tag_matcher(list(event.hashtags)) if event.hashtags else None
         self.clock = clock
-        self._graph: facebook.GraphAPI | None = None
-        self._last: requests.Response | None = None
-
-    # -- talking to Facebook ----------------------------------------------------------------
-
-    def graph(self) -> facebook.GraphAPI:
-        if self._graph is None:
-            token = os.environ.get(TOKEN_ENV, "").strip()
-            if not token:
-                raise SourceStopped(f"{TOKEN_ENV} is not set: put the Page access token in the "
-                                    "environment (or the .env file)")
-            session = requests.Session()
-            session.hooks["response"].append(self._remember)
-            graph = facebook.GraphAPI(access_token=token, timeout=TIMEOUT, session=session)
-            graph.version = self.options.graph_version  # the constructor refuses v4 and later
-            self._graph = graph
-        return self._graph
-
-    def _remember(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        self._last = response
-
-    def call(self, what: str, request: Callable[[facebook.GraphAPI], Any]) -> dict[str, Any]:
-        """Run one GraphAPI request, errors mapped for the poller."""
-        graph = self.graph()
-        self._last = None
-        try:
-            result = request(graph)
-        except facebook.GraphAPIError as exc:
-            raise self.error(exc, what) from exc
-        except (requests.JSONDecodeError, KeyError) as exc:  # JSON content type, broken body
-            raise SourceError(f"Facebook sent an unreadable answer ({what}, "
-                              f"{self.status()}): {exc}") from exc
-        except requests.Timeout as exc:
-            raise SourceError(f"Facebook did not answer within {TIMEOUT} s ({what})") from exc
-        except requests.RequestException as exc:
-            raise SourceError(f"Facebook could not be reached ({what}): {exc}") from exc
-        if not isinstance(result, dict):
-            raise SourceError(f"Facebook sent an answer that is not a JSON object ({what}): "
-                              f"{str(result)[:120]}")
-        return result
-
-    def headers(self) -> Any:
-        """The headers of the last response (empty after a timeout)."""
-        return self._last.headers if self._last is not None else {}
-
-    def status(self) -> str:
-        return f"HTTP {self._last.status_code}" if self._last is not None else "no HTTP status"
-
-    def error(self, exc: facebook.GraphAPIError, what: str) -> SourceError:
-        code, said = exc.code, str(exc.message)
-        if code is None:
-            return SourceError(f"Facebook sent an answer that is not JSON ({what}, "
-                               f"{self.status()})")
-        detail = exc.result.get("error", {}) if isinstance(exc.result, dict) else {}
-        sub = detail.get("error_subcode") if isinstance(detail, dict) else None
-        full = f"{code}/{sub}" if sub else str(code)
-        if code in TOKEN_CODES:
-            return SourceStopped(f"Page token expired or invalid (Facebook code {full}): make a "
-                                 f"new long-lived Page access token and set {TOKEN_ENV}. "
-                                 f"Facebook said: {said}")
-        if code == 10 or 200 <= code <= 299:
-            named = PERMISSION.findall(said)
-            missing = (", ".join(dict.fromkeys(named)) if named
-                       else "pages_read_engagement and pages_read_user_content")
-            return SourceStopped(f"the Page token lacks the permission {missing} (Facebook code "
-                                 f"{full}, {what}): grant it to the app and make a new Page "
-                                 f"token. Facebook said: {said}")
-        if code in THROTTLE_CODES or 80000 <= code <= 80099:
-            _, wait = usage(self.headers())
-            until = self.clock() + (wait * 60 if wait else THROTTLE_WAIT)
-            return RateLimited(until, f"Facebook rate limit (code {code}): {said}")
-        if code == OBJECT_CODE:
-            return _Unreadable(f"Facebook cannot read the comments of {what} (code {full}): "
-                               "check the id in [sources.facebook] and that the token's Page "
-                               f"owns it. Facebook said: {said}")
-        return SourceError(f"Facebook error {full} ({what}): {said}")
+        self.client = GraphClient(token_env=TOKEN_ENV, version=self.options.graph_version,
+                                  timeout=TIMEOUT, wording=WORDING, clock=clock,
+                                  throttle_wait=THROTTLE_WAIT)
 
     # -- the source interface ---------------------------------------------------------------
 
@@ -201,12 +144,12 @@ class FacebookSource(Source):
         for oid, kind in self.objects:
             try:
                 comments, note = self.drain(oid, kind, marks.get(oid))
-            except _Unreadable as exc:
+            except ObjectUnreadable as exc:
                 skipped.append(str(exc))
                 log.warning("poller facebook: %s", exc)
                 continue
             notes += [note] if note else []
-            pct, regain = usage(self.headers())
+            pct, regain = self.client.usage()
             if pct is not None:
                 busiest = max(busiest or 0, pct)
             wait = max(wait, regain)
@@ -243,7 +186,7 @@ class FacebookSource(Source):
         comments: list[Any] = []
         seen: set[str] = set()
         for _ in range(MAX_PAGES):
-            page = self.call(f"{kind} {oid}", partial(_comments, oid=oid, args=args))
+            page = self.client.call(f"{kind} {oid}", partial(_comments, oid=oid, args=args))
             data = page.get("data")
             if not isinstance(data, list):
                 raise SourceError(f"Facebook sent a page without a 'data' list ({kind} {oid})")
@@ -280,19 +223,16 @@ class FacebookSource(Source):
         comment = item.get("comment")
         if not isinstance(comment, dict):
             raise InvalidPost(f"not a JSON object: {str(comment)[:80]}")
-        cid = _text(comment, "id")
-        message = _text(comment, "message")
-        posted_at = _time(_text(comment, "created_time"))
+        cid = required_text(comment, "id")
+        message = required_text(comment, "message")
+        posted_at = iso_time(required_text(comment, "created_time"), "created_time")
         author = comment.get("from")
         name = COMMENTER
         if author is not None:
             if not isinstance(author, dict):
                 raise InvalidPost(f"field 'from': not a JSON object: {str(author)[:80]}")
-            if author.get("name") is not None:
-                name = _text(author, "name") or COMMENTER
-        url = comment.get("permalink_url")
-        if url is not None and not isinstance(url, str):
-            raise InvalidPost(f"field 'permalink_url': expected text, got {type(url).__name__}")
+            name = optional_text(author, "name") or COMMENTER
+        url = optional_text(comment, "permalink_url")
         if not message.strip():
             return None  # a sticker or photo with no words
         if self.options.require_hashtag and not (self.matcher and
@@ -305,7 +245,8 @@ class FacebookSource(Source):
 
     def check(self) -> str:
         """``GET /me`` with the Page token: who the token speaks for."""
-        me = self.call("the token check", lambda graph: graph.get_object("me", fields="id,name"))
+        me = self.client.call("the token check",
+                              lambda graph: graph.get_object("me", fields="id,name"))
         who = f"{me.get('name', '?')!s} (id {me.get('id', '?')!s})"
         if not self.objects:
             raise SourceStopped(f"the Facebook token works for {who}, but [sources.facebook] "
@@ -314,10 +255,6 @@ class FacebookSource(Source):
                 f"{self.options.graph_version}; reading comments on {len(self.objects)} "
                 "object(s). If that name is not the Page's, this is a user token, not a Page "
                 "token")
-
-
-class _Unreadable(SourceStopped):
-    """One configured object cannot be read (wrong id, deleted, not the Page's)."""
 
 
 def _comments(graph: facebook.GraphAPI, oid: str, args: dict[str, Any]) -> Any:
@@ -340,53 +277,9 @@ def load_marks(text: str | None) -> dict[str, int]:
         return {}
 
 
-def usage(headers: Any) -> tuple[int | None, float]:
-    """From the usage headers: the highest share of the budget used (percent), and the minutes
-    Facebook says until access is regained (0 when not throttled)."""
-    highest: int | None = None
-    wait = 0.0
-    for name in ("x-business-use-case-usage", "x-app-usage", "x-page-usage"):
-        try:
-            data = json.loads(headers[name]) if name in headers else None
-        except (TypeError, ValueError):
-            continue
-        if not isinstance(data, dict):
-            continue
-        entries: list[Any] = [data]
-        if name == "x-business-use-case-usage":
-            entries = [e for v in data.values() if isinstance(v, list) for e in v]
-        for entry in entries:
-            if not isinstance(entry, dict):
-                continue
-            for key in ("call_count", "total_time", "total_cputime"):
-                value = entry.get(key)
-                if isinstance(value, int | float):
-                    highest = max(highest or 0, int(value))
-            regain = entry.get("estimated_time_to_regain_access")
-            if isinstance(regain, int | float):
-                wait = max(wait, float(regain))
-    return highest, wait
-
-
 def _unix(comment: Any) -> int | None:
     value = comment.get("created_time") if isinstance(comment, dict) else None
     try:
         return int(datetime.fromisoformat(value).timestamp()) if isinstance(value, str) else None
     except ValueError:
         return None
-
-
-def _text(data: dict[str, Any], name: str) -> str:
-    if name not in data:
-        raise InvalidPost(f"field '{name}' is missing")
-    value = data[name]
-    if not isinstance(value, str):
-        raise InvalidPost(f"field '{name}': expected text, got {type(value).__name__}")
-    return value
-
-
-def _time(value: str) -> str:
-    try:
-        return datetime.fromisoformat(value).astimezone(UTC).isoformat()
-    except ValueError as exc:
-        raise InvalidPost(f"field 'created_time': not a time: {value[:40]!r}") from exc

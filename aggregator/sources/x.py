@@ -37,7 +37,7 @@ import requests
 import tweepy
 from pydantic import ConfigDict, Field, field_validator
 
-from aggregator.normalise import InvalidPost, fold, tag_matcher
+from aggregator.normalise import InvalidPost, fold, iso_time, required_text, tag_matcher
 from aggregator.question import Post
 from aggregator.settings import EventSettings, SourceSettings
 from aggregator.sources import Batch, RateLimited, Source, SourceError, SourceStopped
@@ -341,20 +341,20 @@ class XSource(Source):
         tweet = item.get("tweet")
         if not isinstance(tweet, dict):
             raise InvalidPost(f"not a JSON object: {str(tweet)[:80]}")
-        tweet_id = _text(tweet, "id")
+        tweet_id = required_text(tweet, "id")
         if not DIGITS.match(tweet_id):
             raise InvalidPost(f"field 'id': not a post id: {tweet_id[:40]!r}")
-        text = _text(tweet, "text")
+        text = required_text(tweet, "text")
         note = tweet.get("note_tweet")
         if isinstance(note, dict) and isinstance(note.get("text"), str) and note["text"]:
             text = note["text"]
-        posted_at = _time(_text(tweet, "created_at"), "created_at")
+        posted_at = iso_time(required_text(tweet, "created_at"), "created_at")
         author = item.get("author")
         name = handle = ""
         if author is not None:
             if not isinstance(author, dict):
                 raise InvalidPost(f"field 'author': not a JSON object: {str(author)[:80]}")
-            name, handle = _text(author, "name"), _text(author, "username")
+            name, handle = required_text(author, "name"), required_text(author, "username")
         if not self.matcher.search(fold(text)):
             return None
         flags = []
@@ -451,19 +451,3 @@ def _int_header(headers: Any, name: str) -> int | None:
         return int(headers[name]) if headers is not None and name in headers else None
     except (TypeError, ValueError):
         return None
-
-
-def _text(data: dict[str, Any], name: str) -> str:
-    if name not in data:
-        raise InvalidPost(f"field '{name}' is missing")
-    value = data[name]
-    if not isinstance(value, str):
-        raise InvalidPost(f"field '{name}': expected text, got {type(value).__name__}")
-    return value
-
-
-def _time(value: str, name: str) -> str:
-    try:
-        return datetime.fromisoformat(value).astimezone(UTC).isoformat()
-    except ValueError as exc:
-        raise InvalidPost(f"field '{name}': not a time: {value[:40]!r}") from exc

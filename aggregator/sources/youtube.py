@@ -36,7 +36,14 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from pydantic import ConfigDict, Field, field_validator
 
-from aggregator.normalise import InvalidPost, fold, tag_matcher
+from aggregator.normalise import (
+    InvalidPost,
+    expect_text,
+    fold,
+    optional_text,
+    required_text,
+    tag_matcher,
+)
 from aggregator.question import Post
 from aggregator.settings import EventSettings, SourceSettings
 from aggregator.sources import Batch, RateLimited, Source, SourceError, SourceStopped
@@ -323,28 +330,21 @@ class YouTubeSource(Source):
             raise InvalidPost("field 'snippet' is missing")
         if snippet.get("type") != "textMessageEvent":
             return None  # deletions are handled in fetch; super chats, bans, polls are not asked
-        message_id = item.get("id")
-        if not isinstance(message_id, str):
-            raise InvalidPost(f"field 'id': expected text, got {type(message_id).__name__}")
+        message_id = required_text(item, "id")
         details = snippet.get("textMessageDetails")
         text = details.get("messageText") if isinstance(details, dict) else None
-        if text is None:
-            text = snippet.get("displayMessage")
-        if not isinstance(text, str):
-            raise InvalidPost(f"field 'snippet.textMessageDetails.messageText': expected text, "
-                              f"got {type(text).__name__}")
+        text = expect_text(snippet.get("displayMessage") if text is None else text,
+                           "snippet.textMessageDetails.messageText")
         if self.options.require_hashtag and not (self.matcher and self.matcher.search(fold(text))):
             return None
         author = item.get("authorDetails")
         author = author if isinstance(author, dict) else {}
-        name, url, channel = (author.get(k) for k in ("displayName", "channelUrl", "channelId"))
+        name = optional_text(author, "displayName", "authorDetails.displayName")
+        url, channel = author.get("channelUrl"), author.get("channelId")
         channel = channel or snippet.get("authorChannelId")
         handle = url.rstrip("/").rsplit("/", 1)[-1] if isinstance(url, str) and url else channel
-        published = snippet.get("publishedAt")
-        for label, value in (("authorDetails.displayName", name), ("authorDetails", handle),
-                             ("snippet.publishedAt", published)):
-            if value is not None and not isinstance(value, str):
-                raise InvalidPost(f"field '{label}': expected text, got {type(value).__name__}")
+        handle = None if handle is None else expect_text(handle, "authorDetails")
+        published = optional_text(snippet, "publishedAt", "snippet.publishedAt")
         return Post(platform="yt", native_id=message_id, text=text, author_name=name or "",
                     author_handle=handle or "",
                     url=WATCH_URL.format(video_id=self.options.video_id),
