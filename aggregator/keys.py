@@ -61,6 +61,11 @@ class Keys:
         """Set of source names that have ever reported health."""
         return self.prefix + "sources"
 
+    @property
+    def screen_links(self) -> str:
+        """Hash: sha256 of a screen or overlay link's secret -> JSON (kind, label, created)."""
+        return self.prefix + "screen-links"
+
     def question(self, qid: str) -> str:
         return self.prefix + "q:" + qid
 

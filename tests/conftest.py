@@ -24,7 +24,7 @@ from aggregator.settings import EventSettings, Settings
 from aggregator.store import Store
 from web import create_app
 from web.accounts import Accounts
-from web.extensions import socketio
+from web.extensions import NoDelayRequestHandler, socketio
 
 
 @pytest.fixture(scope="session")
@@ -119,7 +119,8 @@ def socket_client(app: Flask, moderator: FlaskClient) -> Iterator[Any]:
 @pytest.fixture
 def live_server(app: Flask) -> Iterator[str]:
     """The app served for real (threads, WebSocket) on a free port: its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True,
+                         request_handler=NoDelayRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"

@@ -67,11 +67,13 @@ def create_app(settings: Settings | None = None, conn: redis.Redis | None = None
     )
     # Socket.IO handlers must be declared before the first init_app binds a server: only those
     # declared unbound are carried over to the server of every later app (tests make many).
-    from web import auth, console
+    from web import ask, auth, console, screen
 
     csrf.init_app(app)
     limiter.init_app(app)
     socketio.init_app(app, async_mode="threading")
     app.register_blueprint(auth.bp)
     app.register_blueprint(console.bp)
+    app.register_blueprint(screen.bp)
+    app.register_blueprint(ask.bp)
     return app

@@ -28,6 +28,7 @@ from dotenv import load_dotenv
 
 from aggregator.redis_server import RedisUnavailable, connect, default_data_dir, release
 from aggregator.settings import ConfigError, Settings, load
+from web.screen_links import screen_link
 
 log = logging.getLogger("floor")
 
@@ -96,7 +97,7 @@ def cli(config: str | None, data_dir: str | None, verbose: bool) -> None:
 def web(host: str, port: int) -> None:
     """Run the web app (console and screens)."""
     from web import create_app
-    from web.extensions import socketio
+    from web.extensions import NoDelayRequestHandler, socketio
 
     app = create_app(_settings(), _conn())
 
@@ -106,7 +107,8 @@ def web(host: str, port: int) -> None:
     _on_signals(interrupt)
     log.info("web: serving http://%s:%d/console", host, port)
     try:
-        socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, log_output=False)
+        socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, log_output=False,
+                     request_handler=NoDelayRequestHandler)
     except KeyboardInterrupt:
         pass
     except OSError as exc:
@@ -404,6 +406,9 @@ def export(output: Any) -> None:
         output.write(line + "\n")
         count += 1
     click.echo(f"exported {count} questions", err=True)
+
+
+cli.add_command(screen_link)
 
 
 def main(argv: list[str] | None = None) -> int:

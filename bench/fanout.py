@@ -1,0 +1,109 @@
+"""Fan-out: time until 1,000 connected screens all have an update, against a bare broadcast to
+the same screens on the same server, in the same run.
+
+    python bench/fanout.py [--screens 1000] [--processes 4] [--rounds 20] [--delayed-ack]
+                           [--async-mode threading|gevent] [--python PYTHON]
+
+Starts Floor's web app in a subprocess (see bench/latency.py), connects SCREENS screen clients
+(python-socketio over WebSocket) spread over PROCESSES child processes, and a moderator's
+console. Each round, alternately: a moderator approves a question and we time until every
+screen has a board showing it; and a bench-only handler broadcasts a payload of the same size
+to the same room, with no Floor work, and we time until every screen has it. Prints p50 and the
+worst of each, and the ratio (targets: within 2x of the bare broadcast, never over a second).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from latency import (  # noqa: E402
+    BENCH_NAMESPACE,
+    Screens,
+    Server,
+    act,
+    console_client,
+    default_clients,
+    hang_up,
+    percentile,
+    raise_file_limit,
+    screen_client,
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--screens", type=int, default=1000)
+    parser.add_argument("--processes", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--async-mode", default="threading", choices=["threading", "gevent"])
+    parser.add_argument("--delayed-ack", dest="nodelay", action="store_false",
+                        help="Serve without TCP_NODELAY, to see what it saves (see the README).")
+    parser.add_argument("--python", default=sys.executable,
+                        help="Interpreter for the server (e.g. a venv with gevent).")
+    parser.add_argument("--clients", choices=["threads", "asyncio"], default=default_clients(),
+                        help="The screens' client: asyncio (needs aiohttp) is far cheaper.")
+    args = parser.parse_args()
+    # Each screen is a socket here and one in the server (a child of ours: it inherits this).
+    raise_file_limit(args.screens * 2 + 1024)
+    server = Server(args.async_mode, args.python, args.nodelay)
+    screens = None
+    clients: list[Any] = []
+    try:
+        started = time.monotonic()
+        screens = Screens(server.url, server.token, args.screens, args.processes, args.clients)
+        connected = time.monotonic() - started
+        console = console_client(server.url)
+        control = screen_client(server.url, server.token, lambda board: None,
+                                namespaces=("/screen", BENCH_NAMESPACE))
+        clients = [console, control]
+        # Every screen got this board; a bare payload of the same size keeps the rounds fair.
+        payload = {"id": "0-0", "current": None, "next": [
+            {"id": "web:" + "0" * 32, "text": "Bench question 0: will the figures be published?",
+             "platform": "Web form", "asked_by": 1, "author": "Bench Viewer"}]}
+        floor_ms, bare_ms = [], []
+        for round_ in range(args.rounds + 2):
+            qid = server.ingest(f"Bench question {round_}: will the figures be published?")
+            time.sleep(0.05)
+            start = time.monotonic_ns()
+            act(console, "approve", qid, 1)
+            done = screens.wait(qid)
+            if round_ >= 2:
+                floor_ms.append((done - start) / 1e6)
+            act(console, "reject", qid, 2, reason="bench: clearing the queue")
+            time.sleep(0.3)  # every screen takes the clearing board before the next round
+
+            start = time.monotonic_ns()
+            control.emit("broadcast", {**payload, "round": round_}, namespace=BENCH_NAMESPACE)
+            done = screens.wait(f"bare:{round_}")
+            if round_ >= 2:
+                bare_ms.append((done - start) / 1e6)
+            time.sleep(0.3)
+
+        print(f"bench/fanout: {args.screens} screens ({args.clients} clients) in "
+              f"{args.processes} processes (connected in {connected:.1f} s), {args.rounds} "
+              f"rounds, async mode {args.async_mode}, TCP_NODELAY "
+              f"{'on' if args.nodelay else 'off'}, load {os.getloadavg()[0]:.1f}")
+        for name, values in (("bare broadcast -> all screens have it", bare_ms),
+                             ("approve -> all screens have the board", floor_ms)):
+            print(f"{name:<40} p50 {percentile(values, 50):7.1f} ms   "
+                  f"worst {max(values):7.1f} ms")
+        ratio = percentile(floor_ms, 50) / percentile(bare_ms, 50)
+        print(f"ratio p50 Floor / bare: {ratio:.2f}x (target <= 2x); "
+              f"worst Floor {max(floor_ms):.0f} ms (target < 1000 ms)")
+    finally:
+        for client in clients:
+            hang_up(client)
+        if screens is not None:
+            screens.stop()
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

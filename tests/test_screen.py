@@ -1,0 +1,337 @@
+"""The board screen's socket: secret links, what a screen may see, and convergence.
+
+Real python-socketio clients over WebSocket against the app served for real, as a screen's
+browser connects.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import socketio as sio
+from flask import Flask
+from flask.testing import FlaskClient
+
+from aggregator.moderation import Moderation
+from aggregator.normalise import normalise
+from aggregator.poller import Poller
+from aggregator.question import Post
+from aggregator.settings import Settings
+from aggregator.sources.rehearsal import BUNDLED, RehearsalSettings, RehearsalSource
+from aggregator.store import Store
+from web.screen import ScreenHub
+from web.screen_links import ScreenLinks
+
+# The only fields a screen may ever be sent about a question.
+SCREEN_FIELDS = {"id", "text", "platform", "author", "asked_by"}
+
+
+class Screen:
+    """A screen's socket: every board it receives, in order."""
+
+    def __init__(self, base_url: str, token: str, refusals: list[Any] | None = None,
+                 transport: str = "websocket") -> None:
+        self.boards: list[dict[str, Any]] = []
+        self.revoked = threading.Event()
+        self.changed = threading.Condition()
+        self.client = sio.Client(reconnection_delay=0.1, reconnection_delay_max=0.2)
+        self.client.on("board", self._board, namespace="/screen")
+        self.client.on("revoked", lambda *_: self.revoked.set(), namespace="/screen")
+        self.refusals = [] if refusals is None else refusals
+        self.client.on("connect_error", self.refusals.append, namespace="/screen")
+        self.client.connect(base_url, namespaces=["/screen"], transports=[transport],
+                            auth={"token": token}, wait_timeout=5)
+
+    def _board(self, board: dict[str, Any]) -> None:
+        with self.changed:
+            self.boards.append(board)
+            self.changed.notify_all()
+
+    def wait_for(self, test: Callable[[dict[str, Any]], bool], timeout: float = 5) -> dict:
+        """The first board (received so far or soon) that passes ``test``."""
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while True:
+                for board in self.boards:
+                    if test(board):
+                        return board
+                left = deadline - time.monotonic()
+                assert left > 0, f"no such board in {self.boards[-3:]}"
+                self.changed.wait(left)
+
+    def latest(self) -> dict[str, Any]:
+        with self.changed:
+            return self.boards[-1]
+
+    def close(self) -> None:
+        """Hang up at once: a polite close waits seconds for the dev server's close frame."""
+        self.client.reconnection = False
+        ws = getattr(self.client.eio, "ws", None)
+        if ws is not None and ws.sock is not None:
+            ws.sock.shutdown(socket.SHUT_RDWR)
+        self.client.disconnect()
+
+
+@pytest.fixture
+def links(store: Store) -> ScreenLinks:
+    return ScreenLinks(store.conn, store.keys.event)
+
+
+@pytest.fixture
+def screen_token(links: ScreenLinks) -> str:
+    return links.create("top table")[0]
+
+
+@pytest.fixture
+def connect(live_server: str) -> Iterator[Callable[[str], Screen]]:
+    screens: list[Screen] = []
+
+    def open_screen(token: str) -> Screen:
+        screens.append(Screen(live_server, token))
+        return screens[-1]
+
+    yield open_screen
+    for screen in screens:
+        screen.close()
+
+
+@pytest.fixture
+def hub(app: Flask) -> Iterator[ScreenHub]:
+    screens: ScreenHub = app.extensions["floor.screen"]
+    yield screens
+    screens.stop()
+
+
+def _ingest(store: Store, *texts: str, author: str = "Ann Hughes") -> list[str]:
+    posts = [Post("x", f"{time.monotonic_ns()}{i}", text, author, "ann") for i, text in
+             enumerate(texts)]
+    return store.ingest("x", [(normalise(p), {"id": p.native_id}) for p in posts])
+
+
+def _apply(moderation: Moderation, store: Store, action: str, qid: str, **params: Any) -> str:
+    question = store.question(qid)
+    assert question is not None
+    return moderation.apply(action, qid, question.version, "sam", **params)
+
+
+def _content(board: dict[str, Any]) -> dict[str, Any]:
+    return {"current": board["current"], "next": board["next"]}
+
+
+# -- links --------------------------------------------------------------------------------
+
+def test_pages_need_a_live_link_of_their_kind(client: FlaskClient, links: ScreenLinks) -> None:
+    screen, _ = links.create("top table")
+    overlay, _ = links.create("stream", kind="overlay")
+    assert client.get(f"/screen/{screen}").status_code == 200
+    assert client.get(f"/overlay/{overlay}").status_code == 200
+    assert client.get(f"/overlay/{screen}").status_code == 404
+    assert client.get(f"/screen/{overlay}").status_code == 404
+    assert client.get("/screen/" + "A" * 43).status_code == 404
+    assert client.get("/screen/short").status_code == 404
+
+
+def test_screen_page_is_private_and_loads_nothing_from_elsewhere(
+        client: FlaskClient, screen_token: str) -> None:
+    page = client.get(f"/screen/{screen_token}")
+    assert page.headers["Cache-Control"] == "no-store"
+    assert page.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    assert "frame-src https://www.youtube-nocookie.com" in page.headers["Content-Security-Policy"]
+    assert "<iframe" not in page.text  # no video configured: the question fills the screen
+    assert "https://" not in page.text.replace("https://www.youtube-nocookie.com", "")
+
+
+def test_video_is_embedded_from_youtube_nocookie(app: Flask, client: FlaskClient,
+                                                 settings: Settings, screen_token: str) -> None:
+    settings.screen.youtube_video_id = "dQw4w9WgXcQ"
+    page = client.get(f"/screen/{screen_token}").text
+    assert 'src="https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ?autoplay=1&amp;mute=1"' in page
+    settings.screen.youtube_video_id = "\"><script>alert(1)</script>"
+    assert "<iframe" not in client.get(f"/screen/{screen_token}").text
+
+
+def test_only_the_hash_of_a_link_is_stored(links: ScreenLinks, store: Store) -> None:
+    secret, link = links.create("top table")
+    stored = store.conn.hgetall(store.keys.screen_links)
+    assert list(stored) == [link.digest] and secret not in str(stored)
+    assert links.find(secret) == link
+
+
+def test_a_revoked_link_is_refused(live_server: str, links: ScreenLinks,
+                                   client: FlaskClient) -> None:
+    secret, link = links.create("top table")
+    assert links.revoke(link)
+    assert client.get(f"/screen/{secret}").status_code == 404
+    refusals: list[Any] = []
+    with pytest.raises(sio.exceptions.ConnectionError):
+        Screen(live_server, secret, refusals, transport="polling")
+    assert refusals == [{"message": "this screen link is unknown or was revoked",
+                         "data": {"revoked": True}}]
+    with pytest.raises(sio.exceptions.ConnectionError):
+        Screen(live_server, "not-a-link-at-all-but-long-enough", transport="polling")
+
+
+def test_revoking_a_link_disconnects_its_screens_only(
+        connect: Callable[[str], Screen], links: ScreenLinks, hub: ScreenHub) -> None:
+    doomed_secret, doomed = links.create("lost laptop")
+    kept_secret, _ = links.create("top table")
+    doomed_screen, kept_screen = connect(doomed_secret), connect(kept_secret)
+    links.revoke(doomed)
+    assert doomed_screen.revoked.wait(5)
+    deadline = time.monotonic() + 5
+    while doomed_screen.client.connected and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not doomed_screen.client.connected
+    assert kept_screen.client.connected and not kept_screen.revoked.is_set()
+    assert len(hub.sids) == 1
+
+
+# -- what a screen sees -------------------------------------------------------------------
+
+def test_a_screen_gets_the_board_on_connect(connect: Callable[[str], Screen], store: Store,
+                                            screen_token: str) -> None:
+    moderation = Moderation(store.conn, store.keys.event)
+    first, second, unseen = _ingest(store, "First?", "Second?", "Never approved?")
+    _apply(moderation, store, "approve", first)
+    _apply(moderation, store, "screen", second)
+    board = connect(screen_token).wait_for(lambda b: True)
+    assert board["current"] == {"id": second, "text": "Second?", "platform": "X",
+                                "author": "Ann Hughes", "asked_by": 1}
+    assert [q["id"] for q in board["next"]] == [first]
+    assert board["id"] == store.last_log_id()
+
+
+def test_anonymised_screens_get_no_names(connect: Callable[[str], Screen], store: Store,
+                                         settings: Settings, screen_token: str) -> None:
+    settings.screen.anonymise = True
+    moderation = Moderation(store.conn, store.keys.event)
+    (qid,) = _ingest(store, "Who pays?")
+    _apply(moderation, store, "screen", qid)
+    board = connect(screen_token).wait_for(lambda b: b["current"] is not None)
+    assert board["current"] == {"id": qid, "text": "Who pays?", "platform": "X", "asked_by": 1}
+
+
+def test_boards_are_sent_only_when_they_change(connect: Callable[[str], Screen], store: Store,
+                                               screen_token: str) -> None:
+    moderation = Moderation(store.conn, store.keys.event)
+    on_screen, queued, other = _ingest(store, "On screen?", "Queued?", "Somewhere else?")
+    _apply(moderation, store, "screen", on_screen)
+    _apply(moderation, store, "approve", queued)
+    screen = connect(screen_token)
+    screen.wait_for(lambda b: len(b["next"]) == 1)
+    _apply(moderation, store, "star", on_screen)  # not shown on a screen
+    _ingest(store, "A new question?")  # not approved
+    _apply(moderation, store, "edit", other, text="Edited, but not on the board")
+    _apply(moderation, store, "edit", queued, text="Queued, and edited?")  # on the board
+    board = screen.wait_for(lambda b: b["next"] and b["next"][0]["text"] == "Queued, and edited?")
+    time.sleep(0.3)  # let anything wrongly sent arrive
+    assert len(screen.boards) == 2 and screen.boards[-1] == board
+
+
+def test_a_group_shows_how_many_asked(connect: Callable[[str], Screen], store: Store,
+                                      screen_token: str) -> None:
+    moderation = Moderation(store.conn, store.keys.event)
+    parent, duplicate = _ingest(store, "Why close the ward?", "why is the ward closing??")
+    _apply(moderation, store, "screen", parent)
+    screen = connect(screen_token)
+    _apply(moderation, store, "group", duplicate, parent=parent)
+    board = screen.wait_for(lambda b: b["current"]["asked_by"] == 2)
+    assert board["next"] == []
+
+
+def test_a_screen_never_sees_a_rejected_or_unapproved_question(
+        connect: Callable[[str], Screen], store: Store, settings: Settings,
+        screen_token: str) -> None:
+    """A whole rehearsal, ingested at full speed while moderators act: every board a screen
+    receives is exactly the board at its log id, which holds approved questions only."""
+    screen = connect(screen_token)
+    source = RehearsalSource(RehearsalSettings(enabled=True, speed=0), settings.event)
+    poller = Poller(source, store)
+    while poller.poll_once().stored:
+        pass
+    questions = [q for q in store.snapshot().questions if "question" in q["flags"]]
+    assert len(questions) > 20, BUNDLED
+    qid = [q["id"] for q in questions]
+    moderation = Moderation(store.conn, store.keys.event)
+    steps: list[tuple[str, int, dict[str, Any]]] = [
+        ("approve", 0, {}), ("approve", 1, {}), ("approve", 2, {}), ("approve", 3, {}),
+        ("approve", 4, {}), ("reject", 5, {"reason": "abusive"}), ("screen", 0, {}),
+        ("edit", 1, {"text": "An edited question for the board?"}),
+        ("reject", 2, {"reason": "off topic"}), ("group", 6, {"parent": 1}),
+        ("screen", 1, {"then": "queue"}), ("answer", 1, {}), ("screen", 7, {}),
+        ("undo", 2, {}), ("reorder", 4, {"index": 0}), ("edit", 7, {"text": "Shown, edited?"}),
+        ("screen", 4, {}), ("reject", 3, {"reason": "duplicate"}), ("unscreen", 4, {}),
+        ("screen", 2, {}),
+    ]
+    for action, index, params in steps:
+        if "parent" in params:
+            params = {"parent": qid[params["parent"]]}
+        _apply(moderation, store, action, qid[index], **params)
+    moderation.clear_screen("sam")
+    last = store.last_log_id()
+    screen.wait_for(lambda b: not _after(last, b["id"]))
+    time.sleep(0.2)
+    boards = list(screen.boards)
+
+    # Replay the log to know the truth at every id, and check each board against it.
+    truth: dict[str, dict[str, Any]] = {}
+    queue: list[str] = []
+    on_screen: str | None = None
+    entries = iter(store.log_after())
+    entry = next(entries, None)
+    previous: dict[str, Any] | None = None
+    for board in boards:
+        while entry is not None and not _after(entry.id, board["id"]):
+            truth.update({q["id"]: q for q in entry.qs})
+            queue = entry.extra.get("queue", queue)
+            if "screen" in entry.extra:
+                on_screen = entry.extra["screen"] or None
+            entry = next(entries, None)
+        for shown in ([board["current"]] if board["current"] else []) + board["next"]:
+            assert set(shown) <= SCREEN_FIELDS, shown
+            assert truth[shown["id"]]["state"] in ("approved", "on_screen"), shown
+            assert shown["text"] == truth[shown["id"]]["text"]
+        expected_current = truth[on_screen] if on_screen else None
+        assert (board["current"] or {}).get("id") == (expected_current or {}).get("id")
+        assert [q["id"] for q in board["next"]] == queue[:settings.screen.queue_length]
+        assert _content(board) != previous, "a board was sent that changed nothing"
+        previous = _content(board)
+    assert len(boards) >= len(steps) // 2
+    assert any(q["text"] == "An edited question for the board?"
+               for b in boards for q in b["next"])
+    assert _content(boards[-1])["current"] is None
+
+
+def _after(a: str, b: str) -> bool:
+    """Stream id ``a`` is later than ``b``."""
+    am, asq = (int(x) for x in a.split("-"))
+    bm, bsq = (int(x) for x in b.split("-"))
+    return (am, asq) > (bm, bsq)
+
+
+def test_a_reconnecting_screen_converges(connect: Callable[[str], Screen], store: Store,
+                                         hub: ScreenHub, screen_token: str) -> None:
+    moderation = Moderation(store.conn, store.keys.event)
+    first, second, third = _ingest(store, "First?", "Second?", "Third?")
+    _apply(moderation, store, "screen", first)
+    screen = connect(screen_token)
+    screen.wait_for(lambda b: b["current"] is not None)
+    # The network drops: the transport dies without a goodbye, and the board moves on.
+    screen.client.eio.ws.sock.shutdown(socket.SHUT_RDWR)
+    _apply(moderation, store, "approve", third)
+    _apply(moderation, store, "screen", second)
+    _apply(moderation, store, "edit", second, text="Second, edited?")
+    truth = _content(hub.board())
+    assert truth["current"]["text"] == "Second, edited?"
+    board = screen.wait_for(lambda b: _content(b) == truth, timeout=10)
+    deadline = time.monotonic() + 5
+    while not screen.client.connected and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert screen.client.connected
+    # A second screen connecting now sees the same board.
+    assert _content(connect(screen_token).wait_for(lambda b: True)) == _content(board)

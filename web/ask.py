@@ -1,0 +1,95 @@
+"""The public question form: for viewers without social media, the ``web`` source.
+
+A question sent here takes the same road as a post read from a platform: a Post (platform
+``web``, a fresh random id), normalised like any other, stored as a batch of one by the ``web``
+source. It arrives on the consoles as new and is moderated like the rest.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFError
+from wtforms import BooleanField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from aggregator.normalise import MAX_NAME, MAX_TEXT, InvalidPost, normalise
+from aggregator.question import Post, utc_now
+from web import floor
+from web.extensions import limiter
+
+bp = Blueprint("ask", __name__)
+
+SOURCE = "web"
+# A person asks a few questions in a meeting; a script asks hundreds. Per client address: behind
+# a proxy, the app must see the real address (ProxyFix) or every viewer shares one limit.
+ASK_LIMIT = "5 per minute;20 per hour"
+# The board shows at most MAX_TEXT characters, so the form takes no more.
+MAX_QUESTION = MAX_TEXT
+
+
+class AskForm(FlaskForm):
+    name = StringField("Your name (optional)", validators=[Optional(), Length(max=MAX_NAME)])
+    question = TextAreaField("Your question", validators=[
+        DataRequired("Please write your question."),
+        Length(max=MAX_QUESTION, message=f"Please keep it under {MAX_QUESTION} characters.")])
+    consent = BooleanField("I agree", validators=[
+        DataRequired("Please tick the box to say you agree, so we can use your question.")])
+
+
+def _page(form: AskForm, *, sent: bool = False, error: str = "", status: int = 200) -> Any:
+    settings = floor().settings
+    return render_template("ask.html", form=form, sent=sent, error=error,
+                           title=settings.event.title, max_question=MAX_QUESTION,
+                           max_name=MAX_NAME, anonymise=settings.screen.anonymise,
+                           keep_days=settings.retention.purge_after_days), status
+
+
+@bp.route("/ask", methods=["GET", "POST"])
+@limiter.limit(ASK_LIMIT, methods=["POST"])
+def index() -> Any:
+    form = AskForm()
+    if form.validate_on_submit():
+        name = (form.name.data or "").strip()
+        text = form.question.data or ""
+        post = Post(platform=SOURCE, native_id=uuid.uuid4().hex, text=text, author_name=name,
+                    posted_at=utc_now())
+        raw = {"name": name, "question": text, "posted_at": post.posted_at}
+        try:
+            question = normalise(post)
+        except InvalidPost:
+            form.question.errors = [*form.question.errors, "Please write your question."]
+            return _page(form, status=400)
+        floor().store.ingest(SOURCE, [(question, raw)])
+        return redirect(url_for("ask.index", sent=1), code=303)
+    if request.method == "POST":
+        return _page(form, error="Please check the form: something needs changing.",
+                     status=400)
+    return _page(form, sent=request.args.get("sent") == "1")
+
+
+@bp.after_request
+def headers(response: Any) -> Any:
+    # A plain form: no scripts at all, posting only to us, never inside another site's frame.
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; script-src 'none'; form-action 'self'; frame-ancestors 'none'; "
+        "base-uri 'none'")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.errorhandler(429)
+def too_many(error: Any) -> Any:
+    return _page(AskForm(), error="You have sent several questions in a short time. Thank you! "
+                                  "Please wait a few minutes before sending another.",
+                 status=429)
+
+
+@bp.errorhandler(CSRFError)
+def stale_form(error: CSRFError) -> Any:
+    return _page(AskForm(), error="Your browser did not send the form's security check (are "
+                                  "cookies blocked?). Please press Send again.",
+                 status=400)
