@@ -62,6 +62,16 @@ class Keys:
         return self.prefix + "sources"
 
     @property
+    def presence(self) -> str:
+        """Sorted set of open consoles (moderator and connection), scored by when they expire."""
+        return self.prefix + "presence"
+
+    @property
+    def editing(self) -> str:
+        """Hash of soft edit locks: question and connection -> who is editing, until when."""
+        return self.prefix + "editing"
+
+    @property
     def screen_links(self) -> str:
         """Hash: sha256 of a screen or overlay link's secret -> JSON (kind, label, created)."""
         return self.prefix + "screen-links"

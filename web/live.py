@@ -60,7 +60,10 @@ class LiveFeed:
         while self.socketio.server is server and not self._stopped.is_set():
             try:
                 entries = self.store.wait_log(last, BLOCK_MS)
-            except redis.RedisError as exc:
+            except (redis.RedisError, OSError, ValueError) as exc:
+                # OSError/ValueError: the connection was closed under us (the process stops).
+                if self._stopped.is_set():
+                    return
                 log.warning("live: cannot read the log (%s); retrying", exc)
                 time.sleep(RETRY_SECONDS)
                 continue

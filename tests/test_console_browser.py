@@ -1,0 +1,320 @@
+"""The console in real Chromium: login, two moderators, stale refusals, the keyboard, hostile
+text, catch-up after a drop, and axe-core's accessibility checks."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from playwright.sync_api import expect
+
+from aggregator.keys import Keys
+from aggregator.moderation import Moderation
+from aggregator.normalise import normalise
+from aggregator.question import Post, Question, utc_now
+from aggregator.store import Store
+from tests.conftest import MODERATOR
+from web.accounts import Accounts
+
+pytestmark = pytest.mark.browser
+
+KIM = ("kim", "another horse battery")
+AXE = Path(__file__).parent / "vendor" / "axe-4.10.2.min.js"
+# Generous: these are waits for the page to catch up, not timings; a loaded CI box is slow.
+TIMEOUT_MS = 10_000
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+def _ingest(store: Store, *texts: str, start: int = 7000) -> list[str]:
+    posts = [Post("x", str(start + i), text, f"Author {i}", f"author{i}",
+                  url=f"https://x.com/author{i}/status/{start + i}")
+             for i, text in enumerate(texts)]
+    return store.ingest("x", [(normalise(p), {"id": p.native_id}) for p in posts])
+
+
+@pytest.fixture
+def contexts(browser: Any) -> Iterator[list[Any]]:
+    made: list[Any] = []
+    yield made
+    for context in made:
+        context.close()
+
+
+def _console(browser: Any, contexts: list[Any], base: str, user: tuple[str, str] = MODERATOR,
+             **options: Any) -> Any:
+    """A new browser context, logged in through the form, on a live console."""
+    context = browser.new_context(viewport={"width": 1500, "height": 950}, **options)
+    contexts.append(context)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{base}/console")
+    assert "/login" in page.url
+    page.fill("#username", user[0])
+    page.fill("#password", user[1])
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/console$"))
+    page.wait_for_selector('#conn[data-state="live"]')
+    return page
+
+
+def _card(page: Any, column: str, qid: str) -> Any:
+    return page.locator(f'#list-{column} .card[data-qid="{qid}"]')
+
+
+def test_login_form_console_and_logout(browser: Any, contexts: list[Any], live_server: str,
+                                       store: Store) -> None:
+    (qid,) = _ingest(store, "When will the library reopen?")
+    page = _console(browser, contexts, live_server)
+    card = _card(page, "incoming", qid)
+    card.wait_for()
+    assert card.locator(".text").text_content() == "When will the library reopen?"
+    assert card.locator(".platform").text_content() == "X"
+    assert card.locator(".source-link").get_attribute("href") == \
+        "https://x.com/author0/status/7000"
+    page.click("text=Log out")
+    page.wait_for_url(re.compile(r".*/login$"))
+    page.goto(f"{live_server}/console")
+    assert "/login" in page.url
+
+
+def test_two_moderators_see_each_other(browser: Any, contexts: list[Any], live_server: str,
+                                       store: Store, conn: redis.Redis, event: str) -> None:
+    Accounts(conn, event).add(*KIM)
+    (qid,) = _ingest(store, "Is the bus lane permanent?")
+    sam = _console(browser, contexts, live_server)
+    kim = _console(browser, contexts, live_server, KIM)
+    expect(sam.locator("#online")).to_have_text("kim, sam")
+
+    # kim opens the editor: sam sees the soft lock, and is discouraged, not blocked.
+    _card(kim, "incoming", qid).locator(".text").click()
+    kim.keyboard.press("e")
+    note = _card(sam, "incoming", qid).locator(".note")
+    note.wait_for(state="visible")
+    assert note.text_content() == "✎ kim is editing"
+    kim.keyboard.press("Escape")
+    note.wait_for(state="hidden")
+
+    # sam approves with the mouse; kim sees it move to the queue.
+    _card(sam, "incoming", qid).locator(".text").click()
+    sam.click('#actions button[data-act="approve"]')
+    moved = _card(kim, "queue", qid)
+    moved.wait_for()
+    assert "approved by sam" in moved.locator(".badges").text_content()
+    assert _card(kim, "incoming", qid).count() == 0
+
+
+def test_stale_action_is_refused_with_a_message(browser: Any, contexts: list[Any],
+                                                live_server: str, store: Store,
+                                                conn: redis.Redis, event: str) -> None:
+    (qid,) = _ingest(store, "Why was the pool closed?")
+    page = _console(browser, contexts, live_server)
+    _card(page, "incoming", qid).wait_for()
+    # kim's approval lands in Redis, but its log entry has not reached this console yet.
+    key = Keys(event).question(qid)
+    data = json.loads(conn.hget(key, "data"))
+    data.update(version=data["version"] + 1, state="approved", last_actor="kim",
+                last_action="approve")
+    conn.hset(key, "data", json.dumps(data))
+
+    _card(page, "incoming", qid).locator(".text").click()
+    page.keyboard.press("a")
+    message = "kim approved this question first (it is now approved)"
+    alert = page.locator("#alert")
+    alert.filter(has_text=message).wait_for()
+    assert _card(page, "incoming", qid).locator(".card-msg").text_content() == message
+    assert alert.get_attribute("role") == "alert"
+
+
+def test_keyboard_flow_approves_and_screens(browser: Any, contexts: list[Any],
+                                            live_server: str, store: Store) -> None:
+    first, second, third = _ingest(store, "First question?", "Second question?", "Third?")
+    page = _console(browser, contexts, live_server)
+    _card(page, "incoming", third).wait_for()
+    keys = page.keyboard
+
+    # No key fires while typing in an input.
+    keys.press("/")
+    keys.type("a")
+    keys.press("Backspace")
+    keys.press("Escape")
+    assert store.question(first).state == "new"
+
+    keys.press("a")  # the first incoming card is selected
+    _card(page, "queue", first).wait_for()
+    keys.press("a")  # the selection stays in place: now the second
+    _card(page, "queue", second).wait_for()
+    keys.press("2")  # to the queue
+    keys.press("s")  # nothing on screen: no question asked
+    _card(page, "screen", first).wait_for()
+    assert page.locator("#preview .preview-text").text_content() == "First question?"
+
+    keys.press("s")  # the selection moved to the second: the console asks about the first
+    page.locator("#screen-ask").wait_for(state="visible")
+    keys.press("Enter")  # default: the current one becomes answered
+    _card(page, "screen", second).wait_for()
+    assert store.question(first).state == "answered"
+
+    keys.press("c")  # the safety valve
+    page.locator("#preview .preview-empty").wait_for()
+    assert store.snapshot().screen is None
+    _card(page, "queue", second).wait_for()
+
+    keys.press("1")
+    keys.press("r")
+    keys.press("1")
+    page.locator("#n-rejected").filter(has_text="(1)").wait_for()
+    assert store.question(third).reject_reason == "off topic"
+
+
+def test_group_edit_star_undo_and_reorder(browser: Any, contexts: list[Any], live_server: str,
+                                         store: Store, conn: redis.Redis, event: str) -> None:
+    main, dup, other = _ingest(store, "Parking near the hospital?", "parking at hospital??",
+                               "Why are trams late?")
+    moderation = Moderation(conn, event)
+    moderation.apply("approve", main, 1, "kim")
+    moderation.apply("approve", other, 1, "kim")
+    page = _console(browser, contexts, live_server)
+    _card(page, "incoming", dup).wait_for()
+    keys = page.keyboard
+
+    keys.press("2")  # the queue: main is first
+    keys.press("m")  # mark it as the group target ...
+    _card(page, "queue", main).locator(".badge.target").wait_for()
+    keys.press("1")
+    keys.press("g")  # ... and group the duplicate under it
+    _card(page, "queue", main).locator(".badge.asked", has_text="asked by 2").wait_for()
+    assert store.question(dup).parent == main
+
+    keys.press("2")
+    keys.press("e")
+    keys.type("Is there parking near the hospital?")
+    keys.press("Enter")
+    card = _card(page, "queue", main)
+    card.locator(".text", has_text="Is there parking near the hospital?").wait_for()
+    assert card.locator(".original-text").text_content() == "Parking near the hospital?"
+    assert card.locator(".original").is_visible()
+    assert store.question(main).original == "Parking near the hospital?"
+
+    keys.press("*")
+    card.locator(".badge.star").wait_for()
+    keys.press("Alt+ArrowDown")
+    expect(page.locator("#list-queue .card").last).to_have_attribute("data-qid", main)
+    assert store.snapshot().queue == [other, main]
+    _card(page, "queue", main).drag_to(_card(page, "queue", other))
+    expect(page.locator("#list-queue .card").first).to_have_attribute("data-qid", main)
+    assert store.snapshot().queue == [main, other]
+
+    _card(page, "queue", main).locator(".text").click()
+    keys.press("u")  # undo the last action on it: the edit
+    card.locator(".text", has_text="Parking near the hospital?").wait_for()
+    assert store.question(main).text == "Parking near the hospital?"
+
+
+def test_long_columns_page_and_filters_narrow(browser: Any, contexts: list[Any],
+                                             live_server: str, store: Store) -> None:
+    texts = [f"Question {i} about {'buses' if i % 10 == 3 else 'parks'}?" for i in range(100)]
+    ids = _ingest(store, *texts)
+    _ingest(store, "More buses?", start=8000)
+    page = _console(browser, contexts, live_server)
+    incoming = page.locator("#list-incoming .card")
+    expect(incoming).to_have_count(40)  # one page; the rest behind "show more"
+    expect(page.locator("#n-incoming")).to_have_text("(101)")
+    page.keyboard.press("End")
+    page.keyboard.press("j")  # past the last card: the next page comes
+    expect(incoming).to_have_count(80)
+    assert page.evaluate("document.activeElement.dataset.qid") == ids[40]
+
+    page.keyboard.press("/")
+    page.keyboard.type("buses")
+    expect(incoming).to_have_count(11)
+    expect(page.locator("#n-incoming")).to_have_text("(11 of 101)")
+    page.select_option("#f-platform", "fb")  # every post here came from X
+    expect(incoming).to_have_count(0)
+    page.select_option("#f-platform", "x")
+    expect(incoming).to_have_count(11)
+    page.select_option("#f-flag", "markup")
+    expect(incoming).to_have_count(0)
+
+
+def test_hostile_post_renders_as_text(browser: Any, contexts: list[Any], live_server: str,
+                                      store: Store) -> None:
+    hostile = '<script>alert("script")</script><img src=x onerror="alert(\'img\')">Hello?'
+    now = utc_now()
+    question = Question(id="x:666", platform="x", text=hostile, original=hostile,
+                        author_name='<img src=y onerror="alert(\'name\')">Mallory',
+                        author_handle="mallory", url="javascript:alert('link')",
+                        posted_at=now, received_at=now, flags=["markup"])
+    store.ingest("x", [(question, {})])
+    page = _console(browser, contexts, live_server)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    card = _card(page, "incoming", "x:666")
+    card.wait_for()
+    assert card.locator(".text").text_content() == hostile
+    assert card.locator(".author").text_content().startswith("<img src=y")
+    assert page.locator("#columns img, #columns script").count() == 0
+    assert card.locator(".source-link").is_hidden()  # only http(s) links are links
+    page.keyboard.press("2")  # let a frame or two pass with the card on the page
+    page.keyboard.press("1")
+    assert dialogs == []
+
+
+def test_catch_up_after_a_dropped_connection(browser: Any, contexts: list[Any],
+                                             live_server: str, store: Store,
+                                             conn: redis.Redis, event: str) -> None:
+    a, b = _ingest(store, "Asked before the drop?", "Also before?")
+    page = _console(browser, contexts, live_server)
+    _card(page, "incoming", b).wait_for()
+    page.evaluate("floorConsole.socket.disconnect()")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "down")
+
+    moderation = Moderation(conn, event)
+    moderation.apply("approve", a, 1, "kim")
+    moderation.apply("reject", b, 1, "kim", reason="duplicate")
+    (c,) = _ingest(store, "Arrived during the drop?", start=7100)
+
+    page.evaluate("floorConsole.socket.connect()")
+    _card(page, "queue", a).wait_for()
+    _card(page, "incoming", c).wait_for()
+    assert page.locator("#n-rejected").text_content() == "(1)"
+    assert page.evaluate("floorConsole.lastId()") == store.last_log_id()
+
+
+def _serious(page: Any) -> list[str]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
+            for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def test_axe_finds_nothing_serious(browser: Any, contexts: list[Any], live_server: str,
+                                   store: Store, conn: redis.Redis, event: str) -> None:
+    ids = _ingest(store, "Accessible question one?", "Two?", "Three?")
+    moderation = Moderation(conn, event)
+    moderation.apply("approve", ids[0], 1, "kim")
+    moderation.apply("screen", ids[0], 2, "kim")
+    moderation.apply("reject", ids[2], 1, "kim", reason="off topic")
+
+    context = browser.new_context(bypass_csp=True)  # axe is injected as an inline script
+    contexts.append(context)
+    login = context.new_page()
+    login.goto(f"{live_server}/login")
+    assert _serious(login) == []
+    login.fill("#username", MODERATOR[0])
+    login.fill("#password", "wrong")
+    login.click("button[type=submit]")
+    login.locator(".error").wait_for()
+    assert _serious(login) == []  # with the error message
+
+    page = _console(browser, contexts, live_server, bypass_csp=True)
+    _card(page, "incoming", ids[1]).wait_for()
+    page.locator("#box-rejected summary").click()
+    assert _serious(page) == []
+    page.keyboard.press("?")
+    page.locator("#help").wait_for(state="visible")
+    assert _serious(page) == []
