@@ -102,7 +102,8 @@ def _banner(process: subprocess.Popen[str]) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_demo_on_a_fresh_machine_serves_and_stops_cleanly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ctrl_c", [1, 2], ids=["ctrl-c", "impatient double ctrl-c"])
+def test_demo_on_a_fresh_machine_serves_and_stops_cleanly(tmp_path: Path, ctrl_c: int) -> None:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("FLOOR_") and k != "REDIS_URL"}
     env["HOME"] = str(tmp_path)  # nothing configured, no Redis: as a new user
@@ -131,7 +132,9 @@ def test_demo_on_a_fresh_machine_serves_and_stops_cleanly(tmp_path: Path) -> Non
                   if banner["data"] in " ".join(p.info["cmdline"] or [])
                   and "redis-server" in " ".join(p.info["cmdline"] or [])]
         assert len(family) >= 2
-        process.send_signal(signal.SIGINT)
+        for _ in range(ctrl_c):
+            process.send_signal(signal.SIGINT)
+            time.sleep(0.05)
         assert process.wait(timeout=30) == 0
         time.sleep(0.5)
         alive = [p for p in family + server if p.is_running() and

@@ -161,9 +161,21 @@ class _Supervisor:
         self.children[name] = subprocess.Popen(self.commands[name], start_new_session=True)
 
     def start_all(self) -> None:
-        _on_signals(self.stopping.set)
+        signal.signal(signal.SIGINT, self._signalled)
+        signal.signal(signal.SIGTERM, self._signalled)
         for name in self.commands:
             self.start(name)
+
+    def _signalled(self, signum: int, frame: FrameType | None) -> None:
+        """The first signal stops the children gracefully; a second kills them at once (we never
+        exit before them: that would orphan them, and the embedded Redis with them)."""
+        if not self.stopping.is_set():
+            self.stopping.set()
+            return
+        log.warning("run: second signal; killing the processes now")
+        for child in self.children.values():
+            if child.poll() is None:
+                child.kill()
 
     def wait_for_port(self, host: str, port: int, timeout: float = 60.0) -> bool:
         """Wait until the web process accepts connections (False if it died or we stop)."""
@@ -239,8 +251,10 @@ def run(host: str, port: int) -> None:
     conn = _conn()  # the embedded server, if any, lives as long as this process
     # One key for every web process of this run, so a restarted one keeps the logins.
     os.environ.setdefault("FLOOR_SECRET_KEY", secrets.token_hex(32))
-    code = _run(settings, host, port)
-    release(conn)
+    try:
+        code = _run(settings, host, port)
+    finally:
+        release(conn)
     raise SystemExit(code)
 
 
@@ -291,8 +305,10 @@ def demo(host: str, port: int, speed: float) -> None:
                   f"  Log in as: demo / {password}\n"
                   f"  Rehearsal feed at {speed:g}x; data in {folder} (removed at the end).\n"
                   f"  Press Ctrl-C to stop.\n")
-        code = _run(settings, host, port, banner)
-        release(conn)
+        try:
+            code = _run(settings, host, port, banner)
+        finally:
+            release(conn)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     raise SystemExit(code)
