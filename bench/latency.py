@@ -135,7 +135,7 @@ class Server:
         self.process = subprocess.Popen(
             [python, __file__, "--serve", "--port", str(self.port), "--event", self.event,
              "--redis", redis_url, "--async-mode", async_mode,
-             *(["--nodelay"] if nodelay else [])], env=env)
+             *([] if nodelay else ["--delayed-ack"])], env=env)
         deadline = time.monotonic() + 30
         while True:
             with socket.socket() as probe:
@@ -312,7 +312,10 @@ async def _async_screens(url: str, token: str, count: int, tally: Tally) -> None
     tally.pipe.send(("ready", count))
     await asyncio.get_running_loop().run_in_executor(None, tally.pipe.recv)
     tally.stopping = True
-    del screens  # the process exits: its sockets close with it
+    # Close each client's HTTP session without the polite goodbye (which waits on the server):
+    # their sockets close with it, and aiohttp has nothing left to complain about at exit.
+    await asyncio.gather(*(client.eio.http.close() for client in screens if client.eio.http),
+                         return_exceptions=True)
 
 
 class Screens:
