@@ -6,13 +6,18 @@ by platform id, so a poller killed at any point replays at most one batch, harml
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
+import re
 import threading
 import time
+import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import redis
 
 from aggregator.health import Health
 from aggregator.moderation import Moderation
@@ -39,6 +44,18 @@ class PollResult:
     skipped: int = 0
     delay: float = 0.0
     error: str = ""
+
+
+# Credentials that client libraries put in URLs (facebook-sdk's access_token, Google's key) and
+# so in the text of their connection errors: never into logs, Redis or the consoles.
+_SECRET_IN_URL = re.compile(r"((?:access_token|key|client_secret|sessionid)=)[^&\s'\")]+",
+                            re.IGNORECASE)
+
+
+def redact(error: BaseException | str) -> str:
+    """An error's text fit to show: secrets in URLs masked, never empty."""
+    text = str(error) or (type(error).__name__ if isinstance(error, BaseException) else "")
+    return _SECRET_IN_URL.sub(r"\1***", text)
 
 
 def _iso(ts: float) -> str:
@@ -72,22 +89,27 @@ class Poller:
             batch = self.source.fetch(checkpoint)
         except RateLimited as exc:
             delay = max(1.0, exc.until - self.clock())
-            log.warning("poller %s: rate limited until %s: %s", self.name, _iso(exc.until), exc)
-            self.record(state="paused", last_poll=utc_now(),
-                               paused_until=_iso(exc.until), last_error=str(exc))
-            return PollResult(delay=delay, error=str(exc))
+            said = redact(exc)
+            log.warning("poller %s: rate limited until %s: %s", self.name, _iso(exc.until), said)
+            self.record(state="paused", last_poll=utc_now(), paused_until=_iso(exc.until),
+                        last_error=said)
+            return PollResult(delay=delay, error=said)
         except SourceStopped as exc:
-            log.error("poller %s: stopped until someone fixes it: %s", self.name, exc)
-            self.record(state="stopped", last_poll=utc_now(),
-                               last_error=str(exc), paused_until=None)
-            return PollResult(delay=STOPPED_RETRY, error=str(exc))
+            said = redact(exc)
+            log.error("poller %s: stopped until someone fixes it: %s", self.name, said)
+            self.record(state="stopped", last_poll=utc_now(), last_error=said, paused_until=None)
+            return PollResult(delay=STOPPED_RETRY, error=said)
         except Exception as exc:  # noqa: BLE001 - any failure of a platform is a failed poll
             self.failures += 1
+            said = redact(exc)
             log.warning("poller %s: poll failed (%d in a row): %s", self.name, self.failures,
-                        exc, exc_info=self.failures == 1)
-            self.record(state="failing", last_poll=utc_now(),
-                               last_error=str(exc) or type(exc).__name__, paused_until=None)
-            return PollResult(delay=self.backoff(), error=str(exc) or type(exc).__name__)
+                        said)
+            # The traceback with --verbose, masked too: a client library's exception can quote
+            # the request's URL, token and all.
+            log.debug("poller %s: the failure in full:\n%s", self.name,
+                      redact("".join(traceback.format_exception(exc))))
+            self.record(state="failing", last_poll=utc_now(), last_error=said, paused_until=None)
+            return PollResult(delay=self.backoff(), error=said)
         result = self.store_batch(batch)
         self.failures = 0
         result.delay = self.source.interval if batch.next_poll_in is None else batch.next_poll_in
@@ -128,10 +150,23 @@ class Poller:
     def run(self, stop: threading.Event, *, once: bool = False) -> None:
         """Poll until ``stop`` is set. Cleanup (a final health record) runs whatever happens."""
         log.info("poller %s: started (every %.1fs)", self.name, self.source.interval)
-        self.record(state="starting", interval=self.source.interval)
+        outages = 0
+        with contextlib.suppress(redis.RedisError):  # the first poll says it again
+            self.record(state="starting", interval=self.source.interval)
         try:
             while not stop.is_set():
-                result = self.poll_once()
+                try:
+                    result = self.poll_once()
+                    outages = 0
+                except redis.RedisError as exc:
+                    # Our own store is away (a restart, a blip): the checkpoint moves only with
+                    # its batch, so waiting and polling again loses and doubles nothing.
+                    outages += 1
+                    delay = min(BACKOFF_CAP, 2.0 ** outages)
+                    log.error("poller %s: Redis unavailable (%s); again in %.0fs", self.name,
+                              exc, delay)
+                    stop.wait(delay)
+                    continue
                 if result.stored or result.dead:
                     log.info("poller %s: stored %d, dead letters %d, skipped %d", self.name,
                              result.stored, result.dead, result.skipped)
@@ -140,14 +175,19 @@ class Poller:
                 self.wait(stop, result.delay)
         finally:
             if not once:
-                self.record(state="offline")
+                with contextlib.suppress(redis.RedisError):  # nobody to tell: the store is away
+                    self.record(state="offline")
             log.info("poller %s: stopped", self.name)
 
     def wait(self, stop: threading.Event, delay: float) -> None:
         deadline = self.clock() + delay
         while not stop.is_set():
             left = deadline - self.clock()
-            self.health.beat(self.name, ttl=3 * max(self.source.interval, min(left, WAIT_SLICE)))
+            try:
+                self.health.beat(self.name,
+                                 ttl=3 * max(self.source.interval, min(left, WAIT_SLICE)))
+            except redis.RedisError as exc:
+                log.warning("poller %s: cannot write the heartbeat: %s", self.name, exc)
             if left <= 0:
                 return
             stop.wait(min(left, WAIT_SLICE))

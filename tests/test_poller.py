@@ -132,3 +132,46 @@ def test_run_stops_on_request_and_keeps_a_heartbeat(store: Store) -> None:
     assert not thread.is_alive()
     assert health.all()["scripted"]["state"] == "offline"
     assert store.question_ids() == ["x:1"]
+
+
+def test_secrets_in_error_text_never_reach_logs_or_health(
+        store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    """requests quotes the URL in a connection error, and facebook-sdk puts the token there."""
+    failure = ConnectionError("HTTPSConnectionPool(host='graph.facebook.com'): Max retries "
+                              "exceeded with url: /v21.0/1/comments?fields=id&access_token="
+                              "EAAsecret123&limit=100 (Caused by NameResolutionError)")
+    poller = Poller(ScriptedSource([failure, SourceStopped("bad key=AIzaSECRET)")]), store)
+    with caplog.at_level("DEBUG", logger="floor.poller"):
+        first = poller.poll_once()
+        second = poller.poll_once()
+    health = Health(store.conn, store.keys.event).all()["scripted"]
+    assert "access_token=***&limit=100" in first.error
+    assert second.error == "bad key=***)"
+    for text in (first.error, second.error, health["last_error"], caplog.text):
+        assert "EAAsecret123" not in text and "AIzaSECRET" not in text
+
+
+def test_a_redis_outage_pauses_the_poller_instead_of_killing_it(store: Store) -> None:
+    """The poller's own store goes away (here: its connection is pointed at a closed port) and
+    comes back; the loop waits and then stores as if nothing happened."""
+    import redis
+
+    good = store.conn.connection_pool
+    source = ScriptedSource([Batch([{"id": "1", "text": "Still here?"}], "c1")] +
+                            [Batch([], "c1") for _ in range(100)])
+    poller = Poller(source, store)
+    store.conn.connection_pool = redis.ConnectionPool(port=1, decode_responses=True)
+    stop = threading.Event()
+    thread = threading.Thread(target=poller.run, args=(stop,))
+    thread.start()
+    stop.wait(1.5)  # at least one failed attempt, then a wait
+    assert thread.is_alive(), "the poller died with its store"
+    store.conn.connection_pool = good
+    for _ in range(100):
+        if store.question_ids():
+            break
+        stop.wait(0.05)
+    stop.set()
+    thread.join(timeout=10)
+    assert store.question_ids() == ["x:1"]
+    assert store.checkpoint("scripted") == "c1"
