@@ -6,6 +6,7 @@ browser connects.
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -24,7 +25,7 @@ from aggregator.question import Post
 from aggregator.settings import Settings
 from aggregator.sources.rehearsal import BUNDLED, RehearsalSettings, RehearsalSource
 from aggregator.store import Store
-from web.screen import ScreenHub
+from web.screen import ScreenHub, screen_id
 from web.screen_links import ScreenLinks
 
 # The only fields a screen may ever be sent about a question.
@@ -200,9 +201,9 @@ def test_a_screen_gets_the_board_on_connect(connect: Callable[[str], Screen], st
     _apply(moderation, store, "approve", first)
     _apply(moderation, store, "screen", second)
     board = connect(screen_token).wait_for(lambda b: True)
-    assert board["current"] == {"id": second, "text": "Second?", "platform": "X",
+    assert board["current"] == {"id": screen_id(second), "text": "Second?", "platform": "X",
                                 "author": "Ann Hughes", "asked_by": 1}
-    assert [q["id"] for q in board["next"]] == [first]
+    assert [q["id"] for q in board["next"]] == [screen_id(first)]
     assert board["id"] == store.last_log_id()
 
 
@@ -213,7 +214,9 @@ def test_anonymised_screens_get_no_names(connect: Callable[[str], Screen], store
     (qid,) = _ingest(store, "Who pays?")
     _apply(moderation, store, "screen", qid)
     board = connect(screen_token).wait_for(lambda b: b["current"] is not None)
-    assert board["current"] == {"id": qid, "text": "Who pays?", "platform": "X", "asked_by": 1}
+    assert board["current"] == {"id": screen_id(qid), "text": "Who pays?", "platform": "X",
+                                "asked_by": 1}
+    assert qid.split(":")[1] not in json.dumps(board)  # the post's id would name the asker
 
 
 def test_boards_are_sent_only_when_they_change(connect: Callable[[str], Screen], store: Store,
@@ -287,7 +290,7 @@ def test_a_screen_never_sees_a_rejected_or_unapproved_question(
     previous: dict[str, Any] | None = None
     for board in boards:
         while entry is not None and not _after(entry.id, board["id"]):
-            truth.update({q["id"]: q for q in entry.qs})
+            truth.update({screen_id(q["id"]): q for q in entry.qs})
             queue = entry.extra.get("queue", queue)
             if "screen" in entry.extra:
                 on_screen = entry.extra["screen"] or None
@@ -296,9 +299,10 @@ def test_a_screen_never_sees_a_rejected_or_unapproved_question(
             assert set(shown) <= SCREEN_FIELDS, shown
             assert truth[shown["id"]]["state"] in ("approved", "on_screen"), shown
             assert shown["text"] == truth[shown["id"]]["text"]
-        expected_current = truth[on_screen] if on_screen else None
-        assert (board["current"] or {}).get("id") == (expected_current or {}).get("id")
-        assert [q["id"] for q in board["next"]] == queue[:settings.screen.queue_length]
+        expected_current = screen_id(on_screen) if on_screen else None
+        assert (board["current"] or {}).get("id") == expected_current
+        assert [q["id"] for q in board["next"]] == [
+            screen_id(qid) for qid in queue[:settings.screen.queue_length]]
         assert _content(board) != previous, "a board was sent that changed nothing"
         previous = _content(board)
     assert len(boards) >= len(steps) // 2

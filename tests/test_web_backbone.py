@@ -95,3 +95,14 @@ def test_real_client_sees_live_entries(live_server: str, store: Store) -> None:
         assert received[0]["qs"][0]["text"] == "Is the new station on time?"
     finally:
         client.disconnect()
+
+
+def test_a_removed_moderator_is_shut_out_at_once(app: Flask, moderator: FlaskClient,
+                                                 store: Store) -> None:
+    """The signed session cookie lives on; the account behind it does not."""
+    from web.accounts import Accounts
+
+    Accounts(store.conn, store.keys.event).remove(MODERATOR[0])
+    assert moderator.get("/console").status_code == 302
+    sock = socketio.test_client(app, namespace="/console", flask_test_client=moderator)
+    assert not sock.is_connected("/console")

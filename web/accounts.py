@@ -38,6 +38,9 @@ class Accounts:
     def remove(self, username: str) -> bool:
         return bool(self.conn.hdel(self.key, username))
 
+    def exists(self, username: str) -> bool:
+        return bool(self.conn.hexists(self.key, username))
+
     def names(self) -> list[str]:
         return sorted(self.conn.hkeys(self.key))
 

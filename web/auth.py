@@ -44,7 +44,12 @@ class LoginForm(FlaskForm):
 
 
 def current_moderator() -> str | None:
-    return session.get("moderator")
+    """The logged-in moderator, if their account still exists: removing one with
+    `floor moderator remove` shuts them out at their next request or socket event."""
+    name = session.get("moderator")
+    if not name or not floor().accounts.exists(name):
+        return None
+    return str(name)
 
 
 def login_required(view: F) -> F:

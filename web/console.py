@@ -25,13 +25,14 @@ from flask import (
     session,
     url_for,
 )
+from flask.blueprints import BlueprintSetupState
 from flask_socketio import ConnectionRefusedError, emit, join_room
 
 from aggregator.moderation import Refused
 from aggregator.question import PLATFORMS
 from aggregator.store import LogEntry
 from web import Floor, floor
-from web.auth import login_required, private_headers
+from web.auth import current_moderator, login_required, private_headers
 from web.extensions import socketio
 from web.presence import Presence
 
@@ -243,7 +244,12 @@ def _consoles() -> _Consoles:
 
 
 def _moderator() -> str:
-    return str(session.get("moderator") or "")
+    return current_moderator() or ""
+
+
+@bp.record_once
+def _relay_log(state: BlueprintSetupState) -> None:
+    state.app.extensions["floor"].feed.on_entry(_relay)
 
 
 def _relay(server: Any, entry: LogEntry) -> None:
@@ -260,17 +266,20 @@ def connect(auth: Any = None) -> None:
     if not moderator:
         raise ConnectionRefusedError("log in as a moderator first")
     f = floor()
-    if _relay not in f.feed.listeners:
-        f.feed.on_entry(_relay)
-    f.feed.start()
-    join_room(ROOM)
-    resuming = isinstance(auth, dict) and isinstance(auth.get("after"), str)
-    if not resuming:
-        emit(EVENTS["snapshot"], f.store.snapshot().to_dict())
-    consoles = _consoles()
-    consoles.add(request.sid, moderator)  # type: ignore[attr-defined]
-    consoles.push_presence(socketio.server)
-    emit(EVENTS["health"], _health(f))
+    try:
+        f.feed.start()  # before the snapshot: the tail starts where the snapshot is
+        join_room(ROOM)
+        resuming = isinstance(auth, dict) and isinstance(auth.get("after"), str)
+        if not resuming:
+            emit(EVENTS["snapshot"], f.store.snapshot().to_dict())
+        consoles = _consoles()
+        consoles.add(request.sid, moderator)  # type: ignore[attr-defined]
+        consoles.push_presence(socketio.server)
+        emit(EVENTS["health"], _health(f))
+    except redis.RedisError as exc:
+        # Refused with a reason, not dropped silently: the page says so and tries again.
+        raise ConnectionRefusedError(f"the event's store is unavailable ({exc}); "
+                                     "retrying") from exc
 
 
 @socketio.on("disconnect", namespace=NAMESPACE)
@@ -304,7 +313,7 @@ def act(data: Any) -> dict[str, Any]:
         return {"ok": False, "error": "malformed action"}
     moderator = _moderator()
     f = floor()
-    if moderator not in f.accounts.names():
+    if not moderator:
         return {"ok": False, "error": "your moderator account was removed; log in again"}
     try:
         if data.get("action") == "clear":

@@ -41,13 +41,17 @@ class LiveFeed:
         self.listeners.append(listener)
 
     def start(self) -> None:
-        """Start the tail once for the current Socket.IO server (idempotent)."""
+        """Start the tail once for the current Socket.IO server (idempotent). Call it before
+        reading the state a client is sent first: the tail starts at the log's end as read
+        here, so nothing written after that read is missed. Raises RedisError if Redis is
+        away (then a later call tries again)."""
         with self._lock:
             if self._server is self.socketio.server:
                 return
+            last = self.store.last_log_id()
             self._server = self.socketio.server
             self._stopped.clear()
-            self._thread = self.socketio.start_background_task(self._run, self._server)
+            self._thread = self.socketio.start_background_task(self._run, self._server, last)
 
     def stop(self) -> None:
         """Stop the tail and wait for it (within one block)."""
@@ -55,8 +59,7 @@ class LiveFeed:
         if self._thread is not None:
             self._thread.join(timeout=5 * BLOCK_MS / 1000)
 
-    def _run(self, server: Any) -> None:
-        last = self.store.last_log_id()
+    def _run(self, server: Any, last: str) -> None:
         while self.socketio.server is server and not self._stopped.is_set():
             try:
                 entries = self.store.wait_log(last, BLOCK_MS)

@@ -12,6 +12,7 @@ to the ``screens`` room only if it differs from what the room was last sent.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -73,6 +74,12 @@ return out
 """
 
 
+def screen_id(qid: str) -> str:
+    """What a screen knows a question by: not its platform id, which would name the asker
+    (``x:<post id>`` opens the post) on a screen whose board is anonymised."""
+    return hashlib.sha256(qid.encode()).hexdigest()[:16]
+
+
 def for_screen(data: str, state: str, anonymise: bool) -> dict[str, Any] | None:
     """What a screen may know of one question, or None if it must not be shown."""
     try:
@@ -83,7 +90,7 @@ def for_screen(data: str, state: str, anonymise: bool) -> dict[str, Any] | None:
             or not isinstance(q.get("id"), str) or not isinstance(q.get("text"), str):
         return None
     shown: dict[str, Any] = {
-        "id": q["id"],
+        "id": screen_id(q["id"]),
         "text": q["text"],
         "platform": PLATFORMS.get(q.get("platform", ""), q.get("platform", "")),
         "asked_by": int(q.get("asked_by") or 1),
@@ -142,9 +149,13 @@ class ScreenHub:
                 return
             if self.sent is not None and "queue" not in entry.extra \
                     and "screen" not in entry.extra \
-                    and not any(q.get("id") in self.watch for q in entry.qs):
+                    and not any(screen_id(str(q.get("id"))) in self.watch for q in entry.qs):
                 return
-            board = self.board()
+            try:
+                board = self.board()
+            except Exception:
+                self.sent = None  # unknown now: the next entry, whatever it is, sends the board
+                raise
             if self.content(board) == self.sent:
                 return
             server.emit(EVENTS["board"], board, namespace=NAMESPACE, to=ROOM)
@@ -266,9 +277,9 @@ def connect(auth: Any = None) -> None:
     if link is None:
         raise ConnectionRefusedError("this screen link is unknown or was revoked",
                                      {"revoked": True})
-    floor().feed.start()
-    screens.start(socketio.server)
     try:
+        floor().feed.start()  # before the board is read: the tail starts where it is
+        screens.start(socketio.server)
         screens.join(request.sid, link.digest)  # type: ignore[attr-defined]
     except redis.RedisError as exc:
         log.warning("screen: cannot read the board: %s", exc)

@@ -840,6 +840,8 @@
       return;
     }
     setConn("down", "cannot connect: " + (err ? err.message : "unknown error") + " (retrying)");
+    // A refusal from the server ends the client's own retries: try again ourselves.
+    if (!socket.active) setTimeout(() => socket.connect(), 3000);
   });
   socket.on(E.snapshot, (snap) => {
     if (firstRender) performance.mark("floor:snapshot");
