@@ -211,6 +211,10 @@ class _Transition:
     def group(self, item: _Question, parent_id: str) -> None:
         if parent_id == item.q.id:
             raise Refused("a question cannot be grouped under itself")
+        if item.q.asked_by > 1:
+            # Groups stay one level deep, so undoing any grouping fixes every count it changed.
+            raise Refused("this question has duplicates grouped under it: group the other "
+                          "question under this one instead")
         parent = self.load(parent_id, watch=True)
         if parent.q.state in ("rejected", "grouped"):
             raise Refused(f"cannot group under a question that is {parent.q.state}")

@@ -97,6 +97,17 @@ def test_grouping_counts_askers_and_undo_ungroups(store: Store, mod: Moderation)
     assert store.snapshot().queue == [b]
 
 
+def test_groups_stay_one_level_deep_so_counts_stay_true(store: Store, mod: Moderation) -> None:
+    a, b, c = seed(store, 3)
+    mod.apply("group", c, 1, "sam", parent=b)  # b asked by 2
+    with pytest.raises(Refused, match="has duplicates grouped under it"):
+        mod.apply("group", b, version(store, b), "sam", parent=a)
+    with pytest.raises(Refused, match="cannot group under a question that is grouped"):
+        mod.apply("group", a, 1, "sam", parent=c)
+    mod.apply("undo", c, version(store, c), "sam")
+    assert [store.question(q).asked_by for q in (a, b, c)] == [1, 1, 1]
+
+
 def test_reorder_and_clear_screen(store: Store, mod: Moderation) -> None:
     a, b, c = seed(store, 3)
     for qid in (a, b, c):
