@@ -17,7 +17,7 @@ import redis
 
 from aggregator.keys import Keys
 from aggregator.normalise import clean_text
-from aggregator.question import Question, utc_now
+from aggregator.question import STATES, Question, utc_now
 
 REJECT_REASON_MAX = 200
 UNDO_DEPTH = 20
@@ -31,10 +31,10 @@ ALLOWED: dict[str, set[str]] = {
     "unscreen": {"on_screen"},
     "edit": {"new", "approved", "on_screen"},
     "group": {"new", "approved"},
-    "star": {"new", "approved", "on_screen", "answered", "rejected", "grouped"},
-    "unstar": {"new", "approved", "on_screen", "answered", "rejected", "grouped"},
+    "star": set(STATES),
+    "unstar": set(STATES),
     "reorder": {"approved"},
-    "undo": {"new", "approved", "on_screen", "answered", "rejected", "grouped"},
+    "undo": set(STATES),
 }
 ACTIONS = tuple(ALLOWED)
 

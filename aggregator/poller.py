@@ -14,7 +14,6 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -58,10 +57,6 @@ def redact(error: BaseException | str) -> str:
     return _SECRET_IN_URL.sub(r"\1***", text)
 
 
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 class Poller:
     def __init__(self, source: Source, store: Store, *, clock: Any = time.time) -> None:
         self.source = source
@@ -90,8 +85,8 @@ class Poller:
         except RateLimited as exc:
             delay = max(1.0, exc.until - self.clock())
             said = redact(exc)
-            log.warning("poller %s: rate limited until %s: %s", self.name, _iso(exc.until), said)
-            self.record(state="paused", last_poll=utc_now(), paused_until=_iso(exc.until),
+            log.warning("poller %s: rate limited until %s: %s", self.name, utc_now(exc.until), said)
+            self.record(state="paused", last_poll=utc_now(), paused_until=utc_now(exc.until),
                         last_error=said)
             return PollResult(delay=delay, error=said)
         except SourceStopped as exc:

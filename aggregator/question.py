@@ -76,5 +76,7 @@ class Question:
         return cls(**data)
 
 
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def utc_now(timestamp: float | None = None) -> str:
+    """Now (or a Unix time) as ISO 8601 UTC with milliseconds: 2026-05-14T10:00:05.123Z."""
+    moment = datetime.now(UTC) if timestamp is None else datetime.fromtimestamp(timestamp, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -168,8 +168,7 @@ class Store:
 
     def snapshot(self) -> Snapshot:
         """Everything now, with the log id it is at least as new as."""
-        last = self.conn.xrevrange(self.keys.log, count=1)
-        last_id = last[0][0] if last else "0-0"
+        last_id = self.last_log_id()
         qids = self.question_ids()
         pipe = self.conn.pipeline(transaction=False)
         for qid in qids:

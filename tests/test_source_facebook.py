@@ -218,12 +218,12 @@ def test_throttling_pauses_for_the_time_facebook_gives(api: Any, store: Store,
     assert run.poll_once().delay == 300.0
     record = health(store, "facebook")
     assert record["state"] == "paused"
-    assert record["paused_until"] == "2026-05-14T10:08:20Z"
+    assert record["paused_until"] == "2026-05-14T10:08:20.000Z"
     assert record["last_error"] == ("Facebook rate limit (code 4): (#4) Application request "
                                     "limit reached")
 
     assert run.poll_once().delay == 600.0  # no usage header: ten minutes
-    assert health(store, "facebook")["paused_until"] == "2026-05-14T10:13:20Z"
+    assert health(store, "facebook")["paused_until"] == "2026-05-14T10:13:20.000Z"
 
 
 @pytest.mark.parametrize("reply, error", [

@@ -192,7 +192,7 @@ def test_throttling_pauses_for_half_an_hour(api: responses.RequestsMock, store: 
     assert result.delay == 1800
     record = health(store, "instagram")
     assert record["state"] == "paused"
-    assert record["paused_until"] == "2026-05-14T10:33:20Z"
+    assert record["paused_until"] == "2026-05-14T10:33:20.000Z"
     assert "please wait a few minutes" in record["last_error"]
     assert store.checkpoint("instagram") is None
 
@@ -539,7 +539,7 @@ def test_graph_errors_become_health_states(api: responses.RequestsMock, store: S
     assert record["state"] == state
     assert words in record["last_error"]
     if state == "paused":
-        assert record["paused_until"] == "2026-05-14T10:10:20Z"  # Meta's estimate: 7 minutes
+        assert record["paused_until"] == "2026-05-14T10:10:20.000Z"  # Meta's estimate: 7 minutes
 
 
 def test_graph_without_a_token_says_which_variable(store: Store,

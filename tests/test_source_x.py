@@ -205,7 +205,7 @@ def test_429_pauses_until_the_reset_time(api: Any, store: Store, event: str) -> 
     assert result.delay == RESET - NOW
     record = health(store, "x")
     assert record["state"] == "paused"
-    assert record["paused_until"] == "2026-05-14T10:15:00Z"
+    assert record["paused_until"] == "2026-05-14T10:15:00.000Z"
     assert record["last_error"] == "X rate limit reached (429)"
     assert store.checkpoint("x") is None
 
@@ -217,7 +217,7 @@ def test_429_without_a_reset_waits_one_window_and_a_usage_cap_stops(api: Any, st
     run = poller(make(event), store)
 
     assert run.poll_once().delay == 900.0
-    assert health(store, "x")["paused_until"] == "2026-05-14T10:18:20Z"
+    assert health(store, "x")["paused_until"] == "2026-05-14T10:18:20.000Z"
     run.poll_once()
     record = health(store, "x")
     assert record["state"] == "stopped"

@@ -159,7 +159,7 @@ def test_quota_exceeded_pauses_until_midnight_pacific(store: Store) -> None:
 
     record = health(store, "youtube")
     assert record["state"] == "paused"
-    assert record["paused_until"] == "2026-05-15T07:00:00Z"  # midnight PDT
+    assert record["paused_until"] == "2026-05-15T07:00:00.000Z"  # midnight PDT
     assert "quota is used up" in record["last_error"]
     assert result.delay == pytest.approx(1778828400 - NOW)
 
