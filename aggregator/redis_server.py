@@ -12,6 +12,7 @@ import atexit
 import logging
 import os
 from pathlib import Path
+from urllib.parse import quote
 
 import platformdirs
 import redis
@@ -44,7 +45,10 @@ def url_of(client: redis.Redis) -> str:
     if kwargs.get("path"):
         return f"unix://{kwargs['path']}?db={kwargs.get('db', 0)}"
     host, port = kwargs.get("host", "localhost"), kwargs.get("port", 6379)
-    return f"redis://{host}:{port}/{kwargs.get('db', 0)}"
+    user, password = kwargs.get("username") or "", kwargs.get("password")
+    auth = f"{quote(user)}:{quote(password)}@" if password else ""
+    scheme = "rediss" if "SSL" in client.connection_pool.connection_class.__name__ else "redis"
+    return f"{scheme}://{auth}{host}:{port}/{kwargs.get('db', 0)}"
 
 
 def _external(url: str) -> redis.Redis:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Iterator
 
 import pytest
 import socketio as sio
@@ -106,3 +108,44 @@ def test_a_removed_moderator_is_shut_out_at_once(app: Flask, moderator: FlaskCli
     assert moderator.get("/console").status_code == 302
     sock = socketio.test_client(app, namespace="/console", flask_test_client=moderator)
     assert not sock.is_connected("/console")
+
+
+@pytest.fixture
+def guarded(settings, conn) -> Iterator[Flask]:
+    """The app as served: CSRF and rate limits on."""
+    from web import create_app
+
+    app = create_app(settings, conn, test_config={"TESTING": True})
+    yield app
+    app.extensions["floor"].feed.stop()
+
+
+def test_login_and_logout_refuse_a_post_without_the_csrf_token(guarded: Flask) -> None:
+    client = guarded.test_client()
+    response = client.post("/login", data={"username": MODERATOR[0], "password": MODERATOR[1]})
+    assert response.status_code == 400
+    assert "CSRF" in response.text
+    assert client.post("/logout").status_code == 400
+
+
+def test_login_attempts_are_limited_per_client_across_processes(
+        guarded: Flask, settings, conn) -> None:
+    """Counts live in Redis, so a second web process of the event shares them."""
+    from web import create_app
+
+    def attempt(app: Flask) -> int:
+        client = app.test_client()
+        page = client.get("/login").text
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+        assert token
+        return client.post("/login", data={"csrf_token": token[1], "username": "sam",
+                                           "password": "wrong"}).status_code
+
+    assert [attempt(guarded) for _ in range(6)] == [401] * 6
+    other = create_app(settings, conn, test_config={"TESTING": True})
+    try:
+        assert [attempt(other) for _ in range(4)] == [401] * 4
+        assert attempt(other) == 429
+        assert attempt(guarded) == 429
+    finally:
+        other.extensions["floor"].feed.stop()

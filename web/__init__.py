@@ -14,7 +14,7 @@ from flask import Flask, current_app
 
 from aggregator.health import Health
 from aggregator.moderation import Moderation
-from aggregator.redis_server import connect
+from aggregator.redis_server import connect, url_of
 from aggregator.settings import Settings, load
 from aggregator.store import Store
 from web.accounts import Accounts
@@ -56,6 +56,9 @@ def create_app(settings: Settings | None = None, conn: redis.Redis | None = None
         SESSION_COOKIE_SECURE=os.environ.get("FLOOR_HTTPS") == "1",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         WTF_CSRF_TIME_LIMIT=None,
+        RATELIMIT_STORAGE_URI=url_of(conn).replace("unix://", "redis+unix://", 1),
+        # Said outright: the one Limiter keeps the last app's setting when a key is absent.
+        RATELIMIT_ENABLED=True,
     )
     app.config.update(test_config or {})
     event = settings.event.slug

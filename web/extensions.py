@@ -3,6 +3,7 @@ web server runs them with."""
 
 import socket
 
+from flask import current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_socketio import SocketIO
@@ -11,7 +12,17 @@ from werkzeug.serving import WSGIRequestHandler
 
 socketio = SocketIO()
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, default_limits=[], storage_uri="memory://")
+
+
+def _client_of_event() -> str:
+    """Rate limits count per event and client address."""
+    return f"{current_app.extensions['floor'].settings.event.slug}:{get_remote_address()}"
+
+
+# Counts live in the event's Redis (create_app sets RATELIMIT_STORAGE_URI), so every web
+# process serving the event shares one limit per client. (The limits library names its own
+# keys, "LIMITS:floor/...", outside the floor:{event}: grammar.)
+limiter = Limiter(key_func=_client_of_event, default_limits=[], key_prefix="floor")
 
 
 class NoDelayRequestHandler(WSGIRequestHandler):
