@@ -147,3 +147,54 @@ def test_demo_on_a_fresh_machine_serves_and_stops_cleanly(tmp_path: Path, ctrl_c
             process.wait()
         if process.stdout:
             process.stdout.close()
+
+
+def _servers_in(folder: Path) -> list[psutil.Process]:
+    """redis-server processes whose data folder is ``folder``."""
+    found = []
+    for process in psutil.process_iter(["name"]):
+        try:
+            if "redis-server" in (process.info["name"] or "") and \
+                    Path(process.cwd()).resolve() == folder.resolve():
+                found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+@pytest.mark.slow
+def test_web_alone_on_the_embedded_redis_stops_it_on_exit(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("FLOOR_") and k != "REDIS_URL"}
+    env["FLOOR_DATA_DIR"] = str(tmp_path)
+    process = subprocess.Popen([*FLOOR, "web", "--port", "5918"], env=env, cwd=tmp_path,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get("http://127.0.0.1:5918/login", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        assert len(_servers_in(tmp_path)) == 1
+        http = requests.Session()  # a login attempt: the rate limiter counts it in Redis too
+        page = http.get("http://127.0.0.1:5918/login", timeout=5).text
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+        assert token
+        attempt = http.post("http://127.0.0.1:5918/login", timeout=5, data={
+            "csrf_token": token[1], "username": "nobody", "password": "wrong password"})
+        assert attempt.status_code == 401
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        for _ in range(50):
+            if not _servers_in(tmp_path):
+                break
+            time.sleep(0.2)
+        assert _servers_in(tmp_path) == [], "the embedded Redis outlived its last user"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for orphan in _servers_in(tmp_path):
+            orphan.kill()
