@@ -88,15 +88,21 @@ def serve(conn: Any, event: str) -> tuple[Any, str]:
     return server, f"http://127.0.0.1:{server.server_port}"
 
 
+def logged_in_page(browser: Any, base: str) -> tuple[Any, Any]:
+    """A fresh browser context logged in as the bench's moderator: (context, page)."""
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    page = context.new_page()
+    page.goto(f"{base}/login")
+    page.fill("#username", USER)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    return context, page
+
+
 def measure(browser: Any, base: str, runs: int) -> tuple[list[float], list[float], dict[str, Any]]:
     paints, renders, facts = [], [], {}
     for run in range(runs + 1):  # the first load warms the server up and is not counted
-        context = browser.new_context(viewport={"width": 1600, "height": 1000})
-        page = context.new_page()
-        page.goto(f"{base}/login")
-        page.fill("#username", USER)
-        page.fill("#password", PASSWORD)
-        page.click("button[type=submit]")
+        context, page = logged_in_page(browser, base)
         page.wait_for_url(f"{base}/console")
         page.goto(f"{base}/console")  # navigation start -> first paint, logged in
         # Polled from outside: the page's CSP forbids the eval wait_for_function needs.
@@ -143,12 +149,7 @@ APPROVE_JS = """() => new Promise((resolve) => {
 
 def approve_latency(browser: Any, base: str, count: int) -> list[float]:
     """Approve ``count`` questions one after another from the keyboard; ms each."""
-    context = browser.new_context(viewport={"width": 1600, "height": 1000})
-    page = context.new_page()
-    page.goto(f"{base}/login")
-    page.fill("#username", USER)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    context, page = logged_in_page(browser, base)
     page.wait_for_selector("#list-incoming .card.selected")
     times = []
     for _ in range(count):
