@@ -1,0 +1,68 @@
+"""The test suite's own hygiene: it cannot pass by skipping, and it declares what it imports."""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from importlib.metadata import distribution, packages_distributions
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_browser_tests_fail_when_chromium_is_missing() -> None:
+    env = {**os.environ, "FLOOR_CHROMIUM": "/nonexistent/chromium"}
+    env.pop("CI", None)  # outside CI too: a skip would pass unseen anywhere
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "tests/test_ask_browser.py", "-k", "reaches_the_console"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stdout
+    assert "Chromium not found" in run.stdout and " skipped" not in run.stdout
+
+
+def _requirement_names(requirements: list[str]) -> set[str]:
+    return {re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0].lower().replace("_", "-")
+            for r in requirements}
+
+
+def _undeclared(folders: list[str], declared: set[str]) -> dict[str, str]:
+    """Top-level third-party imports in these folders that no declared requirement provides."""
+    ours = {"aggregator", "web", "tests", "conftest"}
+    distributions = packages_distributions()
+    missing = {}
+    for path in sorted(p for folder in folders for p in (ROOT / folder).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top in ours or top in sys.stdlib_module_names:
+                    continue
+                dists = distributions.get(top, [top])
+                if len(dists) > 1:  # a namespace package (google.*): the one holding this module
+                    inside = "/".join(name.split(".")[:2]) + "/"
+                    dists = [d for d in dists if any(str(f).startswith(inside)
+                                                     for f in distribution(d).files or [])]
+                dists = {d.lower().replace("_", "-") for d in dists}
+                if not dists & declared:
+                    missing[top] = str(path.relative_to(ROOT))
+    return missing
+
+
+def test_every_third_party_import_is_declared() -> None:
+    """Imported directly means declared directly: a package that arrives only as another's
+    dependency can vanish in any release of that other package."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    runtime = _requirement_names(project["dependencies"])
+    tests = runtime | _requirement_names(project["optional-dependencies"]["test"])
+    assert _undeclared(["aggregator", "web"], runtime) == {}
+    assert _undeclared(["tests"], tests) == {}
