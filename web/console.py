@@ -331,10 +331,10 @@ def connect(auth: Any = None) -> None:
 @socketio.on("disconnect", namespace=NAMESPACE)
 def disconnect(reason: Any = None) -> None:
     consoles = _consoles()
-    moderator, released = consoles.remove(request.sid)  # type: ignore[attr-defined]
-    if moderator is None:
-        return
     try:
+        moderator, released = consoles.remove(request.sid)  # type: ignore[attr-defined]
+        if moderator is None:
+            return
         for qid in released:
             socketio.emit(EVENTS["editing_done"], {"qid": qid, "moderator": moderator},
                           namespace=NAMESPACE, to=ROOM)
