@@ -55,9 +55,9 @@ CATCH_UP_LIMIT = 5_000
 # health. Both are a couple of Redis round trips; a push goes out only when something changed.
 TICK_SECONDS = 3.0
 # How often each web process checks that its consoles' sessions are still valid: a moderator
-# logged out, removed or given a new password is cut off within this. One pipelined round trip,
-# only while consoles are connected.
-SWEEP_SECONDS = 1.0
+# logged out, removed or given a new password is cut off within this (plus the disconnect),
+# well inside the second we promise. One pipelined round trip, only while consoles are connected.
+SWEEP_SECONDS = 0.5
 # A source that has not polled for this many of its intervals is failing.
 STALE_INTERVALS = 3
 DEFAULT_INTERVAL = 15.0
