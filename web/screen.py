@@ -7,7 +7,8 @@ a question it could show by mistake, and one that reconnects simply gets the boa
 
 A board is sent when it changes: the log entries that move the queue or the screen, or that
 touch a question on the board (an edit, a group joining it), make us read it again, and it goes
-to the ``screens`` room only if it differs from what the room was last sent.
+to a kind's room (``screens``, ``overlays``) only if it differs from what that room was last
+sent. The link's kind decides what its socket sees: an overlay only the question on screen.
 """
 
 from __future__ import annotations
