@@ -57,6 +57,12 @@ class Keys:
         return self.prefix + "moderators"
 
     @property
+    def sessions(self) -> str:
+        """Hash: username -> session generation. Bumping it ends every session of that moderator
+        (pages and sockets); never deleted, so a removed name re-added revives no old cookie."""
+        return self.prefix + "sessions"
+
+    @property
     def sources(self) -> str:
         """Set of source names that have ever reported health."""
         return self.prefix + "sources"

@@ -124,7 +124,8 @@ def test_removed_moderator_cannot_act(socket_client: Any, store: Store, conn: re
     (qid,) = _ingest(store, "Is the pool reopening?")
     Accounts(conn, event).remove(MODERATOR[0])
     reply = _act(socket_client, store, "approve", qid)
-    assert reply == {"ok": False, "error": "your moderator account was removed; log in again"}
+    assert reply["ok"] is False and reply["logged_out"] is True
+    assert "log in again" in reply["error"]
     assert store.question(qid).state == "new"
 
 
@@ -487,3 +488,128 @@ def test_health_on_request_and_pushed_when_it_changes(app: Flask, moderator: Fla
         assert asked["sources"][0]["verdict"] == "failing"
     finally:
         sock.disconnect(NS)
+
+
+# -- every handler answers -----------------------------------------------------------------------
+
+HANDLED = ("act", "catch_up", "editing", "editing_done")
+
+
+@pytest.mark.parametrize("event_name", HANDLED)
+@pytest.mark.parametrize("payload", [(), ("approve",), ({"qid": 12},), (None,)],
+                         ids=["missing", "a string", "a bad qid", "null"])
+def test_every_handler_answers_a_missing_or_malformed_payload(socket_client: Any,
+                                                              event_name: str,
+                                                              payload: tuple[Any, ...]) -> None:
+    reply = socket_client.emit(event_name, *payload, namespace=NS, callback=True)
+    assert reply["ok"] is False and reply["error"], reply
+    if event_name == "catch_up":
+        assert reply["reload"] is True  # what the page does then: start from a snapshot
+
+
+def test_unexpected_details_are_refused_by_name_not_by_a_crash(socket_client: Any,
+                                                               store: Store) -> None:
+    (qid,) = _ingest(store, "Who pays?")
+    reply = socket_client.emit("act", {"action": "approve", "qid": qid, "version": 1,
+                                       "params": {"actor": "kim", "qid": "x:other"}},
+                               namespace=NS, callback=True)
+    assert reply == {"ok": False, "error": "unexpected details for approve: actor, qid"}
+    assert store.question(qid).state == "new"
+
+
+def test_an_internal_error_is_answered_and_logged(app: Flask, socket_client: Any, store: Store,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    (qid,) = _ingest(store, "Is it on?")
+
+    def broken(*args: Any, **kwargs: Any) -> str:
+        raise KeyError("a bug of ours")
+
+    monkeypatch.setattr(app.extensions["floor"].moderation, "apply", broken)
+    reply = _act(socket_client, store, "approve", qid)
+    assert reply == {"ok": False, "error": "the server could not handle act (the error is in its "
+                                           "log)"}
+    assert "socket: act failed" in caplog.text and "a bug of ours" in caplog.text
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def outage(redis_url: str, settings: Any) -> Iterator[tuple[Flask, Callable[[], None]]]:
+    """An app on its own Redis client, and a switch that takes that Redis away."""
+    from web import create_app
+
+    own = redis.Redis.from_url(redis_url, decode_responses=True, socket_connect_timeout=1)
+    app = create_app(settings, own, test_config={"TESTING": True, "WTF_CSRF_ENABLED": False,
+                                                 "RATELIMIT_ENABLED": False})
+    Accounts(own, settings.event.slug).add(*MODERATOR)
+
+    alive = own.connection_pool
+
+    def cut() -> None:
+        own.connection_pool = redis.ConnectionPool(host="127.0.0.1", port=_closed_port(),
+                                                   decode_responses=True)
+
+    yield app, cut
+    app.extensions["floor"].feed.stop()
+    alive.disconnect()
+
+
+def test_every_handler_answers_while_redis_is_down(outage: tuple[Flask, Callable[[], None]],
+                                                   store: Store) -> None:
+    app, cut = outage
+    (qid,) = _ingest(store, "Is the river clean?")
+    http = app.test_client()
+    assert http.post("/login", data={"username": MODERATOR[0],
+                                     "password": MODERATOR[1]}).status_code == 302
+    sock = socketio.test_client(app, namespace=NS, flask_test_client=http)
+    assert sock.is_connected(NS)
+    cut()
+    payloads = {"act": {"action": "approve", "qid": qid, "version": 1},
+                "catch_up": {"after": "0-0"}, "editing": {"qid": qid},
+                "editing_done": {"qid": qid}, "health": {}}
+    for name, payload in payloads.items():
+        reply = sock.emit(name, payload, namespace=NS, callback=True)
+        assert reply["ok"] is False and reply["retry"] is True, (name, reply)
+        assert "store is unavailable" in reply["error"]
+    sock.disconnect(NS)
+
+
+# -- an ended session is cut off -----------------------------------------------------------------
+
+def test_every_handler_refuses_a_removed_moderator(app: Flask, socket_client: Any, store: Store,
+                                                  conn: redis.Redis, event: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checked at each event, not only by the sweep (held off here to see the check alone)."""
+    from web import console
+
+    monkeypatch.setattr(console._Consoles, "sweep", lambda self, server: [])
+    (qid,) = _ingest(store, "Will it rain?")
+    Accounts(conn, event).remove(MODERATOR[0])
+    payloads = {"act": {"action": "approve", "qid": qid, "version": 1},
+                "catch_up": {"after": "0-0"}, "editing": {"qid": qid},
+                "editing_done": {"qid": qid}, "health": {}}
+    for name, payload in payloads.items():
+        reply = socket_client.emit(name, payload, namespace=NS, callback=True)
+        assert reply["ok"] is False and reply["logged_out"] is True, (name, reply)
+
+
+def test_removing_a_moderator_cuts_off_their_open_console(
+        live_server: str, http: requests.Session, real_clients: list[sio.Client],
+        store: Store, conn: redis.Redis, event: str) -> None:
+    Accounts(conn, event).add(*KIM)
+    kim_http = requests.Session()
+    assert kim_http.post(f"{live_server}/login",
+                         data={"username": KIM[0], "password": KIM[1]}).ok
+    sam, sam_got = _real(live_server, http, real_clients)
+    kim, kim_got = _real(live_server, kim_http, real_clients)
+    Accounts(conn, event).remove(MODERATOR[0])
+    _wait(lambda: not sam.connected)  # the sweep, within about a second
+    (qid,) = _ingest(store, "Does the removed moderator still see this?")
+    _wait(lambda: [e for e in kim_got.get("entry", []) if e["qid"] == qid])
+    assert kim.connected
+    assert not [e for e in sam_got.get("entry", []) if e["qid"] == qid]

@@ -147,6 +147,16 @@ def test_screen_page_is_private_and_loads_nothing_from_elsewhere(
     assert "https://" not in page.text.replace("https://www.youtube-nocookie.com", "")
 
 
+def test_screen_and_overlay_pages_are_never_framed(client: FlaskClient,
+                                                   links: ScreenLinks) -> None:
+    """Another site must not frame a board (an OBS browser source is not a frame)."""
+    screen, _ = links.create("top table")
+    overlay, _ = links.create("stream", kind="overlay")
+    for path in (f"/screen/{screen}", f"/overlay/{overlay}"):
+        policy = client.get(path).headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in policy.split("; "), path
+
+
 def test_video_is_embedded_from_youtube_nocookie(app: Flask, client: FlaskClient,
                                                  settings: Settings, screen_token: str) -> None:
     settings.screen.youtube_video_id = "dQw4w9WgXcQ"
@@ -190,6 +200,45 @@ def test_revoking_a_link_disconnects_its_screens_only(
     assert not doomed_screen.client.connected
     assert kept_screen.client.connected and not kept_screen.revoked.is_set()
     assert len(hub.sids) == 1
+
+
+def test_an_overlay_link_never_receives_the_queue(connect: Callable[[str], Screen],
+                                                  links: ScreenLinks, store: Store,
+                                                  screen_token: str) -> None:
+    """The link's kind, not the page, decides what its socket is sent: an overlay shows the
+    question on screen only, so the approved queue never reaches it."""
+    overlay_secret, _ = links.create("stream", kind="overlay")
+    moderation = Moderation(store.conn, store.keys.event)
+    first, second, third = _ingest(store, "First?", "Second?", "Third?")
+    _apply(moderation, store, "approve", first)
+    overlay, screen = connect(overlay_secret), connect(screen_token)
+    _apply(moderation, store, "approve", second)
+    _apply(moderation, store, "screen", third)
+    screen.wait_for(lambda b: b["current"] is not None and len(b["next"]) == 2)
+    shown = overlay.wait_for(lambda b: b["current"] is not None)
+    assert shown["current"]["text"] == "Third?"
+    _apply(moderation, store, "edit", first, text="First, edited?")
+    screen.wait_for(lambda b: b["next"] and b["next"][0]["text"] == "First, edited?")
+    _apply(moderation, store, "answer", third)
+    overlay.wait_for(lambda b: b["current"] is None)
+    assert all(board["next"] == [] for board in overlay.boards), overlay.boards
+    assert "Second?" not in json.dumps(overlay.boards)
+
+
+def test_a_failure_at_connect_is_a_refusal_with_a_reason(live_server: str, hub: ScreenHub,
+                                                         screen_token: str,
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         caplog: pytest.LogCaptureFixture,
+                                                         ) -> None:
+    def broken(*args: Any) -> None:
+        raise KeyError("a bug of ours")
+
+    monkeypatch.setattr(hub, "join", broken)
+    refusals: list[Any] = []
+    with pytest.raises(sio.exceptions.ConnectionError):
+        Screen(live_server, screen_token, refusals, transport="polling")
+    assert refusals and refusals[0]["data"] == {"retry": True}
+    assert "a bug of ours" in caplog.text
 
 
 # -- what a screen sees -------------------------------------------------------------------

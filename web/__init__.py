@@ -11,6 +11,7 @@ from typing import Any
 
 import redis
 from flask import Flask, current_app
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from aggregator.health import Health
 from aggregator.moderation import Moderation
@@ -22,6 +23,10 @@ from web.extensions import csrf, limiter, socketio
 from web.live import LiveFeed
 
 log = logging.getLogger("floor.web")
+
+# The largest request body taken, over HTTP and Socket.IO alike. The biggest honest one is the
+# question form: 1,000 characters, up to 12 bytes each once UTF-8 and percent-encoded.
+REQUEST_LIMIT = 64 * 1024
 
 
 @dataclass
@@ -53,7 +58,12 @@ def create_app(settings: Settings | None = None, conn: redis.Redis | None = None
         SECRET_KEY=secret,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        FLOOR_HTTPS=os.environ.get("FLOOR_HTTPS") == "1",
         SESSION_COOKIE_SECURE=os.environ.get("FLOOR_HTTPS") == "1",
+        # How many proxies in front of us to believe about the client's address (X-Forwarded-For)
+        # and scheme: the rate limits of /login and /ask count per address.
+        FLOOR_TRUSTED_PROXIES=os.environ.get("FLOOR_TRUSTED_PROXIES", "0"),
+        MAX_CONTENT_LENGTH=REQUEST_LIMIT,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         WTF_CSRF_TIME_LIMIT=None,
         RATELIMIT_STORAGE_URI=url_of(conn).replace("unix://", "redis+unix://", 1),
@@ -64,6 +74,9 @@ def create_app(settings: Settings | None = None, conn: redis.Redis | None = None
         RATELIMIT_ENABLED=True,
     )
     app.config.update(test_config or {})
+    proxies = _trusted_proxies(app.config["FLOOR_TRUSTED_PROXIES"])
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     event = settings.event.slug
     store = Store(conn, event)
     app.extensions["floor"] = Floor(
@@ -73,13 +86,25 @@ def create_app(settings: Settings | None = None, conn: redis.Redis | None = None
     )
     # Socket.IO handlers must be declared before the first init_app binds a server: only those
     # declared unbound are carried over to the server of every later app (tests make many).
-    from web import ask, auth, console, screen
+    from web import ask, auth, console, screen, site
 
     csrf.init_app(app)
     limiter.init_app(app)
-    socketio.init_app(app, async_mode="threading")
+    socketio.init_app(app, async_mode="threading", max_http_buffer_size=REQUEST_LIMIT)
+    app.register_blueprint(site.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(screen.bp)
     app.register_blueprint(ask.bp)
     return app
+
+
+def _trusted_proxies(value: Any) -> int:
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        count = -1
+    if not 0 <= count <= 5:
+        raise ValueError(f"FLOOR_TRUSTED_PROXIES must be a count of proxies from 0 to 5, "
+                         f"not {value!r}")
+    return count

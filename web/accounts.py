@@ -1,8 +1,16 @@
-"""Moderator accounts: usernames with argon2 hashes, kept in the event's Redis."""
+"""Moderator accounts: usernames with argon2 hashes, and their session generations, kept in the
+event's Redis.
+
+A login remembers the moderator's session generation; logging out, removing the moderator or
+setting a new password bumps it, which ends every session made before: pages at their next
+request, sockets within a second (``web/console.py`` sweeps them).
+"""
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Iterable
 
 import redis
 from argon2 import PasswordHasher
@@ -22,30 +30,52 @@ class AccountError(ValueError):
     """A username or password that cannot be used; the message says why."""
 
 
+def normalise_username(raw: str) -> str:
+    """The one spelling of a username, at `floor moderator add` and at login alike:
+    ``SAM`` and `` sam `` are the moderator ``sam``."""
+    return unicodedata.normalize("NFKC", raw).strip().lower()
+
+
 class Accounts:
     def __init__(self, conn: redis.Redis, event: str) -> None:
         self.conn = conn
-        self.key = Keys(event).moderators
+        keys = Keys(event)
+        self.key = keys.moderators
+        self.sessions_key = keys.sessions
 
-    def add(self, username: str, password: str) -> None:
-        """Create or reset a moderator."""
-        if not USERNAME.match(username):
-            raise AccountError("usernames are 1-32 lower-case letters, digits, '.', '_' or '-'")
+    def add(self, username: str, password: str) -> str:
+        """Create a moderator, or set a new password (which ends their sessions). Returns the
+        username as stored."""
+        name = normalise_username(username)
+        if not USERNAME.match(name):
+            raise AccountError("usernames are 1-32 letters, digits, '.', '_' or '-', "
+                               "starting with a letter or digit (kept in lower case)")
         if len(password) < MIN_PASSWORD:
             raise AccountError(f"passwords need at least {MIN_PASSWORD} characters")
-        self.conn.hset(self.key, username, _hasher.hash(password))
+        pipe = self.conn.pipeline()
+        pipe.hset(self.key, name, _hasher.hash(password))
+        pipe.hincrby(self.sessions_key, name, 1)
+        pipe.execute()
+        return name
 
     def remove(self, username: str) -> bool:
-        return bool(self.conn.hdel(self.key, username))
+        """Remove a moderator and end their sessions. False if there was no such moderator."""
+        name = normalise_username(username)
+        pipe = self.conn.pipeline()
+        pipe.hdel(self.key, name)
+        pipe.hincrby(self.sessions_key, name, 1)
+        removed, _ = pipe.execute()
+        return bool(removed)
 
     def exists(self, username: str) -> bool:
-        return bool(self.conn.hexists(self.key, username))
+        return bool(self.conn.hexists(self.key, normalise_username(username)))
 
     def names(self) -> list[str]:
         return sorted(self.conn.hkeys(self.key))
 
     def verify(self, username: str, password: str) -> bool:
-        stored = self.conn.hget(self.key, username)
+        name = normalise_username(username)
+        stored = self.conn.hget(self.key, name)
         try:
             _hasher.verify(stored or _DUMMY_HASH, password)
         except (VerificationError, InvalidHashError):
@@ -53,5 +83,34 @@ class Accounts:
         if stored is None:
             return False
         if _hasher.check_needs_rehash(stored):
-            self.conn.hset(self.key, username, _hasher.hash(password))
+            self.conn.hset(self.key, name, _hasher.hash(password))
         return True
+
+    # -- sessions ----------------------------------------------------------------------------
+
+    def generation(self, username: str) -> str:
+        """What a new session of this moderator remembers."""
+        value = self.conn.hget(self.sessions_key, normalise_username(username))
+        return str(value or "0")
+
+    def end_sessions(self, username: str) -> None:
+        """End every session of this moderator, on every device."""
+        self.conn.hincrby(self.sessions_key, normalise_username(username), 1)
+
+    def live(self, sessions: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (username, generation) sessions are still valid: the moderator exists
+        and nothing has ended their sessions since. One round trip."""
+        wanted = sorted(set(sessions))
+        if not wanted:
+            return set()
+        pipe = self.conn.pipeline(transaction=False)
+        for name, _ in wanted:
+            pipe.hexists(self.key, name)
+            pipe.hget(self.sessions_key, name)
+        answers = pipe.execute()
+        return {(name, generation) for (name, generation), exists, current
+                in zip(wanted, answers[::2], answers[1::2], strict=True)
+                if exists and str(current or "0") == generation}
+
+    def valid(self, username: str, generation: str) -> bool:
+        return (username, generation) in self.live([(username, generation)])

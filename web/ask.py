@@ -25,7 +25,7 @@ bp = Blueprint("ask", __name__)
 
 SOURCE = "web"
 # A person asks a few questions in a meeting; a script asks hundreds. Per client address: behind
-# a proxy, the app must see the real address (ProxyFix) or every viewer shares one limit.
+# a proxy, set FLOOR_TRUSTED_PROXIES (web/__init__.py) or every viewer shares one limit.
 ASK_LIMIT = "5 per minute;20 per hour"
 # The board shows at most MAX_TEXT characters, so the form takes no more.
 MAX_QUESTION = MAX_TEXT

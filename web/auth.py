@@ -13,12 +13,15 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from web import floor
-from web.extensions import limiter
+from web.accounts import normalise_username
+from web.extensions import limiter, username_of_event
 
 bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Enough for a moderator who mistypes a few times, far too few to guess a password.
+# Failed attempts (a 401) only, counted per client address and, apart, per username: enough for
+# a moderator who mistypes a few times, far too few to guess a password. Successes never count,
+# so a room whose moderators share one address is not locked out by their own logins.
 LOGIN_LIMIT = "10 per minute;50 per hour"
 # Moderators' pages are ours alone: scripts and styles from the package, sockets to the same
 # host, never framed, never cached (they show unapproved posts).
@@ -44,12 +47,19 @@ class LoginForm(FlaskForm):
 
 
 def current_moderator() -> str | None:
-    """The logged-in moderator, if their account still exists: removing one with
-    `floor moderator remove` shuts them out at their next request or socket event."""
-    name = session.get("moderator")
-    if not name or not floor().accounts.exists(name):
+    """The logged-in moderator, if their session is still valid: the account exists and no
+    logout, removal or new password has ended its sessions since this one began."""
+    name, generation = session.get("moderator"), session.get("generation")
+    if not isinstance(name, str) or not isinstance(generation, str) \
+            or not floor().accounts.valid(name, generation):
         return None
-    return str(name)
+    return name
+
+
+def session_of_moderator() -> tuple[str, str] | None:
+    """(moderator, generation) of a valid session, for those who must check it again later."""
+    name = current_moderator()
+    return None if name is None else (name, str(session["generation"]))
 
 
 def login_required(view: F) -> F:
@@ -70,19 +80,26 @@ def _safe_next(target: str | None) -> str:
     return url_for("console.index")
 
 
+def _failed(response: Any) -> bool:
+    return response.status_code == 401  # type: ignore[no-any-return]
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(LOGIN_LIMIT, methods=["POST"])
+@limiter.limit(LOGIN_LIMIT, methods=["POST"], deduct_when=_failed)
+@limiter.limit(LOGIN_LIMIT, methods=["POST"], deduct_when=_failed, key_func=username_of_event)
 def login() -> Any:
     if request.method == "GET" and current_moderator() is not None:
         return redirect(_safe_next(request.args.get("next")))
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        username = form.username.data.strip().lower()
-        if floor().accounts.verify(username, form.password.data):
+        accounts = floor().accounts
+        username = normalise_username(form.username.data)
+        if accounts.verify(username, form.password.data):
             session.clear()
             session.permanent = True
             session["moderator"] = username
+            session["generation"] = accounts.generation(username)
             return redirect(_safe_next(request.args.get("next")))
         error = "That username and password do not match a moderator."
     elif request.method == "POST":
@@ -92,7 +109,20 @@ def login() -> Any:
                            title=floor().settings.event.title), status
 
 
+@bp.errorhandler(429)
+def too_many(error: Any) -> Any:
+    return render_template(
+        "login.html", form=LoginForm(), title=floor().settings.event.title,
+        error="Too many failed attempts for this name or from this network. "
+              "Please wait a few minutes and try again."), 429
+
+
 @bp.post("/logout")
 def logout() -> Any:
+    """Ends every session of this moderator, here and on every other device: a copied cookie
+    is worth nothing after it."""
+    moderator = current_moderator()
+    if moderator is not None:
+        floor().accounts.end_sessions(moderator)
     session.clear()
     return redirect(url_for("auth.login"))

@@ -365,7 +365,7 @@ def moderator_add(username: str, password_stdin: bool) -> None:
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        Accounts(_conn(), _settings().event.slug).add(username, password)
+        username = Accounts(_conn(), _settings().event.slug).add(username, password)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"moderator {username}: saved")

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 from flask import (
@@ -32,12 +34,14 @@ from aggregator.moderation import Refused
 from aggregator.question import PLATFORMS
 from aggregator.store import LogEntry
 from web import Floor, floor
-from web.auth import current_moderator, login_required, private_headers
+from web.auth import current_moderator, login_required, private_headers, session_of_moderator
 from web.extensions import socketio
 from web.presence import Presence
+from web.replies import BadRequest, answering, failure, refusing
 
 log = logging.getLogger("floor.console")
 bp = Blueprint("console", __name__)
+Handler = TypeVar("Handler", bound=Callable[[str, Any], Any])
 
 NAMESPACE = "/console"
 ROOM = "moderators"
@@ -50,6 +54,10 @@ CATCH_UP_LIMIT = 5_000
 # How often each web process refreshes its moderators' presence and looks at the sources'
 # health. Both are a couple of Redis round trips; a push goes out only when something changed.
 TICK_SECONDS = 3.0
+# How often each web process checks that its consoles' sessions are still valid: a moderator
+# logged out, removed or given a new password is cut off within this (plus the disconnect),
+# well inside the second we promise. One pipelined round trip, only while consoles are connected.
+SWEEP_SECONDS = 0.5
 # A source that has not polled for this many of its intervals is failing.
 STALE_INTERVALS = 3
 DEFAULT_INTERVAL = 15.0
@@ -176,22 +184,23 @@ def _health(f: Floor) -> dict[str, Any]:
 # -- this process's consoles ------------------------------------------------------------------
 
 class _Consoles:
-    """The consoles connected to this process, and the task that keeps them told."""
+    """The consoles connected to this process, and the task that keeps them told and cuts off
+    those whose session has ended."""
 
     def __init__(self, f: Floor, tick: float) -> None:
         self.floor = f
         self.presence = Presence(f.store.conn, f.store.keys.event)
         self.tick = tick
         self.lock = threading.Lock()
-        self.connections: dict[str, str] = {}  # sid -> moderator
+        self.connections: dict[str, tuple[str, str]] = {}  # sid -> (moderator, generation)
         self.running = False
         self.sent_presence: Any = None
         self.sent_health: Any = None
 
-    def add(self, sid: str, moderator: str) -> None:
+    def add(self, sid: str, moderator: str, generation: str) -> None:
         self.presence.join(moderator, sid)
         with self.lock:
-            self.connections[sid] = moderator
+            self.connections[sid] = (moderator, generation)
             start = not self.running
             self.running = True
         if start:
@@ -199,7 +208,7 @@ class _Consoles:
 
     def remove(self, sid: str) -> tuple[str | None, list[str]]:
         with self.lock:
-            moderator = self.connections.pop(sid, None)
+            moderator, _ = self.connections.pop(sid, (None, None))
         if moderator is None:
             return None, []
         return moderator, self.presence.leave(moderator, sid)
@@ -209,17 +218,36 @@ class _Consoles:
         self.sent_presence = state
         server.emit(EVENTS["presence"], state, namespace=NAMESPACE, to=ROOM)
 
+    def sweep(self, server: Any) -> list[str]:
+        """Disconnect the consoles whose session has ended; returns their sids."""
+        with self.lock:
+            using = dict(self.connections)
+        if not using:
+            return []
+        live = self.floor.accounts.live(using.values())
+        cut = [sid for sid, held in using.items() if held not in live]
+        for sid in cut:
+            log.info("console: the session of %s has ended; disconnecting it", using[sid][0])
+            server.disconnect(sid, namespace=NAMESPACE)
+        return cut
+
     def _run(self, server: Any) -> None:
-        """Refresh presence, push presence and health when they change; end with the last
-        console (or when a new app replaces this server, as in tests)."""
+        """Cut off ended sessions every SWEEP_SECONDS; every tick, refresh presence and push
+        presence and health when they change. Ends with the last console (or when a new app
+        replaces this server, as in tests)."""
+        next_tick = time.monotonic() + self.tick
         while True:
-            socketio.sleep(self.tick)
+            socketio.sleep(min(self.tick, SWEEP_SECONDS))
             with self.lock:
                 if not self.connections or socketio.server is not server:
                     self.running = False
                     return
-                mine = [(m, s) for s, m in self.connections.items()]
+                mine = [(m, s) for s, (m, _) in self.connections.items()]
             try:
+                self.sweep(server)
+                if time.monotonic() < next_tick:
+                    continue
+                next_tick = time.monotonic() + self.tick
                 self.presence.refresh(mine)
                 state = self.presence.state()
                 if state != self.sent_presence:
@@ -230,9 +258,9 @@ class _Consoles:
                     self.sent_health = health["sources"]
                     server.emit(EVENTS["health"], health, namespace=NAMESPACE, to=ROOM)
             except redis.RedisError as exc:
-                log.warning("console: cannot refresh presence or health (%s)", exc)
+                log.warning("console: cannot check sessions, presence or health (%s)", exc)
             except Exception:  # noqa: BLE001 - the task must outlive one bad tick
-                log.exception("console: presence/health tick failed")
+                log.exception("console: sessions/presence/health tick failed")
 
 
 def _consoles() -> _Consoles:
@@ -241,10 +269,6 @@ def _consoles() -> _Consoles:
         tick = float(current_app.config.get("FLOOR_CONSOLE_TICK", TICK_SECONDS))
         consoles = current_app.extensions.setdefault("floor.consoles", _Consoles(floor(), tick))
     return consoles  # type: ignore[no-any-return]
-
-
-def _moderator() -> str:
-    return current_moderator() or ""
 
 
 @bp.record_once
@@ -256,47 +280,74 @@ def _relay(server: Any, entry: LogEntry) -> None:
     server.emit(EVENTS["entry"], entry.to_dict(), namespace=NAMESPACE, to=ROOM)
 
 
-# -- the namespace ----------------------------------------------------------------------------
+# -- the namespace ---------------------------------------------------------------------------
+
+LOGGED_OUT = "your session has ended (logged out, removed or a new password); log in again"
+# What each action may carry besides its question and version; anything else is refused.
+PARAMS = {"reject": {"reason"}, "screen": {"then"}, "edit": {"text"}, "group": {"parent"},
+          "reorder": {"index"}}
+MAX_QID = 300
+
+
+def moderators_only(event: str, **on_failure: Any) -> Callable[[Handler], Handler]:
+    """Register a handler of the console namespace that is given the moderator, and answers
+    (see ``web.replies``): a socket whose session has ended is refused at every event, and
+    the sweep in ``_Consoles`` cuts it off within a second."""
+
+    def register(handler: Handler) -> Handler:
+        @answering(event, **on_failure)
+        def checked(data: Any) -> Any:
+            moderator = current_moderator()
+            if moderator is None:
+                return failure(LOGGED_OUT, logged_out=True, **on_failure)
+            return handler(moderator, data)
+
+        socketio.on(event, namespace=NAMESPACE)(checked)
+        return handler
+
+    return register
+
 
 @socketio.on("connect", namespace=NAMESPACE)
+@refusing(NAMESPACE)
 def connect(auth: Any = None) -> None:
     """Refuse strangers; send a snapshot, unless the console says it has state and will ask
     for what it missed (``auth = {"after": id}``); then presence and health."""
-    moderator = _moderator()
-    if not moderator:
+    moderator = session_of_moderator()
+    if moderator is None:
         raise ConnectionRefusedError("log in as a moderator first")
     f = floor()
-    try:
-        f.feed.start()  # before the snapshot: the tail starts where the snapshot is
-        join_room(ROOM)
-        resuming = isinstance(auth, dict) and isinstance(auth.get("after"), str)
-        if not resuming:
-            emit(EVENTS["snapshot"], f.store.snapshot().to_dict())
-        consoles = _consoles()
-        consoles.add(request.sid, moderator)  # type: ignore[attr-defined]
-        consoles.push_presence(socketio.server)
-        emit(EVENTS["health"], _health(f))
-    except redis.RedisError as exc:
-        # Refused with a reason, not dropped silently: the page says so and tries again.
-        raise ConnectionRefusedError(f"the event's store is unavailable ({exc}); "
-                                     "retrying") from exc
+    f.feed.start()  # before the snapshot: the tail starts where the snapshot is
+    join_room(ROOM)
+    resuming = isinstance(auth, dict) and isinstance(auth.get("after"), str)
+    if not resuming:
+        emit(EVENTS["snapshot"], f.store.snapshot().to_dict())
+    consoles = _consoles()
+    consoles.add(request.sid, *moderator)  # type: ignore[attr-defined]
+    consoles.push_presence(socketio.server)
+    emit(EVENTS["health"], _health(f))
 
 
 @socketio.on("disconnect", namespace=NAMESPACE)
 def disconnect(reason: Any = None) -> None:
     consoles = _consoles()
-    moderator, released = consoles.remove(request.sid)  # type: ignore[attr-defined]
-    if moderator is None:
-        return
-    for qid in released:
-        socketio.emit(EVENTS["editing_done"], {"qid": qid, "moderator": moderator},
-                      namespace=NAMESPACE, to=ROOM)
-    consoles.push_presence(socketio.server)
+    try:
+        moderator, released = consoles.remove(request.sid)  # type: ignore[attr-defined]
+        if moderator is None:
+            return
+        for qid in released:
+            socketio.emit(EVENTS["editing_done"], {"qid": qid, "moderator": moderator},
+                          namespace=NAMESPACE, to=ROOM)
+        consoles.push_presence(socketio.server)
+    except redis.RedisError as exc:
+        log.warning("console: cannot update presence after a disconnect (%s)", exc)
 
 
-@socketio.on(EVENTS["catch_up"], namespace=NAMESPACE)
-def catch_up(data: Any) -> dict[str, Any]:
-    after = str((data or {}).get("after") or "0-0") if isinstance(data, dict) else "0-0"
+@moderators_only(EVENTS["catch_up"], reload=True)
+def catch_up(moderator: str, data: Any) -> dict[str, Any]:
+    after = data.get("after") if isinstance(data, dict) else None
+    if not isinstance(after, str):
+        raise BadRequest("catch_up needs the last log id the console saw")
     try:
         entries = floor().store.log_after(after, count=CATCH_UP_LIMIT + 1)
     except redis.ResponseError:
@@ -306,48 +357,59 @@ def catch_up(data: Any) -> dict[str, Any]:
     return {"entries": [e.to_dict() for e in entries]}
 
 
-@socketio.on(EVENTS["act"], namespace=NAMESPACE)
-def act(data: Any) -> dict[str, Any]:
-    """One moderator action; the answer says whether it was applied, or why not."""
+def _action(data: Any) -> tuple[str, str, int, dict[str, Any]]:
+    """(action, qid, version, params) of an ``act`` payload, or BadRequest saying what is
+    wrong."""
     if not isinstance(data, dict):
-        return {"ok": False, "error": "malformed action"}
-    moderator = _moderator()
+        raise BadRequest("malformed action")
+    action = data.get("action")
+    if not isinstance(action, str) or not action:
+        raise BadRequest("the action must be named")
+    qid = data.get("qid")
+    if not isinstance(qid, str) or not 0 < len(qid) <= MAX_QID:
+        raise BadRequest("the action must name its question")
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise BadRequest("the action must name the version you saw")
+    params = data.get("params", {})
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise BadRequest(f"unexpected details for {action}")
+    unexpected = set(params) - PARAMS.get(action, set())
+    if unexpected:
+        raise BadRequest(f"unexpected details for {action}: {', '.join(sorted(unexpected))}")
+    return action, qid, version, params
+
+
+@moderators_only(EVENTS["act"])
+def act(moderator: str, data: Any) -> dict[str, Any]:
+    """One moderator action; the answer says whether it was applied, or why not."""
     f = floor()
-    if not moderator:
-        return {"ok": False, "error": "your moderator account was removed; log in again"}
     try:
-        if data.get("action") == "clear":
+        if isinstance(data, dict) and data.get("action") == "clear":
             entry_id = f.moderation.clear_screen(moderator)
         else:
-            version = data.get("version")
-            if not isinstance(version, int) or isinstance(version, bool):
-                return {"ok": False, "error": "the action must name the version you saw"}
-            params = data.get("params")
-            if not isinstance(params, dict):
-                params = {}
-            entry_id = f.moderation.apply(str(data.get("action")), str(data.get("qid")), version,
-                                          moderator, **params)
+            action, qid, version, params = _action(data)
+            entry_id = f.moderation.apply(action, qid, version, moderator, **params)
+            if action == "edit":
+                _stop_editing(qid, moderator)
     except Refused as exc:
         return {"ok": False, "error": str(exc)}
-    except TypeError:
-        return {"ok": False, "error": f"unexpected details for {data.get('action')}"}
-    if data.get("action") == "edit":
-        _stop_editing(str(data.get("qid")), moderator)
     return {"ok": True, "id": entry_id}
 
 
-def _qid(data: Any) -> str | None:
+def _qid(data: Any) -> str:
     qid = data.get("qid") if isinstance(data, dict) else None
-    return qid if isinstance(qid, str) and 0 < len(qid) <= 300 else None
+    if not isinstance(qid, str) or not 0 < len(qid) <= MAX_QID:
+        raise BadRequest("which question?")
+    return qid
 
 
-@socketio.on(EVENTS["editing"], namespace=NAMESPACE)
-def editing(data: Any) -> dict[str, Any]:
+@moderators_only(EVENTS["editing"])
+def editing(moderator: str, data: Any) -> dict[str, Any]:
     """A soft lock: tell the other consoles this moderator is editing a card."""
     qid = _qid(data)
-    if qid is None:
-        return {"ok": False, "error": "which question?"}
-    moderator = _moderator()
     _consoles().presence.start_editing(qid, moderator, request.sid)  # type: ignore[attr-defined]
     emit(EVENTS["editing"], {"qid": qid, "moderator": moderator}, to=ROOM, include_self=False)
     others = [m for m in _consoles().presence.editing().get(qid, []) if m != moderator]
@@ -360,16 +422,13 @@ def _stop_editing(qid: str, moderator: str) -> None:
          include_self=False, namespace=NAMESPACE)
 
 
-@socketio.on(EVENTS["editing_done"], namespace=NAMESPACE)
-def editing_done(data: Any) -> dict[str, Any]:
-    qid = _qid(data)
-    if qid is None:
-        return {"ok": False, "error": "which question?"}
-    _stop_editing(qid, _moderator())
+@moderators_only(EVENTS["editing_done"])
+def editing_done(moderator: str, data: Any) -> dict[str, Any]:
+    _stop_editing(_qid(data), moderator)
     return {"ok": True}
 
 
-@socketio.on(EVENTS["health"], namespace=NAMESPACE)
-def health(data: Any = None) -> dict[str, Any]:
+@moderators_only(EVENTS["health"])
+def health(moderator: str, data: Any) -> dict[str, Any]:
     """The sources' health now (consoles also get it pushed when it changes)."""
     return _health(floor())

@@ -3,20 +3,29 @@ web server runs them with."""
 
 import socket
 
-from flask import current_app
+from flask import current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_socketio import SocketIO
 from flask_wtf import CSRFProtect
 from werkzeug.serving import WSGIRequestHandler
 
+from web.accounts import normalise_username
+
 socketio = SocketIO()
 csrf = CSRFProtect()
 
 
 def _client_of_event() -> str:
-    """Rate limits count per event and client address."""
+    """Rate limits count per event and client address (the proxy's own, unless
+    FLOOR_TRUSTED_PROXIES says how many proxies' X-Forwarded-For to believe)."""
     return f"{current_app.extensions['floor'].settings.event.slug}:{get_remote_address()}"
+
+
+def username_of_event() -> str:
+    """Login failures also count per event and username, wherever they come from."""
+    name = normalise_username(str(request.form.get("username") or ""))[:64]
+    return f"{current_app.extensions['floor'].settings.event.slug}:user:{name}"
 
 
 # Counts live in the event's Redis (create_app sets RATELIMIT_STORAGE_URI), so every web

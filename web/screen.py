@@ -7,7 +7,8 @@ a question it could show by mistake, and one that reconnects simply gets the boa
 
 A board is sent when it changes: the log entries that move the queue or the screen, or that
 touch a question on the board (an edit, a group joining it), make us read it again, and it goes
-to the ``screens`` room only if it differs from what the room was last sent.
+to a kind's room (``screens``, ``overlays``) only if it differs from what that room was last
+sent. The link's kind decides what its socket sees: an overlay only the question on screen.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import re
 import threading
 from typing import Any
 
-import redis
 from flask import Blueprint, abort, current_app, make_response, render_template, request
 from flask.blueprints import BlueprintSetupState
 from flask_socketio import ConnectionRefusedError, emit, join_room
@@ -29,6 +29,7 @@ from aggregator.settings import Settings
 from aggregator.store import LogEntry, Store
 from web import floor
 from web.extensions import socketio
+from web.replies import refusing
 from web.screen_links import ScreenLinks
 
 log = logging.getLogger("floor.screen")
@@ -36,7 +37,9 @@ log = logging.getLogger("floor.screen")
 bp = Blueprint("screen", __name__)
 
 NAMESPACE = "/screen"
-ROOM = "screens"
+# One room per kind of link: what a socket is sent depends on its link's kind, never on what
+# the page asks for.
+ROOMS = {"screen": "screens", "overlay": "overlays"}
 # Socket.IO event names, shared with screen.js through the page's config.
 EVENTS = {"board": "board", "revoked": "revoked"}
 # How often a web process checks that the links its screens use are still valid. A revoked
@@ -45,7 +48,8 @@ EVENTS = {"board": "board", "revoked": "revoked"}
 SWEEP_SECONDS = 1.0
 YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{6,32}$")
 # Pages with a secret in their address: no referrer beyond our origin (the YouTube player needs
-# the origin), nothing cached, nothing indexed, nothing loaded but our files and the player.
+# the origin), nothing cached, nothing indexed, nothing loaded but our files and the player, and
+# never inside another page's frame (an OBS browser source loads the page itself, unframed).
 HEADERS = {
     "Referrer-Policy": "strict-origin-when-cross-origin",
     "Cache-Control": "no-store",
@@ -53,8 +57,8 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; frame-src https://www.youtube-nocookie.com; base-uri 'none'; "
-        "form-action 'none'"),
+        "connect-src 'self'; frame-src https://www.youtube-nocookie.com; frame-ancestors 'none'; "
+        "base-uri 'none'; form-action 'none'"),
 }
 
 # The board in one atomic read: the log id it is exactly as new as, the question on screen and
@@ -109,11 +113,12 @@ class ScreenHub:
         self.links = links
         self._read = store.conn.register_script(_BOARD)
         self.lock = threading.Lock()
-        # What every screen in the room was last sent (without its id), or None when they may
+        # What every screen of a kind was last sent (without its id), absent when they may
         # differ; and the questions whose changes matter (those on any board sent since).
-        self.sent: dict[str, Any] | None = None
+        self.sent: dict[str, dict[str, Any]] = {}
         self.watch: set[str] = set()
         self.sids: dict[str, str] = {}  # connected sid -> its link's hash
+        self.kinds: dict[str, str] = {}  # connected sid -> its link's kind
         self._stop = threading.Event()
         self._watcher: Any = None
 
@@ -139,45 +144,59 @@ class ScreenHub:
     def content(board: dict[str, Any]) -> dict[str, Any]:
         return {"current": board["current"], "next": board["next"]}
 
-    # -- the room --------------------------------------------------------------------------
+    @staticmethod
+    def view(board: dict[str, Any], kind: str) -> dict[str, Any]:
+        """What a link of this kind may see of the board: an overlay shows only the question on
+        screen, so it is never sent the queue."""
+        return board if kind == "screen" else {**board, "next": []}
+
+    # -- the rooms -------------------------------------------------------------------------
 
     def on_entry(self, server: Any, entry: LogEntry) -> None:
-        """LiveFeed listener: send the board if this entry changed it."""
+        """LiveFeed listener: send each kind of screen the board if this entry changed it."""
         with self.lock:
             if not self.sids:
-                self.sent = None  # nobody to tell; whoever connects gets the board then
+                self.sent = {}  # nobody to tell; whoever connects gets the board then
                 return
-            if self.sent is not None and "queue" not in entry.extra \
+            kinds = set(self.kinds.values())
+            if all(kind in self.sent for kind in kinds) and "queue" not in entry.extra \
                     and "screen" not in entry.extra \
                     and not any(screen_id(str(q.get("id"))) in self.watch for q in entry.qs):
                 return
             try:
                 board = self.board()
             except Exception:
-                self.sent = None  # unknown now: the next entry, whatever it is, sends the board
+                self.sent = {}  # unknown now: the next entry, whatever it is, sends the board
                 raise
-            if self.content(board) == self.sent:
-                return
-            server.emit(EVENTS["board"], board, namespace=NAMESPACE, to=ROOM)
-            self.sent, self.watch = self.content(board), self.ids(board)
+            for kind in sorted(kinds):
+                view = self.view(board, kind)
+                if self.content(view) != self.sent.get(kind):
+                    server.emit(EVENTS["board"], view, namespace=NAMESPACE, to=ROOMS[kind])
+                    self.sent[kind] = self.content(view)
+            self.watch = self.ids(board)
 
-    def join(self, sid: str, digest: str) -> None:
-        """A screen connected: it joins the room and gets the board now."""
+    def join(self, sid: str, digest: str, kind: str) -> None:
+        """A screen connected: it joins its kind's room and gets the board now."""
         with self.lock:
             board = self.board()
-            join_room(ROOM)
+            view = self.view(board, kind)
+            join_room(ROOMS[kind])
             join_room(self.link_room(digest))
-            emit(EVENTS["board"], board)
+            emit(EVENTS["board"], view)
             if not self.sids:
-                self.sent, self.watch = self.content(board), self.ids(board)
-            elif self.content(board) != self.sent:
-                self.sent = None  # the room now holds different boards: send the next one
-                self.watch |= self.ids(board)
+                self.sent, self.watch = {}, set()
+            if kind not in self.kinds.values():
+                self.sent[kind] = self.content(view)
+            elif self.content(view) != self.sent.get(kind):
+                self.sent.pop(kind, None)  # the room holds different boards: send the next one
+            self.watch |= self.ids(board)
             self.sids[sid] = digest
+            self.kinds[sid] = kind
 
     def leave(self, sid: str) -> None:
         with self.lock:
             self.sids.pop(sid, None)
+            self.kinds.pop(sid, None)
 
     @staticmethod
     def link_room(digest: str) -> str:
@@ -265,26 +284,19 @@ def overlay_page(secret: str) -> Any:
 # -- the /screen namespace ----------------------------------------------------------------
 
 @socketio.on("connect", namespace=NAMESPACE)
+@refusing(NAMESPACE)
 def connect(auth: Any = None) -> None:
+    """A screen or an overlay, by its link's secret. The link's kind, not the page, decides
+    what the socket is sent."""
     secret = auth.get("token") if isinstance(auth, dict) else None
     screens = hub()
-    try:
-        link = screens.links.find(secret) if isinstance(secret, str) else None
-    except redis.RedisError as exc:
-        log.warning("screen: cannot check a screen link: %s", exc)
-        raise ConnectionRefusedError("the server cannot check links now; retrying",
-                                     {"retry": True}) from exc
+    link = screens.links.find(secret) if isinstance(secret, str) else None
     if link is None:
         raise ConnectionRefusedError("this screen link is unknown or was revoked",
                                      {"revoked": True})
-    try:
-        floor().feed.start()  # before the board is read: the tail starts where it is
-        screens.start(socketio.server)
-        screens.join(request.sid, link.digest)  # type: ignore[attr-defined]
-    except redis.RedisError as exc:
-        log.warning("screen: cannot read the board: %s", exc)
-        raise ConnectionRefusedError("the server cannot read the board now; retrying",
-                                     {"retry": True}) from exc
+    floor().feed.start()  # before the board is read: the tail starts where it is
+    screens.start(socketio.server)
+    screens.join(request.sid, link.digest, link.kind)  # type: ignore[attr-defined]
 
 
 @socketio.on("disconnect", namespace=NAMESPACE)
