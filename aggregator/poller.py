@@ -20,7 +20,7 @@ import redis
 
 from aggregator.health import Health
 from aggregator.moderation import Moderation
-from aggregator.normalise import normalise
+from aggregator.normalise import mend, normalise
 from aggregator.question import utc_now
 from aggregator.sources import Batch, RateLimited, Source, SourceStopped
 from aggregator.store import DeadLetter, Store
@@ -49,6 +49,15 @@ class PollResult:
 # so in the text of their connection errors: never into logs, Redis or the consoles.
 _SECRET_IN_URL = re.compile(r"((?:access_token|key|client_secret|sessionid)=)[^&\s'\")]+",
                             re.IGNORECASE)
+
+
+def _said(exc: BaseException) -> str:
+    """An exception's message, or its type's name; never raises (``str`` of a broken exception
+    can)."""
+    try:
+        return mend(str(exc)) or type(exc).__name__
+    except Exception:  # noqa: BLE001 - whatever __str__ does, a dead letter needs a reason
+        return type(exc).__name__
 
 
 def redact(error: BaseException | str) -> str:
@@ -125,22 +134,38 @@ class Poller:
                     continue
                 questions.append((normalise(post), item if post.raw is None else post.raw))
             except Exception as exc:  # noqa: BLE001 - one bad item never stops the batch
-                reason = str(exc) or type(exc).__name__
-                where = self.source.describe(item)
-                reason = f"{where}: {reason}" if where else reason
-                log.warning("poller %s: dead letter: %s", self.name, reason)
-                dead.append(DeadLetter(self.name, reason, item))
+                dead.append(self.dead_letter(item, exc))
         result.dead = len(dead)
         if batch.retracted:
             # Retracting needs the batch's questions stored first; the checkpoint waits for
             # both, so a crash in between replays the batch and retracts again (harmlessly).
             result.stored = len(self.store.ingest(self.name, questions, dead))
             for qid in batch.retracted:
-                self.moderation.retract(qid, actor=f"source:{self.name}")
+                self.retract(qid)
             self.store.ingest(self.name, [], [], batch.checkpoint)
         else:
             result.stored = len(self.store.ingest(self.name, questions, dead, batch.checkpoint))
         return result
+
+    def dead_letter(self, item: Any, exc: Exception) -> DeadLetter:
+        """The dead letter of ``item``, which failed with ``exc``; building it cannot fail."""
+        reason = _said(exc)
+        try:
+            where = self.source.describe(item)
+        except Exception as failure:  # noqa: BLE001 - a broken item may break describe too
+            where = f"an item that cannot be described ({type(failure).__name__}: {_said(failure)})"
+        reason = mend(f"{where}: {reason}" if where else reason)
+        log.warning("poller %s: dead letter: %s", self.name, reason)
+        return DeadLetter(self.name, reason, item)
+
+    def retract(self, qid: str) -> None:
+        """Retract one question a source says is gone; one that fails is logged and skipped."""
+        try:
+            self.moderation.retract(qid, actor=f"source:{self.name}")
+        except redis.RedisError:
+            raise  # our store is away: the whole batch is replayed later
+        except Exception as exc:  # noqa: BLE001 - one bad id never stops the batch
+            log.warning("poller %s: cannot retract %r: %s", self.name, qid, _said(exc))
 
     def run(self, stop: threading.Event, *, once: bool = False) -> None:
         """Poll until ``stop`` is set. Cleanup (a final health record) runs whatever happens."""

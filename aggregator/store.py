@@ -16,6 +16,7 @@ from typing import Any
 import redis
 
 from aggregator.keys import Keys
+from aggregator.normalise import mend
 from aggregator.question import Question, utc_now
 
 # Stores each question once, whatever the replays: the hash's "data" field is written only if
@@ -58,10 +59,34 @@ class DeadLetter:
     raw: Any
 
     def to_json(self) -> tuple[str, str]:
-        raw = json.dumps(self.raw, default=str, ensure_ascii=False)
-        digest = hashlib.sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-        record = {"source": self.source, "reason": self.reason, "raw": raw, "at": utc_now()}
-        return f"{self.source}:{digest}", json.dumps(record, ensure_ascii=False)
+        """(field, record) as stored; never fails, whatever the payload holds."""
+        raw = dump(self.raw)
+        digest = hashlib.sha1(raw.encode("utf-8")).hexdigest()[:16]
+        record = {"source": self.source, "reason": mend(str(self.reason)), "raw": raw,
+                  "at": utc_now()}
+        return f"{mend(self.source)}:{digest}", json.dumps(record, ensure_ascii=False)
+
+
+def dump(value: Any) -> str:
+    """``value`` as JSON text that Redis can store as UTF-8, whatever it holds: lone surrogates
+    become U+FFFD, objects JSON does not know become their ``str``, and a value that cannot be
+    JSON at all (a cycle) becomes its ``repr`` as a JSON string."""
+    try:
+        text = json.dumps(value, default=_as_text, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):  # odd keys, cycles, deep nesting
+        try:
+            text = json.dumps(repr(value), ensure_ascii=False)
+        except RecursionError:
+            text = json.dumps(f"<{type(value).__name__} nested too deep to keep>")
+    # Surrogates can only sit inside JSON strings, so mending the text keeps it valid JSON.
+    return mend(text)
+
+
+def _as_text(value: object) -> str:
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - a payload's object may break even its own __str__
+        return f"<{type(value).__name__}>"
 
 
 @dataclass
@@ -136,8 +161,7 @@ class Store:
         batch = list(questions)
         args.append(str(len(batch)))
         for question, raw in batch:
-            args += [question.id, json.dumps(question.to_dict(), ensure_ascii=False),
-                     json.dumps(raw, default=str, ensure_ascii=False)]
+            args += [mend(question.id), dump(question.to_dict()), dump(raw)]
         letters = [letter.to_json() for letter in dead]
         args.append(str(len(letters)))
         for pair in letters:
