@@ -12,10 +12,13 @@ import importlib
 import pkgutil
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from aggregator.question import Post
-from aggregator.settings import EventSettings, SourceSettings
+from aggregator.sources.options import SourceSettings
+
+if TYPE_CHECKING:  # the settings module imports this package: no cycle at run time
+    from aggregator.settings import EventSettings
 
 
 class SourceError(Exception):
@@ -65,6 +68,9 @@ class Source(ABC):
 
     def __init__(self, settings: SourceSettings, event: EventSettings) -> None:
         self.settings = self.settings_model.model_validate(settings.model_dump(exclude_unset=True))
+        problem = self.settings.hashtag_problem(list(event.hashtags))
+        if problem:  # the settings module refuses this too; a source made in code is checked here
+            raise ValueError(f"[sources.{self.name}] {problem}")
         self.event = event
 
     @property
@@ -100,7 +106,21 @@ class Source(ABC):
 
 
 def registry() -> dict[str, type[Source]]:
-    """Every source in this package, by name."""
+    """Every source in this package, by name (this imports every platform's client library)."""
     for module in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{module.name}")
     return dict(_REGISTRY)
+
+
+def source_class(name: str) -> type[Source]:
+    """The source called ``name``, importing only its own module (and so only its platform's
+    client library). KeyError for a name no module declares."""
+    if name not in _REGISTRY and name.isidentifier():
+        try:
+            importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+    if name not in _REGISTRY:
+        registry()
+    return _REGISTRY[name]

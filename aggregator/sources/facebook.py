@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from datetime import datetime
 from functools import partial
@@ -27,7 +26,6 @@ from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 import facebook
-from pydantic import ConfigDict, Field, field_validator
 
 from aggregator.normalise import (
     InvalidPost,
@@ -38,17 +36,14 @@ from aggregator.normalise import (
     tag_matcher,
 )
 from aggregator.question import Post
-from aggregator.settings import EventSettings, SourceSettings
+from aggregator.settings import EventSettings
 from aggregator.sources import Batch, Source, SourceError, SourceStopped
 from aggregator.sources.graph import GraphClient, ObjectUnreadable, Wording
+from aggregator.sources.options import FacebookSettings, SourceSettings
 
 log = logging.getLogger("floor.sources.facebook")
 
 TOKEN_ENV = "FACEBOOK_PAGE_TOKEN"
-# One request per object per cycle when quiet. Page tokens fall under Business Use Case limits
-# (generous for a Page with an audience); an app still in development mode is reported to get
-# about 200 calls an hour per Page, which needs 20 s or more per object.
-DEFAULT_INTERVAL = 15.0
 # The most comments Facebook returns per page.
 PAGE_SIZE = 100
 # Re-read this far behind the newest comment seen: catches comments Facebook makes visible late,
@@ -65,7 +60,6 @@ SLOW_FACTOR = 4.0
 THROTTLE_WAIT = 600.0
 FIELDS = "id,message,created_time,from,parent{id},permalink_url"
 COMMENTER = "Facebook user"
-OBJECT_ID = re.compile(r"^[0-9]{1,30}(_[0-9]{1,30})?$")
 WORDING = Wording(
     no_token="{env} is not set: put the Page access token in the environment (or the .env file)",
     not_json="Facebook sent an answer that is not JSON ({what}, {status})",
@@ -85,31 +79,6 @@ WORDING = Wording(
 )
 
 
-class FacebookSettings(SourceSettings):
-    model_config = ConfigDict(extra="forbid")
-    interval: float = Field(default=DEFAULT_INTERVAL, gt=0)
-    live_video_ids: list[str] = Field(default_factory=list)
-    post_ids: list[str] = Field(default_factory=list)
-    require_hashtag: bool = False
-    graph_version: str = "v21.0"
-
-    @field_validator("live_video_ids", "post_ids", mode="before")
-    @classmethod
-    def _ids(cls, value: Any) -> Any:
-        for item in value if isinstance(value, list) else []:
-            if not isinstance(item, str) or not OBJECT_ID.match(item):
-                raise ValueError(f"{item!r} is not a Facebook object id: write it as a quoted "
-                                 "string of digits, e.g. \"1122334455_900000000000000\"")
-        return value
-
-    @field_validator("graph_version")
-    @classmethod
-    def _version(cls, value: str) -> str:
-        if not re.match(r"^v[0-9]{1,2}\.0$", value):
-            raise ValueError("write the Graph API version like \"v21.0\"")
-        return value
-
-
 class FacebookSource(Source):
     name = "facebook"
     settings_model = FacebookSettings
@@ -120,9 +89,6 @@ class FacebookSource(Source):
         self.options = cast(FacebookSettings, self.settings)
         self.objects = ([(oid, "live video") for oid in self.options.live_video_ids]
                         + [(oid, "post") for oid in self.options.post_ids])
-        if self.options.require_hashtag and not event.hashtags:
-            raise ValueError("[sources.facebook] require_hashtag needs the event's hashtags "
-                             "([event] hashtags)")
         self.matcher = tag_matcher(list(event.hashtags)) if event.hashtags else None
         self.clock = clock
         self.client = GraphClient(token_env=TOKEN_ENV, version=self.options.graph_version,

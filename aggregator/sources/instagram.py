@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import requests
-from pydantic import ConfigDict, Field, field_validator
 
 from aggregator.normalise import (
     InvalidPost,
@@ -37,7 +35,7 @@ from aggregator.normalise import (
     tag_matcher,
 )
 from aggregator.question import Post
-from aggregator.settings import EventSettings, SourceSettings
+from aggregator.settings import EventSettings
 from aggregator.sources import Batch, RateLimited, Source, SourceError
 from aggregator.sources.instagram_graph import GraphBackend
 from aggregator.sources.instagram_loader import (
@@ -46,58 +44,14 @@ from aggregator.sources.instagram_loader import (
     PollerRateController,
     login,
 )
+from aggregator.sources.options import SHORTCODE_IN_URL, InstagramSettings, SourceSettings
 
 # ``floor instagram-login`` and the tests import the login from here.
 __all__ = ["InstagramSettings", "InstagramSource", "LoginFailed", "PollerRateController", "login"]
 
 log = logging.getLogger(__name__)
 
-# Instagram throttles accounts that poll often, and a throttled account is blind for half an
-# hour: two minutes between cycles keeps a meeting's worth of polls far inside instaloader's
-# budgets (199 app requests per 30 min) while questions still arrive within a few minutes.
-DEFAULT_INTERVAL = 120.0
-MIN_INTERVAL = 30.0
-GRAPH_VERSION = "v21.0"
-
 POST_URL = "https://www.instagram.com/p/{shortcode}/"
-SHORTCODE = re.compile(r"^[A-Za-z0-9_-]{5,64}$")
-SHORTCODE_IN_URL = re.compile(r"instagram\.com/(?:[^/?#]+/)?(?:p|reel|reels|tv)/([A-Za-z0-9_-]+)")
-
-
-class InstagramSettings(SourceSettings):
-    model_config = ConfigDict(extra="forbid")
-    backend: Literal["instaloader", "graph"] = "instaloader"
-    interval: float = Field(default=DEFAULT_INTERVAL, ge=MIN_INTERVAL)
-    hashtags: list[str] | None = None
-    require_hashtag: bool = False
-    lookback_hours: float = Field(default=24.0, gt=0)
-    username: str = ""
-    session_file: str = ""
-    post_shortcodes: list[str] = Field(default_factory=list)
-    polite_sleep: bool = True
-    ig_user_id: str = ""
-    media_ids: list[str] = Field(default_factory=list)
-    graph_version: str = Field(default=GRAPH_VERSION, pattern=r"^v\d+\.\d+$")
-
-    @field_validator("hashtags")
-    @classmethod
-    def _tags(cls, value: list[str] | None) -> list[str] | None:
-        if value is None:
-            return None
-        return [tag.strip().lstrip("#＃").strip() for tag in value if tag.strip("#＃ ")]
-
-    @field_validator("post_shortcodes")
-    @classmethod
-    def _shortcodes(cls, value: list[str]) -> list[str]:
-        codes = []
-        for entry in value:
-            found = SHORTCODE_IN_URL.search(entry)
-            code = found.group(1) if found else entry.strip()
-            if not SHORTCODE.match(code):
-                raise ValueError(f"{entry!r} is not a shortcode or an instagram.com/p/… link")
-            codes.append(code)
-        return codes
-
 
 
 class InstagramSource(Source):

@@ -13,23 +13,15 @@ import time
 from pathlib import Path
 from typing import Any, cast
 
-from pydantic import ConfigDict, Field
-
 from aggregator.normalise import InvalidPost
 from aggregator.question import Post, utc_now
-from aggregator.settings import EventSettings, SourceSettings
+from aggregator.settings import EventSettings
 from aggregator.sources import Batch, Source
+from aggregator.sources.options import RehearsalSettings, SourceSettings
 
 BUNDLED = Path(__file__).with_name("rehearsal.jsonl")
 # Lines released per poll at most; at speed 0 the whole file goes in batches of this size.
 BATCH = 200
-
-
-class RehearsalSettings(SourceSettings):
-    model_config = ConfigDict(extra="forbid")
-    file: str = ""
-    speed: float = Field(default=1.0, ge=0)
-    interval: float = Field(default=0.5, gt=0)
 
 
 class RehearsalSource(Source):

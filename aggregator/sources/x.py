@@ -35,21 +35,16 @@ from typing import Any, cast
 
 import requests
 import tweepy
-from pydantic import ConfigDict, Field, field_validator
 
 from aggregator.normalise import InvalidPost, fold, iso_time, required_text, tag_matcher
 from aggregator.question import Post
-from aggregator.settings import EventSettings, SourceSettings
+from aggregator.settings import EventSettings
 from aggregator.sources import Batch, RateLimited, Source, SourceError, SourceStopped
+from aggregator.sources.options import SourceSettings, XSettings
 
 log = logging.getLogger("floor.sources.x")
 
 TOKEN_ENV = "X_BEARER_TOKEN"
-# Recent search allows 450 requests per 15 minutes per app (one every 2 s), but every post read
-# is billed, and a shorter interval mostly buys more requests for the same posts: 15 s keeps
-# questions on the console within seconds for a handful of requests a minute.
-DEFAULT_INTERVAL = 15.0
-MIN_INTERVAL = 2.0
 # The most X returns per request; fewer, larger pages are fewer requests for the same posts.
 PAGE_SIZE = 100
 # Just inside the 7-day window of recent search, for a first cycle or a since_id X refuses.
@@ -67,22 +62,6 @@ TIMEOUT = 10.0
 TWEET_FIELDS = ["created_at", "author_id", "conversation_id", "lang", "note_tweet"]
 USER_FIELDS = ["username", "name"]
 DIGITS = re.compile(r"^[0-9]{1,25}$")
-
-
-class XSettings(SourceSettings):
-    model_config = ConfigDict(extra="forbid")
-    interval: float = Field(default=DEFAULT_INTERVAL, ge=MIN_INTERVAL)
-    # Empty: the event's hashtags.
-    hashtags: list[str] = Field(default_factory=list)
-    cost_per_post_usd: float = Field(default=0.005, ge=0)
-    # Whether X bills the expanded authors as "User: Read" ($0.010) shows in its console.
-    cost_per_user_usd: float = Field(default=0.0, ge=0)
-    budget_usd: float = Field(default=25.0, ge=0)
-
-    @field_validator("hashtags")
-    @classmethod
-    def _tags(cls, value: list[str]) -> list[str]:
-        return ["#" + tag.strip().lstrip("#") for tag in value if tag.strip("# ")]
 
 
 @dataclass

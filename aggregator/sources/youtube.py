@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone, tzinfo
@@ -34,7 +33,6 @@ import httplib2
 from google.auth.exceptions import GoogleAuthError
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
-from pydantic import ConfigDict, Field, field_validator
 
 from aggregator.normalise import (
     InvalidPost,
@@ -45,8 +43,10 @@ from aggregator.normalise import (
     tag_matcher,
 )
 from aggregator.question import Post
-from aggregator.settings import EventSettings, SourceSettings
+from aggregator.settings import EventSettings
 from aggregator.sources import Batch, RateLimited, Source, SourceError, SourceStopped
+from aggregator.sources.options import QUOTA_RESERVE, SourceSettings, YouTubeSettings
+from aggregator.sources.options import YOUTUBE_POLL as DEFAULT_POLL
 
 log = logging.getLogger(__name__)
 
@@ -57,41 +57,15 @@ SCOPES = ["https://www.googleapis.com/auth/youtube.readonly"]
 # Quota units per call (YouTube Data API cost table).
 LIST_COST = 5
 VIDEO_COST = 1
-# Units kept back from the pacing sums for resolving the chat, restarts and `floor check`.
-QUOTA_RESERVE = 100
-# Used when a page carries no pollingIntervalMillis; YouTube's usual value.
-DEFAULT_POLL = 5.0
 # YouTube's quota day starts at midnight Pacific time.
 PACIFIC = "America/Los_Angeles"
 
-VIDEO_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
-VIDEO_IN_URL = re.compile(r"(?:[?&]v=|youtu\.be/|/live/|/shorts/|/embed/)([A-Za-z0-9_-]{11})")
 WATCH_URL = "https://www.youtube.com/watch?v={video_id}"
 DELETIONS = {"messageDeletedEvent": ("messageDeletedDetails", "deletedMessageId"),
              "messageRetractedEvent": ("messageRetractedDetails", "retractedMessageId")}
 REFUSED = {"authError", "forbidden", "insufficientPermissions", "keyInvalid", "keyExpired",
            "accessNotConfigured", "ipRefererBlocked", "API_KEY_INVALID", "SERVICE_DISABLED",
            "API_KEY_SERVICE_BLOCKED", "CREDENTIALS_MISSING"}
-
-
-class YouTubeSettings(SourceSettings):
-    model_config = ConfigDict(extra="forbid")
-    video_id: str
-    interval: float = Field(default=DEFAULT_POLL, gt=0)
-    daily_quota: int = Field(default=10_000, gt=QUOTA_RESERVE)
-    meeting_hours: float = Field(default=3.0, gt=0)
-    require_hashtag: bool = False
-    max_results: int = Field(default=500, ge=200, le=2000)
-
-    @field_validator("video_id")
-    @classmethod
-    def _video(cls, value: str) -> str:
-        value = value.strip()
-        found = VIDEO_IN_URL.search(value)
-        video = found.group(1) if found else value
-        if not VIDEO_ID.match(video):
-            raise ValueError("expected the stream's 11-character video id or its YouTube link")
-        return video
 
 
 def _pacific() -> tzinfo:
