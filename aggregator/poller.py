@@ -22,7 +22,7 @@ from aggregator.health import Health
 from aggregator.moderation import Moderation
 from aggregator.normalise import mend, normalise
 from aggregator.question import utc_now
-from aggregator.sources import Batch, RateLimited, Source, SourceStopped
+from aggregator.sources import Ban, Batch, RateLimited, Source, SourceStopped
 from aggregator.store import DeadLetter, Store
 
 log = logging.getLogger("floor.poller")
@@ -32,6 +32,8 @@ log = logging.getLogger("floor.poller")
 BACKOFF_CAP = 300.0
 # A source that needs a person (expired token) is retried this rarely, in case it was fixed.
 STOPPED_RETRY = 300.0
+# Questions a ban still touches: those the moderators have not yet put on screen or decided.
+OPEN = ("new", "approved")
 # Long waits are cut into slices this long, to keep the heartbeat fresh and notice a stop.
 WAIT_SLICE = 5.0
 
@@ -116,6 +118,14 @@ class Poller:
             return PollResult(delay=self.backoff(), error=said)
         result = self.store_batch(batch)
         self.failures = 0
+        if batch.ended:
+            said = redact(batch.ended)
+            log.error("poller %s: ended: %s", self.name, said)
+            stopped = {"state": "stopped", "last_poll": utc_now(), "last_items": result.stored,
+                       "last_error": said, "paused_until": None}
+            self.record(items=result.stored, **{**batch.health, **stopped})
+            result.delay, result.error = STOPPED_RETRY, said
+            return result
         result.delay = self.source.interval if batch.next_poll_in is None else batch.next_poll_in
         now = utc_now()
         ours = {"state": "ok", "last_poll": now, "last_ok": now, "last_items": result.stored,
@@ -136,12 +146,14 @@ class Poller:
             except Exception as exc:  # noqa: BLE001 - one bad item never stops the batch
                 dead.append(self.dead_letter(item, exc))
         result.dead = len(dead)
-        if batch.retracted:
+        if batch.retracted or batch.bans:
             # Retracting needs the batch's questions stored first; the checkpoint waits for
             # both, so a crash in between replays the batch and retracts again (harmlessly).
             result.stored = len(self.store.ingest(self.name, questions, dead))
             for qid in batch.retracted:
                 self.retract(qid)
+            for ban in batch.bans:
+                self.ban(ban)
             self.store.ingest(self.name, [], [], batch.checkpoint)
         else:
             result.stored = len(self.store.ingest(self.name, questions, dead, batch.checkpoint))
@@ -157,6 +169,17 @@ class Poller:
         reason = mend(f"{where}: {reason}" if where else reason)
         log.warning("poller %s: dead letter: %s", self.name, reason)
         return DeadLetter(self.name, reason, item)
+
+    def ban(self, ban: Ban) -> None:
+        """The platform banned an author: retract or flag their questions not yet shown."""
+        actor = f"source:{self.name}"
+        for question in self.store.questions_by(ban.platform, ban.handle):
+            if question.state not in OPEN:
+                continue
+            if ban.retract:
+                self.retract(question.id)
+            else:
+                self.store.flag(question.id, "author_banned", actor)
 
     def retract(self, qid: str) -> None:
         """Retract one question a source says is gone; one that fails is logged and skipped."""

@@ -169,6 +169,45 @@ class Store:
         keys = [k.log, k.questions, k.arrivals, k.checkpoints, k.dead_letters]
         return list(self._ingest(keys=keys, args=args))
 
+    def flag(self, qid: str, flag: str, actor: str) -> str | None:
+        """Add ``flag`` to a stored question (a source's news about it, such as its author's
+        ban), logged like any change so every console sees it. Taken under WATCH, so it never
+        undoes a moderator's action made at the same instant. Returns the log id, or None when
+        the question is not stored or already has the flag."""
+        key = self.keys.question(qid)
+
+        def add(pipe: redis.client.Pipeline) -> str | None:
+            data = pipe.hget(key, "data")
+            if data is None:
+                return None
+            question = Question.from_dict(json.loads(data))
+            if flag in question.flags:
+                return None
+            now = utc_now()
+            question.flags = sorted({*question.flags, flag})
+            question.version += 1
+            question.last_actor, question.last_action, question.updated_at = actor, "flag", now
+            record = dump(question.to_dict())
+            pipe.multi()
+            pipe.hset(key, "data", record)
+            pipe.xadd(self.keys.log, {"type": "flag", "qid": qid, "actor": actor, "at": now,
+                                      "flag": flag, "qs": f"[{record}]"})
+            return str(pipe.execute()[-1])
+
+        result = self.conn.transaction(add, key, value_from_callable=True)
+        return None if result is None else str(result)
+
+    def questions_by(self, platform: str, handle: str) -> list[Question]:
+        """The stored questions of one author on one platform (a scan: for rare events such as
+        a ban, not for every post)."""
+        prefix = f"{platform}:"
+        qids = [qid for qid in self.question_ids() if qid.startswith(prefix)]
+        pipe = self.conn.pipeline(transaction=False)
+        for qid in qids:
+            pipe.hget(self.keys.question(qid), "data")
+        found = [Question.from_dict(json.loads(d)) for d in pipe.execute() if d is not None]
+        return [q for q in found if q.author_handle == handle]
+
     def checkpoint(self, source: str) -> str | None:
         value = self.conn.hget(self.keys.checkpoints, source)
         return None if value is None else str(value)
