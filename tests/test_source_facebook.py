@@ -192,10 +192,14 @@ def test_an_expired_token_stops_with_a_plain_message(api: Any, store: Store,
 
 
 @pytest.mark.parametrize("code, permission", [
-    ("283", "pages_read_user_content"), ("10", "pages_read_engagement")])
+    ("283", "pages_read_user_content"), ("10", "pages_read_engagement"),
+    ("100_permission", "pages_read_engagement")])
 def test_a_missing_permission_stops_and_is_named(api: Any, store: Store, event: str, code: str,
                                                  permission: str) -> None:
+    """Code 100 too, when its message names the permission: the advice is that permission,
+    not "check the id"."""
     api.get(LIVE_URL, status=403, json=ERRORS[code])
+    code = code.split("_")[0]
 
     poller(make(event), store).poll_once()
 
@@ -409,3 +413,25 @@ def test_floor_poll_facebook_once_as_a_subprocess(floor_env: dict[str, str], sto
     assert checkpoint(store, "facebook") == FIRST_MARKS
     assert health(store, "facebook")["state"] == "ok"
 
+
+
+def test_a_reply_is_known_by_its_permalink_when_parent_is_missing(api: Any, store: Store,
+                                                                  event: str) -> None:
+    """Facebook leaves ``parent`` out when the token may not read the comment replied to; the
+    permalink still carries ``reply_comment_id``."""
+    page = {"data": [
+        {"id": "5566778899_700000000000011", "created_time": "2026-05-14T10:02:30+0000",
+         "from": {"id": "7011", "name": "Eve Rowe"}, "message": "Same question here?",
+         "permalink_url": "https://www.facebook.com/trustcomms/videos/5566778899/?comment_id="
+                          "700000000000001&reply_comment_id=700000000000011"},
+        {"id": "5566778899_700000000000012", "created_time": "2026-05-14T10:02:40+0000",
+         "from": {"id": "7012", "name": "Fay Osei"}, "message": "A new question?",
+         "permalink_url": VIDEO + "700000000000012"},
+    ], "paging": {"cursors": {"before": "QVFIUmx1", "after": "QVFIUmx2"}}}
+    api.get(LIVE_URL, json=page)
+
+    poller(make(event, post_ids=[]), store).poll_once()
+
+    flags = {row[0]: row[-1] for row in question_rows(store)}
+    assert flags == {"fb:5566778899_700000000000011": "question,reply",
+                     "fb:5566778899_700000000000012": "question"}

@@ -204,7 +204,7 @@ class FacebookSource(Source):
         if self.options.require_hashtag and not (self.matcher and
                                                  self.matcher.search(fold(message))):
             return None
-        flags = ["reply"] if isinstance(comment.get("parent"), dict) else []
+        flags = ["reply"] if isinstance(comment.get("parent"), dict) or _replies(url) else []
         return Post(platform="fb", native_id=cid, text=message, author_name=name,
                     url=url or f"https://www.facebook.com/{cid}", posted_at=posted_at,
                     raw=item, flags=flags)
@@ -241,6 +241,17 @@ def load_marks(text: str | None) -> dict[str, int]:
         log.warning("poller facebook: unreadable checkpoint %r (%s); reading all comments",
                     text[:200], exc)
         return {}
+
+
+def _replies(permalink: str | None) -> bool:
+    """Whether a comment's permalink is a reply's: Facebook adds ``reply_comment_id`` (and the
+    ``parent`` field is left out when the token may not read the comment replied to)."""
+    if not permalink:
+        return False
+    try:
+        return bool(parse_qs(urlsplit(permalink).query).get("reply_comment_id"))
+    except ValueError:
+        return False
 
 
 def _unix(comment: Any) -> int | None:

@@ -59,7 +59,8 @@ MAX_PAGES = 200
 TIMEOUT = 10.0
 # The fields a question needs: the post, its author (expanded), time, language, thread, and the
 # full text of long posts ("note_tweet"; ``text`` is cut at 280 characters for those).
-TWEET_FIELDS = ["created_at", "author_id", "conversation_id", "lang", "note_tweet"]
+TWEET_FIELDS = ["created_at", "author_id", "conversation_id", "lang", "note_tweet",
+                "referenced_tweets"]
 USER_FIELDS = ["username", "name"]
 DIGITS = re.compile(r"^[0-9]{1,25}$")
 
@@ -336,6 +337,8 @@ class XSource(Source):
             name, handle = required_text(author, "name"), required_text(author, "username")
         if not self.matcher.search(fold(text)):
             return None
+        if _retweets(tweet):
+            return None  # "-is:retweet" in the query; X's search has let some through anyway
         flags = []
         history = tweet.get("edit_history_tweet_ids")
         if isinstance(history, list) and len(history) > 1:
@@ -379,6 +382,13 @@ class _TimeoutSession(requests.Session):
 
 class _StaleSinceId(SourceError):
     """X refused the since_id (older than its 7-day window)."""
+
+
+def _retweets(tweet: dict[str, Any]) -> bool:
+    """Whether the post is a retweet: its ``referenced_tweets`` has one of type "retweeted"."""
+    refs = tweet.get("referenced_tweets")
+    return isinstance(refs, list) and any(
+        isinstance(ref, dict) and ref.get("type") == "retweeted" for ref in refs)
 
 
 def _pages(count: int) -> str:
