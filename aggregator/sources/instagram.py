@@ -233,10 +233,16 @@ def _graph_media(item: dict[str, Any]) -> Post:
     caption = optional_text(media, "caption", "media.caption") or ""
     # recent_media never names the account behind other people's posts (Meta's rule).
     handle = optional_text(media, "username", "media.username") or ""
+    timestamp = optional_text(media, "timestamp", "media.timestamp")
+    flags = []
+    if timestamp is not None:
+        posted_at = _graph_time(timestamp)
+    else:  # Meta leaves it out at times: the time we first saw the post, said so
+        posted_at = _iso(_field(item, "first_seen", (int, float)))
+        flags.append("time_first_seen")
     return Post(platform="ig", native_id=found.group(1) if found else media_id, text=caption,
-                author_name=handle, author_handle=handle, url=permalink,
-                posted_at=_graph_time(required_text(media, "timestamp", "media.timestamp")),
-                raw=item)
+                author_name=handle, author_handle=handle, url=permalink, posted_at=posted_at,
+                raw=item, flags=flags)
 
 
 def _graph_comment(item: dict[str, Any]) -> Post:
@@ -247,11 +253,12 @@ def _graph_comment(item: dict[str, Any]) -> Post:
               or optional_text(sender, "username", "comment.from.username") or "")
     permalink = item.get("permalink") if isinstance(item.get("permalink"), str) else ""
     url = f"{permalink.rstrip('/')}/c/{comment_id}/" if permalink else ""
+    reply = bool(item.get("reply_to")) or comment.get("parent_id") is not None
     return Post(platform="ig", native_id=comment_id,
                 text=required_text(comment, "text", "comment.text"), author_name=handle,
                 author_handle=handle, url=url,
                 posted_at=_graph_time(required_text(comment, "timestamp", "comment.timestamp")),
-                raw=item)
+                raw=item, flags=["reply"] if reply else [])
 
 
 def _load_state(checkpoint: str | None) -> dict[str, Any]:
