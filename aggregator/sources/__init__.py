@@ -101,6 +101,9 @@ _REGISTRY: dict[str, type[Source]] = {}
 class Source(ABC):
     name: ClassVar[str] = ""
     settings_model: ClassVar[type[SourceSettings]] = SourceSettings
+    # A source of invented posts (the rehearsal feed) is polled only when enabled, or forced:
+    # its posts must never land in a real event by mistake.
+    invented: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -27,6 +27,7 @@ BATCH = 200
 class RehearsalSource(Source):
     name = "rehearsal"
     settings_model = RehearsalSettings
+    invented = True
 
     def __init__(self, settings: SourceSettings, event: EventSettings, *, clock: Any = time.time):
         super().__init__(settings, event)
