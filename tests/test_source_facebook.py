@@ -435,3 +435,24 @@ def test_a_reply_is_known_by_its_permalink_when_parent_is_missing(api: Any, stor
     flags = {row[0]: row[-1] for row in question_rows(store)}
     assert flags == {"fb:5566778899_700000000000011": "question,reply",
                      "fb:5566778899_700000000000012": "question"}
+
+
+def test_an_answer_without_a_content_type_is_not_json_not_a_crash(api: Any, store: Store,
+                                                                  event: str) -> None:
+    api.get(LIVE_URL, body="upstream reset", content_type=None)
+
+    poller(make(event, post_ids=[]), store).poll_once()
+
+    record = health(store, "facebook")
+    assert record["state"] == "failing"
+    assert record["last_error"].startswith("Facebook sent an answer that is not JSON")
+
+
+def test_our_own_errors_are_not_taken_for_facebooks(api: Any, event: str) -> None:
+    """A KeyError or ValueError in our code must surface as the bug it is, never be reported
+    as "Facebook sent an unreadable answer"."""
+    client = make(event).client
+    with pytest.raises(KeyError, match="ours"):
+        client.call("a test", lambda graph: {}["ours"])
+    with pytest.raises(ValueError, match="ours too"):
+        client.call("a test", lambda graph: int("ours too"))

@@ -640,3 +640,17 @@ def test_graph_hashtag_media_without_a_timestamp_uses_the_time_first_seen(
     assert row[0] == "ig:C7aG0000003"
     assert row[5] == "2026-05-14T10:03:20+00:00"  # NOW, when it was first seen
     assert "time_first_seen" in row[-1].split(",")
+
+
+def test_our_own_bug_is_not_called_a_change_of_instagram(store: Store, session_file: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """instaloader's KeyError/AssertionError/AttributeError on a reply it does not know means
+    "Instagram changed shape"; the same error raised by our code is a bug, and surfaces."""
+    from aggregator.sources.instagram_loader import LoaderBackend
+
+    def broken(*args: Any) -> Any:
+        raise AttributeError("a bug of ours")
+
+    monkeypatch.setattr(LoaderBackend, "_read_tag", broken)
+    with pytest.raises(AttributeError, match="a bug of ours"):
+        make(store.keys.event, session_file).fetch(None)

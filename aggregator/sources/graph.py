@@ -100,6 +100,9 @@ class GraphClient:
 
     def _remember(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self._last = response
+        # facebook-sdk reads headers["content-type"] unguarded: without one, an answer is
+        # "not JSON" (its GraphAPIError), not a KeyError that looks like our own bug.
+        response.headers.setdefault("content-type", "")
 
     def call(self, what: str, request: Callable[[facebook.GraphAPI], Any]) -> dict[str, Any]:
         """Run one GraphAPI request (``what`` names it in messages), errors mapped for the
@@ -111,7 +114,7 @@ class GraphClient:
             result = request(graph)
         except facebook.GraphAPIError as exc:
             raise self.error(exc, what) from exc
-        except (ValueError, KeyError) as exc:  # a JSON content type with a broken body
+        except requests.JSONDecodeError as exc:  # a JSON content type with a broken body
             raise SourceError(self._say(self.wording.unreadable, what=what, exc=exc)) from exc
         except requests.Timeout as exc:
             raise SourceError(self._say(self.wording.timeout, what=what, exc=exc)) from exc
