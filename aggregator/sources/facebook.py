@@ -2,7 +2,7 @@
 
 Each cycle reads ``/{object}/comments`` for every configured object with ``filter=stream`` (all
 comments, replies included), newest first, 100 a page, and drains every page (``paging.next``).
-Cursors do not survive between runs, so the checkpoint is a JSON object of the newest
+Cursors do not survive between runs, so the checkpoint (``FacebookCheckpoint``) keeps the newest
 ``created_time`` seen per object (Unix seconds); the next cycle asks for comments ``since`` that
 time minus an overlap, so a comment that becomes visible a little after newer ones is still read.
 The overlap re-reads a few comments each cycle; their ids make that harmless (the store keeps
@@ -17,7 +17,6 @@ construction (``graph_version``, default v21.0), errors are classified by Facebo
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from datetime import datetime
@@ -26,6 +25,7 @@ from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 import facebook
+from pydantic import Field
 
 from aggregator.normalise import (
     InvalidPost,
@@ -37,7 +37,7 @@ from aggregator.normalise import (
 )
 from aggregator.question import Post
 from aggregator.settings import EventSettings
-from aggregator.sources import Batch, Source, SourceError, SourceStopped
+from aggregator.sources import Batch, Checkpoint, Source, SourceError, SourceStopped
 from aggregator.sources.graph import GraphClient, ObjectUnreadable, Wording
 from aggregator.sources.options import FacebookSettings, SourceSettings
 
@@ -79,6 +79,11 @@ WORDING = Wording(
 )
 
 
+class FacebookCheckpoint(Checkpoint):
+    # Object id -> the newest created_time read on it (Unix seconds).
+    since: dict[str, int] = Field(default_factory=dict)
+
+
 class FacebookSource(Source):
     name = "facebook"
     settings_model = FacebookSettings
@@ -101,7 +106,8 @@ class FacebookSource(Source):
         if not self.objects:
             raise SourceStopped("no live_video_ids or post_ids in [sources.facebook]: add the "
                                 "meeting's live video or post")
-        marks = load_marks(checkpoint)
+        state = FacebookCheckpoint.read(checkpoint, self.name)
+        marks = state.since
         items: list[dict[str, Any]] = []
         skipped: list[str] = []
         notes: list[str] = []
@@ -135,7 +141,7 @@ class FacebookSource(Source):
             next_poll = wait * 60
         elif busiest is not None and busiest >= SLOW_AT:
             next_poll = self.interval * SLOW_FACTOR
-        return Batch(items, json.dumps(marks, sort_keys=True), next_poll_in=next_poll,
+        return Batch(items, state.dump(), next_poll_in=next_poll,
                      health=health)
 
     def drain(self, oid: str, kind: str, mark: int | None) -> tuple[list[Any], str | None]:
@@ -225,22 +231,6 @@ class FacebookSource(Source):
 
 def _comments(graph: facebook.GraphAPI, oid: str, args: dict[str, Any]) -> Any:
     return graph.get_connections(oid, "comments", **args)
-
-
-def load_marks(text: str | None) -> dict[str, int]:
-    """The checkpoint: object id -> newest created_time seen (Unix seconds)."""
-    if not text:
-        return {}
-    try:
-        data = json.loads(text)
-        if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
-        return {str(k): int(v) for k, v in data.items()}
-    except (ValueError, TypeError) as exc:
-        # Re-reading every comment is safe (ids dedupe), so start again rather than stop.
-        log.warning("poller facebook: unreadable checkpoint %r (%s); reading all comments",
-                    text[:200], exc)
-        return {}
 
 
 def _replies(permalink: str | None) -> bool:

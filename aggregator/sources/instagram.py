@@ -16,7 +16,6 @@ switching backend mid-meeting does not store a hashtag post twice.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import requests
+from pydantic import Field
 
 from aggregator.normalise import (
     InvalidPost,
@@ -36,7 +36,7 @@ from aggregator.normalise import (
 )
 from aggregator.question import Post
 from aggregator.settings import EventSettings
-from aggregator.sources import Batch, RateLimited, Source, SourceError
+from aggregator.sources import Batch, Checkpoint, RateLimited, Source, SourceError
 from aggregator.sources.instagram_graph import GraphBackend
 from aggregator.sources.instagram_loader import (
     LoaderBackend,
@@ -52,6 +52,16 @@ __all__ = ["InstagramSettings", "InstagramSource", "LoginFailed", "PollerRateCon
 log = logging.getLogger(__name__)
 
 POST_URL = "https://www.instagram.com/p/{shortcode}/"
+
+
+class InstagramCheckpoint(Checkpoint):
+    """One part per backend, each the backend's own (see the module's docstring)."""
+
+    instaloader: dict[str, Any] = Field(default_factory=dict)
+    graph: dict[str, Any] = Field(default_factory=dict)
+
+    def dump(self) -> str:
+        return self.model_dump_json(exclude_defaults=True)  # only the parts in use
 
 
 class InstagramSource(Source):
@@ -92,13 +102,13 @@ class InstagramSource(Source):
             raise type(exc)(f"{label}: {exc}") from exc
 
     def fetch(self, checkpoint: str | None) -> Batch:
-        state = _load_state(checkpoint)
-        part = state.setdefault(self.options.backend, {})
+        state = InstagramCheckpoint.read(checkpoint, self.name)
+        part = getattr(state, self.options.backend)
         with self._labelled():
             items, gone, health = self.backend.fetch(part)
         if gone:
             log.info("poller instagram: %d comment(s) deleted on Instagram", len(gone))
-        return Batch(items, json.dumps(state, sort_keys=True, separators=(",", ":")),
+        return Batch(items, state.dump(),
                      retracted=[f"ig:{cid}" for cid in gone],
                      health=health)
 
@@ -259,16 +269,3 @@ def _graph_comment(item: dict[str, Any]) -> Post:
                 author_handle=handle, url=url,
                 posted_at=_graph_time(required_text(comment, "timestamp", "comment.timestamp")),
                 raw=item, flags=["reply"] if reply else [])
-
-
-def _load_state(checkpoint: str | None) -> dict[str, Any]:
-    if not checkpoint:
-        return {}
-    try:
-        state = json.loads(checkpoint)
-    except ValueError:
-        state = None
-    if not isinstance(state, dict):
-        log.warning("poller instagram: unreadable checkpoint %r, starting afresh", checkpoint[:80])
-        return {}
-    return state
