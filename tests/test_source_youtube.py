@@ -197,6 +197,12 @@ def test_ended_chat_and_refused_credentials_stop(store: Store, reply: tuple,
     (TimeoutError("timed out"), "could not reach YouTube"),
     (socket.gaierror(-3, "Temporary failure in name resolution"), "could not reach YouTube"),
     (({"status": "200", "content-type": "application/json"}, '{"items": [{"id": '), "not JSON"),
+    (({"status": "200", "content-type": "application/json"}, b'{"items": ["\xff\xfe"]}'),
+     "not JSON"),
+    (({"status": "500", "content-type": "application/json"}, b'{"error": "\xff"}'),
+     "server error"),
+    (({"status": "500", "content-type": "application/json"}, '{"error": ["odd"]}'),
+     "server error"),
     (ok({"kind": "youtube#liveChatMessageListResponse"}), "without an items list"),
 ])
 def test_transient_failures_back_off(store: Store, reply: Any, words: str) -> None:

@@ -40,11 +40,14 @@ class RehearsalSource(Source):
 
     def line_at(self, index: int) -> float:
         """The meeting time of line ``index`` (0-based); an unreadable line plays at once."""
-        try:
-            at = json.loads(self.lines[index]).get("at")
-            return float(at) if isinstance(at, int | float) else 0.0
-        except (ValueError, AttributeError, IndexError):
+        if not 0 <= index < len(self.lines):
             return 0.0
+        try:
+            data = json.loads(self.lines[index])
+        except ValueError:  # not JSON, or not UTF-8
+            return 0.0
+        at = data.get("at") if isinstance(data, dict) else None
+        return float(at) if isinstance(at, int | float) and not isinstance(at, bool) else 0.0
 
     def fetch(self, checkpoint: str | None) -> Batch:
         start = int(checkpoint or 0)

@@ -132,12 +132,17 @@ def _handle(author: dict[str, Any]) -> str | None:
 
 def _reasons(exc: HttpError) -> set[str]:
     """Every ``reason`` in Google's error envelope (errors[] and details[])."""
+    content = exc.content
     try:
-        error = json.loads(exc.content.decode("utf-8")).get("error", {})
-    except (ValueError, AttributeError, UnicodeDecodeError):
+        body = json.loads(content) if isinstance(content, bytes | str) else None
+    except ValueError:  # not JSON, or bytes that are not UTF-8
+        return set()
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
         return set()
     found = set()
-    for entry in [*(error.get("errors") or []), *(error.get("details") or [])]:
+    entries = [error.get("errors"), error.get("details")]
+    for entry in [e for listed in entries if isinstance(listed, list) for e in listed]:
         if isinstance(entry, dict) and isinstance(entry.get("reason"), str):
             found.add(entry["reason"])
     return found
@@ -208,7 +213,7 @@ class YouTubeSource(Source):
         except GoogleAuthError as exc:
             raise SourceStopped(f"the YouTube OAuth token no longer works ({exc}): authorise "
                                 f"again and update {TOKEN_FILE_ENV}") from exc
-        except ValueError as exc:
+        except UnicodeDecodeError as exc:  # the client decodes the body before parsing it
             raise SourceError(f"YouTube sent a reply that is not JSON: {exc}") from exc
         except (httplib2.HttpLib2Error, OSError) as exc:  # timeouts, refused connections
             raise SourceError(f"could not reach YouTube: {type(exc).__name__}: {exc}") from exc
