@@ -82,7 +82,11 @@ class Poller:
         return self.source.name
 
     def record(self, **fields: Any) -> None:
-        self.health.record(self.name, **{**self.source.labels, **fields})
+        """Write the health record; text from a platform (an error, a detail) is mended first,
+        so a lone surrogate in it cannot fail the write."""
+        merged: dict[str, Any] = {k: mend(v) if isinstance(v, str) else v
+                                  for k, v in {**self.source.labels, **fields}.items()}
+        self.health.record(self.name, **merged)
 
     def backoff(self) -> float:
         base = self.source.interval * 2 ** min(self.failures - 1, 16)

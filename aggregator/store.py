@@ -156,8 +156,10 @@ class Store:
         """Store new questions (with their raw payloads), dead letters and the checkpoint in one
         atomic step. Questions already stored are skipped. Returns the ids that were new."""
         k = self.keys
-        args: list[str] = [k.question(""), source, "" if checkpoint is None else "=" + checkpoint,
-                           utc_now()]
+        # A platform's page token can carry what UTF-8 cannot: mended, at worst the platform
+        # refuses it and the source reads again from the start (ids make that harmless).
+        mark = "" if checkpoint is None else "=" + mend(checkpoint)
+        args: list[str] = [k.question(""), mend(source), mark, utc_now()]
         batch = list(questions)
         args.append(str(len(batch)))
         for question, raw in batch:

@@ -123,3 +123,13 @@ def test_a_dead_letter_is_written_whatever_its_payload_holds(store: Store) -> No
     first = next(r for r in records if r["reason"].startswith("reason"))
     assert first["reason"] == "reason \ufffd"
     assert json.loads(first["raw"]) == {"text": "raw \ufffd", "\ufffd": 1}
+
+
+def test_surrogates_in_a_checkpoint_or_the_health_detail_fail_nothing(store: Store) -> None:
+    batch = Batch([{"id": "1", "text": "Fine?"}], checkpoint=f"token{HALF_EMOJI}",
+                  health={"detail": f"the stream went offline at {HALF_EMOJI}"})
+    result = Poller(PoisonSource([batch]), store).poll_once()
+    assert (result.stored, result.error) == (1, "")
+    assert store.checkpoint("poison") == "token\ufffd"
+    record = Health(store.conn, store.keys.event).all()["poison"]
+    assert record["state"] == "ok" and record["detail"].endswith("\ufffd")
