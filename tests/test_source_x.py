@@ -515,3 +515,12 @@ def test_settings_are_checked() -> None:
     with pytest.raises(ValueError, match="interval"):
         XSource(settings(interval=0.5), EventSettings())
     assert datetime.fromtimestamp(NOW, UTC).isoformat() == "2026-05-14T10:03:20+00:00"
+
+
+def test_no_hashtags_at_all_refuses_to_start(api: Any) -> None:
+    """With no hashtag the query would be "-is:retweet": every post on X, each one billed."""
+    with pytest.raises(ValueError, match="X searches for the event's hashtags, and there are"):
+        XSource(settings(enabled=True), EventSettings(hashtags=[]))
+    assert XSource(settings(hashtags=["#APM2026"]), EventSettings(hashtags=[])).query == (
+        "#APM2026 -is:retweet")
+    assert len(api.calls) == 0
