@@ -41,6 +41,10 @@ _ZALGO = re.compile(f"([{_COMBINING}]{{3}})[{_COMBINING}]+")
 _SPACE = re.compile(r"\s+")
 _QUESTION_MARK = re.compile("[?\u061f\u037e\uff1f\u2e2e]")  # Latin, Arabic, Greek, full-width
 _RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
+# Half of a UTF-16 pair: platforms send them (an emoji cut in two), and they cannot be UTF-8.
+_SURROGATES = re.compile("[\ud800-\udfff]")
+# What an id may not hold: spaces, controls, format characters (invisible) and surrogates.
+_ID_UNFIT = frozenset({"Cc", "Cf", "Cs", "Zs", "Zl", "Zp"})
 
 
 class InvalidPost(ValueError):
@@ -79,9 +83,30 @@ def iso_time(value: str, name: str) -> str:
         raise InvalidPost(f"field '{name}': not a time: {value[:40]!r}") from exc
 
 
+def mend(text: str) -> str:
+    """``text`` made storable as UTF-8: a surrogate pair split into two code points is joined,
+    a lone surrogate becomes U+FFFD. Text without surrogates is returned as it is."""
+    if not _SURROGATES.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def _mended(post: Post, name: str, flags: set[str]) -> str:
+    """A text field of ``post``, checked and mended; a repair adds the flag "repaired"."""
+    value = _required_str(post, name)
+    fixed = mend(value)
+    if fixed != value:
+        flags.add("repaired")
+    return fixed
+
+
 def clean_text(text: str, limit: int = MAX_TEXT) -> tuple[str, set[str]]:
     """Return display text and the flags raised while cleaning it."""
     flags: set[str] = set()
+    mended = mend(text)
+    if mended != text:
+        text = mended
+        flags.add("repaired")
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)
     if "<" in text or "&" in text:
@@ -110,13 +135,20 @@ def clean_text(text: str, limit: int = MAX_TEXT) -> tuple[str, set[str]]:
 
 
 def clean_url(url: str) -> str:
-    """Only http(s) links survive: a ``javascript:`` link on a console is an attack."""
-    url = url.strip()
+    """Only plain http(s) links survive: a ``javascript:`` link on a console is an attack, and
+    so is ``https://trusted.example@evil.example/`` (user info: the host is after the "@"), or
+    a link with spaces or invisible characters hiding where it goes."""
+    url = mend(url).strip()
+    if any(unicodedata.category(c) in _ID_UNFIT for c in url):
+        return ""
     try:
         parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError:
         return ""
-    return url if parts.scheme in ("http", "https") and parts.netloc else ""
+    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+        return ""
+    return url
 
 
 def clean_time(value: str) -> str:
@@ -153,10 +185,13 @@ def normalise(post: Post) -> Question:
             f"(expected one of {', '.join(PLATFORMS)})"
         )
     native_id = _required_str(post, "native_id").strip()
-    if not native_id or len(native_id) > MAX_ID or _SPACE.search(native_id):
-        raise InvalidPost(f"field 'id': not a usable id: {native_id[:40]!r}")
-    original = _required_str(post, "text")
+    if not native_id or len(native_id) > MAX_ID or any(
+            unicodedata.category(c) in _ID_UNFIT for c in native_id):
+        # An id is matched exactly (retractions, replays): never repaired, refused.
+        raise InvalidPost(f"field 'id': not a usable id (empty, too long, or with spaces, "
+                          f"control or invisible characters): {native_id[:40]!r}")
     flags = set(post.flags)
+    original = _mended(post, "text", flags)
     if len(original) > MAX_ORIGINAL:
         original = original[:MAX_ORIGINAL]
         flags.add("original_capped")
@@ -166,7 +201,7 @@ def normalise(post: Post) -> Question:
     flags |= text_flags
     if _QUESTION_MARK.search(text):
         flags.add("question")
-    names = [clean_text(_required_str(post, name), MAX_NAME)[0]
+    names = [clean_text(_mended(post, name, flags), MAX_NAME)[0]
              for name in ("author_name", "author_handle")]
     return Question(
         id=f"{post.platform}:{native_id}",
@@ -175,8 +210,8 @@ def normalise(post: Post) -> Question:
         original=original,
         author_name=names[0],
         author_handle=names[1],
-        url=clean_url(_required_str(post, "url")),
-        posted_at=clean_time(_required_str(post, "posted_at")),
+        url=clean_url(_mended(post, "url", flags)),
+        posted_at=clean_time(_mended(post, "posted_at", flags)),
         received_at=utc_now(),
         flags=sorted(flags),
     )

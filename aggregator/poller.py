@@ -20,9 +20,9 @@ import redis
 
 from aggregator.health import Health
 from aggregator.moderation import Moderation
-from aggregator.normalise import normalise
+from aggregator.normalise import mend, normalise
 from aggregator.question import utc_now
-from aggregator.sources import Batch, RateLimited, Source, SourceStopped
+from aggregator.sources import Ban, Batch, RateLimited, Source, SourceStopped
 from aggregator.store import DeadLetter, Store
 
 log = logging.getLogger("floor.poller")
@@ -32,6 +32,8 @@ log = logging.getLogger("floor.poller")
 BACKOFF_CAP = 300.0
 # A source that needs a person (expired token) is retried this rarely, in case it was fixed.
 STOPPED_RETRY = 300.0
+# Questions a ban still touches: those the moderators have not yet put on screen or decided.
+OPEN = ("new", "approved")
 # Long waits are cut into slices this long, to keep the heartbeat fresh and notice a stop.
 WAIT_SLICE = 5.0
 
@@ -49,6 +51,15 @@ class PollResult:
 # so in the text of their connection errors: never into logs, Redis or the consoles.
 _SECRET_IN_URL = re.compile(r"((?:access_token|key|client_secret|sessionid)=)[^&\s'\")]+",
                             re.IGNORECASE)
+
+
+def _said(exc: BaseException) -> str:
+    """An exception's message, or its type's name; never raises (``str`` of a broken exception
+    can)."""
+    try:
+        return mend(str(exc)) or type(exc).__name__
+    except Exception:  # noqa: BLE001 - whatever __str__ does, a dead letter needs a reason
+        return type(exc).__name__
 
 
 def redact(error: BaseException | str) -> str:
@@ -71,7 +82,11 @@ class Poller:
         return self.source.name
 
     def record(self, **fields: Any) -> None:
-        self.health.record(self.name, **{**self.source.labels, **fields})
+        """Write the health record; text from a platform (an error, a detail) is mended first,
+        so a lone surrogate in it cannot fail the write."""
+        merged: dict[str, Any] = {k: mend(v) if isinstance(v, str) else v
+                                  for k, v in {**self.source.labels, **fields}.items()}
+        self.health.record(self.name, **merged)
 
     def backoff(self) -> float:
         base = self.source.interval * 2 ** min(self.failures - 1, 16)
@@ -107,6 +122,14 @@ class Poller:
             return PollResult(delay=self.backoff(), error=said)
         result = self.store_batch(batch)
         self.failures = 0
+        if batch.ended:
+            said = redact(batch.ended)
+            log.error("poller %s: ended: %s", self.name, said)
+            stopped = {"state": "stopped", "last_poll": utc_now(), "last_items": result.stored,
+                       "last_error": said, "paused_until": None}
+            self.record(items=result.stored, **{**batch.health, **stopped})
+            result.delay, result.error = STOPPED_RETRY, said
+            return result
         result.delay = self.source.interval if batch.next_poll_in is None else batch.next_poll_in
         now = utc_now()
         ours = {"state": "ok", "last_poll": now, "last_ok": now, "last_items": result.stored,
@@ -125,22 +148,51 @@ class Poller:
                     continue
                 questions.append((normalise(post), item if post.raw is None else post.raw))
             except Exception as exc:  # noqa: BLE001 - one bad item never stops the batch
-                reason = str(exc) or type(exc).__name__
-                where = self.source.describe(item)
-                reason = f"{where}: {reason}" if where else reason
-                log.warning("poller %s: dead letter: %s", self.name, reason)
-                dead.append(DeadLetter(self.name, reason, item))
+                dead.append(self.dead_letter(item, exc))
         result.dead = len(dead)
-        if batch.retracted:
+        if batch.retracted or batch.bans:
             # Retracting needs the batch's questions stored first; the checkpoint waits for
             # both, so a crash in between replays the batch and retracts again (harmlessly).
             result.stored = len(self.store.ingest(self.name, questions, dead))
             for qid in batch.retracted:
-                self.moderation.retract(qid, actor=f"source:{self.name}")
+                self.retract(qid)
+            for ban in batch.bans:
+                self.ban(ban)
             self.store.ingest(self.name, [], [], batch.checkpoint)
         else:
             result.stored = len(self.store.ingest(self.name, questions, dead, batch.checkpoint))
         return result
+
+    def dead_letter(self, item: Any, exc: Exception) -> DeadLetter:
+        """The dead letter of ``item``, which failed with ``exc``; building it cannot fail."""
+        reason = _said(exc)
+        try:
+            where = self.source.describe(item)
+        except Exception as failure:  # noqa: BLE001 - a broken item may break describe too
+            where = f"an item that cannot be described ({type(failure).__name__}: {_said(failure)})"
+        reason = mend(f"{where}: {reason}" if where else reason)
+        log.warning("poller %s: dead letter: %s", self.name, reason)
+        return DeadLetter(self.name, reason, item)
+
+    def ban(self, ban: Ban) -> None:
+        """The platform banned an author: retract or flag their questions not yet shown."""
+        actor = f"source:{self.name}"
+        for question in self.store.questions_by(ban.platform, ban.handle):
+            if question.state not in OPEN:
+                continue
+            if ban.retract:
+                self.retract(question.id)
+            else:
+                self.store.flag(question.id, "author_banned", actor)
+
+    def retract(self, qid: str) -> None:
+        """Retract one question a source says is gone; one that fails is logged and skipped."""
+        try:
+            self.moderation.retract(qid, actor=f"source:{self.name}")
+        except redis.RedisError:
+            raise  # our store is away: the whole batch is replayed later
+        except Exception as exc:  # noqa: BLE001 - one bad id never stops the batch
+            log.warning("poller %s: cannot retract %r: %s", self.name, qid, _said(exc))
 
     def run(self, stop: threading.Event, *, once: bool = False) -> None:
         """Poll until ``stop`` is set. Cleanup (a final health record) runs whatever happens."""

@@ -13,7 +13,18 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from aggregator.sources.options import OPTIONS, SourceSettings
+
+__all__ = ["ConfigError", "EventSettings", "Settings", "SourceSettings", "load"]
 
 DEFAULT_CONFIG = Path("config/event.toml")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -57,14 +68,6 @@ class RetentionSettings(_Section):
     purge_after_days: int = Field(default=90, ge=1)
 
 
-class SourceSettings(BaseModel):
-    """Settings shared by every source; each source may accept more keys of its own."""
-
-    model_config = ConfigDict(extra="allow")
-    enabled: bool = False
-    interval: float = Field(default=15.0, gt=0)
-
-
 class Settings(_Section):
     event: EventSettings = Field(default_factory=EventSettings)
     screen: ScreenSettings = Field(default_factory=ScreenSettings)
@@ -79,6 +82,26 @@ class Settings(_Section):
 
     def enabled_sources(self) -> list[str]:
         return [name for name, options in self.sources.items() if options.enabled]
+
+    @model_validator(mode="after")
+    def _hashtags_for_sources(self) -> Settings:
+        """An enabled source that searches or filters by hashtag needs some: X with none would
+        search (and bill) every post on X."""
+        problems = []
+        for name in self.enabled_sources():
+            model = OPTIONS.get(name)
+            if model is None:
+                continue
+            try:
+                options = model.model_validate(self.sources[name].model_dump(exclude_unset=True))
+            except ValidationError:
+                continue  # load() names these, key by key
+            problem = options.hashtag_problem(self.event.hashtags)
+            if problem:
+                problems.append(f"[sources.{name}]: {problem}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 class ConfigError(Exception):
@@ -102,7 +125,9 @@ def _explain(error: ValidationError, path: str, model: type[BaseModel] = Setting
     for problem in error.errors():
         loc = tuple(problem["loc"])
         where = prefix + ".".join(str(p) for p in loc)
-        if problem["type"] == "extra_forbidden":
+        if not loc:  # a rule across sections
+            lines.append(f"{path}: {problem['msg'].removeprefix('Value error, ')}")
+        elif problem["type"] == "extra_forbidden":
             close = difflib.get_close_matches(str(loc[-1]), _valid_keys(model, loc), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             lines.append(f"{path}: unknown setting '{where}'{hint}")
@@ -137,11 +162,9 @@ def load(path: Path | str | None = None) -> Settings:
 
 def _source_problems(sources: Any, path: str) -> list[str]:
     """Each [sources.NAME] checked against that source's own settings model."""
-    from aggregator.sources import registry  # the sources import this module
-
     if not isinstance(sources, dict):
         return []
-    known = registry()
+    known = OPTIONS
     problems = []
     for name, options in sources.items():
         if name not in known:
@@ -150,7 +173,7 @@ def _source_problems(sources: Any, path: str) -> list[str]:
             problems.append(f"{path}: unknown source '[sources.{name}]'{hint}; "
                             f"known: {', '.join(sorted(known))}")
             continue
-        model = known[name].settings_model
+        model = known[name]
         try:
             model.model_validate(options)
         except ValidationError as exc:

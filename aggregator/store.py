@@ -16,6 +16,7 @@ from typing import Any
 import redis
 
 from aggregator.keys import Keys
+from aggregator.normalise import mend
 from aggregator.question import Question, utc_now
 
 # Stores each question once, whatever the replays: the hash's "data" field is written only if
@@ -58,10 +59,34 @@ class DeadLetter:
     raw: Any
 
     def to_json(self) -> tuple[str, str]:
-        raw = json.dumps(self.raw, default=str, ensure_ascii=False)
-        digest = hashlib.sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-        record = {"source": self.source, "reason": self.reason, "raw": raw, "at": utc_now()}
-        return f"{self.source}:{digest}", json.dumps(record, ensure_ascii=False)
+        """(field, record) as stored; never fails, whatever the payload holds."""
+        raw = dump(self.raw)
+        digest = hashlib.sha1(raw.encode("utf-8")).hexdigest()[:16]
+        record = {"source": self.source, "reason": mend(str(self.reason)), "raw": raw,
+                  "at": utc_now()}
+        return f"{mend(self.source)}:{digest}", json.dumps(record, ensure_ascii=False)
+
+
+def dump(value: Any) -> str:
+    """``value`` as JSON text that Redis can store as UTF-8, whatever it holds: lone surrogates
+    become U+FFFD, objects JSON does not know become their ``str``, and a value that cannot be
+    JSON at all (a cycle) becomes its ``repr`` as a JSON string."""
+    try:
+        text = json.dumps(value, default=_as_text, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):  # odd keys, cycles, deep nesting
+        try:
+            text = json.dumps(repr(value), ensure_ascii=False)
+        except RecursionError:
+            text = json.dumps(f"<{type(value).__name__} nested too deep to keep>")
+    # Surrogates can only sit inside JSON strings, so mending the text keeps it valid JSON.
+    return mend(text)
+
+
+def _as_text(value: object) -> str:
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - a payload's object may break even its own __str__
+        return f"<{type(value).__name__}>"
 
 
 @dataclass
@@ -131,19 +156,59 @@ class Store:
         """Store new questions (with their raw payloads), dead letters and the checkpoint in one
         atomic step. Questions already stored are skipped. Returns the ids that were new."""
         k = self.keys
-        args: list[str] = [k.question(""), source, "" if checkpoint is None else "=" + checkpoint,
-                           utc_now()]
+        # A platform's page token can carry what UTF-8 cannot: mended, at worst the platform
+        # refuses it and the source reads again from the start (ids make that harmless).
+        mark = "" if checkpoint is None else "=" + mend(checkpoint)
+        args: list[str] = [k.question(""), mend(source), mark, utc_now()]
         batch = list(questions)
         args.append(str(len(batch)))
         for question, raw in batch:
-            args += [question.id, json.dumps(question.to_dict(), ensure_ascii=False),
-                     json.dumps(raw, default=str, ensure_ascii=False)]
+            args += [mend(question.id), dump(question.to_dict()), dump(raw)]
         letters = [letter.to_json() for letter in dead]
         args.append(str(len(letters)))
         for pair in letters:
             args += pair
         keys = [k.log, k.questions, k.arrivals, k.checkpoints, k.dead_letters]
         return list(self._ingest(keys=keys, args=args))
+
+    def flag(self, qid: str, flag: str, actor: str) -> str | None:
+        """Add ``flag`` to a stored question (a source's news about it, such as its author's
+        ban), logged like any change so every console sees it. Taken under WATCH, so it never
+        undoes a moderator's action made at the same instant. Returns the log id, or None when
+        the question is not stored or already has the flag."""
+        key = self.keys.question(qid)
+
+        def add(pipe: redis.client.Pipeline) -> str | None:
+            data = pipe.hget(key, "data")
+            if data is None:
+                return None
+            question = Question.from_dict(json.loads(data))
+            if flag in question.flags:
+                return None
+            now = utc_now()
+            question.flags = sorted({*question.flags, flag})
+            question.version += 1
+            question.last_actor, question.last_action, question.updated_at = actor, "flag", now
+            record = dump(question.to_dict())
+            pipe.multi()
+            pipe.hset(key, "data", record)
+            pipe.xadd(self.keys.log, {"type": "flag", "qid": qid, "actor": actor, "at": now,
+                                      "flag": flag, "qs": f"[{record}]"})
+            return str(pipe.execute()[-1])
+
+        result = self.conn.transaction(add, key, value_from_callable=True)
+        return None if result is None else str(result)
+
+    def questions_by(self, platform: str, handle: str) -> list[Question]:
+        """The stored questions of one author on one platform (a scan: for rare events such as
+        a ban, not for every post)."""
+        prefix = f"{platform}:"
+        qids = [qid for qid in self.question_ids() if qid.startswith(prefix)]
+        pipe = self.conn.pipeline(transaction=False)
+        for qid in qids:
+            pipe.hget(self.keys.question(qid), "data")
+        found = [Question.from_dict(json.loads(d)) for d in pipe.execute() if d is not None]
+        return [q for q in found if q.author_handle == handle]
 
     def checkpoint(self, source: str) -> str | None:
         value = self.conn.hget(self.keys.checkpoints, source)

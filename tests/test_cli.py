@@ -69,7 +69,7 @@ def test_moderators_add_list_remove(floor_env: dict[str, str]) -> None:
 
 def test_poll_once_then_export_every_question_with_history(floor_env: dict[str, str]) -> None:
     config = Path(floor_env["FLOOR_CONFIG"])
-    config.write_text(config.read_text() + "[sources.rehearsal]\nspeed = 0\n")
+    config.write_text(config.read_text() + "[sources.rehearsal]\nenabled = true\nspeed = 0\n")
     unknown = floor("poll", "tiktok", "--once", env=floor_env)
     assert unknown.returncode == 1 and "unknown source 'tiktok'" in unknown.stderr
     polled = floor("poll", "rehearsal", "--once", env=floor_env)

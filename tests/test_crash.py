@@ -24,7 +24,8 @@ def start(env: dict[str, str]) -> subprocess.Popen[bytes]:
 def test_kill_9_at_random_points_then_restart(floor_env: dict[str, str], store: Store) -> None:
     config = Path(floor_env["FLOOR_CONFIG"])
     # 90 minutes of meeting in about 3 s, polled every 50 ms: many batches to die in.
-    config.write_text(config.read_text() + "[sources.rehearsal]\nspeed = 1800\ninterval = 0.05\n")
+    config.write_text(config.read_text() + "[sources.rehearsal]\nenabled = true\nspeed = 1800\n"
+                      "interval = 0.05\n")
     total = len(BUNDLED.read_text(encoding="utf-8").splitlines())
     rng = random.Random(2026)
     kills = partway = 0

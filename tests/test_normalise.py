@@ -59,6 +59,20 @@ def test_only_web_links_are_kept() -> None:
     assert normalise(post("hi", url="javascript:alert(1)")).url == ""
 
 
+@pytest.mark.parametrize("url", [
+    "https://evil.example@x.com/a/status/1",  # the host is x.com: what is read first lies
+    "https://user:pass@x.com/",
+    "https://x.com@evil.example/",
+    "https://x.com/a\u202e/status",  # a bidi override hides where the link goes
+    "https://x.com/a b",
+    "https://x.com:notaport/",
+    "https:///no-host",
+])
+def test_links_that_hide_where_they_go_are_dropped(url: str) -> None:
+    assert clean_url(url) == ""
+    assert normalise(post("hi", url=url)).url == ""
+
+
 def test_ids_times_and_names() -> None:
     question = normalise(post("Why?", native_id=" 1790 ", author_name="<b>Ann</b>\u200b",
                               posted_at="2026-05-14T10:00:05.000Z"))
@@ -72,6 +86,11 @@ def test_ids_times_and_names() -> None:
     ({"platform": "tiktok"}, "field 'platform': unknown platform 'tiktok'"),
     ({"native_id": ""}, "field 'id': not a usable id"),
     ({"native_id": "a b"}, "field 'id': not a usable id"),
+    ({"native_id": "12\x07"}, "field 'id': not a usable id"),
+    ({"native_id": "12\x00"}, "field 'id': not a usable id"),
+    ({"native_id": "12\u200b3"}, "field 'id': not a usable id"),
+    ({"native_id": "12\u202e3"}, "field 'id': not a usable id"),
+    ({"native_id": "12\ud83d"}, "field 'id': not a usable id"),
     ({"text": None}, "field 'text': expected text, got NoneType"),
     ({"text": 42}, "field 'text': expected text, got int"),
     ({"text": "<p>\u200b</p>"}, "field 'text': nothing left to read"),

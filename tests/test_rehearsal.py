@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from aggregator.poller import Poller
@@ -103,3 +105,28 @@ def test_bad_lines_become_dead_letters_naming_file_line_and_field(
         "my-rehearsal.jsonl line 8: not a JSON object",
     ])
     assert store.checkpoint("rehearsal") == "10"
+
+
+def _floor_poll(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "web.cli", "poll", "rehearsal", "--once", *args],
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_floor_poll_rehearsal_refuses_unless_enabled_or_forced(floor_env: dict[str, str],
+                                                               store: Store) -> None:
+    """Invented posts must never land in a real event because someone typed the command."""
+    config = Path(floor_env["FLOOR_CONFIG"])
+    base = config.read_text()
+    config.write_text(base + "[sources.rehearsal]\nspeed = 0\n")
+    refused = _floor_poll(floor_env)
+    assert refused.returncode == 1
+    assert "[sources.rehearsal] is not enabled, and its posts are invented" in refused.stderr
+    assert f"stored in event '{store.keys.event}'" in refused.stderr
+    assert store.question_ids() == []
+
+    forced = _floor_poll(floor_env, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert len(store.question_ids()) == 200
+
+    config.write_text(base + "[sources.rehearsal]\nenabled = true\nspeed = 0\n")
+    assert _floor_poll(floor_env).returncode == 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -10,7 +12,8 @@ import pytest
 from pydantic import BaseModel
 
 from aggregator.settings import ConfigError, Settings, load
-from aggregator.sources import registry
+from aggregator.sources import registry, source_class
+from aggregator.sources.options import OPTIONS
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "event.example.toml"
 
@@ -54,3 +57,60 @@ def test_wrong_types_name_the_key_and_the_value(tmp_path: Path) -> None:
     assert f"{path}: 'event.slug': Value error, use lower-case letters" in message
     assert f"{path}: 'screen.queue_length': Input should be a valid integer" in message
     assert "'three'" in message
+
+
+@pytest.mark.parametrize(("config", "problem"), [
+    ('[event]\nhashtags = []\n[sources.x]\nenabled = true\n',
+     "[sources.x]: X searches for the event's hashtags, and there are none"),
+    ('[event]\nhashtags = ["#", " "]\n[sources.x]\nenabled = true\n',
+     "[sources.x]: X searches for the event's hashtags, and there are none"),
+    ('[event]\nhashtags = []\n[sources.youtube]\nenabled = true\nvideo_id = "abcdefghijk"\n'
+     'require_hashtag = true\n',
+     "[sources.youtube]: require_hashtag needs the event's hashtags"),
+    ('[event]\nhashtags = []\n[sources.facebook]\nenabled = true\nrequire_hashtag = true\n',
+     "[sources.facebook]: require_hashtag needs the event's hashtags"),
+])
+def test_no_hashtags_for_a_source_that_needs_them_is_an_error(
+        tmp_path: Path, config: str, problem: str) -> None:
+    path = tmp_path / "event.toml"
+    path.write_text(config)
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    assert f"{path}: {problem}" in str(caught.value)
+    # Every path that builds settings gets the same rule, not only the file loader.
+    data = tomllib.loads(config)
+    with pytest.raises(ValueError, match=re.escape(problem.split(": ", 1)[1][:30])):
+        Settings.model_validate(data)
+
+
+@pytest.mark.parametrize("config", [
+    '[event]\nhashtags = []\n[sources.x]\nenabled = false\n',  # not enabled
+    '[event]\nhashtags = []\n[sources.x]\nenabled = true\nhashtags = ["#APM2026"]\n',
+    '[event]\nhashtags = []\n[sources.instagram]\nenabled = true\nrequire_hashtag = true\n'
+    'hashtags = ["apm2026"]\n',
+    '[event]\nhashtags = []\n[sources.youtube]\nenabled = true\nvideo_id = "abcdefghijk"\n',
+])
+def test_no_hashtags_is_fine_where_nothing_needs_them(tmp_path: Path, config: str) -> None:
+    path = tmp_path / "event.toml"
+    path.write_text(config)
+    load(path)
+
+
+def test_validating_a_config_imports_no_platform_library() -> None:
+    """The settings know every source's settings model without importing the sources' SDKs
+    (which also broke the settings <-> sources import cycle)."""
+    code = ("import sys\nfrom aggregator.settings import load\n"
+            f"load({str(EXAMPLE)!r})\n"
+            "print(sorted(m for m in ('tweepy', 'facebook', 'googleapiclient', 'instaloader',"
+            " 'aggregator.sources.x', 'aggregator.sources.youtube') if m in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_every_source_takes_its_settings_model_from_the_options() -> None:
+    sources = {name: s for name, s in registry().items() if s.__module__.startswith("aggregator.")}
+    assert set(sources) == set(OPTIONS)
+    for name, source in sources.items():
+        assert source.settings_model is OPTIONS[name]
+        assert source_class(name) is source

@@ -99,7 +99,7 @@ def test_every_page_of_every_object_is_read(api: Any, store: Store, event: str) 
     assert question_rows(store) == FIRST_CYCLE
     assert store.raw("fb:5566778899_700000000000003") == {
         "object_id": LIVE, "comment": payload("live_page1.json")["data"][0]}
-    assert checkpoint(store, "facebook") == FIRST_MARKS
+    assert checkpoint(store, "facebook")["since"] == FIRST_MARKS
     record = health(store, "facebook")
     assert record["state"] == "ok"
     assert (record["graph_version"], record["comments_read"], record["api_usage_pct"]) == (
@@ -125,7 +125,7 @@ def test_the_next_cycle_overlaps_a_minute_and_catches_late_comments(api: Any, st
     stored = dict((q[0], q) for q in question_rows(store))
     assert list(stored)[5:] == ["fb:5566778899_700000000000005", "fb:5566778899_700000000000004"]
     assert stored["fb:5566778899_700000000000003"][1] == "Thank you to all the crews!"
-    assert checkpoint(store, "facebook") == {LIVE: 1778753000 - 20, POST: 1778752200}
+    assert checkpoint(store, "facebook")["since"] == {LIVE: 1778753000 - 20, POST: 1778752200}
     received = [e.qid for e in store.log_after() if e.type == "received"]
     assert received == list(stored)
 
@@ -173,7 +173,7 @@ def test_bad_comments_become_dead_letters_and_the_rest_is_stored(api: Any, store
         f"comment without an id on {where}: field 'id': expected text, got int",
     ])
     # The newest readable time still moves the checkpoint.
-    assert checkpoint(store, "facebook") == {LIVE: 1778753108}
+    assert checkpoint(store, "facebook")["since"] == {LIVE: 1778753108}
 
 
 def test_an_expired_token_stops_with_a_plain_message(api: Any, store: Store,
@@ -192,10 +192,14 @@ def test_an_expired_token_stops_with_a_plain_message(api: Any, store: Store,
 
 
 @pytest.mark.parametrize("code, permission", [
-    ("283", "pages_read_user_content"), ("10", "pages_read_engagement")])
+    ("283", "pages_read_user_content"), ("10", "pages_read_engagement"),
+    ("100_permission", "pages_read_engagement")])
 def test_a_missing_permission_stops_and_is_named(api: Any, store: Store, event: str, code: str,
                                                  permission: str) -> None:
+    """Code 100 too, when its message names the permission: the advice is that permission,
+    not "check the id"."""
     api.get(LIVE_URL, status=403, json=ERRORS[code])
+    code = code.split("_")[0]
 
     poller(make(event), store).poll_once()
 
@@ -269,7 +273,7 @@ def test_one_unreadable_object_does_not_stop_the_others(api: Any, store: Store,
     assert record["detail"].startswith(
         "Facebook cannot read the comments of post 1122334455_999 (code 100/33): check the id "
         "in [sources.facebook]")
-    assert checkpoint(store, "facebook") == {LIVE: 1778752770}
+    assert checkpoint(store, "facebook")["since"] == {LIVE: 1778752770}
 
 
 def test_no_readable_object_stops(api: Any, store: Store, event: str) -> None:
@@ -305,7 +309,7 @@ def test_paging_without_a_token_in_next_and_a_paging_loop(api: Any, store: Store
     assert (second["until"], second["__paging_token"], second["access_token"]) == (
         "1778752900", "enc_AdBx", TOKEN)
     assert second["filter"] == "stream"
-    assert checkpoint(store, "facebook") == {LIVE: 1778752931}
+    assert checkpoint(store, "facebook")["since"] == {LIVE: 1778752931}
     assert health(store, "facebook")["detail"] == (
         "read only the newest 2 pages of live video 5566778899; older comments were skipped "
         "(Facebook repeated a page)")
@@ -338,7 +342,7 @@ def test_restart_mid_run_loses_and_duplicates_nothing(api: Any, store: Store,
     assert ids == [q[0] for q in FIRST_CYCLE] + ["fb:5566778899_700000000000005",
                                                  "fb:5566778899_700000000000004"]
     assert [e.qid for e in store.log_after() if e.type == "received"] == ids
-    assert checkpoint(store, "facebook") == {LIVE: 1778752980, POST: 1778752200}
+    assert checkpoint(store, "facebook")["since"] == {LIVE: 1778752980, POST: 1778752200}
 
 
 def test_check_reads_me_with_the_page_token(api: Any, event: str) -> None:
@@ -406,6 +410,49 @@ def test_floor_poll_facebook_once_as_a_subprocess(floor_env: dict[str, str], sto
     assert done.returncode == 0, done.stderr
     assert "facebook: stored 5, dead letters 0, skipped 1" in done.stdout
     assert question_rows(store) == FIRST_CYCLE
-    assert checkpoint(store, "facebook") == FIRST_MARKS
+    assert checkpoint(store, "facebook")["since"] == FIRST_MARKS
     assert health(store, "facebook")["state"] == "ok"
 
+
+
+def test_a_reply_is_known_by_its_permalink_when_parent_is_missing(api: Any, store: Store,
+                                                                  event: str) -> None:
+    """Facebook leaves ``parent`` out when the token may not read the comment replied to; the
+    permalink still carries ``reply_comment_id``."""
+    page = {"data": [
+        {"id": "5566778899_700000000000011", "created_time": "2026-05-14T10:02:30+0000",
+         "from": {"id": "7011", "name": "Eve Rowe"}, "message": "Same question here?",
+         "permalink_url": "https://www.facebook.com/trustcomms/videos/5566778899/?comment_id="
+                          "700000000000001&reply_comment_id=700000000000011"},
+        {"id": "5566778899_700000000000012", "created_time": "2026-05-14T10:02:40+0000",
+         "from": {"id": "7012", "name": "Fay Osei"}, "message": "A new question?",
+         "permalink_url": VIDEO + "700000000000012"},
+    ], "paging": {"cursors": {"before": "QVFIUmx1", "after": "QVFIUmx2"}}}
+    api.get(LIVE_URL, json=page)
+
+    poller(make(event, post_ids=[]), store).poll_once()
+
+    flags = {row[0]: row[-1] for row in question_rows(store)}
+    assert flags == {"fb:5566778899_700000000000011": "question,reply",
+                     "fb:5566778899_700000000000012": "question"}
+
+
+def test_an_answer_without_a_content_type_is_not_json_not_a_crash(api: Any, store: Store,
+                                                                  event: str) -> None:
+    api.get(LIVE_URL, body="upstream reset", content_type=None)
+
+    poller(make(event, post_ids=[]), store).poll_once()
+
+    record = health(store, "facebook")
+    assert record["state"] == "failing"
+    assert record["last_error"].startswith("Facebook sent an answer that is not JSON")
+
+
+def test_our_own_errors_are_not_taken_for_facebooks(api: Any, event: str) -> None:
+    """A KeyError or ValueError in our code must surface as the bug it is, never be reported
+    as "Facebook sent an unreadable answer"."""
+    client = make(event).client
+    with pytest.raises(KeyError, match="ours"):
+        client.call("a test", lambda graph: {}["ours"])
+    with pytest.raises(ValueError, match="ours too"):
+        client.call("a test", lambda graph: int("ours too"))

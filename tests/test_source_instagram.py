@@ -32,7 +32,17 @@ from aggregator.sources.instagram import (
     login,
 )
 from aggregator.store import Store
-from tests.sources import NOW, REPO, Clock, checkpoint, health, poll, questions
+from tests.sources import (
+    NOW,
+    REPO,
+    Clock,
+    checkpoint,
+    health,
+    params,
+    poll,
+    question_rows,
+    questions,
+)
 
 PAYLOADS = Path(__file__).parent / "payloads" / "instagram"
 WEB_INFO = "https://i.instagram.com/api/v1/tags/web_info/"
@@ -585,3 +595,62 @@ def test_floor_poll_instagram_once(store: Store, floor_env: dict[str, str], tmp_
     assert "instagram: stored 1" in done.stdout
     assert [question["id"] for question in questions(store)] == ["ig:C7aCli00001"]
     assert health(store, "instagram")["backend"] == "instaloader"
+
+
+def test_graph_reads_replies_from_each_comments_replies_edge(store: Store,
+                                                              graph_token: None) -> None:
+    source = make_graph(store.keys.event, hashtags=[])
+    source.tags = []  # comments only
+    with responses.RequestsMock() as api:
+        api.add("GET", GRAPH + MEDIA, json=payload("graph_media.json"))
+        api.add("GET", f"{GRAPH}{MEDIA}/comments", json=payload("graph_comments_replies.json"))
+        # The first comment has more replies than came with it: its replies edge is read.
+        api.add("GET", f"{GRAPH}17858893269000005/replies", json=payload("graph_replies.json"),
+                match=[matchers.query_param_matcher(
+                    {"fields": "id,text,timestamp,username,from,parent_id"},
+                    strict_match=False)])
+        result = poll(source, store)
+        asked = params(api.calls[1])["fields"]
+
+    # Fields are asked for by name, replies' fields included.
+    assert asked == ("id,text,timestamp,username,from,parent_id,"
+                     "replies{id,text,timestamp,username,from,parent_id}")
+    assert result.stored == 6  # three comments, three replies
+    rows = {row[0]: (row[1], row[-1]) for row in question_rows(store)}
+    assert rows["ig:17858893269000007"] == (
+        "@eve.r the night crews would like to know too?", "question,reply")
+    assert rows["ig:17858893269000006"][1] == "question,reply"
+    assert rows["ig:17858893269000009"][1] == "question,reply"
+    assert rows["ig:17858893269000005"][1] == "question"
+    state = checkpoint(store, "instagram")["graph"]["media"][MEDIA]
+    assert "17858893269000007" in state["ids"]  # replies are watched for deletion too
+
+
+def test_graph_hashtag_media_without_a_timestamp_uses_the_time_first_seen(
+        store: Store, graph_token: None) -> None:
+    source = make_graph(store.keys.event, media_ids=[])
+    with responses.RequestsMock() as api:
+        api.add("GET", GRAPH + "ig_hashtag_search", json=payload("graph_hashtag_search.json"))
+        api.add("GET", f"{GRAPH}{HASHTAG_ID}/recent_media",
+                json=payload("graph_recent_media_no_time.json"))
+        result = poll(source, store)
+
+    assert (result.stored, result.dead) == (1, 0)
+    (row,) = question_rows(store)
+    assert row[0] == "ig:C7aG0000003"
+    assert row[5] == "2026-05-14T10:03:20+00:00"  # NOW, when it was first seen
+    assert "time_first_seen" in row[-1].split(",")
+
+
+def test_our_own_bug_is_not_called_a_change_of_instagram(store: Store, session_file: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """instaloader's KeyError/AssertionError/AttributeError on a reply it does not know means
+    "Instagram changed shape"; the same error raised by our code is a bug, and surfaces."""
+    from aggregator.sources.instagram_loader import LoaderBackend
+
+    def broken(*args: Any) -> Any:
+        raise AttributeError("a bug of ours")
+
+    monkeypatch.setattr(LoaderBackend, "_read_tag", broken)
+    with pytest.raises(AttributeError, match="a bug of ours"):
+        make(store.keys.event, session_file).fetch(None)

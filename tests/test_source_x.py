@@ -30,7 +30,7 @@ RESET = 1778753700  # 2026-05-14T10:15:00Z
 RATE = {"x-rate-limit-limit": "450", "x-rate-limit-remaining": "447",
         "x-rate-limit-reset": str(RESET)}
 FIELDS = {"expansions": "author_id",
-          "tweet.fields": "created_at,author_id,conversation_id,lang,note_tweet",
+          "tweet.fields": "created_at,author_id,conversation_id,lang,note_tweet,referenced_tweets",
           "user.fields": "username,name", "max_results": "100"}
 
 
@@ -147,6 +147,22 @@ def test_hashtags_match_in_any_case_and_unicode_form(api: Any, store: Store, eve
     assert (result.stored, result.skipped) == (3, 1)  # "#APM20267" is another tag
     assert [q[0] for q in question_rows(store)] == [
         "x:1790000000000000106", "x:1790000000000000104", "x:1790000000000000103"]
+
+
+def test_retweets_are_dropped_even_when_the_search_lets_them_through(
+        api: Any, store: Store, event: str) -> None:
+    retweet = {**tweet("1790000000000000902", "RT @bob_s: #APM2026 What about staff pay?"),
+               "referenced_tweets": [{"type": "retweeted", "id": "1790000000000000002"}]}
+    quote = {**tweet("1790000000000000901", "#APM2026 and the rural stations?"),
+             "referenced_tweets": [{"type": "quoted", "id": "1790000000000000003"}]}
+    api.get(URL, json=page(retweet, quote), headers=RATE)
+
+    result = poller(make(event), store).poll_once()
+
+    assert "-is:retweet" in params(api.calls[0])["query"]
+    assert "referenced_tweets" in params(api.calls[0])["tweet.fields"]
+    assert (result.stored, result.skipped) == (1, 1)
+    assert [q[0] for q in question_rows(store)] == ["x:1790000000000000901"]
 
 
 def test_bad_posts_become_dead_letters_and_the_rest_is_stored(api: Any, store: Store,
@@ -499,3 +515,12 @@ def test_settings_are_checked() -> None:
     with pytest.raises(ValueError, match="interval"):
         XSource(settings(interval=0.5), EventSettings())
     assert datetime.fromtimestamp(NOW, UTC).isoformat() == "2026-05-14T10:03:20+00:00"
+
+
+def test_no_hashtags_at_all_refuses_to_start(api: Any) -> None:
+    """With no hashtag the query would be "-is:retweet": every post on X, each one billed."""
+    with pytest.raises(ValueError, match="X searches for the event's hashtags, and there are"):
+        XSource(settings(enabled=True), EventSettings(hashtags=[]))
+    assert XSource(settings(hashtags=["#APM2026"]), EventSettings(hashtags=[])).query == (
+        "#APM2026 -is:retweet")
+    assert len(api.calls) == 0

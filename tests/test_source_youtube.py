@@ -87,6 +87,8 @@ BOB = yt("LCC.EhwKGkNOYnVy", "Q: rural response times?", "Bob Singh",
          "UCbob0000000000000000002", "2026-05-14T10:01:40.456000+00:00")
 CARA = yt("LCC.EhwKGkNOYnV0", "Will the #APM2026 papers go online?", "Cara Jones",
           "UCcara000000000000000004", "2026-05-14T10:03:00.001000+00:00")
+DAN = yt("LCC.EhwKGkNOYnV2", "keep it up", "Dan P", "UCdan0000000000000000005",
+         "2026-05-14T10:03:20+00:00")
 
 
 def test_chat_messages_become_questions_and_deletions_retract(store: Store) -> None:
@@ -128,8 +130,9 @@ def test_polling_interval_is_honoured(store: Store) -> None:
     clock.now = NOW + 6
     second = poll(source, store, clock)
     assert http.query(2)["pageToken"] == ["GOjbyc7ZlpADIJ3J1uuZlpAD"]
-    assert (second.stored, second.skipped, second.delay) == (1, 2, 10.0)  # pollingIntervalMillis
-    assert questions(store) == [ANN, BOB, CARA]
+    # The Super Chat's comment is a question too (flagged "paid"); the retraction is skipped.
+    assert (second.stored, second.skipped, second.delay) == (2, 1, 10.0)  # pollingIntervalMillis
+    assert questions(store) == [ANN, BOB, CARA, DAN]
     retracted = store.question(ANN["id"])
     assert retracted is not None and retracted.state == "rejected"
 
@@ -194,6 +197,12 @@ def test_ended_chat_and_refused_credentials_stop(store: Store, reply: tuple,
     (TimeoutError("timed out"), "could not reach YouTube"),
     (socket.gaierror(-3, "Temporary failure in name resolution"), "could not reach YouTube"),
     (({"status": "200", "content-type": "application/json"}, '{"items": [{"id": '), "not JSON"),
+    (({"status": "200", "content-type": "application/json"}, b'{"items": ["\xff\xfe"]}'),
+     "not JSON"),
+    (({"status": "500", "content-type": "application/json"}, b'{"error": "\xff"}'),
+     "server error"),
+    (({"status": "500", "content-type": "application/json"}, '{"error": ["odd"]}'),
+     "server error"),
     (ok({"kind": "youtube#liveChatMessageListResponse"}), "without an items list"),
 ])
 def test_transient_failures_back_off(store: Store, reply: Any, words: str) -> None:
@@ -284,8 +293,8 @@ def test_restart_loses_and_duplicates_nothing(store: Store) -> None:
     result = poll(make(store.keys.event, http, clock), store, clock)
 
     assert http.query(0)["pageToken"] == ["GOjbyc7ZlpADIJ3J1uuZlpAD"]
-    assert result.stored == 1
-    assert questions(store) == [ANN, BOB, CARA]
+    assert result.stored == 2
+    assert questions(store) == [ANN, BOB, CARA, DAN]
     # 6 stored, the lost read not counted, + 5
     assert checkpoint(store, "youtube")["quota_used"] == 11
 
@@ -355,3 +364,57 @@ def test_floor_poll_youtube_once(store: Store, floor_env: dict[str, str],
     assert [q["id"] for q in questions(store)] == [ANN["id"], BOB["id"]]
     assert store.question(BOB["id"]).state == "rejected"  # type: ignore[union-attr]
     assert checkpoint(store, "youtube")["chat_id"] == CHAT
+
+
+# -- what the chat really sends: mentions, paid messages, tombstones, bans, the end ---------------
+
+
+def test_chat_events_mentions_paid_tombstones_bans_and_the_end(store: Store) -> None:
+    clock = Clock()
+    http = Http([ok("video_live.json"), ok("chat_page1.json"), ok("chat_events.json")])
+    source = make(store.keys.event, http, clock)
+    poll(source, store, clock)
+    clock.now += 10
+    result = poll(source, store, clock)
+
+    # The mention's zero-width space is YouTube's own: gone, and no tampering flag for it.
+    reply = store.question("yt:LCC.EhwKGkNOYnVa")
+    assert reply is not None
+    assert reply.text == "@Ann Hughes and what about the rural stations?"
+    assert "hidden_chars" not in reply.flags
+    # A zero-width space anywhere else is still hidden text.
+    hidden = store.question("yt:LCC.EhwKGkNOYnVb")
+    assert hidden is not None and "hidden_chars" in hidden.flags
+    # A Super Chat's comment is a question, flagged "paid"; a sticker alone asks nothing.
+    paid = store.question("yt:LCC.EhwKGkNOYnVc")
+    assert paid is not None and paid.text == "Will the new depot open in June?"
+    assert "paid" in paid.flags
+    assert store.question("yt:LCC.EhwKGkNOYnVd") is None
+    # The tombstone (the deleted message itself) retracts Ann's question of page 1.
+    ann = store.question(ANN["id"])
+    assert ann is not None and ann.state == "rejected" and "deleted" in ann.flags
+    # Fay was banned: her open question is flagged for the moderators (the default), kept.
+    assert paid.state == "new"
+    banned = store.question("yt:LCC.EhwKGkNOYnVc")
+    assert banned is not None and "author_banned" in banned.flags and banned.state == "new"
+    assert [e.type for e in store.log_after()][-1] == "flag"
+    # The chat ended: the page is stored, and the source says so plainly.
+    assert result.stored == 3
+    assert "has ended (2026-05-14T10:04:00.000+00:00)" in result.error
+    record = health(store, "youtube")
+    assert record["state"] == "stopped"
+    assert record["last_error"].startswith(f"the live chat of video {VIDEO} has ended")
+    # Later polls do not spend quota on a chat that is over.
+    clock.now += 60
+    later = poll(source, store, clock)
+    assert "has ended" in later.error and len(http.request_sequence) == 3
+
+
+def test_a_ban_can_retract_the_authors_open_questions(store: Store) -> None:
+    clock = Clock()
+    http = Http([ok("video_live.json"), ok("chat_events.json")])
+    poll(make(store.keys.event, http, clock, on_ban="retract"), store, clock)
+    fay = store.question("yt:LCC.EhwKGkNOYnVc")
+    assert fay is not None and fay.state == "rejected" and "deleted" in fay.flags
+    eve = store.question("yt:LCC.EhwKGkNOYnVa")
+    assert eve is not None and eve.state == "new" and "author_banned" not in eve.flags

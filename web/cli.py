@@ -120,7 +120,9 @@ def web(host: str, port: int) -> None:
 @cli.command()
 @click.argument("source")
 @click.option("--once", is_flag=True, help="Poll one time, report and exit (1 if it failed).")
-def poll(source: str, once: bool) -> None:
+@click.option("--force", is_flag=True,
+              help="Poll a source of invented posts (rehearsal) even though it is not enabled.")
+def poll(source: str, once: bool, force: bool) -> None:
     """Run the poller of SOURCE (x, facebook, instagram, youtube, rehearsal)."""
     from aggregator.poller import Poller
     from aggregator.sources import SourceError, registry
@@ -130,6 +132,11 @@ def poll(source: str, once: bool) -> None:
     known = registry()
     if source not in known:
         raise click.ClickException(f"unknown source {source!r}; known: {', '.join(sorted(known))}")
+    if known[source].invented and not settings.source(source).enabled and not force:
+        raise click.ClickException(
+            f"[sources.{source}] is not enabled, and its posts are invented: they would be "
+            f"stored in event '{settings.event.slug}'. Set enabled = true under "
+            f"[sources.{source}], or pass --force")
     try:
         reader = known[source](settings.source(source), settings.event)
     except (SourceError, OSError, ValueError) as exc:

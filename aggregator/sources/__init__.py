@@ -9,13 +9,19 @@ Every module in this package is imported by ``registry()``, and every Source sub
 from __future__ import annotations
 
 import importlib
+import logging
 import pkgutil
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from aggregator.question import Post
-from aggregator.settings import EventSettings, SourceSettings
+from aggregator.sources.options import SourceSettings
+
+if TYPE_CHECKING:  # the settings module imports this package: no cycle at run time
+    from aggregator.settings import EventSettings
 
 
 class SourceError(Exception):
@@ -35,17 +41,58 @@ class SourceStopped(SourceError):
 
 
 @dataclass
+class Ban:
+    """The platform banned an author (``handle``, as the source's Posts name authors) on
+    ``platform``: their open questions are retracted, or flagged "author_banned"."""
+
+    platform: str
+    handle: str
+    retract: bool = False
+
+
+@dataclass
 class Batch:
     """What one fetch read. ``checkpoint`` is stored with the batch, atomically; None keeps the
-    old one. ``retracted`` names question ids whose posts the author deleted. ``health`` adds
-    source-specific fields to the health record (e.g. backend, spend_usd, detail; a None value
-    clears one); the poller's own fields (state, last_error, ...) take precedence."""
+    old one. ``retracted`` names question ids whose posts the author deleted; ``bans`` authors
+    the platform banned. ``health`` adds source-specific fields to the health record (e.g.
+    backend, spend_usd, detail; a None value clears one); the poller's own fields (state,
+    last_error, ...) take precedence. ``ended`` says, in plain words, that the source has
+    nothing more to read (a chat that ended): the batch is stored, then the source is shown
+    stopped with that message."""
 
     items: list[Any]
     checkpoint: str | None
     retracted: list[str] = field(default_factory=list)
     next_poll_in: float | None = None
     health: dict[str, Any] = field(default_factory=dict)
+    bans: list[Ban] = field(default_factory=list)
+    ended: str | None = None
+
+
+class Checkpoint(BaseModel):
+    """A source's checkpoint: one pydantic model per source, stored as its JSON."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    @classmethod
+    def parse(cls, text: str | None) -> Self:
+        """The stored checkpoint (a fresh one for None or ""); ValidationError if unreadable."""
+        return cls.model_validate_json(text) if text else cls()
+
+    @classmethod
+    def read(cls, text: str | None, source: str) -> Self:
+        """The stored checkpoint, or a fresh one (logged) when it cannot be read: for sources
+        whose ids make re-reading from the start harmless."""
+        try:
+            return cls.parse(text)
+        except ValidationError as exc:
+            logging.getLogger(f"floor.sources.{source}").warning(
+                "poller %s: unreadable checkpoint %r (%s); starting afresh", source,
+                str(text)[:200], exc.errors()[0]["msg"])
+            return cls()
+
+    def dump(self) -> str:
+        return self.model_dump_json(exclude_none=True)
 
 
 _REGISTRY: dict[str, type[Source]] = {}
@@ -54,6 +101,9 @@ _REGISTRY: dict[str, type[Source]] = {}
 class Source(ABC):
     name: ClassVar[str] = ""
     settings_model: ClassVar[type[SourceSettings]] = SourceSettings
+    # A source of invented posts (the rehearsal feed) is polled only when enabled, or forced:
+    # its posts must never land in a real event by mistake.
+    invented: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -65,6 +115,9 @@ class Source(ABC):
 
     def __init__(self, settings: SourceSettings, event: EventSettings) -> None:
         self.settings = self.settings_model.model_validate(settings.model_dump(exclude_unset=True))
+        problem = self.settings.hashtag_problem(list(event.hashtags))
+        if problem:  # the settings module refuses this too; a source made in code is checked here
+            raise ValueError(f"[sources.{self.name}] {problem}")
         self.event = event
 
     @property
@@ -100,7 +153,21 @@ class Source(ABC):
 
 
 def registry() -> dict[str, type[Source]]:
-    """Every source in this package, by name."""
+    """Every source in this package, by name (this imports every platform's client library)."""
     for module in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{module.name}")
     return dict(_REGISTRY)
+
+
+def source_class(name: str) -> type[Source]:
+    """The source called ``name``, importing only its own module (and so only its platform's
+    client library). KeyError for a name no module declares."""
+    if name not in _REGISTRY and name.isidentifier():
+        try:
+            importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+    if name not in _REGISTRY:
+        registry()
+    return _REGISTRY[name]

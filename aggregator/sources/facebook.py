@@ -2,7 +2,7 @@
 
 Each cycle reads ``/{object}/comments`` for every configured object with ``filter=stream`` (all
 comments, replies included), newest first, 100 a page, and drains every page (``paging.next``).
-Cursors do not survive between runs, so the checkpoint is a JSON object of the newest
+Cursors do not survive between runs, so the checkpoint (``FacebookCheckpoint``) keeps the newest
 ``created_time`` seen per object (Unix seconds); the next cycle asks for comments ``since`` that
 time minus an overlap, so a comment that becomes visible a little after newer ones is still read.
 The overlap re-reads a few comments each cycle; their ids make that harmless (the store keeps
@@ -17,9 +17,7 @@ construction (``graph_version``, default v21.0), errors are classified by Facebo
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import time
 from datetime import datetime
 from functools import partial
@@ -27,7 +25,7 @@ from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 import facebook
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import Field
 
 from aggregator.normalise import (
     InvalidPost,
@@ -38,17 +36,14 @@ from aggregator.normalise import (
     tag_matcher,
 )
 from aggregator.question import Post
-from aggregator.settings import EventSettings, SourceSettings
-from aggregator.sources import Batch, Source, SourceError, SourceStopped
+from aggregator.settings import EventSettings
+from aggregator.sources import Batch, Checkpoint, Source, SourceError, SourceStopped
 from aggregator.sources.graph import GraphClient, ObjectUnreadable, Wording
+from aggregator.sources.options import FacebookSettings, SourceSettings
 
 log = logging.getLogger("floor.sources.facebook")
 
 TOKEN_ENV = "FACEBOOK_PAGE_TOKEN"
-# One request per object per cycle when quiet. Page tokens fall under Business Use Case limits
-# (generous for a Page with an audience); an app still in development mode is reported to get
-# about 200 calls an hour per Page, which needs 20 s or more per object.
-DEFAULT_INTERVAL = 15.0
 # The most comments Facebook returns per page.
 PAGE_SIZE = 100
 # Re-read this far behind the newest comment seen: catches comments Facebook makes visible late,
@@ -65,7 +60,6 @@ SLOW_FACTOR = 4.0
 THROTTLE_WAIT = 600.0
 FIELDS = "id,message,created_time,from,parent{id},permalink_url"
 COMMENTER = "Facebook user"
-OBJECT_ID = re.compile(r"^[0-9]{1,30}(_[0-9]{1,30})?$")
 WORDING = Wording(
     no_token="{env} is not set: put the Page access token in the environment (or the .env file)",
     not_json="Facebook sent an answer that is not JSON ({what}, {status})",
@@ -85,29 +79,9 @@ WORDING = Wording(
 )
 
 
-class FacebookSettings(SourceSettings):
-    model_config = ConfigDict(extra="forbid")
-    interval: float = Field(default=DEFAULT_INTERVAL, gt=0)
-    live_video_ids: list[str] = Field(default_factory=list)
-    post_ids: list[str] = Field(default_factory=list)
-    require_hashtag: bool = False
-    graph_version: str = "v21.0"
-
-    @field_validator("live_video_ids", "post_ids", mode="before")
-    @classmethod
-    def _ids(cls, value: Any) -> Any:
-        for item in value if isinstance(value, list) else []:
-            if not isinstance(item, str) or not OBJECT_ID.match(item):
-                raise ValueError(f"{item!r} is not a Facebook object id: write it as a quoted "
-                                 "string of digits, e.g. \"1122334455_900000000000000\"")
-        return value
-
-    @field_validator("graph_version")
-    @classmethod
-    def _version(cls, value: str) -> str:
-        if not re.match(r"^v[0-9]{1,2}\.0$", value):
-            raise ValueError("write the Graph API version like \"v21.0\"")
-        return value
+class FacebookCheckpoint(Checkpoint):
+    # Object id -> the newest created_time read on it (Unix seconds).
+    since: dict[str, int] = Field(default_factory=dict)
 
 
 class FacebookSource(Source):
@@ -120,9 +94,6 @@ class FacebookSource(Source):
         self.options = cast(FacebookSettings, self.settings)
         self.objects = ([(oid, "live video") for oid in self.options.live_video_ids]
                         + [(oid, "post") for oid in self.options.post_ids])
-        if self.options.require_hashtag and not event.hashtags:
-            raise ValueError("[sources.facebook] require_hashtag needs the event's hashtags "
-                             "([event] hashtags)")
         self.matcher = tag_matcher(list(event.hashtags)) if event.hashtags else None
         self.clock = clock
         self.client = GraphClient(token_env=TOKEN_ENV, version=self.options.graph_version,
@@ -135,7 +106,8 @@ class FacebookSource(Source):
         if not self.objects:
             raise SourceStopped("no live_video_ids or post_ids in [sources.facebook]: add the "
                                 "meeting's live video or post")
-        marks = load_marks(checkpoint)
+        state = FacebookCheckpoint.read(checkpoint, self.name)
+        marks = state.since
         items: list[dict[str, Any]] = []
         skipped: list[str] = []
         notes: list[str] = []
@@ -169,7 +141,7 @@ class FacebookSource(Source):
             next_poll = wait * 60
         elif busiest is not None and busiest >= SLOW_AT:
             next_poll = self.interval * SLOW_FACTOR
-        return Batch(items, json.dumps(marks, sort_keys=True), next_poll_in=next_poll,
+        return Batch(items, state.dump(), next_poll_in=next_poll,
                      health=health)
 
     def drain(self, oid: str, kind: str, mark: int | None) -> tuple[list[Any], str | None]:
@@ -238,7 +210,7 @@ class FacebookSource(Source):
         if self.options.require_hashtag and not (self.matcher and
                                                  self.matcher.search(fold(message))):
             return None
-        flags = ["reply"] if isinstance(comment.get("parent"), dict) else []
+        flags = ["reply"] if isinstance(comment.get("parent"), dict) or _replies(url) else []
         return Post(platform="fb", native_id=cid, text=message, author_name=name,
                     url=url or f"https://www.facebook.com/{cid}", posted_at=posted_at,
                     raw=item, flags=flags)
@@ -261,20 +233,15 @@ def _comments(graph: facebook.GraphAPI, oid: str, args: dict[str, Any]) -> Any:
     return graph.get_connections(oid, "comments", **args)
 
 
-def load_marks(text: str | None) -> dict[str, int]:
-    """The checkpoint: object id -> newest created_time seen (Unix seconds)."""
-    if not text:
-        return {}
+def _replies(permalink: str | None) -> bool:
+    """Whether a comment's permalink is a reply's: Facebook adds ``reply_comment_id`` (and the
+    ``parent`` field is left out when the token may not read the comment replied to)."""
+    if not permalink:
+        return False
     try:
-        data = json.loads(text)
-        if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
-        return {str(k): int(v) for k, v in data.items()}
-    except (ValueError, TypeError) as exc:
-        # Re-reading every comment is safe (ids dedupe), so start again rather than stop.
-        log.warning("poller facebook: unreadable checkpoint %r (%s); reading all comments",
-                    text[:200], exc)
-        return {}
+        return bool(parse_qs(urlsplit(permalink).query).get("reply_comment_id"))
+    except ValueError:
+        return False
 
 
 def _unix(comment: Any) -> int | None:

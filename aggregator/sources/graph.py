@@ -34,7 +34,8 @@ PERMISSION_CODES = {10} | set(range(200, 300))
 THROTTLE_CODES = {4, 17, 32, 613} | set(range(80000, 80100))
 OBJECT_CODE = 100
 # Permission names as Meta's messages spell them, to tell a person which one to grant.
-PERMISSION = re.compile(r"\b(pages_[a-z_]+|read_insights|business_management|public_profile)\b")
+PERMISSION = re.compile(r"\b(pages_[a-z_]+|instagram_[a-z_]+|read_insights|business_management|"
+                        r"public_profile)\b")
 USAGE_HEADERS = ("x-business-use-case-usage", "x-app-usage", "x-page-usage")
 USAGE_FIELDS = ("call_count", "total_time", "total_cputime")
 
@@ -99,6 +100,9 @@ class GraphClient:
 
     def _remember(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self._last = response
+        # facebook-sdk reads headers["content-type"] unguarded: without one, an answer is
+        # "not JSON" (its GraphAPIError), not a KeyError that looks like our own bug.
+        response.headers.setdefault("content-type", "")
 
     def call(self, what: str, request: Callable[[facebook.GraphAPI], Any]) -> dict[str, Any]:
         """Run one GraphAPI request (``what`` names it in messages), errors mapped for the
@@ -110,7 +114,7 @@ class GraphClient:
             result = request(graph)
         except facebook.GraphAPIError as exc:
             raise self.error(exc, what) from exc
-        except (ValueError, KeyError) as exc:  # a JSON content type with a broken body
+        except requests.JSONDecodeError as exc:  # a JSON content type with a broken body
             raise SourceError(self._say(self.wording.unreadable, what=what, exc=exc)) from exc
         except requests.Timeout as exc:
             raise SourceError(self._say(self.wording.timeout, what=what, exc=exc)) from exc
@@ -144,8 +148,10 @@ class GraphClient:
                  "said": said}
         if code in TOKEN_CODES:
             return SourceStopped(self._say(words.token, **facts))
-        if code in PERMISSION_CODES:
-            named = ", ".join(dict.fromkeys(PERMISSION.findall(said)))
+        named = ", ".join(dict.fromkeys(PERMISSION.findall(said)))
+        # Code 100 is also how Meta says "requires the pages_read_engagement permission": when
+        # the message names a permission, that is the advice, not "check the id".
+        if code in PERMISSION_CODES or (code == OBJECT_CODE and named):
             return SourceStopped(self._say(words.permission, missing=named or words.permissions,
                                            **facts))
         if code in THROTTLE_CODES:

@@ -16,17 +16,15 @@ switching backend mid-meeting does not store a hashtag post twice.
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import requests
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import Field
 
 from aggregator.normalise import (
     InvalidPost,
@@ -37,8 +35,8 @@ from aggregator.normalise import (
     tag_matcher,
 )
 from aggregator.question import Post
-from aggregator.settings import EventSettings, SourceSettings
-from aggregator.sources import Batch, RateLimited, Source, SourceError
+from aggregator.settings import EventSettings
+from aggregator.sources import Batch, Checkpoint, RateLimited, Source, SourceError
 from aggregator.sources.instagram_graph import GraphBackend
 from aggregator.sources.instagram_loader import (
     LoaderBackend,
@@ -46,58 +44,24 @@ from aggregator.sources.instagram_loader import (
     PollerRateController,
     login,
 )
+from aggregator.sources.options import SHORTCODE_IN_URL, InstagramSettings, SourceSettings
 
 # ``floor instagram-login`` and the tests import the login from here.
 __all__ = ["InstagramSettings", "InstagramSource", "LoginFailed", "PollerRateController", "login"]
 
 log = logging.getLogger(__name__)
 
-# Instagram throttles accounts that poll often, and a throttled account is blind for half an
-# hour: two minutes between cycles keeps a meeting's worth of polls far inside instaloader's
-# budgets (199 app requests per 30 min) while questions still arrive within a few minutes.
-DEFAULT_INTERVAL = 120.0
-MIN_INTERVAL = 30.0
-GRAPH_VERSION = "v21.0"
-
 POST_URL = "https://www.instagram.com/p/{shortcode}/"
-SHORTCODE = re.compile(r"^[A-Za-z0-9_-]{5,64}$")
-SHORTCODE_IN_URL = re.compile(r"instagram\.com/(?:[^/?#]+/)?(?:p|reel|reels|tv)/([A-Za-z0-9_-]+)")
 
 
-class InstagramSettings(SourceSettings):
-    model_config = ConfigDict(extra="forbid")
-    backend: Literal["instaloader", "graph"] = "instaloader"
-    interval: float = Field(default=DEFAULT_INTERVAL, ge=MIN_INTERVAL)
-    hashtags: list[str] | None = None
-    require_hashtag: bool = False
-    lookback_hours: float = Field(default=24.0, gt=0)
-    username: str = ""
-    session_file: str = ""
-    post_shortcodes: list[str] = Field(default_factory=list)
-    polite_sleep: bool = True
-    ig_user_id: str = ""
-    media_ids: list[str] = Field(default_factory=list)
-    graph_version: str = Field(default=GRAPH_VERSION, pattern=r"^v\d+\.\d+$")
+class InstagramCheckpoint(Checkpoint):
+    """One part per backend, each the backend's own (see the module's docstring)."""
 
-    @field_validator("hashtags")
-    @classmethod
-    def _tags(cls, value: list[str] | None) -> list[str] | None:
-        if value is None:
-            return None
-        return [tag.strip().lstrip("#＃").strip() for tag in value if tag.strip("#＃ ")]
+    instaloader: dict[str, Any] = Field(default_factory=dict)
+    graph: dict[str, Any] = Field(default_factory=dict)
 
-    @field_validator("post_shortcodes")
-    @classmethod
-    def _shortcodes(cls, value: list[str]) -> list[str]:
-        codes = []
-        for entry in value:
-            found = SHORTCODE_IN_URL.search(entry)
-            code = found.group(1) if found else entry.strip()
-            if not SHORTCODE.match(code):
-                raise ValueError(f"{entry!r} is not a shortcode or an instagram.com/p/… link")
-            codes.append(code)
-        return codes
-
+    def dump(self) -> str:
+        return self.model_dump_json(exclude_defaults=True)  # only the parts in use
 
 
 class InstagramSource(Source):
@@ -138,13 +102,13 @@ class InstagramSource(Source):
             raise type(exc)(f"{label}: {exc}") from exc
 
     def fetch(self, checkpoint: str | None) -> Batch:
-        state = _load_state(checkpoint)
-        part = state.setdefault(self.options.backend, {})
+        state = InstagramCheckpoint.read(checkpoint, self.name)
+        part = getattr(state, self.options.backend)
         with self._labelled():
             items, gone, health = self.backend.fetch(part)
         if gone:
             log.info("poller instagram: %d comment(s) deleted on Instagram", len(gone))
-        return Batch(items, json.dumps(state, sort_keys=True, separators=(",", ":")),
+        return Batch(items, state.dump(),
                      retracted=[f"ig:{cid}" for cid in gone],
                      health=health)
 
@@ -279,10 +243,16 @@ def _graph_media(item: dict[str, Any]) -> Post:
     caption = optional_text(media, "caption", "media.caption") or ""
     # recent_media never names the account behind other people's posts (Meta's rule).
     handle = optional_text(media, "username", "media.username") or ""
+    timestamp = optional_text(media, "timestamp", "media.timestamp")
+    flags = []
+    if timestamp is not None:
+        posted_at = _graph_time(timestamp)
+    else:  # Meta leaves it out at times: the time we first saw the post, said so
+        posted_at = _iso(_field(item, "first_seen", (int, float)))
+        flags.append("time_first_seen")
     return Post(platform="ig", native_id=found.group(1) if found else media_id, text=caption,
-                author_name=handle, author_handle=handle, url=permalink,
-                posted_at=_graph_time(required_text(media, "timestamp", "media.timestamp")),
-                raw=item)
+                author_name=handle, author_handle=handle, url=permalink, posted_at=posted_at,
+                raw=item, flags=flags)
 
 
 def _graph_comment(item: dict[str, Any]) -> Post:
@@ -293,21 +263,9 @@ def _graph_comment(item: dict[str, Any]) -> Post:
               or optional_text(sender, "username", "comment.from.username") or "")
     permalink = item.get("permalink") if isinstance(item.get("permalink"), str) else ""
     url = f"{permalink.rstrip('/')}/c/{comment_id}/" if permalink else ""
+    reply = bool(item.get("reply_to")) or comment.get("parent_id") is not None
     return Post(platform="ig", native_id=comment_id,
                 text=required_text(comment, "text", "comment.text"), author_name=handle,
                 author_handle=handle, url=url,
                 posted_at=_graph_time(required_text(comment, "timestamp", "comment.timestamp")),
-                raw=item)
-
-
-def _load_state(checkpoint: str | None) -> dict[str, Any]:
-    if not checkpoint:
-        return {}
-    try:
-        state = json.loads(checkpoint)
-    except ValueError:
-        state = None
-    if not isinstance(state, dict):
-        log.warning("poller instagram: unreadable checkpoint %r, starting afresh", checkpoint[:80])
-        return {}
-    return state
+                raw=item, flags=["reply"] if reply else [])

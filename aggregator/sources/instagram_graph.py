@@ -31,6 +31,12 @@ GRAPH_MAX_PAGES = 4
 RECENT_MEDIA_MEMORY = 25 * 3600
 # Meta's limits are rolling hours; without an estimate in the usage headers, retry after this.
 GRAPH_RATE_PAUSE = 15 * 60
+# Every field read is named: the Graph API returns only "id" for a field not asked for. A
+# comment's replies are not on the media's comments edge, only on each comment's replies edge:
+# the first page comes expanded with the comment, further pages are read from the edge.
+REPLY_FIELDS = "id,text,timestamp,username,from,parent_id"
+COMMENT_FIELDS = f"{REPLY_FIELDS},replies{{{REPLY_FIELDS}}}"
+MEDIA_FIELDS = "id,caption,timestamp,permalink,media_type"
 WORDING = Wording(
     no_token="{env} is not set: a token for the Instagram professional account (see README, "
              "Instagram Graph API)",
@@ -84,6 +90,7 @@ class GraphBackend:
                 self.complete = True
                 return
             args["after"] = after
+        self.complete = False  # set again: a nested read (a comment's replies) may have set it
 
     def fetch(self, part: dict[str, Any]) -> tuple[list[Any], list[str], dict[str, Any]]:
         if not self.options.media_ids and not self.source.tags:
@@ -117,17 +124,43 @@ class GraphBackend:
         seen = set(part.get("ids", []))
         present: set[str] = set()
         items: list[Any] = []
-        for page in self.pages(media_id, "comments", fields="id,text,timestamp,username,from",
-                               limit=GRAPH_PAGE):
+        replies_complete = True
+        for page in self.pages(media_id, "comments", fields=COMMENT_FIELDS, limit=GRAPH_PAGE):
             for comment in page:
-                comment_id = comment.get("id") if isinstance(comment, dict) else None
-                if isinstance(comment_id, str):
-                    present.add(comment_id)
-                    if comment_id in seen:
-                        continue
-                items.append({"kind": "graph_comment", "media_id": media_id,
-                              "permalink": part["permalink"], "comment": comment})
-        return items, self.source.deletions(part, present, self.complete)
+                replies, whole = self._replies(comment)
+                replies_complete = replies_complete and whole
+                for found, reply_to in [(comment, None), *replies]:
+                    found_id = found.get("id") if isinstance(found, dict) else None
+                    if isinstance(found_id, str):
+                        present.add(found_id)
+                        if found_id in seen:
+                            continue
+                    item = {"kind": "graph_comment", "media_id": media_id,
+                            "permalink": part["permalink"], "comment": found}
+                    if reply_to:
+                        item["reply_to"] = reply_to
+                    items.append(item)
+        complete = self.complete and replies_complete
+        return items, self.source.deletions(part, present, complete)
+
+    def _replies(self, comment: Any) -> tuple[list[tuple[Any, str]], bool]:
+        """The replies to one comment, each with the comment's id (the page that came with the
+        comment, or when there are more, every page of its ``replies`` edge), and whether
+        they were read to the end."""
+        if not isinstance(comment, dict) or not isinstance(comment.get("id"), str):
+            return [], True
+        parent = comment["id"]
+        nested = comment.get("replies")
+        if not isinstance(nested, dict):
+            return [], True
+        paging = nested.get("paging")
+        data = nested.get("data")
+        whole = True
+        if isinstance(paging, dict) and paging.get("next"):
+            data = [r for page in self.pages(parent, "replies", fields=REPLY_FIELDS,
+                                             limit=GRAPH_PAGE) for r in page]
+            whole = self.complete
+        return ([(reply, parent) for reply in data] if isinstance(data, list) else []), whole
 
     def _hashtag(self, tag: str, part: dict[str, Any]) -> list[Any]:
         user_id = self.options.ig_user_id
@@ -143,14 +176,16 @@ class GraphBackend:
         seen: dict[str, float] = dict(part.setdefault("hashtags", {}).get(tag, {}))
         items: list[Any] = []
         for page in self.pages(ids[tag], "recent_media", user_id=user_id, limit=GRAPH_PAGE,
-                               fields="id,caption,timestamp,permalink,media_type"):
+                               fields=MEDIA_FIELDS):
             for media in page:
                 media_id = media.get("id") if isinstance(media, dict) else None
                 if isinstance(media_id, str):
                     if media_id in seen:
                         continue
                     seen[media_id] = now
-                items.append({"kind": "graph_media", "tag": tag, "media": media})
+                # The time first seen stands in for a missing timestamp.
+                items.append({"kind": "graph_media", "tag": tag, "media": media,
+                              "first_seen": now})
         part["hashtags"][tag] = {k: v for k, v in seen.items() if v >= now - RECENT_MEDIA_MEMORY}
         return items
 

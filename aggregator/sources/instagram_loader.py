@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import os
 import pickle
+import traceback
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import instaloader
@@ -58,7 +60,25 @@ PAUSE_AFTER_429 = 30 * 60
 # instaloader's default is 300 s; a poller should notice a dead connection sooner.
 REQUEST_TIMEOUT = 30.0
 
+# How instaloader fails on a reply whose shape it does not know: a missing key, a None where it
+# expected an object, its own asserts on a node. They count as "Instagram changed shape" only
+# when raised by instaloader itself (``raised_by_instaloader``): the same error from our own
+# code is a bug, and is raised as it is.
 UNREADABLE = (KeyError, TypeError, ValueError, AttributeError, AssertionError, IndexError)
+_INSTALOADER = str(Path(instaloader.__file__).resolve().parent)
+_OURS = str(Path(__file__).resolve().parent.parent)  # the aggregator package
+
+
+def raised_by_instaloader(exc: BaseException) -> bool:
+    """Whether the innermost frame of ``exc`` that is either instaloader's or ours (the
+    standard library's frames are skipped) is instaloader's."""
+    for frame, _ in reversed(list(traceback.walk_tb(exc.__traceback__))):
+        where = str(Path(frame.f_code.co_filename).resolve())
+        if where.startswith(_INSTALOADER):
+            return True
+        if where.startswith(_OURS):
+            return False
+    return False
 
 
 def default_session_file(username: str) -> str:
@@ -180,6 +200,8 @@ def _loader_errors(clock: Callable[[], float], username: str) -> Iterator[None]:
     except requests.RequestException as exc:
         raise SourceError(f"could not reach Instagram: {exc}") from exc
     except UNREADABLE as exc:
+        if not raised_by_instaloader(exc):
+            raise
         raise SourceError(f"Instagram's reply has changed shape ({type(exc).__name__}: {exc}); "
                           "instaloader may need an update (pip install -U instaloader)") from exc
 
@@ -195,6 +217,8 @@ def _comment_item(shortcode: str, comment: Any) -> dict[str, Any]:
         item["created_at"] = created.replace(tzinfo=UTC).timestamp()
         item["owner"] = instaloader.get_json_structure(comment.owner)["node"]
     except (*UNREADABLE, OverflowError, OSError) as exc:
+        if not raised_by_instaloader(exc):
+            raise
         item["error"] = f"instaloader could not read this comment ({type(exc).__name__}: {exc})"
     return item
 
@@ -232,6 +256,8 @@ class LoaderBackend:
             raise SourceStopped(f"no saved Instagram session at {path}: run "
                                 f"'floor instagram-login {username}'") from exc
         except (OSError, pickle.UnpicklingError, EOFError, *UNREADABLE) as exc:
+            if not raised_by_instaloader(exc):
+                raise
             raise SourceStopped(
                 f"the saved Instagram session at {path} cannot be read "
                 f"({type(exc).__name__}): run 'floor instagram-login' again") from exc
@@ -282,8 +308,8 @@ class LoaderBackend:
             except StopIteration:
                 break
             except UNREADABLE as exc:
-                if last is None:
-                    raise  # nothing readable at all: the page changed shape
+                if last is None or not raised_by_instaloader(exc):
+                    raise  # nothing readable at all (the page changed shape), or our bug
                 # instaloader cannot build this post, and its iterator ends with the error:
                 # keep what was read, and say where the feed broke (one dead letter, not one
                 # per cycle: the raw payload is the same each time).
@@ -331,7 +357,7 @@ class LoaderBackend:
             except StopIteration:
                 break
             except UNREADABLE as exc:
-                if last is None:
+                if last is None or not raised_by_instaloader(exc):
                     raise
                 items.append({"kind": "comment", "shortcode": shortcode, "after": last,
                               "error": f"instaloader could not read the comment after {last} "

@@ -13,28 +13,21 @@ import time
 from pathlib import Path
 from typing import Any, cast
 
-from pydantic import ConfigDict, Field
-
 from aggregator.normalise import InvalidPost
 from aggregator.question import Post, utc_now
-from aggregator.settings import EventSettings, SourceSettings
+from aggregator.settings import EventSettings
 from aggregator.sources import Batch, Source
+from aggregator.sources.options import RehearsalSettings, SourceSettings
 
 BUNDLED = Path(__file__).with_name("rehearsal.jsonl")
 # Lines released per poll at most; at speed 0 the whole file goes in batches of this size.
 BATCH = 200
 
 
-class RehearsalSettings(SourceSettings):
-    model_config = ConfigDict(extra="forbid")
-    file: str = ""
-    speed: float = Field(default=1.0, ge=0)
-    interval: float = Field(default=0.5, gt=0)
-
-
 class RehearsalSource(Source):
     name = "rehearsal"
     settings_model = RehearsalSettings
+    invented = True
 
     def __init__(self, settings: SourceSettings, event: EventSettings, *, clock: Any = time.time):
         super().__init__(settings, event)
@@ -47,11 +40,14 @@ class RehearsalSource(Source):
 
     def line_at(self, index: int) -> float:
         """The meeting time of line ``index`` (0-based); an unreadable line plays at once."""
-        try:
-            at = json.loads(self.lines[index]).get("at")
-            return float(at) if isinstance(at, int | float) else 0.0
-        except (ValueError, AttributeError, IndexError):
+        if not 0 <= index < len(self.lines):
             return 0.0
+        try:
+            data = json.loads(self.lines[index])
+        except ValueError:  # not JSON, or not UTF-8
+            return 0.0
+        at = data.get("at") if isinstance(data, dict) else None
+        return float(at) if isinstance(at, int | float) and not isinstance(at, bool) else 0.0
 
     def fetch(self, checkpoint: str | None) -> Batch:
         start = int(checkpoint or 0)

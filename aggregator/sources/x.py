@@ -24,7 +24,6 @@ fail the whole page, where it should become one dead letter; the raw page also g
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -35,21 +34,24 @@ from typing import Any, cast
 
 import requests
 import tweepy
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import Field, PrivateAttr, ValidationError
 
 from aggregator.normalise import InvalidPost, fold, iso_time, required_text, tag_matcher
 from aggregator.question import Post
-from aggregator.settings import EventSettings, SourceSettings
-from aggregator.sources import Batch, RateLimited, Source, SourceError, SourceStopped
+from aggregator.settings import EventSettings
+from aggregator.sources import (
+    Batch,
+    Checkpoint,
+    RateLimited,
+    Source,
+    SourceError,
+    SourceStopped,
+)
+from aggregator.sources.options import SourceSettings, XSettings
 
 log = logging.getLogger("floor.sources.x")
 
 TOKEN_ENV = "X_BEARER_TOKEN"
-# Recent search allows 450 requests per 15 minutes per app (one every 2 s), but every post read
-# is billed, and a shorter interval mostly buys more requests for the same posts: 15 s keeps
-# questions on the console within seconds for a handful of requests a minute.
-DEFAULT_INTERVAL = 15.0
-MIN_INTERVAL = 2.0
 # The most X returns per request; fewer, larger pages are fewer requests for the same posts.
 PAGE_SIZE = 100
 # Just inside the 7-day window of recent search, for a first cycle or a since_id X refuses.
@@ -64,25 +66,10 @@ MAX_PAGES = 200
 TIMEOUT = 10.0
 # The fields a question needs: the post, its author (expanded), time, language, thread, and the
 # full text of long posts ("note_tweet"; ``text`` is cut at 280 characters for those).
-TWEET_FIELDS = ["created_at", "author_id", "conversation_id", "lang", "note_tweet"]
+TWEET_FIELDS = ["created_at", "author_id", "conversation_id", "lang", "note_tweet",
+                "referenced_tweets"]
 USER_FIELDS = ["username", "name"]
 DIGITS = re.compile(r"^[0-9]{1,25}$")
-
-
-class XSettings(SourceSettings):
-    model_config = ConfigDict(extra="forbid")
-    interval: float = Field(default=DEFAULT_INTERVAL, ge=MIN_INTERVAL)
-    # Empty: the event's hashtags.
-    hashtags: list[str] = Field(default_factory=list)
-    cost_per_post_usd: float = Field(default=0.005, ge=0)
-    # Whether X bills the expanded authors as "User: Read" ($0.010) shows in its console.
-    cost_per_user_usd: float = Field(default=0.0, ge=0)
-    budget_usd: float = Field(default=25.0, ge=0)
-
-    @field_validator("hashtags")
-    @classmethod
-    def _tags(cls, value: list[str]) -> list[str]:
-        return ["#" + tag.strip().lstrip("#") for tag in value if tag.strip("# ")]
 
 
 @dataclass
@@ -99,34 +86,40 @@ class Usage:
         self.spend += other.spend
 
 
-@dataclass
-class Checkpoint:
-    since_id: str | None
-    usage: Usage
+class XCheckpoint(Checkpoint):
+    """The newest post read and, for the budget, everything read and billed so far."""
+
+    since_id: str | None = Field(default=None, pattern=DIGITS.pattern)
+    posts_read: int = Field(default=0, ge=0)
+    users_read: int = Field(default=0, ge=0)
+    spend_usd: float = Field(default=0.0, ge=0)
+    _usage: Usage = PrivateAttr(default_factory=Usage)
+
+    def model_post_init(self, context: Any) -> None:
+        self._usage = Usage(self.posts_read, self.users_read, self.spend_usd)
+
+    @property
+    def usage(self) -> Usage:
+        return self._usage
 
     @classmethod
-    def load(cls, text: str | None) -> Checkpoint:
-        if not text:
-            return cls(None, Usage())
-        if DIGITS.match(text):  # a bare since_id, set by hand
-            return cls(text, Usage())
+    def load(cls, text: str | None) -> XCheckpoint:
+        if text and DIGITS.match(text):  # a bare since_id, set by hand
+            return cls(since_id=text)
         try:
-            data = json.loads(text)
-            since_id = data.get("since_id")
-            if since_id is not None and not DIGITS.match(since_id):
-                raise ValueError(f"since_id {since_id!r} is not a post id")
-            usage = Usage(int(data.get("posts_read", 0)), int(data.get("users_read", 0)),
-                          float(data.get("spend_usd", 0.0)))
-        except (ValueError, TypeError, AttributeError) as exc:
+            return cls.parse(text)
+        except ValidationError as exc:
             # Starting again from zero would forget the spend and so the budget: ask a person.
-            raise SourceStopped(f"the stored X checkpoint cannot be read ({exc}): {text[:200]!r}"
-                                ) from exc
-        return cls(since_id, usage)
+            problem = exc.errors()[0]
+            where = ".".join(str(part) for part in problem["loc"])
+            said = f"{where}: {problem['msg']}" if where else problem["msg"]
+            raise SourceStopped(f"the stored X checkpoint cannot be read ({said}): "
+                                f"{str(text)[:200]!r}") from exc
 
     def dump(self) -> str:
-        return json.dumps({"since_id": self.since_id, "posts_read": self.usage.posts,
-                           "users_read": self.usage.users,
-                           "spend_usd": round(self.usage.spend, 6)})
+        self.posts_read, self.users_read = self._usage.posts, self._usage.users
+        self.spend_usd = round(self._usage.spend, 6)
+        return super().dump()
 
 
 class XSource(Source):
@@ -210,7 +203,7 @@ class XSource(Source):
     # -- the source interface ---------------------------------------------------------------
 
     def fetch(self, checkpoint: str | None) -> Batch:
-        state = Checkpoint.load(checkpoint)
+        state = XCheckpoint.load(checkpoint)
         state.usage.add(self._unsaved)
         cycle = Usage()
         try:
@@ -219,7 +212,7 @@ class XSource(Source):
             self._unsaved.add(cycle)
             raise
 
-    def _cycle(self, state: Checkpoint, cycle: Usage) -> Batch:
+    def _cycle(self, state: XCheckpoint, cycle: Usage) -> Batch:
         since_id, next_token, newest = state.since_id, None, None
         items: list[dict[str, Any]] = []
         pages, headers, tokens = 0, None, set()
@@ -357,6 +350,8 @@ class XSource(Source):
             name, handle = required_text(author, "name"), required_text(author, "username")
         if not self.matcher.search(fold(text)):
             return None
+        if _retweets(tweet):
+            return None  # "-is:retweet" in the query; X's search has let some through anyway
         flags = []
         history = tweet.get("edit_history_tweet_ids")
         if isinstance(history, list) and len(history) > 1:
@@ -400,6 +395,13 @@ class _TimeoutSession(requests.Session):
 
 class _StaleSinceId(SourceError):
     """X refused the since_id (older than its 7-day window)."""
+
+
+def _retweets(tweet: dict[str, Any]) -> bool:
+    """Whether the post is a retweet: its ``referenced_tweets`` has one of type "retweeted"."""
+    refs = tweet.get("referenced_tweets")
+    return isinstance(refs, list) and any(
+        isinstance(ref, dict) and ref.get("type") == "retweeted" for ref in refs)
 
 
 def _pages(count: int) -> str:

@@ -2,20 +2,31 @@
 
 The configured ``video_id`` (required: sources do not see ``[screen]``) is resolved once to its
 live chat (``videos.list``, part ``liveStreamingDetails`` -> ``activeLiveChatId``); then
-``liveChatMessages.list`` is read page after page with ``nextPageToken``. The checkpoint is JSON:
-``{"video_id", "chat_id", "page_token", "quota_day", "quota_used"}``, so a restarted poller goes
-on from the last stored page (a rejected token restarts the chat from the top; question ids make
-that harmless).
+``liveChatMessages.list`` is read page after page with ``nextPageToken``. The checkpoint is JSON
+(``YouTubeCheckpoint``: video_id, chat_id, page_token, quota_day, quota_used, ended), so a
+restarted poller goes on from the last stored page (a rejected token restarts the chat from the
+top; question ids make that harmless).
 
 Pacing: YouTube says how long to wait (``pollingIntervalMillis``), and the daily quota sets a
 floor of its own: each read costs LIST_COST units, and ``daily_quota`` units must last
 ``meeting_hours``. ``Batch.next_poll_in`` is the larger of the two, and a poll that comes early
 (a restart, ``floor poll --once`` in a loop) returns nothing without calling YouTube.
 
-Only ``textMessageEvent`` messages are questions; ``messageDeletedEvent`` and
-``messageRetractedEvent`` retract the question they name. Credentials: YOUTUBE_API_KEY, or an
-OAuth token file (YOUTUBE_OAUTH_TOKEN_FILE, read with google-auth, which
-google-api-python-client already depends on).
+Message types, as the discovery document shipped with google-api-python-client (revision
+20261104) lists them:
+- ``textMessageEvent`` is a question; so is a ``superChatEvent`` with a ``userComment``, flagged
+  "paid" for the moderators to weigh (a ``superStickerEvent`` carries no comment field in the
+  document; one that has a ``userComment`` is taken the same way).
+- ``tombstone`` (the message itself, deleted: same id, no content), and the deprecated
+  ``messageDeletedEvent``/``messageRetractedEvent`` (naming the message) retract the question.
+- ``userBannedEvent`` retracts or flags "author_banned" the banned author's open questions
+  (``on_ban`` in the settings, "flag" by default).
+- ``chatEndedEvent`` ends the source: the page is stored, the health says the chat ended, and
+  later polls stop without calling YouTube until the configured video changes.
+YouTube puts a zero-width space before the "@" of every mention in a reply; it is removed
+there (and only there) before cleaning, so ordinary replies are not flagged "hidden_chars".
+Credentials: YOUTUBE_API_KEY, or an OAuth token file (YOUTUBE_OAUTH_TOKEN_FILE, read with
+google-auth, which google-api-python-client already depends on).
 """
 
 from __future__ import annotations
@@ -34,7 +45,6 @@ import httplib2
 from google.auth.exceptions import GoogleAuthError
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
-from pydantic import ConfigDict, Field, field_validator
 
 from aggregator.normalise import (
     InvalidPost,
@@ -45,8 +55,18 @@ from aggregator.normalise import (
     tag_matcher,
 )
 from aggregator.question import Post
-from aggregator.settings import EventSettings, SourceSettings
-from aggregator.sources import Batch, RateLimited, Source, SourceError, SourceStopped
+from aggregator.settings import EventSettings
+from aggregator.sources import (
+    Ban,
+    Batch,
+    Checkpoint,
+    RateLimited,
+    Source,
+    SourceError,
+    SourceStopped,
+)
+from aggregator.sources.options import QUOTA_RESERVE, SourceSettings, YouTubeSettings
+from aggregator.sources.options import YOUTUBE_POLL as DEFAULT_POLL
 
 log = logging.getLogger(__name__)
 
@@ -57,41 +77,28 @@ SCOPES = ["https://www.googleapis.com/auth/youtube.readonly"]
 # Quota units per call (YouTube Data API cost table).
 LIST_COST = 5
 VIDEO_COST = 1
-# Units kept back from the pacing sums for resolving the chat, restarts and `floor check`.
-QUOTA_RESERVE = 100
-# Used when a page carries no pollingIntervalMillis; YouTube's usual value.
-DEFAULT_POLL = 5.0
 # YouTube's quota day starts at midnight Pacific time.
 PACIFIC = "America/Los_Angeles"
 
-VIDEO_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
-VIDEO_IN_URL = re.compile(r"(?:[?&]v=|youtu\.be/|/live/|/shorts/|/embed/)([A-Za-z0-9_-]{11})")
 WATCH_URL = "https://www.youtube.com/watch?v={video_id}"
 DELETIONS = {"messageDeletedEvent": ("messageDeletedDetails", "deletedMessageId"),
              "messageRetractedEvent": ("messageRetractedDetails", "retractedMessageId")}
+# Paid messages: their details object; the comment is its userComment.
+PAID = {"superChatEvent": "superChatDetails", "superStickerEvent": "superStickerDetails"}
+# YouTube's own zero-width space before the "@" of a mention.
+MENTION_SPACE = re.compile("\u200b(?=@)")
 REFUSED = {"authError", "forbidden", "insufficientPermissions", "keyInvalid", "keyExpired",
            "accessNotConfigured", "ipRefererBlocked", "API_KEY_INVALID", "SERVICE_DISABLED",
            "API_KEY_SERVICE_BLOCKED", "CREDENTIALS_MISSING"}
 
 
-class YouTubeSettings(SourceSettings):
-    model_config = ConfigDict(extra="forbid")
-    video_id: str
-    interval: float = Field(default=DEFAULT_POLL, gt=0)
-    daily_quota: int = Field(default=10_000, gt=QUOTA_RESERVE)
-    meeting_hours: float = Field(default=3.0, gt=0)
-    require_hashtag: bool = False
-    max_results: int = Field(default=500, ge=200, le=2000)
-
-    @field_validator("video_id")
-    @classmethod
-    def _video(cls, value: str) -> str:
-        value = value.strip()
-        found = VIDEO_IN_URL.search(value)
-        video = found.group(1) if found else value
-        if not VIDEO_ID.match(video):
-            raise ValueError("expected the stream's 11-character video id or its YouTube link")
-        return video
+class YouTubeCheckpoint(Checkpoint):
+    video_id: str | None = None
+    chat_id: str | None = None
+    page_token: str | None = None
+    quota_day: str | None = None
+    quota_used: int = 0
+    ended: str | None = None  # when the chat ended (chatEndedEvent's publishedAt)
 
 
 def _pacific() -> tzinfo:
@@ -114,14 +121,28 @@ def next_quota_reset(now: float) -> float:
     return midnight.timestamp()
 
 
+def _handle(author: dict[str, Any]) -> str | None:
+    """How a Post names a chat author (and a ban names the banned): the last part of the
+    channel's URL, else the channel id."""
+    url, channel = author.get("channelUrl"), author.get("channelId")
+    if isinstance(url, str) and url.rstrip("/"):
+        return url.rstrip("/").rsplit("/", 1)[-1]
+    return channel if isinstance(channel, str) and channel else None
+
+
 def _reasons(exc: HttpError) -> set[str]:
     """Every ``reason`` in Google's error envelope (errors[] and details[])."""
+    content = exc.content
     try:
-        error = json.loads(exc.content.decode("utf-8")).get("error", {})
-    except (ValueError, AttributeError, UnicodeDecodeError):
+        body = json.loads(content) if isinstance(content, bytes | str) else None
+    except ValueError:  # not JSON, or bytes that are not UTF-8
+        return set()
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
         return set()
     found = set()
-    for entry in [*(error.get("errors") or []), *(error.get("details") or [])]:
+    entries = [error.get("errors"), error.get("details")]
+    for entry in [e for listed in entries if isinstance(listed, list) for e in listed]:
         if isinstance(entry, dict) and isinstance(entry.get("reason"), str):
             found.add(entry["reason"])
     return found
@@ -192,7 +213,7 @@ class YouTubeSource(Source):
         except GoogleAuthError as exc:
             raise SourceStopped(f"the YouTube OAuth token no longer works ({exc}): authorise "
                                 f"again and update {TOKEN_FILE_ENV}") from exc
-        except ValueError as exc:
+        except UnicodeDecodeError as exc:  # the client decodes the body before parsing it
             raise SourceError(f"YouTube sent a reply that is not JSON: {exc}") from exc
         except (httplib2.HttpLib2Error, OSError) as exc:  # timeouts, refused connections
             raise SourceError(f"could not reach YouTube: {type(exc).__name__}: {exc}") from exc
@@ -257,18 +278,23 @@ class YouTubeSource(Source):
         if now < self.not_before:  # too early for YouTube's interval or for the quota
             return Batch([], None, next_poll_in=self.not_before - now, health=self._health(state))
         video = self.options.video_id
-        if state.get("video_id") != video or not state.get("chat_id"):
-            state = {**state, "video_id": video, "chat_id": self.resolve_chat(), "page_token": None}
+        if state.video_id == video and state.ended:
+            raise SourceStopped(self._ended(state.ended))
+        chat = state.chat_id
+        if state.video_id != video or not chat:
+            chat = self.resolve_chat()
+            state = state.model_copy(update={"video_id": video, "chat_id": chat,
+                                             "page_token": None, "ended": None})
         try:
-            reply = self.read_page(state["chat_id"], state.get("page_token"))
+            reply = self.read_page(chat, state.page_token)
         except SourceError as exc:
             cause = exc.__cause__
-            if not (state.get("page_token") and isinstance(cause, HttpError)
+            if not (state.page_token and isinstance(cause, HttpError)
                     and cause.status_code == 400 and not _reasons(cause) & REFUSED):
                 raise
             log.warning("poller youtube: page token refused (%s); reading the chat from the "
                         "start (stored questions are not stored twice)", cause.reason)
-            reply = self.read_page(state["chat_id"], None)
+            reply = self.read_page(chat, None)
         items = reply.get("items")
         if not isinstance(items, list):
             raise SourceError("YouTube sent a chat page without an items list")
@@ -277,45 +303,62 @@ class YouTubeSource(Source):
         wait = max(polling, self.quota_floor)
         self.not_before = self.clock() + wait
         token = reply.get("nextPageToken")
-        state["page_token"] = token if isinstance(token, str) and token else state.get("page_token")
-        state["quota_day"], state["quota_used"] = self.quota_today, self.quota_used
+        state.page_token = token if isinstance(token, str) and token else state.page_token
+        state.quota_day, state.quota_used = self.quota_today, self.quota_used
         health = self._health(state)
         health["polling_interval_s"] = polling
         offline = reply.get("offlineAt")  # None clears an earlier note once the stream is back
         health["detail"] = f"the stream went offline at {offline}" if offline else None
-        return Batch(items, json.dumps(state, sort_keys=True, separators=(",", ":")),
-                     retracted=self._retracted(items), next_poll_in=wait, health=health)
+        retracted, bans, ended = self._events(items)
+        state.ended = ended
+        return Batch(items, state.dump(), retracted=retracted, bans=bans, next_poll_in=wait,
+                     health=health, ended=None if ended is None else self._ended(ended))
 
-    def _load(self, checkpoint: str | None) -> dict[str, Any]:
-        try:
-            state = json.loads(checkpoint) if checkpoint else {}
-        except ValueError:
-            state = None
-        if not isinstance(state, dict):
-            log.warning("poller youtube: unreadable checkpoint %r, starting afresh",
-                        str(checkpoint)[:80])
-            state = {}
+    def _ended(self, when: str) -> str:
+        return (f"the live chat of video {self.options.video_id} has ended ({when}): nothing "
+                "more to read; set another video_id for a new stream")
+
+    def _load(self, checkpoint: str | None) -> YouTubeCheckpoint:
+        state = YouTubeCheckpoint.read(checkpoint, self.name)
         day = quota_day(self.clock())
-        if not self.quota_today and state.get("quota_day") == day:
-            self.quota_today, self.quota_used = day, int(state.get("quota_used") or 0)
+        if not self.quota_today and state.quota_day == day:
+            self.quota_today, self.quota_used = day, state.quota_used
         return state
 
-    def _health(self, state: dict[str, Any]) -> dict[str, Any]:
+    def _health(self, state: YouTubeCheckpoint) -> dict[str, Any]:
         return {"quota_used": self.quota_used, "quota_floor_s": round(self.quota_floor, 2),
-                "chat_id": state.get("chat_id") or ""}
+                "chat_id": state.chat_id or ""}
 
-    @staticmethod
-    def _retracted(items: list[Any]) -> list[str]:
-        gone = []
+    def _events(self, items: list[Any]) -> tuple[list[str], list[Ban], str | None]:
+        """What the page's events say: the question ids retracted, the authors banned, and
+        when the chat ended (None if it goes on)."""
+        gone: list[str] = []
+        bans: list[Ban] = []
+        ended: str | None = None
         for item in items:
             snippet = item.get("snippet") if isinstance(item, dict) else None
-            if not isinstance(snippet, dict) or snippet.get("type") not in DELETIONS:
+            if not isinstance(snippet, dict):
                 continue
-            details_key, id_key = DELETIONS[snippet["type"]]
-            target = (snippet.get(details_key) or {}).get(id_key)
+            kind = snippet.get("type")
+            target: Any = None
+            if kind == "tombstone":
+                target = item.get("id")
+            elif kind in DELETIONS:
+                details_key, id_key = DELETIONS[kind]
+                details = snippet.get(details_key)
+                target = details.get(id_key) if isinstance(details, dict) else None
+            elif kind == "userBannedEvent":
+                details = snippet.get("userBannedDetails")
+                user = details.get("bannedUserDetails") if isinstance(details, dict) else None
+                handle = _handle(user) if isinstance(user, dict) else None
+                if handle:
+                    bans.append(Ban("yt", handle, retract=self.options.on_ban == "retract"))
+            elif kind == "chatEndedEvent":
+                when = snippet.get("publishedAt")
+                ended = when if isinstance(when, str) and when else "time not given"
             if isinstance(target, str) and target:
                 gone.append(f"yt:{target}")
-        return gone
+        return gone, bans, ended
 
     def describe(self, item: Any) -> str:
         if isinstance(item, dict) and isinstance(item.get("id"), str):
@@ -328,27 +371,38 @@ class YouTubeSource(Source):
         snippet = item.get("snippet")
         if not isinstance(snippet, dict):
             raise InvalidPost("field 'snippet' is missing")
-        if snippet.get("type") != "textMessageEvent":
-            return None  # deletions are handled in fetch; super chats, bans, polls are not asked
+        kind = snippet.get("type")
+        flags = []
+        if kind == "textMessageEvent":
+            details = snippet.get("textMessageDetails")
+            text = details.get("messageText") if isinstance(details, dict) else None
+            text = expect_text(snippet.get("displayMessage") if text is None else text,
+                               "snippet.textMessageDetails.messageText")
+        elif kind in PAID:
+            details = snippet.get(PAID[kind])
+            comment = details.get("userComment") if isinstance(details, dict) else None
+            if comment is None:
+                return None  # a paid message without words (a sticker alone) asks nothing
+            text = expect_text(comment, f"snippet.{PAID[kind]}.userComment")
+            flags.append("paid")
+        else:
+            return None  # events (deletions, bans, the end) are read in fetch; polls ask nothing
         message_id = required_text(item, "id")
-        details = snippet.get("textMessageDetails")
-        text = details.get("messageText") if isinstance(details, dict) else None
-        text = expect_text(snippet.get("displayMessage") if text is None else text,
-                           "snippet.textMessageDetails.messageText")
+        text = MENTION_SPACE.sub("", text)
+        if not text.strip():
+            return None
         if self.options.require_hashtag and not (self.matcher and self.matcher.search(fold(text))):
             return None
         author = item.get("authorDetails")
         author = author if isinstance(author, dict) else {}
         name = optional_text(author, "displayName", "authorDetails.displayName")
-        url, channel = author.get("channelUrl"), author.get("channelId")
-        channel = channel or snippet.get("authorChannelId")
-        handle = url.rstrip("/").rsplit("/", 1)[-1] if isinstance(url, str) and url else channel
+        handle = _handle(author) or snippet.get("authorChannelId")
         handle = None if handle is None else expect_text(handle, "authorDetails")
         published = optional_text(snippet, "publishedAt", "snippet.publishedAt")
         return Post(platform="yt", native_id=message_id, text=text, author_name=name or "",
                     author_handle=handle or "",
                     url=WATCH_URL.format(video_id=self.options.video_id),
-                    posted_at=published or "", raw=item)
+                    posted_at=published or "", raw=item, flags=flags)
 
     def check(self) -> str:
         chat = self.resolve_chat()
