@@ -107,7 +107,7 @@ def test_console_page_carries_config_and_strict_headers(moderator: FlaskClient) 
     assert "default-src 'self'" in page.headers["Content-Security-Policy"]
     assert page.headers["Cache-Control"] == "no-store"
     assert '"reject_reasons": ["off topic", "duplicate", "abusive"' in page.text
-    assert "console.css" in page.text and "console.js" in page.text
+    assert "console.css" in page.text and "console/main.js" in page.text
 
 
 def test_login_page_is_private_and_skipped_when_logged_in(client: FlaskClient) -> None:

@@ -69,10 +69,37 @@ def index() -> Any:
     config = {"namespace": NAMESPACE, "events": EVENTS, "moderator": session["moderator"],
               "reject_reasons": settings.moderation.reject_reasons[:9],
               "queue_length": settings.screen.queue_length,
-              "anonymise": settings.screen.anonymise, "platforms": PLATFORMS}
+              "anonymise": settings.screen.anonymise, "platforms": PLATFORMS,
+              **_interim_action_table()}
     return private_headers(make_response(render_template(
         "console.html", title=settings.event.title, config=config,
         moderator=session["moderator"], reject_reasons=config["reject_reasons"])))
+
+
+def _interim_action_table() -> dict[str, Any]:
+    """INTERIM, consolejs branch only: ``config.actions`` and ``config.states`` in the shape of
+    the helpers' contract, built from today's moderation rules, so the modular console runs
+    before helper "core" lands aggregator/actions.py. At the merge, take core's version."""
+    from aggregator.moderation import ALLOWED, DONE
+    from aggregator.question import STATES
+
+    keys = {"approve": ("Approve", "a"), "reject": ("Reject", "r"), "screen": ("On screen", "s"),
+            "answer": ("Answered", "d"), "unscreen": ("Off screen", "o"), "edit": ("Edit", "e"),
+            "group": ("Group under target", "g"), "star": ("Star", "*"),
+            "unstar": ("Unstar", "*"), "reorder": ("Move", ""), "undo": ("Undo", "u")}
+    to = {"approve": "approved", "reject": "rejected", "screen": "on_screen",
+          "answer": "answered", "unscreen": "approved", "group": "grouped"}
+    params = {"reject": ["reason"], "screen": ["then"], "edit": ["text"], "group": ["parent"],
+              "reorder": ["index"]}
+    undoable = {"approve", "reject", "screen", "answer", "unscreen", "edit", "group"}
+    actions = {name: {"from": sorted(ALLOWED[name]), "to": to.get(name),
+                      "undoable": name in undoable, "done": DONE[name],
+                      "label": keys[name][0], "key": keys[name][1],
+                      "params": params.get(name, [])} for name in ALLOWED}
+    actions["clear"] = {"from": ["on_screen"], "to": "approved", "undoable": True,
+                        "done": DONE["clear"], "label": "Clear the screen", "key": "c",
+                        "params": []}
+    return {"actions": actions, "states": {s: s.replace("_", " ") for s in STATES}}
 
 
 # -- the sources' health, in the words the panel shows -----------------------------------------
