@@ -28,8 +28,9 @@ from flask import (
 from flask.blueprints import BlueprintSetupState
 from flask_socketio import ConnectionRefusedError, emit, join_room
 
+from aggregator.actions import as_config as actions_config
 from aggregator.moderation import Refused
-from aggregator.question import PLATFORMS
+from aggregator.question import PLATFORMS, STATE_WORDS
 from aggregator.store import LogEntry
 from web import Floor, floor
 from web.auth import current_moderator, login_required, private_headers
@@ -70,36 +71,10 @@ def index() -> Any:
               "reject_reasons": settings.moderation.reject_reasons[:9],
               "queue_length": settings.screen.queue_length,
               "anonymise": settings.screen.anonymise, "platforms": PLATFORMS,
-              **_interim_action_table()}
+              "actions": actions_config(), "states": STATE_WORDS}
     return private_headers(make_response(render_template(
         "console.html", title=settings.event.title, config=config,
         moderator=session["moderator"], reject_reasons=config["reject_reasons"])))
-
-
-def _interim_action_table() -> dict[str, Any]:
-    """INTERIM, consolejs branch only: ``config.actions`` and ``config.states`` in the shape of
-    the helpers' contract, built from today's moderation rules, so the modular console runs
-    before helper "core" lands aggregator/actions.py. At the merge, take core's version."""
-    from aggregator.moderation import ALLOWED, DONE
-    from aggregator.question import STATES
-
-    keys = {"approve": ("Approve", "a"), "reject": ("Reject", "r"), "screen": ("On screen", "s"),
-            "answer": ("Answered", "d"), "unscreen": ("Off screen", "o"), "edit": ("Edit", "e"),
-            "group": ("Group under target", "g"), "star": ("Star", "*"),
-            "unstar": ("Unstar", "*"), "reorder": ("Move", ""), "undo": ("Undo", "u")}
-    to = {"approve": "approved", "reject": "rejected", "screen": "on_screen",
-          "answer": "answered", "unscreen": "approved", "group": "grouped"}
-    params = {"reject": ["reason"], "screen": ["then"], "edit": ["text"], "group": ["parent"],
-              "reorder": ["index"]}
-    undoable = {"approve", "reject", "screen", "answer", "unscreen", "edit", "group"}
-    actions = {name: {"from": sorted(ALLOWED[name]), "to": to.get(name),
-                      "undoable": name in undoable, "done": DONE[name],
-                      "label": keys[name][0], "key": keys[name][1],
-                      "params": params.get(name, [])} for name in ALLOWED}
-    actions["clear"] = {"from": ["on_screen"], "to": "approved", "undoable": True,
-                        "done": DONE["clear"], "label": "Clear the screen", "key": "c",
-                        "params": []}
-    return {"actions": actions, "states": {s: s.replace("_", " ") for s in STATES}}
 
 
 # -- the sources' health, in the words the panel shows -----------------------------------------
