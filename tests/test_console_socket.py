@@ -257,7 +257,8 @@ def test_catch_up_with_a_bad_id_asks_for_a_reload(socket_client: Any) -> None:
 
 
 class Model:
-    """The console's model, as console.js keeps it: questions by id, the queue, the screen."""
+    """The console's model, as web/static/console/state.js keeps it: questions by id, the queue,
+    the screen."""
 
     def __init__(self, snapshot: dict[str, Any]) -> None:
         self.questions = {q["id"]: q for q in snapshot["questions"]}
