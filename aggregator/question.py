@@ -14,8 +14,12 @@ PLATFORMS = {
     "web": "Web form",
 }
 
-# A question's life; see design.md. "grouped" is a duplicate folded under another question.
-STATES = ("new", "approved", "on_screen", "answered", "rejected", "grouped")
+# A question's life (see design.md), in the moderators' words. "grouped" is a duplicate folded
+# under another question; "held" is set aside for later, neither queued nor rejected.
+STATE_WORDS = {"new": "new", "approved": "approved", "on_screen": "on screen",
+               "answered": "answered", "rejected": "rejected", "grouped": "grouped",
+               "held": "held for later"}
+STATES = tuple(STATE_WORDS)
 
 
 @dataclass
@@ -64,6 +68,7 @@ class Question:
     last_actor: str = ""
     last_action: str = "received"
     updated_at: str = ""
+    undo_depth: int = 0  # how many steps Undo can take back, so a console need not guess
 
     def to_dict(self) -> dict[str, Any]:
         # Shallow on purpose: dataclasses.asdict deep-copies and is the slowest step of ingest.

@@ -1,19 +1,27 @@
 """Console first paint with thousands of questions, in headless Chromium, against the same page
-for an empty event measured in the same run.
+for an empty event measured in the same run (and, with ``--baseline``, against an older checkout's
+console page, in the same run too).
 
-    python bench/console_paint.py [--questions 5000] [--runs 5]
+    python bench/console_paint.py [--questions 5000] [--runs 5] [--baseline DIR] [--smoke]
 
 Seeds a fresh event on REDIS_URL (else an embedded server in a temporary folder) with questions
 in every state (most new, a long queue, answered, rejected, grouped, one on screen), serves the
 app on a free port, logs in through the form in Chromium, and times navigation start -> the
 console's ``floor:first-paint`` mark (set a frame after the first render of the cards; the
-``floor:first-render`` mark is printed too). One warm-up load, then ``--runs`` loads, each in a
-new browser context that logs in and then loads the console afresh (static files revalidated,
-the snapshot sent anew). Prints the medians, the empty-event baseline and the ratio.
+``floor:first-render`` mark is printed too). Each load is in a new browser context that logs in
+and then loads the console afresh (static files revalidated, the snapshot sent anew).
+
+``--baseline DIR`` names another checkout (``git worktree add /tmp/paint-base main``): its
+``web/templates`` and ``web/static`` (the console page and its script) are served by this code's
+server to the same event, so only the page differs. The variants take turns, round after round,
+each on a freshly started server with one warm-up load first, so a busy machine slows them alike.
+Prints the medians, the ratio to the baseline and to the empty event.
 The target (design.md) is first paint under one second with 5,000 questions. It then times ten
 keyboard approvals (key -> card in the queue column) with 5,000 questions and with a dozen.
-"""
 
+``--smoke`` (for CI): a few questions, one round, two approvals, nothing timed is judged; it
+fails only when the console never paints or an approval never shows.
+"""
 from __future__ import annotations
 
 import argparse
@@ -76,12 +84,19 @@ def seed(conn: Any, event: str, count: int) -> None:
         moderation.apply("group", qid, 1, "kim", parent=parent)
 
 
-def serve(conn: Any, event: str) -> tuple[Any, str]:
+def serve(conn: Any, event: str, web_dir: Path | None = None) -> tuple[Any, str]:
+    """This code's app for ``event`` on a free port; with ``web_dir``, its pages and static
+    files come from that folder (another checkout's ``web/``)."""
+    from jinja2 import FileSystemLoader
+
     from web import create_app
     from web.accounts import Accounts
 
     app = create_app(Settings(event=EventSettings(slug=event)), conn,
                      test_config={"RATELIMIT_ENABLED": False, "WTF_CSRF_ENABLED": False})
+    if web_dir is not None:
+        app.static_folder = str(web_dir / "static")
+        app.jinja_loader = FileSystemLoader(str(web_dir / "templates"))
     Accounts(conn, event).add(USER, PASSWORD)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -99,19 +114,19 @@ def logged_in_page(browser: Any, base: str) -> tuple[Any, Any]:
     return context, page
 
 
-def measure(browser: Any, base: str, runs: int) -> tuple[list[float], list[float], dict[str, Any]]:
-    paints, renders, facts = [], [], {}
-    for run in range(runs + 1):  # the first load warms the server up and is not counted
-        context, page = logged_in_page(browser, base)
+def paint_once(browser: Any, base: str) -> dict[str, Any]:
+    """One logged-in load of the console: its performance marks and what it holds."""
+    context, page = logged_in_page(browser, base)
+    try:
         page.wait_for_url(f"{base}/console")
         page.goto(f"{base}/console")  # navigation start -> first paint, logged in
         # Polled from outside: the page's CSP forbids the eval wait_for_function needs.
         deadline = time.monotonic() + 30
         while not page.evaluate("performance.getEntriesByName('floor:first-paint').length"):
             if time.monotonic() > deadline:
-                raise SystemExit("the console never painted its cards")
+                raise SystemExit(f"the console at {base} never painted its cards")
             time.sleep(0.05)
-        marks = page.evaluate("""() => ({
+        return page.evaluate("""() => ({
             render: performance.getEntriesByName('floor:first-render')[0].startTime,
             paint: performance.getEntriesByName('floor:first-paint')[0].startTime,
             dcl: performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd,
@@ -119,12 +134,39 @@ def measure(browser: Any, base: str, runs: int) -> tuple[list[float], list[float
             snapshot: performance.getEntriesByName('floor:snapshot')[0].startTime,
             questions: floorConsole.count(), cards: floorConsole.cardsInDom(),
             nodes: document.getElementsByTagName('*').length })""")
-        if run:
-            paints.append(marks["paint"])
-            renders.append(marks["render"])
-        facts = marks
+    finally:
         context.close()
-    return paints, renders, facts
+
+
+class Variant:
+    """One page to measure: an event, and where its pages come from."""
+
+    def __init__(self, label: str, event: str, web_dir: Path | None) -> None:
+        self.label, self.event, self.web_dir = label, event, web_dir
+        self.paints: list[float] = []
+        self.renders: list[float] = []
+        self.work: list[float] = []  # snapshot received -> cards rendered: the page's own work
+        self.facts: dict[str, Any] = {}
+        self.approvals: list[float] = []
+
+    def round(self, browser: Any, conn: Any) -> None:
+        """A fresh server, one warm-up load (not counted), one measured load."""
+        server, base = serve(conn, self.event, self.web_dir)
+        try:
+            paint_once(browser, base)
+            self.facts = paint_once(browser, base)
+        finally:
+            server.shutdown()
+        self.paints.append(self.facts["paint"])
+        self.renders.append(self.facts["render"])
+        self.work.append(self.facts["render"] - self.facts["snapshot"])
+
+    def approve(self, browser: Any, conn: Any, count: int) -> None:
+        server, base = serve(conn, self.event, self.web_dir)
+        try:
+            self.approvals = approve_latency(browser, base, count)
+        finally:
+            server.shutdown()
 
 
 # In the page: press "a" on the selected incoming card and time until the console shows it
@@ -157,16 +199,26 @@ def approve_latency(browser: Any, base: str, count: int) -> list[float]:
         if elapsed is None or elapsed < 0:
             raise SystemExit("an approval did not show on the console within 10 s")
         times.append(elapsed)
-        page.wait_for_timeout(50)  # let the selection settle on the next card
+        page.wait_for_selector("#list-incoming .card.selected")  # the next card is selected
     context.close()
     return times
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--questions", type=int, default=5_000)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--questions", type=int, default=None, help="5,000 (smoke: 60)")
+    parser.add_argument("--runs", type=int, default=None, help="rounds, 5 (smoke: 1)")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another checkout whose console page to measure in the same run")
+    parser.add_argument("--smoke", action="store_true",
+                        help="a few questions, one round, nothing timed is judged (for CI)")
     args = parser.parse_args()
+    questions = args.questions or (60 if args.smoke else 5_000)
+    runs = args.runs or (1 if args.smoke else 5)
+    approvals = 2 if args.smoke else APPROVALS
+    baseline = args.baseline.resolve() if args.baseline else None
+    if baseline is not None and not (baseline / "web" / "templates" / "console.html").is_file():
+        raise SystemExit(f"{baseline} is not a checkout of this project (no web/templates)")
     logging.basicConfig(level=logging.ERROR)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     os.environ.setdefault("FLOOR_SECRET_KEY", secrets.token_hex(16))
@@ -174,29 +226,33 @@ def main() -> None:
 
     conn = connect(url=os.environ.get("REDIS_URL", ""), data_dir=Path(tempfile.mkdtemp()))
     full, empty = f"bench-paint-{uuid.uuid4().hex[:8]}", f"bench-empty-{uuid.uuid4().hex[:8]}"
+    label = f"{questions:,}"
+    variants = [Variant(f"{label} questions", full, None)]
+    if baseline is not None:
+        variants.append(Variant(f"{label} questions, baseline", full, baseline / "web"))
+    variants.append(Variant("empty event", empty, None))
     try:
         started = time.perf_counter()
-        seed(conn, full, args.questions)
-        print(f"seeded {args.questions} questions in {time.perf_counter() - started:.1f} s")
+        seed(conn, full, questions)
+        print(f"seeded {questions} questions in {time.perf_counter() - started:.1f} s")
         snapshot_start = time.perf_counter()
         size = len(json.dumps(Store(conn, full).snapshot().to_dict()))
         print(f"snapshot: {size / 1e6:.1f} MB of JSON, built and encoded in "
               f"{(time.perf_counter() - snapshot_start) * 1000:.0f} ms")
-        results, approvals = {}, {}
+        if baseline is not None:
+            print(f"baseline: the console page of {baseline}")
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            for label, event in (("5,000" if args.questions == 5000 else str(args.questions),
-                                  full), ("empty", empty)):
-                server, base = serve(conn, event)
-                try:
-                    results[label] = measure(browser, base, args.runs)
-                    if event == empty:  # the baseline for actions: a dozen questions
-                        Store(conn, event).ingest("bench", [
-                            (normalise(Post("x", f"small{i}", f"Small event question {i}?")),
-                             {}) for i in range(APPROVALS + 2)])
-                    approvals[label] = approve_latency(browser, base, APPROVALS)
-                finally:
-                    server.shutdown()
+            for run in range(runs):
+                # Take turns, and change who goes first, so drift on the machine hits all.
+                shift = run % len(variants)
+                for variant in variants[shift:] + variants[:shift]:
+                    variant.round(browser, conn)
+            Store(conn, empty).ingest("bench", [  # the baseline for actions: a dozen questions
+                (normalise(Post("x", f"small{i}", f"Small event question {i}?")), {})
+                for i in range(approvals + 2)])
+            for variant in variants:
+                variant.approve(browser, conn, approvals)
             browser.close()
     finally:
         for event in (full, empty):
@@ -204,26 +260,31 @@ def main() -> None:
             if keys:
                 conn.delete(*keys)
 
-    print(f"\nconsole first paint, headless Chromium, median of {args.runs} loads "
+    print(f"\nconsole first paint, headless Chromium, median of {runs} loads "
           "(navigation start -> cards painted):")
     medians = {}
-    for label, (paints, renders, facts) in results.items():
-        medians[label] = statistics.median(paints)
-        print(f"  {label:>6} questions: paint {medians[label]:6.0f} ms "
-              f"(render {statistics.median(renders):.0f} ms; last run: DOMContentLoaded "
+    for variant in variants:
+        facts = variant.facts
+        medians[variant.label] = statistics.median(variant.paints)
+        print(f"  {variant.label:>28}: paint {medians[variant.label]:6.0f} ms "
+              f"(render {statistics.median(variant.renders):.0f} ms, of which snapshot -> render "
+              f"{statistics.median(variant.work):.0f} ms; last run: DOMContentLoaded "
               f"{facts['dcl']:.0f}, socket connected {facts['connected']:.0f}, snapshot in "
-              f"{facts['snapshot']:.0f}; runs {', '.join(f'{p:.0f}' for p in paints)}; "
+              f"{facts['snapshot']:.0f}; runs {', '.join(f'{p:.0f}' for p in variant.paints)}; "
               f"{facts['cards']} cards, {facts['nodes']} elements in the DOM)")
-    full_label, empty_label = list(medians)
-    ratio = medians[full_label] / medians[empty_label]
-    print(f"  ratio to the empty event: {ratio:.2f}x; target: under 1000 ms -> "
-          f"{'met' if medians[full_label] < 1000 else 'NOT met'}")
-    print(f"\napprove from the keyboard -> the console shows it approved, median of {APPROVALS}:")
-    full_ms = statistics.median(approvals[full_label])
-    small_ms = statistics.median(approvals[empty_label])
-    print(f"  {full_label:>6} questions: {full_ms:6.1f} ms (max {max(approvals[full_label]):.1f})")
-    print(f"  {APPROVALS + 2:>6} questions: {small_ms:6.1f} ms "
-          f"(max {max(approvals[empty_label]):.1f}); ratio {full_ms / small_ms:.2f}x")
+    ours, empty_ms = medians[variants[0].label], medians[variants[-1].label]
+    if baseline is not None:
+        print(f"  ratio to the baseline: {ours / medians[variants[1].label]:.2f}x")
+    print(f"  ratio to the empty event: {ours / empty_ms:.2f}x", end="")
+    if args.smoke:
+        print(" (smoke run: nothing judged)")
+    else:
+        print(f"; target: under 1000 ms -> {'met' if ours < 1000 else 'NOT met'}")
+    print(f"\napprove from the keyboard -> the console shows it approved, median of {approvals}:")
+    for variant in variants:
+        label = variant.label if variant.event == full else f"{approvals + 2} questions"
+        print(f"  {label:>28}: {statistics.median(variant.approvals):6.1f} ms "
+              f"(max {max(variant.approvals):.1f})")
 
 
 if __name__ == "__main__":

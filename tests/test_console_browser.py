@@ -318,3 +318,94 @@ def test_axe_finds_nothing_serious(browser: Any, contexts: list[Any], live_serve
     page.keyboard.press("?")
     page.locator("#help").wait_for(state="visible")
     assert _serious(page) == []
+
+
+def test_hold_for_later_and_bring_back_with_z(browser: Any, contexts: list[Any],
+                                             live_server: str, store: Store) -> None:
+    first, second = _ingest(store, "Can we come back to the budget later?", "Second?")
+    page = _console(browser, contexts, live_server)
+    _card(page, "incoming", second).wait_for()
+    keys = page.keyboard
+
+    keys.press("z")  # the first incoming card is selected: hold it
+    expect(page.locator("#n-held")).to_have_text("(1)")
+    expect(_card(page, "incoming", first)).to_have_count(0)
+    assert store.question(first).state == "held"
+
+    keys.press("4")  # the set-aside column opens on the held list, the only one with cards
+    card = _card(page, "held", first)
+    expect(card).to_have_class(re.compile(r"\bselected\b"))
+    assert "set aside by sam" in card.locator(".badges").text_content()
+    hold = page.locator('#actions button[data-act="hold"]')
+    expect(hold).to_have_text(re.compile(r"^Bring back"))  # the shared button, from the table
+    keys.press("z")  # bring it back
+    _card(page, "incoming", first).wait_for()
+    expect(page.locator("#n-held")).to_have_text("(0)")
+    assert store.question(first).state == "new"
+
+
+def test_undo_is_offered_only_when_the_question_has_something_to_undo(
+        browser: Any, contexts: list[Any], live_server: str, store: Store) -> None:
+    (qid,) = _ingest(store, "Why is the pool closed?")
+    page = _console(browser, contexts, live_server)
+    card = _card(page, "incoming", qid)
+    card.wait_for()
+    undo = page.locator('#actions button[data-act="undo"]')
+    expect(undo).to_be_hidden()
+    page.keyboard.press("*")  # starring pushes nothing to undo
+    card.locator(".badge.star").wait_for()
+    expect(undo).to_be_hidden()
+    page.keyboard.press("u")
+    expect(card.locator(".card-msg")).to_have_text("There is nothing to undo on this question.")
+    assert store.question(qid).starred
+
+    page.keyboard.press("a")
+    queued = _card(page, "queue", qid)
+    queued.wait_for()
+    page.keyboard.press("2")
+    expect(undo).to_be_visible()
+    page.keyboard.press("u")
+    _card(page, "incoming", qid).wait_for()
+    assert store.question(qid).state == "new"
+
+
+def test_screening_a_text_too_long_for_the_board_warns_and_offers_to_edit(
+        browser: Any, contexts: list[Any], live_server: str, store: Store) -> None:
+    long_text = "Why " + "does the council keep delaying the tram extension " * 6 + "?"
+    assert len(long_text) > 280  # the board's legible length when the event sets none
+    first, second = _ingest(store, long_text, "Also: " + long_text)
+    page = _console(browser, contexts, live_server)
+    _card(page, "incoming", second).wait_for()
+    keys = page.keyboard
+    ask = page.locator("#long-ask")
+
+    keys.press("s")  # the first is selected
+    expect(ask).to_be_visible()
+    expect(page.locator("#long-ask-length")).to_have_text(f"{len(long_text)} characters")
+    keys.press("Escape")  # cancel: nothing sent
+    expect(ask).to_be_hidden()
+    assert store.question(first).state == "new"
+
+    keys.press("s")
+    keys.press("e")  # edit it instead
+    editor = _card(page, "incoming", first).locator("textarea.edit")
+    expect(editor).to_be_focused()
+    keys.press("Control+a")
+    keys.type("Why is the tram extension delayed?")
+    keys.press("Enter")
+    _card(page, "incoming", first).locator(
+        ".text", has_text="Why is the tram extension delayed?").wait_for()
+    keys.press("s")  # short enough now: straight on screen, no question asked
+    _card(page, "screen", first).wait_for()
+    expect(ask).to_be_hidden()
+
+    # Or put it on screen as it is, after the warning.
+    expect(page.locator("#list-incoming .card.selected")).to_have_attribute("data-qid", second)
+    keys.press("s")
+    expect(ask).to_be_visible()
+    keys.press("s")  # anyway; then the usual question about the one on screen now
+    page.locator("#screen-ask").wait_for(state="visible")
+    keys.press("Enter")
+    _card(page, "screen", second).wait_for()
+    assert store.question(second).text == "Also: " + long_text
+    assert store.question(first).state == "answered"

@@ -107,7 +107,7 @@ def test_console_page_carries_config_and_strict_headers(moderator: FlaskClient) 
     assert "default-src 'self'" in page.headers["Content-Security-Policy"]
     assert page.headers["Cache-Control"] == "no-store"
     assert '"reject_reasons": ["off topic", "duplicate", "abusive"' in page.text
-    assert "console.css" in page.text and "console.js" in page.text
+    assert "console.css" in page.text and "console/main.js" in page.text
 
 
 def test_login_page_is_private_and_skipped_when_logged_in(client: FlaskClient) -> None:
@@ -258,7 +258,8 @@ def test_catch_up_with_a_bad_id_asks_for_a_reload(socket_client: Any) -> None:
 
 
 class Model:
-    """The console's model, as console.js keeps it: questions by id, the queue, the screen."""
+    """The console's model, as web/static/console/state.js keeps it: questions by id, the queue,
+    the screen."""
 
     def __init__(self, snapshot: dict[str, Any]) -> None:
         self.questions = {q["id"]: q for q in snapshot["questions"]}

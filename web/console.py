@@ -30,8 +30,9 @@ from flask import (
 from flask.blueprints import BlueprintSetupState
 from flask_socketio import ConnectionRefusedError, emit, join_room
 
+from aggregator.actions import as_config as actions_config
 from aggregator.moderation import Refused
-from aggregator.question import PLATFORMS
+from aggregator.question import PLATFORMS, STATE_WORDS
 from aggregator.store import LogEntry
 from web import Floor, floor
 from web.auth import current_moderator, login_required, private_headers, session_of_moderator
@@ -77,7 +78,8 @@ def index() -> Any:
     config = {"namespace": NAMESPACE, "events": EVENTS, "moderator": session["moderator"],
               "reject_reasons": settings.moderation.reject_reasons[:9],
               "queue_length": settings.screen.queue_length,
-              "anonymise": settings.screen.anonymise, "platforms": PLATFORMS}
+              "anonymise": settings.screen.anonymise, "platforms": PLATFORMS,
+              "actions": actions_config(), "states": STATE_WORDS}
     return private_headers(make_response(render_template(
         "console.html", title=settings.event.title, config=config,
         moderator=session["moderator"], reject_reasons=config["reject_reasons"])))

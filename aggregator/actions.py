@@ -1,0 +1,178 @@
+"""The moderators' actions, declared once: the server runs them, the console is sent them.
+
+Each action says from which states it applies, the state it leads to, whether it pushes onto the
+question's undo stack, its words, its console key, its parameters, and a handler for whatever
+else it does (check a parameter, move the screen, count a group). The engine that runs a step
+atomically is ``aggregator.moderation``; it reads only this table, so adding an action is one
+entry here and, when it needs one, one handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aggregator.normalise import clean_text
+from aggregator.question import STATES
+
+if TYPE_CHECKING:
+    from aggregator.moderation import Item, Step
+
+REJECT_REASON_MAX = 200
+
+# A handler does an action's own work inside the step, after the engine has checked the version
+# and the state and pushed the undo snapshot, and before it moves the question to ``to``.
+# It returns the log entry's extra fields, and raises Refused when a parameter is wrong.
+Handler = Callable[["Step", "Item", dict[str, Any]], dict[str, str]]
+
+
+class Refused(Exception):
+    """An action that was not applied; the message is for the moderator."""
+
+
+def _nothing(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
+    return {}
+
+
+def _reject(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
+    reason = str(params.get("reason") or "").strip()[:REJECT_REASON_MAX]
+    if not reason:
+        raise Refused("say why the question is rejected")
+    item.q.reject_reason = reason
+    return {"reason": reason}
+
+
+def _screen(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
+    then = params.get("then", "answered")
+    if then not in ("answered", "queue"):
+        raise Refused("the question on screen can go to 'answered' or back to 'queue'")
+    step.take_screen("answered" if then == "answered" else "approved")
+    return {}
+
+
+def _edit(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
+    text, _ = clean_text(str(params.get("text") or ""))
+    if not text:
+        raise Refused("the text cannot be empty")
+    previous, item.q.text = item.q.text, text
+    return {"previous": previous}
+
+
+def _group(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
+    parent_id = str(params.get("parent") or "")
+    if parent_id == item.q.id:
+        raise Refused("a question cannot be grouped under itself")
+    if item.q.asked_by > 1:
+        # Groups stay one level deep, so undoing any grouping fixes every count it changed.
+        raise Refused("this question has duplicates grouped under it: group the other "
+                      "question under this one instead")
+    parent = step.load(parent_id)
+    if parent.q.state in ("rejected", "grouped"):
+        raise Refused(f"cannot group under a question that is {parent.q.state}")
+    item.q.parent = parent_id
+    parent.q.asked_by += item.q.asked_by
+    parent.changed = True
+    return {}
+
+
+def _star(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
+    item.q.starred = True
+    return {}
+
+
+def _unstar(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
+    item.q.starred = False
+    return {}
+
+
+def _reorder(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
+    index = params.get("index")
+    if not isinstance(index, int) or isinstance(index, bool):
+        raise Refused("say where in the queue the question goes")
+    step.move_in_queue(item, index)
+    return {}
+
+
+def _undo(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
+    if not item.undo:
+        raise Refused("there is nothing to undo on this question")
+    before = item.undo[-1]
+    q = item.q
+    if before["state"] == "on_screen" and step.screen not in (None, q.id):
+        raise Refused("another question is on screen: take it off first")
+    if q.state == "grouped" and q.parent:
+        parent = step.load(q.parent)
+        parent.q.asked_by = max(1, parent.q.asked_by - q.asked_by)
+        parent.changed = True
+    item.undo = item.undo[:-1]
+    q.text, q.parent = before["text"], before["parent"]
+    q.reject_reason = before["reject_reason"]
+    step.set_state(item, before["state"], front=True)
+    return {}
+
+
+@dataclass(frozen=True)
+class Action:
+    """One moderator action, as the server runs it and the console offers it."""
+
+    name: str
+    sources: frozenset[str]  # the states it applies from
+    to: str | None  # the state it leads to; None when the state does not change
+    undoable: bool  # whether it pushes a snapshot onto the question's undo stack
+    done: str  # past tense, for the log and for refusals ("sam approved this question first")
+    label: str
+    key: str  # the console's key, "" when the action has none of its own
+    params: tuple[str, ...] = ()
+    handler: Handler = _nothing
+
+    def to_config(self) -> dict[str, Any]:
+        """The action as the console's page config carries it."""
+        return {"from": sorted(self.sources), "to": self.to, "undoable": self.undoable,
+                "done": self.done, "label": self.label, "key": self.key,
+                "params": list(self.params)}
+
+
+EVERY_STATE = frozenset(STATES)
+
+_TABLE = (
+    Action("approve", frozenset({"new"}), "approved", True, "approved", "Approve", "a"),
+    Action("reject", frozenset({"new", "approved"}), "rejected", True, "rejected", "Reject",
+           "r", ("reason",), _reject),
+    Action("screen", frozenset({"new", "approved"}), "on_screen", True, "screened",
+           "On screen", "s", ("then",), _screen),
+    Action("answer", frozenset({"on_screen"}), "answered", True, "answered", "Answered", "d"),
+    Action("unscreen", frozenset({"on_screen"}), "approved", True, "took off screen",
+           "Off screen", "o"),
+    Action("edit", frozenset({"new", "approved", "on_screen", "held"}), None, True, "edited",
+           "Edit", "e", ("text",), _edit),
+    Action("group", frozenset({"new", "approved"}), "grouped", True, "grouped",
+           "Group under target", "g", ("parent",), _group),
+    Action("star", EVERY_STATE, None, False, "starred", "Star", "*", (), _star),
+    Action("unstar", EVERY_STATE, None, False, "unstarred", "Unstar", "*", (), _unstar),
+    Action("reorder", frozenset({"approved"}), None, False, "moved", "Move", "", ("index",),
+           _reorder),
+    Action("undo", EVERY_STATE, None, False, "undid", "Undo", "u", (), _undo),
+    Action("hold", frozenset({"new", "approved"}), "held", True, "set aside",
+           "Hold for later", "z"),
+    Action("unhold", frozenset({"held"}), "new", True, "brought back", "Bring back", "z"),
+    # Acts on whatever is on screen, whatever version the moderator saw: the safety valve.
+    Action("clear", frozenset({"on_screen"}), "approved", True, "took off screen",
+           "Clear the screen", "c"),
+)
+ACTIONS: dict[str, Action] = {action.name: action for action in _TABLE}
+
+# Words for the log's other entry types, which no moderator sends.
+_OTHER_DONE = {"received": "received", "displace": "replaced on screen",
+               "retract": "retracted (its author deleted it)"}
+
+
+def done_words(entry_type: str) -> str:
+    """What an action or log entry type did, in the past tense."""
+    action = ACTIONS.get(entry_type)
+    return action.done if action else _OTHER_DONE.get(entry_type, entry_type)
+
+
+def as_config() -> dict[str, dict[str, Any]]:
+    """``config.actions`` for the console: the whole table, keyed by action name."""
+    return {name: action.to_config() for name, action in ACTIONS.items()}

@@ -1,0 +1,298 @@
+// What a moderator's action does on the page: check it against the table, ask what it needs
+// (a reason, what happens to the question on screen, a shorter text), send it, say the result.
+import {
+  actsOnScreen, applies, choose, dropIndex, keyMap, refusal, stepIndex, tooLongForBoard,
+} from "./state.js";
+
+const $ = (id) => document.getElementById(id);
+// Actions whose parameters the console knows how to ask for. An action of the table with
+// other parameters is not offered until the console learns them; one without any just runs.
+const ASKS = new Set(["reject", "screen", "edit", "group", "reorder"]);
+
+function quote(text, max) {
+  return "“" + text.slice(0, max) + (text.length > max ? "…”" : "”");
+}
+
+export class Commands {
+  constructor(config, model, view, link) {
+    this.config = config;
+    this.table = config.actions;
+    this.model = model;
+    this.view = view;
+    this.link = link;
+    this.keys = keyMap(this.table);
+    this.pending = null;     // the question a dialog is about
+    this.afterClose = null;  // what to do once a dialog has closed (instead of refocusing)
+    this.dialogs = { reasons: $("reasons"), screenAsk: $("screen-ask"), longAsk: $("long-ask"), help: $("help") };
+    this.drivable = (name) => !!this.table[name] &&
+      (this.table[name].params.length === 0 || ASKS.has(name));
+    this.wireDialogs();
+  }
+
+  // -- sending ---------------------------------------------------------------------------------
+
+  send(action, q, params, done) {
+    const qid = q ? q.id : null;
+    if (!this.link.connected()) {
+      this.view.warn("Not connected: wait until the console says live, then try again.", qid);
+      return;
+    }
+    const payload = { action, qid: q ? q.id : "", version: q ? q.version : 0, params: params || {} };
+    this.link.act(payload, (error) => {
+      if (error) { this.view.warn(error, qid); return; }
+      this.view.settled(qid);
+      if (done) done();
+    });
+  }
+
+  simple(action, q, params) {
+    const done = (this.table[action] && this.table[action].done) || action;
+    this.send(action, q, params, () =>
+      this.view.say(`${done[0].toUpperCase()}${done.slice(1)}: ${q.text.slice(0, 80)}`));
+  }
+
+  // -- the table's actions, by key or by button --------------------------------------------------
+
+  byKey(key) {
+    const names = this.keys.get(key);
+    if (!names) return false;
+    this.run(names);
+    return true;
+  }
+
+  run(names) {
+    if (names.includes("clear")) { this.clearScreen(); return; }
+    const selected = this.view.current();
+    const name = choose(this.table, names, selected);
+    const spec = this.table[name];
+    const q = actsOnScreen(spec) ? this.model.onScreen() : selected;
+    if (!q) {
+      if (actsOnScreen(spec)) this.view.warn("Nothing is on screen.");
+      return;
+    }
+    if (!applies(this.table, name, q)) {
+      this.view.warn(refusal(this.table, this.config.states, name, q), q.id);
+      return;
+    }
+    switch (name) {
+      case "reject": this.openReasons(q); return;
+      case "screen": this.askScreen(q, false); return;
+      case "edit": this.startEdit(q); return;
+      case "group": this.groupUnderTarget(q); return;
+      default:
+        if (!this.drivable(name)) {
+          this.view.warn(`The console cannot run “${spec.label}” yet.`, q.id);
+          return;
+        }
+        this.simple(name, q);
+    }
+  }
+
+  // The console's own moves: up, down, target.
+  own(name) {
+    const q = this.view.current();
+    if (!q) return;
+    if (name === "target") { this.view.markTarget(q); return; }
+    if (!applies(this.table, "reorder", q)) {
+      this.view.warn(refusal(this.table, this.config.states, "reorder", q), q.id);
+      return;
+    }
+    const index = stepIndex(this.model.queue, q.id, name === "up" ? -1 : 1);
+    if (index !== null) this.simple("reorder", q, { index });
+  }
+
+  button(button) {
+    const names = button.dataset.names.split(" ");
+    if (names.length === 1 && !this.table[names[0]]) this.own(names[0]);
+    else this.run(names);
+  }
+
+  drop(qid, overQid, lowerHalf) {
+    const q = this.model.get(qid);
+    if (!q) return;
+    const index = dropIndex(this.model.queue, qid, overQid, lowerHalf);
+    if (index !== null) this.simple("reorder", q, { index });
+  }
+
+  clearScreen() {
+    if (!this.model.screen) { this.view.warn("The screen is already clear."); return; }
+    this.send("clear", null, {}, () => this.view.say("Screen cleared. The question went back to the front of the queue."));
+    document.body.classList.add("flash-clear");
+    setTimeout(() => document.body.classList.remove("flash-clear"), 800);
+  }
+
+  groupUnderTarget(q) {
+    const target = this.view.groupTarget;
+    if (!target) { this.view.warn("Mark the main question with m first, then press g on the duplicate.", q.id); return; }
+    if (target === q.id) { this.view.warn("That is the group target itself: select a duplicate.", q.id); return; }
+    this.simple("group", q, { parent: target });
+  }
+
+  // -- dialogs -----------------------------------------------------------------------------------
+
+  // Reject: one key picks the reason.
+  openReasons(q) {
+    this.pending = q;
+    $("reasons-question").textContent = quote(q.text, 120);
+    this.dialogs.reasons.showModal();
+    this.dialogs.reasons.querySelector("button").focus();
+  }
+
+  pickReason(i) {
+    const reason = this.config.reject_reasons[i];
+    const q = this.pending;
+    this.close(this.dialogs.reasons);
+    if (q && reason) this.simple("reject", q, { reason });
+  }
+
+  // Screen: warn first when the board cannot show the whole text legibly (offer to edit it),
+  // then ask what happens to the question on screen now (default: answered).
+  askScreen(q, longConfirmed) {
+    const long = !longConfirmed && tooLongForBoard(q, this.config);
+    if (long) {
+      this.pending = q;
+      $("long-ask-length").textContent = `${long.length} characters`;
+      $("long-ask-limit").textContent = `about ${long.limit}`;
+      this.dialogs.longAsk.showModal();
+      this.dialogs.longAsk.querySelector('[data-long="edit"]').focus();
+      return;
+    }
+    const now = this.model.onScreen();
+    if (!now) { this.simple("screen", q, { then: "answered" }); return; }
+    this.pending = q;
+    $("screen-ask-current").textContent = quote(now.text, 80);
+    this.dialogs.screenAsk.showModal();
+    this.dialogs.screenAsk.querySelector('[data-then="answered"]').focus();
+  }
+
+  pickLong(choice) {
+    const q = this.pending;
+    if (!q) return;
+    // Whatever comes next (the editor, the next question) starts once this dialog has closed.
+    this.afterClose = choice === "edit" ? () => this.startEdit(this.model.get(q.id) || q)
+      : () => this.askScreen(this.model.get(q.id) || q, true);
+    this.close(this.dialogs.longAsk);
+  }
+
+  pickThen(then) {
+    const q = this.pending;
+    this.close(this.dialogs.screenAsk);
+    if (q) this.simple("screen", q, { then });
+  }
+
+  openHelp() { this.dialogs.help.showModal(); }
+
+  close(dialog) { if (dialog.open) dialog.close(); }
+
+  // Keys while a dialog is open; true when a dialog had them.
+  dialogKey(ev) {
+    const { reasons, screenAsk, longAsk, help } = this.dialogs;
+    if (reasons.open) {
+      const n = Number(ev.key);
+      if (Number.isInteger(n) && n >= 1 && n <= this.config.reject_reasons.length) {
+        ev.preventDefault();
+        this.pickReason(n - 1);
+      }
+      return true;
+    }
+    if (screenAsk.open) {
+      if (ev.key === "q") { ev.preventDefault(); this.pickThen("queue"); }
+      else if (ev.key === "a") { ev.preventDefault(); this.pickThen("answered"); }
+      return true;
+    }
+    if (longAsk.open) {
+      if (ev.key === "e") { ev.preventDefault(); this.pickLong("edit"); }
+      else if (ev.key === "s") { ev.preventDefault(); this.pickLong("screen"); }
+      return true;
+    }
+    if (help.open) {
+      if (ev.key === "?") { ev.preventDefault(); this.close(help); }
+      return true;
+    }
+    return false;
+  }
+
+  wireDialogs() {
+    const { reasons, screenAsk, longAsk, help } = this.dialogs;
+    reasons.addEventListener("click", (ev) => {
+      const b = ev.target.closest("button[data-reason]");
+      if (b) this.pickReason([...reasons.querySelectorAll("button[data-reason]")].indexOf(b));
+    });
+    screenAsk.addEventListener("click", (ev) => {
+      const b = ev.target.closest("button[data-then]");
+      if (b) this.pickThen(b.dataset.then);
+    });
+    longAsk.addEventListener("click", (ev) => {
+      const b = ev.target.closest("button[data-long]");
+      if (b) this.pickLong(b.dataset.long);
+    });
+    for (const dialog of [reasons, screenAsk, longAsk, help]) {
+      dialog.addEventListener("click", (ev) => { if (ev.target.closest("[data-close]")) this.close(dialog); });
+      dialog.addEventListener("close", () => {
+        this.pending = null;
+        const next = this.afterClose;
+        this.afterClose = null;
+        if (next) next(); else this.view.paintSelection(true);
+      });
+    }
+  }
+
+  // -- editing inline: the original stays visible below; Enter saves, Esc cancels --------------
+
+  startEdit(q) {
+    const { view } = this;
+    if (!applies(this.table, "edit", q)) { view.warn(refusal(this.table, this.config.states, "edit", q), q.id); return; }
+    const li = view.cards.get(q.id);
+    if (!li || li.classList.contains("editing")) return;
+    const others = view.locks.get(q.id);
+    if (others && others.size && li._warnedLock !== q.version) {
+      li._warnedLock = q.version;
+      view.warn(`${[...others].join(", ")} ${others.size > 1 ? "are" : "is"} editing this question. Press e again to edit anyway.`, q.id);
+      return;
+    }
+    const version = q.version;
+    li.classList.add("editing");
+    const text = li.querySelector(".text");
+    const area = document.createElement("textarea");
+    area.className = "edit";
+    area.value = q.text;
+    area.dir = "auto";
+    area.rows = Math.min(8, Math.max(2, Math.ceil(q.text.length / 60)));
+    area.setAttribute("aria-label", "Edit the text the board shows (Enter saves, Escape cancels)");
+    const hint = document.createElement("p");
+    hint.className = "hint";
+    const long = tooLongForBoard(q, this.config);
+    hint.textContent = "Enter saves · Esc cancels · the original stays as received" +
+      (long ? ` · the board shows about ${long.limit} characters legibly` : "");
+    text.hidden = true;
+    text.after(area, hint);
+    li.querySelector(".original").hidden = false;
+    view.actions.hidden = true;
+    area.focus();
+    area.select();
+    this.link.editing(q.id);
+    const finish = (save) => {
+      area.removeEventListener("keydown", onKey);
+      area.removeEventListener("blur", onBlur);
+      const value = area.value.trim();
+      if (save && value && value !== q.text) {
+        this.send("edit", { id: q.id, version, text: q.text }, { text: value }, () => view.say("Saved the new text."));
+      }
+      this.link.editingDone(q.id);
+      area.remove();
+      hint.remove();
+      text.hidden = false;
+      li.classList.remove("editing");
+      view.fillCard(li, this.model.get(q.id));
+      view.paintSelection(true);
+    };
+    const onKey = (ev) => {
+      if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); finish(true); }
+      else if (ev.key === "Escape") { ev.preventDefault(); ev.stopPropagation(); finish(false); }
+    };
+    // Leaving the editor by mouse or Tab keeps the draft out of the way: treat it as cancel.
+    const onBlur = () => setTimeout(() => { if (li.classList.contains("editing")) finish(false); }, 0);
+    area.addEventListener("keydown", onKey);
+    area.addEventListener("blur", onBlur);
+  }
+}

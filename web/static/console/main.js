@@ -1,0 +1,120 @@
+// The moderators' console: wires the state, the view, the keyboard and the socket together.
+import { Commands } from "./commands.js";
+import { installKeys } from "./keys.js";
+import { HealthPanel, View } from "./render.js";
+import { connect } from "./socket.js";
+import { Model } from "./state.js";
+
+const $ = (id) => document.getElementById(id);
+const config = JSON.parse($("floor-config").textContent);
+const model = new Model();
+const view = new View(config, model);
+const health = new HealthPanel();
+let newSinceAnnounce = 0;
+
+function firstMark(name) { if (view.firstRender) performance.mark(name); }
+
+const link = connect(config, model, {
+  changed(live, entry) {
+    if (live && entry.type === "received") newSinceAnnounce += 1;
+    view.schedule();
+  },
+  snapshot() { view.reset(); view.schedule(); },
+  status: (state, text) => view.setConn(state, text),
+  login: () => location.assign("/login?next=" + encodeURIComponent(location.pathname)),
+  presence(state) {
+    view.setOnline(state.online || []);
+    const editing = state.editing || {};
+    for (const qid of [...view.locks.keys()]) if (!(qid in editing)) view.setLocks(qid, [], config.moderator);
+    for (const [qid, names] of Object.entries(editing)) view.setLocks(qid, names, config.moderator);
+  },
+  editing({ qid, moderator }) {
+    if (moderator !== config.moderator) view.setLocks(qid, [...(view.locks.get(qid) || []), moderator], config.moderator);
+  },
+  editingDone({ qid, moderator }) {
+    view.setLocks(qid, [...(view.locks.get(qid) || [])].filter((n) => n !== moderator), config.moderator);
+  },
+  health: (report) => health.show(report),
+  firstMark,
+});
+const commands = new Commands(config, model, view, link);
+view.buildActions((name) => commands.drivable(name) && name !== "clear");
+view.buildHelp(commands.drivable);
+installKeys(view, commands);
+
+// Mouse: a click selects a card; the action bar acts on the selection.
+const columns = $("columns");
+columns.addEventListener("click", (ev) => {
+  const more = ev.target.closest("button[data-more]");
+  if (more) { view.showMore(more.dataset.more); return; }
+  const button = ev.target.closest("#actions button");
+  if (button) { commands.button(button); return; }
+  if (ev.target.closest("a, textarea")) return;
+  const li = ev.target.closest(".card");
+  if (li) view.select(li.closest(".column").dataset.col, li.dataset.qid, true);
+});
+columns.addEventListener("focusin", (ev) => {
+  const li = ev.target.closest && ev.target.closest(".card");
+  if (li && li.dataset.qid !== view.selected.qid) view.select(li.closest(".column").dataset.col, li.dataset.qid, false);
+  else if (ev.target.classList.contains("scroll")) {
+    const col = ev.target.closest(".column").dataset.col;
+    if (col !== view.selected.col) { view.selected = { col, qid: null, index: 0 }; view.restoreSelection(false); }
+  }
+});
+for (const spec of Object.values(view.lists)) {
+  if (spec.box) spec.box.addEventListener("toggle", () => view.schedule());
+}
+$("help-open").addEventListener("click", () => commands.openHelp());
+$("clear-screen").addEventListener("click", () => commands.clearScreen());
+
+// Drag to reorder the queue.
+const queueList = view.lists.queue.el;
+let dragging = null;
+queueList.addEventListener("dragstart", (ev) => {
+  const li = ev.target.closest(".card");
+  if (!li) return;
+  dragging = li.dataset.qid;
+  ev.dataTransfer.effectAllowed = "move";
+  ev.dataTransfer.setData("text/plain", dragging);
+  li.classList.add("dragging");
+});
+queueList.addEventListener("dragend", (ev) => {
+  const li = ev.target.closest(".card");
+  if (li) li.classList.remove("dragging");
+  dragging = null;
+});
+queueList.addEventListener("dragover", (ev) => { if (dragging) ev.preventDefault(); });
+queueList.addEventListener("drop", (ev) => {
+  ev.preventDefault();
+  if (!dragging) return;
+  const over = ev.target.closest(".card");
+  const rect = over ? over.getBoundingClientRect() : null;
+  commands.drop(dragging, over ? over.dataset.qid : null, !!rect && ev.clientY > rect.top + rect.height / 2);
+});
+
+// Filters and search.
+let searchTimer = null;
+$("search").addEventListener("input", (ev) => {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => { view.filters.text = ev.target.value.trim().toLowerCase(); view.schedule(); }, 120);
+});
+for (const [id, key] of [["f-platform", "platform"], ["f-state", "state"], ["f-flag", "flag"], ["f-order", "order"]]) {
+  $(id).addEventListener("change", (ev) => { view.filters[key] = ev.target.value; view.schedule(); });
+}
+
+// New questions are announced politely, at most every few seconds.
+setInterval(() => {
+  if (newSinceAnnounce > 0) {
+    view.say(newSinceAnnounce === 1 ? "1 new question" : `${newSinceAnnounce} new questions`);
+    newSinceAnnounce = 0;
+  }
+}, 4000);
+setInterval(() => health.tick(), 5000);
+
+// For the tests and for debugging from the browser's console.
+window.floorConsole = {
+  socket: link.socket,
+  lastId: () => model.lastId,
+  count: () => model.questions.size,
+  cardsInDom: () => view.cards.size,
+};

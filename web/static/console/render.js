@@ -1,0 +1,562 @@
+// What the console draws: cards in columns, the selection and its action bar, the board
+// preview, the sources' health, messages. The DOM holds only the cards a moderator can see (the
+// first page of each list); cards are kept by question id and only touched ones are refilled.
+// Post text is set with textContent, never as HTML.
+import { applies, buckets, countText, keyMap, offered, preview, reselect, stateWords } from "./state.js";
+
+export const PAGE = 40;  // cards rendered per list before "show more"
+const $ = (id) => document.getElementById(id);
+
+const FLAG_WORDS = {
+  question: "looks like a question", markup: "had markup", hidden_chars: "hidden characters",
+  rtl: "right-to-left", truncated: "cut short", zalgo: "stacked accents",
+  rehearsal: "rehearsal", deleted: "deleted by author", original_capped: "very long original",
+};
+// Log entry types that are not moderators' actions (the table words the actions).
+const EVENT_WORDS = { displace: "replaced on screen", retract: "deleted by its author" };
+// The order of the action bar and of the keys' help; actions not named here come last.
+const BAR_ORDER = ["approve", "reject", "edit", "screen", "answer", "unscreen", "hold", "unhold",
+  "up", "down", "target", "group", "star", "unstar", "undo"];
+// Moves of the console's own, around the table's actions.
+const OWN = {
+  up: { label: "Move up", key: "Alt+ArrowUp" },
+  down: { label: "Move down", key: "Alt+ArrowDown" },
+  target: { label: "Group target", key: "m" },
+};
+// Words for the keys' help beyond an action's label.
+const HINTS = {
+  reject: (config) => `then 1–${config.reject_reasons.length} picks the reason`,
+  edit: () => "Enter saves, Esc cancels",
+  screen: () => "asks what happens to the question on screen now",
+  answer: () => "acts on the question on screen",
+  unscreen: () => "back to the front of the queue",
+  clear: () => "whatever is on screen goes back to the front of the queue",
+  group: () => "under the target marked with m",
+  undo: () => "the last action on the question",
+};
+
+// One formatter for every card: toLocaleTimeString builds a new one on each call.
+const clock = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit" });
+export function when(iso) {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? "" : clock.format(d);
+}
+
+function badge(parent, text, cls) {
+  const span = document.createElement("span");
+  span.className = "badge " + (cls || "");
+  span.textContent = text;
+  parent.append(span);
+}
+
+// Buttons of the action bar: one per key of the table (actions sharing a key share a button),
+// plus the console's own moves. `drivable(name)` says whether the console can run an action.
+function barGroups(table, drivable) {
+  const groups = [];
+  for (const [key, names] of keyMap(table)) {
+    const usable = names.filter(drivable);
+    if (usable.length) groups.push({ names: usable, key });
+  }
+  if (table.reorder) groups.push({ names: ["up"], key: OWN.up.key }, { names: ["down"], key: OWN.down.key });
+  if (table.group) groups.push({ names: ["target"], key: OWN.target.key });
+  const rank = (g) => Math.min(...g.names.map((n) => {
+    const i = BAR_ORDER.indexOf(n);
+    return i < 0 ? BAR_ORDER.length : i;
+  }));
+  return groups.sort((a, b) => rank(a) - rank(b));
+}
+
+function kbd(text) {
+  const k = document.createElement("kbd");
+  k.textContent = text;
+  return k;
+}
+
+export class View {
+  constructor(config, model) {
+    this.config = config;
+    this.table = config.actions;
+    this.model = model;
+    this.cards = new Map();        // qid -> <li> for the cards in the DOM
+    this.visible = {};             // list name -> qids rendered, in order
+    this.locks = new Map();        // qid -> Set of other moderators editing it
+    this.selected = { col: "incoming", qid: null, index: 0 };
+    this.groupTarget = null;
+    this.filters = { text: "", platform: "", state: "", flag: "", order: "oldest" };
+    this.firstRender = true;
+    this.layoutQueued = false;
+    this.previewSig = "";
+    this.template = $("card-template").content.firstElementChild;
+    this.actions = $("actions");
+    const list = (name, col, limit, box) => ({ el: $("list-" + name), col, limit, box: box ? $(box) : null });
+    this.lists = {
+      incoming: list("incoming", "incoming", PAGE),
+      queue: list("queue", "queue", PAGE),
+      screen: list("screen", "screen", 1),
+      answered: list("answered", "screen", PAGE / 2),
+      held: list("held", "aside", PAGE / 2, "box-held"),
+      rejected: list("rejected", "aside", PAGE / 2, "box-rejected"),
+      grouped: list("grouped", "aside", PAGE / 2, "box-grouped"),
+    };
+    this.columns = ["incoming", "queue", "screen", "aside"];
+    this.listsOf = { incoming: ["incoming"], queue: ["queue"], screen: ["screen", "answered"],
+      aside: ["held", "rejected", "grouped"] };
+  }
+
+  words(state) { return stateWords(this.config.states, state); }
+
+  // -- the action bar and the keys' help, from the table ---------------------------------------
+
+  buildActions(drivable) {
+    const buttons = barGroups(this.table, drivable).map(({ names, key }) => {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.dataset.act = names[0];
+      b.dataset.names = names.join(" ");
+      b.setAttribute("aria-keyshortcuts", key);
+      const label = document.createElement("span");
+      label.className = "label";
+      label.textContent = (this.table[names[0]] || OWN[names[0]]).label;
+      b.append(label);
+      if (key.length === 1) b.append(" ", kbd(key));
+      return b;
+    });
+    this.actions.replaceChildren(...buttons);
+    const clear = this.table.clear;
+    const clearButton = $("clear-screen");
+    if (clear && clear.key) {
+      clearButton.setAttribute("aria-keyshortcuts", clear.key);
+      clearButton.querySelector("kbd").textContent = clear.key;
+    } else {
+      clearButton.hidden = !clear;
+    }
+  }
+
+  buildHelp(drivable) {
+    const rows = [];
+    for (const [key, names] of keyMap(this.table)) {
+      const usable = names.filter(drivable);
+      if (!usable.length) continue;
+      const tr = document.createElement("tr");
+      const th = document.createElement("th");
+      th.scope = "row";
+      th.append(kbd(key));
+      const td = document.createElement("td");
+      const hints = usable.map((n) => HINTS[n] && HINTS[n](this.config)).filter(Boolean);
+      td.textContent = usable.map((n) => this.table[n].label).join(" / ") +
+        (hints.length ? ` (${hints.join("; ")})` : "");
+      tr.append(th, td);
+      rows.push([BAR_ORDER.indexOf(usable[0]) < 0 ? BAR_ORDER.length : BAR_ORDER.indexOf(usable[0]), tr]);
+    }
+    rows.sort((a, b) => a[0] - b[0]);
+    $("help-actions").replaceChildren(...rows.map((r) => r[1]));
+  }
+
+  // -- cards ---------------------------------------------------------------------------------
+
+  fillCard(li, q) {
+    const { config, table } = this;
+    li.dataset.qid = q.id;
+    li.dataset.state = q.state;
+    li._v = q.version;
+    li.querySelector(".platform").textContent = config.platforms[q.platform] || q.platform;
+    const author = q.author_name || q.author_handle || "anonymous";
+    li.querySelector(".author").textContent =
+      q.author_handle && q.author_handle !== author ? `${author} (@${q.author_handle})` : author;
+    const time = li.querySelector(".time");
+    const at = q.posted_at || q.received_at;
+    time.dateTime = at || "";
+    time.textContent = when(at);
+    const badges = li.querySelector(".badges");
+    badges.replaceChildren();
+    if (q.starred) badge(badges, "★ starred", "star");
+    if (q.asked_by > 1) badge(badges, `asked by ${q.asked_by}`, "asked");
+    if (this.groupTarget === q.id) badge(badges, "group target", "target");
+    if (q.state === "rejected" && q.reject_reason) badge(badges, `rejected: ${q.reject_reason}`, "reason");
+    if (q.state === "grouped" && q.parent) {
+      const parent = this.model.get(q.parent);
+      badge(badges, "grouped under: " + (parent ? parent.text.slice(0, 60) : q.parent), "reason");
+    }
+    if (q.last_actor && q.last_action !== "received") {
+      const done = table[q.last_action] ? table[q.last_action].done : EVENT_WORDS[q.last_action];
+      badge(badges, `${done || q.last_action} by ${q.last_actor}`, "actor");
+    }
+    li.querySelector(".text").textContent = q.text;
+    const original = li.querySelector(".original");
+    // The original is shown when it says something else than the text (not just spacing),
+    // and always while editing.
+    original.hidden = !li.classList.contains("editing") &&
+      q.original.replace(/\s+/g, " ").trim() === q.text;
+    li.querySelector(".original-text").textContent = q.original;
+    li.querySelector(".flags").textContent = q.flags.map((f) => FLAG_WORDS[f] || f).join(" · ");
+    const link = li.querySelector(".source-link");
+    const safe = typeof q.url === "string" && /^https?:\/\//i.test(q.url);
+    link.hidden = !safe;
+    if (safe) {
+      link.href = q.url;
+      link.setAttribute("aria-label",
+        `original post on ${config.platforms[q.platform] || q.platform} (opens a new tab)`);
+    } else {
+      link.removeAttribute("href");
+    }
+    li.draggable = applies(table, "reorder", q);
+    this.fillNote(li);
+  }
+
+  fillNote(li) {
+    const names = this.locks.get(li.dataset.qid);
+    const note = li.querySelector(".note");
+    note.hidden = !names || names.size === 0;
+    note.textContent = note.hidden ? "" : `✎ ${[...names].join(", ")} ${names.size > 1 ? "are" : "is"} editing`;
+  }
+
+  setLocks(qid, names, me) {
+    const others = [...names].filter((n) => n !== me);
+    if (others.length) this.locks.set(qid, new Set(others)); else this.locks.delete(qid);
+    const li = this.cards.get(qid);
+    if (li) this.fillNote(li);
+  }
+
+  cardFor(qid) {
+    let li = this.cards.get(qid);
+    const q = this.model.get(qid);
+    if (!li) {
+      li = this.template.cloneNode(true);
+      this.fillCard(li, q);
+      this.cards.set(qid, li);
+    } else if (li._v !== q.version || this.model.touched.has(qid)) {
+      if (!li.classList.contains("editing")) this.fillCard(li, q);
+    }
+    return li;
+  }
+
+  drop(li) {
+    if (li.contains(this.actions)) { this.actions.hidden = true; document.body.append(this.actions); }
+    li.remove();
+    if (this.cards.get(li.dataset.qid) === li) this.cards.delete(li.dataset.qid);
+  }
+
+  // Make `list` show `ids` (reusing, moving, creating and dropping as few cards as possible).
+  reconcile(list, ids) {
+    let ref = list.firstElementChild;
+    for (const qid of ids) {
+      const li = this.cardFor(qid);
+      if (li === ref) { ref = ref.nextElementSibling; continue; }
+      list.insertBefore(li, ref);
+    }
+    while (ref) { const next = ref.nextElementSibling; this.drop(ref); ref = next; }
+  }
+
+  // A new snapshot: every card goes.
+  reset() {
+    for (const li of this.cards.values()) li.remove();
+    this.cards.clear();
+  }
+
+  // -- layout: coalesced to one pass a frame ---------------------------------------------------
+
+  schedule() {
+    if (this.layoutQueued) return;
+    this.layoutQueued = true;
+    requestAnimationFrame(() => this.layout());
+  }
+
+  layout() {
+    this.layoutQueued = false;
+    // Take the focus back to the selection only from nowhere or from a card (or its buttons):
+    // never from the search box, a filter, a dialog or an editor.
+    const active = document.activeElement;
+    const focusWasInCards = !active || active === document.body ||
+      (!!active.closest(".card") && active.tagName !== "TEXTAREA");
+    const { out, totals } = buckets(this.model, this.filters);
+    for (const [name, spec] of Object.entries(this.lists)) {
+      const ids = out[name];
+      const shown = spec.box && !spec.box.open ? [] : ids.slice(0, spec.limit);
+      this.reconcile(spec.el, shown);
+      this.visible[name] = shown;
+      const more = document.querySelector(`[data-more="${name}"]`);
+      if (more) {
+        more.hidden = !(ids.length > shown.length && (!spec.box || spec.box.open));
+        more.textContent = `Show more (${ids.length - shown.length} left)`;
+      }
+      const n = $("n-" + name);
+      if (n) n.textContent = countText(ids.length, totals[name]);
+    }
+    this.model.touched.clear();
+    this.renderPreview();
+    this.restoreSelection(focusWasInCards);
+    if (this.firstRender) {
+      this.firstRender = false;
+      performance.mark("floor:first-render");
+      requestAnimationFrame(() => setTimeout(() => performance.mark("floor:first-paint"), 0));
+    }
+  }
+
+  showMore(name) {
+    this.lists[name].limit += PAGE;
+    this.layout();
+  }
+
+  // The set-aside lists are collapsed until someone goes there: open the first with cards.
+  openAside() {
+    const boxes = this.listsOf.aside.map((name) => this.lists[name].box);
+    if (boxes.some((box) => box.open)) return;
+    const { totals } = buckets(this.model, this.filters);
+    const first = this.listsOf.aside.find((name) => totals[name] > 0) || "rejected";
+    this.lists[first].box.open = true;
+    this.layout();
+  }
+
+  // -- the board preview -----------------------------------------------------------------------
+
+  renderPreview() {
+    const { config } = this;
+    const { current, next, signature } = preview(this.model, config.queue_length);
+    if (signature === this.previewSig) return;
+    this.previewSig = signature;
+    const parts = [];
+    if (current) {
+      const now = document.createElement("div");
+      now.className = "preview-current";
+      const text = document.createElement("p");
+      text.className = "preview-text";
+      text.dir = "auto";
+      text.textContent = current.text;
+      const who = document.createElement("p");
+      who.className = "preview-who";
+      const platform = config.platforms[current.platform] || current.platform;
+      const author = config.anonymise ? "" : current.author_name;  // as web/screen.py shows it
+      who.textContent = [author, platform, current.asked_by > 1 ? `asked by ${current.asked_by} people` : ""]
+        .filter(Boolean).join(" · ");
+      now.append(text, who);
+      parts.push(now);
+    } else {
+      const empty = document.createElement("p");
+      empty.className = "preview-empty";
+      empty.textContent = "The screen is clear.";
+      parts.push(empty);
+    }
+    if (next.length) {
+      const h = document.createElement("p");
+      h.className = "preview-next-title";
+      h.textContent = "Next:";
+      const ol = document.createElement("ol");
+      ol.className = "preview-next";
+      for (const q of next) {
+        const li = document.createElement("li");
+        li.dir = "auto";
+        const author = config.anonymise ? "" : q.author_name;
+        li.textContent = author ? `${q.text} (${author})` : q.text;
+        ol.append(li);
+      }
+      parts.push(h, ol);
+    }
+    $("preview").replaceChildren(...parts);
+  }
+
+  // -- selection and focus ---------------------------------------------------------------------
+
+  idsOf(col) { return this.listsOf[col].flatMap((name) => this.visible[name] || []); }
+
+  current() { return this.model.get(this.selected.qid) || null; }
+
+  restoreSelection(takeFocus) {
+    const { qid, index } = reselect(this.idsOf(this.selected.col), this.selected.qid, this.selected.index);
+    this.selected.qid = qid;
+    this.selected.index = index;
+    this.paintSelection(takeFocus);
+  }
+
+  paintSelection(takeFocus) {
+    for (const li of document.querySelectorAll(".card.selected")) {
+      if (li.dataset.qid !== this.selected.qid) {
+        li.classList.remove("selected");
+        li.removeAttribute("aria-current");
+      }
+    }
+    const li = this.selected.qid && this.cards.get(this.selected.qid);
+    if (!li) { this.actions.hidden = true; return; }
+    li.classList.add("selected");
+    li.setAttribute("aria-current", "true");
+    if (!li.contains(this.actions) && !li.classList.contains("editing")) li.append(this.actions);
+    this.fillActions(this.current());
+    if (takeFocus && document.activeElement !== li) li.focus({ preventScroll: false });
+  }
+
+  fillActions(q) {
+    if (!q) { this.actions.hidden = true; return; }
+    const can = offered(this.table, q, { queue: this.model.queue, groupTarget: this.groupTarget });
+    for (const button of this.actions.querySelectorAll("button")) {
+      const name = button.dataset.names.split(" ").find((n) => can[n]);
+      button.hidden = !name;
+      if (name && this.table[name]) {
+        const label = button.querySelector(".label");
+        if (label.textContent !== this.table[name].label) label.textContent = this.table[name].label;
+      }
+    }
+    this.actions.hidden = false;
+  }
+
+  select(col, qid, focus = true) {
+    this.selected = { col, qid, index: Math.max(0, this.idsOf(col).indexOf(qid)) };
+    this.paintSelection(focus);
+  }
+
+  move(step) {
+    const ids = this.idsOf(this.selected.col);
+    if (!ids.length) return;
+    let i = ids.indexOf(this.selected.qid) + step;
+    if (i >= ids.length) {
+      // Past the last rendered card: show the next page of that list, if there is one.
+      const name = this.listsOf[this.selected.col].slice(-1)[0];
+      const more = document.querySelector(`[data-more="${name}"]`);
+      if (more && !more.hidden) {
+        this.showMore(name);
+        this.move(step);
+        return;
+      }
+    }
+    i = Math.max(0, Math.min(ids.length - 1, i));
+    this.select(this.selected.col, ids[i]);
+  }
+
+  moveColumn(step) {
+    const i = this.columns.indexOf(this.selected.col);
+    this.goColumn(this.columns[Math.max(0, Math.min(this.columns.length - 1, i + step))]);
+  }
+
+  goColumn(col) {
+    if (col === "aside") this.openAside();
+    const ids = this.idsOf(col);
+    if (!ids.length) {
+      this.selected = { col, qid: null, index: 0 };
+      this.paintSelection(false);
+      document.querySelector(`#col-${col} .scroll`).focus();
+      this.say(`${$("h-" + col).firstChild.textContent.trim()}: empty`);
+      return;
+    }
+    this.select(col, ids[0]);
+  }
+
+  goEnd(last) {
+    const ids = this.idsOf(this.selected.col);
+    if (ids.length) this.select(this.selected.col, last ? ids[ids.length - 1] : ids[0]);
+  }
+
+  markTarget(q) {
+    const before = this.groupTarget;
+    this.groupTarget = this.groupTarget === q.id ? null : q.id;
+    for (const id of [before, this.groupTarget]) { if (id && this.cards.has(id)) this.model.touched.add(id); }
+    const info = $("target-info");
+    info.hidden = this.groupTarget === null;
+    info.textContent = this.groupTarget ? `Group target: “${q.text.slice(0, 50)}” (press g on a duplicate)` : "";
+    this.say(this.groupTarget ? "Marked as the group target. Select a duplicate and press g." : "Group target cleared.");
+    this.schedule();
+  }
+
+  // -- messages --------------------------------------------------------------------------------
+
+  // Polite, for screen readers; a new message replaces one not yet read.
+  say(text) {
+    const region = $("announce");
+    region.textContent = "";
+    clearTimeout(this.sayTimer);
+    this.sayTimer = setTimeout(() => { region.textContent = text; }, 50);
+  }
+
+  warn(text, qid) {
+    const region = $("alert");
+    region.textContent = text;
+    region.classList.add("shown");
+    clearTimeout(this.alertTimer);
+    this.alertTimer = setTimeout(() => { region.classList.remove("shown"); region.textContent = ""; }, 10000);
+    const li = qid && this.cards.get(qid);
+    if (li) {
+      const msg = li.querySelector(".card-msg");
+      msg.textContent = text;
+      msg.hidden = false;
+      clearTimeout(li._msgTimer);
+      li._msgTimer = setTimeout(() => { msg.hidden = true; }, 10000);
+    }
+  }
+
+  settled(qid) {
+    const li = qid && this.cards.get(qid);
+    if (li) li.querySelector(".card-msg").hidden = true;
+  }
+
+  setConn(state, text) {
+    const el = $("conn");
+    el.dataset.state = state;
+    el.textContent = text;
+  }
+
+  setOnline(names) {
+    $("online").textContent = names.length ? names.join(", ") : "nobody";
+  }
+}
+
+// -- the sources' health ------------------------------------------------------------------------
+
+export class HealthPanel {
+  constructor() { this.report = { now: null, sources: [], offset: 0 }; }
+
+  ago(iso) {
+    if (!iso) return "never";
+    const seconds = (Date.now() + this.report.offset - new Date(iso).getTime()) / 1000;
+    if (!(seconds >= 0)) return "just now";
+    if (seconds < 90) return `${Math.round(seconds)} s ago`;
+    if (seconds < 5400) return `${Math.round(seconds / 60)} min ago`;
+    return `${(seconds / 3600).toFixed(1)} h ago`;
+  }
+
+  show(report) {
+    this.report = { ...report, offset: new Date(report.now).getTime() - Date.now() };
+    const sources = this.report.sources;
+    if (!sources.length) return;
+    const fact = (list, term, text, cls) => {
+      const dt = document.createElement("dt");
+      dt.textContent = term;
+      const dd = document.createElement("dd");
+      dd.textContent = text;
+      if (cls) dd.className = cls;
+      list.append(dt, dd);
+      return dd;
+    };
+    const blocks = sources.map((s) => {
+      const block = document.createElement("section");
+      block.className = "source verdict-" + s.verdict;
+      block.setAttribute("aria-label", s.label);
+      const title = document.createElement("h3");
+      const name = document.createElement("span");
+      name.textContent = s.label;
+      const verdict = document.createElement("span");
+      verdict.className = "verdict";
+      verdict.textContent = s.verdict;
+      title.append(name, " ", verdict);
+      const summary = document.createElement("p");
+      summary.className = "summary";
+      summary.textContent = s.summary;
+      const facts = document.createElement("dl");
+      fact(facts, "Last poll", this.ago(s.last_poll), "ago").dataset.at = s.last_poll;
+      fact(facts, "Items", `${s.last_items} last poll, ${s.items_total} in all`);
+      fact(facts, "Rate limit", s.paused_until && s.verdict === "paused"
+        ? `${s.rate}, until ${when(s.paused_until)}` : s.rate);
+      fact(facts, "Dead letters", String(s.dead_letters), s.dead_letters ? "dead" : "");
+      if (s.last_error && !s.summary.includes(s.last_error)) fact(facts, "Last error", s.last_error);
+      if (s.detail) fact(facts, "Detail", s.detail);
+      block.append(title, summary, facts);
+      return block;
+    });
+    $("health").replaceChildren(...blocks);
+    const failing = sources.filter((s) => s.verdict === "failing");
+    const alarm = $("health-alarm");
+    alarm.hidden = failing.length === 0;
+    alarm.textContent = failing.length === 1 ? `⚠ ${failing[0].label} is failing`
+      : `⚠ ${failing.length} sources failing`;
+  }
+
+  tick() {
+    for (const dd of document.querySelectorAll("#health dd.ago")) dd.textContent = this.ago(dd.dataset.at);
+  }
+}

@@ -1,0 +1,243 @@
+// The console's state, with no DOM and no socket: a snapshot and the log entries after it make
+// the questions, the queue and the screen; from those come the columns, their counts, and the
+// actions a question allows. What an action may do is never written here: it comes from the
+// action table the server sends (config.actions, aggregator/actions.py).
+
+// -- the model: a snapshot, then log entries applied by id ------------------------------------
+
+// Stream ids are "milliseconds-sequence"; later ids compare greater part by part.
+export function isAfter(a, b) {
+  const [am, as] = a.split("-").map(Number);
+  const [bm, bs] = b.split("-").map(Number);
+  return am > bm || (am === bm && as > bs);
+}
+
+export class Model {
+  constructor() {
+    this.questions = new Map();  // qid -> question dict (the newest version seen)
+    this.order = [];             // qids in arrival order
+    this.queue = [];             // approved qids in board order
+    this.screen = null;          // qid on screen, or null
+    this.lastId = null;          // the last log id applied
+    this.touched = new Set();    // qids whose cards need refilling (the view clears it)
+  }
+
+  get(qid) { return qid ? this.questions.get(qid) : undefined; }
+
+  onScreen() { return this.get(this.screen) || null; }
+
+  applySnapshot(snap) {
+    this.questions = new Map();
+    this.order = [];
+    for (const q of snap.questions) { this.questions.set(q.id, q); this.order.push(q.id); }
+    this.queue = snap.queue;
+    this.screen = snap.screen || null;
+    this.lastId = snap.last_id;
+    this.touched.clear();
+  }
+
+  upsert(q) {
+    const old = this.questions.get(q.id);
+    if (!old) this.order.push(q.id);
+    else if (q.version <= old.version) return false;
+    this.questions.set(q.id, q);
+    this.touched.add(q.id);
+    return true;
+  }
+
+  // Apply one entry unless it is not after the last one applied; true when it was applied.
+  applyEntry(entry) {
+    if (this.lastId !== null && !isAfter(entry.id, this.lastId)) return false;
+    this.lastId = entry.id;
+    for (const q of entry.qs || []) {
+      // A grouped card names its parent, whose count changed with it.
+      if (this.upsert(q) && q.parent) this.touched.add(q.parent);
+    }
+    if (Array.isArray(entry.queue)) this.queue = entry.queue;
+    if (typeof entry.screen === "string") this.screen = entry.screen || null;
+    if (entry.type === "edit" || entry.type === "group") this.touched.add(entry.qid);
+    return true;
+  }
+}
+
+// -- columns: which list shows which question, filtered and ordered ----------------------------
+
+// The lists of the page; "queue" and "screen" are read from the queue and the screen, the
+// others from each question's state.
+export const LISTS = ["incoming", "queue", "screen", "answered", "held", "rejected", "grouped"];
+const LIST_OF_STATE = {
+  new: "incoming", answered: "answered", held: "held", rejected: "rejected", grouped: "grouped",
+};
+const RECENT_FIRST = ["answered", "held", "rejected", "grouped"];
+
+export const NO_FILTERS = Object.freeze({ text: "", platform: "", state: "", flag: "", order: "oldest" });
+
+export function haystack(q) {
+  // Cached on the question: versions are replaced, never changed, so the cache stays true.
+  if (q._hay === undefined) {
+    Object.defineProperty(q, "_hay", {
+      value: [q.text, q.original, q.author_name, q.author_handle, q.id].join("\n").toLowerCase(),
+      enumerable: false,
+    });
+  }
+  return q._hay;
+}
+
+export function passes(q, filters) {
+  if (filters.platform && q.platform !== filters.platform) return false;
+  if (filters.state === "starred") { if (!q.starred) return false; }
+  else if (filters.state && q.state !== filters.state) return false;
+  if (filters.flag === "-") { if (q.flags.length) return false; }
+  else if (filters.flag && !q.flags.includes(filters.flag)) return false;
+  if (filters.text && !haystack(q).includes(filters.text)) return false;
+  return true;
+}
+
+// For each list: the qids it shows (filtered, ordered) and how many it holds in all.
+export function buckets(model, filters = NO_FILTERS) {
+  const out = {};
+  const totals = {};
+  for (const name of LISTS) { out[name] = []; totals[name] = 0; }
+  for (const qid of model.order) {
+    const q = model.questions.get(qid);
+    const list = LIST_OF_STATE[q.state];
+    if (list === undefined) continue;
+    totals[list] += 1;
+    if (passes(q, filters)) out[list].push(qid);
+  }
+  totals.queue = model.queue.length;
+  for (const qid of model.queue) {
+    const q = model.questions.get(qid);
+    if (q && passes(q, filters)) out.queue.push(qid);
+  }
+  const current = model.onScreen();
+  if (current) {
+    totals.screen = 1;
+    if (passes(current, filters)) out.screen.push(current.id);
+  }
+  if (filters.order === "newest") out.incoming.reverse();
+  for (const name of RECENT_FIRST) out[name] = recentFirst(model, out[name]);
+  return { out, totals };
+}
+
+export function recentFirst(model, ids) {
+  const keyed = ids.map((id) => [model.questions.get(id).updated_at || "", id]);
+  keyed.sort((a, b) => (a[0] < b[0] ? 1 : a[0] > b[0] ? -1 : 0));
+  return keyed.map((pair) => pair[1]);
+}
+
+export function countText(shown, total) {
+  return shown === total ? `(${shown})` : `(${shown} of ${total})`;
+}
+
+// The selection after the lists changed: the same card if it is still shown, else the card
+// that took its place (or the first).
+export function reselect(ids, qid, index) {
+  if (qid && ids.includes(qid)) return { qid, index: ids.indexOf(qid) };
+  if (qid) {
+    const next = ids[Math.min(index, ids.length - 1)] || null;
+    return { qid: next, index: Math.max(0, ids.indexOf(next)) };
+  }
+  return { qid: ids[0] || null, index: 0 };
+}
+
+// -- actions, from the server's table ---------------------------------------------------------
+
+// Actions that share a key toggle (star/unstar on the same state): which one a question takes
+// depends on a field, not a state.
+const FIELD_TOGGLES = { star: (q) => !q.starred, unstar: (q) => !!q.starred };
+
+export function stateWords(states, state) {
+  return (states && states[state]) || String(state).replace(/_/g, " ");
+}
+
+// Whether the table lets `name` run on `q` (its state, its undo stack, a toggle's field).
+export function applies(table, name, q) {
+  const spec = table[name];
+  if (!spec || !q || !spec.from.includes(q.state)) return false;
+  if (name === "undo" && !((q.undo_depth || 0) > 0)) return false;
+  const toggle = FIELD_TOGGLES[name];
+  return toggle ? toggle(q) : true;
+}
+
+// An action that applies only from "on_screen" acts on whatever is on screen (there is one).
+export function actsOnScreen(spec) {
+  return !!spec && spec.from.length === 1 && spec.from[0] === "on_screen";
+}
+
+// Console key -> the names of the actions it drives, in the table's order.
+export function keyMap(table) {
+  const keys = new Map();
+  for (const [name, spec] of Object.entries(table)) {
+    if (!spec.key) continue;
+    if (!keys.has(spec.key)) keys.set(spec.key, []);
+    keys.get(spec.key).push(name);
+  }
+  return keys;
+}
+
+// Of the actions one key drives, the one that applies to `q`; otherwise the first (so a
+// refusal can name it).
+export function choose(table, names, q) {
+  return names.find((name) => applies(table, name, q)) || names[0];
+}
+
+// What the console offers on a question: every action of the table, plus the console's own
+// moves (up, down: a reorder by one; target: mark the question to group duplicates under).
+export function offered(table, q, view) {
+  const can = {};
+  for (const name of Object.keys(table)) can[name] = applies(table, name, q);
+  if (can.group) can.group = view.groupTarget != null && view.groupTarget !== q.id;
+  const pos = view.queue.indexOf(q.id);
+  can.up = !!can.reorder && pos > 0;
+  can.down = !!can.reorder && pos >= 0 && pos < view.queue.length - 1;
+  can.target = "group" in table;
+  return can;
+}
+
+// Why an action does not apply, in the moderator's words.
+export function refusal(table, states, name, q) {
+  const spec = table[name];
+  if (!spec) return `The console does not know the action “${name}”.`;
+  if (name === "undo" && spec.from.includes(q.state)) return "There is nothing to undo on this question.";
+  return `“${spec.label}” does not apply to a question that is ${stateWords(states, q.state)}.`;
+}
+
+// The queue index a reorder sends for moving `qid` by `step`; null at an end or off the queue.
+export function stepIndex(queue, qid, step) {
+  const pos = queue.indexOf(qid);
+  const index = pos + step;
+  if (pos < 0 || index < 0 || index >= queue.length) return null;
+  return index;
+}
+
+// The queue index for dropping `qid` on the card `over` (null: past the end); `lowerHalf`
+// says whether the drop was below the middle of that card. Null when nothing moves.
+export function dropIndex(queue, qid, over, lowerHalf) {
+  const from = queue.indexOf(qid);
+  let to = over ? queue.indexOf(over) : queue.length - 1;
+  if (from < 0 || to < 0 || to === from) return null;
+  if (over && lowerHalf && to < from) to += 1;
+  if (over && !lowerHalf && to > from) to -= 1;
+  return to === from ? null : to;
+}
+
+// -- the board's limits -----------------------------------------------------------------------
+
+export const BOARD_MAX_CHARS = 280;
+
+// Characters as the server counts them (code points), against the board's legible length.
+export function tooLongForBoard(q, config) {
+  const limit = Number(config.board_max_chars) > 0 ? Number(config.board_max_chars) : BOARD_MAX_CHARS;
+  const length = [...q.text].length;
+  return length > limit ? { length, limit } : null;
+}
+
+// -- the board preview: the question on screen and the next few of the queue -------------------
+
+export function preview(model, queueLength) {
+  const current = model.onScreen();
+  const next = model.queue.slice(0, queueLength).map((id) => model.questions.get(id)).filter(Boolean);
+  const signature = [current, ...next].map((q) => (q ? `${q.id}:${q.version}` : "-")).join("|");
+  return { current, next, signature };
+}
