@@ -69,11 +69,15 @@ class Question:
     last_action: str = "received"
     updated_at: str = ""
     undo_depth: int = 0  # how many steps Undo can take back, so a console need not guess
+    # The triage worker's findings (aggregator/triage): question score and reason, abuse,
+    # masked personal data, the open question this one repeats. Empty until it has run.
+    triage: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         # Shallow on purpose: dataclasses.asdict deep-copies and is the slowest step of ingest.
         data = dict(self.__dict__)
         data["flags"] = list(self.flags)
+        data["triage"] = dict(self.triage)
         return data
 
     @classmethod

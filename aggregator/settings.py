@@ -24,7 +24,7 @@ from pydantic import (
 
 from aggregator.sources.options import OPTIONS, SourceSettings
 
-__all__ = ["ConfigError", "EventSettings", "Settings", "SourceSettings", "load"]
+__all__ = ["ConfigError", "EventSettings", "Settings", "SourceSettings", "TriageSettings", "load"]
 
 DEFAULT_CONFIG = Path("config/event.toml")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -68,11 +68,20 @@ class RetentionSettings(_Section):
     purge_after_days: int = Field(default=90, ge=1)
 
 
+class TriageSettings(_Section):
+    enabled: bool = True
+    mask_personal: bool = True
+    abuse_words: list[str] = Field(default_factory=list)
+    question_threshold: float = Field(default=0.5, ge=0, le=1)
+    duplicate_threshold: float = Field(default=0.5, ge=0, le=1)
+
+
 class Settings(_Section):
     event: EventSettings = Field(default_factory=EventSettings)
     screen: ScreenSettings = Field(default_factory=ScreenSettings)
     moderation: ModerationSettings = Field(default_factory=ModerationSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    triage: TriageSettings = Field(default_factory=TriageSettings)
     sources: dict[str, SourceSettings] = Field(default_factory=dict)
     path: str = ""
 
