@@ -73,7 +73,7 @@ class TriageSettings(_Section):
     mask_personal: bool = True
     abuse_words: list[str] = Field(default_factory=list)
     question_threshold: float = Field(default=0.5, ge=0, le=1)
-    duplicate_threshold: float = Field(default=0.5, ge=0, le=1)
+    duplicate_threshold: float = Field(default=0.7, ge=0, le=1)
 
 
 class Settings(_Section):

@@ -32,7 +32,7 @@ TAG = re.compile(r"[#@]\w+")
 WORD = re.compile(r"[^\W_]+", re.UNICODE)
 NUM_PERM = 64
 LSH_THRESHOLD = 0.25
-THRESHOLD = 0.5  # combined score at or above which a repeat is suggested
+THRESHOLD = 0.7  # combined score at or above which a repeat is suggested
 MAX_CHARS = 600  # a wall of text is compared by its start
 NUMBER = re.compile(r"\d+")
 # Two questions that name different numbers ("Category 1" / "Category 2") ask different things,

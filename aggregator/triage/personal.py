@@ -24,7 +24,7 @@ NHS = re.compile(r"(?<![\d+])(\d{3})[ -]?(\d{3})[ -]?(\d{4})(?!\d)")
 # The UK postcode shapes (A9 9AA, A99 9AA, AA9 9AA, AA99 9AA, A9A 9AA, AA9A 9AA), any case,
 # with or without the space.
 POSTCODE = re.compile(
-    r"\b(?:[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]?) ?\d[ABD-HJLNP-UW-Z]{2}\b", re.IGNORECASE)
+    r"\b(?:[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]?) ?\d[A-Z]{2}\b", re.IGNORECASE)
 _SUFFIXES = ("road|rd|street|st|lane|ln|avenue|ave|close|drive|dr|way|crescent|terrace|place|"
              "gardens|court|grove|row|walk|square|hill|mews|park|parade|rise|view|green")
 # A house number (maybe "Flat 3," before it) and one to four capitalised words ending in a street
