@@ -28,6 +28,7 @@ from dotenv import load_dotenv
 
 from aggregator.redis_server import RedisUnavailable, connect, default_data_dir, release
 from aggregator.settings import ConfigError, Settings, load
+from aggregator.triage.command import triage
 from web.screen_links import screen_link
 
 log = logging.getLogger("floor")
@@ -236,7 +237,9 @@ def _run(settings: Settings, host: str, port: int, banner: str = "") -> int:
     commands = {"web": _floor("web", "--host", host, "--port", str(port))}
     for name in settings.enabled_sources():
         commands[f"poll {name}"] = _floor("poll", name)
-    if len(commands) == 1:
+    if settings.triage.enabled:
+        commands["triage"] = _floor("triage")
+    if not settings.enabled_sources():
         log.warning("run: no source is enabled in the settings; only the web app runs")
     supervisor = _Supervisor(commands)
     supervisor.start_all()
@@ -432,6 +435,7 @@ def export(output: Any) -> None:
 
 
 cli.add_command(screen_link)
+cli.add_command(triage)
 
 
 def main(argv: list[str] | None = None) -> int:

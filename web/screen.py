@@ -27,6 +27,7 @@ from flask_socketio import ConnectionRefusedError, emit, join_room
 from aggregator.question import PLATFORMS
 from aggregator.settings import Settings
 from aggregator.store import LogEntry, Store
+from aggregator.triage import personal
 from web import floor
 from web.extensions import socketio
 from web.replies import refusing
@@ -84,8 +85,11 @@ def screen_id(qid: str) -> str:
     return hashlib.sha256(qid.encode()).hexdigest()[:16]
 
 
-def for_screen(data: str, state: str, anonymise: bool) -> dict[str, Any] | None:
-    """What a screen may know of one question, or None if it must not be shown."""
+def for_screen(data: str, state: str, anonymise: bool,
+               mask: bool = True) -> dict[str, Any] | None:
+    """What a screen may know of one question, or None if it must not be shown. With ``mask``
+    the text's personal data is masked here too, whatever triage did: a question approved before
+    triage reached it, or edited since, never shows a phone number on the board."""
     try:
         q = json.loads(data)
     except ValueError:
@@ -95,7 +99,7 @@ def for_screen(data: str, state: str, anonymise: bool) -> dict[str, Any] | None:
         return None
     shown: dict[str, Any] = {
         "id": screen_id(q["id"]),
-        "text": q["text"],
+        "text": personal.mask(q["text"]) if mask else q["text"],
         "platform": PLATFORMS.get(q.get("platform", ""), q.get("platform", "")),
         "asked_by": int(q.get("asked_by") or 1),
     }
@@ -126,12 +130,14 @@ class ScreenHub:
         """The board now: {id, current, next}, exactly as of log entry ``id``."""
         k = self.store.keys
         screen = self.settings.screen
+        mask = self.settings.triage.mask_personal
         last_id, current, *queued = self._read(
             keys=[k.log, k.screen, k.queue, k.question("")], args=[screen.queue_length])
-        shown = (for_screen(d, "approved", screen.anonymise) for d in queued if d)
+        shown = (for_screen(d, "approved", screen.anonymise, mask) for d in queued if d)
         return {
             "id": last_id,
-            "current": for_screen(current, "on_screen", screen.anonymise) if current else None,
+            "current": for_screen(current, "on_screen", screen.anonymise, mask)
+            if current else None,
             "next": [q for q in shown if q is not None],
         }
 

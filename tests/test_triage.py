@@ -1,0 +1,223 @@
+"""Triage: the detectors on their own, the worker's writes, bad input, and what a screen sees."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from aggregator.moderation import Moderation
+from aggregator.normalise import normalise
+from aggregator.question import Post
+from aggregator.settings import TriageSettings
+from aggregator.store import Store
+from aggregator.triage import personal, questions
+from aggregator.triage.abuse import AbuseCheck
+from aggregator.triage.duplicates import DuplicateIndex
+from aggregator.triage.worker import GROUP, TriageWorker
+from tests.test_screen import Screen, connect, links, screen_token  # noqa: F401 - fixtures
+from web.screen import screen_id
+
+
+def _ingest(store: Store, *texts: str, platform: str = "x", author: str = "Ann Hughes",
+            handle: str = "ann") -> list[str]:
+    posts = [Post(platform, f"{time.monotonic_ns()}{i}", text, author, handle)
+             for i, text in enumerate(texts)]
+    return store.ingest(platform, [(normalise(p), {"id": p.native_id}) for p in posts])
+
+
+@pytest.fixture
+def worker(store: Store) -> TriageWorker:
+    w = TriageWorker(store.conn, store.keys.event, TriageSettings())
+    w.setup()
+    return w
+
+
+# -- the detectors ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "kinds"), [
+    ("Call me on 07700 900123 please", ["phone"]),
+    ("+44 7700 900456 is my mobile", ["phone"]),
+    ("landline 020 7946 0123", ["phone"]),
+    ("write to jo.bloggs@example.co.uk", ["email"]),
+    ("NHS number 943 476 5919 cancelled", ["nhs"]),
+    ("I live at 12 Acacia Avenue, Leeds LS1 4AP", ["address", "postcode"]),
+    ("flat 2, 41b Mill Lane sw1a1aa", ["address", "postcode"]),
+])
+def test_personal_data_is_found_and_masked(text: str, kinds: list[str]) -> None:
+    spans = personal.find(text)
+    assert [s.kind for s in spans] == kinds
+    masked = personal.mask(text)
+    for span in spans:
+        assert text[span.start:span.end] not in masked
+        assert masked[span.start:span.end] == personal.MASK * (span.end - span.start)
+
+
+@pytest.mark.parametrize("text", [
+    "Category 2 target is 18 minutes and we are at 42", "The meeting runs 10:30-11:45 today",
+    "In 2024 the trust answered 1,234,567 calls", "Station 14 at Mill Lane",
+])
+def test_numbers_that_are_not_personal_data_stay(text: str) -> None:
+    assert personal.find(text) == []
+
+
+def test_the_nhs_check_digit() -> None:
+    assert personal.nhs_valid("943 476 5919") and not personal.nhs_valid("943 476 5918")
+
+
+@pytest.mark.parametrize(("text", "is_question"), [
+    ("Why are ambulances queuing outside A&E for hours?", True),
+    ("The board should explain why the targets were missed", True),
+    ("how many paramedic vacancies are there", True),
+    ("Is it live yet?", False), ("no sound on the stream", False), ("Good afternoon everyone", False),
+    ("Thank you to all the crews", False), ("lol", False), ("🚑🚑🚑", False),
+])
+def test_question_score(text: str, is_question: bool) -> None:
+    found = questions.score(text)
+    assert (found.score >= questions.THRESHOLD) is is_question, found
+    assert found.reason
+
+
+def test_abuse_from_the_model_and_the_list() -> None:
+    check = AbuseCheck(["wombat"])
+    verdicts = check.check_many(["You're a fucking idiot", "What a load of sh1t", "you wombat",
+                                 "I know where you live", "Scunthorpe residents ask about Cat 2",
+                                 "Why are ambulances late?"])
+    assert [v.abusive for v in verdicts] == [True, True, True, True, False, False]
+
+
+def test_a_repeat_is_suggested_and_a_different_question_is_not() -> None:
+    index = DuplicateIndex()
+    index.add("x:1", "When will the new Hexham ambulance station open?")
+    index.add("x:2", "Why are Category 1 responses slower in rural villages?")
+    found = index.suggest("when is the hexham ambulance station opening #APM2026")
+    assert found is not None and found.qid == "x:1"
+    assert index.suggest("Why are Category 2 responses slower in rural villages?") is None
+    assert index.suggest("What is the board's carbon target?") is None
+    index.remove("x:1")
+    assert index.suggest("When will the new Hexham ambulance station open?") is None
+
+
+# -- the worker -------------------------------------------------------------------------------
+
+def test_findings_reach_the_projection_the_log_and_the_snapshot(store: Store,
+                                                                 worker: TriageWorker) -> None:
+    first, repeat, chatter, phone = _ingest(
+        store, "When will the new Hexham ambulance station open?",
+        "when is the hexham ambulance station opening??", "Is it live yet?",
+        "call me on 07700 900123 you idiot")
+    worker.drain()
+    snap = {q["id"]: q for q in store.snapshot().questions}
+    assert snap[first]["triage"]["score"] >= 0.9 and snap[first]["triage"]["reason"]
+    assert snap[repeat]["triage"]["suggest"]["qid"] == first
+    assert "repeat" in snap[repeat]["flags"]
+    assert snap[chatter]["triage"]["score"] < 0.5
+    assert snap[phone]["text"] == "call me on ████████████ you idiot"
+    assert snap[phone]["original"] == "call me on 07700 900123 you idiot"
+    assert snap[phone]["triage"]["masked"] == ["phone number"]
+    assert {"abuse", "personal_data"} <= set(snap[phone]["flags"])
+    triaged = [e for e in store.log_after() if e.type == "triaged"]
+    assert sorted(e.qid for e in triaged) == sorted(snap)
+    assert all(e.qs[0]["triage"] == snap[e.qid]["triage"] for e in triaged)
+    assert worker.lag() == 0
+
+
+def test_a_moderator_action_meanwhile_is_kept(store: Store, worker: TriageWorker) -> None:
+    (qid,) = _ingest(store, "Why was the stroke unit closed?")
+    moderation = Moderation(store.conn, store.keys.event)
+    moderation.apply("approve", qid, 1, "sam")
+    worker.drain()
+    q = store.question(qid)
+    assert q is not None and q.state == "approved" and q.triage["score"] >= 0.9
+
+
+def test_a_restarted_worker_takes_its_pending_entries_and_writes_nothing_twice(
+        store: Store, worker: TriageWorker) -> None:
+    ids = _ingest(store, "Why close Ashby station?", "Who decided?")
+    # Delivered but never acknowledged: the worker died before its write.
+    store.conn.xreadgroup(GROUP, "worker", {store.keys.log: ">"}, count=10)
+    again = TriageWorker(store.conn, store.keys.event)
+    again.setup()
+    again.drain()
+    again.drain()
+    triaged = Counter(e.qid for e in store.log_after() if e.type == "triaged")
+    assert triaged == Counter(ids)
+
+
+def test_the_duplicate_index_is_rebuilt_on_start(store: Store, worker: TriageWorker) -> None:
+    (first,) = _ingest(store, "When will the old ambulances in the fleet be replaced?")
+    worker.drain()
+    fresh = TriageWorker(store.conn, store.keys.event)
+    fresh.setup()
+    assert first in fresh.index
+    (repeat,) = _ingest(store, "when are the old ambulances in the fleet going to be replaced?")
+    fresh.drain()
+    q = store.question(repeat)
+    assert q is not None and q.triage["suggest"]["qid"] == first
+
+
+def test_a_rejected_question_is_no_longer_suggested(store: Store, worker: TriageWorker) -> None:
+    (first,) = _ingest(store, "Why was patient transport to dialysis cut?")
+    worker.drain()
+    Moderation(store.conn, store.keys.event).apply("reject", first, 2, "sam", reason="dup")
+    (later,) = _ingest(store, "why was dialysis patient transport cut?")
+    worker.drain()
+    q = store.question(later)
+    assert q is not None and "suggest" not in q.triage
+
+
+def test_bad_input_neither_crashes_nor_stalls(store: Store, worker: TriageWorker) -> None:
+    wall = ("Why are ambulances late? call 07700 900123 " * 400)[:10_000]
+    texts = ["Pam ydy'r ambiwlans mor hwyr?", "为什么救护车等这么久？", "مرحبا من ميلبروك", "🚑🚑🚑",
+             "👏", wall, "x" * 10_000]
+    ids = _ingest(store, *texts)
+    spam = _ingest(store, *["Sack the board now!!!"] * 100, author="Spammer", handle="spam")
+    worker.drain()
+    assert worker.lag() == 0
+    snap = {q["id"]: q for q in store.snapshot().questions}
+    assert all(snap[qid]["triage"] for qid in ids + spam)
+    assert "07700 900123" not in snap[ids[5]]["text"]
+    firsts = {snap[q]["triage"].get("suggest", {}).get("qid") for q in spam[1:]}
+    assert len(firsts) <= 2  # the repeats point at one of the first copies, not at each other
+
+
+def test_a_post_that_breaks_an_assessment_is_recorded_and_the_queue_moves(
+        store: Store, worker: TriageWorker, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = questions.score
+
+    def broken(text: str) -> Any:
+        if "boom" in text:
+            raise RuntimeError("a bug")
+        return real(text)
+
+    monkeypatch.setattr(questions, "score", broken)
+    bad, good = _ingest(store, "boom?", "Why is the Ashby station closing?")
+    worker.drain()
+    assert store.question(bad).triage["error"] == "RuntimeError"  # type: ignore[union-attr]
+    assert store.question(good).triage["score"] >= 0.9  # type: ignore[union-attr]
+    assert worker.lag() == 0
+
+
+# -- the board never shows a masked part ------------------------------------------------------
+
+def test_the_board_never_shows_personal_data(connect: Any, store: Store,  # noqa: F811
+                                             screen_token: str, worker: TriageWorker) -> None:  # noqa: F811
+    moderation = Moderation(store.conn, store.keys.event)
+    triaged, untriaged = _ingest(store, "Why no ambulance? ring 07700 900123",
+                                 "Write to jo.bloggs@example.co.uk: why was NHS 943 476 5919 cut?")
+    worker.drain()
+    # The second reaches the board before triage sees it again after an edit.
+    moderation.apply("approve", triaged, store.question(triaged).version, "sam")  # type: ignore[union-attr]
+    moderation.apply("screen", untriaged, store.question(untriaged).version, "sam")  # type: ignore[union-attr]
+    moderation.apply("edit", untriaged, store.question(untriaged).version, "sam",  # type: ignore[union-attr]
+                     text="Write to jo.bloggs@example.co.uk: why was NHS 943 476 5919 cut?")
+    screen = connect(screen_token)
+    board = screen.wait_for(lambda b: b["current"] is not None and len(b["next"]) == 1)
+    sent = json.dumps(screen.boards)
+    for secret in ("07700 900123", "jo.bloggs@example.co.uk", "943 476 5919"):
+        assert secret not in sent
+    assert board["current"]["id"] == screen_id(untriaged)
+    assert personal.MASK in board["current"]["text"] and personal.MASK in board["next"][0]["text"]
