@@ -10,6 +10,12 @@ The posts are in the rehearsal format; the labels file maps each ``platform:id``
 assessment as the worker's, in file order. A pair of posts is a predicted duplicate when triage's
 suggestions join them (directly or through the question they both repeat). --smoke: the first 60
 posts, for CI (checks it runs; the figures mean little).
+
+    python bench/triage.py --ingest [--posts-count 20000] [--rounds 3]
+
+Ingest with triage on: bench/ingest.py's measurement (raw pipelined XADD against Floor's
+normalise + store, same server, same run) while a triage worker process follows each round's
+event; prints the ratio (target >= 0.25) and how far triage got.
 """
 
 from __future__ import annotations
@@ -51,14 +57,83 @@ def pairs(groups: dict[str, str]) -> set[tuple[str, str]]:
     return {tuple(sorted(p)) for m in members.values() for p in combinations(m, 2)}  # type: ignore[misc]
 
 
+def ingest_with_triage(count: int, rounds: int, smoke: bool) -> None:
+    import statistics
+    import subprocess
+    import tempfile
+    import uuid
+
+    from aggregator.redis_server import connect, url_of
+    from aggregator.store import Store
+    from bench.ingest import floor_ingest, raw_xadd, sample_posts
+
+    conn = connect(data_dir=Path(tempfile.mkdtemp(prefix="floor-bench-")))
+    posts = sample_posts(count)
+    raw_rates, plain_rates, floor_rates, behind = [], [], [], []
+    for round_no in range(rounds):
+        event = "bench-" + uuid.uuid4().hex[:8]
+        raw_rates.append(raw_xadd(conn, f"floor:{event}:raw", posts, 200))
+        # Which goes first alternates: the second of two runs in a round is measured slower
+        # (the server holds the first one's keys), whether a worker runs or not.
+        if round_no % 2 == 0:
+            plain_rates.append(floor_ingest(Store(conn, event + "-plain"), posts, 200))
+        store = Store(conn, event)
+        worker = subprocess.Popen(
+            [sys.executable, "-c", WORKER, url_of(conn), event], cwd=ROOT,
+            stdout=subprocess.PIPE, text=True)
+        assert worker.stdout is not None
+        worker.stdout.readline()  # "ready": the group exists and the models are loaded
+        floor_rates.append(floor_ingest(store, posts, 200))
+        triaged = int(conn.xlen(store.keys.log)) - int(conn.zcard(store.keys.questions))
+        behind.append(count - triaged)
+        worker.kill()
+        worker.wait()
+        if round_no % 2 == 1:
+            plain_rates.append(floor_ingest(Store(conn, event + "-plain"), posts, 200))
+        for name in (event, event + "-plain"):
+            for key in conn.scan_iter(f"floor:{name}:*", count=1000):
+                conn.unlink(key)
+    raw, plain = statistics.median(raw_rates), statistics.median(plain_rates)
+    ours = statistics.median(floor_rates)
+    print(f"{count} posts, {rounds} rounds; each round: raw XADD, then Floor's ingest alone and "
+          f"with a triage worker process following the event (order alternating)")
+    print(f"raw pipelined XADD:              {raw:10,.0f} posts/s")
+    print(f"floor ingest, triage off:        {plain:10,.0f} posts/s  (ratio {plain / raw:.2f})")
+    print(f"floor ingest, triage on:         {ours:10,.0f} posts/s  (ratio {ours / raw:.2f}, "
+          "target >= 0.25)")
+    print(f"posts not yet triaged when ingest ended (median): {statistics.median(behind):,.0f}")
+
+
+WORKER = """
+import os, sys, threading
+from aggregator.triage.command import NICENESS
+os.nice(NICENESS)  # as floor triage does
+from aggregator.redis_server import connect
+from aggregator.triage.worker import TriageWorker
+worker = TriageWorker(connect(url=sys.argv[1]), sys.argv[2])
+worker.setup()
+worker.assessor.abuse.check_many(["warm up"])
+print("ready", flush=True)
+worker.run(threading.Event(), block_ms=100)
+"""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", default=str(ROOT / "tests/triage/posts.jsonl"))
     parser.add_argument("--labels", default=str(ROOT / "tests/triage/labels.json"))
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--ingest", action="store_true",
+                        help="measure ingest speed with a triage worker running")
+    parser.add_argument("--posts-count", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threshold", type=float, default=None,
                         help="duplicate threshold (default: the setting's default)")
     args = parser.parse_args()
+    if args.ingest:
+        ingest_with_triage(2_000 if args.smoke else args.posts_count,
+                           1 if args.smoke else args.rounds, args.smoke)
+        return
     lines = [json.loads(x) for x in Path(args.posts).read_text(encoding="utf-8").splitlines()
              if x.strip()]
     labels = json.loads(Path(args.labels).read_text(encoding="utf-8"))["posts"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from types import FrameType
@@ -13,6 +14,7 @@ from aggregator.redis_server import RedisUnavailable, connect
 from aggregator.settings import ConfigError, load
 
 log = logging.getLogger("floor.triage")
+NICENESS = 10
 
 
 @click.command()
@@ -28,6 +30,9 @@ def triage(once: bool) -> None:
         raise click.ClickException(str(exc)) from exc
     if not settings.triage.enabled:
         raise click.ClickException("[triage] enabled = false in the settings")
+    # Triage is background work: on a busy machine the pollers and the web app go first, so
+    # ingest keeps its speed and triage catches up when the burst is over.
+    os.nice(NICENESS)
     worker = TriageWorker(conn, settings.event.slug, settings.triage)
     if once:
         worker.setup()

@@ -34,6 +34,7 @@ NUM_PERM = 64
 LSH_THRESHOLD = 0.25
 THRESHOLD = 0.7  # combined score at or above which a repeat is suggested
 MAX_CHARS = 600  # a wall of text is compared by its start
+MAX_CANDIDATES = 200
 NUMBER = re.compile(r"\d+")
 # Two questions that name different numbers ("Category 1" / "Category 2") ask different things,
 # however many letters they share.
@@ -79,13 +80,16 @@ class _Vectors:
         self.docs = max(0, self.docs - 1)
 
     def weigh(self, rows: sparse.csr_matrix) -> sparse.csr_matrix:
-        # scikit-learn's smooth idf with sublinear tf, then unit length.
-        idf = np.log((1 + self.docs) / (1 + self.df)) + 1
-        out = rows.copy().astype(np.float64)
-        out.data = (1 + np.log(out.data)) * idf[out.indices]
-        norms = np.sqrt(np.asarray(out.multiply(out).sum(axis=1)).ravel())
-        norms[norms == 0] = 1
-        return sparse.diags(1 / norms) @ out
+        # scikit-learn's smooth idf with sublinear tf, then unit length (idf only where used).
+        out = rows.astype(np.float64)
+        idf = np.log((1 + self.docs) / (1 + self.df[out.indices])) + 1
+        out.data = (1 + np.log(out.data)) * idf
+        squares = np.add.reduceat(out.data ** 2, out.indptr[:-1]) if out.nnz else np.zeros(0)
+        lengths = np.diff(out.indptr)
+        norms = np.ones(out.shape[0])
+        norms[lengths > 0] = np.sqrt(squares[lengths > 0])
+        out.data /= np.repeat(norms, lengths)
+        return out
 
 
 class DuplicateIndex:
@@ -135,7 +139,8 @@ class DuplicateIndex:
         words = plain(text)
         if not words:
             return []
-        found = [q for q in self.lsh.query(self._minhash(words)) if q != exclude]
+        found = sorted(q for q in self.lsh.query(self._minhash(words)) if q != exclude)
+        found = found[-MAX_CANDIDATES:]  # the newest, when a storm of look-alikes matches
         if not found:
             return []
         w = self.words.weigh(sparse.vstack([self.words.counts([words])]

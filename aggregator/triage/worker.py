@@ -166,7 +166,12 @@ class TriageWorker:
         qids = sorted(findings)
 
         def write(pipe: redis.client.Pipeline) -> None:
-            datas = [pipe.hget(k.question(qid), "data") for qid in qids]
+            # The keys are watched already, so one pipelined read on any connection is as safe
+            # as reading them one by one through the watching one (and 200x fewer round trips).
+            reads = self.conn.pipeline(transaction=False)
+            for qid in qids:
+                reads.hget(k.question(qid), "data")
+            datas = reads.execute()
             now = utc_now()
             pipe.multi()
             for qid, data in zip(qids, datas, strict=True):
