@@ -94,6 +94,16 @@ def _reorder(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
     return {}
 
 
+def _dismiss(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
+    suggested = item.q.triage.get("suggest")
+    if not suggested:
+        raise Refused("triage suggested no repeat for this question")
+    item.q.triage = {**{k: v for k, v in item.q.triage.items() if k != "suggest"},
+                     "dismissed": suggested}
+    item.q.flags = [flag for flag in item.q.flags if flag != "repeat"]
+    return {"dismissed": str(suggested.get("qid", ""))}
+
+
 def _undo(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
     if not item.undo:
         raise Refused("there is nothing to undo on this question")
@@ -156,6 +166,8 @@ _TABLE = (
     Action("hold", frozenset({"new", "approved"}), "held", True, "set aside",
            "Hold for later", "z"),
     Action("unhold", frozenset({"held"}), "new", True, "brought back", "Bring back", "z"),
+    Action("dismiss", frozenset({"new", "approved", "held"}), None, False,
+           "dismissed the repeat of", "Not a repeat", "n", (), _dismiss),
     # Acts on whatever is on screen, whatever version the moderator saw: the safety valve.
     Action("clear", frozenset({"on_screen"}), "approved", True, "took off screen",
            "Clear the screen", "c"),

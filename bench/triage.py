@@ -47,7 +47,8 @@ def ratio(a: int, b: int) -> float:
 def line(name: str, tp: int, fp: int, fn: int) -> str:
     p, r = ratio(tp, tp + fp), ratio(tp, tp + fn)
     f1 = 2 * p * r / (p + r) if p + r else 0.0
-    return f"{name:<22} precision {p:5.3f}  recall {r:5.3f}  F1 {f1:5.3f}  (tp {tp}, fp {fp}, fn {fn})"
+    return (f"{name:<22} precision {p:5.3f}  recall {r:5.3f}  F1 {f1:5.3f}  "
+            f"(tp {tp}, fp {fp}, fn {fn})")
 
 
 def pairs(groups: dict[str, str]) -> set[tuple[str, str]]:

@@ -72,7 +72,8 @@ def test_the_nhs_check_digit() -> None:
     ("Why are ambulances queuing outside A&E for hours?", True),
     ("The board should explain why the targets were missed", True),
     ("how many paramedic vacancies are there", True),
-    ("Is it live yet?", False), ("no sound on the stream", False), ("Good afternoon everyone", False),
+    ("Is it live yet?", False), ("no sound on the stream", False),
+    ("Good afternoon everyone", False),
     ("Thank you to all the crews", False), ("lol", False), ("🚑🚑🚑", False),
 ])
 def test_question_score(text: str, is_question: bool) -> None:
@@ -171,8 +172,8 @@ def test_a_rejected_question_is_no_longer_suggested(store: Store, worker: Triage
 
 def test_bad_input_neither_crashes_nor_stalls(store: Store, worker: TriageWorker) -> None:
     wall = ("Why are ambulances late? call 07700 900123 " * 400)[:10_000]
-    texts = ["Pam ydy'r ambiwlans mor hwyr?", "为什么救护车等这么久？", "مرحبا من ميلبروك", "🚑🚑🚑",
-             "👏", wall, "x" * 10_000]
+    texts = ["Pam ydy'r ambiwlans mor hwyr?", "为什么救护车等这么久？", "مرحبا من ميلبروك",
+             "🚑🚑🚑", "👏", wall, "x" * 10_000]
     ids = _ingest(store, *texts)
     spam = _ingest(store, *["Sack the board now!!!"] * 100, author="Spammer", handle="spam")
     worker.drain()
@@ -221,3 +222,39 @@ def test_the_board_never_shows_personal_data(connect: Any, store: Store,  # noqa
         assert secret not in sent
     assert board["current"]["id"] == screen_id(untriaged)
     assert personal.MASK in board["current"]["text"] and personal.MASK in board["next"][0]["text"]
+
+
+# -- accepting and dismissing a suggestion ----------------------------------------------------
+
+def test_a_suggestion_is_accepted_with_group_or_dismissed(store: Store,
+                                                          worker: TriageWorker) -> None:
+    first, repeat, other = _ingest(store, "Why was the stroke unit at Millbrook closed?",
+                                   "why did the Millbrook stroke unit close?",
+                                   "Why was the stroke unit at Millbrook closed??")
+    worker.drain()
+    moderation = Moderation(store.conn, store.keys.event)
+    q = store.question(repeat)
+    assert q is not None and q.triage["suggest"]["qid"] == first
+    moderation.apply("group", repeat, q.version, "sam", parent=q.triage["suggest"]["qid"])
+    parent = store.question(first)
+    assert parent is not None and parent.asked_by == 2
+    o = store.question(other)
+    assert o is not None and o.triage["suggest"]["qid"] == first
+    moderation.apply("dismiss", other, o.version, "sam")
+    o = store.question(other)
+    assert o is not None and "suggest" not in o.triage and "repeat" not in o.flags
+    assert o.triage["dismissed"]["qid"] == first
+    entry = store.log_after()[-1]
+    assert entry.type == "dismiss" and entry.extra["dismissed"] == first
+    with pytest.raises(Exception, match="no repeat"):
+        moderation.apply("dismiss", other, o.version, "sam")
+
+
+def test_export_carries_the_findings(store: Store, worker: TriageWorker) -> None:
+    from aggregator.export import export_lines
+
+    (qid,) = _ingest(store, "Call 07700 900123: why is Ashby station closing?")
+    worker.drain()
+    (line,) = list(export_lines(store))
+    record = json.loads(line)["question"]
+    assert record["triage"]["masked"] == ["phone number"] and record["triage"]["score"] >= 0.5

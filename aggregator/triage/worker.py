@@ -197,7 +197,8 @@ class TriageWorker:
         q.triage = finding.to_dict()
         if self.settings.mask_personal:
             q.text = personal.mask(q.text)
-        q.flags = sorted({*q.flags, *(finding.flags() - {"question"})})
+        # Triage's score replaces the poller's guess ("?" anywhere) behind "looks like a question".
+        q.flags = sorted({*(set(q.flags) - {"question"}), *finding.flags()})
         q.version += 1
         q.last_actor, q.last_action, q.updated_at = ACTOR, "triaged", now
 

@@ -43,7 +43,7 @@ describe("the action table fixture", () => {
       assert.ok(spec.to === null || STATES.includes(spec.to), name);
     }
     assert.deepEqual(Object.keys(TABLE).sort(), [
-      "answer", "approve", "clear", "edit", "group", "hold", "reject", "reorder", "screen",
+      "answer", "approve", "clear", "dismiss", "edit", "group", "hold", "reject", "reorder", "screen",
       "star", "undo", "unhold", "unscreen", "unstar"]);
   });
 });

@@ -122,7 +122,9 @@ export class Commands {
   }
 
   groupUnderTarget(q) {
-    const target = this.view.groupTarget;
+    // A target marked with m wins; without one, g accepts the repeat triage suggested.
+    const suggested = q.triage && q.triage.suggest ? q.triage.suggest.qid : null;
+    const target = this.view.groupTarget || suggested;
     if (!target) { this.view.warn("Mark the main question with m first, then press g on the duplicate.", q.id); return; }
     if (target === q.id) { this.view.warn("That is the group target itself: select a duplicate.", q.id); return; }
     this.simple("group", q, { parent: target });

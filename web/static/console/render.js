@@ -11,6 +11,7 @@ const FLAG_WORDS = {
   question: "looks like a question", markup: "had markup", hidden_chars: "hidden characters",
   rtl: "right-to-left", truncated: "cut short", zalgo: "stacked accents",
   rehearsal: "rehearsal", deleted: "deleted by author", original_capped: "very long original",
+  abuse: "abuse", personal_data: "personal data masked", repeat: "looks like a repeat",
 };
 // Log entry types that are not moderators' actions (the table words the actions).
 const EVENT_WORDS = { displace: "replaced on screen", retract: "deleted by its author" };
@@ -182,6 +183,7 @@ export class View {
       badge(badges, `${done || q.last_action} by ${q.last_actor}`, "actor");
     }
     li.querySelector(".text").textContent = q.text;
+    this.fillTriage(li, q);
     const original = li.querySelector(".original");
     // The original is shown when it says something else than the text (not just spacing),
     // and always while editing.
@@ -201,6 +203,29 @@ export class View {
     }
     li.draggable = applies(table, "reorder", q);
     this.fillNote(li);
+  }
+
+  // What triage found: the question score and why, abuse, what was masked, the repeat it suggests.
+  fillTriage(li, q) {
+    let line = li.querySelector(".triage");
+    if (!line) {
+      line = document.createElement("p");
+      line.className = "triage";
+      li.querySelector(".text").after(line);
+    }
+    const t = q.triage || {};
+    const parts = [];
+    if (typeof t.score === "number") parts.push(`question ${Math.round(t.score * 100)}%: ${t.reason}`);
+    if (t.abuse) parts.push(`⚠ abuse: ${t.abuse}`);
+    if (Array.isArray(t.masked)) parts.push(`masked: ${t.masked.join(", ")} (original below)`);
+    if (t.suggest) {
+      const other = this.model.get(t.suggest.qid);
+      const where = other ? ` on ${this.config.platforms[other.platform] || other.platform}` : "";
+      parts.push(`repeats “${(other ? other.text : t.suggest.qid).slice(0, 60)}”${where}: g groups, n dismisses`);
+    }
+    if (t.error) parts.push(`triage failed (${t.error})`);
+    line.textContent = parts.join(" · ");
+    line.hidden = parts.length === 0;
   }
 
   fillNote(li) {

@@ -116,8 +116,20 @@ export function buckets(model, filters = NO_FILTERS) {
     if (passes(current, filters)) out.screen.push(current.id);
   }
   if (filters.order === "newest") out.incoming.reverse();
+  else if (filters.order === "questions") out.incoming = questionsFirst(model, out.incoming);
   for (const name of RECENT_FIRST) out[name] = recentFirst(model, out[name]);
   return { out, totals };
+}
+
+// Incoming by triage's question score, highest first; ties (and questions triage has not reached
+// yet, counted as undecided) keep their arrival order.
+export function questionsFirst(model, ids) {
+  const score = (id) => {
+    const t = model.questions.get(id).triage;
+    return t && typeof t.score === "number" ? t.score : 0.5;
+  };
+  return ids.map((id, i) => [score(id), i, id]).sort((a, b) => b[0] - a[0] || a[1] - b[1])
+    .map((row) => row[2]);
 }
 
 export function recentFirst(model, ids) {
