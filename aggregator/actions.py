@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aggregator.normalise import clean_text
-from aggregator.question import STATES
+from aggregator.question import STATES, Question
 
 if TYPE_CHECKING:
     from aggregator.moderation import Item, Step
@@ -72,8 +72,17 @@ def _group(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
         raise Refused(f"cannot group under a question that is {parent.q.state}")
     item.q.parent = parent_id
     parent.q.asked_by += item.q.asked_by
+    parent.q.asked_on = _asked_on(parent.q, item.q.platform, 1)
     parent.changed = True
     return {}
+
+
+def _asked_on(q: Question, platform: str, change: int) -> dict[str, int]:
+    """The question's count of askers per platform after one from ``platform`` joins (+1) or
+    leaves (-1) its group."""
+    counts = dict(q.asked_on or {q.platform: 1})
+    counts[platform] = counts.get(platform, 0) + change
+    return {name: n for name, n in counts.items() if n > 0}
 
 
 def _star(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
@@ -114,6 +123,7 @@ def _undo(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
     if q.state == "grouped" and q.parent:
         parent = step.load(q.parent)
         parent.q.asked_by = max(1, parent.q.asked_by - q.asked_by)
+        parent.q.asked_on = _asked_on(parent.q, q.platform, -1)
         parent.changed = True
     item.undo = item.undo[:-1]
     q.text, q.parent = before["text"], before["parent"]

@@ -64,6 +64,9 @@ class Question:
     starred: bool = False
     parent: str = ""
     asked_by: int = 1
+    # Platform -> how many of those who asked it came from there (this question and the ones
+    # grouped under it); empty: only this question, from its own platform.
+    asked_on: dict[str, int] = field(default_factory=dict)
     reject_reason: str = ""
     last_actor: str = ""
     last_action: str = "received"
@@ -78,6 +81,7 @@ class Question:
         data = dict(self.__dict__)
         data["flags"] = list(self.flags)
         data["triage"] = dict(self.triage)
+        data["asked_on"] = dict(self.asked_on)
         return data
 
     @classmethod

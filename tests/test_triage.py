@@ -258,3 +258,23 @@ def test_export_carries_the_findings(store: Store, worker: TriageWorker) -> None
     (line,) = list(export_lines(store))
     record = json.loads(line)["question"]
     assert record["triage"]["masked"] == ["phone number"] and record["triage"]["score"] >= 0.5
+
+
+def test_the_board_says_on_how_many_platforms_a_group_was_asked(
+        connect: Any, store: Store, screen_token: str) -> None:  # noqa: F811
+    moderation = Moderation(store.conn, store.keys.event)
+    (parent,) = _ingest(store, "Why is Ashby station closing?", platform="x")
+    (on_fb,) = _ingest(store, "why is ashby station closing??", platform="fb")
+    (on_x,) = _ingest(store, "Why is Ashby ambulance station closing?", platform="x")
+    (on_yt,) = _ingest(store, "ashby station closing, why?", platform="yt")
+    moderation.apply("screen", parent, 1, "sam")
+    screen = connect(screen_token)
+    for qid in (on_fb, on_x, on_yt):
+        moderation.apply("group", qid, 1, "sam", parent=parent)
+    board = screen.wait_for(lambda b: b["current"]["asked_by"] == 4)
+    assert board["current"]["platforms"] == 3
+    assert store.question(parent).asked_on == {"x": 2, "fb": 1, "yt": 1}  # type: ignore[union-attr]
+    moderation.apply("undo", on_yt, 2, "sam")
+    moderation.apply("undo", on_fb, 2, "sam")
+    # Two people left, both on X: no platform count (the wait fails if it never comes).
+    screen.wait_for(lambda b: b["current"]["asked_by"] == 2 and "platforms" not in b["current"])

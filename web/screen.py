@@ -103,6 +103,9 @@ def for_screen(data: str, state: str, anonymise: bool,
         "platform": PLATFORMS.get(q.get("platform", ""), q.get("platform", "")),
         "asked_by": int(q.get("asked_by") or 1),
     }
+    platforms = q.get("asked_on")
+    if isinstance(platforms, dict) and len(platforms) > 1:
+        shown["platforms"] = len(platforms)
     if not anonymise and q.get("author_name"):
         shown["author"] = q["author_name"]
     return shown

@@ -34,7 +34,10 @@
   }
 
   function who(q) { return [q.author, q.platform].filter(Boolean).join(" · "); }
-  function askedBy(q) { return q.asked_by > 1 ? `asked by ${q.asked_by} people` : ""; }
+  function askedBy(q) {
+    if (!(q.asked_by > 1)) return "";
+    return `asked by ${q.asked_by} people` + (q.platforms > 1 ? ` on ${q.platforms} platforms` : "");
+  }
 
   function fits() {
     return box.scrollHeight <= box.clientHeight && box.scrollWidth <= box.clientWidth;

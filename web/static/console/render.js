@@ -171,7 +171,10 @@ export class View {
     const badges = li.querySelector(".badges");
     badges.replaceChildren();
     if (q.starred) badge(badges, "★ starred", "star");
-    if (q.asked_by > 1) badge(badges, `asked by ${q.asked_by}`, "asked");
+    if (q.asked_by > 1) {
+      const on = Object.keys(q.asked_on || {}).map((p) => config.platforms[p] || p);
+      badge(badges, `asked by ${q.asked_by}` + (on.length > 1 ? ` on ${on.join(", ")}` : ""), "asked");
+    }
     if (this.groupTarget === q.id) badge(badges, "group target", "target");
     if (q.state === "rejected" && q.reject_reason) badge(badges, `rejected: ${q.reject_reason}`, "reason");
     if (q.state === "grouped" && q.parent) {
