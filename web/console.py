@@ -69,6 +69,7 @@ def index() -> Any:
     config = {"namespace": NAMESPACE, "events": EVENTS, "moderator": session["moderator"],
               "reject_reasons": settings.moderation.reject_reasons[:9],
               "queue_length": settings.screen.queue_length,
+              "board_max_chars": settings.screen.board_max_chars,
               "anonymise": settings.screen.anonymise, "platforms": PLATFORMS}
     return private_headers(make_response(render_template(
         "console.html", title=settings.event.title, config=config,
