@@ -367,3 +367,21 @@ def test_floor_poll_imports_no_web_stack(floor_env: dict[str, str]) -> None:
 def test_floor_help_imports_neither_the_web_stack_nor_redis(floor_env: dict[str, str]) -> None:
     loaded = _modules_after(["--help"], floor_env)
     assert loaded.isdisjoint({*WEB_STACK, "redis", "pydantic", "argon2", "googleapiclient"})
+
+
+def test_floor_run_sums_up_the_event_in_one_line(store: Store,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    from aggregator.health import Health
+    from web.cli import _summary
+
+    report = _summary(store.conn, store.keys.event)
+    Health(store.conn, store.keys.event).record("rehearsal", state="ok")
+    with caplog.at_level(logging.INFO, logger="floor"):
+        store.ingest("web", [(normalise(Post("web", "a", "First?")), {})])
+        report()
+        store.ingest("web", [(normalise(Post("web", "b", "Second?")), {}),
+                             (normalise(Post("web", "c", "Third?")), {})])
+        report()
+    assert [r.getMessage() for r in caplog.records] == [
+        "run: 1 question so far; sources: rehearsal ok",
+        "run: 3 questions so far (+2 this minute); sources: rehearsal ok"]
