@@ -1,7 +1,9 @@
 """The ``floor`` command: run the web app and the pollers, manage moderators, export.
 
 It lives in ``web`` because it is the top of the stack: it starts both the pollers
-(``aggregator``) and the web app, and a poller process never imports the web app itself.
+(``aggregator``) and the web app. Each command imports only its own stack when it runs (the
+``web`` package itself imports nothing heavy), so ``floor --help`` answers at once and a poller
+never loads Flask. ``floor run``'s supervision of its processes is in ``web/supervisor.py``.
 """
 
 from __future__ import annotations
