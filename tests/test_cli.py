@@ -153,6 +153,9 @@ def test_demo_on_a_fresh_machine_serves_and_stops_cleanly(tmp_path: Path, ctrl_c
         console = socketio.Client(http_session=http, reconnection=False)
         console.connect(base, namespaces=["/console"], transports=["websocket"],
                         wait_timeout=30)  # the web process now tails the log for it
+        board = socketio.Client(reconnection=False)  # and checks the board's link every second
+        board.connect(base, namespaces=["/screen"], transports=["websocket"], wait_timeout=30,
+                      auth={"token": banner["board"].rsplit("/", 1)[1]})
         conn = connect(url="", data_dir=Path(banner["data"]) / "data")
         deadline = time.monotonic() + 30
         while conn.zcard("floor:demo:questions") < 20 and time.monotonic() < deadline:
@@ -165,6 +168,7 @@ def test_demo_on_a_fresh_machine_serves_and_stops_cleanly(tmp_path: Path, ctrl_c
                   and "redis-server" in " ".join(p.info["cmdline"] or [])]
         assert len(family) >= 2
         console.disconnect()
+        board.disconnect()
         for _ in range(ctrl_c):
             process.send_signal(signal.SIGINT)
             time.sleep(0.05)

@@ -147,6 +147,7 @@ def web(host: str, port: int) -> None:
         # Stop tailing the log before the connection closes at exit, so that a normal stop
         # does not look like a Redis outage ("cannot read the log").
         app.extensions["floor"].feed.stop()
+        app.extensions["floor.screen"].stop()
     log.info("web: stopped")
 
 
