@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import redis
 
     from aggregator.settings import Settings
+    from web.screen_links import ScreenLinks
 
 log = logging.getLogger("floor")
 
@@ -442,7 +443,7 @@ def export(output: Any) -> None:
 
 # -- screen links -----------------------------------------------------------------------------
 
-def _links() -> Any:
+def _links() -> ScreenLinks:
     from web.screen_links import ScreenLinks
 
     return ScreenLinks(_conn(), _settings().event.slug)
