@@ -69,8 +69,7 @@ def _conn(data_dir: Path | None = None) -> redis.Redis:
 def _can_listen(host: str, port: int) -> None:
     problem = listen_problem(host, port)
     if problem:
-        raise ConfigProblem(f"cannot listen on {host}:{port}: {problem}; stop what uses it, "
-                            "or choose another port with --port")
+        raise ConfigProblem(f"cannot listen on {host}:{port}: {problem}")
 
 
 def _on_signals(first: Callable[[], None]) -> None:

@@ -7,6 +7,7 @@ web stack it never runs itself.
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 import socket
@@ -37,19 +38,25 @@ def restart_delay(failures: int, first: float = FIRST_DELAY, cap: float = MAX_DE
 
 
 def listen_problem(host: str, port: int) -> str | None:
-    """Why a server could not listen on ``host:port`` now (None if it could), found by binding
-    it as the web server will (SO_REUSEADDR, so a port in TIME_WAIT counts as free)."""
+    """Why a server could not listen on ``host:port`` now, with what to do (None if it could),
+    found by binding it as the web server will (SO_REUSEADDR: a port in TIME_WAIT is free)."""
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
     except socket.gaierror as exc:
-        return f"unknown address {host!r}: {exc.strerror}"
+        return f"unknown address ({exc.strerror}); choose another with --host"
     with socket.socket(family, kind, proto) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(address)
         except OSError as exc:
-            return exc.strerror or str(exc)
+            hint = {
+                errno.EADDRINUSE: "stop what uses it, or choose another port with --port",
+                errno.EACCES: "ports below 1024 need privileges; choose another with --port",
+                errno.EADDRNOTAVAIL: "this machine has no such address; choose another with "
+                                     "--host (0.0.0.0: all of its addresses)",
+            }.get(exc.errno or 0, "choose another --host or --port")
+            return f"{exc.strerror or exc}; {hint}"
     return None
 
 
