@@ -396,3 +396,15 @@ def test_floor_run_sums_up_the_event_in_one_line(store: Store,
     assert [r.getMessage() for r in caplog.records] == [
         "run: 1 question so far; sources: rehearsal ok",
         "run: 3 questions so far (+2 this minute); sources: rehearsal ok"]
+
+
+def test_importing_the_accounts_computes_no_hash() -> None:
+    """A hash costs what a login costs: `floor moderator list` and every web process would pay
+    it at start for nothing."""
+    script = ("import argon2\n"
+              "def refuse(*args, **kwargs):\n    raise SystemExit('hashed at import')\n"
+              "argon2.PasswordHasher.hash = refuse\n"
+              "import web.accounts\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
