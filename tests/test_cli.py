@@ -408,3 +408,12 @@ def test_importing_the_accounts_computes_no_hash() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_screen_links_data_needs_no_command_line() -> None:
+    script = ("import sys\nimport web.screen_links\n"
+              "print(sorted(m for m in ('web.cli', 'click', 'flask') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
