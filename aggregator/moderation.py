@@ -132,19 +132,21 @@ class Step:
     def set_state(self, item: Item, state: str, *, front: bool = False) -> None:
         """Move a question to ``state``. One leaving the screen for the queue goes to its front."""
         q = item.q
-        if q.state == "approved" and state != "approved":
+        item.changed = True
+        if state == q.state:
+            return
+        if q.state == "approved":
             self.queue.remove(q.id)
             self.queue_changed = True
-        if q.state == "on_screen" and state != "on_screen" and self.screen == q.id:
+        if q.state == "on_screen":
             self.screen, self.screen_changed = None, True
-        if state == "approved" and q.state != "approved":
+        if state == "approved":
             at_front = front or q.state == "on_screen"
             self.queue.insert(0 if at_front else len(self.queue), q.id)
             self.queue_changed = True
         if state == "on_screen":
             self.screen, self.screen_changed = q.id, True
         q.state = state
-        item.changed = True
 
     def move_in_queue(self, item: Item, index: int) -> None:
         self.queue.remove(item.q.id)
