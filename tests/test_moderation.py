@@ -241,6 +241,53 @@ def test_the_table_is_what_the_console_page_carries(moderator: Any) -> None:
         "reorder", "star", "undo", "unstar"]
 
 
+def test_each_refusal_says_exactly_why(store: Store, mod: Moderation) -> None:
+    a, b, c = seed(store, 3)
+    refusals = [
+        ("screen", a, 1, {"then": "later"},
+         "the question on screen can go to 'answered' or back to 'queue'"),
+        ("edit", a, 1, {"text": None}, "the text cannot be empty"),
+        ("group", a, 1, {"parent": None}, "there is no question "),
+        ("undo", a, 1, {}, "there is nothing to undo on this question"),
+    ]
+    for action, qid, seen, params, message in refusals:
+        with pytest.raises(Refused) as refused:
+            mod.apply(action, qid, seen, "sam", **params)
+        assert str(refused.value) == message
+    mod.apply("group", c, 1, "sam", parent=b)
+    mod.apply("reject", a, 1, "sam", reason="off topic")
+    mod.apply("approve", b, 2, "sam")
+    with pytest.raises(Refused) as refused:
+        mod.apply("group", b, 3, "sam", parent=a)
+    assert str(refused.value) == ("this question has duplicates grouped under it: group the "
+                                  "other question under this one instead")
+    mod.apply("screen", b, 3, "sam", then="queue")
+    refusals = [
+        ("reorder", b, 4, {"index": None}, "cannot reorder a question that is on screen"),
+        ("group", c, 2, {"parent": a}, "cannot group a question that is grouped"),
+    ]
+    for action, qid, seen, params, message in refusals:
+        with pytest.raises(Refused) as refused:
+            mod.apply(action, qid, seen, "sam", **params)
+        assert str(refused.value) == message
+    mod.apply("undo", c, 2, "sam")  # c is new again
+    (d,) = store.ingest("youtube", [(normalise(Post("yt", "d", "Fourth?", "V")), {})])
+    with pytest.raises(Refused) as refused:
+        mod.apply("group", c, 3, "sam", parent=a)
+    assert str(refused.value) == "cannot group under a question that is rejected"
+    mod.apply("approve", c, 3, "sam")
+    with pytest.raises(Refused) as refused:
+        mod.apply("reorder", c, 4, "sam", index=True)
+    assert str(refused.value) == "say where in the queue the question goes"
+    mod.apply("screen", d, 1, "sam", then="queue")  # b goes back to the front of the queue
+    with pytest.raises(Refused) as refused:
+        mod.apply("undo", b, version(store, b), "sam")
+    assert str(refused.value) == "another question is on screen: take it off first"
+    with pytest.raises(Refused) as refused:
+        mod.apply("approve", d, 7, "sam")  # a version no one was sent
+    assert str(refused.value) == "sam screened this question first (it is now on screen)"
+
+
 ROUNDS = 150
 
 
