@@ -64,8 +64,7 @@ class Moderation:
         Idempotent; a question never stored is ignored. Returns the log id, if anything changed."""
         if not self.conn.exists(self.keys.question(qid)):
             return None
-        result = self._transact(actor, lambda step: step.retract(qid))
-        return None if result is None else str(result)
+        return self._transact(actor, lambda step: step.retract(qid))
 
     def clear_screen(self, actor: str) -> str:
         """The safety valve: whatever is on screen goes back to the front of the queue.
@@ -79,6 +78,9 @@ class Moderation:
         return str(self._transact(actor, clear))
 
     def _transact(self, actor: str, decide: Callable[[Step], Decision]) -> str | None:
+        """Run ``decide`` in a fresh step until it writes, refuses or does nothing from reads
+        that were all true at once; the log id it wrote, if any."""
+
         def attempt(pipe: redis.client.Pipeline) -> str | None:
             step = Step(pipe, self.keys, actor)
             try:
