@@ -64,8 +64,7 @@ class Moderation:
         Idempotent; a question never stored is ignored. Returns the log id, if anything changed."""
         if not self.conn.exists(self.keys.question(qid)):
             return None
-        result = self._transact(actor, lambda step: step.retract(qid))
-        return None if result is None else str(result)
+        return self._transact(actor, lambda step: step.retract(qid))
 
     def clear_screen(self, actor: str) -> str:
         """The safety valve: whatever is on screen goes back to the front of the queue.
@@ -79,6 +78,9 @@ class Moderation:
         return str(self._transact(actor, clear))
 
     def _transact(self, actor: str, decide: Callable[[Step], Decision]) -> str | None:
+        """Run ``decide`` in a fresh step until it writes, refuses or does nothing from reads
+        that were all true at once; the log id it wrote, if any."""
+
         def attempt(pipe: redis.client.Pipeline) -> str | None:
             step = Step(pipe, self.keys, actor)
             try:
@@ -132,19 +134,21 @@ class Step:
     def set_state(self, item: Item, state: str, *, front: bool = False) -> None:
         """Move a question to ``state``. One leaving the screen for the queue goes to its front."""
         q = item.q
-        if q.state == "approved" and state != "approved":
+        item.changed = True
+        if state == q.state:
+            return
+        if q.state == "approved":
             self.queue.remove(q.id)
             self.queue_changed = True
-        if q.state == "on_screen" and state != "on_screen" and self.screen == q.id:
+        if q.state == "on_screen":
             self.screen, self.screen_changed = None, True
-        if state == "approved" and q.state != "approved":
+        if state == "approved":
             at_front = front or q.state == "on_screen"
             self.queue.insert(0 if at_front else len(self.queue), q.id)
             self.queue_changed = True
         if state == "on_screen":
             self.screen, self.screen_changed = q.id, True
         q.state = state
-        item.changed = True
 
     def move_in_queue(self, item: Item, index: int) -> None:
         self.queue.remove(item.q.id)
