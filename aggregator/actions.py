@@ -164,7 +164,7 @@ ACTIONS: dict[str, Action] = {action.name: action for action in _TABLE}
 
 # Words for the log's other entry types, which no moderator sends.
 _OTHER_DONE = {"received": "received", "displace": "replaced on screen",
-               "retract": "retracted (its author deleted it)"}
+               "retract": "retracted (the platform took it back)", "flag": "flagged"}
 
 
 def done_words(entry_type: str) -> str:

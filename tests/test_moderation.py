@@ -399,7 +399,7 @@ DONE = {"received": "received", "approve": "approved", "reject": "rejected",
         "edit": "edited", "group": "grouped", "star": "starred", "unstar": "unstarred",
         "reorder": "moved", "undo": "undid", "hold": "set aside", "unhold": "brought back",
         "clear": "took off screen", "displace": "replaced on screen",
-        "retract": "retracted (its author deleted it)"}
+        "retract": "retracted (the platform took it back)", "flag": "flagged"}
 UNDO_LIMIT = 20
 
 
