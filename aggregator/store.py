@@ -19,6 +19,7 @@ from aggregator.keys import Keys
 from aggregator.normalise import mend
 from aggregator.payloads import LogEntryPayload, QuestionPayload, SnapshotPayload
 from aggregator.question import Question, utc_now
+from aggregator.redaction import redact
 
 # Stores each question once, whatever the replays: the hash's "data" field is written only if
 # absent, and only then are the arrival index and the "received" log entry written. The dead
@@ -63,7 +64,7 @@ class DeadLetter:
         """(field, record) as stored; never fails, whatever the payload holds."""
         raw = dump(self.raw)
         digest = hashlib.sha1(raw.encode("utf-8")).hexdigest()[:16]
-        record = {"source": self.source, "reason": mend(str(self.reason)), "raw": raw,
+        record = {"source": self.source, "reason": redact(mend(str(self.reason))), "raw": raw,
                   "at": utc_now()}
         return f"{mend(self.source)}:{digest}", json.dumps(record, ensure_ascii=False)
 
