@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-import re
 import threading
 import time
 import traceback
@@ -22,10 +21,14 @@ from aggregator.health import Health
 from aggregator.moderation import Moderation
 from aggregator.normalise import mend, normalise
 from aggregator.question import utc_now
+from aggregator.redaction import redact
 from aggregator.sources import Ban, Batch, RateLimited, Source, SourceStopped
 from aggregator.store import DeadLetter, Store
 
 log = logging.getLogger("floor.poller")
+
+# The reject reason of an open question whose author the platform banned (when retracting).
+BANNED = "its author was banned from the chat"
 
 # Errors back off exponentially from the source's interval up to this cap, with jitter so that
 # several pollers failing together (the venue's network drops) do not retry in step.
@@ -47,12 +50,6 @@ class PollResult:
     error: str = ""
 
 
-# Credentials that client libraries put in URLs (facebook-sdk's access_token, Google's key) and
-# so in the text of their connection errors: never into logs, Redis or the consoles.
-_SECRET_IN_URL = re.compile(r"((?:access_token|key|client_secret|sessionid)=)[^&\s'\")]+",
-                            re.IGNORECASE)
-
-
 def _said(exc: BaseException) -> str:
     """An exception's message, or its type's name; never raises (``str`` of a broken exception
     can)."""
@@ -60,12 +57,6 @@ def _said(exc: BaseException) -> str:
         return mend(str(exc)) or type(exc).__name__
     except Exception:  # noqa: BLE001 - whatever __str__ does, a dead letter needs a reason
         return type(exc).__name__
-
-
-def redact(error: BaseException | str) -> str:
-    """An error's text fit to show: secrets in URLs masked, never empty."""
-    text = str(error) or (type(error).__name__ if isinstance(error, BaseException) else "")
-    return _SECRET_IN_URL.sub(r"\1***", text)
 
 
 class Poller:
@@ -181,14 +172,14 @@ class Poller:
             if question.state not in OPEN:
                 continue
             if ban.retract:
-                self.retract(question.id)
+                self.retract(question.id, reason=BANNED, flag="author_banned")
             else:
                 self.store.flag(question.id, "author_banned", actor)
 
-    def retract(self, qid: str) -> None:
+    def retract(self, qid: str, **why: str) -> None:
         """Retract one question a source says is gone; one that fails is logged and skipped."""
         try:
-            self.moderation.retract(qid, actor=f"source:{self.name}")
+            self.moderation.retract(qid, actor=f"source:{self.name}", **why)
         except redis.RedisError:
             raise  # our store is away: the whole batch is replayed later
         except Exception as exc:  # noqa: BLE001 - one bad id never stops the batch

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
+
+from aggregator.payloads import QuestionPayload
 
 PLATFORMS = {
     "x": "X",
@@ -76,13 +78,13 @@ class Question:
     # masked personal data, the open question this one repeats. Empty until it has run.
     triage: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> QuestionPayload:
         # Shallow on purpose: dataclasses.asdict deep-copies and is the slowest step of ingest.
         data = dict(self.__dict__)
         data["flags"] = list(self.flags)
         data["triage"] = dict(self.triage)
         data["asked_on"] = dict(self.asked_on)
-        return data
+        return cast(QuestionPayload, data)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Question:

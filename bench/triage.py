@@ -9,7 +9,7 @@ The posts are in the rehearsal format; the labels file maps each ``platform:id``
 ``personal`` (the kinds of personal data in it). Posts go through the same normalisation and
 assessment as the worker's, in file order. A pair of posts is a predicted duplicate when triage's
 suggestions join them (directly or through the question they both repeat). --smoke: the first 60
-posts, for CI (checks it runs; the figures mean little).
+posts and a 2,000-post ingest round, for CI (checks both run; the figures mean little).
 
     python bench/triage.py --ingest [--posts-count 20000] [--rounds 3]
 
@@ -107,7 +107,7 @@ def ingest_with_triage(count: int, rounds: int, smoke: bool) -> None:
 
 WORKER = """
 import os, sys, threading
-from aggregator.triage.command import NICENESS
+from aggregator.triage.worker import NICENESS
 os.nice(NICENESS)  # as floor triage does
 from aggregator.redis_server import connect
 from aggregator.triage.worker import TriageWorker
@@ -131,10 +131,12 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=None,
                         help="duplicate threshold (default: the setting's default)")
     args = parser.parse_args()
-    if args.ingest:
+    if args.ingest or args.smoke:
         ingest_with_triage(2_000 if args.smoke else args.posts_count,
                            1 if args.smoke else args.rounds, args.smoke)
-        return
+        if not args.smoke:
+            return
+        print()
     lines = [json.loads(x) for x in Path(args.posts).read_text(encoding="utf-8").splitlines()
              if x.strip()]
     labels = json.loads(Path(args.labels).read_text(encoding="utf-8"))["posts"]

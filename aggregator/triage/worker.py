@@ -37,6 +37,7 @@ GROUP = "triage"
 CONSUMER = "worker"  # one worker per event: a restarted one takes over its own pending entries
 ACTOR = "triage"
 BATCH = 200
+NICENESS = 10  # `floor triage` runs at this nice level: ingest and the web app go first
 # States whose questions a new post may be suggested to join (the group action's targets).
 OPEN_STATES = frozenset({"new", "approved", "on_screen", "held", "answered"})
 
@@ -137,11 +138,11 @@ class TriageWorker:
             else:
                 for q in entry.qs:
                     if isinstance(q, dict):
-                        self._follow(q)
+                        self._follow(dict(q))
         findings: dict[str, Finding] = {}
         for post, finding in zip(posts, self._assess(posts), strict=True):
             findings[post.qid] = finding
-        self._write([e.id for e in entries], findings)
+        self.write([e.id for e in entries], findings)
         self.progress.entries += len(entries)
         self.progress.triaged += len(findings)
 
@@ -161,7 +162,10 @@ class TriageWorker:
 
     # -- the atomic write --------------------------------------------------------------------
 
-    def _write(self, entry_ids: list[str], findings: dict[str, Finding]) -> None:
+    def write(self, entry_ids: list[str], findings: dict[str, Finding]) -> None:
+        """Write the findings into their questions' projections, each with a ``triaged`` log
+        entry, and acknowledge ``entry_ids``, in one MULTI/EXEC. A question already triaged is
+        left as it is."""
         k = self.keys
         qids = sorted(findings)
 
@@ -185,12 +189,13 @@ class TriageWorker:
                 pipe.hset(k.question(qid), "data", record)
                 pipe.xadd(k.log, {"type": "triaged", "qid": qid, "actor": ACTOR, "at": now,
                                   "qs": f"[{record}]"})
-            pipe.xack(k.log, GROUP, *entry_ids)
+            if entry_ids:
+                pipe.xack(k.log, GROUP, *entry_ids)
             pipe.execute()
 
         if qids:
             self.conn.transaction(write, *[k.question(qid) for qid in qids])
-        else:
+        elif entry_ids:
             self.conn.xack(k.log, GROUP, *entry_ids)
 
     def _apply(self, q: Question, finding: Finding, now: str) -> None:
