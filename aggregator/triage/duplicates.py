@@ -134,13 +134,16 @@ class DuplicateIndex:
         self.chars.forget(doc[2])
         self.lsh.remove(qid)
 
-    def scores(self, text: str, exclude: str = "") -> list[Suggestion]:
-        """Candidates from the LSH index, best first, with their combined score."""
+    def scores(self, text: str, exclude: str = "",
+               also: frozenset[str] = frozenset()) -> list[Suggestion]:
+        """Candidates from the LSH index (and ``also``), best first, with their combined
+        score."""
         words = plain(text)
         if not words:
             return []
         found = sorted(q for q in self.lsh.query(self._minhash(words)) if q != exclude)
         found = found[-MAX_CANDIDATES:]  # the newest, when a storm of look-alikes matches
+        found += sorted(q for q in also if q in self.docs and q != exclude and q not in found)
         if not found:
             return []
         w = self.words.weigh(sparse.vstack([self.words.counts([words])]
