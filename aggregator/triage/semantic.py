@@ -53,7 +53,8 @@ class SemanticIndex(DuplicateIndex):
         super().remove(qid)
         self.vectors.pop(qid, None)
 
-    def scores(self, text: str, exclude: str = "") -> list[Suggestion]:
+    def scores(self, text: str, exclude: str = "",
+               also: frozenset[str] = frozenset()) -> list[Suggestion]:
         if not self.vectors or not plain(text):
             return []
         ids = [q for q in self.vectors if q != exclude]
@@ -62,7 +63,8 @@ class SemanticIndex(DuplicateIndex):
         query = self._embed(text)
         cosines = np.stack([self.vectors[q] for q in ids]) @ query
         near = {ids[i]: float(cosines[i]) for i in np.argsort(-cosines)[:self.top]}
-        lexical = {s.qid: s.score for s in super().scores(text, exclude, frozenset(near))}
+        lexical = {s.qid: s.score
+                   for s in super().scores(text, exclude, frozenset(near) | also)}
         out = []
         for qid in set(near) | set(lexical):
             cosine = near.get(qid)
