@@ -18,7 +18,9 @@ from aggregator.triage import personal, questions
 from aggregator.triage.abuse import AbuseCheck
 from aggregator.triage.duplicates import DuplicateIndex
 from aggregator.triage.worker import GROUP, TriageWorker
+from tests.test_console_socket import Received
 from tests.test_screen import Screen, connect, links, screen_token  # noqa: F401 - fixtures
+from tests.waiting import wait_until
 from web.screen import screen_id
 
 
@@ -278,3 +280,14 @@ def test_the_board_says_on_how_many_platforms_a_group_was_asked(
     moderation.apply("undo", on_fb, 2, "sam")
     # Two people left, both on X: no platform count (the wait fails if it never comes).
     screen.wait_for(lambda b: b["current"]["asked_by"] == 2 and "platforms" not in b["current"])
+
+
+def test_findings_reach_a_connected_console_live(socket_client: Any, store: Store,
+                                                 worker: TriageWorker) -> None:
+    seen = Received(socket_client)
+    (qid,) = _ingest(store, "Email me at jo.bloggs@example.co.uk: why is Ashby closing?")
+    wait_until(lambda: [e for e in seen.named("entry") if e["type"] == "received"])
+    worker.drain()
+    (entry,) = wait_until(lambda: [e for e in seen.named("entry") if e["type"] == "triaged"])
+    assert entry["qid"] == qid and entry["qs"][0]["triage"]["masked"] == ["email address"]
+    assert "jo.bloggs" not in entry["qs"][0]["text"]
