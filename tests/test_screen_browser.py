@@ -165,7 +165,7 @@ def test_screen_screenshots(open_page: Callable[..., Any], board: Board, setting
     page = open_page("screen", size)
     _shows(page, NOW)
     _wait(page, "document.querySelectorAll('#next-list .slot:not(.empty)').length == 3")
-    assert page.locator(".group").text_content() == "asked by 3 people"
+    assert page.locator(".group").text_content() == "asked by 3 people on 2 platforms"
     assert page.locator("#now-asker").text_content() == "Ann Hughes · X"
     assert page.locator("iframe").count() == (1 if video else 0)
     fit = _question_fits(page)
