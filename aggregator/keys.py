@@ -82,6 +82,11 @@ class Keys:
         """Hash: sha256 of a screen or overlay link's secret -> JSON (kind, label, created)."""
         return self.prefix + "screen-links"
 
+    @property
+    def notes(self) -> str:
+        """Hash: note id -> JSON of a moderators' note to the chair (text, who, when, seen)."""
+        return self.prefix + "notes"
+
     def question(self, qid: str) -> str:
         return self.prefix + "q:" + qid
 

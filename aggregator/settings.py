@@ -64,6 +64,11 @@ class ModerationSettings(_Section):
         "already answered"])
 
 
+class ChairSettings(_Section):
+    # Seconds a question may stay on screen before the timer turns amber; 0: no limit.
+    soft_limit_seconds: int = Field(default=0, ge=0, le=3600)
+
+
 class RetentionSettings(_Section):
     purge_after_days: int = Field(default=90, ge=1)
 
@@ -72,6 +77,7 @@ class Settings(_Section):
     event: EventSettings = Field(default_factory=EventSettings)
     screen: ScreenSettings = Field(default_factory=ScreenSettings)
     moderation: ModerationSettings = Field(default_factory=ModerationSettings)
+    chair: ChairSettings = Field(default_factory=ChairSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     sources: dict[str, SourceSettings] = Field(default_factory=dict)
     path: str = ""

@@ -32,6 +32,7 @@ from flask_socketio import ConnectionRefusedError, emit, join_room
 
 from aggregator.actions import as_config as actions_config
 from aggregator.moderation import Refused
+from aggregator.notes import NOTE_MAX
 from aggregator.question import PLATFORMS, STATE_WORDS
 from aggregator.store import LogEntry
 from web import Floor, floor
@@ -79,7 +80,9 @@ def index() -> Any:
               "reject_reasons": settings.moderation.reject_reasons[:9],
               "queue_length": settings.screen.queue_length,
               "anonymise": settings.screen.anonymise, "platforms": PLATFORMS,
-              "actions": actions_config(), "states": STATE_WORDS}
+              "actions": actions_config(), "states": STATE_WORDS,
+              "chair": {"soft_limit_seconds": settings.chair.soft_limit_seconds,
+                        "note_max": NOTE_MAX, "events": {"note": "note", "notes": "notes"}}}
     return private_headers(make_response(render_template(
         "console.html", title=settings.event.title, config=config,
         moderator=session["moderator"], reject_reasons=config["reject_reasons"])))

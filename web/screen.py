@@ -7,8 +7,9 @@ a question it could show by mistake, and one that reconnects simply gets the boa
 
 A board is sent when it changes: the log entries that move the queue or the screen, or that
 touch a question on the board (an edit, a group joining it), make us read it again, and it goes
-to a kind's room (``screens``, ``overlays``) only if it differs from what that room was last
-sent. The link's kind decides what its socket sees: an overlay only the question on screen.
+to a kind's room (``screens``, ``overlays``, ``chairs``) only if it differs from what that room
+was last sent. The link's kind decides what its socket sees: an overlay only the question on
+screen, the chair's view its own fuller board (``web/chair.py`` registers its reader here).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import json
 import logging
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, current_app, make_response, render_template, request
@@ -39,7 +41,7 @@ bp = Blueprint("screen", __name__)
 NAMESPACE = "/screen"
 # One room per kind of link: what a socket is sent depends on its link's kind, never on what
 # the page asks for.
-ROOMS = {"screen": "screens", "overlay": "overlays"}
+ROOMS = {"screen": "screens", "overlay": "overlays", "chair": "chairs"}
 # Socket.IO event names, shared with screen.js through the page's config.
 EVENTS = {"board": "board", "revoked": "revoked"}
 # How often a web process checks that the links its screens use are still valid. A revoked
@@ -114,9 +116,13 @@ class ScreenHub:
         self._read = store.conn.register_script(_BOARD)
         self.lock = threading.Lock()
         # What every screen of a kind was last sent (without its id), absent when they may
-        # differ; and the questions whose changes matter (those on any board sent since).
+        # differ; and, per kind, the questions whose changes matter (those on its last view).
         self.sent: dict[str, dict[str, Any]] = {}
-        self.watch: set[str] = set()
+        self.watch: dict[str, set[str]] = {}
+        # Kinds whose view is not the board (the chair's): how to read it, and the log entry
+        # types besides queue and screen moves that change it.
+        self.readers: dict[str, Callable[[], dict[str, Any]]] = {}
+        self.triggers: dict[str, frozenset[str]] = {}
         self.sids: dict[str, str] = {}  # connected sid -> its link's hash
         self.kinds: dict[str, str] = {}  # connected sid -> its link's kind
         self._stop = threading.Event()
@@ -142,7 +148,8 @@ class ScreenHub:
 
     @staticmethod
     def content(board: dict[str, Any]) -> dict[str, Any]:
-        return {"current": board["current"], "next": board["next"]}
+        """What decides whether a board is worth sending: all but its log id and clock."""
+        return {key: value for key, value in board.items() if key not in ("id", "now")}
 
     @staticmethod
     def view(board: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -150,46 +157,57 @@ class ScreenHub:
         screen, so it is never sent the queue."""
         return board if kind == "screen" else {**board, "next": []}
 
+    def read(self, kind: str, board: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The view a kind's sockets are sent: its own reader's (the chair's), or the board's."""
+        reader = self.readers.get(kind)
+        if reader is not None:
+            return reader()
+        return self.view(board if board is not None else self.board(), kind)
+
+    def touches(self, kind: str, entry: LogEntry) -> bool:
+        """Whether ``entry`` may change what a kind of screen shows."""
+        return "queue" in entry.extra or "screen" in entry.extra \
+            or entry.type in self.triggers.get(kind, ()) \
+            or any(screen_id(str(q.get("id"))) in self.watch.get(kind, ()) for q in entry.qs)
+
     # -- the rooms -------------------------------------------------------------------------
 
     def on_entry(self, server: Any, entry: LogEntry) -> None:
-        """LiveFeed listener: send each kind of screen the board if this entry changed it."""
+        """LiveFeed listener: send each kind of screen its view if this entry changed it."""
         with self.lock:
             if not self.sids:
                 self.sent = {}  # nobody to tell; whoever connects gets the board then
                 return
-            kinds = set(self.kinds.values())
-            if all(kind in self.sent for kind in kinds) and "queue" not in entry.extra \
-                    and "screen" not in entry.extra \
-                    and not any(screen_id(str(q.get("id"))) in self.watch for q in entry.qs):
-                return
+            due = [kind for kind in sorted(set(self.kinds.values()))
+                   if kind not in self.sent or self.touches(kind, entry)]
+            board: dict[str, Any] | None = None
             try:
-                board = self.board()
+                for kind in due:
+                    if kind not in self.readers and board is None:
+                        board = self.board()
+                    view = self.read(kind, board)
+                    if self.content(view) != self.sent.get(kind):
+                        server.emit(EVENTS["board"], view, namespace=NAMESPACE, to=ROOMS[kind])
+                        self.sent[kind] = self.content(view)
+                    self.watch[kind] = self.ids(view)
             except Exception:
                 self.sent = {}  # unknown now: the next entry, whatever it is, sends the board
                 raise
-            for kind in sorted(kinds):
-                view = self.view(board, kind)
-                if self.content(view) != self.sent.get(kind):
-                    server.emit(EVENTS["board"], view, namespace=NAMESPACE, to=ROOMS[kind])
-                    self.sent[kind] = self.content(view)
-            self.watch = self.ids(board)
 
     def join(self, sid: str, digest: str, kind: str) -> None:
         """A screen connected: it joins its kind's room and gets the board now."""
         with self.lock:
-            board = self.board()
-            view = self.view(board, kind)
+            view = self.read(kind)
             join_room(ROOMS[kind])
             join_room(self.link_room(digest))
             emit(EVENTS["board"], view)
             if not self.sids:
-                self.sent, self.watch = {}, set()
+                self.sent, self.watch = {}, {}
             if kind not in self.kinds.values():
                 self.sent[kind] = self.content(view)
             elif self.content(view) != self.sent.get(kind):
                 self.sent.pop(kind, None)  # the room holds different boards: send the next one
-            self.watch |= self.ids(board)
+            self.watch[kind] = self.watch.get(kind, set()) | self.ids(view)
             self.sids[sid] = digest
             self.kinds[sid] = kind
 
