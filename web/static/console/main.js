@@ -1,4 +1,5 @@
 // The moderators' console: wires the state, the view, the keyboard and the socket together.
+import { ChairPanel } from "./chair.js";
 import { Commands } from "./commands.js";
 import { installKeys } from "./keys.js";
 import { HealthPanel, View } from "./render.js";
@@ -11,15 +12,18 @@ const model = new Model();
 const view = new View(config, model);
 const health = new HealthPanel();
 let newSinceAnnounce = 0;
+let chair = null;  // made once the socket exists; entries before that come again with load()
 
 function firstMark(name) { if (view.firstRender) performance.mark(name); }
 
 const link = connect(config, model, {
   changed(live, entry) {
     if (live && entry.type === "received") newSinceAnnounce += 1;
+    if (chair && chair.apply(entry)) return;
     view.schedule();
+    if (chair) chair.tick();
   },
-  snapshot() { view.reset(); view.schedule(); },
+  snapshot() { view.reset(); view.schedule(); if (chair) { chair.load(); chair.tick(); } },
   status: (state, text) => view.setConn(state, text),
   login: () => location.assign("/login?next=" + encodeURIComponent(location.pathname)),
   presence(state) {
@@ -37,6 +41,9 @@ const link = connect(config, model, {
   health: (report) => health.show(report),
   firstMark,
 });
+chair = new ChairPanel(config, model, link.socket);
+if (model.lastId !== null) chair.load();
+setInterval(() => chair.tick(), 1000);
 const commands = new Commands(config, model, view, link);
 view.buildActions((name) => commands.drivable(name) && name !== "clear");
 view.buildHelp(commands.drivable);

@@ -1,0 +1,64 @@
+// The console's chair panel, its pure parts: node --test tests/js/*.test.mjs
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, it } from "node:test";
+
+import {
+  clockText, mergeNote, noteOf, noteOrder, overLimit, secondsOnScreen,
+} from "../../web/static/console/chair.js";
+
+const CONFIG = JSON.parse(readFileSync(new URL("./fixtures/config.json", import.meta.url), "utf8"));
+
+describe("notes", () => {
+  const open = { id: "18a1", text: "For the Chief Executive", by: "sam", at: "2026-05-14T10:00:00.000Z", seen_at: "", seen_by: "" };
+  const seen = { ...open, seen_at: "2026-05-14T10:01:00.000Z", seen_by: "chair (top table)" };
+
+  it("once seen, a note stays seen whichever copy arrives last", () => {
+    const notes = new Map();
+    assert.equal(mergeNote(notes, seen), true);
+    assert.equal(mergeNote(notes, open), false);
+    assert.equal(notes.get("18a1").seen_by, "chair (top table)");
+  });
+
+  it("an open note becomes seen, and the same copy twice changes nothing", () => {
+    const notes = new Map();
+    assert.equal(mergeNote(notes, open), true);
+    assert.equal(mergeNote(notes, open), false);
+    assert.equal(mergeNote(notes, seen), true);
+  });
+
+  it("reads the note a note or note_seen entry carries, and nothing else", () => {
+    assert.deepEqual(noteOf({ type: "note_seen", note: JSON.stringify(seen) }), seen);
+    assert.equal(noteOf({ type: "approve", note: JSON.stringify(seen) }), null);
+    assert.equal(noteOf({ type: "note", note: "{not json" }), null);
+  });
+
+  it("lists the newest first", () => {
+    const notes = new Map();
+    for (const id of ["18a1", "18a3", "18a2"]) mergeNote(notes, { ...open, id });
+    assert.deepEqual(noteOrder(notes).map((n) => n.id), ["18a3", "18a2", "18a1"]);
+  });
+});
+
+describe("time on screen", () => {
+  it("counts from on_screen_since, and nothing without it", () => {
+    const q = { on_screen_since: "2026-05-14T10:00:00.000Z" };
+    assert.equal(secondsOnScreen(q, Date.parse("2026-05-14T10:01:05.900Z")), 65);
+    assert.equal(secondsOnScreen({ on_screen_since: "" }, 0), null);
+    assert.equal(secondsOnScreen(null, 0), null);
+    assert.equal(clockText(65), "1:05");
+    assert.equal(clockText(3600), "60:00");
+  });
+
+  it("turns amber at the soft limit, never without one", () => {
+    assert.equal(overLimit(119, 120), false);
+    assert.equal(overLimit(120, 120), true);
+    assert.equal(overLimit(5000, 0), false);
+    assert.equal(overLimit(null, 120), false);
+  });
+
+  it("the page config carries the chair's settings", () => {
+    assert.equal(CONFIG.chair.soft_limit_seconds, 0);
+    assert.equal(CONFIG.chair.note_max, 200);
+  });
+});
