@@ -1,6 +1,7 @@
 """The chair's view in real Chromium on a tablet-sized window, with a moderator's console: a note
 sent, acknowledged with a tap, seen by the moderators; the length rule; the timer's soft limit;
-a revoked link; axe; and the screenshot in docs/chair.png."""
+a revoked link; axe; and a screenshot (test-artifacts/chair-tablet.png, the picture in
+docs/chair.png)."""
 
 from __future__ import annotations
 
@@ -127,8 +128,8 @@ def test_a_note_is_sent_acknowledged_and_seen_by_the_moderators(
     expect(note.locator(".note-text")).to_have_text(NOTE)
     expect(chair.locator("#notes-count")).to_have_text("(1 new)")
     assert _axe(chair) == []
-    (ROOT / "docs").mkdir(exist_ok=True)
-    chair.screenshot(path=str(ROOT / "docs" / "chair.png"))
+    (ROOT / "test-artifacts").mkdir(exist_ok=True)
+    chair.screenshot(path=str(ROOT / "test-artifacts" / "chair-tablet.png"))
 
     note.get_by_role("button", name="Seen").click()
     expect(note.locator(".seen-mark")).to_have_text("Seen")
