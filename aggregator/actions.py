@@ -94,6 +94,21 @@ def _reorder(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
     return {}
 
 
+def _tag(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
+    """Tag the question to an agenda item ("" untags it). The agenda hash is watched, so an
+    item removed at the same instant makes the step retry, and then refuse."""
+    target = str(params.get("item") or "")
+    if target:
+        step.pipe.watch(step.keys.agenda)
+        if not step.pipe.hexists(step.keys.agenda, target):
+            raise Refused("there is no such agenda item (someone may have removed it)")
+    if target == item.q.item:
+        raise Refused("the question is already on that item" if target
+                      else "the question has no item")
+    previous, item.q.item = item.q.item, target
+    return {"item": target, "previous": previous}
+
+
 def _undo(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
     if not item.undo:
         raise Refused("there is nothing to undo on this question")
@@ -156,6 +171,8 @@ _TABLE = (
     Action("hold", frozenset({"new", "approved"}), "held", True, "set aside",
            "Hold for later", "z"),
     Action("unhold", frozenset({"held"}), "new", True, "brought back", "Bring back", "z"),
+    Action("tag", EVERY_STATE, None, False, "tagged to an agenda item", "Agenda item", "t",
+           ("item",), _tag),
     # Acts on whatever is on screen, whatever version the moderator saw: the safety valve.
     Action("clear", frozenset({"on_screen"}), "approved", True, "took off screen",
            "Clear the screen", "c"),

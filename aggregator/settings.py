@@ -28,6 +28,7 @@ __all__ = ["ConfigError", "EventSettings", "Settings", "SourceSettings", "load"]
 
 DEFAULT_CONFIG = Path("config/event.toml")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+ITEM_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 
 class _Section(BaseModel):
@@ -64,6 +65,32 @@ class ModerationSettings(_Section):
         "already answered"])
 
 
+class AgendaItemSettings(_Section):
+    id: str
+    title: str = Field(min_length=1, max_length=80)
+    keywords: list[str] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not ITEM_ID.match(value):
+            raise ValueError("use lower-case letters, digits and dashes, e.g. 'finance'")
+        return value
+
+
+class AgendaSettings(_Section):
+    items: list[AgendaItemSettings] = Field(default_factory=list)
+
+    @field_validator("items")
+    @classmethod
+    def _unique(cls, value: list[AgendaItemSettings]) -> list[AgendaItemSettings]:
+        ids = [item.id for item in value]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"agenda item ids must differ: {', '.join(twice)} appear twice")
+        return value
+
+
 class ChairSettings(_Section):
     # Seconds a question may stay on screen before the timer turns amber; 0: no limit.
     soft_limit_seconds: int = Field(default=0, ge=0, le=3600)
@@ -78,6 +105,7 @@ class Settings(_Section):
     screen: ScreenSettings = Field(default_factory=ScreenSettings)
     moderation: ModerationSettings = Field(default_factory=ModerationSettings)
     chair: ChairSettings = Field(default_factory=ChairSettings)
+    agenda: AgendaSettings = Field(default_factory=AgendaSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     sources: dict[str, SourceSettings] = Field(default_factory=dict)
     path: str = ""

@@ -145,7 +145,7 @@ def test_the_chair_sees_now_next_waiting_and_time(
     since = store.question(ids[0]).on_screen_since  # type: ignore[union-attr]
     assert view["current"] == {"id": screen_id(ids[0]), "text": "Now?",
                                "author": "Dot Hemsworth", "platform": "X", "asked_by": 1,
-                               "on_screen_since": since}
+                               "on_screen_since": since, "item": ""}
     assert [q["text"] for q in view["next"]] == ["One?", "Two?", "Three?"]
     assert view["waiting"] == 4 and view["notes"] == [] and view["now"]
     _apply(moderation, store, "answer", ids[0])
@@ -159,7 +159,7 @@ def test_a_screen_link_never_gets_the_chairs_view(
     notes.send("Answer this one in writing", "sam")
     screen = open_link("screen", "hall")
     board = screen.wait_for(lambda b: True)
-    assert set(board) == {"id", "current", "next"}
+    assert set(board) == {"id", "current", "next", "item"}
     reply = screen.client.call("acknowledge", {"note": notes.all()[0].id}, namespace="/screen")
     assert reply == {"ok": False, "error": "only the chair's view acknowledges notes"}
     assert not notes.all()[0].seen_at

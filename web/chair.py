@@ -13,12 +13,15 @@ console and chair view through each web process's tail of the log.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
+import redis
 from flask import Blueprint, abort, make_response, render_template, request
 from flask.blueprints import BlueprintSetupState
 
 from aggregator.actions import Refused
+from aggregator.agenda import Agenda
 from aggregator.notes import NOTE, NOTE_MAX, NOTE_SEEN, Notes
 from aggregator.question import PLATFORMS, utc_now
 from aggregator.settings import Settings
@@ -27,15 +30,17 @@ from web import floor
 from web.console import moderators_only
 from web.extensions import socketio
 from web.replies import BadRequest, answering, failure
+from web.screen import AGENDA_ENTRIES, HEADERS, NAMESPACE, ScreenHub, hub, item_named, screen_id
 from web.screen import EVENTS as SCREEN_EVENTS
-from web.screen import HEADERS, NAMESPACE, ScreenHub, hub, screen_id
 
+log = logging.getLogger("floor.chair")
 bp = Blueprint("chair", __name__)
 
 KIND = "chair"
 # The chair's own events on /screen, and the console's on /console.
 EVENTS = {**SCREEN_EVENTS, "acknowledge": "acknowledge"}
-CONSOLE_EVENTS = {"note": "note", "notes": "notes"}
+CONSOLE_EVENTS = {"note": "note", "notes": "notes", "agenda": "agenda",
+                  "agenda_change": "agenda_change"}
 # The view lists this many questions after the current one: what a chair reads at a glance.
 NEXT = 3
 # Notes the chair has seen stay on the view, greyed, this many at a time (newest first).
@@ -43,21 +48,40 @@ SEEN_SHOWN = 3
 MAX_NOTE_ID = 32
 
 # The chair's view in one atomic read: the log id it is exactly as new as, the question on
-# screen, how many are queued, the first few of them, and every note.
+# screen, how many are queued, the first few on the agenda item the meeting is on and how many
+# that item has, every note, the item, and the agenda (to name the current question's item).
 _VIEW = """
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local screen = redis.call('GET', KEYS[2])
 local current = screen and (redis.call('HGET', KEYS[4] .. screen, 'data') or '') or ''
-local queued = {}
-for _, qid in ipairs(redis.call('ZRANGE', KEYS[3], 0, tonumber(ARGV[1]) - 1)) do
-  queued[#queued + 1] = redis.call('HGET', KEYS[4] .. qid, 'data') or ''
+local item = redis.call('GET', KEYS[6]) or ''
+if item ~= '' and redis.call('HEXISTS', KEYS[7], item) == 0 then item = '' end
+local n = tonumber(ARGV[1])
+local queued, matching = {}, 0
+local waiting = redis.call('ZCARD', KEYS[3])
+if item == '' then
+  matching = waiting
+  for _, qid in ipairs(redis.call('ZRANGE', KEYS[3], 0, n - 1)) do
+    queued[#queued + 1] = redis.call('HGET', KEYS[4] .. qid, 'data') or ''
+  end
+else
+  for _, qid in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+    local data = redis.call('HGET', KEYS[4] .. qid, 'data')
+    if data then
+      local ok, q = pcall(cjson.decode, data)
+      if ok and type(q) == 'table' and q.item == item then
+        matching = matching + 1
+        if #queued < n then queued[#queued + 1] = data end
+      end
+    end
+  end
 end
-return {last[1] and last[1][1] or '0-0', current, redis.call('ZCARD', KEYS[3]), queued,
-        redis.call('HVALS', KEYS[5])}
+return {last[1] and last[1][1] or '0-0', current, waiting, queued, redis.call('HVALS', KEYS[5]),
+        item, matching, redis.call('HVALS', KEYS[7])}
 """
 
 
-def for_chair(data: str, state: str) -> dict[str, Any] | None:
+def for_chair(data: str, state: str, titles: dict[str, str]) -> dict[str, Any] | None:
     """What the chair's view shows of one question, or None if it is not in ``state``."""
     try:
         q = json.loads(data)
@@ -72,6 +96,7 @@ def for_chair(data: str, state: str) -> dict[str, Any] | None:
         "platform": PLATFORMS.get(q.get("platform", ""), q.get("platform", "")),
         "asked_by": int(q.get("asked_by") or 1),
         "on_screen_since": str(q.get("on_screen_since") or ""),
+        "item": titles.get(str(q.get("item") or ""), ""),
     }
 
 
@@ -104,15 +129,23 @@ class ChairView:
 
     def __call__(self) -> dict[str, Any]:
         k = self.store.keys
-        last_id, current, waiting, queued, notes = self._read(
-            keys=[k.log, k.screen, k.queue, k.question(""), k.notes], args=[NEXT])
-        shown = (for_chair(d, "approved") for d in queued if d)
+        last_id, current, waiting, queued, notes, item, matching, agenda = self._read(
+            keys=[k.log, k.screen, k.queue, k.question(""), k.notes, k.agenda_current,
+                  k.agenda], args=[NEXT])
+        titles = {}
+        for record in agenda:
+            named = item_named(record)
+            if named is not None:
+                titles[named["id"]] = named["title"]
+        shown = (for_chair(d, "approved", titles) for d in queued if d)
         return {
             "id": last_id,
             "now": utc_now(),  # the tablet's clock may be wrong: the timer counts from ours
-            "current": for_chair(current, "on_screen") if current else None,
+            "current": for_chair(current, "on_screen", titles) if current else None,
             "next": [q for q in shown if q is not None],
             "waiting": int(waiting),
+            "item": {"id": item, "title": titles[item]} if item in titles else None,
+            "waiting_item": int(matching),
             "notes": shown_notes(list(notes)),
         }
 
@@ -120,9 +153,13 @@ class ChairView:
 @bp.record_once
 def _setup(state: BlueprintSetupState) -> None:
     f = state.app.extensions["floor"]
+    try:
+        Agenda(f.store.conn, f.store.keys.event).seed(f.settings.agenda.items)
+    except redis.RedisError as exc:  # seeded again when a console first asks for the agenda
+        log.warning("chair: cannot seed the agenda from the config yet (%s)", exc)
     screens: ScreenHub = state.app.extensions["floor.screen"]
     screens.readers[KIND] = ChairView(f.store, f.settings)
-    screens.triggers[KIND] = frozenset({NOTE, NOTE_SEEN})
+    screens.triggers[KIND] = frozenset({NOTE, NOTE_SEEN}) | AGENDA_ENTRIES
 
 
 def _notes() -> Notes:
@@ -190,3 +227,39 @@ def list_notes(moderator: str, data: Any) -> dict[str, Any]:
     """Every note so far (a console that has just connected; later ones come as log entries)."""
     return {"ok": True, "notes": [note.to_dict() for note in _notes().all()],
             "note_max": NOTE_MAX}
+
+
+def _agenda() -> Agenda:
+    store = floor().store
+    return Agenda(store.conn, store.keys.event)
+
+
+@moderators_only(CONSOLE_EVENTS["agenda"])
+def agenda_state(moderator: str, data: Any) -> dict[str, Any]:
+    """The agenda now (a console that has just connected; changes come as log entries)."""
+    agenda = _agenda()
+    agenda.seed(floor().settings.agenda.items)
+    return {"ok": True, "agenda": agenda.state()}
+
+
+@moderators_only(CONSOLE_EVENTS["agenda_change"])
+def agenda_change(moderator: str, data: Any) -> dict[str, Any]:
+    """Add, rename or remove an item, or move the meeting to one ("" for all questions)."""
+    if not isinstance(data, dict):
+        raise BadRequest("malformed agenda change")
+    op, item, title = data.get("op"), data.get("item", ""), data.get("title", "")
+    if not isinstance(item, str) or not isinstance(title, str) or len(item) > 64 \
+            or len(title) > 1000:
+        raise BadRequest("an agenda change names an item id and a title, as text")
+    agenda = _agenda()
+    changes = {"add": lambda: agenda.add(title, moderator),
+               "rename": lambda: agenda.rename(item, title, moderator),
+               "remove": lambda: agenda.remove(item, moderator),
+               "move": lambda: agenda.move(item, moderator)}
+    if op not in changes:
+        raise BadRequest(f"an agenda change is one of {', '.join(changes)}")
+    try:
+        entry_id = changes[op]()
+    except Refused as exc:
+        return failure(str(exc))
+    return {"ok": True, "id": entry_id}

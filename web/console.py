@@ -82,7 +82,9 @@ def index() -> Any:
               "anonymise": settings.screen.anonymise, "platforms": PLATFORMS,
               "actions": actions_config(), "states": STATE_WORDS,
               "chair": {"soft_limit_seconds": settings.chair.soft_limit_seconds,
-                        "note_max": NOTE_MAX, "events": {"note": "note", "notes": "notes"}}}
+                        "note_max": NOTE_MAX,
+                        "events": {"note": "note", "notes": "notes", "agenda": "agenda",
+                                   "agenda_change": "agenda_change"}}}
     return private_headers(make_response(render_template(
         "console.html", title=settings.event.title, config=config,
         moderator=session["moderator"], reject_reasons=config["reject_reasons"])))
@@ -290,7 +292,7 @@ def _relay(server: Any, entry: LogEntry) -> None:
 LOGGED_OUT = "your session has ended (logged out, removed or a new password); log in again"
 # What each action may carry besides its question and version; anything else is refused.
 PARAMS = {"reject": {"reason"}, "screen": {"then"}, "edit": {"text"}, "group": {"parent"},
-          "reorder": {"index"}}
+          "reorder": {"index"}, "tag": {"item"}}
 MAX_QID = 300
 
 

@@ -48,6 +48,9 @@ EVENTS = {"board": "board", "revoked": "revoked"}
 # link's screens are cut off within this; each check is one HMGET, and only while screens are
 # connected.
 SWEEP_SECONDS = 1.0
+# Entries that can change which questions a board lists without moving the queue: the meeting
+# moved to another agenda item, or a question was tagged to one.
+AGENDA_ENTRIES = frozenset({"agenda", "tag"})
 YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{6,32}$")
 # Pages with a secret in their address: no referrer beyond our origin (the YouTube player needs
 # the origin), nothing cached, nothing indexed, nothing loaded but our files and the player, and
@@ -63,21 +66,48 @@ HEADERS = {
         "base-uri 'none'; form-action 'none'"),
 }
 
-# The board in one atomic read: the log id it is exactly as new as, the question on screen and
-# the first N of the queue (question hashes are under KEYS[4] .. qid).
+# The board in one atomic read: the log id it is exactly as new as, the question on screen, the
+# agenda item the meeting is on (its record, or '') and the first N of the queue on that item
+# (question hashes are under KEYS[4] .. qid).
 _BOARD = """
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local out = {last[1] and last[1][1] or '0-0'}
 local screen = redis.call('GET', KEYS[2])
 out[2] = screen and (redis.call('HGET', KEYS[4] .. screen, 'data') or '') or ''
+local item = redis.call('GET', KEYS[5]) or ''
+local record = item ~= '' and redis.call('HGET', KEYS[6], item) or false
+if not record then item = '' end
+out[3] = record or ''
 local n = tonumber(ARGV[1])
-if n > 0 then
+if n > 0 and item == '' then
   for _, qid in ipairs(redis.call('ZRANGE', KEYS[3], 0, n - 1)) do
     out[#out + 1] = redis.call('HGET', KEYS[4] .. qid, 'data') or ''
+  end
+elseif n > 0 then
+  for _, qid in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+    local data = redis.call('HGET', KEYS[4] .. qid, 'data')
+    if data then
+      local ok, q = pcall(cjson.decode, data)
+      if ok and type(q) == 'table' and q.item == item then
+        out[#out + 1] = data
+        if #out - 3 >= n then break end
+      end
+    end
   end
 end
 return out
 """
+
+
+def item_named(record: str) -> dict[str, str] | None:
+    """An agenda item as the board names it: {id, title}, or None."""
+    try:
+        item = json.loads(record) if record else None
+    except ValueError:
+        return None
+    if not isinstance(item, dict) or not item.get("id"):
+        return None
+    return {"id": str(item["id"]), "title": str(item.get("title") or item["id"])}
 
 
 def screen_id(qid: str) -> str:
@@ -122,23 +152,25 @@ class ScreenHub:
         # Kinds whose view is not the board (the chair's): how to read it, and the log entry
         # types besides queue and screen moves that change it.
         self.readers: dict[str, Callable[[], dict[str, Any]]] = {}
-        self.triggers: dict[str, frozenset[str]] = {}
+        self.triggers: dict[str, frozenset[str]] = {"screen": AGENDA_ENTRIES}
         self.sids: dict[str, str] = {}  # connected sid -> its link's hash
         self.kinds: dict[str, str] = {}  # connected sid -> its link's kind
         self._stop = threading.Event()
         self._watcher: Any = None
 
     def board(self) -> dict[str, Any]:
-        """The board now: {id, current, next}, exactly as of log entry ``id``."""
+        """The board now: {id, current, next, item}, exactly as of log entry ``id``."""
         k = self.store.keys
         screen = self.settings.screen
-        last_id, current, *queued = self._read(
-            keys=[k.log, k.screen, k.queue, k.question("")], args=[screen.queue_length])
+        last_id, current, item, *queued = self._read(
+            keys=[k.log, k.screen, k.queue, k.question(""), k.agenda_current, k.agenda],
+            args=[screen.queue_length])
         shown = (for_screen(d, "approved", screen.anonymise) for d in queued if d)
         return {
             "id": last_id,
             "current": for_screen(current, "on_screen", screen.anonymise) if current else None,
             "next": [q for q in shown if q is not None],
+            "item": item_named(item),
         }
 
     @staticmethod
@@ -155,7 +187,7 @@ class ScreenHub:
     def view(board: dict[str, Any], kind: str) -> dict[str, Any]:
         """What a link of this kind may see of the board: an overlay shows only the question on
         screen, so it is never sent the queue."""
-        return board if kind == "screen" else {**board, "next": []}
+        return board if kind == "screen" else {**board, "next": [], "item": None}
 
     def read(self, kind: str, board: dict[str, Any] | None = None) -> dict[str, Any]:
         """The view a kind's sockets are sent: its own reader's (the chair's), or the board's."""
