@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from aggregator.agenda import Agenda
 from aggregator.moderation import Moderation
 from aggregator.normalise import normalise
 from aggregator.notes import NOTE_MAX
 from aggregator.question import Post
-from aggregator.settings import Settings
+from aggregator.settings import AgendaSettings, Settings
 from aggregator.store import Store
 from tests.test_console_browser import TIMEOUT_MS, _console
 from web.screen_links import ScreenLinks
@@ -112,7 +113,7 @@ def test_a_note_is_sent_acknowledged_and_seen_by_the_moderators(
     expect(chair.locator("#now-group")).to_have_text("asked by 2 people")
     expect(chair.locator("#next-list .slot:not(.empty) .slot-text")).to_have_text(
         [text for _, text, _ in QUEUE[:3]])
-    expect(chair.locator("#waiting")).to_have_text("· 4 waiting")
+    expect(chair.locator("#waiting")).to_have_text("· 4 waiting in all")
     _wait(chair, "/^\\d+:\\d\\d$/.test(document.getElementById('timer').textContent)")
     expect(chair.locator("#notes-empty")).to_be_visible()
 
@@ -207,3 +208,76 @@ def test_a_revoked_chair_link_clears_the_view(browser: Any, contexts: list[Any],
     expect(chair.locator("#status")).to_have_text("This chair link was revoked.")
     expect(chair.locator("#now-text")).to_have_text("")
     expect(chair.locator("#next-list .slot:not(.empty)")).to_have_count(0)
+
+
+def test_the_item_flow_tag_move_and_the_board_shows_only_its_queue(
+        browser: Any, contexts: list[Any], live_server: str, store: Store,
+        settings: Settings) -> None:
+    settings.agenda = AgendaSettings.model_validate({"items": [
+        {"id": "finance", "title": "Finance", "keywords": ["budget", "cost"]},
+        {"id": "ambulances", "title": "Ambulance response times", "keywords": ["ambulance"]}]})
+    Agenda(store.conn, store.keys.event).seed(settings.agenda.items)
+    moderation = Moderation(store.conn, store.keys.event)
+    texts = ["What will the new budget cost the county?", "Why are ambulances so slow?",
+             "Is the car park staying free?"]
+    ids = []
+    for i, text in enumerate(texts):
+        (qid,) = store.ingest("x", [(normalise(Post("x", f"80{i}", text, "Ann Hughes", "")), {})])
+        moderation.apply("approve", qid, 1, "sam")
+        ids.append(qid)
+    links = ScreenLinks(store.conn, store.keys.event)
+    secret, _ = links.create("hall", "screen")
+    board_context = browser.new_context(viewport={"width": 1280, "height": 720},
+                                        reduced_motion="reduce")
+    contexts.append(board_context)
+    board = board_context.new_page()
+    board.goto(f"{live_server}/screen/{secret}")
+    board.wait_for_selector('body[data-connection="live"]')
+    expect(board.locator("#next-list .slot:not(.empty) .slot-text")).to_have_text(texts)
+    expect(board.locator("#agenda-item")).to_have_text("")
+
+    console = _console(browser, contexts, live_server)
+    card = console.locator(f'#list-queue .card[data-qid="{ids[0]}"]')
+    expect(card.locator(".badge.suggest")).to_have_text("Finance? (t)")
+    card.click()
+    console.keyboard.press("t")
+    expect(console.locator("#tag-ask")).to_be_visible()
+    expect(console.locator("#tag-choices button").first).to_have_text("1 Finance (suggested)")
+    console.keyboard.press("1")
+    expect(card.locator(".badge.item")).to_have_text("on Finance")
+    other = console.locator(f'#list-queue .card[data-qid="{ids[1]}"]')
+    other.click()
+    console.keyboard.press("t")
+    console.keyboard.press("2")
+    expect(other.locator(".badge.item")).to_have_text("on Ambulance response times")
+
+    # The console filters by item.
+    console.select_option("#f-item", "finance")
+    expect(console.locator("#list-queue .card")).to_have_count(1)
+    console.select_option("#f-item", "-")
+    expect(console.locator("#list-queue .card")).to_have_count(1)
+    expect(console.locator("#list-queue .card .text")).to_have_text(texts[2])
+    console.select_option("#f-item", "")
+
+    # The meeting moves to Finance: the board names it and lists only its questions.
+    console.get_by_role("button", name="Questions on this: Finance").click()
+    expect(board.locator("#agenda-item")).to_have_text("Questions on: Finance")
+    expect(board.locator("#next-list .slot:not(.empty) .slot-text")).to_have_text([texts[0]])
+    expect(console.locator(".agenda-row.now .agenda-title")).to_have_text("Finance")
+
+    # Renamed live, the board follows; back to all questions, it lists them all again.
+    console.get_by_role("button", name="Rename: Finance").click()
+    console.keyboard.press("Control+a")
+    console.keyboard.type("Finance and audit")
+    console.keyboard.press("Enter")
+    expect(board.locator("#agenda-item")).to_have_text("Questions on: Finance and audit")
+    expect(card.locator(".badge.item")).to_have_text("on Finance and audit")
+    console.click("#agenda-all")
+    expect(board.locator("#agenda-item")).to_have_text("")
+    expect(board.locator("#next-list .slot:not(.empty) .slot-text")).to_have_text(texts)
+
+    # An item removed while a question is tagged: the question stays, with no item.
+    console.get_by_role("button", name="Remove: Ambulance response times").click()
+    expect(other.locator(".badge.item")).to_have_text("its agenda item was removed")
+    console.select_option("#f-item", "-")
+    expect(console.locator("#list-queue .card")).to_have_count(2)

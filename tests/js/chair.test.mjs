@@ -4,8 +4,9 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 
 import {
-  clockText, mergeNote, noteOf, noteOrder, overLimit, secondsOnScreen,
+  agendaOf, clockText, mergeNote, noteOf, noteOrder, overLimit, secondsOnScreen, suggestItem,
 } from "../../web/static/console/chair.js";
+import { NO_FILTERS, itemOf, passes } from "../../web/static/console/state.js";
 
 const CONFIG = JSON.parse(readFileSync(new URL("./fixtures/config.json", import.meta.url), "utf8"));
 
@@ -60,5 +61,32 @@ describe("time on screen", () => {
   it("the page config carries the chair's settings", () => {
     assert.equal(CONFIG.chair.soft_limit_seconds, 0);
     assert.equal(CONFIG.chair.note_max, 200);
+  });
+});
+
+describe("agenda items", () => {
+  const agenda = { items: [{ id: "finance", title: "Finance", keywords: ["budget", "cost"] },
+    { id: "ambulances", title: "Ambulances", keywords: ["ambulance"] }], current: "" };
+
+  it("suggests the item whose keywords a question mentions most, as the server does", () => {
+    assert.equal(suggestItem("What does the BUDGET say about the cost of ambulances?", agenda.items), "finance");
+    assert.equal(suggestItem("Ambulance waits?", agenda.items), "ambulances");
+    assert.equal(suggestItem("Budgeting is not a keyword", agenda.items), "");
+  });
+
+  it("a question tagged to a removed item counts as having none, and filters so", () => {
+    const tagged = { item: "finance", state: "approved", platform: "x", flags: [], text: "a", original: "a", author_name: "", author_handle: "", id: "x:1" };
+    const orphan = { ...tagged, id: "x:2", item: "sport" };
+    assert.equal(itemOf(tagged, agenda), "finance");
+    assert.equal(itemOf(orphan, agenda), "");
+    const on = { ...NO_FILTERS, item: "finance", agenda };
+    const none = { ...NO_FILTERS, item: "-", agenda };
+    assert.deepEqual([passes(tagged, on), passes(orphan, on)], [true, false]);
+    assert.deepEqual([passes(tagged, none), passes(orphan, none)], [false, true]);
+  });
+
+  it("reads the agenda an agenda entry carries", () => {
+    assert.deepEqual(agendaOf({ type: "agenda", agenda: JSON.stringify(agenda) }), agenda);
+    assert.equal(agendaOf({ type: "tag" }), null);
   });
 });

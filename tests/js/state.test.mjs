@@ -44,7 +44,7 @@ describe("the action table fixture", () => {
     }
     assert.deepEqual(Object.keys(TABLE).sort(), [
       "answer", "approve", "clear", "edit", "group", "hold", "reject", "reorder", "screen",
-      "star", "undo", "unhold", "unscreen", "unstar"]);
+      "star", "tag", "undo", "unhold", "unscreen", "unstar"]);
   });
 });
 

@@ -53,10 +53,15 @@
     $("now-text").textContent = q ? q.text : "";
     $("now-asker").textContent = q ? who(q) : "";
     $("now-group").textContent = q ? askedBy(q) : "";
+    $("now-item").textContent = q && q.item ? `· on ${q.item}` : "";
     body.classList.toggle("is-idle", !q);
     const start = q && q.on_screen_since ? Date.parse(q.on_screen_since) : NaN;
     since = isNaN(start) ? null : start;
     tick();
+  }
+
+  function showItem(item, waitingItem) {
+    $("agenda-item").textContent = item ? `Questions on: ${item.title} · ${waitingItem} waiting` : "";
   }
 
   function showNext(list, waiting) {
@@ -67,7 +72,7 @@
       asker.textContent = q ? [who(q), askedBy(q)].filter(Boolean).join(" · ") : "";
       slot.classList.toggle("empty", !q);
     });
-    $("waiting").textContent = waiting === 1 ? "· 1 waiting" : `· ${waiting} waiting`;
+    $("waiting").textContent = `· ${waiting} waiting in all`;
   }
 
   function acknowledge(note, button) {
@@ -113,6 +118,7 @@
     socket.disconnect();
     showCurrent(null);
     showNext([], 0);
+    showItem(null, 0);
     showNotes([]);
     setStatus("revoked", "This chair link was revoked.");
   }
@@ -141,6 +147,7 @@
     if (!isNaN(now)) skew = now - Date.now();
     showCurrent(view.current);
     showNext(view.next || [], view.waiting || 0);
+    showItem(view.item, view.waiting_item || 0);
     showNotes(view.notes || []);
   });
   setInterval(tick, 1000);

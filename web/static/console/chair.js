@@ -123,3 +123,136 @@ export class ChairPanel {
     this.timer.classList.toggle("over-limit", overLimit(seconds, this.chair.soft_limit_seconds));
   }
 }
+
+// -- the agenda --------------------------------------------------------------------------------
+
+// The item whose keywords the question mentions most (whole words, any case), as the server's
+// aggregator/agenda.py suggest(); "" when none.
+export function suggestItem(text, items) {
+  const words = new Set((String(text).toLowerCase().match(/[\p{L}\p{N}_]+/gu) || []));
+  let best = "";
+  let hits = 0;
+  for (const item of items) {
+    const found = (item.keywords || []).filter((k) => words.has(k.toLowerCase())).length;
+    if (found > hits) { best = item.id; hits = found; }
+  }
+  return best;
+}
+
+export function titleOf(agenda, id) {
+  const item = agenda.items.find((i) => i.id === id);
+  return item ? item.title : "";
+}
+
+// The agenda as a log entry carries it, or null.
+export function agendaOf(entry) {
+  if (!entry || entry.type !== "agenda") return null;
+  try { return JSON.parse(entry.agenda); } catch { return null; }
+}
+
+export class AgendaPanel {
+  constructor(config, socket, changed) {
+    this.events = (config.chair || {}).events || { agenda: "agenda", agenda_change: "agenda_change" };
+    this.socket = socket;
+    this.changed = changed;  // called with the new agenda
+    this.agenda = { items: [], current: "" };
+    this.lastId = null;      // the log id of the agenda shown, so an older answer never wins
+    this.list = $("agenda-items");
+    this.message = $("agenda-msg");
+    this.filter = $("f-item");
+    $("agenda-add").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const input = $("agenda-title");
+      this.change({ op: "add", title: input.value }, () => { input.value = ""; });
+    });
+    $("agenda-all").addEventListener("click", () => this.change({ op: "move", item: "" }));
+    this.list.addEventListener("click", (ev) => {
+      const b = ev.target.closest("button[data-op]");
+      if (!b) return;
+      const item = b.closest("li").dataset.item;
+      if (b.dataset.op === "rename") this.startRename(b.closest("li"));
+      else this.change({ op: b.dataset.op, item });
+    });
+  }
+
+  change(payload, done) {
+    this.message.textContent = "";
+    this.socket.timeout(8000).emit(this.events.agenda_change, payload, (err, reply) => {
+      if (err) { this.message.textContent = "No answer from the server: check the agenda before trying again."; return; }
+      if (!reply.ok) { this.message.textContent = reply.error; return; }
+      if (done) done();
+    });
+  }
+
+  load() {
+    this.socket.timeout(8000).emit(this.events.agenda, {}, (err, reply) => {
+      if (!err && reply.ok && this.lastId === null) this.show(reply.agenda);
+    });
+  }
+
+  apply(entry) {
+    const agenda = agendaOf(entry);
+    if (agenda === null) return false;
+    this.lastId = entry.id;
+    this.show(agenda);
+    return true;
+  }
+
+  show(agenda) {
+    this.agenda = agenda;
+    const rows = agenda.items.map((item) => {
+      const li = document.createElement("li");
+      li.dataset.item = item.id;
+      const now = item.id === agenda.current;
+      li.className = now ? "agenda-row now" : "agenda-row";
+      const title = document.createElement("span");
+      title.className = "agenda-title";
+      title.dir = "auto";
+      title.textContent = item.title;
+      li.append(title);
+      if (now) {
+        const mark = document.createElement("span");
+        mark.className = "agenda-now";
+        mark.textContent = "now";
+        li.append(mark);
+      }
+      for (const [op, label] of [["move", "Questions on this"], ["rename", "Rename"], ["remove", "Remove"]]) {
+        if (op === "move" && now) continue;
+        const b = document.createElement("button");
+        b.type = "button";
+        b.dataset.op = op;
+        b.textContent = label;
+        b.setAttribute("aria-label", `${label}: ${item.title}`);
+        li.append(b);
+      }
+      return li;
+    });
+    this.list.replaceChildren(...rows);
+    $("agenda-all").hidden = !agenda.current;
+    const chosen = this.filter.value;
+    const options = [["", "all"], ["-", "no item"], ...agenda.items.map((i) => [i.id, i.title])].map(([value, label]) => {
+      const o = document.createElement("option");
+      o.value = value;
+      o.textContent = label;
+      return o;
+    });
+    this.filter.replaceChildren(...options);
+    this.filter.value = options.some((o) => o.value === chosen) ? chosen : "";
+    if (this.filter.value !== chosen) this.filter.dispatchEvent(new Event("change"));
+    this.changed(agenda);
+  }
+
+  startRename(li) {
+    const title = li.querySelector(".agenda-title");
+    const input = document.createElement("input");
+    input.value = title.textContent;
+    input.setAttribute("aria-label", "New title (Enter saves, Escape cancels)");
+    title.replaceWith(input);
+    input.focus();
+    input.select();
+    input.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter") { ev.preventDefault(); this.change({ op: "rename", item: li.dataset.item, title: input.value }); }
+      else if (ev.key === "Escape") { ev.preventDefault(); ev.stopPropagation(); this.show(this.agenda); }
+    });
+  }
+}

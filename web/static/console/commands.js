@@ -1,13 +1,14 @@
 // What a moderator's action does on the page: check it against the table, ask what it needs
 // (a reason, what happens to the question on screen, a shorter text), send it, say the result.
+import { suggestItem } from "./chair.js";
 import {
-  actsOnScreen, applies, choose, dropIndex, keyMap, refusal, stepIndex, tooLongForBoard,
+  actsOnScreen, applies, choose, dropIndex, itemOf, keyMap, refusal, stepIndex, tooLongForBoard,
 } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
 // Actions whose parameters the console knows how to ask for. An action of the table with
 // other parameters is not offered until the console learns them; one without any just runs.
-const ASKS = new Set(["reject", "screen", "edit", "group", "reorder"]);
+const ASKS = new Set(["reject", "screen", "edit", "group", "reorder", "tag"]);
 
 function quote(text, max) {
   return "“" + text.slice(0, max) + (text.length > max ? "…”" : "”");
@@ -23,7 +24,7 @@ export class Commands {
     this.keys = keyMap(this.table);
     this.pending = null;     // the question a dialog is about
     this.afterClose = null;  // what to do once a dialog has closed (instead of refocusing)
-    this.dialogs = { reasons: $("reasons"), screenAsk: $("screen-ask"), longAsk: $("long-ask"), help: $("help") };
+    this.dialogs = { reasons: $("reasons"), screenAsk: $("screen-ask"), longAsk: $("long-ask"), help: $("help"), tagAsk: $("tag-ask") };
     this.drivable = (name) => !!this.table[name] &&
       (this.table[name].params.length === 0 || ASKS.has(name));
     this.wireDialogs();
@@ -79,6 +80,7 @@ export class Commands {
       case "screen": this.askScreen(q, false); return;
       case "edit": this.startEdit(q); return;
       case "group": this.groupUnderTarget(q); return;
+      case "tag": this.openTag(q); return;
       default:
         if (!this.drivable(name)) {
           this.view.warn(`The console cannot run “${spec.label}” yet.`, q.id);
@@ -180,13 +182,55 @@ export class Commands {
     if (q) this.simple("screen", q, { then });
   }
 
+  // Tag: one key picks the agenda item (0: none); the item its keywords suggest is marked.
+  openTag(q) {
+    const { items } = this.view.agenda;
+    if (!items.length) { this.view.warn("The agenda has no items: add one under “Agenda” first.", q.id); return; }
+    this.pending = q;
+    $("tag-ask-question").textContent = quote(q.text, 120);
+    const suggested = suggestItem(q.text, items);
+    const tagged = itemOf(q, this.view.agenda);
+    const choice = (n, id, title) => {
+      const li = document.createElement("li");
+      const b = document.createElement("button");
+      b.type = "button";
+      b.dataset.item = id;
+      const key = document.createElement("kbd");
+      key.textContent = String(n);
+      b.append(key, " " + title + (id && id === suggested ? " (suggested)" : "") + (id === tagged ? " (now)" : ""));
+      li.append(b);
+      return li;
+    };
+    const rows = items.slice(0, 9).map((item, i) => choice(i + 1, item.id, item.title));
+    rows.push(choice(0, "", "no item"));
+    $("tag-choices").replaceChildren(...rows);
+    this.dialogs.tagAsk.showModal();
+    const focus = this.dialogs.tagAsk.querySelector(`button[data-item="${CSS.escape(suggested || tagged || items[0].id)}"]`);
+    (focus || this.dialogs.tagAsk.querySelector("button[data-item]")).focus();
+  }
+
+  pickTag(item) {
+    const q = this.pending;
+    this.close(this.dialogs.tagAsk);
+    if (q) this.simple("tag", this.model.get(q.id) || q, { item });
+  }
+
   openHelp() { this.dialogs.help.showModal(); }
 
   close(dialog) { if (dialog.open) dialog.close(); }
 
   // Keys while a dialog is open; true when a dialog had them.
   dialogKey(ev) {
-    const { reasons, screenAsk, longAsk, help } = this.dialogs;
+    const { reasons, screenAsk, longAsk, help, tagAsk } = this.dialogs;
+    if (tagAsk.open) {
+      const n = Number(ev.key);
+      const { items } = this.view.agenda;
+      if (ev.key !== " " && Number.isInteger(n) && n >= 0 && n <= Math.min(9, items.length)) {
+        ev.preventDefault();
+        this.pickTag(n === 0 ? "" : items[n - 1].id);
+      }
+      return true;
+    }
     if (reasons.open) {
       const n = Number(ev.key);
       if (Number.isInteger(n) && n >= 1 && n <= this.config.reject_reasons.length) {
@@ -213,7 +257,11 @@ export class Commands {
   }
 
   wireDialogs() {
-    const { reasons, screenAsk, longAsk, help } = this.dialogs;
+    const { reasons, screenAsk, longAsk, help, tagAsk } = this.dialogs;
+    tagAsk.addEventListener("click", (ev) => {
+      const b = ev.target.closest("button[data-item]");
+      if (b) this.pickTag(b.dataset.item);
+    });
     reasons.addEventListener("click", (ev) => {
       const b = ev.target.closest("button[data-reason]");
       if (b) this.pickReason([...reasons.querySelectorAll("button[data-reason]")].indexOf(b));
@@ -226,7 +274,7 @@ export class Commands {
       const b = ev.target.closest("button[data-long]");
       if (b) this.pickLong(b.dataset.long);
     });
-    for (const dialog of [reasons, screenAsk, longAsk, help]) {
+    for (const dialog of [reasons, screenAsk, longAsk, help, tagAsk]) {
       dialog.addEventListener("click", (ev) => { if (ev.target.closest("[data-close]")) this.close(dialog); });
       dialog.addEventListener("close", () => {
         this.pending = null;
