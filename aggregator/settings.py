@@ -29,6 +29,7 @@ __all__ = ["ConfigError", "EventSettings", "Settings", "SourceSettings", "load"]
 DEFAULT_CONFIG = Path("config/event.toml")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 ITEM_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+MAX_MEMBER = 60
 
 
 class _Section(BaseModel):
@@ -96,6 +97,16 @@ class AgendaSettings(_Section):
 class ChairSettings(_Section):
     # Seconds a question may stay on screen before the timer turns amber; 0: no limit.
     soft_limit_seconds: int = Field(default=0, ge=0, le=3600)
+    # Who at the top table a question can be directed to ("for the Chief Executive").
+    board_members: list[str] = Field(default_factory=list, max_length=20)
+
+    @field_validator("board_members")
+    @classmethod
+    def _members(cls, value: list[str]) -> list[str]:
+        names = [" ".join(name.split()) for name in value]
+        if any(not name or len(name) > MAX_MEMBER for name in names):
+            raise ValueError(f"each board member is a name of 1 to {MAX_MEMBER} characters")
+        return list(dict.fromkeys(names))
 
 
 class RetentionSettings(_Section):

@@ -145,7 +145,7 @@ def test_the_chair_sees_now_next_waiting_and_time(
     since = store.question(ids[0]).on_screen_since  # type: ignore[union-attr]
     assert view["current"] == {"id": screen_id(ids[0]), "text": "Now?",
                                "author": "Dot Hemsworth", "platform": "X", "asked_by": 1,
-                               "on_screen_since": since, "item": ""}
+                               "on_screen_since": since, "item": "", "to": ""}
     assert [q["text"] for q in view["next"]] == ["One?", "Two?", "Three?"]
     assert view["waiting"] == 4 and view["notes"] == [] and view["now"]
     _apply(moderation, store, "answer", ids[0])
@@ -257,3 +257,43 @@ def test_the_sweep_cuts_off_chairs_as_screens(app: Flask, hub: ScreenHub,
     server = Server()
     assert hub.sweep(server) == ["sid-1"] and server.cut == ["sid-1"]
     assert socketio is not None
+
+
+# -- directed questions -------------------------------------------------------------------------
+
+def test_a_question_directed_to_a_board_member_shows_on_the_board_and_the_chairs_view(
+        open_link: Callable[..., Screen], store: Store, moderation: Moderation) -> None:
+    now, later = _ingest(store, "Who signs off the budget?", "And the audit?")
+    _apply(moderation, store, "approve", later)
+    _apply(moderation, store, "screen", now)
+    screen, chair = open_link("screen", "hall"), open_link("chair")
+    _apply(moderation, store, "direct", now, to="the Chief Executive")
+    _apply(moderation, store, "direct", later, to="the Finance Director")
+    board = screen.wait_for(lambda b: bool(b["next"]) and "to" in b["next"][0])
+    assert board["current"]["to"] == "the Chief Executive"
+    assert board["next"][0]["to"] == "the Finance Director"
+    view = chair.wait_for(lambda v: bool(v["next"]) and v["next"][0]["to"] != "")
+    assert view["current"]["to"] == "the Chief Executive"
+    entry = store.log_after()[-1]
+    assert entry.type == "direct" and entry.extra["to"] == "the Finance Director"
+    with pytest.raises(Refused, match="already for the Finance Director"):
+        _apply(moderation, store, "direct", later, to="the Finance Director")
+    _apply(moderation, store, "direct", later, to="")
+    screen.wait_for(lambda b: bool(b["next"]) and "to" not in b["next"][0])
+
+
+def test_moderators_direct_only_to_the_configured_board_members(
+        socket_client: Any, store: Store, settings: Any) -> None:
+    settings.chair.board_members = ["the Chief Executive"]
+    (qid,) = _ingest(store, "Who signs off the budget?")
+
+    def direct(to: str) -> dict[str, Any]:
+        version = store.question(qid).version  # type: ignore[union-attr]
+        return socket_client.emit("act", {"action": "direct", "qid": qid, "version": version,  # type: ignore[no-any-return]
+                                          "params": {"to": to}},
+                                  namespace="/console", callback=True)
+
+    refused = direct("the Pope")
+    assert refused["ok"] is False and "board_members" in refused["error"]
+    assert direct("the Chief Executive")["ok"] is True
+    assert store.question(qid).directed_to == "the Chief Executive"  # type: ignore[union-attr]

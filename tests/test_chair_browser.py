@@ -104,6 +104,7 @@ def test_a_note_is_sent_acknowledged_and_seen_by_the_moderators(
         browser: Any, contexts: list[Any], live_server: str, store: Store,
         settings: Settings) -> None:
     settings.event.title = "Riverside Health & Ambulance Trust: Annual Public Meeting"
+    settings.chair.board_members = ["the Chair", "the Chief Executive"]
     _fill(store)
     links = ScreenLinks(store.conn, store.keys.event)
     errors: list[str] = []
@@ -124,6 +125,15 @@ def test_a_note_is_sent_acknowledged_and_seen_by_the_moderators(
     expect(sent).to_have_count(1)
     expect(sent.locator(".chair-note-meta")).to_contain_text("not seen yet")
     expect(console.locator("#note-text")).to_have_value("")
+
+    # The question on screen is directed to a board member (key b): the chair sees it.
+    console.locator("#list-screen .card").click()
+    console.keyboard.press("b")
+    expect(console.locator("#choice-ask-title")).to_have_text("For which board member?")
+    console.keyboard.press("2")
+    expect(chair.locator("#now-asker")).to_have_text("Ann Hughes · X · for the Chief Executive")
+    expect(console.locator("#list-screen .card .badge.item")).to_have_text(
+        "for the Chief Executive")
 
     note = chair.locator("#notes-list .note")
     expect(note.locator(".note-text")).to_have_text(NOTE)
@@ -241,8 +251,8 @@ def test_the_item_flow_tag_move_and_the_board_shows_only_its_queue(
     expect(card.locator(".badge.suggest")).to_have_text("Finance? (t)")
     card.click()
     console.keyboard.press("t")
-    expect(console.locator("#tag-ask")).to_be_visible()
-    expect(console.locator("#tag-choices button").first).to_have_text("1 Finance (suggested)")
+    expect(console.locator("#choice-ask")).to_be_visible()
+    expect(console.locator("#choice-list button").first).to_have_text("1 Finance (suggested)")
     console.keyboard.press("1")
     expect(card.locator(".badge.item")).to_have_text("on Finance")
     other = console.locator(f'#list-queue .card[data-qid="{ids[1]}"]')

@@ -97,6 +97,7 @@ def for_chair(data: str, state: str, titles: dict[str, str]) -> dict[str, Any] |
         "asked_by": int(q.get("asked_by") or 1),
         "on_screen_since": str(q.get("on_screen_since") or ""),
         "item": titles.get(str(q.get("item") or ""), ""),
+        "to": str(q.get("directed_to") or ""),
     }
 
 

@@ -181,6 +181,8 @@ def for_screen(data: str, state: str, anonymise: bool,
     }
     if not anonymise and q.get("author_name"):
         shown["author"] = q["author_name"]
+    if q.get("directed_to"):
+        shown["to"] = str(q["directed_to"])
     return shown
 
 

@@ -34,7 +34,7 @@
     return am < bm || (am === bm && as < bs);
   }
 
-  function who(q) { return [q.author, q.platform].filter(Boolean).join(" · "); }
+  function who(q) { return [q.author, q.platform, q.to ? `for ${q.to}` : ""].filter(Boolean).join(" · "); }
   function askedBy(q) { return q.asked_by > 1 ? `asked by ${q.asked_by} people` : ""; }
 
   function fits() {

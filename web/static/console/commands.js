@@ -8,7 +8,7 @@ import {
 const $ = (id) => document.getElementById(id);
 // Actions whose parameters the console knows how to ask for. An action of the table with
 // other parameters is not offered until the console learns them; one without any just runs.
-const ASKS = new Set(["reject", "screen", "edit", "group", "reorder", "tag"]);
+const ASKS = new Set(["reject", "screen", "edit", "group", "reorder", "tag", "direct"]);
 
 function quote(text, max) {
   return "“" + text.slice(0, max) + (text.length > max ? "…”" : "”");
@@ -24,7 +24,7 @@ export class Commands {
     this.keys = keyMap(this.table);
     this.pending = null;     // the question a dialog is about
     this.afterClose = null;  // what to do once a dialog has closed (instead of refocusing)
-    this.dialogs = { reasons: $("reasons"), screenAsk: $("screen-ask"), longAsk: $("long-ask"), help: $("help"), tagAsk: $("tag-ask") };
+    this.dialogs = { reasons: $("reasons"), screenAsk: $("screen-ask"), longAsk: $("long-ask"), help: $("help"), choiceAsk: $("choice-ask") };
     this.drivable = (name) => !!this.table[name] &&
       (this.table[name].params.length === 0 || ASKS.has(name));
     this.wireDialogs();
@@ -81,6 +81,7 @@ export class Commands {
       case "edit": this.startEdit(q); return;
       case "group": this.groupUnderTarget(q); return;
       case "tag": this.openTag(q); return;
+      case "direct": this.openDirect(q); return;
       default:
         if (!this.drivable(name)) {
           this.view.warn(`The console cannot run “${spec.label}” yet.`, q.id);
@@ -182,37 +183,51 @@ export class Commands {
     if (q) this.simple("screen", q, { then });
   }
 
-  // Tag: one key picks the agenda item (0: none); the item its keywords suggest is marked.
+  // Tag and direct: one key picks an agenda item, or a board member (0: none); the item the
+  // question's keywords suggest is marked.
   openTag(q) {
     const { items } = this.view.agenda;
     if (!items.length) { this.view.warn("The agenda has no items: add one under “Agenda” first.", q.id); return; }
-    this.pending = q;
-    $("tag-ask-question").textContent = quote(q.text, 120);
     const suggested = suggestItem(q.text, items);
-    const tagged = itemOf(q, this.view.agenda);
-    const choice = (n, id, title) => {
+    this.openChoice(q, "tag", "item", "Agenda item",
+      items.map((i) => ({ value: i.id, label: i.title })), "no item", suggested, itemOf(q, this.view.agenda));
+  }
+
+  openDirect(q) {
+    const members = (this.config.chair || {}).board_members || [];
+    if (!members.length) { this.view.warn("No board members are set: list them in [chair] board_members.", q.id); return; }
+    this.openChoice(q, "direct", "to", "For which board member?",
+      members.map((m) => ({ value: m, label: m })), "anyone", "", q.directed_to || "");
+  }
+
+  openChoice(q, action, param, title, options, none, suggested, now) {
+    this.pending = { q, action, param, values: [...options.slice(0, 9).map((o) => o.value)] };
+    $("choice-ask-title").textContent = title;
+    $("choice-ask-question").textContent = quote(q.text, 120);
+    const choice = (n, value, label) => {
       const li = document.createElement("li");
       const b = document.createElement("button");
       b.type = "button";
-      b.dataset.item = id;
+      b.dataset.value = value;
       const key = document.createElement("kbd");
       key.textContent = String(n);
-      b.append(key, " " + title + (id && id === suggested ? " (suggested)" : "") + (id === tagged ? " (now)" : ""));
+      b.append(key, " " + label + (value && value === suggested ? " (suggested)" : "") + (value === now ? " (now)" : ""));
       li.append(b);
       return li;
     };
-    const rows = items.slice(0, 9).map((item, i) => choice(i + 1, item.id, item.title));
-    rows.push(choice(0, "", "no item"));
-    $("tag-choices").replaceChildren(...rows);
-    this.dialogs.tagAsk.showModal();
-    const focus = this.dialogs.tagAsk.querySelector(`button[data-item="${CSS.escape(suggested || tagged || items[0].id)}"]`);
-    (focus || this.dialogs.tagAsk.querySelector("button[data-item]")).focus();
+    const rows = options.slice(0, 9).map((o, i) => choice(i + 1, o.value, o.label));
+    rows.push(choice(0, "", none));
+    $("choice-list").replaceChildren(...rows);
+    this.dialogs.choiceAsk.showModal();
+    const focus = [...this.dialogs.choiceAsk.querySelectorAll("button[data-value]")]
+      .find((b) => b.dataset.value === (suggested || now || options[0].value));
+    (focus || this.dialogs.choiceAsk.querySelector("button[data-value]")).focus();
   }
 
-  pickTag(item) {
-    const q = this.pending;
-    this.close(this.dialogs.tagAsk);
-    if (q) this.simple("tag", this.model.get(q.id) || q, { item });
+  pick(value) {
+    const pending = this.pending;
+    this.close(this.dialogs.choiceAsk);
+    if (pending) this.simple(pending.action, this.model.get(pending.q.id) || pending.q, { [pending.param]: value });
   }
 
   openHelp() { this.dialogs.help.showModal(); }
@@ -221,13 +236,13 @@ export class Commands {
 
   // Keys while a dialog is open; true when a dialog had them.
   dialogKey(ev) {
-    const { reasons, screenAsk, longAsk, help, tagAsk } = this.dialogs;
-    if (tagAsk.open) {
+    const { reasons, screenAsk, longAsk, help, choiceAsk } = this.dialogs;
+    if (choiceAsk.open) {
       const n = Number(ev.key);
-      const { items } = this.view.agenda;
-      if (ev.key !== " " && Number.isInteger(n) && n >= 0 && n <= Math.min(9, items.length)) {
+      const values = this.pending ? this.pending.values : [];
+      if (ev.key !== " " && Number.isInteger(n) && n >= 0 && n <= values.length) {
         ev.preventDefault();
-        this.pickTag(n === 0 ? "" : items[n - 1].id);
+        this.pick(n === 0 ? "" : values[n - 1]);
       }
       return true;
     }
@@ -257,10 +272,10 @@ export class Commands {
   }
 
   wireDialogs() {
-    const { reasons, screenAsk, longAsk, help, tagAsk } = this.dialogs;
-    tagAsk.addEventListener("click", (ev) => {
-      const b = ev.target.closest("button[data-item]");
-      if (b) this.pickTag(b.dataset.item);
+    const { reasons, screenAsk, longAsk, help, choiceAsk } = this.dialogs;
+    choiceAsk.addEventListener("click", (ev) => {
+      const b = ev.target.closest("button[data-value]");
+      if (b) this.pick(b.dataset.value);
     });
     reasons.addEventListener("click", (ev) => {
       const b = ev.target.closest("button[data-reason]");
@@ -274,7 +289,7 @@ export class Commands {
       const b = ev.target.closest("button[data-long]");
       if (b) this.pickLong(b.dataset.long);
     });
-    for (const dialog of [reasons, screenAsk, longAsk, help, tagAsk]) {
+    for (const dialog of [reasons, screenAsk, longAsk, help, choiceAsk]) {
       dialog.addEventListener("click", (ev) => { if (ev.target.closest("[data-close]")) this.close(dialog); });
       dialog.addEventListener("close", () => {
         this.pending = null;

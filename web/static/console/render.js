@@ -173,6 +173,7 @@ export class View {
     badges.replaceChildren();
     if (q.starred) badge(badges, "★ starred", "star");
     if (q.asked_by > 1) badge(badges, `asked by ${q.asked_by}`, "asked");
+    if (q.directed_to) badge(badges, `for ${q.directed_to}`, "item");
     const item = itemOf(q, this.agenda);
     if (item) badge(badges, `on ${titleOf(this.agenda, item)}`, "item");
     else if (q.item) badge(badges, "its agenda item was removed", "item");
