@@ -60,6 +60,17 @@ class ScreenSettings(_Section):
     queue_length: int = Field(default=3, ge=0, le=10)
     strip_hashtags: bool = True
     board_max_chars: int = Field(default=280, ge=40, le=10_000)
+    ask_url: str = ""
+
+    @field_validator("ask_url")
+    @classmethod
+    def _ask_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.match(r"^https?://[^\s/?#]+(/[^\s]*)?$", value) \
+                or len(value) > 200:
+            raise ValueError("the question form's public address, such as "
+                             "'https://floor.example.org/ask' (or empty)")
+        return value
 
 
 class ModerationSettings(_Section):

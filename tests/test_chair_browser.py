@@ -5,6 +5,7 @@ docs/chair.png)."""
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -291,3 +292,48 @@ def test_the_item_flow_tag_move_and_the_board_shows_only_its_queue(
     expect(other.locator(".badge.item")).to_have_text("its agenda item was removed")
     console.select_option("#f-item", "-")
     expect(console.locator("#list-queue .card")).to_have_count(2)
+
+
+@pytest.mark.parametrize("kind, size, video", [("screen", (1920, 1080), True),
+                                               ("screen", (1280, 720), False),
+                                               ("overlay", (1920, 1080), False)])
+def test_the_qr_code_on_the_board_and_overlay_reads_as_the_ask_address(
+        browser: Any, contexts: list[Any], live_server: str, store: Store, settings: Settings,
+        kind: str, size: tuple[int, int], video: bool) -> None:
+    import zxingcpp
+    from PIL import Image
+
+    settings.screen.ask_url = "https://floor.example.org/ask"
+    settings.screen.youtube_video_id = "dQw4w9WgXcQ" if video else ""
+    _fill(store)
+    secret, _ = ScreenLinks(store.conn, store.keys.event).create("hall", kind)
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]},
+                                  reduced_motion="reduce")
+    contexts.append(context)
+    page = context.new_page()
+    page.route("https://www.youtube-nocookie.com/**",
+               lambda route: route.fulfill(content_type="text/html", body="<body>stream</body>"))
+    page.goto(f"{live_server}/{kind}/{secret}")
+    page.wait_for_selector('body[data-connection="live"]')
+    expect(page.locator("#now-text")).to_have_text(NOW)
+    expect(page.locator(".ask-address")).to_have_text("Ask at floor.example.org/ask")
+    _wait(page, "document.querySelector('#ask-qr img').complete "
+                "&& document.querySelector('#ask-qr img').naturalWidth > 0")
+    # Read back from the pixels on the page, as a phone would.
+    shot = page.locator("#ask-qr").screenshot()
+    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(shot)))
+    assert [code.text for code in found] == ["https://floor.example.org/ask"]
+    # The corner is kept free: the QR code covers none of the question or the queue.
+    overlaps = page.evaluate("""() => {
+        const qr = document.getElementById('ask-qr').getBoundingClientRect();
+        return [...document.querySelectorAll('#now-text, .slot:not(.empty), .asker')]
+          .filter((e) => { const r = e.getBoundingClientRect();
+            return r.width && r.left < qr.right && r.right > qr.left
+                   && r.top < qr.bottom && r.bottom > qr.top; })
+          .map((e) => e.id || e.className);
+    }""")
+    assert overlaps == []
+    (ROOT / "test-artifacts").mkdir(exist_ok=True)
+    page.screenshot(path=str(ROOT / "test-artifacts" / f"{kind}-{size[0]}x{size[1]}-qr.png"),
+                    omit_background=kind == "overlay")
+    assert _axe(page) == []

@@ -14,7 +14,9 @@ screen, the chair's view its own fuller board (``web/chair.py`` registers its re
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import io
 import json
 import logging
 import re
@@ -23,6 +25,7 @@ import unicodedata
 from collections.abc import Callable
 from typing import Any
 
+import segno
 from flask import Blueprint, abort, current_app, make_response, render_template, request
 from flask.blueprints import BlueprintSetupState
 from flask_socketio import ConnectionRefusedError, emit, join_room
@@ -366,10 +369,40 @@ def _page(secret: str, kind: str, template: str) -> Any:
         log.warning("screen: ignoring youtube_video_id %r: not a YouTube video id", video)
         video = ""
     config = {"namespace": NAMESPACE, "events": EVENTS, "token": secret, "mode": kind}
+    ask_url = settings.screen.ask_url
     response = make_response(render_template(
         template, title=settings.event.title, video=video, config=config,
-        slots=settings.screen.queue_length))
+        slots=settings.screen.queue_length, ask_url=ask_url, ask_short=short_address(ask_url)))
     response.headers.update(HEADERS)
+    return response
+
+
+def short_address(url: str) -> str:
+    """The address as people type it: no scheme, no trailing slash."""
+    return re.sub(r"^https?://", "", url).rstrip("/")
+
+
+@functools.lru_cache(maxsize=4)
+def qr_svg(url: str) -> bytes:
+    """A QR code of ``url`` as SVG: dark modules on white with the quiet zone scanners need,
+    error correction M (readable off a projected, streamed picture)."""
+    out = io.BytesIO()
+    segno.make(url, error="m", micro=False).save(
+        out, kind="svg", scale=10, border=4, dark="#000000", light="#ffffff",
+        title="QR code of " + url)
+    return out.getvalue()
+
+
+@bp.get("/qr/ask.svg")
+def ask_qr() -> Any:
+    """The QR code of the question form's public address ([screen] ask_url), from our origin:
+    the board and overlay load nothing from elsewhere."""
+    url = floor().settings.screen.ask_url
+    if not url:
+        abort(404)
+    response = make_response(qr_svg(url))
+    response.headers["Content-Type"] = "image/svg+xml"
+    response.headers["Cache-Control"] = "no-cache"
     return response
 
 
