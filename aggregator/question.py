@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
+
+from aggregator.payloads import QuestionPayload
 
 PLATFORMS = {
     "x": "X",
@@ -73,11 +75,11 @@ class Question:
     item: str = ""  # the agenda item it is tagged to (aggregator/agenda.py); empty: none
     directed_to: str = ""  # the board member it is for ([chair] board_members); empty: anyone
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> QuestionPayload:
         # Shallow on purpose: dataclasses.asdict deep-copies and is the slowest step of ingest.
         data = dict(self.__dict__)
         data["flags"] = list(self.flags)
-        return data
+        return cast(QuestionPayload, data)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Question:

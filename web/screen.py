@@ -22,7 +22,7 @@ import logging
 import re
 import threading
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import segno
@@ -31,6 +31,7 @@ from flask.blueprints import BlueprintSetupState
 from flask_socketio import ConnectionRefusedError, emit, join_room
 
 from aggregator.normalise import fold
+from aggregator.payloads import Board, BoardItem, BoardQuestion
 from aggregator.question import PLATFORMS
 from aggregator.settings import Settings
 from aggregator.store import LogEntry, Store
@@ -104,7 +105,7 @@ return out
 """
 
 
-def item_named(record: str) -> dict[str, str] | None:
+def item_named(record: str) -> BoardItem | None:
     """An agenda item as the board names it: {id, title}, or None."""
     try:
         item = json.loads(record) if record else None
@@ -164,7 +165,7 @@ def direction(text: str) -> str:
 
 
 def for_screen(data: str, state: str, anonymise: bool,
-               tags: frozenset[str] = frozenset()) -> dict[str, Any] | None:
+               tags: frozenset[str] = frozenset()) -> BoardQuestion | None:
     """What a screen may know of one question, or None if it must not be shown. ``tags``:
     the hashtags taken out of the text (see ``board_tags``)."""
     try:
@@ -175,11 +176,12 @@ def for_screen(data: str, state: str, anonymise: bool,
             or not isinstance(q.get("id"), str) or not isinstance(q.get("text"), str):
         return None
     text = strip_tags(q["text"], tags)
-    shown: dict[str, Any] = {
+    platform = str(q.get("platform") or "")
+    shown: BoardQuestion = {
         "id": screen_id(q["id"]),
         "text": text,
         "dir": direction(text),
-        "platform": PLATFORMS.get(q.get("platform", ""), q.get("platform", "")),
+        "platform": PLATFORMS.get(platform, platform),
         "asked_by": int(q.get("asked_by") or 1),
     }
     if not anonymise and q.get("author_name"):
@@ -211,7 +213,7 @@ class ScreenHub:
         self._stop = threading.Event()
         self._watcher: Any = None
 
-    def board(self) -> dict[str, Any]:
+    def board(self) -> Board:
         """The board now: {id, current, next, item}, exactly as of log entry ``id``."""
         k = self.store.keys
         screen = self.settings.screen
@@ -229,22 +231,22 @@ class ScreenHub:
         }
 
     @staticmethod
-    def ids(board: dict[str, Any]) -> set[str]:
+    def ids(board: Mapping[str, Any]) -> set[str]:
         current = [board["current"]] if board["current"] else []
         return {q["id"] for q in current + board["next"]}
 
     @staticmethod
-    def content(board: dict[str, Any]) -> dict[str, Any]:
+    def content(board: Mapping[str, Any]) -> dict[str, Any]:
         """What decides whether a board is worth sending: all but its log id and clock."""
         return {key: value for key, value in board.items() if key not in ("id", "now")}
 
     @staticmethod
-    def view(board: dict[str, Any], kind: str) -> dict[str, Any]:
+    def view(board: Board, kind: str) -> Board:
         """What a link of this kind may see of the board: an overlay shows only the question on
         screen, so it is never sent the queue."""
         return board if kind == "screen" else {**board, "next": [], "item": None}
 
-    def read(self, kind: str, board: dict[str, Any] | None = None) -> dict[str, Any]:
+    def read(self, kind: str, board: Board | None = None) -> Mapping[str, Any]:
         """The view a kind's sockets are sent: its own reader's (the chair's), or the board's."""
         reader = self.readers.get(kind)
         if reader is not None:
@@ -267,7 +269,7 @@ class ScreenHub:
                 return
             due = [kind for kind in sorted(set(self.kinds.values()))
                    if kind not in self.sent or self.touches(kind, entry)]
-            board: dict[str, Any] | None = None
+            board: Board | None = None
             try:
                 for kind in due:
                     if kind not in self.readers and board is None:
