@@ -197,3 +197,20 @@ def test_moderators_change_the_agenda_over_the_socket(socket_client: Any, agenda
                                         "params": {"item": "finance"}},
                                 namespace="/console", callback=True)
     assert tagged == {"ok": False, "error": "there is no question x:none"}
+
+
+def test_the_chair_moves_the_meeting_to_an_item(open_link: Callable[..., Screen], agenda: Agenda,
+                                                store: Store) -> None:
+    screen, chair = open_link("screen"), open_link("chair")
+    view = chair.wait_for(lambda v: True)
+    assert view["agenda"] == [{"id": "finance", "title": "Finance"},
+                              {"id": "ambulances", "title": "Ambulances"}]
+    refused = screen.client.call("move", {"item": "finance"}, namespace="/screen")
+    assert refused == {"ok": False, "error": "only the chair's view moves the agenda"}
+    assert chair.client.call("move", {"item": "sport"}, namespace="/screen") == {
+        "ok": False, "error": "there is no such agenda item (someone may have removed it)"}
+    assert chair.client.call("move", {"item": "finance"}, namespace="/screen")["ok"] is True
+    screen.wait_for(lambda b: b["item"] == {"id": "finance", "title": "Finance"})
+    assert store.log_after()[-1].actor == "chair (chair)"
+    assert chair.client.call("move", {"item": ""}, namespace="/screen")["ok"] is True
+    screen.wait_for(lambda b: b["item"] is None)

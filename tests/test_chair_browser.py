@@ -337,3 +337,31 @@ def test_the_qr_code_on_the_board_and_overlay_reads_as_the_ask_address(
     page.screenshot(path=str(ROOT / "test-artifacts" / f"{kind}-{size[0]}x{size[1]}-qr.png"),
                     omit_background=kind == "overlay")
     assert _axe(page) == []
+
+
+def test_the_chair_taps_an_item_and_the_board_follows(browser: Any, contexts: list[Any],
+                                                      live_server: str, store: Store,
+                                                      settings: Settings) -> None:
+    settings.agenda = AgendaSettings.model_validate({"items": [
+        {"id": "finance", "title": "Finance"}, {"id": "roads", "title": "Roads"}]})
+    Agenda(store.conn, store.keys.event).seed(settings.agenda.items)
+    _fill(store)
+    links = ScreenLinks(store.conn, store.keys.event)
+    secret, _ = links.create("hall", "screen")
+    errors: list[str] = []
+    chair = _chair(browser, contexts, live_server, links, errors)
+    board = chair.context.new_page()
+    board.goto(f"{live_server}/screen/{secret}")
+    board.wait_for_selector('body[data-connection="live"]')
+    nav = chair.locator("#agenda-nav")
+    expect(nav.get_by_role("button", name="All questions")).to_have_attribute(
+        "aria-pressed", "true")
+    nav.get_by_role("button", name="Roads").click()
+    expect(board.locator("#agenda-item")).to_have_text("Questions on: Roads")
+    expect(board.locator("#next-list .slot:not(.empty)")).to_have_count(0)
+    expect(nav.get_by_role("button", name="Roads")).to_have_attribute("aria-pressed", "true")
+    expect(chair.locator("#agenda-item")).to_have_text("Questions on: Roads · 0 waiting")
+    assert _axe(chair) == []
+    nav.get_by_role("button", name="All questions").click()
+    expect(board.locator("#agenda-item")).to_have_text("")
+    assert errors == []

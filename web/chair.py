@@ -30,15 +30,16 @@ from web import floor
 from web.console import moderators_only
 from web.extensions import socketio
 from web.replies import BadRequest, answering, failure
-from web.screen import AGENDA_ENTRIES, HEADERS, NAMESPACE, ScreenHub, hub, item_named, screen_id
+from web.screen import AGENDA_ENTRIES, HEADERS, NAMESPACE, ScreenHub, hub, screen_id
 from web.screen import EVENTS as SCREEN_EVENTS
+from web.screen_links import ScreenLink
 
 log = logging.getLogger("floor.chair")
 bp = Blueprint("chair", __name__)
 
 KIND = "chair"
 # The chair's own events on /screen, and the console's on /console.
-EVENTS = {**SCREEN_EVENTS, "acknowledge": "acknowledge"}
+EVENTS = {**SCREEN_EVENTS, "acknowledge": "acknowledge", "move": "move"}
 CONSOLE_EVENTS = {"note": "note", "notes": "notes", "agenda": "agenda",
                   "agenda_change": "agenda_change"}
 # The view lists this many questions after the current one: what a chair reads at a glance.
@@ -133,11 +134,9 @@ class ChairView:
         last_id, current, waiting, queued, notes, item, matching, agenda = self._read(
             keys=[k.log, k.screen, k.queue, k.question(""), k.notes, k.agenda_current,
                   k.agenda], args=[NEXT])
-        titles = {}
-        for record in agenda:
-            named = item_named(record)
-            if named is not None:
-                titles[named["id"]] = named["title"]
+        items = sorted((json.loads(r) for r in agenda),
+                       key=lambda i: (i.get("position", 0), str(i.get("id"))))
+        titles = {str(i["id"]): str(i.get("title") or i["id"]) for i in items if i.get("id")}
         shown = (for_chair(d, "approved", titles) for d in queued if d)
         return {
             "id": last_id,
@@ -147,6 +146,7 @@ class ChairView:
             "waiting": int(waiting),
             "item": {"id": item, "title": titles[item]} if item in titles else None,
             "waiting_item": int(matching),
+            "agenda": [{"id": i, "title": t} for i, t in titles.items()],
             "notes": shown_notes(list(notes)),
         }
 
@@ -190,14 +190,9 @@ def chair_page(secret: str) -> Any:
 @answering(EVENTS["acknowledge"])
 def acknowledge(data: Any) -> dict[str, Any]:
     """The chair saw a note: logged, so the moderators' consoles show it."""
-    screens = hub()
-    sid = request.sid  # type: ignore[attr-defined]
-    digest, kind = screens.sids.get(sid), screens.kinds.get(sid)
-    if digest is None or kind != KIND:
-        return failure("only the chair's view acknowledges notes")
-    link = screens.links.by_digest(digest)
-    if link is None:
-        return failure("this link was revoked", revoked=True)
+    link = _chair_link("acknowledges notes")
+    if isinstance(link, dict):
+        return link
     note_id = data.get("note") if isinstance(data, dict) else None
     if not isinstance(note_id, str) or not 0 < len(note_id) <= MAX_NOTE_ID:
         raise BadRequest("which note?")
@@ -206,6 +201,36 @@ def acknowledge(data: Any) -> dict[str, Any]:
     except Refused as exc:
         return failure(str(exc))
     return {"ok": True, "note": note.to_dict()}
+
+
+def _chair_link(doing: str) -> ScreenLink | dict[str, Any]:
+    """The live chair link of this socket, or the failure to answer with."""
+    screens = hub()
+    sid = request.sid  # type: ignore[attr-defined]
+    digest, kind = screens.sids.get(sid), screens.kinds.get(sid)
+    if digest is None or kind != KIND:
+        return failure(f"only the chair's view {doing}")
+    link = screens.links.by_digest(digest)
+    if link is None:
+        return failure("this link was revoked", revoked=True)
+    return link
+
+
+@socketio.on(EVENTS["move"], namespace=NAMESPACE)
+@answering(EVENTS["move"])
+def move(data: Any) -> dict[str, Any]:
+    """The chair moves the meeting to an agenda item ("" for all questions), as moderators can."""
+    link = _chair_link("moves the agenda")
+    if isinstance(link, dict):
+        return link
+    item = data.get("item") if isinstance(data, dict) else None
+    if not isinstance(item, str) or len(item) > 64:
+        raise BadRequest("which agenda item?")
+    try:
+        entry_id = _agenda().move(item, f"chair ({link.label})")
+    except Refused as exc:
+        return failure(str(exc))
+    return {"ok": True, "id": entry_id}
 
 
 # -- the moderators' side (in /console) --------------------------------------------------------

@@ -64,6 +64,30 @@
     $("agenda-item").textContent = item ? `Questions on: ${item.title} · ${waitingItem} waiting` : "";
   }
 
+  // The agenda, as buttons: a tap moves the meeting (and the board) to that item.
+  function showAgenda(items, current) {
+    const nav = $("agenda-nav");
+    nav.hidden = !items.length;
+    body.classList.toggle("with-agenda", items.length > 0);
+    const key = JSON.stringify([items, current]);
+    if (nav.dataset.key === key) return;
+    nav.dataset.key = key;
+    const buttons = [{ id: "", title: "All questions" }, ...items].map((item) => {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.textContent = item.title;
+      b.setAttribute("aria-pressed", String(item.id === current));
+      b.addEventListener("click", () => {
+        socket.timeout(8000).emit(E.move, { item: item.id }, (err, reply) => {
+          $("notes-error").textContent = err ? "No answer from the server: tap again."
+            : (reply.ok ? "" : reply.error);
+        });
+      });
+      return b;
+    });
+    nav.replaceChildren(...buttons);
+  }
+
   function showNext(list, waiting) {
     slots.forEach((slot, i) => {
       const q = list[i];
@@ -119,6 +143,7 @@
     showCurrent(null);
     showNext([], 0);
     showItem(null, 0);
+    showAgenda([], "");
     showNotes([]);
     setStatus("revoked", "This chair link was revoked.");
   }
@@ -148,6 +173,7 @@
     showCurrent(view.current);
     showNext(view.next || [], view.waiting || 0);
     showItem(view.item, view.waiting_item || 0);
+    showAgenda(view.agenda || [], view.item ? view.item.id : "");
     showNotes(view.notes || []);
   });
   setInterval(tick, 1000);
