@@ -275,6 +275,10 @@ def test_the_item_flow_tag_move_and_the_board_shows_only_its_queue(
     expect(board.locator("#agenda-item")).to_have_text("Questions on: Finance")
     expect(board.locator("#next-list .slot:not(.empty) .slot-text")).to_have_text([texts[0]])
     expect(console.locator(".agenda-row.now .agenda-title")).to_have_text("Finance")
+    # The console's preview shows what the board shows.
+    expect(console.locator("#preview .preview-next-title").first).to_have_text(
+        "Questions on: Finance")
+    expect(console.locator("#preview .preview-next li")).to_have_count(1)
 
     # Renamed live, the board follows; back to all questions, it lists them all again.
     console.get_by_role("button", name="Rename: Finance").click()
@@ -283,6 +287,8 @@ def test_the_item_flow_tag_move_and_the_board_shows_only_its_queue(
     console.keyboard.press("Enter")
     expect(board.locator("#agenda-item")).to_have_text("Questions on: Finance and audit")
     expect(card.locator(".badge.item")).to_have_text("on Finance and audit")
+    expect(console.locator("#preview .preview-next-title").first).to_have_text(
+        "Questions on: Finance and audit")
     console.click("#agenda-all")
     expect(board.locator("#agenda-item")).to_have_text("")
     expect(board.locator("#next-list .slot:not(.empty) .slot-text")).to_have_text(texts)

@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import {
   agendaOf, clockText, mergeNote, noteOf, noteOrder, overLimit, secondsOnScreen, suggestItem,
 } from "../../web/static/console/chair.js";
-import { NO_FILTERS, itemOf, passes } from "../../web/static/console/state.js";
+import { Model, NO_FILTERS, itemOf, passes, preview } from "../../web/static/console/state.js";
 
 const CONFIG = JSON.parse(readFileSync(new URL("./fixtures/config.json", import.meta.url), "utf8"));
 
@@ -88,5 +88,21 @@ describe("agenda items", () => {
   it("reads the agenda an agenda entry carries", () => {
     assert.deepEqual(agendaOf({ type: "agenda", agenda: JSON.stringify(agenda) }), agenda);
     assert.equal(agendaOf({ type: "tag" }), null);
+  });
+});
+
+describe("the board preview on an agenda item", () => {
+  it("lists only the item's questions, as the board does, and changes with the item", () => {
+    const q = (id, item) => ({ id, item, version: 1, state: "approved" });
+    const model = new Model();
+    model.applySnapshot({ last_id: "1-0", questions: [q("a", "finance"), q("b", ""), q("c", "finance")], queue: ["a", "b", "c"], screen: null });
+    const agenda = { items: [{ id: "finance", title: "Finance" }], current: "finance" };
+    const on = preview(model, 3, agenda);
+    assert.deepEqual(on.next.map((x) => x.id), ["a", "c"]);
+    const all = preview(model, 3, { ...agenda, current: "" });
+    assert.deepEqual(all.next.map((x) => x.id), ["a", "b", "c"]);
+    assert.notEqual(on.signature, all.signature);
+    // An item that no longer exists is no item.
+    assert.deepEqual(preview(model, 3, { items: [], current: "finance" }).next.length, 3);
   });
 });

@@ -53,6 +53,7 @@ agenda = new AgendaPanel(config, link.socket, (state) => {
   view.agenda = state;
   view.filters.agenda = state;
   for (const qid of model.order) model.touched.add(qid);  // badges name items by title
+  view.previewSig = "";  // and so does the preview
   view.schedule();
 });
 if (model.lastId !== null) chair.load();

@@ -324,7 +324,7 @@ export class View {
 
   renderPreview() {
     const { config } = this;
-    const { current, next, signature } = preview(this.model, config.queue_length);
+    const { current, next, signature } = preview(this.model, config.queue_length, this.agenda);
     if (signature === this.previewSig) return;
     this.previewSig = signature;
     const parts = [];
@@ -348,6 +348,13 @@ export class View {
       empty.className = "preview-empty";
       empty.textContent = "The screen is clear.";
       parts.push(empty);
+    }
+    const onItem = titleOf(this.agenda, this.agenda.current);
+    if (onItem) {
+      const named = document.createElement("p");
+      named.className = "preview-next-title";
+      named.textContent = `Questions on: ${onItem}`;
+      parts.push(named);
     }
     if (next.length) {
       const h = document.createElement("p");

@@ -245,9 +245,13 @@ export function tooLongForBoard(q, config) {
 
 // -- the board preview: the question on screen and the next few of the queue -------------------
 
-export function preview(model, queueLength) {
+// With the meeting on an agenda item, the board lists only that item's questions.
+export function preview(model, queueLength, agenda = null) {
   const current = model.onScreen();
-  const next = model.queue.slice(0, queueLength).map((id) => model.questions.get(id)).filter(Boolean);
-  const signature = [current, ...next].map((q) => (q ? `${q.id}:${q.version}` : "-")).join("|");
+  const item = agenda && agenda.current && agenda.items.some((i) => i.id === agenda.current) ? agenda.current : "";
+  const queued = model.queue.map((id) => model.questions.get(id)).filter(Boolean);
+  const next = (item ? queued.filter((q) => q.item === item) : queued).slice(0, queueLength);
+  const versions = [current, ...next].map((q) => (q ? `${q.id}:${q.version}` : "-")).join("|");
+  const signature = item ? `${item}|${versions}` : versions;
   return { current, next, signature };
 }
