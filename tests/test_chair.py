@@ -297,3 +297,17 @@ def test_moderators_direct_only_to_the_configured_board_members(
     assert refused["ok"] is False and "board_members" in refused["error"]
     assert direct("the Chief Executive")["ok"] is True
     assert store.question(qid).directed_to == "the Chief Executive"  # type: ignore[union-attr]
+
+
+def test_the_published_record_says_how_long_each_answer_took(store: Store,
+                                                             moderation: Moderation) -> None:
+    from aggregator.export import export_lines
+
+    a, b = _ingest(store, "First?", "Second?")
+    _apply(moderation, store, "screen", a)
+    _apply(moderation, store, "screen", b)  # a is answered, displaced by b
+    _apply(moderation, store, "answer", b)
+    records = {r["question"]["id"]: r for r in map(json.loads, export_lines(store))}
+    for qid in (a, b):
+        took = [e for e in records[qid]["history"] if e.get("off_screen") == qid]
+        assert len(took) == 1 and float(took[0]["seconds_on_screen"]) >= 0, took
