@@ -318,12 +318,14 @@ def demo(host: str, port: int, speed: float) -> None:
         links = ScreenLinks(conn, settings.event.slug)
         board, _ = links.create("demo board", "screen")
         overlay, _ = links.create("demo overlay", "overlay")
+        chair, _ = links.create("demo chair", "chair")
         base = f"http://{host}:{port}"
         banner = (f"\n  Floor demo: {settings.event.title}\n"
                   f"  Console:   {base}/console\n"
                   f"  Log in as: demo / {password}\n"
                   f"  Board:     {base}/screen/{board}\n"
                   f"  Overlay:   {base}/overlay/{overlay}\n"
+                  f"  Chair:     {base}/chair/{chair}\n"
                   f"  Rehearsal feed at {speed:g}x; data in {folder} (removed at the end).\n"
                   f"  Press Ctrl-C to stop.\n")
         try:
