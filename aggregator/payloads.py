@@ -35,6 +35,9 @@ class QuestionPayload(TypedDict):
     undo_depth: int
     triage: dict[str, Any]  # the triage worker's findings (aggregator/triage/assess.py)
     asked_on: dict[str, int]  # platform -> askers, once others are grouped under it
+    on_screen_since: str
+    item: str
+    directed_to: str
 
 
 class SnapshotPayload(TypedDict):
@@ -71,6 +74,14 @@ class BoardQuestion(TypedDict):
     asked_by: int
     platforms: NotRequired[int]  # on how many platforms it was asked, when more than one
     author: NotRequired[str]
+    to: NotRequired[str]  # the board member it is directed to
+
+
+class BoardItem(TypedDict):
+    """The agenda item the meeting is on, as the board names it."""
+
+    id: str
+    title: str
 
 
 class Board(TypedDict):
@@ -79,3 +90,4 @@ class Board(TypedDict):
     id: str
     current: BoardQuestion | None
     next: list[BoardQuestion]
+    item: BoardItem | None

@@ -77,6 +77,9 @@ class Question:
     # The triage worker's findings (aggregator/triage): question score and reason, abuse,
     # masked personal data, the open question this one repeats. Empty until it has run.
     triage: dict[str, Any] = field(default_factory=dict)
+    on_screen_since: str = ""  # when it last went on screen; empty when it is not there
+    item: str = ""  # the agenda item it is tagged to (aggregator/agenda.py); empty: none
+    directed_to: str = ""  # the board member it is for ([chair] board_members); empty: anyone
 
     def to_dict(self) -> QuestionPayload:
         # Shallow on purpose: dataclasses.asdict deep-copies and is the slowest step of ingest.
