@@ -643,7 +643,7 @@ class ModeratorsAtWork(RuleBasedStateMachine):
         self.arrived += 1
         (qid,) = self.store.ingest("youtube", [(post, {})])
         self.model.qs[qid] = ModelQuestion(qid, text)
-        if self.arrived % 2 == 0:
+        if self.arrived % 4 == 0:
             # Triage (its real write, with a finding chosen here) says it repeats the first.
             first = min(self.model.qs)
             finding = Finding(0.9, "a question", suggest={"qid": first, "score": 0.9})
