@@ -17,6 +17,7 @@ BENCHES = {
     "latency.py": "approve -> all 3 screens updated",
     "fanout.py": "approve -> all screens have the board",
     "ingest.py": "floor normalise+dedupe+store:",
+    "servers.py": "| gunicorn gthread, 1 worker |",
 }
 
 

@@ -98,14 +98,15 @@ def bind_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def serve(build: Callable[[], Flask], host: str, port: int,
-          threads: int = DEFAULT_THREADS) -> int:
+def serve(build: Callable[[], Flask], host: str, port: int, threads: int = DEFAULT_THREADS,
+          worker: str | None = None) -> int:
     """Serve the app ``build()`` makes (called in the worker process) until SIGTERM or
-    SIGINT; returns 0 after a clean stop, ``BOOT_FAILED`` if the app could not be built."""
+    SIGINT; returns 0 after a clean stop, ``BOOT_FAILED`` if the app could not be built.
+    ``worker``: another gunicorn worker class (bench/latency.py measures ``gevent``)."""
     options = {
         "bind": [bind_address(host, port)],
         "workers": 1,
-        "worker_class": FloorWorker,
+        "worker_class": worker or FloorWorker,
         "threads": threads,
         "worker_connections": threads + SPARE_CONNECTIONS,
         "graceful_timeout": GRACEFUL_SECONDS,
