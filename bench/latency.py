@@ -193,7 +193,9 @@ class Server:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
-        keys = list(self.conn.scan_iter(f"floor:{self.event}:*", count=1000))
+        from aggregator.keys import Keys
+
+        keys = list(self.conn.scan_iter(Keys(self.event).pattern, count=1000))
         if keys:
             self.conn.delete(*keys)
         self.tmp.cleanup()

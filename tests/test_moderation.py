@@ -13,9 +13,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from aggregator.actions import ACTIONS
+from aggregator.keys import Keys
 from aggregator.moderation import Moderation, Refused
 from aggregator.normalise import normalise
 from aggregator.question import Post
+from aggregator.redis_server import client_from_url
 from aggregator.store import Store
 
 
@@ -237,7 +239,7 @@ class ModeratorsAtWork(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.conn = redis.Redis.from_url(ModeratorsAtWork.redis_url, decode_responses=True)
+        self.conn = client_from_url(ModeratorsAtWork.redis_url)
         self.event = "t-sm-" + uuid.uuid4().hex[:10]
         self.store = Store(self.conn, self.event)
         self.mod = Moderation(self.conn, self.event)
@@ -313,7 +315,7 @@ class ModeratorsAtWork(RuleBasedStateMachine):
         assert queue == snap.queue and (screen or None) == snap.screen
 
     def teardown(self) -> None:
-        keys = list(self.conn.scan_iter(f"floor:{self.event}:*"))
+        keys = list(self.conn.scan_iter(Keys(self.event).pattern))
         if keys:
             self.conn.delete(*keys)
         self.conn.close()
