@@ -2,8 +2,9 @@
 
 Every key of an event carries the hash tag ``{slug}`` (aggregator/keys.py), so the store's Lua
 script and the moderation's WATCH/MULTI transactions, which touch several keys at once, run in
-one slot. The whole store and moderation test modules run here against the cluster, with
-REDIS_URL=redis+cluster://..., so every operation they cover is checked in cluster mode.
+one slot. The whole store, moderation and screen test modules run here against the cluster,
+with REDIS_URL=redis+cluster://..., so every operation they cover (the ingest script, every
+moderator action's WATCH/MULTI, the board's script, the log's XREAD) runs in cluster mode.
 """
 
 from __future__ import annotations
@@ -75,11 +76,12 @@ def test_a_cluster_url_makes_a_cluster_client(cluster_url: str) -> None:
 
 
 @needs_redis_server
-def test_store_and_moderation_run_on_the_cluster(cluster_url: str) -> None:
+@pytest.mark.slow
+def test_store_moderation_and_screens_run_on_the_cluster(cluster_url: str) -> None:
     env = {**os.environ, "REDIS_URL": cluster_url, "PYTHONUNBUFFERED": "1"}
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-         "tests/test_store.py", "tests/test_moderation.py"],
+         "tests/test_store.py", "tests/test_moderation.py", "tests/test_screen.py"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     assert " passed" in done.stdout and "skipped" not in done.stdout, done.stdout[-2000:]
