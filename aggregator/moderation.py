@@ -23,6 +23,7 @@ import redis
 from aggregator.actions import ACTIONS, Action, Refused, done_words
 from aggregator.keys import Keys
 from aggregator.question import STATE_WORDS, Question, utc_now
+from aggregator.redis_server import replicated
 
 __all__ = ["Item", "Moderation", "Refused", "Step", "UNDO_DEPTH"]
 
@@ -92,6 +93,8 @@ class Moderation:
 
         result = self.conn.transaction(attempt, self.keys.queue, self.keys.screen,
                                        value_from_callable=True)
+        if result is not None:
+            replicated(self.conn)  # behind Sentinel: on a replica before it is acknowledged
         return None if result is None else str(result)
 
 

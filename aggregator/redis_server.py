@@ -40,6 +40,11 @@ CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
 # A failover takes Sentinel a few seconds (down-after-milliseconds, then an election): commands
 # are retried meanwhile on fresh connections, which ask the Sentinels for the primary again.
 FAILOVER_RETRY = Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=12)
+# How long an action waits for a replica to have it (Sentinel set-ups only; WAIT answers in
+# well under a millisecond when the replica keeps up).
+REPLICA_WAIT_MS = 500
+# After a WAIT no replica answered, actions go unconfirmed (and unslowed) this long.
+NO_REPLICA_RECHECK = 10.0
 # While the Sentinels name no primary at start, wait this long between two questions (at most).
 NO_PRIMARY_WAIT_MAX = 30.0
 
@@ -157,6 +162,7 @@ def _sentinel(url: str) -> redis.Redis:
         socket_timeout=5, socket_connect_timeout=1, retry=FAILOVER_RETRY,
         retry_on_error=[redis.ConnectionError, redis.TimeoutError])
     client.floor_url = url
+    client.floor_replicated = True
     delay = 1.0
     while True:
         try:
@@ -167,6 +173,28 @@ def _sentinel(url: str) -> redis.Redis:
                         delay)
         time.sleep(delay)
         delay = min(delay * 2, NO_PRIMARY_WAIT_MAX)
+
+
+def replicated(client: redis.Redis) -> bool:
+    """After a write the caller is about to acknowledge: behind Sentinel, wait until a replica
+    has it too (WAIT), so that a failover right after cannot lose it. True when a replica
+    confirmed or there is none to ask; False (and a warning) when none confirmed in time."""
+    if not getattr(client, "floor_replicated", False):
+        return True
+    if time.monotonic() < getattr(client, "floor_no_replica_until", 0.0):
+        return False  # none confirmed a moment ago: do not slow every action down meanwhile
+    try:
+        acked = int(client.wait(1, REPLICA_WAIT_MS))
+    except redis.RedisError as exc:
+        log.warning("redis: cannot confirm the last action on a replica: %s", redact(exc))
+        return False
+    if acked < 1:
+        client.floor_no_replica_until = time.monotonic() + NO_REPLICA_RECHECK
+        log.warning("redis: no replica confirmed an action within %d ms (a primary without "
+                    "its replica, after a failover?): until one is back, a second failover "
+                    "could lose actions; asking again in %.0f s", REPLICA_WAIT_MS,
+                    NO_REPLICA_RECHECK)
+    return acked >= 1
 
 
 def no_primary_reason(sentinel: Sentinel, service: str) -> str:
