@@ -70,6 +70,14 @@ class FloorWorker(ThreadWorker):
         hang_up_everyone()
         super().handle_quit(sig, frame)
 
+    def is_parent_alive(self) -> bool:
+        """An orphan (`floor web` was killed) hangs up too and ends, instead of keeping its
+        clients from reconnecting to a live node."""
+        if super().is_parent_alive():
+            return True
+        threading.Thread(target=hang_up_everyone, name="hang-up", daemon=True).start()
+        return False
+
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hints
     def __init__(self, build: Callable[[], Flask], options: dict[str, Any]) -> None:
