@@ -92,6 +92,11 @@ class Keys:
         """Hash: sha256 of a screen or overlay link's secret -> JSON (kind, label, created)."""
         return self.prefix + "screen-links"
 
+    @property
+    def control_tokens(self) -> str:
+        """Hash: sha256 of a remote control token -> JSON (label, created)."""
+        return self.prefix + "control-tokens"
+
     def question(self, qid: str) -> str:
         return self.prefix + "q:" + qid
 

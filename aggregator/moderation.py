@@ -79,6 +79,20 @@ class Moderation:
 
         return str(self._transact(actor, clear))
 
+    def screen_next(self, actor: str) -> str:
+        """Put the first queued question on screen, only while the screen is clear: a remote
+        control's "next" (web/control.py), where a flood of presses must put one question on
+        screen, not displace each other's."""
+
+        def next_one(step: Step) -> Decision:
+            if step.screen is not None:
+                raise Refused("a question is on screen: mark it answered or send it back first")
+            if not step.queue:
+                raise Refused("the queue is empty")
+            return step.run(ACTIONS["screen"], step.queue[0], None, {})
+
+        return str(self._transact(actor, next_one))
+
     def _transact(self, actor: str, decide: Callable[[Step], Decision]) -> str | None:
         def attempt(pipe: redis.client.Pipeline) -> str | None:
             step = Step(pipe, self.keys, actor)

@@ -508,6 +508,52 @@ def screen_link_revoke(key: str, every: bool) -> None:
         click.echo(f"{link.kind} link {link.id} ({link.label}): revoked")
 
 
+# -- remote control tokens --------------------------------------------------------------------
+
+@cli.group("control-token")
+def control_token() -> None:
+    """Make, list and revoke the tokens of remote controls (Stream Deck, Companion)."""
+
+
+def _control_tokens() -> Any:
+    from web.control import ControlTokens
+
+    return ControlTokens(_conn(), _settings().event.slug)
+
+
+@control_token.command("create")
+@click.argument("label", default="")
+def control_token_create(label: str) -> None:
+    """Make a token labelled LABEL (e.g. "stream deck") and print it, this once: Floor keeps
+    only a hash of it. Its calls are logged as moderator control:LABEL."""
+    secret, token = _control_tokens().create(label)
+    click.echo(f"control token {token.id} ({token.label}):")
+    click.echo(secret)
+
+
+@control_token.command("list")
+def control_token_list() -> None:
+    """List the tokens that work (ids and labels; the tokens themselves are not kept)."""
+    tokens = _control_tokens().all()
+    if not tokens:
+        click.echo("no control tokens yet; make one with `floor control-token create LABEL`")
+    for token in tokens:
+        click.echo(f"{token.id}  {token.created}  {token.label}")
+
+
+@control_token.command("revoke")
+@click.argument("key")
+def control_token_revoke(key: str) -> None:
+    """Revoke the token whose id or label is KEY; its next call is refused."""
+    tokens = _control_tokens()
+    found = tokens.matching(key)
+    if len(found) != 1:
+        raise click.ClickException(f"{len(found)} tokens match {key!r} "
+                                   "(see `floor control-token list`); give its id")
+    tokens.revoke(found[0])
+    click.echo(f"control token {found[0].id} ({found[0].label}): revoked")
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         result = cli.main(args=argv, prog_name="floor", standalone_mode=False)
