@@ -60,7 +60,7 @@ def main() -> None:
         args.screens, args.processes, args.rounds = 10, 1, 2
     # Each screen is a socket here and one in the server (a child of ours: it inherits this).
     raise_file_limit(args.screens * 2 + 1024)
-    server = Server(args.async_mode, args.python, args.nodelay, args.server)
+    server = Server(args.async_mode, args.python, args.nodelay, args.server, args.via_nginx)
     screens = None
     clients: list[Any] = []
     try:
@@ -96,7 +96,8 @@ def main() -> None:
 
         print(f"bench/fanout: {args.screens} screens ({args.clients} clients) in "
               f"{args.processes} processes (connected in {connected:.1f} s), {args.rounds} "
-              f"rounds, {args.server} server, async mode {args.async_mode}, TCP_NODELAY "
+              f"rounds, {args.server} server{' via nginx' if args.via_nginx else ''}, "
+              f"async mode {args.async_mode}, TCP_NODELAY "
               f"{'on' if args.nodelay else 'off'}, load {os.getloadavg()[0]:.1f}")
         for name, values in (("bare broadcast -> all screens have it", bare_ms),
                              ("approve -> all screens have the board", floor_ms)):

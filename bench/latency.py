@@ -145,7 +145,8 @@ class Server:
     """The web app in a subprocess on a free port, with its own event in Redis."""
 
     def __init__(self, async_mode: str, python: str = sys.executable,
-                 nodelay: bool = False, server: str = "gunicorn") -> None:
+                 nodelay: bool = False, server: str = "gunicorn", via_nginx: bool = False
+                 ) -> None:
         self.tmp = tempfile.TemporaryDirectory(prefix="floor-bench-")
         redis_url = os.environ.get("REDIS_URL", "")
         if not redis_url:
@@ -178,6 +179,20 @@ class Server:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("bench: the server did not start")
             time.sleep(0.1)
+        self.proxy = None
+        if via_nginx:  # the clients go through nginx, as in docs/deployment.md
+            import nginx_proxy
+
+            listen = free_port()
+            self.proxy = nginx_proxy.start(Path(self.tmp.name) / "nginx", listen, [self.port])
+            while True:
+                with socket.socket() as probe:
+                    if probe.connect_ex(("127.0.0.1", listen)) == 0:
+                        break
+                if self.proxy.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("bench: nginx did not start")
+                time.sleep(0.1)
+            self.url = f"http://127.0.0.1:{listen}"
 
     def ingest(self, text: str) -> str:
         from aggregator.normalise import normalise
@@ -188,6 +203,10 @@ class Server:
         return str(qid)
 
     def stop(self) -> None:
+        if self.proxy is not None:
+            import nginx_proxy
+
+            nginx_proxy.stop(self.proxy)
         self.process.terminate()
         try:
             self.process.wait(timeout=10)
@@ -448,6 +467,9 @@ def add_server_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--server", choices=["gunicorn", "dev"], default="gunicorn",
                         help="gunicorn as `floor web` runs it (with --async-mode gevent: its "
                              "gevent worker), or the development server of socketio.run.")
+    parser.add_argument("--via-nginx", action="store_true",
+                        help="Clients connect through Debian's nginx configured as in "
+                             "docs/deployment.md (bench/nginx_proxy.py).")
 
 
 def main() -> None:
@@ -477,7 +499,7 @@ def main() -> None:
     if args.smoke:
         args.screens, args.rounds = 3, 3
     raise_file_limit(args.screens * 4 + 256)
-    server = Server(args.async_mode, args.python, args.nodelay, args.server)
+    server = Server(args.async_mode, args.python, args.nodelay, args.server, args.via_nginx)
     others = None
     clients: list[Any] = []
     try:

@@ -5,9 +5,11 @@ one run, as one table.
                             [--fanout-rounds 10] [--smoke]
 
 Candidates: Werkzeug's development server (the old `floor web`, the baseline), gunicorn with
-its thread worker and simple-websocket (one process, as web/serve.py runs it), and gunicorn's
-gevent worker. Each bench starts its own server subprocess; they run one after the other so
-they do not compete for the cores. Needs gevent for the last candidate (the bench extra).
+its thread worker and simple-websocket (one process, as web/serve.py runs it), gunicorn's
+gevent worker, and the thread worker again with the clients going through nginx (configured
+as docs/deployment.md says): the proxy's cost against the bare server in the same run. Each
+bench starts its own server subprocess; they run one after the other so they do not compete
+for the cores. Needs gevent for the last candidate (the bench extra).
 """
 
 from __future__ import annotations
@@ -20,11 +22,15 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import nginx_proxy  # noqa: E402
 
 CANDIDATES = {
     "Werkzeug dev server (threading)": ["--server", "dev"],
     "gunicorn gthread, 1 worker": ["--server", "gunicorn"],
     "gunicorn gevent, 1 worker": ["--server", "gunicorn", "--async-mode", "gevent"],
+    "gunicorn gthread behind nginx": ["--server", "gunicorn", "--via-nginx"],
 }
 # (bench, line label, figure) -> column
 COLUMNS = {
@@ -65,11 +71,15 @@ def main() -> None:
                       str(args.fanout_rounds)],
     }
     rows: dict[str, dict[str, str]] = {}
+    failed = False
     candidates = dict(CANDIDATES)
     if importlib.util.find_spec("gevent") is None:
         print("bench/servers: gevent is not installed (pip install -e '.[bench]'): its "
               "candidate is left out")
         del candidates["gunicorn gevent, 1 worker"]
+    if nginx_proxy.NGINX is None:
+        print("bench/servers: nginx is not installed: the candidate behind it is left out")
+        del candidates["gunicorn gthread behind nginx"]
     for name, flags in candidates.items():
         rows[name] = {}
         for bench, sizes in runs.items():
@@ -77,14 +87,17 @@ def main() -> None:
                        *(["--smoke"] if args.smoke else sizes)]
             done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
             print(done.stdout, end="", flush=True)
-            if done.returncode != 0:
-                raise SystemExit(f"bench/servers: {' '.join(command)} failed:\n{done.stderr}")
+            if done.returncode != 0:  # a candidate that fails is a finding: say so, go on
+                print(f"bench/servers: {' '.join(command)} failed:\n{done.stderr[-3000:]}")
+                failed = True
             rows[name].update(figures(done.stdout, bench))
     columns = list(COLUMNS.values())
     print("\n| server | " + " | ".join(f"{c} (ms)" for c in columns) + " |")
     print("|---|" + "---|" * len(columns))
     for name, row in rows.items():
-        print(f"| {name} | " + " | ".join(row.get(c, "?") for c in columns) + " |")
+        print(f"| {name} | " + " | ".join(row.get(c, "failed") for c in columns) + " |")
+    if failed:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -27,67 +26,15 @@ import socketio
 from aggregator.normalise import normalise
 from aggregator.question import Post
 from aggregator.store import Store
+from bench import nginx_proxy
 from tests.conftest import MODERATOR
 from tests.redis_nodes import free_port, wait_for
 from web.accounts import Accounts
 from web.screen import screen_id
 from web.screen_links import ScreenLinks
 
-NGINX = shutil.which("nginx", path="/usr/sbin:/usr/bin:/usr/local/sbin")
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(NGINX is None, reason="needs Debian's nginx (.ci/run)")]
-
-NGINX_CONF = """\
-worker_processes 1;
-pid nginx.pid;
-error_log error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-  client_body_temp_path tmp/body; proxy_temp_path tmp/proxy; fastcgi_temp_path tmp/fcgi;
-  uwsgi_temp_path tmp/uwsgi; scgi_temp_path tmp/scgi;
-{body}
-}}
-"""
-
-
-def nginx_http_block(listen: int, nodes: list[int]) -> str:
-    """The `http` part of docs/deployment.md's configuration, for these ports."""
-    servers = "\n".join(f"    server 127.0.0.1:{port} max_fails=1 fail_timeout=10s;"
-                        for port in nodes)
-    return f"""\
-  map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
-  upstream floor_web {{
-    ip_hash;
-{servers}
-  }}
-  server {{
-    listen 127.0.0.1:{listen};
-    location / {{
-      proxy_pass http://floor_web;
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-    }}
-    location /socket.io/ {{
-      proxy_pass http://floor_web;
-      proxy_http_version 1.1;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection $connection_upgrade;
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_buffering off;
-      proxy_read_timeout 3600s;
-    }}
-  }}"""
-
-
-@pytest.fixture
-def nginx_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "nginx"
-    (folder / "tmp").mkdir(parents=True)
-    return folder
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
+    nginx_proxy.NGINX is None, reason="needs Debian's nginx (.ci/run installs it)")]
 
 
 class Node:
@@ -119,15 +66,11 @@ class Node:
 
 
 @pytest.fixture
-def cluster_of_two(floor_env: dict[str, str], nginx_dir: Path) -> Iterator[tuple[str, list[Node]]]:
+def cluster_of_two(floor_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, list[Node]]]:
     ports = [free_port(), free_port()]
     listen = free_port()
-    (nginx_dir / "nginx.conf").write_text(
-        NGINX_CONF.format(body=nginx_http_block(listen, ports)), encoding="utf-8")
     nodes = [Node(floor_env, port) for port in ports]
-    proxy = subprocess.Popen([str(NGINX), "-p", str(nginx_dir), "-c", "nginx.conf",
-                              "-g", "daemon off;"], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE)
+    proxy = nginx_proxy.start(tmp_path / "nginx", listen, ports)
     try:
         for node in nodes:
             wait_for(lambda n=node: requests.get(f"http://127.0.0.1:{n.port}/login",
@@ -138,14 +81,7 @@ def cluster_of_two(floor_env: dict[str, str], nginx_dir: Path) -> Iterator[tuple
     finally:
         for node in nodes:
             node.stop()
-        proxy.send_signal(signal.SIGQUIT)  # nginx's graceful stop
-        try:
-            proxy.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proxy.kill()
-            proxy.wait()
-        assert proxy.stderr is not None
-        proxy.stderr.close()
+        nginx_proxy.stop(proxy)
 
 
 def _log_in(base: str) -> requests.Session:
@@ -227,17 +163,11 @@ def test_a_node_dies_mid_meeting_and_its_clients_carry_on_on_the_other(
 
 
 def test_a_proxy_without_websockets_still_serves_long_polling(
-        floor_env: dict[str, str], nginx_dir: Path, store: Store, event: str) -> None:
+        floor_env: dict[str, str], tmp_path: Path, store: Store, event: str) -> None:
     """A proxy that drops the Upgrade header: long-polling still works through it."""
     port, listen = free_port(), free_port()
-    body = nginx_http_block(listen, [port]).replace(
-        "proxy_set_header Upgrade $http_upgrade;", "").replace(
-        "proxy_set_header Connection $connection_upgrade;", "")
-    (nginx_dir / "nginx.conf").write_text(NGINX_CONF.format(body=body), encoding="utf-8")
     node = Node(floor_env, port)
-    proxy = subprocess.Popen([str(NGINX), "-p", str(nginx_dir), "-c", "nginx.conf",
-                              "-g", "daemon off;"], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+    proxy = nginx_proxy.start(tmp_path / "nginx", listen, [port], websockets=False)
     token = ScreenLinks(store.conn, event).create("board")[0]
     screen = socketio.Client(reconnection=False)
     boards: list[Any] = []
@@ -252,8 +182,7 @@ def test_a_proxy_without_websockets_still_serves_long_polling(
     finally:
         screen.disconnect()
         node.stop()
-        proxy.send_signal(signal.SIGQUIT)
-        proxy.wait(timeout=10)
+        nginx_proxy.stop(proxy)
 
 
 def test_a_web_worker_whose_parent_dies_ends_with_it(floor_env: dict[str, str],
