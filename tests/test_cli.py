@@ -181,9 +181,8 @@ def test_demo_on_a_fresh_machine_serves_and_stops_cleanly(tmp_path: Path, ctrl_c
         assert "cannot read the log" not in after and "Traceback" not in after, after
         if ctrl_c == 1:
             assert "WARNING" not in after and "ERROR" not in after, after
-        time.sleep(0.5)
-        alive = [p for p in family + server if p.is_running() and
-                 p.status() != psutil.STATUS_ZOMBIE]
+        _, alive = psutil.wait_procs(family + server, timeout=10)
+        alive = [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
         assert alive == [], f"orphans: {alive}"
         assert not Path(banner["data"]).exists()
     finally:
@@ -370,10 +369,12 @@ def _modules_after(argv: list[str], env: dict[str, str]) -> set[str]:
 
 def test_floor_poll_imports_no_web_stack(floor_env: dict[str, str]) -> None:
     config = Path(floor_env["FLOOR_CONFIG"])
-    config.write_text(config.read_text() + "[sources.rehearsal]\nspeed = 0\n")
+    config.write_text(config.read_text() + "[sources.rehearsal]\nenabled = true\nspeed = 0\n")
     loaded = _modules_after(["poll", "rehearsal", "--once"], floor_env)
     assert "aggregator" in loaded and "redis" in loaded  # it did poll
     assert loaded.isdisjoint(WEB_STACK), loaded & set(WEB_STACK)
+    # nor any other platform's client library
+    assert loaded.isdisjoint({"tweepy", "facebook", "instaloader", "googleapiclient"})
 
 
 def test_floor_help_imports_neither_the_web_stack_nor_redis(floor_env: dict[str, str]) -> None:

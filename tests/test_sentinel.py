@@ -21,6 +21,7 @@ import redis
 import requests
 import socketio
 
+from aggregator.keys import Keys
 from aggregator.moderation import Moderation, Refused
 from aggregator.redis_server import connect, replicated
 from aggregator.store import Store
@@ -224,14 +225,15 @@ def test_a_sentinel_url_names_its_service() -> None:
 def test_an_action_waits_for_the_replica_and_says_when_none_confirms(
         deployment: Deployment, caplog: pytest.LogCaptureFixture) -> None:
     conn = connect(deployment.url)
+    key = Keys("t-wait").prefix + "x"
     try:
-        conn.set("floor:{t-wait}:x", "1")
+        conn.set(key, "1")
         assert replicated(conn)
-        assert deployment.replica.client.get("floor:{t-wait}:x") == "1"
+        assert deployment.replica.client.get(key) == "1"
         deployment.replica.kill()
-        conn.set("floor:{t-wait}:x", "2")
+        conn.set(key, "2")
         assert not replicated(conn)
         assert "no replica confirmed an action" in caplog.text
-        conn.delete("floor:{t-wait}:x")
+        conn.delete(key)
     finally:
         conn.close()
