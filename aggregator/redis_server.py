@@ -40,6 +40,10 @@ CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
 # A failover takes Sentinel a few seconds (down-after-milliseconds, then an election): commands
 # are retried meanwhile on fresh connections, which ask the Sentinels for the primary again.
 FAILOVER_RETRY = Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=12)
+# Connections one process may hold to one Redis server, and how long a command waits for one
+# when all are in use (the web process's threads, one per open socket, share them).
+POOL_SIZE = 200
+POOL_WAIT = 10.0
 # How long an action waits for a replica to have it (Sentinel set-ups only; WAIT answers in
 # well under a millisecond when the replica keeps up).
 REPLICA_WAIT_MS = 500
@@ -99,7 +103,13 @@ def client_from_url(url: str) -> redis.Redis:
         return _sentinel(url)
     if scheme in CLUSTER_SCHEMES:
         return _cluster(url)
-    return redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=5)
+    # redis-py's default pool refuses a 101st connection in use ("Too many connections"): a
+    # web process serving hundreds of sockets at once would answer "store unavailable". This
+    # one makes a busy moment wait for a free connection instead.
+    pool = redis.BlockingConnectionPool.from_url(
+        url, max_connections=POOL_SIZE, timeout=POOL_WAIT, decode_responses=True,
+        socket_connect_timeout=5)
+    return redis.Redis(connection_pool=pool)
 
 
 def _external(url: str) -> redis.Redis:
@@ -159,6 +169,7 @@ def _sentinel(url: str) -> redis.Redis:
     sentinel = Sentinel(hosts, socket_timeout=0.5, socket_connect_timeout=0.5)
     client = sentinel.master_for(
         service, db=db, username=username, password=password, decode_responses=True,
+        max_connections=POOL_SIZE * 5,  # no blocking pool for Sentinel in redis-py: room
         socket_timeout=5, socket_connect_timeout=1, retry=FAILOVER_RETRY,
         retry_on_error=[redis.ConnectionError, redis.TimeoutError])
     client.floor_url = url
