@@ -109,7 +109,9 @@ def client_from_url(url: str) -> redis.Redis:
     pool = redis.BlockingConnectionPool.from_url(
         url, max_connections=POOL_SIZE, timeout=POOL_WAIT, decode_responses=True,
         socket_connect_timeout=5)
-    return redis.Redis(connection_pool=pool)
+    client = redis.Redis(connection_pool=pool)
+    client.auto_close_connection_pool = True  # close() ends its connections, as from_url's do
+    return client
 
 
 def _external(url: str) -> redis.Redis:
