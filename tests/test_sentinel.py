@@ -7,6 +7,7 @@ at work; every Floor process reaches the primary through REDIS_URL=redis+sentine
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -25,7 +26,9 @@ from aggregator.keys import Keys
 from aggregator.moderation import Moderation, Refused
 from aggregator.redis_server import connect, replicated
 from aggregator.store import Store
+from tests.conftest import MODERATOR
 from tests.redis_nodes import Node, free_port, needs_redis_server, nodes, server_args, wait_for
+from web.accounts import Accounts
 from web.screen import screen_id
 from web.screen_links import ScreenLinks
 
@@ -81,6 +84,15 @@ def _floor(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+def _log_in(base: str, http: requests.Session) -> None:
+    page = http.get(f"{base}/login", timeout=10).text
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    data = {"username": MODERATOR[0], "password": MODERATOR[1]}
+    if token:
+        data["csrf_token"] = token[1]
+    assert http.post(f"{base}/login", data=data, timeout=10).ok
+
+
 def _stop(process: subprocess.Popen[str]) -> str:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
@@ -106,6 +118,7 @@ def test_the_primary_dies_mid_meeting(deployment: Deployment, tmp_path: Path) ->
     conn = connect(deployment.url)
     store, mod = Store(conn, event), Moderation(conn, event)
     token = ScreenLinks(conn, event).create("board")[0]
+    Accounts(conn, event).add(*MODERATOR)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     web = _floor(env, "web", "--port", str(port))
@@ -136,12 +149,21 @@ def test_the_primary_dies_mid_meeting(deployment: Deployment, tmp_path: Path) ->
                 errors.append(type(exc).__name__)
             time.sleep(0.05)
 
+    entries: list[tuple[str, str]] = []  # (type, question) of every entry the console got
+    http = requests.Session()  # the console's, logged in once the web app is up
+    console = socketio.Client(http_session=http, reconnection_delay=0.2,
+                              reconnection_delay_max=1)
+    console.on("entry", lambda entry: entries.append((entry.get("type"), entry.get("qid"))),
+               namespace="/console")
     moderator = threading.Thread(target=moderate, daemon=True)
     try:
         wait_for(lambda: requests.get(f"{base}/login", timeout=2).status_code == 200,
                  what="the web app")
         screen.connect(base, namespaces=["/screen"], transports=["websocket"],
                        auth={"token": token}, wait_timeout=10)
+        _log_in(base, http)
+        console.connect(base, namespaces=["/console"], transports=["websocket"],
+                        wait_timeout=10)
         moderator.start()
         wait_for(lambda: len(acked) >= 5, what="a meeting under way")
 
@@ -163,6 +185,8 @@ def test_the_primary_dies_mid_meeting(deployment: Deployment, tmp_path: Path) ->
         mod.apply("screen", shown, question.version, "ana")
         wait_for(lambda: on_screen and on_screen[-1] == screen_id(shown), timeout=10,
                  what="the board screen showing the question put on screen after the failover")
+        wait_for(lambda: ("screen", shown) in entries, timeout=10,
+                 what="the console told of it too")
 
         new_primary = deployment.replica.client.info("replication")
         assert new_primary["role"] == "master"
@@ -175,6 +199,8 @@ def test_the_primary_dies_mid_meeting(deployment: Deployment, tmp_path: Path) ->
     finally:
         done.set()
         screen.disconnect()
+        console.disconnect()
+        http.close()
         poller_log = _stop(poller)
         web_log = _stop(web)
         conn.close()
