@@ -33,6 +33,9 @@ class QuestionPayload(TypedDict):
     last_action: str
     updated_at: str
     undo_depth: int
+    on_screen_since: str
+    item: str
+    directed_to: str
 
 
 class SnapshotPayload(TypedDict):
@@ -68,6 +71,14 @@ class BoardQuestion(TypedDict):
     platform: str
     asked_by: int
     author: NotRequired[str]
+    to: NotRequired[str]  # the board member it is directed to
+
+
+class BoardItem(TypedDict):
+    """The agenda item the meeting is on, as the board names it."""
+
+    id: str
+    title: str
 
 
 class Board(TypedDict):
@@ -76,3 +87,4 @@ class Board(TypedDict):
     id: str
     current: BoardQuestion | None
     next: list[BoardQuestion]
+    item: BoardItem | None

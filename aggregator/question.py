@@ -71,6 +71,9 @@ class Question:
     last_action: str = "received"
     updated_at: str = ""
     undo_depth: int = 0  # how many steps Undo can take back, so a console need not guess
+    on_screen_since: str = ""  # when it last went on screen; empty when it is not there
+    item: str = ""  # the agenda item it is tagged to (aggregator/agenda.py); empty: none
+    directed_to: str = ""  # the board member it is for ([chair] board_members); empty: anyone
 
     def to_dict(self) -> QuestionPayload:
         # Shallow on purpose: dataclasses.asdict deep-copies and is the slowest step of ingest.

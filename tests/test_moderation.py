@@ -19,9 +19,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from aggregator.actions import ACTIONS, as_config, done_words
+from aggregator.agenda import Agenda
 from aggregator.moderation import Moderation, Refused
 from aggregator.normalise import normalise
 from aggregator.question import STATE_WORDS, STATES, Post
+from aggregator.settings import AgendaItemSettings
 from aggregator.store import LogEntry, Store
 
 
@@ -238,7 +240,7 @@ def test_the_table_is_what_the_console_page_carries(moderator: Any) -> None:
     # The console offers Undo from undo_depth, so the star, unstar and reorder it used to offer
     # Undo after must not push onto the stack.
     assert sorted(n for n, a in config["actions"].items() if not a["undoable"]) == [
-        "reorder", "star", "undo", "unstar"]
+        "direct", "reorder", "star", "tag", "undo", "unstar"]
 
 
 def test_each_refusal_says_exactly_why(store: Store, mod: Moderation) -> None:
@@ -389,7 +391,11 @@ MODEL_FROM: dict[str, set[str]] = {
     "edit": {"new", "approved", "on_screen", "held"}, "group": {"new", "approved"},
     "star": EVERY, "unstar": EVERY, "reorder": {"approved"}, "undo": EVERY,
     "hold": {"new", "approved"}, "unhold": {"held"}, "clear": {"on_screen"},
+    "tag": EVERY, "direct": {"new", "approved", "on_screen", "held"},
 }
+# The agenda items the machine's event has (aggregator/agenda.py); tagging to another is refused.
+AGENDA_ITEMS = [AgendaItemSettings(id="finance", title="Finance"),
+                AgendaItemSettings(id="roads", title="Roads")]
 # What each edit text the test sends becomes once cleaned ("" means refused as empty).
 CLEANED = {"  What is <b>the</b> plan?  ": "What is the plan?", "<p></p>": "", "   ": "",
            None: ""}
@@ -399,6 +405,7 @@ DONE = {"received": "received", "approve": "approved", "reject": "rejected",
         "edit": "edited", "group": "grouped", "star": "starred", "unstar": "unstarred",
         "reorder": "moved", "undo": "undid", "hold": "set aside", "unhold": "brought back",
         "clear": "took off screen", "displace": "replaced on screen",
+        "tag": "tagged to an agenda item", "direct": "directed to a board member",
         "retract": "retracted (the platform took it back)", "flag": "flagged"}
 UNDO_LIMIT = 20
 
@@ -416,6 +423,8 @@ class ModelQuestion:
     last_actor: str = ""
     last_action: str = "received"
     flags: list[str] = field(default_factory=lambda: ["question"])
+    item: str = ""
+    directed_to: str = ""
     undo: list[tuple[str, str, str, str]] = field(default_factory=list)
 
     def seen(self) -> dict[str, Any]:
@@ -512,6 +521,20 @@ class Model:
             self.move(q, "grouped")
         elif action in ("star", "unstar"):
             q.starred = action == "star"
+        elif action == "tag":
+            target = params.get("item") or ""
+            if target and target not in {i.id for i in AGENDA_ITEMS}:
+                return "params", "there is no such agenda item (someone may have removed it)"
+            if target == q.item:
+                return "params", ("the question is already on that item" if target
+                                  else "the question has no item")
+            q.item = target
+        elif action == "direct":
+            to = " ".join(str(params.get("to") or "").split())
+            if to == q.directed_to:
+                return "params", (f"the question is already for {to}" if to
+                                  else "the question is for anyone")
+            q.directed_to = to
         elif action == "reorder":
             index = params["index"]
             if not isinstance(index, int) or isinstance(index, bool):
@@ -587,6 +610,7 @@ class ModeratorsAtWork(RuleBasedStateMachine):
         self.event = "t-sm-" + uuid.uuid4().hex[:10]
         self.store = Store(self.conn, self.event)
         self.mod = Moderation(self.conn, self.event)
+        Agenda(self.conn, self.event).seed(AGENDA_ITEMS)
         self.model = Model()
         self.views: dict[str, dict[str, int]] = {name: {} for name in self.MODERATORS}
         self.arrived = 0
@@ -695,6 +719,11 @@ class ModeratorsAtWork(RuleBasedStateMachine):
         if action == "reorder":
             return {"index": _pick(data, list(range(-1, len(self.model.queue) + 2)),
                                    ["top", True, None])}
+        if action == "tag":
+            return {"item": _pick(data, ["finance", "roads", ""], ["sport", None])}
+        if action == "direct":
+            return {"to": _pick(data, ["the Chair", "the Chief Executive", ""],
+                                ["  the   Chair ", None])}
         return {}
 
     @precondition(lambda self: bool(self.model.qs))
