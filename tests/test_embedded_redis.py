@@ -92,6 +92,7 @@ def test_a_busy_moment_waits_for_a_free_connection_and_close_ends_them(tmp_path:
     import threading
     import time
 
+    from aggregator.keys import Keys
     from aggregator.redis_server import POOL_SIZE
 
     ours = connect(url="", data_dir=tmp_path)
@@ -101,7 +102,7 @@ def test_a_busy_moment_waits_for_a_free_connection_and_close_ends_them(tmp_path:
 
         def call() -> None:
             try:
-                other.blpop(["floor:{t-pool}:nothing"], timeout=0.3)
+                other.blpop([Keys("t-pool").prefix + "nothing"], timeout=0.3)
             except Exception as exc:  # noqa: BLE001 - collected for the assertion
                 errors.append(exc)
 
