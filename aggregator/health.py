@@ -17,8 +17,10 @@ class Health:
         self.conn = conn
         self.keys = Keys(event)
 
-    def record(self, source: str, *, items: int = 0, **fields: Any) -> None:
-        """Write the given fields (None clears one) and count ``items`` stored."""
+    def record(self, source: str, *, items: int = 0, counts: dict[str, int] | None = None,
+               **fields: Any) -> None:
+        """Write the given fields (None clears one), count ``items`` stored and add ``counts``
+        to the named running totals."""
         key = self.keys.health(source)
         pipe = self.conn.pipeline()
         pipe.sadd(self.keys.sources, source)
@@ -31,6 +33,8 @@ class Health:
             pipe.hdel(key, *cleared)
         if items:
             pipe.hincrby(key, "items_total", items)
+        for name, amount in (counts or {}).items():
+            pipe.hincrby(key, name, amount)
         pipe.execute()
 
     def beat(self, source: str, ttl: float) -> None:

@@ -1,10 +1,15 @@
 """The one place where Floor's Redis key names are written.
 
-Every key lives under ``floor:{event}:`` so two events sharing a server never mix.
+Every key of an event lives under ``floor:{event}:``, braces included: the braces are a Redis
+Cluster hash tag, so all of an event's keys hash to one slot and the store's Lua script and the
+moderation's WATCH/MULTI transactions (which touch several keys at once) work on a cluster,
+where keys in two slots would be refused (CROSSSLOT). An event is therefore served by one
+cluster node; events spread over the nodes. Two events sharing a server never mix.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -14,7 +19,12 @@ class Keys:
 
     @property
     def prefix(self) -> str:
-        return f"floor:{self.event}:"
+        return f"floor:{{{self.event}}}:"
+
+    @property
+    def pattern(self) -> str:
+        """SCAN/KEYS pattern of every key of the event (glob characters in the slug escaped)."""
+        return re.sub(r"([*?\[\]\\])", r"\\\1", self.prefix) + "*"
 
     @property
     def log(self) -> str:
@@ -81,6 +91,11 @@ class Keys:
     def screen_links(self) -> str:
         """Hash: sha256 of a screen or overlay link's secret -> JSON (kind, label, created)."""
         return self.prefix + "screen-links"
+
+    @property
+    def control_tokens(self) -> str:
+        """Hash: sha256 of a remote control token -> JSON (label, created)."""
+        return self.prefix + "control-tokens"
 
     @property
     def notes(self) -> str:

@@ -24,6 +24,7 @@ import redis
 from aggregator.actions import ACTIONS, Action, Refused, done_words
 from aggregator.keys import Keys
 from aggregator.question import STATE_WORDS, Question, utc_now
+from aggregator.redis_server import replicated
 
 __all__ = ["Item", "Moderation", "Refused", "Step", "UNDO_DEPTH"]
 
@@ -82,6 +83,20 @@ class Moderation:
 
         return str(self._transact(actor, clear))
 
+    def screen_next(self, actor: str) -> str:
+        """Put the first queued question on screen, only while the screen is clear: a remote
+        control's "next" (web/control.py), where a flood of presses must put one question on
+        screen, not displace each other's."""
+
+        def next_one(step: Step) -> Decision:
+            if step.screen is not None:
+                raise Refused("a question is on screen: mark it answered or send it back first")
+            if not step.queue:
+                raise Refused("the queue is empty")
+            return step.run(ACTIONS["screen"], step.queue[0], None, {})
+
+        return str(self._transact(actor, next_one))
+
     def _transact(self, actor: str, decide: Callable[[Step], Decision]) -> str | None:
         """Run ``decide`` in a fresh step until it writes, refuses or does nothing from reads
         that were all true at once; the log id it wrote, if any."""
@@ -99,6 +114,8 @@ class Moderation:
 
         result = self.conn.transaction(attempt, self.keys.queue, self.keys.screen,
                                        value_from_callable=True)
+        if result is not None:
+            replicated(self.conn)  # behind Sentinel: on a replica before it is acknowledged
         return None if result is None else str(result)
 
 

@@ -77,7 +77,18 @@ class Poller:
         so a lone surrogate in it cannot fail the write."""
         merged: dict[str, Any] = {k: mend(v) if isinstance(v, str) else v
                                   for k, v in {**self.source.labels, **fields}.items()}
-        self.health.record(self.name, **merged)
+        # Running totals for /metrics (web/metrics.py): a record with last_poll ends a poll.
+        counts: dict[str, int] = {}
+        if "last_poll" in fields:
+            counts["polls_total"] = 1
+            state = fields.get("state")
+            if state == "paused":
+                counts["pauses_total"] = 1
+            elif state in ("failing", "stopped"):
+                counts["errors_total"] = 1
+        if fields.get("items"):
+            merged["last_item_at"] = utc_now()
+        self.health.record(self.name, counts=counts, **merged)
 
     def backoff(self) -> float:
         base = self.source.interval * 2 ** min(self.failures - 1, 16)

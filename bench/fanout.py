@@ -28,6 +28,7 @@ from latency import (  # noqa: E402
     Screens,
     Server,
     act,
+    add_server_option,
     console_client,
     default_clients,
     hang_up,
@@ -46,6 +47,7 @@ def main() -> None:
     parser.add_argument("--async-mode", default="threading", choices=["threading", "gevent"])
     parser.add_argument("--delayed-ack", dest="nodelay", action="store_false",
                         help="Serve without TCP_NODELAY, to see what it saves (see the README).")
+    add_server_option(parser)
     parser.add_argument("--python", default=sys.executable,
                         help="Interpreter for the server (e.g. a venv with gevent).")
     parser.add_argument("--smoke", action="store_true",
@@ -58,7 +60,7 @@ def main() -> None:
         args.screens, args.processes, args.rounds = 10, 1, 2
     # Each screen is a socket here and one in the server (a child of ours: it inherits this).
     raise_file_limit(args.screens * 2 + 1024)
-    server = Server(args.async_mode, args.python, args.nodelay)
+    server = Server(args.async_mode, args.python, args.nodelay, args.server, args.via_nginx)
     screens = None
     clients: list[Any] = []
     try:
@@ -94,7 +96,8 @@ def main() -> None:
 
         print(f"bench/fanout: {args.screens} screens ({args.clients} clients) in "
               f"{args.processes} processes (connected in {connected:.1f} s), {args.rounds} "
-              f"rounds, async mode {args.async_mode}, TCP_NODELAY "
+              f"rounds, {args.server} server{' via nginx' if args.via_nginx else ''}, "
+              f"async mode {args.async_mode}, TCP_NODELAY "
               f"{'on' if args.nodelay else 'off'}, load {os.getloadavg()[0]:.1f}")
         for name, values in (("bare broadcast -> all screens have it", bare_ms),
                              ("approve -> all screens have the board", floor_ms)):

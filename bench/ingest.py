@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from aggregator.keys import Keys  # noqa: E402
 from aggregator.normalise import normalise  # noqa: E402
 from aggregator.question import Post  # noqa: E402
 from aggregator.redis_server import connect  # noqa: E402
@@ -76,13 +77,13 @@ def main() -> None:
     raw_rates, floor_rates = [], []
     for _ in range(args.rounds):
         event = "bench-" + uuid.uuid4().hex[:8]
-        raw_key = f"floor:{event}:raw"
+        raw_key = Keys(event).prefix + "raw"
         raw_rates.append(raw_xadd(conn, raw_key, posts, args.batch))
         store = Store(conn, event)
         floor_rates.append(floor_ingest(store, posts, args.batch))
         again = floor_ingest(store, posts, args.batch)  # replay: everything is a duplicate
         assert conn.zcard(store.keys.questions) == len(posts), "a post was lost or doubled"
-        for key in conn.scan_iter(f"floor:{event}:*", count=1000):
+        for key in conn.scan_iter(Keys(event).pattern, count=1000):
             conn.unlink(key)
     raw, ours = statistics.median(raw_rates), statistics.median(floor_rates)
     print(f"raw pipelined XADD:           {raw:10,.0f} posts/s")

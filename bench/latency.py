@@ -51,6 +51,9 @@ MODERATOR = ("bench", "bench password for the moderator")
 
 def serve(args: argparse.Namespace) -> None:
     """Floor's web app plus two bench-only handlers on their own namespace."""
+    if args.server == "gunicorn":
+        serve_gunicorn(args)
+        return
     if args.async_mode == "gevent":
         from gevent import monkey
 
@@ -95,6 +98,37 @@ def serve(args: argparse.Namespace) -> None:
                  log_output=False, **options)
 
 
+def serve_gunicorn(args: argparse.Namespace) -> None:
+    """As `floor web` serves (web/serve.py), or with gunicorn's gevent worker for
+    ``--async-mode gevent`` (which patches the worker itself). gunicorn always sets
+    TCP_NODELAY."""
+    from flask_socketio import emit
+
+    from aggregator.redis_server import connect
+    from aggregator.settings import EventSettings, ScreenSettings, Settings
+    from web import create_app
+    from web.extensions import socketio
+    from web.serve import serve
+
+    @socketio.on("echo", namespace=BENCH_NAMESPACE)
+    def echo(data: Any) -> None:
+        emit("echo", data)
+
+    @socketio.on("broadcast", namespace=BENCH_NAMESPACE)
+    def broadcast(data: Any) -> None:
+        socketio.emit("bare", data, namespace="/screen", to="screens")
+
+    def build() -> Any:
+        settings = Settings(event=EventSettings(slug=args.event), screen=ScreenSettings())
+        app = create_app(settings, connect(args.redis))
+        if args.async_mode != "threading":
+            socketio.init_app(app, async_mode=args.async_mode)
+        return app
+
+    worker = "gevent" if args.async_mode == "gevent" else None
+    raise SystemExit(serve(build, "127.0.0.1", args.port, worker=worker))
+
+
 def raise_file_limit(needed: int) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < needed:
@@ -111,7 +145,8 @@ class Server:
     """The web app in a subprocess on a free port, with its own event in Redis."""
 
     def __init__(self, async_mode: str, python: str = sys.executable,
-                 nodelay: bool = False) -> None:
+                 nodelay: bool = False, server: str = "gunicorn", via_nginx: bool = False
+                 ) -> None:
         self.tmp = tempfile.TemporaryDirectory(prefix="floor-bench-")
         redis_url = os.environ.get("REDIS_URL", "")
         if not redis_url:
@@ -134,7 +169,7 @@ class Server:
         env = {**os.environ, "FLOOR_SECRET_KEY": "bench", "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
             [python, __file__, "--serve", "--port", str(self.port), "--event", self.event,
-             "--redis", redis_url, "--async-mode", async_mode,
+             "--redis", redis_url, "--async-mode", async_mode, "--server", server,
              *([] if nodelay else ["--delayed-ack"])], env=env)
         deadline = time.monotonic() + 30
         while True:
@@ -144,6 +179,20 @@ class Server:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("bench: the server did not start")
             time.sleep(0.1)
+        self.proxy = None
+        if via_nginx:  # the clients go through nginx, as in docs/deployment.md
+            import nginx_proxy
+
+            listen = free_port()
+            self.proxy = nginx_proxy.start(Path(self.tmp.name) / "nginx", listen, [self.port])
+            while True:
+                with socket.socket() as probe:
+                    if probe.connect_ex(("127.0.0.1", listen)) == 0:
+                        break
+                if self.proxy.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("bench: nginx did not start")
+                time.sleep(0.1)
+            self.url = f"http://127.0.0.1:{listen}"
 
     def ingest(self, text: str) -> str:
         from aggregator.normalise import normalise
@@ -154,12 +203,18 @@ class Server:
         return str(qid)
 
     def stop(self) -> None:
+        if self.proxy is not None:
+            import nginx_proxy
+
+            nginx_proxy.stop(self.proxy)
         self.process.terminate()
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
-        keys = list(self.conn.scan_iter(f"floor:{self.event}:*", count=1000))
+        from aggregator.keys import Keys
+
+        keys = list(self.conn.scan_iter(Keys(self.event).pattern, count=1000))
         if keys:
             self.conn.delete(*keys)
         self.tmp.cleanup()
@@ -408,13 +463,24 @@ def summary(name: str, values_ms: list[float]) -> str:
 
 # -- the measurement ------------------------------------------------------------------------
 
+def add_server_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--server", choices=["gunicorn", "dev"], default="gunicorn",
+                        help="gunicorn as `floor web` runs it (with --async-mode gevent: its "
+                             "gevent worker), or the development server of socketio.run.")
+    parser.add_argument("--via-nginx", action="store_true",
+                        help="Clients connect through Debian's nginx configured as in "
+                             "docs/deployment.md (bench/nginx_proxy.py).")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--screens", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=300)
     parser.add_argument("--async-mode", default="threading", choices=["threading", "gevent"])
     parser.add_argument("--delayed-ack", dest="nodelay", action="store_false",
-                        help="Serve without TCP_NODELAY, to see what it saves (see the README).")
+                        help="Serve without TCP_NODELAY, to see what it saves (see the README; "
+                             "dev server only).")
+    add_server_option(parser)
     parser.add_argument("--python", default=sys.executable,
                         help="Interpreter for the server (e.g. a venv with gevent).")
     parser.add_argument("--clients", choices=["threads", "asyncio"], default=default_clients(),
@@ -433,7 +499,7 @@ def main() -> None:
     if args.smoke:
         args.screens, args.rounds = 3, 3
     raise_file_limit(args.screens * 4 + 256)
-    server = Server(args.async_mode, args.python, args.nodelay)
+    server = Server(args.async_mode, args.python, args.nodelay, args.server, args.via_nginx)
     others = None
     clients: list[Any] = []
     try:

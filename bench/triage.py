@@ -65,6 +65,7 @@ def ingest_with_triage(count: int, rounds: int, smoke: bool) -> None:
     import tempfile
     import uuid
 
+    from aggregator.keys import Keys
     from aggregator.redis_server import connect, url_of
     from aggregator.store import Store
     from bench.ingest import floor_ingest, raw_xadd, sample_posts
@@ -93,7 +94,7 @@ def ingest_with_triage(count: int, rounds: int, smoke: bool) -> None:
         if round_no % 2 == 1:
             plain_rates.append(floor_ingest(Store(conn, event + "-plain"), posts, 200))
         for name in (event, event + "-plain"):
-            for key in conn.scan_iter(f"floor:{name}:*", count=1000):
+            for key in conn.scan_iter(Keys(name).pattern, count=1000):
                 conn.unlink(key)
     raw, plain = statistics.median(raw_rates), statistics.median(plain_rates)
     ours = statistics.median(floor_rates)

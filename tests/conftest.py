@@ -19,7 +19,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-from aggregator.redis_server import connect, url_of
+from aggregator.keys import Keys
+from aggregator.redis_server import client_from_url, connect, url_of
 from aggregator.settings import EventSettings, Settings
 from aggregator.store import Store
 from web import create_app
@@ -32,7 +33,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = os.environ.get("REDIS_URL")
     if url:
         try:
-            redis.Redis.from_url(url, socket_connect_timeout=3).ping()
+            client_from_url(url).ping()  # redis+cluster:// too (tests/test_cluster.py)
         except redis.RedisError as exc:
             pytest.fail(f"REDIS_URL={url} is set but does not answer: {exc}")
         yield url
@@ -44,7 +45,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def conn(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client = client_from_url(redis_url)
     yield client
     client.close()
 
@@ -53,7 +54,7 @@ def conn(redis_url: str) -> Iterator[redis.Redis]:
 def event(conn: redis.Redis) -> Iterator[str]:
     slug = "t-" + uuid.uuid4().hex[:12]
     yield slug
-    keys = list(conn.scan_iter(f"floor:{slug}:*", count=1000))
+    keys = list(conn.scan_iter(Keys(slug).pattern, count=1000))
     if keys:
         conn.delete(*keys)
 

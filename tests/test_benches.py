@@ -19,6 +19,7 @@ BENCHES = {
     "ingest.py": "floor normalise+dedupe+store:",
     "console_paint.py": "approve from the keyboard -> the console shows it approved",
     "triage.py": "duplicate pairs",
+    "servers.py": "| gunicorn gthread, 1 worker |",
 }
 IN_CHROMIUM = {"console_paint.py"}
 

@@ -20,6 +20,7 @@ import pytest
 import requests
 import socketio
 
+from aggregator.keys import Keys
 from aggregator.normalise import normalise
 from aggregator.question import Post
 from aggregator.redis_server import connect
@@ -159,9 +160,9 @@ def test_demo_on_a_fresh_machine_serves_and_stops_cleanly(tmp_path: Path, ctrl_c
                       auth={"token": banner["board"].rsplit("/", 1)[1]})
         conn = connect(url="", data_dir=Path(banner["data"]) / "data")
         deadline = time.monotonic() + 30
-        while conn.zcard("floor:demo:questions") < 20 and time.monotonic() < deadline:
+        while conn.zcard(Keys("demo").questions) < 20 and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert conn.zcard("floor:demo:questions") >= 20, "the rehearsal feed is not flowing"
+        assert conn.zcard(Keys("demo").questions) >= 20, "the rehearsal feed is not flowing"
         conn.connection_pool.disconnect()
         family = psutil.Process(process.pid).children(recursive=True)
         server = [p for p in psutil.process_iter(["cmdline"])

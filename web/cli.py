@@ -31,6 +31,7 @@ from web.supervisor import EX_CONFIG, Supervisor, listen_problem
 # runs (`floor poll` never loads Flask: tests/test_cli.py checks it).
 if TYPE_CHECKING:
     import redis
+    from flask import Flask
 
     from aggregator.settings import Settings
     from web.screen_links import ScreenLinks
@@ -122,32 +123,30 @@ def cli(config: str | None, data_dir: str | None, verbose: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (0.0.0.0: every network of this machine).")
 @click.option("--port", default=5000, show_default=True, type=PORT, help="Port to listen on.")
-def web(host: str, port: int) -> None:
-    """Run the web app (console and screens)."""
+@click.option("--threads", default=1000, show_default=True, type=click.IntRange(8, 10000),
+              help="Most connections served at once (each open console or screen holds one).")
+def web(host: str, port: int, threads: int) -> None:
+    """Run the web app (console and screens) on a production server (gunicorn, one process)."""
     _can_listen(host, port)  # before Redis and the app: a port in use is one line at once
-    from web import create_app
-    from web.extensions import NoDelayRequestHandler, socketio
+    from web.serve import BOOT_FAILED, serve
 
-    app = create_app(_settings(), _conn())
+    settings = _settings()
+    # An unreachable REDIS_URL is one line here, before the fork; redis-py gives the worker
+    # fresh connections. The embedded Redis is joined in the worker alone, so that it is
+    # released when that process ends, as the last user of it.
+    conn = _conn() if os.environ.get("REDIS_URL") else None
 
-    def interrupt() -> None:
-        raise KeyboardInterrupt
+    def build() -> Flask:  # in the server's worker process, after the fork
+        from web import create_app
 
-    _on_signals(interrupt)
+        return create_app(settings, conn if conn is not None else _conn())
+
     log.info("web: serving http://%s:%d/console", host, port)
-    try:
-        socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, log_output=False,
-                     request_handler=NoDelayRequestHandler)
-    except KeyboardInterrupt:
-        pass
-    except OSError as exc:
-        raise ConfigProblem(f"cannot listen on {host}:{port}: {exc.strerror}; "
-                            "choose another with --port") from exc
-    finally:
-        # Stop tailing the log before the connection closes at exit, so that a normal stop
-        # does not look like a Redis outage ("cannot read the log").
-        app.extensions["floor"].feed.stop()
-        app.extensions["floor.screen"].stop()
+    code = serve(build, host, port, threads)
+    if code == BOOT_FAILED:
+        raise click.ClickException("the web app did not start; its error is above")
+    if code:
+        raise SystemExit(code)
     log.info("web: stopped")
 
 
@@ -539,6 +538,51 @@ def screen_link_revoke(key: str, every: bool) -> None:
         links.revoke(link)
         click.echo(f"{link.kind} link {link.id} ({link.label}): revoked")
 
+
+# -- remote control tokens --------------------------------------------------------------------
+
+@cli.group("control-token")
+def control_token() -> None:
+    """Make, list and revoke the tokens of remote controls (Stream Deck, Companion)."""
+
+
+def _control_tokens() -> Any:
+    from web.control import ControlTokens
+
+    return ControlTokens(_conn(), _settings().event.slug)
+
+
+@control_token.command("create")
+@click.argument("label", default="")
+def control_token_create(label: str) -> None:
+    """Make a token labelled LABEL (e.g. "stream deck") and print it, this once: Floor keeps
+    only a hash of it. Its calls are logged as moderator control:LABEL."""
+    secret, token = _control_tokens().create(label)
+    click.echo(f"control token {token.id} ({token.label}):")
+    click.echo(secret)
+
+
+@control_token.command("list")
+def control_token_list() -> None:
+    """List the tokens that work (ids and labels; the tokens themselves are not kept)."""
+    tokens = _control_tokens().all()
+    if not tokens:
+        click.echo("no control tokens yet; make one with `floor control-token create LABEL`")
+    for token in tokens:
+        click.echo(f"{token.id}  {token.created}  {token.label}")
+
+
+@control_token.command("revoke")
+@click.argument("key")
+def control_token_revoke(key: str) -> None:
+    """Revoke the token whose id or label is KEY; its next call is refused."""
+    tokens = _control_tokens()
+    found = tokens.matching(key)
+    if len(found) != 1:
+        raise click.ClickException(f"{len(found)} tokens match {key!r} "
+                                   "(see `floor control-token list`); give its id")
+    tokens.revoke(found[0])
+    click.echo(f"control token {found[0].id} ({found[0].label}): revoked")
 
 
 def main(argv: list[str] | None = None) -> int:

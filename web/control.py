@@ -1,0 +1,173 @@
+"""Remote control over HTTP, for Bitfocus Companion, a Stream Deck or any HTTP client.
+
+    POST /control/next     put the first queued question on screen (refused while one is on)
+    POST /control/answer   mark the question on screen answered
+    POST /control/back     send the question on screen back to the front of the queue
+    POST /control/clear    clear the screen (the safety valve; never refused as stale)
+    GET  /control/status   on air or not, the current question's first words, queue length
+
+Each call carries ``Authorization: Bearer <control token>``. Tokens are made, listed and
+revoked with ``floor control-token``; only their sha256 is stored, the token is shown once.
+Each call is one moderator action in the log, by ``control:<label>``, through the same
+moderation as the consoles, so two presses can never put two questions on screen; "next"
+while a question is on screen is refused (a flood of presses puts exactly one on screen).
+Every answer is JSON: ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from flask import Blueprint, Response, jsonify, request
+
+from aggregator.keys import Keys
+from aggregator.moderation import Refused
+from aggregator.question import utc_now
+from web import floor
+from web.extensions import csrf, limiter
+
+bp = Blueprint("control", __name__, url_prefix="/control")
+csrf.exempt(bp)  # a bearer token, not a cookie: no cross-site request can carry it
+
+PREFIX = "floor-control-"  # recognisable in a config file or a leak scanner
+SECRET_BYTES = 32
+ID_LENGTH = 10
+MAX_LABEL = 60
+WORDS_SHOWN = 8
+# A Stream Deck sends one request a press; a held or stuck button, a script gone wrong: refused
+# beyond this, per token and address.
+CONTROL_LIMIT = "5/second;120/minute"
+
+
+@dataclass(frozen=True)
+class ControlToken:
+    digest: str
+    label: str
+    created: str
+
+    @property
+    def id(self) -> str:
+        return self.digest[:ID_LENGTH]
+
+
+def digest_of(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+class ControlTokens:
+    """The event's control tokens. Takes a connection made with ``decode_responses=True``."""
+
+    def __init__(self, conn: redis.Redis, event: str) -> None:
+        self.conn = conn
+        self.keys = Keys(event)
+
+    def create(self, label: str) -> tuple[str, ControlToken]:
+        label = " ".join(label.split())[:MAX_LABEL] or "control"
+        secret = PREFIX + secrets.token_urlsafe(SECRET_BYTES)
+        token = ControlToken(digest_of(secret), label, utc_now())
+        self.conn.hset(self.keys.control_tokens, token.digest,
+                       json.dumps({"label": token.label, "created": token.created}))
+        return secret, token
+
+    def find(self, secret: str) -> ControlToken | None:
+        if not secret.startswith(PREFIX) or len(secret) > 200:
+            return None
+        digest = digest_of(secret)
+        record = self.conn.hget(self.keys.control_tokens, digest)
+        return None if record is None else ControlToken(digest, **json.loads(record))
+
+    def all(self) -> list[ControlToken]:
+        records = self.conn.hgetall(self.keys.control_tokens)
+        tokens = [ControlToken(digest, **json.loads(r)) for digest, r in records.items()]
+        return sorted(tokens, key=lambda token: token.created)
+
+    def matching(self, key: str) -> list[ControlToken]:
+        key = key.strip()
+        return [token for token in self.all()
+                if token.label == key or (len(key) >= 6 and token.digest.startswith(key.lower()))]
+
+    def revoke(self, token: ControlToken) -> bool:
+        return bool(self.conn.hdel(self.keys.control_tokens, token.digest))
+
+
+def _answer(status: int, **fields: Any) -> tuple[Response, int]:
+    return jsonify({"ok": status < 400, **fields}), status
+
+
+def _caller() -> ControlToken | None:
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return None
+    f = floor()
+    return ControlTokens(f.store.conn, f.settings.event.slug).find(header[len("Bearer "):].strip())
+
+
+def _token_of_request() -> str:
+    """Rate limits count per event, token and address."""
+    header = request.headers.get("Authorization", "")
+    return f"{floor().settings.event.slug}:control:{digest_of(header)[:16]}:{request.remote_addr}"
+
+
+def _status() -> dict[str, Any]:
+    f = floor()
+    keys, conn = f.store.keys, f.store.conn
+    current = conn.get(keys.screen)
+    question = f.store.question(current) if current else None
+    words = " ".join(question.text.split()[:WORDS_SHOWN]) if question else ""
+    return {"on_air": question is not None, "current": words,
+            "queue": int(conn.zcard(keys.queue))}
+
+
+def _act(verb: str, token: ControlToken) -> tuple[Response, int]:
+    f = floor()
+    actor = f"control:{token.label}"
+    keys, conn = f.store.keys, f.store.conn
+    try:
+        if verb == "clear":
+            f.moderation.clear_screen(actor)
+            return _answer(200, **_status())
+        if verb == "next":  # checked and done in one transaction: see screen_next
+            f.moderation.screen_next(actor)
+            return _answer(200, **_status())
+        current = conn.get(keys.screen)
+        if not current:
+            return _answer(409, error="nothing is on screen", **_status())
+        qid, action = str(current), {"answer": "answer", "back": "unscreen"}[verb]
+        # With the version read here, a question that changed meanwhile (answered by another
+        # press or a console) is refused as stale instead of acted on twice.
+        question = f.store.question(qid)
+        if question is None:
+            return _answer(409, error="that question is gone", **_status())
+        f.moderation.apply(action, qid, question.version, actor)
+    except Refused as exc:  # someone acted at the same instant: say what stands now
+        return _answer(409, error=str(exc), **_status())
+    except redis.RedisError:
+        return _answer(503, error="the store is unavailable; press again in a moment")
+    return _answer(200, **_status())
+
+
+@bp.post("/<verb>")
+@limiter.limit(CONTROL_LIMIT, key_func=_token_of_request)
+def control(verb: str) -> tuple[Response, int]:
+    token = _caller()
+    if token is None:
+        return _answer(401, error="a valid control token is needed (Authorization: Bearer ...)")
+    if verb not in ("next", "answer", "back", "clear"):
+        return _answer(404, error=f"unknown command {verb!r}: next, answer, back, clear")
+    return _act(verb, token)
+
+
+@bp.get("/status")
+@limiter.limit(CONTROL_LIMIT, key_func=_token_of_request)
+def status() -> tuple[Response, int]:
+    if _caller() is None:
+        return _answer(401, error="a valid control token is needed (Authorization: Bearer ...)")
+    try:
+        return _answer(200, **_status())
+    except redis.RedisError:
+        return _answer(503, error="the store is unavailable")
