@@ -82,6 +82,22 @@ class Keys:
         """Hash: sha256 of a screen or overlay link's secret -> JSON (kind, label, created)."""
         return self.prefix + "screen-links"
 
+    @property
+    def ledger(self) -> str:
+        """Stream: one hash-chain link per log entry, under the log entry's own id."""
+        return self.prefix + "ledger"
+
+    @property
+    def salts(self) -> str:
+        """Hash: "{qid} {field}" -> the random salt of that personal field's commitments.
+        Deleting a salt (a purge) leaves the commitment in the ledger and the value unprovable."""
+        return self.prefix + "salts"
+
+    @property
+    def purged(self) -> str:
+        """String: when personal data was last purged (ISO 8601), absent before."""
+        return self.prefix + "purged"
+
     def question(self, qid: str) -> str:
         return self.prefix + "q:" + qid
 

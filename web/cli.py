@@ -233,10 +233,11 @@ def _floor(*args: str) -> list[str]:
 
 
 def _run(settings: Settings, host: str, port: int, banner: str = "") -> int:
-    commands = {"web": _floor("web", "--host", host, "--port", str(port))}
+    commands = {"web": _floor("web", "--host", host, "--port", str(port)),
+                "ledger": _floor("ledger")}
     for name in settings.enabled_sources():
         commands[f"poll {name}"] = _floor("poll", name)
-    if len(commands) == 1:
+    if len(commands) == 2:
         log.warning("run: no source is enabled in the settings; only the web app runs")
     supervisor = _Supervisor(commands)
     supervisor.start_all()
@@ -432,6 +433,12 @@ def export(output: Any) -> None:
 
 
 cli.add_command(screen_link)
+
+# The public record's commands (ledger, keys, record, purge) live in their own module.
+from web.cli_record import COMMANDS as _RECORD_COMMANDS  # noqa: E402
+
+for _command in _RECORD_COMMANDS:
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> int:
