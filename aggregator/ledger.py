@@ -211,10 +211,10 @@ class Ledger:
             except StaleHead:
                 log.info("ledger: another writer moved the head; starting from the new one")
 
-    def catch_up(self) -> int:
+    def catch_up(self, batch: int = BATCH) -> int:
         """Link every log entry not linked yet; returns how many were linked."""
         total = 0
-        while linked := self.step():
+        while linked := self.step(batch):
             total += linked
         return total
 
