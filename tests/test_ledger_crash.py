@@ -58,9 +58,12 @@ def test_kill_9_at_random_points_loses_and_doubles_no_link(floor_env: dict[str, 
         writer.wait()
         partway += ledger.head().count < store.conn.xlen(log_key)
     finisher = start(floor_env)
-    assert wait_for(lambda: ledger.head().count == store.conn.xlen(log_key))
-    finisher.terminate()
-    assert finisher.wait(timeout=10) == 0
+    try:
+        caught_up = wait_for(lambda: ledger.head().count == store.conn.xlen(log_key))
+    finally:
+        finisher.terminate()
+        stopped = finisher.wait(timeout=10)
+    assert caught_up and stopped == 0
     assert partway >= 3, "the writer was never killed part-way through"
     links = list(ledger.links())
     assert [link.id for link in links] == [i for i, _ in store.conn.xrange(log_key)]
