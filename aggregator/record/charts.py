@@ -68,10 +68,13 @@ def stacked(title: str, rows: Sequence[tuple[str, dict[str, int]]], series: Sequ
     y = TOP + len(rows) * (BAR_H + GAP) + 4
     x = 0
     for j, name in enumerate(series):
+        width = 24 + 8 * len(name)
+        if x and x + width > WIDTH:  # the legend wraps to a new row
+            x, y = 0, y + 20
         body.append(f'<rect x="{x}" y="{y}" width="12" height="12" '
                     f'fill="{COLOURS[j % len(COLOURS)]}"/>'
                     f'<text x="{x + 16}" y="{y + 11}" fill="#111">{escape(name)}</text>')
-        x += 24 + 8 * len(name)
+        x += width
     desc = "; ".join(f"{label}: " + ", ".join(f"{n} {name}" for name, n in parts.items() if n)
                      for label, parts in rows) or "no data"
     return _svg(title, desc, y + 24, body)
