@@ -72,3 +72,32 @@ def test_kill_9_at_random_points_loses_and_doubles_no_link(floor_env: dict[str, 
         assert link.n == n
         assert link_hash(previous, link.entry.encode()) == link.hash
         previous = link.hash
+
+
+@pytest.mark.slow
+def test_floor_run_keeps_the_ledger_up_with_the_log(floor_env: dict[str, str],
+                                                    store: Store) -> None:
+    import signal
+    import socket
+    from pathlib import Path
+
+    config = Path(floor_env["FLOOR_CONFIG"])
+    config.write_text(config.read_text(encoding="utf-8")
+                      + "\n[sources.rehearsal]\nenabled = true\nspeed = 0\n", encoding="utf-8")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ledger = Ledger(store.conn, store.keys.event)
+    process = subprocess.Popen([sys.executable, "-m", "web.cli", "run", "--port", str(port)],
+                               env=floor_env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: len(store.question_ids()) > 300
+                        and ledger.head().count == store.conn.xlen(store.keys.log))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
