@@ -9,6 +9,7 @@ import redis
 
 from aggregator.keys import Keys
 from aggregator.question import utc_now
+from aggregator.redaction import redact
 
 
 class Health:
@@ -21,8 +22,8 @@ class Health:
         key = self.keys.health(source)
         pipe = self.conn.pipeline()
         pipe.sadd(self.keys.sources, source)
-        values = {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in fields.items()
-                  if v is not None}
+        values = {k: redact(v if isinstance(v, str) else json.dumps(v))
+                  for k, v in fields.items() if v is not None}
         cleared = [k for k, v in fields.items() if v is None]
         if values:
             pipe.hset(key, mapping=values)

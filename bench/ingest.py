@@ -62,7 +62,12 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true",
+                        help="400 posts, one round, to see that the bench still works (CI runs "
+                             "this; its figures mean nothing).")
     args = parser.parse_args()
+    if args.smoke:
+        args.posts, args.rounds = 400, 1
     conn = connect(data_dir=Path(tempfile.mkdtemp(prefix="floor-bench-")))
     posts = sample_posts(args.posts)
     avg = statistics.mean(len(json.dumps(p.raw)) for p in posts)

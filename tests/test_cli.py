@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 import requests
+import socketio
 
+from aggregator.normalise import normalise
+from aggregator.question import Post
 from aggregator.redis_server import connect
+from aggregator.store import Store
+from web.supervisor import EX_CONFIG, Supervisor, restart_delay
 
 FLOOR = [sys.executable, "-m", "web.cli"]
 
@@ -71,18 +80,32 @@ def test_poll_once_then_export_every_question_with_history(floor_env: dict[str, 
     config = Path(floor_env["FLOOR_CONFIG"])
     config.write_text(config.read_text() + "[sources.rehearsal]\nenabled = true\nspeed = 0\n")
     unknown = floor("poll", "tiktok", "--once", env=floor_env)
-    assert unknown.returncode == 1 and "unknown source 'tiktok'" in unknown.stderr
+    assert unknown.returncode == EX_CONFIG and "unknown source 'tiktok'" in unknown.stderr
     polled = floor("poll", "rehearsal", "--once", env=floor_env)
     assert polled.returncode == 0, polled.stderr
     assert polled.stdout.strip() == "rehearsal: stored 200, dead letters 0, skipped 0"
     exported = floor("export", env=floor_env)
     lines = [json.loads(line) for line in exported.stdout.splitlines()]
     assert exported.stderr.strip().endswith("exported 200 questions")
+
     assert len(lines) == 200
     first = lines[0]
     assert set(first) == {"question", "raw", "history"}
     assert first["history"][0]["type"] == "received"
     assert first["raw"]["platform"] == first["question"]["platform"]
+
+
+def test_export_counts_in_words(floor_env: dict[str, str], store: Store) -> None:
+    assert floor("export", env=floor_env).stderr.splitlines()[-1] == "exported 0 questions"
+    store.ingest("web", [(normalise(Post("web", "one", "Only one question?")), {})])
+    assert floor("export", env=floor_env).stderr.splitlines()[-1] == "exported 1 question"
+
+
+def _free_port() -> int:
+    """A port that was free a moment ago (the kernel's pick, not a fixed one)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _banner(process: subprocess.Popen[str]) -> dict[str, str]:
@@ -95,9 +118,12 @@ def _banner(process: subprocess.Popen[str]) -> dict[str, str]:
         if "Press Ctrl-C" in line:
             url = re.search(r"Console:\s+(\S+)", seen)
             login = re.search(r"Log in as: (\S+) / (\S+)", seen)
+            board = re.search(r"Board:\s+(\S+)", seen)
+            overlay = re.search(r"Overlay:\s+(\S+)", seen)
             data = re.search(r"data in (\S+) \(removed", seen)
-            assert url and login and data, seen
-            return {"url": url[1], "user": login[1], "password": login[2], "data": data[1]}
+            assert url and login and board and overlay and data, seen
+            return {"url": url[1], "user": login[1], "password": login[2], "board": board[1],
+                    "overlay": overlay[1], "data": data[1]}
     raise AssertionError(f"no banner from floor demo:\n{seen}")
 
 
@@ -107,12 +133,15 @@ def test_demo_on_a_fresh_machine_serves_and_stops_cleanly(tmp_path: Path, ctrl_c
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("FLOOR_") and k != "REDIS_URL"}
     env["HOME"] = str(tmp_path)  # nothing configured, no Redis: as a new user
-    process = subprocess.Popen([*FLOOR, "demo", "--port", "5917", "--speed", "600"], env=env,
-                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)
+    process = subprocess.Popen([*FLOOR, "demo", "--port", str(_free_port()), "--speed", "600"],
+                               env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
     try:
         banner = _banner(process)
         base = banner["url"].rsplit("/", 1)[0]
+        for kind in ("board", "overlay"):  # the links work in the demo's own event
+            assert banner[kind].startswith(base), banner
+            assert requests.get(banner[kind], timeout=10).status_code == 200, kind
         http = requests.Session()
         page = http.get(f"{base}/login", timeout=10)
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text)
@@ -121,6 +150,12 @@ def test_demo_on_a_fresh_machine_serves_and_stops_cleanly(tmp_path: Path, ctrl_c
                                                  banner["user"], "password": banner["password"]},
                           timeout=10)
         assert login.status_code == 200 and login.url == banner["url"]
+        console = socketio.Client(http_session=http, reconnection=False)
+        console.connect(base, namespaces=["/console"], transports=["websocket"],
+                        wait_timeout=30)  # the web process now tails the log for it
+        board = socketio.Client(reconnection=False)  # and checks the board's link every second
+        board.connect(base, namespaces=["/screen"], transports=["websocket"], wait_timeout=30,
+                      auth={"token": banner["board"].rsplit("/", 1)[1]})
         conn = connect(url="", data_dir=Path(banner["data"]) / "data")
         deadline = time.monotonic() + 30
         while conn.zcard("floor:demo:questions") < 20 and time.monotonic() < deadline:
@@ -132,10 +167,19 @@ def test_demo_on_a_fresh_machine_serves_and_stops_cleanly(tmp_path: Path, ctrl_c
                   if banner["data"] in " ".join(p.info["cmdline"] or [])
                   and "redis-server" in " ".join(p.info["cmdline"] or [])]
         assert len(family) >= 2
+        console.disconnect()
+        board.disconnect()
         for _ in range(ctrl_c):
             process.send_signal(signal.SIGINT)
             time.sleep(0.05)
         assert process.wait(timeout=30) == 0
+        assert process.stdout is not None
+        after = process.stdout.read()
+        # The banner stays on screen: no line per poll; and a normal stop warns of nothing.
+        assert "poller rehearsal: stored" not in after, after
+        assert "cannot read the log" not in after and "Traceback" not in after, after
+        if ctrl_c == 1:
+            assert "WARNING" not in after and "ERROR" not in after, after
         time.sleep(0.5)
         alive = [p for p in family + server if p.is_running() and
                  p.status() != psutil.STATUS_ZOMBIE]
@@ -167,22 +211,24 @@ def test_web_alone_on_the_embedded_redis_stops_it_on_exit(tmp_path: Path) -> Non
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("FLOOR_") and k != "REDIS_URL"}
     env["FLOOR_DATA_DIR"] = str(tmp_path)
-    process = subprocess.Popen([*FLOOR, "web", "--port", "5918"], env=env, cwd=tmp_path,
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen([*FLOOR, "web", "--port", str(port)], env=env, cwd=tmp_path,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if requests.get("http://127.0.0.1:5918/login", timeout=2).status_code == 200:
+                if requests.get(f"{base}/login", timeout=2).status_code == 200:
                     break
             except requests.ConnectionError:
                 time.sleep(0.2)
         assert len(_servers_in(tmp_path)) == 1
         http = requests.Session()  # a login attempt: the rate limiter counts it in Redis too
-        page = http.get("http://127.0.0.1:5918/login", timeout=5).text
+        page = http.get(f"{base}/login", timeout=5).text
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
         assert token
-        attempt = http.post("http://127.0.0.1:5918/login", timeout=5, data={
+        attempt = http.post(f"{base}/login", timeout=5, data={
             "csrf_token": token[1], "username": "nobody", "password": "wrong password"})
         assert attempt.status_code == 401
         process.send_signal(signal.SIGTERM)
@@ -198,3 +244,178 @@ def test_web_alone_on_the_embedded_redis_stops_it_on_exit(tmp_path: Path) -> Non
             process.wait()
         for orphan in _servers_in(tmp_path):
             orphan.kill()
+
+
+# -- failing honestly --------------------------------------------------------------------------
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port some other program listens on (the kernel picks it: no fixed ports)."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield int(holder.getsockname()[1])
+
+
+@pytest.mark.parametrize("command", ["run", "web"])
+def test_a_port_in_use_is_one_line_at_once(command: str, taken_port: int,
+                                           floor_env: dict[str, str]) -> None:
+    result = floor(command, "--port", str(taken_port), env=floor_env)
+    assert result.returncode == EX_CONFIG, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"Error: cannot listen on 127.0.0.1:{taken_port}: Address already in use; stop what "
+        "uses it, or choose another port with --port"]
+    assert "serving" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "web", "demo"])
+def test_an_impossible_port_is_refused(command: str, floor_env: dict[str, str]) -> None:
+    result = floor(command, "--port", "99999", env=floor_env)
+    assert result.returncode == 2
+    assert "Error: Invalid value for '--port': 99999 is not in the range 1<=x<=65535." \
+        in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("where", ["a-file/data", "a-file"])
+def test_an_unusable_data_dir_is_one_line(where: str, floor_env: dict[str, str],
+                                          tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    env = {k: v for k, v in floor_env.items() if k != "REDIS_URL"}
+    result = floor("--data-dir", str(tmp_path / where), "moderator", "list", env=env)
+    assert result.returncode in (1, 2), result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and str(tmp_path / "a-file") in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def _crasher(code: int) -> list[str]:
+    return [sys.executable, "-c", f"raise SystemExit({code})"]
+
+
+def test_a_child_that_keeps_dying_is_restarted_ever_more_slowly(
+        caplog: pytest.LogCaptureFixture) -> None:
+    supervisor = Supervisor({"crasher": _crasher(3)}, first_delay=0.05, max_delay=0.4)
+    supervisor.start("crasher")
+    watcher = threading.Thread(target=supervisor.watch, daemon=True)
+    with caplog.at_level(logging.ERROR, logger="floor.run"):
+        watcher.start()
+        deadline = time.monotonic() + 60
+        while len(caplog.records) < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        supervisor.stopping.set()
+        watcher.join(timeout=30)
+    delays = [float(re.search(r"restarting in ([\d.]+)s", r.getMessage())[1])  # type: ignore
+              for r in caplog.records[:6]]
+    assert delays == [0.05, 0.1, 0.2, 0.4, 0.4, 0.4]
+    assert "FAILING" in caplog.records[1].getMessage()
+    assert "3 times in a row" in caplog.records[2].getMessage()
+
+
+def test_restart_delays_double_up_to_a_minute() -> None:
+    assert [restart_delay(n) for n in range(1, 9)] == [2, 4, 8, 16, 32, 60, 60, 60]
+
+
+def test_a_child_that_cannot_run_as_configured_stops_everything() -> None:
+    supervisor = Supervisor({"bad": _crasher(EX_CONFIG),
+                             "good": [sys.executable, "-c", "import time; time.sleep(120)"]})
+    supervisor.start("bad")
+    supervisor.start("good")
+    returned: list[int] = []
+    watcher = threading.Thread(target=lambda: returned.append(supervisor.watch()), daemon=True)
+    watcher.start()
+    watcher.join(timeout=60)
+    if watcher.is_alive():  # it restarts instead: stop it, then fail
+        supervisor.stopping.set()
+        watcher.join(timeout=30)
+    assert returned == [EX_CONFIG]
+    assert supervisor.children["good"].poll() is not None, "the others were not stopped"
+
+
+def test_floor_run_stops_when_its_web_app_cannot_start(floor_env: dict[str, str],
+                                                       tmp_path: Path) -> None:
+    """The port is free when checked but the web process still fails at start (here: its
+    settings file is made unreadable to it): one error, no restart loop."""
+    wrapper = tmp_path / "python"
+    wrapper.write_text(f'#!/bin/sh\ncase " $* " in *" web "*) export FLOOR_CONFIG='
+                       f'{tmp_path}/missing.toml;; esac\nexec {sys.executable} "$@"\n')
+    wrapper.chmod(0o755)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = subprocess.run([str(wrapper), "-c", "import sys; sys.executable = sys.argv[1]; "
+                             "from web.cli import main; sys.exit(main(sys.argv[2:]))",
+                             str(wrapper), "run", "--port", str(port)],
+                            env=floor_env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == EX_CONFIG, result.stderr
+    assert "the web app did not start" in result.stderr
+    assert "restarting" not in result.stderr
+
+
+# -- what each command imports ------------------------------------------------------------------
+
+WEB_STACK = ("flask", "flask_socketio", "werkzeug", "socketio", "engineio", "flask_limiter")
+
+
+def _modules_after(argv: list[str], env: dict[str, str]) -> set[str]:
+    script = ("import json, sys\nfrom web.cli import main\ncode = main(sys.argv[1:])\n"
+              "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
+              "sys.exit(code)\n")
+    done = subprocess.run([sys.executable, "-c", script, *argv], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+def test_floor_poll_imports_no_web_stack(floor_env: dict[str, str]) -> None:
+    config = Path(floor_env["FLOOR_CONFIG"])
+    config.write_text(config.read_text() + "[sources.rehearsal]\nenabled = true\nspeed = 0\n")
+    loaded = _modules_after(["poll", "rehearsal", "--once"], floor_env)
+    assert "aggregator" in loaded and "redis" in loaded  # it did poll
+    assert loaded.isdisjoint(WEB_STACK), loaded & set(WEB_STACK)
+    # nor any other platform's client library
+    assert loaded.isdisjoint({"tweepy", "facebook", "instaloader", "googleapiclient"})
+
+
+def test_floor_help_imports_neither_the_web_stack_nor_redis(floor_env: dict[str, str]) -> None:
+    loaded = _modules_after(["--help"], floor_env)
+    assert loaded.isdisjoint({*WEB_STACK, "redis", "pydantic", "argon2", "googleapiclient"})
+
+
+def test_floor_run_sums_up_the_event_in_one_line(store: Store,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    from aggregator.health import Health
+    from web.cli import _summary
+
+    report = _summary(store.conn, store.keys.event)
+    Health(store.conn, store.keys.event).record("rehearsal", state="ok")
+    with caplog.at_level(logging.INFO, logger="floor"):
+        store.ingest("web", [(normalise(Post("web", "a", "First?")), {})])
+        report()
+        store.ingest("web", [(normalise(Post("web", "b", "Second?")), {}),
+                             (normalise(Post("web", "c", "Third?")), {})])
+        report()
+    assert [r.getMessage() for r in caplog.records] == [
+        "run: 1 question so far; sources: rehearsal ok",
+        "run: 3 questions so far (+2 this minute); sources: rehearsal ok"]
+
+
+def test_importing_the_accounts_computes_no_hash() -> None:
+    """A hash costs what a login costs: `floor moderator list` and every web process would pay
+    it at start for nothing."""
+    script = ("import argon2\n"
+              "def refuse(*args, **kwargs):\n    raise SystemExit('hashed at import')\n"
+              "argon2.PasswordHasher.hash = refuse\n"
+              "import web.accounts\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_screen_links_data_needs_no_command_line() -> None:
+    script = ("import sys\nimport web.screen_links\n"
+              "print(sorted(m for m in ('web.cli', 'click', 'flask') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -76,3 +76,11 @@ def test_a_server_without_persistence_is_warned_about(
         assert "keeps nothing on disk" in caplog.text
     finally:
         release(volatile)
+
+
+def test_an_unusable_data_folder_is_one_clear_message(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(RedisUnavailable) as caught:
+        connect(url="", data_dir=tmp_path / "a-file" / "data")
+    assert str(caught.value).startswith(
+        f"cannot start the embedded Redis in {tmp_path / 'a-file' / 'data'}: ")

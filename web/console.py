@@ -78,6 +78,7 @@ def index() -> Any:
     config = {"namespace": NAMESPACE, "events": EVENTS, "moderator": session["moderator"],
               "reject_reasons": settings.moderation.reject_reasons[:9],
               "queue_length": settings.screen.queue_length,
+              "board_max_chars": settings.screen.board_max_chars,
               "anonymise": settings.screen.anonymise, "platforms": PLATFORMS,
               "actions": actions_config(), "states": STATE_WORDS}
     return private_headers(make_response(render_template(

@@ -18,12 +18,14 @@ import json
 import logging
 import re
 import threading
+import unicodedata
 from typing import Any
 
 from flask import Blueprint, abort, current_app, make_response, render_template, request
 from flask.blueprints import BlueprintSetupState
 from flask_socketio import ConnectionRefusedError, emit, join_room
 
+from aggregator.normalise import fold
 from aggregator.question import PLATFORMS
 from aggregator.settings import Settings
 from aggregator.store import LogEntry, Store
@@ -84,8 +86,52 @@ def screen_id(qid: str) -> str:
     return hashlib.sha256(qid.encode()).hexdigest()[:16]
 
 
-def for_screen(data: str, state: str, anonymise: bool) -> dict[str, Any] | None:
-    """What a screen may know of one question, or None if it must not be shown."""
+# A hashtag as the board sees one: "#" after a non-word character, then word characters.
+_HASHTAG = re.compile(r"(?<!\w)#(\w+)")
+# What the direction of a question's text is not read from: hashtags, mentions and links (an
+# Arabic question that starts "#APM2026" or "@trust" is still right-to-left).
+_NOT_WORDS = re.compile(r"(?<!\w)[#@]\w+|https?://\S+")
+_SPACES = re.compile(r"[ \t]{2,}")
+_SPACE_BEFORE_PUNCTUATION = re.compile(r" +([,.;:!?\u061f\u060c])")
+
+
+def board_tags(settings: Settings) -> frozenset[str]:
+    """The hashtags the board leaves out of questions' text (folded, without "#")."""
+    if not settings.screen.strip_hashtags:
+        return frozenset()
+    return frozenset(fold(tag.lstrip("#")) for tag in settings.event.hashtags)
+
+
+def strip_tags(text: str, tags: frozenset[str]) -> str:
+    """``text`` without the event's own hashtags (whatever their case or width), the spaces
+    they leave tidied; the text unchanged if it has none, or if nothing else would be left."""
+    if not tags:
+        return text
+    kept = _HASHTAG.sub(lambda m: "" if fold(m[1]) in tags else m[0], text)
+    if kept == text:
+        return text
+    lines = [_SPACE_BEFORE_PUNCTUATION.sub(r"\1", _SPACES.sub(" ", line)).strip()
+             for line in kept.split("\n")]
+    tidied = "\n".join(lines).strip()
+    return tidied if any(ch.isalnum() for ch in tidied) else text
+
+
+def direction(text: str) -> str:
+    """"rtl" or "ltr" from the first letter of the words (hashtags, mentions and links
+    skipped), as a reader sees it; "auto" when there is none."""
+    for ch in _NOT_WORDS.sub(" ", text):
+        kind = unicodedata.bidirectional(ch)
+        if kind == "L":
+            return "ltr"
+        if kind in ("R", "AL"):
+            return "rtl"
+    return "auto"
+
+
+def for_screen(data: str, state: str, anonymise: bool,
+               tags: frozenset[str] = frozenset()) -> dict[str, Any] | None:
+    """What a screen may know of one question, or None if it must not be shown. ``tags``:
+    the hashtags taken out of the text (see ``board_tags``)."""
     try:
         q = json.loads(data)
     except ValueError:
@@ -93,9 +139,11 @@ def for_screen(data: str, state: str, anonymise: bool) -> dict[str, Any] | None:
     if not isinstance(q, dict) or q.get("state") != state \
             or not isinstance(q.get("id"), str) or not isinstance(q.get("text"), str):
         return None
+    text = strip_tags(q["text"], tags)
     shown: dict[str, Any] = {
         "id": screen_id(q["id"]),
-        "text": q["text"],
+        "text": text,
+        "dir": direction(text),
         "platform": PLATFORMS.get(q.get("platform", ""), q.get("platform", "")),
         "asked_by": int(q.get("asked_by") or 1),
     }
@@ -128,10 +176,12 @@ class ScreenHub:
         screen = self.settings.screen
         last_id, current, *queued = self._read(
             keys=[k.log, k.screen, k.queue, k.question("")], args=[screen.queue_length])
-        shown = (for_screen(d, "approved", screen.anonymise) for d in queued if d)
+        tags = board_tags(self.settings)
+        shown = (for_screen(d, "approved", screen.anonymise, tags) for d in queued if d)
         return {
             "id": last_id,
-            "current": for_screen(current, "on_screen", screen.anonymise) if current else None,
+            "current": for_screen(current, "on_screen", screen.anonymise, tags)
+            if current else None,
             "next": [q for q in shown if q is not None],
         }
 

@@ -15,7 +15,6 @@ import re
 import secrets
 from dataclasses import dataclass
 
-import click
 import redis
 
 from aggregator.keys import Keys
@@ -93,64 +92,3 @@ class ScreenLinks:
 
     def revoke(self, link: ScreenLink) -> bool:
         return bool(self.conn.hdel(self.keys.screen_links, link.digest))
-
-
-# -- `floor screen-link` (registered in web/cli.py) -----------------------------------------
-
-def _links() -> ScreenLinks:
-    from web.cli import _conn, _settings  # web.cli imports this module: import on use
-
-    return ScreenLinks(_conn(), _settings().event.slug)
-
-
-@click.group("screen-link")
-def screen_link() -> None:
-    """Make, list and revoke the secret links of board screens and the stream overlay."""
-
-
-@screen_link.command("create")
-@click.argument("label", default="")
-@click.option("--overlay", "kind", flag_value="overlay",
-              help="A link to the stream overlay (transparent, current question only).")
-@click.option("--screen", "kind", flag_value="screen", default=True,
-              help="A link to the board screen (the default).")
-@click.option("--base-url", default="http://127.0.0.1:5000", show_default=True,
-              help="Where the web app is reached from the screen's browser.")
-def create(label: str, kind: str, base_url: str) -> None:
-    """Make a new link, labelled LABEL (e.g. "top table"), and print it.
-
-    The link is shown this once: Floor keeps only a hash of it.
-    """
-    secret, link = _links().create(label, kind)
-    click.echo(f"{link.kind} link {link.id} ({link.label}):")
-    click.echo(f"{base_url.rstrip('/')}/{link.kind}/{secret}")
-
-
-@screen_link.command("list")
-def list_links() -> None:
-    """List the links that work (their ids and labels; the links themselves are not kept)."""
-    links = _links().all()
-    if not links:
-        click.echo("no screen links yet; make one with `floor screen-link create LABEL`")
-    for link in links:
-        click.echo(f"{link.id}  {link.kind:<7}  {link.created}  {link.label}")
-
-
-@screen_link.command("revoke")
-@click.argument("key")
-@click.option("--all", "every", is_flag=True, help="Revoke every link matching KEY.")
-def revoke(key: str, every: bool) -> None:
-    """Revoke the link whose id or label is KEY; screens using it are cut off within seconds."""
-    links = _links()
-    found = links.matching(key)
-    if not found:
-        raise click.ClickException(f"no link has the id or label {key!r} "
-                                   "(see `floor screen-link list`)")
-    if len(found) > 1 and not every:
-        ids = ", ".join(f"{link.id} ({link.label})" for link in found)
-        raise click.ClickException(f"{len(found)} links match {key!r}: {ids}; "
-                                   "give an id, or --all to revoke them all")
-    for link in found:
-        links.revoke(link)
-        click.echo(f"{link.kind} link {link.id} ({link.label}): revoked")
-

@@ -65,6 +65,9 @@
 
   function drawCurrent(q) {
     text.textContent = q ? q.text : "";
+    // Each question's own direction, sent by the server (an Arabic question that starts with a
+    // Latin hashtag is still right-to-left): dir="auto" would read it from the hashtag.
+    text.dir = (q && q.dir) || "auto";
     asker.textContent = q ? who(q) : "";
     group.textContent = q ? askedBy(q) : "";
     body.classList.toggle("is-idle", !q);
@@ -100,6 +103,7 @@
       const [slotText, slotAsker] = slot.children;
       fade(slot, () => {
         slotText.textContent = q ? q.text : "";
+        slotText.dir = (q && q.dir) || "auto";
         slotAsker.textContent = q ? [who(q), askedBy(q)].filter(Boolean).join(" · ") : "";
         slot.classList.toggle("empty", !q);
       });
