@@ -42,3 +42,28 @@ def test_the_record_page_is_accessible_offline(browser: Any, conn: redis.Redis, 
         assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
     finally:
         context.close()
+
+
+def test_the_live_page_is_accessible_and_refreshes_itself(browser: Any, live_server: str,
+                                                          conn: redis.Redis, event: str) -> None:
+    from aggregator.moderation import Moderation
+    from aggregator.store import Store
+
+    meeting = rehearse(conn, event, limit=40)
+    context = browser.new_context(viewport={"width": 800, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server}/record")
+        assert page.get_by_role("heading", name="Questions, live").is_visible()
+        page.evaluate(AXE.read_text(encoding="utf-8") + "\n;0")
+        result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+        assert [v["id"] for v in result["violations"]
+                if v["impact"] in ("serious", "critical")] == []
+        qid = next(q for q in meeting.qids if meeting.states[q] == "approved")
+        question = Store(conn, event).question(qid)
+        assert question is not None
+        Moderation(conn, event).apply("screen", qid, question.version, "sam", then="answered")
+        page.locator(".now").wait_for(timeout=10_000)  # the page's own refresh brings it
+        assert page.locator(".now").inner_text().startswith(question.text)
+    finally:
+        context.close()
