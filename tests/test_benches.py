@@ -18,6 +18,7 @@ BENCHES = {
     "fanout.py": "approve -> all screens have the board",
     "ingest.py": "floor normalise+dedupe+store:",
     "record.py": "verify it (chain, signature, questions):",
+    "public_page.py": "viewers held within 5 s: floor /record",
 }
 
 
