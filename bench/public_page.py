@@ -120,7 +120,7 @@ async def viewers(url: str, count: int, rounds: int) -> tuple[list[float], int]:
                     if r.status not in (200, 304):
                         raise aiohttp.ClientError(f"status {r.status}")
                     etag = r.headers.get("ETag", etag)
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 failures += start >= measure_from
             took = time.monotonic() - start
             if start >= measure_from:
