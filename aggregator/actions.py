@@ -112,6 +112,25 @@ def _undo(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
     return {}
 
 
+NOTE_MAX = 1_000
+
+
+def _note(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
+    text, _ = clean_text(str(params.get("note") or ""))
+    item.q.note = text[:NOTE_MAX]  # empty: the note is taken away
+    return {"note": item.q.note}
+
+
+def _in_writing(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
+    item.q.in_writing = True
+    return {}
+
+
+def _not_in_writing(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
+    item.q.in_writing = False
+    return {}
+
+
 @dataclass(frozen=True)
 class Action:
     """One moderator action, as the server runs it and the console offers it."""
@@ -134,6 +153,7 @@ class Action:
 
 
 EVERY_STATE = frozenset(STATES)
+ANSWERABLE = frozenset({"new", "approved", "on_screen", "answered", "held"})
 
 _TABLE = (
     Action("approve", frozenset({"new"}), "approved", True, "approved", "Approve", "a"),
@@ -159,6 +179,14 @@ _TABLE = (
     # Acts on whatever is on screen, whatever version the moderator saw: the safety valve.
     Action("clear", frozenset({"on_screen"}), "approved", True, "took off screen",
            "Clear the screen", "c"),
+    # Answers recorded during or after the meeting, by a moderator or the board's secretary
+    # (the console does not offer "note" yet: `floor note`). They leave the state as it is.
+    Action("note", ANSWERABLE, None, False, "noted the answer to", "Answer note", "",
+           ("note",), _note),
+    Action("in_writing", ANSWERABLE, None, False, "marked to be answered in writing",
+           "To be answered in writing", "", (), _in_writing),
+    Action("not_in_writing", ANSWERABLE, None, False, "unmarked the written answer to",
+           "Not in writing after all", "", (), _not_in_writing),
 )
 ACTIONS: dict[str, Action] = {action.name: action for action in _TABLE}
 

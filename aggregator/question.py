@@ -69,6 +69,8 @@ class Question:
     last_action: str = "received"
     updated_at: str = ""
     undo_depth: int = 0  # how many steps Undo can take back, so a console need not guess
+    note: str = ""  # a short summary of the answer, for the published record
+    in_writing: bool = False  # to be answered in writing (awaiting while there is no note)
 
     def to_dict(self) -> dict[str, Any]:
         # Shallow on purpose: dataclasses.asdict deep-copies and is the slowest step of ingest.

@@ -96,6 +96,14 @@ def rehearse(conn: redis.Redis, event: str, limit: int | None = None) -> Meeting
                 moderation.apply("screen", qid, q.version, "sam", then="answered")
     if (screen := conn.get(f"floor:{event}:screen")):
         moderation.clear_screen("sam")
+    states = {qid: store.question(qid).state for qid in qids}  # type: ignore[union-attr]
+    answered = [qid for qid in qids if states[qid] == "answered"]
+    approved = [qid for qid in qids if states[qid] == "approved"]
+    if answered and approved:  # an answer note, and one question to be answered in writing
+        moderation.apply("note", answered[-1], store.question(answered[-1]).version,  # type: ignore[union-attr]
+                         "ann", note="The trust will publish the response times in June.")
+        moderation.apply("in_writing", approved[-1], store.question(approved[-1]).version,  # type: ignore[union-attr]
+                         "ann")
     for qid in qids:
         q = store.question(qid)
         assert q is not None

@@ -145,4 +145,39 @@ def purge(dry_run: bool, force: bool) -> None:
         click.echo(f"(dry run; due {due})")
 
 
-COMMANDS = (ledger, keys, record, purge)
+@click.command()
+@click.argument("qid")
+@click.argument("note", required=False, default=None)
+@click.option("--in-writing", "writing", flag_value="in_writing",
+              help="Mark the question to be answered in writing.")
+@click.option("--not-in-writing", "writing", flag_value="not_in_writing",
+              help="Take that mark away.")
+@click.option("--by", "actor", default="secretary", show_default=True,
+              help="Who records it (in the log and the ledger).")
+def note(qid: str, note: str | None, writing: str | None, actor: str) -> None:
+    """Attach a short answer summary NOTE to question QID (an empty NOTE takes it away), and/or
+    mark it to be answered in writing. Each is a logged, chained action, as on the console."""
+    from aggregator.actions import Refused
+    from aggregator.moderation import Moderation
+    from aggregator.store import Store
+
+    base = _base()
+    settings, conn = base._settings(), base._conn()
+    if note is None and writing is None:
+        raise click.UsageError("give a NOTE, --in-writing or --not-in-writing")
+    store, moderation = Store(conn, settings.event.slug), Moderation(conn, settings.event.slug)
+    for action, params in ((writing, {}), ("note" if note is not None else None,
+                                          {"note": note or ""})):
+        if action is None:
+            continue
+        question = store.question(qid)
+        if question is None:
+            raise click.ClickException(f"there is no question {qid}")
+        try:
+            moderation.apply(action, qid, question.version, actor, **params)
+        except Refused as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"{qid}: {action.replace('_', ' ')} recorded")
+
+
+COMMANDS = (ledger, keys, record, purge, note)

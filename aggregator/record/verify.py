@@ -26,7 +26,8 @@ from aggregator.record import (
 from aggregator.record.signing import SigningKeyError, fingerprint, is_valid, load_public
 
 # Fields of a published question that must equal the chain's last state of that question.
-CLEAR_FIELDS = ("platform", "state", "reject_reason", "parent", "asked_by", "received_at")
+CLEAR_FIELDS = ("platform", "state", "reject_reason", "parent", "asked_by", "received_at",
+                "note", "in_writing")
 
 
 class VerifyFailed(Exception):

@@ -43,8 +43,8 @@ describe("the action table fixture", () => {
       assert.ok(spec.to === null || STATES.includes(spec.to), name);
     }
     assert.deepEqual(Object.keys(TABLE).sort(), [
-      "answer", "approve", "clear", "edit", "group", "hold", "reject", "reorder", "screen",
-      "star", "undo", "unhold", "unscreen", "unstar"]);
+      "answer", "approve", "clear", "edit", "group", "hold", "in_writing", "not_in_writing",
+      "note", "reject", "reorder", "screen", "star", "undo", "unhold", "unscreen", "unstar"]);
   });
 });
 
