@@ -101,7 +101,7 @@ def _undo(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
     q = item.q
     if before["state"] == "on_screen" and step.screen not in (None, q.id):
         raise Refused("another question is on screen: take it off first")
-    if q.state == "grouped" and q.parent:
+    if q.state == "grouped":
         parent = step.load(q.parent)
         parent.q.asked_by = max(1, parent.q.asked_by - q.asked_by)
         parent.changed = True
@@ -192,7 +192,7 @@ ACTIONS: dict[str, Action] = {action.name: action for action in _TABLE}
 
 # Words for the log's other entry types, which no moderator sends.
 _OTHER_DONE = {"received": "received", "displace": "replaced on screen",
-               "retract": "retracted (its author deleted it)"}
+               "retract": "retracted (the platform took it back)", "flag": "flagged"}
 
 
 def done_words(entry_type: str) -> str:

@@ -19,7 +19,7 @@ def histories(store: Store) -> dict[str, list[dict[str, Any]]]:
     last = "0-0"
     while entries := store.log_after(last, count=CHUNK):
         for entry in entries:
-            record = entry.to_dict()
+            record: dict[str, Any] = dict(entry.to_dict())
             touched = {q["id"] for q in record.pop("qs")} | {entry.qid}
             for qid in touched:
                 found[qid].append(record)

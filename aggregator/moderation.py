@@ -27,6 +27,8 @@ from aggregator.question import STATE_WORDS, Question, utc_now
 __all__ = ["Item", "Moderation", "Refused", "Step", "UNDO_DEPTH"]
 
 UNDO_DEPTH = 20
+# The reject reason of a post its author deleted before it was shown.
+RETRACTED = "deleted by its author"
 
 
 @dataclass
@@ -59,13 +61,14 @@ class Moderation:
             raise Refused(f"unknown action {action!r}")
         return str(self._transact(actor, lambda step: step.run(spec, qid, version, params)))
 
-    def retract(self, qid: str, actor: str) -> str | None:
-        """The author deleted the post: flag it, and reject it if it was not yet shown.
-        Idempotent; a question never stored is ignored. Returns the log id, if anything changed."""
+    def retract(self, qid: str, actor: str, *, reason: str = RETRACTED,
+                flag: str = "deleted") -> str | None:
+        """The platform took the post back (its author deleted it, or was banned): flag it, and
+        reject it with ``reason`` if it was not yet shown. Idempotent; a question never stored
+        is ignored. Returns the log id, if anything changed."""
         if not self.conn.exists(self.keys.question(qid)):
             return None
-        result = self._transact(actor, lambda step: step.retract(qid))
-        return None if result is None else str(result)
+        return self._transact(actor, lambda step: step.retract(qid, reason, flag))
 
     def clear_screen(self, actor: str) -> str:
         """The safety valve: whatever is on screen goes back to the front of the queue.
@@ -79,6 +82,9 @@ class Moderation:
         return str(self._transact(actor, clear))
 
     def _transact(self, actor: str, decide: Callable[[Step], Decision]) -> str | None:
+        """Run ``decide`` in a fresh step until it writes, refuses or does nothing from reads
+        that were all true at once; the log id it wrote, if any."""
+
         def attempt(pipe: redis.client.Pipeline) -> str | None:
             step = Step(pipe, self.keys, actor)
             try:
@@ -132,19 +138,21 @@ class Step:
     def set_state(self, item: Item, state: str, *, front: bool = False) -> None:
         """Move a question to ``state``. One leaving the screen for the queue goes to its front."""
         q = item.q
-        if q.state == "approved" and state != "approved":
+        item.changed = True
+        if state == q.state:
+            return
+        if q.state == "approved":
             self.queue.remove(q.id)
             self.queue_changed = True
-        if q.state == "on_screen" and state != "on_screen" and self.screen == q.id:
+        if q.state == "on_screen":
             self.screen, self.screen_changed = None, True
-        if state == "approved" and q.state != "approved":
+        if state == "approved":
             at_front = front or q.state == "on_screen"
             self.queue.insert(0 if at_front else len(self.queue), q.id)
             self.queue_changed = True
         if state == "on_screen":
             self.screen, self.screen_changed = q.id, True
         q.state = state
-        item.changed = True
 
     def move_in_queue(self, item: Item, index: int) -> None:
         self.queue.remove(item.q.id)
@@ -185,16 +193,16 @@ class Step:
         q.last_action = action.name
         return action.name, qid, extra
 
-    def retract(self, qid: str) -> Decision:
+    def retract(self, qid: str, reason: str, flag: str) -> Decision:
         item = self.load(qid)
         q = item.q
-        if "deleted" in q.flags:
+        if flag in q.flags:
             return None
-        q.flags = sorted({*q.flags, "deleted"})
+        q.flags = sorted({*q.flags, flag})
         item.changed = True
         if q.state in ("new", "approved", "held"):  # not shown yet, and now never will be
             self.remember(item)
-            q.reject_reason = "deleted by its author"
+            q.reject_reason = reason
             self.set_state(item, "rejected")
         q.last_action = "retract"
         return "retract", qid, {}

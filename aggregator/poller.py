@@ -27,6 +27,9 @@ from aggregator.store import DeadLetter, Store
 
 log = logging.getLogger("floor.poller")
 
+# The reject reason of an open question whose author the platform banned (when retracting).
+BANNED = "its author was banned from the chat"
+
 # Errors back off exponentially from the source's interval up to this cap, with jitter so that
 # several pollers failing together (the venue's network drops) do not retry in step.
 BACKOFF_CAP = 300.0
@@ -169,14 +172,14 @@ class Poller:
             if question.state not in OPEN:
                 continue
             if ban.retract:
-                self.retract(question.id)
+                self.retract(question.id, reason=BANNED, flag="author_banned")
             else:
                 self.store.flag(question.id, "author_banned", actor)
 
-    def retract(self, qid: str) -> None:
+    def retract(self, qid: str, **why: str) -> None:
         """Retract one question a source says is gone; one that fails is logged and skipped."""
         try:
-            self.moderation.retract(qid, actor=f"source:{self.name}")
+            self.moderation.retract(qid, actor=f"source:{self.name}", **why)
         except redis.RedisError:
             raise  # our store is away: the whole batch is replayed later
         except Exception as exc:  # noqa: BLE001 - one bad id never stops the batch

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
+
+from aggregator.payloads import QuestionPayload
 
 PLATFORMS = {
     "x": "X",
@@ -72,11 +74,11 @@ class Question:
     note: str = ""  # a short summary of the answer, for the published record
     in_writing: bool = False  # to be answered in writing (awaiting while there is no note)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> QuestionPayload:
         # Shallow on purpose: dataclasses.asdict deep-copies and is the slowest step of ingest.
         data = dict(self.__dict__)
         data["flags"] = list(self.flags)
-        return data
+        return cast(QuestionPayload, data)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Question:

@@ -11,13 +11,15 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import redis
 
 from aggregator.keys import Keys
 from aggregator.normalise import mend
+from aggregator.payloads import LogEntryPayload, QuestionPayload, SnapshotPayload
 from aggregator.question import Question, utc_now
+from aggregator.redaction import redact
 
 # Stores each question once, whatever the replays: the hash's "data" field is written only if
 # absent, and only then are the arrival index and the "received" log entry written. The dead
@@ -62,7 +64,7 @@ class DeadLetter:
         """(field, record) as stored; never fails, whatever the payload holds."""
         raw = dump(self.raw)
         digest = hashlib.sha1(raw.encode("utf-8")).hexdigest()[:16]
-        record = {"source": self.source, "reason": mend(str(self.reason)), "raw": raw,
+        record = {"source": self.source, "reason": redact(mend(str(self.reason))), "raw": raw,
                   "at": utc_now()}
         return f"{mend(self.source)}:{digest}", json.dumps(record, ensure_ascii=False)
 
@@ -92,11 +94,11 @@ def _as_text(value: object) -> str:
 @dataclass
 class Snapshot:
     last_id: str
-    questions: list[dict[str, Any]]
+    questions: list[QuestionPayload]
     queue: list[str]
     screen: str | None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> SnapshotPayload:
         return {
             "last_id": self.last_id,
             "questions": self.questions,
@@ -112,12 +114,13 @@ class LogEntry:
     qid: str
     actor: str
     at: str
-    qs: list[dict[str, Any]]
+    qs: list[QuestionPayload]
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "type": self.type, "qid": self.qid, "actor": self.actor,
-                "at": self.at, "qs": self.qs, **self.extra}
+    def to_dict(self) -> LogEntryPayload:
+        return cast(LogEntryPayload, {"id": self.id, "type": self.type, "qid": self.qid,
+                                      "actor": self.actor, "at": self.at, "qs": self.qs,
+                                      **self.extra})
 
     @classmethod
     def from_stream(cls, entry_id: str, fields: dict[str, str]) -> LogEntry:

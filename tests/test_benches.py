@@ -17,13 +17,17 @@ BENCHES = {
     "latency.py": "approve -> all 3 screens updated",
     "fanout.py": "approve -> all screens have the board",
     "ingest.py": "floor normalise+dedupe+store:",
+    "console_paint.py": "approve from the keyboard -> the console shows it approved",
     "record.py": "verify it (chain, signature, questions):",
     "public_page.py": "viewers held within 5 s: floor /record",
 }
+IN_CHROMIUM = {"console_paint.py"}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("bench", sorted(BENCHES))
+@pytest.mark.parametrize("bench", [
+    pytest.param(name, marks=[pytest.mark.browser] if name in IN_CHROMIUM else [])
+    for name in sorted(BENCHES)])
 def test_bench_smoke(bench: str, redis_url: str) -> None:
     env = {**os.environ, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1"}
     done = subprocess.run([sys.executable, str(REPO / "bench" / bench), "--smoke"], env=env,

@@ -180,9 +180,8 @@ def test_demo_on_a_fresh_machine_serves_and_stops_cleanly(tmp_path: Path, ctrl_c
         assert "cannot read the log" not in after and "Traceback" not in after, after
         if ctrl_c == 1:
             assert "WARNING" not in after and "ERROR" not in after, after
-        time.sleep(0.5)
-        alive = [p for p in family + server if p.is_running() and
-                 p.status() != psutil.STATUS_ZOMBIE]
+        _, alive = psutil.wait_procs(family + server, timeout=10)
+        alive = [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
         assert alive == [], f"orphans: {alive}"
         assert not Path(banner["data"]).exists()
     finally:

@@ -12,7 +12,7 @@ import pytest
 
 from aggregator.health import Health
 from aggregator.redaction import RedactingFormatter, install, redact
-from aggregator.store import Store
+from aggregator.store import DeadLetter, Store
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -136,3 +136,12 @@ def test_health_records_are_masked_whoever_writes_them(secret_env: dict[str, str
     record = health.all()["youtube"]
     assert record["last_error"] == "quota? key=***"
     assert record["detail"] == {"url": "https://x.example/?access_token=***"}
+
+
+def test_dead_letters_are_masked_whoever_writes_them(secret_env: dict[str, str],
+                                                     store: Store) -> None:
+    reason = ("GET https://graph.example/v19.0/1/comments"
+              f"?access_token={TOKENS['FACEBOOK_PAGE_TOKEN']}")
+    store.ingest("facebook", [], [DeadLetter("facebook", reason, {"id": "1"})])
+    (letter,) = store.dead_letters()
+    assert letter["reason"] == "GET https://graph.example/v19.0/1/comments?access_token=***"

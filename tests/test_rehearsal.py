@@ -11,6 +11,7 @@ from aggregator.poller import Poller
 from aggregator.settings import EventSettings, SourceSettings
 from aggregator.sources.rehearsal import BUNDLED, RehearsalSource
 from aggregator.store import Store
+from web.supervisor import EX_CONFIG
 
 
 class Clock:
@@ -119,7 +120,7 @@ def test_floor_poll_rehearsal_refuses_unless_enabled_or_forced(floor_env: dict[s
     base = config.read_text()
     config.write_text(base + "[sources.rehearsal]\nspeed = 0\n")
     refused = _floor_poll(floor_env)
-    assert refused.returncode == 1
+    assert refused.returncode == EX_CONFIG  # a configuration problem: floor run stops too
     assert "[sources.rehearsal] is not enabled, and its posts are invented" in refused.stderr
     assert f"stored in event '{store.keys.event}'" in refused.stderr
     assert store.question_ids() == []

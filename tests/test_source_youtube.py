@@ -415,6 +415,7 @@ def test_a_ban_can_retract_the_authors_open_questions(store: Store) -> None:
     http = Http([ok("video_live.json"), ok("chat_events.json")])
     poll(make(store.keys.event, http, clock, on_ban="retract"), store, clock)
     fay = store.question("yt:LCC.EhwKGkNOYnVc")
-    assert fay is not None and fay.state == "rejected" and "deleted" in fay.flags
+    assert fay is not None and fay.state == "rejected" and "author_banned" in fay.flags
+    assert fay.reject_reason == "its author was banned from the chat"
     eve = store.question("yt:LCC.EhwKGkNOYnVa")
     assert eve is not None and eve.state == "new" and "author_banned" not in eve.flags

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from datetime import datetime
 
 import pytest
 import redis
 
 from aggregator.normalise import normalise
 from aggregator.question import Post
-from aggregator.store import DeadLetter, Store
+from aggregator.store import DeadLetter, LogEntry, Store
 
 
 def questions(*ids: str) -> list[tuple]:
@@ -77,3 +79,63 @@ def test_two_events_never_mix(conn: redis.Redis, store: Store) -> None:
     finally:
         for key in conn.scan_iter(f"floor:{other.keys.event}:*"):
             conn.delete(key)
+
+
+def test_a_dead_letter_is_kept_whole_whatever_its_payload(store: Store, monkeypatch:
+                                                          pytest.MonkeyPatch) -> None:
+    """Payloads from SDKs carry dates and accents; each is kept as text, under an id made of its
+    source and a digest of the payload, oldest first."""
+    # Each ingest asks the time for its batch, then for its dead letter.
+    moments = iter(["2026-05-14T10:00:02.000Z"] * 2 + ["2026-05-14T10:00:01.000Z"] * 2)
+    monkeypatch.setattr("aggregator.store.utc_now", lambda: next(moments))
+    payload = {"when": datetime(2026, 5, 14, 10, 0), "text": "Café"}
+    store.ingest("ig", [], [DeadLetter("ig", "no text", payload)])
+    store.ingest("x", [], [DeadLetter("x", "no id", {"id": None})])
+    first, second = store.dead_letters()
+    assert (first["source"], first["reason"], first["at"]) == (
+        "x", "no id", "2026-05-14T10:00:01.000Z")
+    raw = '{"when": "2026-05-14 10:00:00", "text": "Café"}'
+    assert (second["source"], second["raw"]) == ("ig", raw)
+    digest = hashlib.sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    assert store.conn.hexists(store.keys.dead_letters, f"ig:{digest}")
+
+
+def test_a_dead_letter_with_a_lone_surrogate_is_kept(store: Store) -> None:
+    store.ingest("ig", [], [DeadLetter("ig", "no text", {"text": "broken emoji \ud83d"})])
+    (record,) = store.dead_letters()
+    assert json.loads(record["raw"]) == {"text": "broken emoji \ufffd"}
+
+
+def test_raw_payloads_keep_what_json_cannot_say(store: Store) -> None:
+    post = normalise(Post("fb", "7", "Question 7?", "Ann"))
+    store.ingest("facebook", [(post, {"created": datetime(2026, 5, 14, 10, 0)})])
+    assert store.raw("fb:7") == {"created": "2026-05-14 10:00:00"}
+    assert store.raw("fb:never") is None
+
+
+def test_log_entries_read_back_in_their_shape(store: Store) -> None:
+    assert store.last_log_id() == "0-0"
+    store.ingest("x", questions("1", "2"))
+    first, second = store.log_after()
+    assert store.last_log_id() == second.id
+    assert store.log_after(count=1) == [first]
+    assert first.at and first.actor == "x"
+    assert first.to_dict() == {"id": first.id, "type": "received", "qid": "fb:1", "actor": "x",
+                               "at": first.at, "qs": first.qs}
+    bare = LogEntry.from_stream("5-0", {"queue": '["fb:2"]', "reason": "off topic"})
+    assert bare == LogEntry("5-0", "", "", "", "", [], {"queue": ["fb:2"], "reason": "off topic"})
+
+
+def test_wait_log_gives_what_came_after(store: Store) -> None:
+    assert store.wait_log("0-0", block_ms=1) == []
+    store.ingest("x", questions("1", "2", "3"))
+    entries = store.wait_log("0-0", block_ms=1, count=2)
+    assert [e.qid for e in entries] == ["fb:1", "fb:2"]
+    assert [e.qid for e in store.wait_log(entries[-1].id, block_ms=1)] == ["fb:3"]
+
+
+def test_snapshot_to_dict_is_what_a_console_loads(store: Store) -> None:
+    store.ingest("x", questions("1"))
+    snap = store.snapshot()
+    assert snap.to_dict() == {"last_id": snap.last_id, "questions": snap.questions,
+                              "queue": [], "screen": None}

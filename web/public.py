@@ -14,6 +14,7 @@ import hashlib
 import threading
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,7 +80,7 @@ class Tally:
             self.version = max(self.version, snapshot.last_id, key=_order)
             self.loaded = True
 
-    def _take(self, q: dict[str, Any], entry_id: str) -> None:
+    def _take(self, q: Mapping[str, Any], entry_id: str) -> None:
         known = self.known.get(q["id"])
         version = int(q.get("version", 0))
         if known is None or version >= known.version:

@@ -26,6 +26,7 @@ from flask.blueprints import BlueprintSetupState
 from flask_socketio import ConnectionRefusedError, emit, join_room
 
 from aggregator.normalise import fold
+from aggregator.payloads import Board, BoardQuestion
 from aggregator.question import PLATFORMS
 from aggregator.settings import Settings
 from aggregator.store import LogEntry, Store
@@ -129,7 +130,7 @@ def direction(text: str) -> str:
 
 
 def for_screen(data: str, state: str, anonymise: bool,
-               tags: frozenset[str] = frozenset()) -> dict[str, Any] | None:
+               tags: frozenset[str] = frozenset()) -> BoardQuestion | None:
     """What a screen may know of one question, or None if it must not be shown. ``tags``:
     the hashtags taken out of the text (see ``board_tags``)."""
     try:
@@ -140,11 +141,12 @@ def for_screen(data: str, state: str, anonymise: bool,
             or not isinstance(q.get("id"), str) or not isinstance(q.get("text"), str):
         return None
     text = strip_tags(q["text"], tags)
-    shown: dict[str, Any] = {
+    platform = str(q.get("platform") or "")
+    shown: BoardQuestion = {
         "id": screen_id(q["id"]),
         "text": text,
         "dir": direction(text),
-        "platform": PLATFORMS.get(q.get("platform", ""), q.get("platform", "")),
+        "platform": PLATFORMS.get(platform, platform),
         "asked_by": int(q.get("asked_by") or 1),
     }
     if not anonymise and q.get("author_name"):
@@ -170,7 +172,7 @@ class ScreenHub:
         self._stop = threading.Event()
         self._watcher: Any = None
 
-    def board(self) -> dict[str, Any]:
+    def board(self) -> Board:
         """The board now: {id, current, next}, exactly as of log entry ``id``."""
         k = self.store.keys
         screen = self.settings.screen
@@ -186,16 +188,16 @@ class ScreenHub:
         }
 
     @staticmethod
-    def ids(board: dict[str, Any]) -> set[str]:
+    def ids(board: Board) -> set[str]:
         current = [board["current"]] if board["current"] else []
         return {q["id"] for q in current + board["next"]}
 
     @staticmethod
-    def content(board: dict[str, Any]) -> dict[str, Any]:
+    def content(board: Board) -> dict[str, Any]:
         return {"current": board["current"], "next": board["next"]}
 
     @staticmethod
-    def view(board: dict[str, Any], kind: str) -> dict[str, Any]:
+    def view(board: Board, kind: str) -> Board:
         """What a link of this kind may see of the board: an overlay shows only the question on
         screen, so it is never sent the queue."""
         return board if kind == "screen" else {**board, "next": []}

@@ -11,9 +11,12 @@ const FLAG_WORDS = {
   question: "looks like a question", markup: "had markup", hidden_chars: "hidden characters",
   rtl: "right-to-left", truncated: "cut short", zalgo: "stacked accents",
   rehearsal: "rehearsal", deleted: "deleted by author", original_capped: "very long original",
+  repaired: "broken characters mended", paid: "paid (Super Chat)", author_banned: "author banned",
+  time_first_seen: "time first seen", reply: "a reply",
 };
 // Log entry types that are not moderators' actions (the table words the actions).
-const EVENT_WORDS = { displace: "replaced on screen", retract: "deleted by its author" };
+const EVENT_WORDS = { displace: "replaced on screen", retract: "retracted by the platform",
+  flag: "flagged" };
 // The order of the action bar and of the keys' help; actions not named here come last.
 const BAR_ORDER = ["approve", "reject", "edit", "screen", "answer", "unscreen", "hold", "unhold",
   "up", "down", "target", "group", "star", "unstar", "undo"];
