@@ -90,7 +90,8 @@ class RecordSettings(_Section):
     # Questions rejected for these reasons are published as a fact only (the reason, the
     # platform, the time), never their text; their original text is purged with the names.
     withheld_reasons: list[str] = Field(default_factory=lambda: [
-        "abusive", "personal case to follow up privately", "deleted by its author"])
+        "abusive", "personal case to follow up privately", "deleted by its author",
+        "its author was banned from the chat"])
     # Questions no moderator decided on (still new, or held): "text" or "fact".
     undecided: Literal["text", "fact"] = "fact"
     # "consented": name only /ask askers who agreed to be named; "nobody": name no one.
