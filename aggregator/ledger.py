@@ -120,9 +120,10 @@ class Link:
     entry: str  # canonical JSON of the committed entry
 
     def line(self) -> str:
-        """The link as one line of a published ``ledger.jsonl`` (itself canonical)."""
-        return canonical({"entry": json.loads(self.entry), "hash": self.hash, "id": self.id,
-                          "n": self.n}).decode("utf-8")
+        """The link as one line of a published ``ledger.jsonl``, itself canonical: the keys in
+        sorted order around the entry's canonical text (ids and hashes need no escaping)."""
+        return (f'{{"entry":{self.entry},"hash":"{self.hash}","id":"{self.id}",'
+                f'"n":{self.n}}}')
 
 
 class StaleHead(Exception):
