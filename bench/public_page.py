@@ -134,6 +134,60 @@ async def viewers(url: str, count: int, rounds: int) -> tuple[list[float], int]:
     return times, failures
 
 
+def viewers_in_threads(url: str, count: int, rounds: int) -> tuple[list[float], int]:
+    """The same viewers on threads and the standard library, when aiohttp is not installed
+    (the bench extra): fine for a smoke run, far too heavy for thousands."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    times: list[float] = []
+    failures = [0]
+    end = time.monotonic() + REFRESH * (rounds + 1)
+    measure_from = time.monotonic() + REFRESH
+    lock = threading.Lock()
+
+    def viewer() -> None:
+        etag = ""
+        time.sleep(random.uniform(0, REFRESH))
+        connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+        while time.monotonic() < end:
+            start = time.monotonic()
+            try:
+                connection.request("GET", parts.path, headers={"If-None-Match": etag} if etag
+                                   else {})
+                response = connection.getresponse()
+                response.read()
+                if response.status not in (200, 304):
+                    raise OSError(f"status {response.status}")
+                etag = response.getheader("ETag") or etag
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                with lock:
+                    failures[0] += start >= measure_from
+            took = time.monotonic() - start
+            if start >= measure_from:
+                with lock:
+                    times.append(took)
+            time.sleep(max(0.0, REFRESH - took))
+        connection.close()
+
+    threads = [threading.Thread(target=viewer, daemon=True) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return times, failures[0]
+
+
+def measure(url: str, count: int, rounds: int) -> tuple[list[float], int]:
+    try:
+        import aiohttp  # noqa: F401
+    except ImportError:
+        return viewers_in_threads(url, count, rounds)
+    return asyncio.run(viewers(url, count, rounds))
+
+
 def p99(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else float("inf")
@@ -182,8 +236,8 @@ def main() -> None:
             for name, path in (("floor /record", "/record"), ("bare page", "/bench/bare")):
                 held[name] = 0
                 for count in steps:
-                    times, failures = asyncio.run(viewers(f"http://127.0.0.1:{port}{path}",
-                                                          count, args.rounds))
+                    times, failures = measure(f"http://127.0.0.1:{port}{path}", count,
+                                              args.rounds)
                     ok = failures == 0 and p99(times) <= BOUND
                     print(f"  {name:14} {count:6} viewers: {len(times)} views, p99 "
                           f"{p99(times) * 1000:7.1f} ms, {failures} failed -> "
