@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import socket
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +25,7 @@ from aggregator.normalise import normalise
 from aggregator.question import Post
 from aggregator.store import Store
 from tests.conftest import MODERATOR
+from tests.waiting import wait_until
 from web.accounts import Accounts
 from web.console import assess, health_report
 from web.extensions import socketio
@@ -49,16 +49,6 @@ def _act(sock: Any, store: Store, action: str, qid: str, **params: Any) -> dict[
     version = question.version if question else 0
     return sock.emit("act", {"action": action, "qid": qid, "version": version, "params": params},
                      namespace=NS, callback=True)
-
-
-def _wait(predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting")
 
 
 class Received:
@@ -230,9 +220,9 @@ def test_actions_reach_every_console_as_entries(app: Flask, socket_client: Any,
     try:
         seen = Received(other)
         (qid,) = _ingest(store, "Will the meeting be subtitled?")
-        _wait(lambda: [e for e in seen.named("entry") if e["type"] == "received"])
+        wait_until(lambda: [e for e in seen.named("entry") if e["type"] == "received"])
         assert _act(socket_client, store, "approve", qid)["ok"]
-        approved = _wait(lambda: [e for e in seen.named("entry") if e["type"] == "approve"])
+        approved = wait_until(lambda: [e for e in seen.named("entry") if e["type"] == "approve"])
         assert approved[0]["qs"][0]["state"] == "approved"
         assert approved[0]["queue"] == [qid]
         assert approved[0]["actor"] == "sam"
@@ -333,9 +323,9 @@ def test_real_client_acts_and_is_refused_when_stale(live_server: str, http: requ
                                                     real_clients: list[sio.Client],
                                                     store: Store) -> None:
     client, received = _real(live_server, http, real_clients)
-    _wait(lambda: received.get("snapshot"))
+    wait_until(lambda: received.get("snapshot"))
     (qid,) = _ingest(store, "Can we see the minutes?")
-    _wait(lambda: received.get("entry"))
+    wait_until(lambda: received.get("entry"))
     version = received["entry"][-1]["qs"][0]["version"]
     reply = client.call("act", {"action": "approve", "qid": qid, "version": version},
                         namespace=NS, timeout=5)
@@ -343,7 +333,7 @@ def test_real_client_acts_and_is_refused_when_stale(live_server: str, http: requ
     stale = client.call("act", {"action": "star", "qid": qid, "version": version},
                         namespace=NS, timeout=5)
     assert stale == {"ok": False, "error": "sam approved this question first (it is now approved)"}
-    entry = _wait(lambda: [e for e in received["entry"] if e["type"] == "approve"])[0]
+    entry = wait_until(lambda: [e for e in received["entry"] if e["type"] == "approve"])[0]
     assert entry["id"] == reply["id"]
 
 
@@ -353,7 +343,7 @@ def test_catch_up_after_reconnect_converges(live_server: str, http: requests.Ses
                                             conn: redis.Redis, event: str) -> None:
     a, b, c = _ingest(store, "Before the drop?", "Also before?", "And this one?")
     client, received = _real(live_server, http, real_clients)
-    model = Model(_wait(lambda: received.get("snapshot"))[0])
+    model = Model(wait_until(lambda: received.get("snapshot"))[0])
     _drop(client)
 
     # While it is away, kim acts and new posts arrive.
@@ -384,23 +374,23 @@ def test_presence_and_edit_locks(live_server: str, http: requests.Session,
     Accounts(conn, event).add(*KIM)
     (qid,) = _ingest(store, "Who is editing me?")
     sam, sam_got = _real(live_server, http, real_clients)
-    _wait(lambda: sam_got.get("presence"))
+    wait_until(lambda: sam_got.get("presence"))
     kim_http = requests.Session()
     kim_http.post(f"{live_server}/login", data={"username": KIM[0], "password": KIM[1]})
     kim, kim_got = _real(live_server, kim_http, real_clients)
-    _wait(lambda: [p for p in sam_got["presence"] if p["online"] == ["kim", "sam"]])
+    wait_until(lambda: [p for p in sam_got["presence"] if p["online"] == ["kim", "sam"]])
 
     reply = kim.call("editing", {"qid": qid}, namespace=NS, timeout=5)
     assert reply == {"ok": True, "others": []}
-    assert _wait(lambda: sam_got.get("editing")) == [{"qid": qid, "moderator": "kim"}]
+    assert wait_until(lambda: sam_got.get("editing")) == [{"qid": qid, "moderator": "kim"}]
     # sam starts editing too: discouraged, not blocked; told who else is at it.
     assert sam.call("editing", {"qid": qid}, namespace=NS, timeout=5) == \
         {"ok": True, "others": ["kim"]}
 
     _drop(kim)
-    done = _wait(lambda: sam_got.get("editing_done"))
+    done = wait_until(lambda: sam_got.get("editing_done"))
     assert done == [{"qid": qid, "moderator": "kim"}]
-    _wait(lambda: sam_got["presence"][-1]["online"] == ["sam"])
+    wait_until(lambda: sam_got["presence"][-1]["online"] == ["sam"])
     assert sam_got["presence"][-1]["editing"] == {qid: ["sam"]}
 
 
@@ -478,10 +468,10 @@ def test_health_on_request_and_pushed_when_it_changes(app: Flask, moderator: Fla
     sock = socketio.test_client(app, namespace=NS, flask_test_client=moderator)
     try:
         seen = Received(sock)
-        first = _wait(lambda: seen.named("health"))[0]
+        first = wait_until(lambda: seen.named("health"))[0]
         assert [(s["name"], s["verdict"]) for s in first["sources"]] == [("x", "ok")]
         health.record("x", state="failing", last_error="the platform answered 503")
-        pushed = _wait(lambda: [h for h in seen.named("health")
+        pushed = wait_until(lambda: [h for h in seen.named("health")
                                 if h["sources"][0]["verdict"] == "failing"])
         assert pushed[0]["sources"][0]["summary"] == \
             "the last poll failed: the platform answered 503"
@@ -609,8 +599,8 @@ def test_removing_a_moderator_cuts_off_their_open_console(
     sam, sam_got = _real(live_server, http, real_clients)
     kim, kim_got = _real(live_server, kim_http, real_clients)
     Accounts(conn, event).remove(MODERATOR[0])
-    _wait(lambda: not sam.connected)  # the sweep, within about a second
+    wait_until(lambda: not sam.connected)  # the sweep, within about a second
     (qid,) = _ingest(store, "Does the removed moderator still see this?")
-    _wait(lambda: [e for e in kim_got.get("entry", []) if e["qid"] == qid])
+    wait_until(lambda: [e for e in kim_got.get("entry", []) if e["qid"] == qid])
     assert kim.connected
     assert not [e for e in sam_got.get("entry", []) if e["qid"] == qid]

@@ -73,9 +73,12 @@ class Screen:
         """Hang up at once: a polite close waits seconds for the dev server's close frame."""
         self.client.reconnection = False
         ws = getattr(self.client.eio, "ws", None)
-        if ws is not None and ws.sock is not None:
-            ws.sock.shutdown(socket.SHUT_RDWR)
+        raw = ws.sock if ws is not None else None
+        if raw is not None:
+            raw.shutdown(socket.SHUT_RDWR)
         self.client.disconnect()
+        if raw is not None:
+            raw.close()  # a socket only shut down is still open, and warns when collected
 
 
 @pytest.fixture
@@ -407,7 +410,8 @@ def test_a_reconnecting_screen_converges(connect: Callable[[str], Screen], store
     screen = connect(screen_token)
     screen.wait_for(lambda b: b["current"] is not None)
     # The network drops: the transport dies without a goodbye, and the board moves on.
-    screen.client.eio.ws.sock.shutdown(socket.SHUT_RDWR)
+    dropped = screen.client.eio.ws.sock
+    dropped.shutdown(socket.SHUT_RDWR)
     _apply(moderation, store, "approve", third)
     _apply(moderation, store, "screen", second)
     _apply(moderation, store, "edit", second, text="Second, edited?")
@@ -418,5 +422,6 @@ def test_a_reconnecting_screen_converges(connect: Callable[[str], Screen], store
     while not screen.client.connected and time.monotonic() < deadline:
         time.sleep(0.02)
     assert screen.client.connected
+    dropped.close()
     # A second screen connecting now sees the same board.
     assert _content(connect(screen_token).wait_for(lambda b: True)) == _content(board)

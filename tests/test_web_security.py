@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 
 from aggregator.settings import Settings
 from tests.conftest import MODERATOR
+from tests.waiting import wait_until
 from web import REQUEST_LIMIT, create_app
 from web.accounts import Accounts
 from web.auth import LOGIN_LIMIT
@@ -36,18 +37,6 @@ def _login(app: Flask, username: str = MODERATOR[0], password: str = MODERATOR[1
     response = client.post("/login", data={"username": username, "password": password}, **kwargs)
     assert response.status_code == 302, response.text
     return client
-
-
-def _wait(predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting")
 
 
 def _get(client: FlaskClient, path: str) -> Any:
@@ -82,7 +71,7 @@ def test_logout_ends_every_session_of_that_moderator(app: Flask) -> None:
     assert laptop.get("/console").status_code == 302
     assert _with_cookie(app, copied).get("/console").status_code == 302  # the copied cookie
     assert phone.get("/console").status_code == 302  # another device of the same moderator
-    _wait(lambda: not sock.is_connected(NS))  # its open console, by the sweep
+    wait_until(lambda: not sock.is_connected(NS))  # its open console, by the sweep
     assert _login(app).get("/console").status_code == 200  # logging in again works
 
 
