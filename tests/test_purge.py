@@ -172,6 +172,8 @@ def test_floor_purge_refuses_before_the_due_day(floor_env: dict[str, str], conn:
 
     refused = floor()
     assert refused.returncode == 1 and "not due yet" in refused.stderr
+    quiet = floor("--if-due")
+    assert quiet.returncode == 0 and quiet.stdout == ""
     listed = floor("--dry-run")
     assert listed.returncode == 0 and "would delete:" in listed.stdout
     assert Store(conn, event).question(meeting.qids[1]).author_name  # type: ignore[union-attr]

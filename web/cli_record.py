@@ -125,7 +125,9 @@ def record_verify(folder: str, head: str | None, public_key: str | None) -> None
 @click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
 @click.option("--now", "force", is_flag=True,
               help="Purge even though purge_after_days have not passed yet.")
-def purge(dry_run: bool, force: bool) -> None:
+@click.option("--if-due", is_flag=True,
+              help="Purge if the day has come, else exit quietly (for a daily cron job).")
+def purge(dry_run: bool, force: bool, if_due: bool) -> None:
     """Delete personal data from Redis once [retention] purge_after_days have passed since the
     meeting: names, handles, links, raw payloads, and the text of withheld questions."""
     from aggregator.retention import Retention
@@ -135,6 +137,8 @@ def purge(dry_run: bool, force: bool) -> None:
     retention = Retention(base._conn(), settings)
     due = retention.due()
     if not force and not dry_run and not retention.is_due():
+        if if_due:
+            return
         raise click.ClickException(f"not due yet: personal data is purged from {due} on "
                                    "(use --now to purge earlier)")
     report = retention.purge(dry_run=dry_run)
