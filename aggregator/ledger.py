@@ -65,7 +65,8 @@ local i = 2
 local nsalts = tonumber(ARGV[i])
 for j = 1, nsalts do
   if redis.call('HEXISTS', salts, ARGV[i + 2 * j - 1]) == 1 then
-    return redis.error_reply('STALE a salt was written by another writer')
+    -- The head has not moved, so no other writer made it: a salt this batch did not read.
+    return redis.error_reply('SALT exists already: ' .. ARGV[i + 2 * j - 1])
   end
 end
 for j = 1, nsalts do
@@ -136,15 +137,26 @@ def committed(entry_id: str, fields: dict[str, str], salt_of: Any) -> dict[str, 
     entry: dict[str, Any] = {"id": entry_id}
     qid = fields.get("qid", "")
     for name, value in fields.items():
-        if name == "qs":
-            entry[name] = [_commit_question(q, salt_of) for q in json.loads(value)]
-        elif name == "queue":
-            entry[name] = json.loads(value)
-        elif name in PERSONAL_ENTRY:
+        parsed = _json(value) if name in ("qs", "queue") else None
+        if name == "qs" and isinstance(parsed, list) and all(
+                isinstance(q, dict) and isinstance(q.get("id"), str) for q in parsed):
+            entry[name] = [_commit_question(q, salt_of) for q in parsed]
+        elif name == "queue" and parsed is not None:
+            entry[name] = parsed
+        elif name in PERSONAL_ENTRY or name in ("qs", "queue"):
+            # Text we cannot read field by field (never written by Floor) is committed whole:
+            # chained, and never in clear.
             entry[name] = {"commit": commitment(salt_of(qid, name), value)}
         else:
             entry[name] = value
     return entry
+
+
+def _json(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None
 
 
 def _commit_question(question: dict[str, Any], salt_of: Any) -> dict[str, Any]:
@@ -157,14 +169,18 @@ def _commit_question(question: dict[str, Any], salt_of: Any) -> dict[str, Any]:
 
 def _needed_salts(fields: dict[str, str]) -> Iterator[str]:
     qid = fields.get("qid", "")
-    for name in PERSONAL_ENTRY:
+    for name in (*PERSONAL_ENTRY, "queue"):  # "queue": committed whole if it is not JSON
         if name in fields:
             yield salt_field(qid, name)
-    if "qs" in fields:
-        for question in json.loads(fields["qs"]):
-            for name in PERSONAL:
-                if name in question:
-                    yield salt_field(question["id"], name)
+    questions = _json(fields["qs"]) if "qs" in fields else []
+    if not isinstance(questions, list) or not all(
+            isinstance(q, dict) and isinstance(q.get("id"), str) for q in questions):
+        yield salt_field(qid, "qs")
+        return
+    for question in questions:
+        for name in PERSONAL:
+            if name in question:
+                yield salt_field(question["id"], name)
 
 
 class Ledger:

@@ -227,3 +227,15 @@ def test_the_cli_builds_signs_and_verifies(floor_env: dict[str, str], conn: redi
     _write(out, lines)
     failed = floor("record", "verify", str(out))
     assert failed.returncode == 1 and "entry 4 (log id" in failed.stderr
+
+
+def test_an_entry_floor_never_writes_is_chained_not_stuck(conn: redis.Redis, event: str) -> None:
+    log = f"floor:{event}:log"
+    conn.xadd(log, {"type": "odd", "qid": "x:1", "qs": "not json {", "queue": "[1,"})
+    conn.xadd(log, {"type": "odd", "qid": "x:1", "qs": '[{"no id": "Secret Name"}]'})
+    conn.xadd(log, {"type": "odd", "qid": "x:1", "qs": "not json {", "queue": "[1,"})
+    ledger = Ledger(conn, event)
+    assert ledger.catch_up() == 3
+    entries = [json.loads(link.entry) for link in ledger.links()]
+    assert all(set(e["qs"]) == {"commit"} for e in entries)
+    assert "Secret Name" not in json.dumps(entries)
