@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from aggregator.moderation import Item, Step
 
 REJECT_REASON_MAX = 200
+DIRECTED_MAX = 60
 
 # A handler does an action's own work inside the step, after the engine has checked the version
 # and the state and pushed the undo snapshot, and before it moves the question to ``to``.
@@ -94,6 +95,31 @@ def _reorder(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
     return {}
 
 
+def _tag(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
+    """Tag the question to an agenda item ("" untags it). The agenda hash is watched, so an
+    item removed at the same instant makes the step retry, and then refuse."""
+    target = str(params.get("item") or "")
+    if target:
+        step.pipe.watch(step.keys.agenda)
+        if not step.pipe.hexists(step.keys.agenda, target):
+            raise Refused("there is no such agenda item (someone may have removed it)")
+    if target == item.q.item:
+        raise Refused("the question is already on that item" if target
+                      else "the question has no item")
+    previous, item.q.item = item.q.item, target
+    return {"item": target, "previous": previous}
+
+
+def _direct(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
+    """Direct the question to a board member ("" for anyone). Which names are allowed is the
+    event's setting, checked where the request arrives (web/console.py)."""
+    to = " ".join(str(params.get("to") or "").split())[:DIRECTED_MAX]
+    if to == item.q.directed_to:
+        raise Refused(f"the question is already for {to}" if to else "the question is for anyone")
+    previous, item.q.directed_to = item.q.directed_to, to
+    return {"to": to, "previous": previous}
+
+
 def _undo(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
     if not item.undo:
         raise Refused("there is nothing to undo on this question")
@@ -112,13 +138,13 @@ def _undo(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
     return {}
 
 
-NOTE_MAX = 1_000
+ANSWER_NOTE_MAX = 1_000
 
 
-def _note(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
+def _answer_note(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
     text, _ = clean_text(str(params.get("note") or ""))
-    item.q.note = text[:NOTE_MAX]  # empty: the note is taken away
-    return {"note": item.q.note}
+    item.q.answer_note = text[:ANSWER_NOTE_MAX]  # empty: the note is taken away
+    return {"answer_note": item.q.answer_note}
 
 
 def _in_writing(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
@@ -176,13 +202,17 @@ _TABLE = (
     Action("hold", frozenset({"new", "approved"}), "held", True, "set aside",
            "Hold for later", "z"),
     Action("unhold", frozenset({"held"}), "new", True, "brought back", "Bring back", "z"),
+    Action("tag", EVERY_STATE, None, False, "tagged to an agenda item", "Agenda item", "t",
+           ("item",), _tag),
+    Action("direct", frozenset({"new", "approved", "on_screen", "held"}), None, False,
+           "directed to a board member", "For a board member", "b", ("to",), _direct),
     # Acts on whatever is on screen, whatever version the moderator saw: the safety valve.
     Action("clear", frozenset({"on_screen"}), "approved", True, "took off screen",
            "Clear the screen", "c"),
     # Answers recorded during or after the meeting, by a moderator or the board's secretary
-    # (the console does not offer "note" yet: `floor note`). They leave the state as it is.
-    Action("note", ANSWERABLE, None, False, "noted the answer to", "Answer note", "",
-           ("note",), _note),
+    # (the console does not offer "answer_note" yet: `floor answer-note`). The state stays.
+    Action("answer_note", ANSWERABLE, None, False, "noted the answer to", "Answer note", "",
+           ("note",), _answer_note),
     Action("in_writing", ANSWERABLE, None, False, "marked to be answered in writing",
            "To be answered in writing", "", (), _in_writing),
     Action("not_in_writing", ANSWERABLE, None, False, "unmarked the written answer to",

@@ -98,6 +98,21 @@ class Keys:
         """String: when personal data was last purged (ISO 8601), absent before."""
         return self.prefix + "purged"
 
+    @property
+    def notes(self) -> str:
+        """Hash: note id -> JSON of a moderators' note to the chair (text, who, when, seen)."""
+        return self.prefix + "notes"
+
+    @property
+    def agenda(self) -> str:
+        """Hash: agenda item id -> JSON (title, keywords, position)."""
+        return self.prefix + "agenda"
+
+    @property
+    def agenda_current(self) -> str:
+        """The id of the agenda item the meeting is on (absent: all questions)."""
+        return self.prefix + "agenda-current"
+
     def question(self, qid: str) -> str:
         return self.prefix + "q:" + qid
 

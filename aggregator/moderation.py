@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import redis
@@ -108,7 +109,10 @@ class Step:
         self.pipe = pipe
         self.keys = keys
         self.actor = actor
+        self.now = utc_now()
         self.read: dict[str, Item] = {}
+        # The question that left the screen in this step, and for how long it was there.
+        self.left_screen: tuple[str, float] | None = None
         # The queue and the screen are watched by the caller before this reads them.
         self.queue: list[str] = [str(x) for x in pipe.zrange(keys.queue, 0, -1)]
         self.queue_changed = False
@@ -146,12 +150,15 @@ class Step:
             self.queue_changed = True
         if q.state == "on_screen":
             self.screen, self.screen_changed = None, True
+            self.left_screen = (q.id, seconds_between(q.on_screen_since, self.now))
+            q.on_screen_since = ""
         if state == "approved":
             at_front = front or q.state == "on_screen"
             self.queue.insert(0 if at_front else len(self.queue), q.id)
             self.queue_changed = True
         if state == "on_screen":
             self.screen, self.screen_changed = q.id, True
+            q.on_screen_since = self.now
         q.state = state
 
     def move_in_queue(self, item: Item, index: int) -> None:
@@ -210,7 +217,7 @@ class Step:
     # -- one MULTI/EXEC for everything ---------------------------------------------------------
 
     def write(self, entry_type: str, qid: str, extra: dict[str, str]) -> str:
-        now = utc_now()
+        now = self.now
         pipe, k = self.pipe, self.keys
         pipe.multi()
         changed = []
@@ -239,5 +246,18 @@ class Step:
             fields["queue"] = json.dumps(self.queue)
         if self.screen_changed:
             fields["screen"] = self.screen or ""
+        if self.left_screen is not None:
+            fields["off_screen"], seconds = self.left_screen
+            fields["seconds_on_screen"] = f"{seconds:.1f}"
         pipe.xadd(k.log, fields)  # type: ignore[arg-type]
         return str(pipe.execute()[-1])
+
+
+def seconds_between(start: str, end: str) -> float:
+    """Seconds from one ``utc_now`` time to another; 0 when the start is unknown (a question
+    put on screen before times were kept)."""
+    try:
+        return max(0.0, (datetime.fromisoformat(end) - datetime.fromisoformat(start))
+                   .total_seconds())
+    except ValueError:
+        return 0.0

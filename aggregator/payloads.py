@@ -33,8 +33,11 @@ class QuestionPayload(TypedDict):
     last_action: str
     updated_at: str
     undo_depth: int
-    note: str
+    answer_note: str
     in_writing: bool
+    on_screen_since: str
+    item: str
+    directed_to: str
 
 
 class SnapshotPayload(TypedDict):
@@ -70,6 +73,14 @@ class BoardQuestion(TypedDict):
     platform: str
     asked_by: int
     author: NotRequired[str]
+    to: NotRequired[str]  # the board member it is directed to
+
+
+class BoardItem(TypedDict):
+    """The agenda item the meeting is on, as the board names it."""
+
+    id: str
+    title: str
 
 
 class Board(TypedDict):
@@ -78,3 +89,4 @@ class Board(TypedDict):
     id: str
     current: BoardQuestion | None
     next: list[BoardQuestion]
+    item: BoardItem | None

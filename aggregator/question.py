@@ -71,8 +71,11 @@ class Question:
     last_action: str = "received"
     updated_at: str = ""
     undo_depth: int = 0  # how many steps Undo can take back, so a console need not guess
-    note: str = ""  # a short summary of the answer, for the published record
-    in_writing: bool = False  # to be answered in writing (awaiting while there is no note)
+    answer_note: str = ""  # a short summary of the answer, for the published record
+    in_writing: bool = False  # to be answered in writing (awaiting while there is no answer_note)
+    on_screen_since: str = ""  # when it last went on screen; empty when it is not there
+    item: str = ""  # the agenda item it is tagged to (aggregator/agenda.py); empty: none
+    directed_to: str = ""  # the board member it is for ([chair] board_members); empty: anyone
 
     def to_dict(self) -> QuestionPayload:
         # Shallow on purpose: dataclasses.asdict deep-copies and is the slowest step of ingest.

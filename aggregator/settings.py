@@ -29,6 +29,8 @@ __all__ = ["ConfigError", "EventSettings", "Settings", "SourceSettings", "load"]
 
 DEFAULT_CONFIG = Path("config/event.toml")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+ITEM_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+MAX_MEMBER = 60
 
 
 class _Section(BaseModel):
@@ -59,12 +61,64 @@ class ScreenSettings(_Section):
     queue_length: int = Field(default=3, ge=0, le=10)
     strip_hashtags: bool = True
     board_max_chars: int = Field(default=280, ge=40, le=10_000)
+    ask_url: str = ""
+
+    @field_validator("ask_url")
+    @classmethod
+    def _ask_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.match(r"^https?://[^\s/?#]+(/[^\s]*)?$", value) \
+                or len(value) > 200:
+            raise ValueError("the question form's public address, such as "
+                             "'https://floor.example.org/ask' (or empty)")
+        return value
 
 
 class ModerationSettings(_Section):
     reject_reasons: list[str] = Field(default_factory=lambda: [
         "off topic", "duplicate", "abusive", "personal case to follow up privately",
         "already answered"])
+
+
+class AgendaItemSettings(_Section):
+    id: str
+    title: str = Field(min_length=1, max_length=80)
+    keywords: list[str] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not ITEM_ID.match(value):
+            raise ValueError("use lower-case letters, digits and dashes, e.g. 'finance'")
+        return value
+
+
+class AgendaSettings(_Section):
+    items: list[AgendaItemSettings] = Field(default_factory=list)
+
+    @field_validator("items")
+    @classmethod
+    def _unique(cls, value: list[AgendaItemSettings]) -> list[AgendaItemSettings]:
+        ids = [item.id for item in value]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"agenda item ids must differ: {', '.join(twice)} appear twice")
+        return value
+
+
+class ChairSettings(_Section):
+    # Seconds a question may stay on screen before the timer turns amber; 0: no limit.
+    soft_limit_seconds: int = Field(default=0, ge=0, le=3600)
+    # Who at the top table a question can be directed to ("for the Chief Executive").
+    board_members: list[str] = Field(default_factory=list, max_length=20)
+
+    @field_validator("board_members")
+    @classmethod
+    def _members(cls, value: list[str]) -> list[str]:
+        names = [" ".join(name.split()) for name in value]
+        if any(not name or len(name) > MAX_MEMBER for name in names):
+            raise ValueError(f"each board member is a name of 1 to {MAX_MEMBER} characters")
+        return list(dict.fromkeys(names))
 
 
 class RetentionSettings(_Section):
@@ -105,6 +159,8 @@ class Settings(_Section):
     event: EventSettings = Field(default_factory=EventSettings)
     screen: ScreenSettings = Field(default_factory=ScreenSettings)
     moderation: ModerationSettings = Field(default_factory=ModerationSettings)
+    chair: ChairSettings = Field(default_factory=ChairSettings)
+    agenda: AgendaSettings = Field(default_factory=AgendaSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     record: RecordSettings = Field(default_factory=RecordSettings)
     sources: dict[str, SourceSettings] = Field(default_factory=dict)

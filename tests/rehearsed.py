@@ -100,7 +100,7 @@ def rehearse(conn: redis.Redis, event: str, limit: int | None = None) -> Meeting
     answered = [qid for qid in qids if states[qid] == "answered"]
     approved = [qid for qid in qids if states[qid] == "approved"]
     if answered and approved:  # an answer note, and one question to be answered in writing
-        moderation.apply("note", answered[-1], store.question(answered[-1]).version,  # type: ignore[union-attr]
+        moderation.apply("answer_note", answered[-1], store.question(answered[-1]).version,  # type: ignore[union-attr]
                          "ann", note="The trust will publish the response times in June.")
         moderation.apply("in_writing", approved[-1], store.question(approved[-1]).version,  # type: ignore[union-attr]
                          "ann")

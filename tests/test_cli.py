@@ -120,10 +120,11 @@ def _banner(process: subprocess.Popen[str]) -> dict[str, str]:
             login = re.search(r"Log in as: (\S+) / (\S+)", seen)
             board = re.search(r"Board:\s+(\S+)", seen)
             overlay = re.search(r"Overlay:\s+(\S+)", seen)
+            chair = re.search(r"Chair:\s+(\S+)", seen)
             data = re.search(r"data in (\S+) \(removed", seen)
-            assert url and login and board and overlay and data, seen
+            assert url and login and board and overlay and chair and data, seen
             return {"url": url[1], "user": login[1], "password": login[2], "board": board[1],
-                    "overlay": overlay[1], "data": data[1]}
+                    "overlay": overlay[1], "chair": chair[1], "data": data[1]}
     raise AssertionError(f"no banner from floor demo:\n{seen}")
 
 
@@ -139,7 +140,7 @@ def test_demo_on_a_fresh_machine_serves_and_stops_cleanly(tmp_path: Path, ctrl_c
     try:
         banner = _banner(process)
         base = banner["url"].rsplit("/", 1)[0]
-        for kind in ("board", "overlay"):  # the links work in the demo's own event
+        for kind in ("board", "overlay", "chair"):  # the links work in the demo's own event
             assert banner[kind].startswith(base), banner
             assert requests.get(banner[kind], timeout=10).status_code == 200, kind
         http = requests.Session()

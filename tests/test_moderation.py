@@ -19,9 +19,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from aggregator.actions import ACTIONS, as_config, done_words
+from aggregator.agenda import Agenda
 from aggregator.moderation import Moderation, Refused
 from aggregator.normalise import normalise
 from aggregator.question import STATE_WORDS, STATES, Post
+from aggregator.settings import AgendaItemSettings
 from aggregator.store import LogEntry, Store
 
 
@@ -240,7 +242,8 @@ def test_the_table_is_what_the_console_page_carries(moderator: Any) -> None:
     # Nor do the answer's note and the written-answer marks (Undo restores the state, the text,
     # the group and the reason: not these).
     assert sorted(n for n, a in config["actions"].items() if not a["undoable"]) == [
-        "in_writing", "not_in_writing", "note", "reorder", "star", "undo", "unstar"]
+        "answer_note", "direct", "in_writing", "not_in_writing", "reorder", "star", "tag",
+        "undo", "unstar"]
 
 
 def test_each_refusal_says_exactly_why(store: Store, mod: Moderation) -> None:
@@ -393,9 +396,13 @@ MODEL_FROM: dict[str, set[str]] = {
     "hold": {"new", "approved"}, "unhold": {"held"}, "clear": {"on_screen"},
     # An answer's note, or the mark "to be answered in writing": on any question not rejected
     # or grouped, during or after the meeting; the state stays.
-    "note": EVERY - {"rejected", "grouped"}, "in_writing": EVERY - {"rejected", "grouped"},
+    "answer_note": EVERY - {"rejected", "grouped"}, "in_writing": EVERY - {"rejected", "grouped"},
     "not_in_writing": EVERY - {"rejected", "grouped"},
+    "tag": EVERY, "direct": {"new", "approved", "on_screen", "held"},
 }
+# The agenda items the machine's event has (aggregator/agenda.py); tagging to another is refused.
+AGENDA_ITEMS = [AgendaItemSettings(id="finance", title="Finance"),
+                AgendaItemSettings(id="roads", title="Roads")]
 # What each edit text the test sends becomes once cleaned ("" means refused as empty).
 CLEANED = {"  What is <b>the</b> plan?  ": "What is the plan?", "<p></p>": "", "   ": "",
            None: ""}
@@ -405,8 +412,9 @@ DONE = {"received": "received", "approve": "approved", "reject": "rejected",
         "edit": "edited", "group": "grouped", "star": "starred", "unstar": "unstarred",
         "reorder": "moved", "undo": "undid", "hold": "set aside", "unhold": "brought back",
         "clear": "took off screen", "displace": "replaced on screen",
+        "tag": "tagged to an agenda item", "direct": "directed to a board member",
         "retract": "retracted (the platform took it back)", "flag": "flagged",
-        "note": "noted the answer to", "in_writing": "marked to be answered in writing",
+        "answer_note": "noted the answer to", "in_writing": "marked to be answered in writing",
         "not_in_writing": "unmarked the written answer to"}
 UNDO_LIMIT = 20
 
@@ -424,7 +432,9 @@ class ModelQuestion:
     last_actor: str = ""
     last_action: str = "received"
     flags: list[str] = field(default_factory=lambda: ["question"])
-    note: str = ""
+    item: str = ""
+    directed_to: str = ""
+    answer_note: str = ""
     in_writing: bool = False
     undo: list[tuple[str, str, str, str]] = field(default_factory=list)
 
@@ -522,10 +532,24 @@ class Model:
             self.move(q, "grouped")
         elif action in ("star", "unstar"):
             q.starred = action == "star"
-        elif action == "note":
-            q.note = CLEANED.get(params["note"], params["note"])  # empty takes the note away
+        elif action == "answer_note":
+            q.answer_note = CLEANED.get(params["note"], params["note"])  # empty: taken away
         elif action in ("in_writing", "not_in_writing"):
             q.in_writing = action == "in_writing"
+        elif action == "tag":
+            target = params.get("item") or ""
+            if target and target not in {i.id for i in AGENDA_ITEMS}:
+                return "params", "there is no such agenda item (someone may have removed it)"
+            if target == q.item:
+                return "params", ("the question is already on that item" if target
+                                  else "the question has no item")
+            q.item = target
+        elif action == "direct":
+            to = " ".join(str(params.get("to") or "").split())
+            if to == q.directed_to:
+                return "params", (f"the question is already for {to}" if to
+                                  else "the question is for anyone")
+            q.directed_to = to
         elif action == "reorder":
             index = params["index"]
             if not isinstance(index, int) or isinstance(index, bool):
@@ -571,7 +595,7 @@ class Model:
 # -- the machine ----------------------------------------------------------------------------
 
 ACTION_NAMES = sorted(MODEL_FROM)
-ANSWERING = ["in_writing", "not_in_writing", "note"]
+ANSWERING = ["answer_note", "in_writing", "not_in_writing"]
 MODERATING = [name for name in ACTION_NAMES if name not in ANSWERING]
 # Applied and refused counts over a whole run, to show every action is exercised.
 APPLIED: Counter[str] = Counter()
@@ -603,6 +627,7 @@ class ModeratorsAtWork(RuleBasedStateMachine):
         self.event = "t-sm-" + uuid.uuid4().hex[:10]
         self.store = Store(self.conn, self.event)
         self.mod = Moderation(self.conn, self.event)
+        Agenda(self.conn, self.event).seed(AGENDA_ITEMS)
         self.model = Model()
         self.views: dict[str, dict[str, int]] = {name: {} for name in self.MODERATORS}
         self.arrived = 0
@@ -711,12 +736,17 @@ class ModeratorsAtWork(RuleBasedStateMachine):
                        if q.state not in ("rejected", "grouped")]
             return {"parent": _pick(data, sorted(parents),
                                     [*sorted(self.model.qs), "", None, "yt:gone"])}
-        if action == "note":
+        if action == "answer_note":
             return {"note": _pick(data, [f"Answered by {name} at step {self.steps}.",
                                          "  What is <b>the</b> plan?  "], ["", None, "   "])}
         if action == "reorder":
             return {"index": _pick(data, list(range(-1, len(self.model.queue) + 2)),
                                    ["top", True, None])}
+        if action == "tag":
+            return {"item": _pick(data, ["finance", "roads", ""], ["sport", None])}
+        if action == "direct":
+            return {"to": _pick(data, ["the Chair", "the Chief Executive", ""],
+                                ["  the   Chair ", None])}
         return {}
 
     @precondition(lambda self: bool(self.model.qs))

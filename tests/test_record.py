@@ -160,32 +160,33 @@ def test_answer_notes_and_written_answers_reach_the_record(
     waiting = [q for q in meeting.qids if meeting.states[q] == "approved"][:2]
 
     def floor(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "web.cli", "note", *args], env=floor_env,
-                              capture_output=True, text=True, timeout=60)
+        return subprocess.run([sys.executable, "-m", "web.cli", "answer-note", *args],
+                              env=floor_env, capture_output=True, text=True, timeout=60)
 
     assert floor(answered[0], "The chair said the report is due in June.").returncode == 0
     assert floor(waiting[0], "--in-writing").returncode == 0
     done = floor(waiting[1], "Answered by letter on 2 June.", "--in-writing", "--by", "ann")
     assert done.returncode == 0, done.stderr
     refused = floor(next(q for q in meeting.qids if meeting.states[q] == "rejected"), "No.")
-    assert refused.returncode == 1 and "cannot note a question that is rejected" in refused.stderr
+    assert refused.returncode == 1
+    assert "cannot answer_note a question that is rejected" in refused.stderr
     settings = Settings(event=EventSettings(slug=event))
     build(conn, settings, tmp_path / "r", create(tmp_path / "k")[0])
     record = json.loads((tmp_path / "r" / "record.json").read_text(encoding="utf-8"))
     by_id = {q["id"]: q for q in record["questions"]}
-    assert by_id[answered[0]]["note"] == "The chair said the report is due in June."
+    assert by_id[answered[0]]["answer_note"] == "The chair said the report is due in June."
     assert by_id[waiting[0]]["written"] == "awaiting"
     assert by_id[waiting[1]]["written"] == "answered"
-    assert by_id[waiting[1]]["note"] == "Answered by letter on 2 June."
+    assert by_id[waiting[1]]["answer_note"] == "Answered by letter on 2 June."
     with (tmp_path / "r" / "questions.csv").open(encoding="utf-8", newline="") as handle:
         rows = {row["id"]: row for row in csv.DictReader(handle)}
     assert rows[waiting[0]]["in_writing"] == "awaiting"
-    assert rows[answered[0]]["note"] == "The chair said the report is due in June."
+    assert rows[answered[0]]["answer_note"] == "The chair said the report is due in June."
     page = (tmp_path / "r" / "index.html").read_text(encoding="utf-8")
     awaiting = page.split('id="awaiting-h"')[1].split("</section>")[0]
     assert waiting[0].replace(":", "-") in awaiting and waiting[1].replace(":", "-") not in awaiting
     assert verify(tmp_path / "r").questions == len(meeting.qids)
-    record["questions"][meeting.qids.index(answered[0])]["note"] = "Something else."
+    record["questions"][meeting.qids.index(answered[0])]["answer_note"] = "Something else."
     (tmp_path / "r" / "record.json").write_text(json.dumps(record), encoding="utf-8")
-    with pytest.raises(Exception, match="note is"):
+    with pytest.raises(Exception, match="answer_note is"):
         verify(tmp_path / "r")

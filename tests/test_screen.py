@@ -29,7 +29,7 @@ from web.screen import ScreenHub, board_tags, screen_id, strip_tags
 from web.screen_links import ScreenLinks
 
 # The only fields a screen may ever be sent about a question.
-SCREEN_FIELDS = {"id", "text", "dir", "platform", "author", "asked_by"}
+SCREEN_FIELDS = {"id", "text", "dir", "platform", "author", "asked_by", "to"}
 
 
 class Screen:

@@ -139,3 +139,33 @@ def test_snapshot_to_dict_is_what_a_console_loads(store: Store) -> None:
     snap = store.snapshot()
     assert snap.to_dict() == {"last_id": snap.last_id, "questions": snap.questions,
                               "queue": [], "screen": None}
+
+
+def test_a_flag_is_added_once_and_logged_like_any_change(store: Store) -> None:
+    posts = [Post("yt", "a1", "First?", "Ann", "ann"), Post("yt", "b1", "Second?", "Bo", "bo")]
+    a, b = store.ingest("youtube", [(normalise(p), {}) for p in posts])
+    entry_id = store.flag(a, "author_banned", "source:youtube")
+    assert entry_id is not None
+    flagged = store.question(a)
+    assert flagged is not None
+    assert (flagged.flags, flagged.version, flagged.last_action, flagged.last_actor) == (
+        ["author_banned", "question"], 2, "flag", "source:youtube")
+    (entry,) = store.log_after(store.log_after()[1].id)
+    assert (entry.id, entry.type, entry.qid, entry.actor, entry.extra["flag"]) == (
+        entry_id, "flag", a, "source:youtube", "author_banned")
+    assert entry.qs == [flagged.to_dict()] and entry.at == flagged.updated_at
+    assert store.flag(a, "author_banned", "source:youtube") is None  # once
+    assert store.flag(a, "paid", "source:youtube") is not None
+    assert store.question(a).flags == ["author_banned", "paid", "question"]  # type: ignore[union-attr]
+    assert store.flag("yt:never-stored", "paid", "source:youtube") is None
+    assert store.question(b).flags == ["question"]  # type: ignore[union-attr]
+    assert len(store.log_after()) == 4
+
+
+def test_questions_by_one_author_on_one_platform(store: Store) -> None:
+    posts = [Post("yt", "a1", "One?", "Ann", "ann"), Post("x", "a2", "Two?", "Ann", "ann"),
+             Post("yt", "b1", "Three?", "Bo", "bo"), Post("yt", "a3", "Four?", "Ann", "ann")]
+    store.ingest("mixed", [(normalise(p), {}) for p in posts])
+    assert [q.id for q in store.questions_by("yt", "ann")] == ["yt:a1", "yt:a3"]
+    assert [q.text for q in store.questions_by("x", "ann")] == ["Two?"]
+    assert store.questions_by("yt", "nobody") == []

@@ -100,7 +100,7 @@ def create_app(settings: Settings | None = None, conn: redis.Redis | None = None
     )
     # Socket.IO handlers must be declared before the first init_app binds a server: only those
     # declared unbound are carried over to the server of every later app (tests make many).
-    from web import ask, auth, console, public, screen, site
+    from web import ask, auth, chair, console, public, screen, site
 
     csrf.init_app(app)
     limiter.init_app(app)
@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None, conn: redis.Redis | None = None
     app.register_blueprint(auth.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(screen.bp)
+    app.register_blueprint(chair.bp)
     app.register_blueprint(ask.bp)
     app.register_blueprint(public.bp)
     return app

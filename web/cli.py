@@ -319,12 +319,14 @@ def demo(host: str, port: int, speed: float) -> None:
         links = ScreenLinks(conn, settings.event.slug)
         board, _ = links.create("demo board", "screen")
         overlay, _ = links.create("demo overlay", "overlay")
+        chair, _ = links.create("demo chair", "chair")
         base = f"http://{host}:{port}"
         banner = (f"\n  Floor demo: {settings.event.title}\n"
                   f"  Console:   {base}/console\n"
                   f"  Log in as: demo / {password}\n"
                   f"  Board:     {base}/screen/{board}\n"
                   f"  Overlay:   {base}/overlay/{overlay}\n"
+                  f"  Chair:     {base}/chair/{chair}\n"
                   f"  Rehearsal feed at {speed:g}x; data in {folder} (removed at the end).\n"
                   f"  Press Ctrl-C to stop.\n")
         try:
@@ -460,13 +462,17 @@ def _links() -> ScreenLinks:
 
 @cli.group("screen-link")
 def screen_link() -> None:
-    """Make, list and revoke the secret links of board screens and the stream overlay."""
+    """Make, list and revoke the secret links of board screens, the stream overlay and the
+    chair's view."""
 
 
 @screen_link.command("create")
 @click.argument("label", default="")
 @click.option("--overlay", "kind", flag_value="overlay",
               help="A link to the stream overlay (transparent, current question only).")
+@click.option("--chair", "kind", flag_value="chair",
+              help="A link to the chair's view (the queue, the time, notes from the "
+                   "moderators).")
 @click.option("--screen", "kind", flag_value="screen", default=True,
               help="A link to the board screen (the default).")
 @click.option("--base-url", default="http://127.0.0.1:5000", show_default=True,

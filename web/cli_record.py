@@ -149,7 +149,7 @@ def purge(dry_run: bool, force: bool, if_due: bool) -> None:
         click.echo(f"(dry run; due {due})")
 
 
-@click.command()
+@click.command("answer-note")
 @click.argument("qid")
 @click.argument("note", required=False, default=None)
 @click.option("--in-writing", "writing", flag_value="in_writing",
@@ -158,7 +158,7 @@ def purge(dry_run: bool, force: bool, if_due: bool) -> None:
               help="Take that mark away.")
 @click.option("--by", "actor", default="secretary", show_default=True,
               help="Who records it (in the log and the ledger).")
-def note(qid: str, note: str | None, writing: str | None, actor: str) -> None:
+def answer_note(qid: str, note: str | None, writing: str | None, actor: str) -> None:
     """Attach a short answer summary NOTE to question QID (an empty NOTE takes it away), and/or
     mark it to be answered in writing. Each is a logged, chained action, as on the console."""
     from aggregator.actions import Refused
@@ -170,7 +170,7 @@ def note(qid: str, note: str | None, writing: str | None, actor: str) -> None:
     if note is None and writing is None:
         raise click.UsageError("give a NOTE, --in-writing or --not-in-writing")
     store, moderation = Store(conn, settings.event.slug), Moderation(conn, settings.event.slug)
-    for action, params in ((writing, {}), ("note" if note is not None else None,
+    for action, params in ((writing, {}), ("answer_note" if note is not None else None,
                                           {"note": note or ""})):
         if action is None:
             continue
@@ -184,4 +184,4 @@ def note(qid: str, note: str | None, writing: str | None, actor: str) -> None:
         click.echo(f"{qid}: {action.replace('_', ' ')} recorded")
 
 
-COMMANDS = (ledger, keys, record, purge, note)
+COMMANDS = (ledger, keys, record, purge, answer_note)

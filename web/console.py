@@ -32,6 +32,7 @@ from flask_socketio import ConnectionRefusedError, emit, join_room
 
 from aggregator.actions import as_config as actions_config
 from aggregator.moderation import Refused
+from aggregator.notes import NOTE_MAX
 from aggregator.question import PLATFORMS, STATE_WORDS
 from aggregator.store import LogEntry
 from web import Floor, floor
@@ -80,7 +81,12 @@ def index() -> Any:
               "queue_length": settings.screen.queue_length,
               "board_max_chars": settings.screen.board_max_chars,
               "anonymise": settings.screen.anonymise, "platforms": PLATFORMS,
-              "actions": actions_config(), "states": STATE_WORDS}
+              "actions": actions_config(), "states": STATE_WORDS,
+              "chair": {"soft_limit_seconds": settings.chair.soft_limit_seconds,
+                        "note_max": NOTE_MAX,
+                        "board_members": settings.chair.board_members,
+                        "events": {"note": "note", "notes": "notes", "agenda": "agenda",
+                                   "agenda_change": "agenda_change"}}}
     return private_headers(make_response(render_template(
         "console.html", title=settings.event.title, config=config,
         moderator=session["moderator"], reject_reasons=config["reject_reasons"])))
@@ -288,7 +294,7 @@ def _relay(server: Any, entry: LogEntry) -> None:
 LOGGED_OUT = "your session has ended (logged out, removed or a new password); log in again"
 # What each action may carry besides its question and version; anything else is refused.
 PARAMS = {"reject": {"reason"}, "screen": {"then"}, "edit": {"text"}, "group": {"parent"},
-          "reorder": {"index"}}
+          "reorder": {"index"}, "tag": {"item"}, "direct": {"to"}}
 MAX_QID = 300
 
 
@@ -394,6 +400,10 @@ def act(moderator: str, data: Any) -> dict[str, Any]:
             entry_id = f.moderation.clear_screen(moderator)
         else:
             action, qid, version, params = _action(data)
+            members = f.settings.chair.board_members
+            if action == "direct" and params.get("to", "") not in ["", *members]:
+                raise Refused("direct a question to one of the board members in the settings "
+                              f"([chair] board_members): {', '.join(members) or 'none yet'}")
             entry_id = f.moderation.apply(action, qid, version, moderator, **params)
             if action == "edit":
                 _stop_editing(qid, moderator)

@@ -1,10 +1,10 @@
-"""Revocable secret links for the board screens and the stream overlay.
+"""Revocable secret links for the board screens, the stream overlay and the chair's view.
 
-A link is ``/screen/<secret>`` or ``/overlay/<secret>``. Only the secret's sha256 is stored (with
-the link's kind, a label and when it was made), so a copy of the database shows no usable link;
-the secret itself is printed once, when the link is made. Revoking a link deletes its record:
-pages and sockets using it are refused from then on, and the web app disconnects the screens
-already connected with it (see ``web/screen.py``).
+A link is ``/screen/<secret>``, ``/overlay/<secret>`` or ``/chair/<secret>``. Only the secret's
+sha256 is stored (with the link's kind, a label and when it was made), so a copy of the database
+shows no usable link; the secret itself is printed once, when the link is made. Revoking a link
+deletes its record: pages and sockets using it are refused from then on, and the web app
+disconnects the screens and chair views already connected with it (see ``web/screen.py``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import redis
 from aggregator.keys import Keys
 from aggregator.question import utc_now
 
-KINDS = ("screen", "overlay")
+KINDS = ("screen", "overlay", "chair")
 # 32 bytes of randomness: a link cannot be guessed, and it still fits on one line of a runbook.
 SECRET_BYTES = 32
 # What a secret may look like before we bother hashing it (token_urlsafe's alphabet).
@@ -56,7 +56,7 @@ class ScreenLinks:
     def create(self, label: str, kind: str = "screen") -> tuple[str, ScreenLink]:
         """Make a link; returns its secret (shown once, never stored) and its record."""
         if kind not in KINDS:
-            raise ValueError(f"a link is for a {' or an '.join(KINDS)}, not {kind!r}")
+            raise ValueError(f"a link is for one of {', '.join(KINDS)}, not {kind!r}")
         label = " ".join(label.split())[:MAX_LABEL] or kind
         secret = secrets.token_urlsafe(SECRET_BYTES)
         link = ScreenLink(digest_of(secret), kind, label, utc_now())
@@ -69,6 +69,11 @@ class ScreenLinks:
         if not SECRET.match(secret):
             return None
         digest = digest_of(secret)
+        record = self.conn.hget(self.keys.screen_links, digest)
+        return None if record is None else ScreenLink(digest, **json.loads(record))
+
+    def by_digest(self, digest: str) -> ScreenLink | None:
+        """The live link with this hash (a socket knows its link by it), or None."""
         record = self.conn.hget(self.keys.screen_links, digest)
         return None if record is None else ScreenLink(digest, **json.loads(record))
 

@@ -46,7 +46,7 @@ OUTCOMES = {"answered": "answered", "on_screen": "on screen at the end",
             "new": "not reviewed", "rejected": "rejected", "grouped": "grouped as a duplicate"}
 CSV_COLUMNS = ("id", "platform", "received_at", "outcome", "reject_reason", "published", "asker",
                "text", "original", "parent", "asked_by", "also_asked_on", "answered_at",
-               "minutes_to_answer", "note", "in_writing")
+               "minutes_to_answer", "answer_note", "in_writing")
 # The /ask form's consent, as web/ask.py stores it in the raw payload.
 CONSENT_NAME = "question and name"
 
@@ -155,13 +155,13 @@ def _questions(conn: redis.Redis, keys: Keys, ledger: Ledger, seen: _Pass,
         publish = publishes_text(policy, state, chained.get("reject_reason", ""))
         row: dict[str, Any] = {name: chained.get(name) for name in
                                ("id", "platform", "state", "reject_reason", "parent", "asked_by",
-                                "received_at", "note", "in_writing")}
+                                "received_at", "answer_note", "in_writing")}
         row.update(platform_name=platform_name(row["platform"]), outcome=OUTCOMES.get(state, state),
                    published="text" if publish else "fact", text=None, original=None,
                    asker=viewer_on(row["platform"]), answered_at="", minutes_to_answer=None,
                    also_asked_on={}, proofs={})
         row["written"] = ("" if not row["in_writing"] else
-                          "answered" if row["note"] else "awaiting")
+                          "answered" if row["answer_note"] else "awaiting")
         if publish:
             row["text"] = clear.get("text", "")
             if qid in seen.edited:
@@ -208,7 +208,7 @@ def _csv(rows: list[dict[str, Any]], path: Path) -> None:
                                                sorted(row["also_asked_on"].items())),
                     "minutes_to_answer": "" if row["minutes_to_answer"] is None
                     else row["minutes_to_answer"],
-                    "note": row["note"] or "", "in_writing": row["written"]}
+                    "answer_note": row["answer_note"] or "", "in_writing": row["written"]}
             writer.writerow(line)
 
 

@@ -27,7 +27,7 @@ from aggregator.record.signing import SigningKeyError, fingerprint, is_valid, lo
 
 # Fields of a published question that must equal the chain's last state of that question.
 CLEAR_FIELDS = ("platform", "state", "reject_reason", "parent", "asked_by", "received_at",
-                "note", "in_writing")
+                "answer_note", "in_writing")
 
 
 class VerifyFailed(Exception):

@@ -43,8 +43,9 @@ describe("the action table fixture", () => {
       assert.ok(spec.to === null || STATES.includes(spec.to), name);
     }
     assert.deepEqual(Object.keys(TABLE).sort(), [
-      "answer", "approve", "clear", "edit", "group", "hold", "in_writing", "not_in_writing",
-      "note", "reject", "reorder", "screen", "star", "undo", "unhold", "unscreen", "unstar"]);
+      "answer", "answer_note", "approve", "clear", "direct", "edit", "group", "hold", "in_writing",
+      "not_in_writing", "reject", "reorder", "screen", "star", "tag", "undo", "unhold", "unscreen",
+      "unstar"]);
   });
 });
 

@@ -13,6 +13,7 @@
   const asker = document.getElementById("now-asker");
   const group = document.getElementById("now-group");
   const slots = Array.from(document.querySelectorAll("#next-list .slot"));
+  const agendaItem = document.getElementById("agenda-item");  // the board's, not the overlay's
   const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
   const FADE_MS = 250;
   // After the server turned us away for a reason other than a revoked link, try again this soon.
@@ -33,7 +34,7 @@
     return am < bm || (am === bm && as < bs);
   }
 
-  function who(q) { return [q.author, q.platform].filter(Boolean).join(" · "); }
+  function who(q) { return [q.author, q.platform, q.to ? `for ${q.to}` : ""].filter(Boolean).join(" · "); }
   function askedBy(q) { return q.asked_by > 1 ? `asked by ${q.asked_by} people` : ""; }
 
   function fits() {
@@ -155,5 +156,6 @@
     boardId = board.id;
     showCurrent(board.current);
     showNext(board.next || []);
+    if (agendaItem) agendaItem.textContent = board.item ? `Questions on: ${board.item.title}` : "";
   });
 })();

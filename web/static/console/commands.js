@@ -1,13 +1,14 @@
 // What a moderator's action does on the page: check it against the table, ask what it needs
 // (a reason, what happens to the question on screen, a shorter text), send it, say the result.
+import { suggestItem } from "./chair.js";
 import {
-  actsOnScreen, applies, choose, dropIndex, keyMap, refusal, stepIndex, tooLongForBoard,
+  actsOnScreen, applies, choose, dropIndex, itemOf, keyMap, refusal, stepIndex, tooLongForBoard,
 } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
 // Actions whose parameters the console knows how to ask for. An action of the table with
 // other parameters is not offered until the console learns them; one without any just runs.
-const ASKS = new Set(["reject", "screen", "edit", "group", "reorder"]);
+const ASKS = new Set(["reject", "screen", "edit", "group", "reorder", "tag", "direct"]);
 
 function quote(text, max) {
   return "“" + text.slice(0, max) + (text.length > max ? "…”" : "”");
@@ -23,7 +24,7 @@ export class Commands {
     this.keys = keyMap(this.table);
     this.pending = null;     // the question a dialog is about
     this.afterClose = null;  // what to do once a dialog has closed (instead of refocusing)
-    this.dialogs = { reasons: $("reasons"), screenAsk: $("screen-ask"), longAsk: $("long-ask"), help: $("help") };
+    this.dialogs = { reasons: $("reasons"), screenAsk: $("screen-ask"), longAsk: $("long-ask"), help: $("help"), choiceAsk: $("choice-ask") };
     this.drivable = (name) => !!this.table[name] &&
       (this.table[name].params.length === 0 || ASKS.has(name));
     this.wireDialogs();
@@ -79,6 +80,8 @@ export class Commands {
       case "screen": this.askScreen(q, false); return;
       case "edit": this.startEdit(q); return;
       case "group": this.groupUnderTarget(q); return;
+      case "tag": this.openTag(q); return;
+      case "direct": this.openDirect(q); return;
       default:
         if (!this.drivable(name)) {
           this.view.warn(`The console cannot run “${spec.label}” yet.`, q.id);
@@ -180,13 +183,69 @@ export class Commands {
     if (q) this.simple("screen", q, { then });
   }
 
+  // Tag and direct: one key picks an agenda item, or a board member (0: none); the item the
+  // question's keywords suggest is marked.
+  openTag(q) {
+    const { items } = this.view.agenda;
+    if (!items.length) { this.view.warn("The agenda has no items: add one under “Agenda” first.", q.id); return; }
+    const suggested = suggestItem(q.text, items);
+    this.openChoice(q, "tag", "item", "Agenda item",
+      items.map((i) => ({ value: i.id, label: i.title })), "no item", suggested, itemOf(q, this.view.agenda));
+  }
+
+  openDirect(q) {
+    const members = (this.config.chair || {}).board_members || [];
+    if (!members.length) { this.view.warn("No board members are set: list them in [chair] board_members.", q.id); return; }
+    this.openChoice(q, "direct", "to", "For which board member?",
+      members.map((m) => ({ value: m, label: m })), "anyone", "", q.directed_to || "");
+  }
+
+  openChoice(q, action, param, title, options, none, suggested, now) {
+    this.pending = { q, action, param, values: [...options.slice(0, 9).map((o) => o.value)] };
+    $("choice-ask-title").textContent = title;
+    $("choice-ask-question").textContent = quote(q.text, 120);
+    const choice = (n, value, label) => {
+      const li = document.createElement("li");
+      const b = document.createElement("button");
+      b.type = "button";
+      b.dataset.value = value;
+      const key = document.createElement("kbd");
+      key.textContent = String(n);
+      b.append(key, " " + label + (value && value === suggested ? " (suggested)" : "") + (value === now ? " (now)" : ""));
+      li.append(b);
+      return li;
+    };
+    const rows = options.slice(0, 9).map((o, i) => choice(i + 1, o.value, o.label));
+    rows.push(choice(0, "", none));
+    $("choice-list").replaceChildren(...rows);
+    this.dialogs.choiceAsk.showModal();
+    const focus = [...this.dialogs.choiceAsk.querySelectorAll("button[data-value]")]
+      .find((b) => b.dataset.value === (suggested || now || options[0].value));
+    (focus || this.dialogs.choiceAsk.querySelector("button[data-value]")).focus();
+  }
+
+  pick(value) {
+    const pending = this.pending;
+    this.close(this.dialogs.choiceAsk);
+    if (pending) this.simple(pending.action, this.model.get(pending.q.id) || pending.q, { [pending.param]: value });
+  }
+
   openHelp() { this.dialogs.help.showModal(); }
 
   close(dialog) { if (dialog.open) dialog.close(); }
 
   // Keys while a dialog is open; true when a dialog had them.
   dialogKey(ev) {
-    const { reasons, screenAsk, longAsk, help } = this.dialogs;
+    const { reasons, screenAsk, longAsk, help, choiceAsk } = this.dialogs;
+    if (choiceAsk.open) {
+      const n = Number(ev.key);
+      const values = this.pending ? this.pending.values : [];
+      if (ev.key !== " " && Number.isInteger(n) && n >= 0 && n <= values.length) {
+        ev.preventDefault();
+        this.pick(n === 0 ? "" : values[n - 1]);
+      }
+      return true;
+    }
     if (reasons.open) {
       const n = Number(ev.key);
       if (Number.isInteger(n) && n >= 1 && n <= this.config.reject_reasons.length) {
@@ -213,7 +272,11 @@ export class Commands {
   }
 
   wireDialogs() {
-    const { reasons, screenAsk, longAsk, help } = this.dialogs;
+    const { reasons, screenAsk, longAsk, help, choiceAsk } = this.dialogs;
+    choiceAsk.addEventListener("click", (ev) => {
+      const b = ev.target.closest("button[data-value]");
+      if (b) this.pick(b.dataset.value);
+    });
     reasons.addEventListener("click", (ev) => {
       const b = ev.target.closest("button[data-reason]");
       if (b) this.pickReason([...reasons.querySelectorAll("button[data-reason]")].indexOf(b));
@@ -226,7 +289,7 @@ export class Commands {
       const b = ev.target.closest("button[data-long]");
       if (b) this.pickLong(b.dataset.long);
     });
-    for (const dialog of [reasons, screenAsk, longAsk, help]) {
+    for (const dialog of [reasons, screenAsk, longAsk, help, choiceAsk]) {
       dialog.addEventListener("click", (ev) => { if (ev.target.closest("[data-close]")) this.close(dialog); });
       dialog.addEventListener("close", () => {
         this.pending = null;

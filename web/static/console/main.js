@@ -1,4 +1,5 @@
 // The moderators' console: wires the state, the view, the keyboard and the socket together.
+import { AgendaPanel, ChairPanel } from "./chair.js";
 import { Commands } from "./commands.js";
 import { installKeys } from "./keys.js";
 import { HealthPanel, View } from "./render.js";
@@ -11,15 +12,25 @@ const model = new Model();
 const view = new View(config, model);
 const health = new HealthPanel();
 let newSinceAnnounce = 0;
+let chair = null;  // made once the socket exists; entries before that come again with load()
+let agenda = null;
 
 function firstMark(name) { if (view.firstRender) performance.mark(name); }
 
 const link = connect(config, model, {
   changed(live, entry) {
     if (live && entry.type === "received") newSinceAnnounce += 1;
+    if (chair && chair.apply(entry)) return;
+    if (agenda && agenda.apply(entry)) return;
     view.schedule();
+    if (chair) chair.tick();
   },
-  snapshot() { view.reset(); view.schedule(); },
+  snapshot() {
+    view.reset();
+    view.schedule();
+    if (chair) { chair.load(); chair.tick(); }
+    if (agenda) { agenda.lastId = null; agenda.load(); }
+  },
   status: (state, text) => view.setConn(state, text),
   login: () => location.assign("/login?next=" + encodeURIComponent(location.pathname)),
   presence(state) {
@@ -37,6 +48,16 @@ const link = connect(config, model, {
   health: (report) => health.show(report),
   firstMark,
 });
+chair = new ChairPanel(config, model, link.socket);
+agenda = new AgendaPanel(config, link.socket, (state) => {
+  view.agenda = state;
+  view.filters.agenda = state;
+  for (const qid of model.order) model.touched.add(qid);  // badges name items by title
+  view.previewSig = "";  // and so does the preview
+  view.schedule();
+});
+if (model.lastId !== null) chair.load();
+setInterval(() => chair.tick(), 1000);
 const commands = new Commands(config, model, view, link);
 view.buildActions((name) => commands.drivable(name) && name !== "clear");
 view.buildHelp(commands.drivable);
@@ -98,7 +119,7 @@ $("search").addEventListener("input", (ev) => {
   clearTimeout(searchTimer);
   searchTimer = setTimeout(() => { view.filters.text = ev.target.value.trim().toLowerCase(); view.schedule(); }, 120);
 });
-for (const [id, key] of [["f-platform", "platform"], ["f-state", "state"], ["f-flag", "flag"], ["f-order", "order"]]) {
+for (const [id, key] of [["f-platform", "platform"], ["f-state", "state"], ["f-flag", "flag"], ["f-order", "order"], ["f-item", "item"]]) {
   $(id).addEventListener("change", (ev) => { view.filters[key] = ev.target.value; view.schedule(); });
 }
 

@@ -2,7 +2,8 @@
 // preview, the sources' health, messages. The DOM holds only the cards a moderator can see (the
 // first page of each list); cards are kept by question id and only touched ones are refilled.
 // Post text is set with textContent, never as HTML.
-import { applies, buckets, countText, keyMap, offered, preview, reselect, stateWords } from "./state.js";
+import { suggestItem, titleOf } from "./chair.js";
+import { applies, buckets, countText, itemOf, keyMap, offered, preview, reselect, stateWords } from "./state.js";
 
 export const PAGE = 40;  // cards rendered per list before "show more"
 const $ = (id) => document.getElementById(id);
@@ -85,7 +86,8 @@ export class View {
     this.locks = new Map();        // qid -> Set of other moderators editing it
     this.selected = { col: "incoming", qid: null, index: 0 };
     this.groupTarget = null;
-    this.filters = { text: "", platform: "", state: "", flag: "", order: "oldest" };
+    this.agenda = { items: [], current: "" };
+    this.filters = { text: "", platform: "", state: "", flag: "", order: "oldest", item: "", agenda: this.agenda };
     this.firstRender = true;
     this.layoutQueued = false;
     this.previewSig = "";
@@ -174,6 +176,14 @@ export class View {
     badges.replaceChildren();
     if (q.starred) badge(badges, "★ starred", "star");
     if (q.asked_by > 1) badge(badges, `asked by ${q.asked_by}`, "asked");
+    if (q.directed_to) badge(badges, `for ${q.directed_to}`, "item");
+    const item = itemOf(q, this.agenda);
+    if (item) badge(badges, `on ${titleOf(this.agenda, item)}`, "item");
+    else if (q.item) badge(badges, "its agenda item was removed", "item");
+    else if (q.state === "new" || q.state === "approved") {
+      const suggested = suggestItem(q.text, this.agenda.items);
+      if (suggested) badge(badges, `${titleOf(this.agenda, suggested)}? (t)`, "suggest");
+    }
     if (this.groupTarget === q.id) badge(badges, "group target", "target");
     if (q.state === "rejected" && q.reject_reason) badge(badges, `rejected: ${q.reject_reason}`, "reason");
     if (q.state === "grouped" && q.parent) {
@@ -314,7 +324,7 @@ export class View {
 
   renderPreview() {
     const { config } = this;
-    const { current, next, signature } = preview(this.model, config.queue_length);
+    const { current, next, signature } = preview(this.model, config.queue_length, this.agenda);
     if (signature === this.previewSig) return;
     this.previewSig = signature;
     const parts = [];
@@ -338,6 +348,13 @@ export class View {
       empty.className = "preview-empty";
       empty.textContent = "The screen is clear.";
       parts.push(empty);
+    }
+    const onItem = titleOf(this.agenda, this.agenda.current);
+    if (onItem) {
+      const named = document.createElement("p");
+      named.className = "preview-next-title";
+      named.textContent = `Questions on: ${onItem}`;
+      parts.push(named);
     }
     if (next.length) {
       const h = document.createElement("p");

@@ -70,7 +70,13 @@ const LIST_OF_STATE = {
 };
 const RECENT_FIRST = ["answered", "held", "rejected", "grouped"];
 
-export const NO_FILTERS = Object.freeze({ text: "", platform: "", state: "", flag: "", order: "oldest" });
+export const NO_FILTERS = Object.freeze({ text: "", platform: "", state: "", flag: "", order: "oldest", item: "" });
+
+// The agenda item a question counts as on: its tag, if the tag still names an item (an item
+// removed while questions were tagged to it leaves them with no item).
+export function itemOf(q, agenda) {
+  return q && q.item && agenda && agenda.items.some((i) => i.id === q.item) ? q.item : "";
+}
 
 export function haystack(q) {
   // Cached on the question: versions are replaced, never changed, so the cache stays true.
@@ -89,6 +95,10 @@ export function passes(q, filters) {
   else if (filters.state && q.state !== filters.state) return false;
   if (filters.flag === "-") { if (q.flags.length) return false; }
   else if (filters.flag && !q.flags.includes(filters.flag)) return false;
+  if (filters.item) {
+    const item = itemOf(q, filters.agenda);
+    if (filters.item === "-" ? item !== "" : item !== filters.item) return false;
+  }
   if (filters.text && !haystack(q).includes(filters.text)) return false;
   return true;
 }
@@ -235,9 +245,13 @@ export function tooLongForBoard(q, config) {
 
 // -- the board preview: the question on screen and the next few of the queue -------------------
 
-export function preview(model, queueLength) {
+// With the meeting on an agenda item, the board lists only that item's questions.
+export function preview(model, queueLength, agenda = null) {
   const current = model.onScreen();
-  const next = model.queue.slice(0, queueLength).map((id) => model.questions.get(id)).filter(Boolean);
-  const signature = [current, ...next].map((q) => (q ? `${q.id}:${q.version}` : "-")).join("|");
+  const item = agenda && agenda.current && agenda.items.some((i) => i.id === agenda.current) ? agenda.current : "";
+  const queued = model.queue.map((id) => model.questions.get(id)).filter(Boolean);
+  const next = (item ? queued.filter((q) => q.item === item) : queued).slice(0, queueLength);
+  const versions = [current, ...next].map((q) => (q ? `${q.id}:${q.version}` : "-")).join("|");
+  const signature = item ? `${item}|${versions}` : versions;
   return { current, next, signature };
 }
