@@ -666,7 +666,7 @@ class ModeratorsAtWork(RuleBasedStateMachine):
             self.refresh(name)  # most consoles have had every log entry by the time they act
         # The answer's note and marks one time in ten: they apply almost anywhere, and drawn
         # as often as the rest they would crowd out the actions that need a question on screen.
-        # (Hypothesis favours small numbers: 5, not 0, is the rare draw.)
+        # (Hypothesis favours small numbers: 9, not 0, is the rare draw.)
         names = ANSWERING if data.draw(st.integers(0, 9), label="answering") == 9 else MODERATING
         action = _pick(data, names, [], self.steps)
         if not self.fitting(action) and data.draw(st.integers(0, 9), label="insist") != 9:
