@@ -156,6 +156,25 @@ def _undo(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
     return {}
 
 
+ANSWER_NOTE_MAX = 1_000
+
+
+def _answer_note(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
+    text, _ = clean_text(str(params.get("note") or ""))
+    item.q.answer_note = text[:ANSWER_NOTE_MAX]  # empty: the note is taken away
+    return {"answer_note": item.q.answer_note}
+
+
+def _in_writing(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
+    item.q.in_writing = True
+    return {}
+
+
+def _not_in_writing(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
+    item.q.in_writing = False
+    return {}
+
+
 @dataclass(frozen=True)
 class Action:
     """One moderator action, as the server runs it and the console offers it."""
@@ -178,6 +197,7 @@ class Action:
 
 
 EVERY_STATE = frozenset(STATES)
+ANSWERABLE = frozenset({"new", "approved", "on_screen", "answered", "held"})
 
 _TABLE = (
     Action("approve", frozenset({"new"}), "approved", True, "approved", "Approve", "a"),
@@ -209,6 +229,14 @@ _TABLE = (
     # Acts on whatever is on screen, whatever version the moderator saw: the safety valve.
     Action("clear", frozenset({"on_screen"}), "approved", True, "took off screen",
            "Clear the screen", "c"),
+    # Answers recorded during or after the meeting, by a moderator or the board's secretary
+    # (the console does not offer "answer_note" yet: `floor answer-note`). The state stays.
+    Action("answer_note", ANSWERABLE, None, False, "noted the answer to", "Answer note", "",
+           ("note",), _answer_note),
+    Action("in_writing", ANSWERABLE, None, False, "marked to be answered in writing",
+           "To be answered in writing", "", (), _in_writing),
+    Action("not_in_writing", ANSWERABLE, None, False, "unmarked the written answer to",
+           "Not in writing after all", "", (), _not_in_writing),
 )
 ACTIONS: dict[str, Action] = {action.name: action for action in _TABLE}
 

@@ -98,6 +98,22 @@ class Keys:
         return self.prefix + "control-tokens"
 
     @property
+    def ledger(self) -> str:
+        """Stream: one hash-chain link per log entry, under the log entry's own id."""
+        return self.prefix + "ledger"
+
+    @property
+    def salts(self) -> str:
+        """Hash: "{qid} {field}" -> the random salt of that personal field's commitments.
+        Deleting a salt (a purge) leaves the commitment in the ledger and the value unprovable."""
+        return self.prefix + "salts"
+
+    @property
+    def purged(self) -> str:
+        """String: when personal data was last purged (ISO 8601), absent before."""
+        return self.prefix + "purged"
+
+    @property
     def notes(self) -> str:
         """Hash: note id -> JSON of a moderators' note to the chair (text, who, when, seen)."""
         return self.prefix + "notes"

@@ -35,6 +35,8 @@ class QuestionPayload(TypedDict):
     undo_depth: int
     triage: dict[str, Any]  # the triage worker's findings (aggregator/triage/assess.py)
     asked_on: dict[str, int]  # platform -> askers, once others are grouped under it
+    answer_note: str
+    in_writing: bool
     on_screen_since: str
     item: str
     directed_to: str

@@ -77,6 +77,8 @@ class Question:
     # The triage worker's findings (aggregator/triage): question score and reason, abuse,
     # masked personal data, the open question this one repeats. Empty until it has run.
     triage: dict[str, Any] = field(default_factory=dict)
+    answer_note: str = ""  # a short summary of the answer, for the published record
+    in_writing: bool = False  # to be answered in writing (awaiting while there is no answer_note)
     on_screen_since: str = ""  # when it last went on screen; empty when it is not there
     item: str = ""  # the agenda item it is tagged to (aggregator/agenda.py); empty: none
     directed_to: str = ""  # the board member it is for ([chair] board_members); empty: anyone

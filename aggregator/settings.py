@@ -10,8 +10,9 @@ import difflib
 import os
 import re
 import tomllib
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -122,6 +123,36 @@ class ChairSettings(_Section):
 
 class RetentionSettings(_Section):
     purge_after_days: int = Field(default=90, ge=1)
+    # The meeting's day (YYYY-MM-DD); empty: the day of the log's last entry.
+    meeting_date: str = ""
+    # true: the ledger process (`floor ledger`, started by `floor run`) purges on its own once a
+    # day after the due date.
+    automatic: bool = True
+
+    @field_validator("meeting_date")
+    @classmethod
+    def _date(cls, value: str) -> str:
+        if value:
+            try:
+                date.fromisoformat(value)
+            except ValueError as exc:
+                raise ValueError("write the date as YYYY-MM-DD, e.g. '2026-05-14'") from exc
+        return value
+
+
+class RecordSettings(_Section):
+    # Questions rejected for these reasons are published as a fact only (the reason, the
+    # platform, the time), never their text; their original text is purged with the names.
+    withheld_reasons: list[str] = Field(default_factory=lambda: [
+        "abusive", "personal case to follow up privately", "deleted by its author",
+        "its author was banned from the chat"])
+    # Questions no moderator decided on (still new, or held): "text" or "fact".
+    undecided: Literal["text", "fact"] = "fact"
+    # "consented": name only /ask askers who agreed to be named; "nobody": name no one.
+    name_askers: Literal["consented", "nobody"] = "consented"
+    # The Ed25519 private key that signs the record's head (`floor keys create`); empty: pass
+    # --key to `floor record`.
+    signing_key: str = ""
 
 
 class TriageSettings(_Section):
@@ -140,6 +171,7 @@ class Settings(_Section):
     agenda: AgendaSettings = Field(default_factory=AgendaSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     triage: TriageSettings = Field(default_factory=TriageSettings)
+    record: RecordSettings = Field(default_factory=RecordSettings)
     sources: dict[str, SourceSettings] = Field(default_factory=dict)
     path: str = ""
 

@@ -20,6 +20,8 @@ BENCHES = {
     "console_paint.py": "approve from the keyboard -> the console shows it approved",
     "triage.py": "duplicate pairs",
     "servers.py": "| gunicorn gthread, 1 worker |",
+    "record.py": "verify it (chain, signature, questions):",
+    "public_page.py": "viewers held within 5 s: floor /record",
 }
 IN_CHROMIUM = {"console_paint.py"}
 

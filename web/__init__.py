@@ -99,7 +99,7 @@ def create_app(settings: Settings | None = None, conn: redis.Redis | None = None
     )
     # Socket.IO handlers must be declared before the first init_app binds a server: only those
     # declared unbound are carried over to the server of every later app (tests make many).
-    from web import ask, auth, chair, console, control, metrics, screen, site
+    from web import ask, auth, chair, console, control, metrics, public, screen, site
 
     csrf.init_app(app)
     limiter.init_app(app)
@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None, conn: redis.Redis | None = None
     app.register_blueprint(control.bp)
     app.extensions["floor.metrics"] = metrics.registry_for(conn, event)
     app.register_blueprint(metrics.bp)
+    app.register_blueprint(public.bp)
     return app
 
 

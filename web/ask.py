@@ -57,7 +57,10 @@ def index() -> Any:
         text = form.question.data or ""
         post = Post(platform=SOURCE, native_id=uuid.uuid4().hex, text=text, author_name=name,
                     posted_at=utc_now())
-        raw = {"name": name, "question": text, "posted_at": post.posted_at}
+        # What the asker agreed to (the consent sentence differs when the board is anonymised):
+        # the published record names only askers who agreed to be named.
+        consent = "question" if floor().settings.screen.anonymise else "question and name"
+        raw = {"name": name, "question": text, "posted_at": post.posted_at, "consent": consent}
         try:
             question = normalise(post)
         except InvalidPost:

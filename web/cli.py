@@ -252,7 +252,8 @@ def _summary(conn: redis.Redis, event: str) -> Callable[[], None]:
 
 
 def _run(settings: Settings, conn: redis.Redis, host: str, port: int, banner: str = "") -> int:
-    commands = {"web": _floor("web", "--host", host, "--port", str(port))}
+    commands = {"web": _floor("web", "--host", host, "--port", str(port)),
+                "ledger": _floor("ledger")}
     for name in settings.enabled_sources():
         commands[f"poll {name}"] = _floor("poll", name, "--quiet")
     if settings.triage.enabled:
@@ -583,6 +584,12 @@ def control_token_revoke(key: str) -> None:
                                    "(see `floor control-token list`); give its id")
     tokens.revoke(found[0])
     click.echo(f"control token {found[0].id} ({found[0].label}): revoked")
+
+# The public record's commands (ledger, keys, record, purge) live in their own module.
+from web.cli_record import COMMANDS as _RECORD_COMMANDS  # noqa: E402
+
+for _command in _RECORD_COMMANDS:
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> int:

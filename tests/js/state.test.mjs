@@ -43,8 +43,9 @@ describe("the action table fixture", () => {
       assert.ok(spec.to === null || STATES.includes(spec.to), name);
     }
     assert.deepEqual(Object.keys(TABLE).sort(), [
-      "answer", "approve", "clear", "direct", "dismiss", "edit", "group", "hold", "reject",
-      "reorder", "screen", "star", "tag", "undo", "unhold", "unscreen", "unstar"]);
+      "answer", "answer_note", "approve", "clear", "direct", "dismiss", "edit", "group", "hold",
+      "in_writing", "not_in_writing", "reject", "reorder", "screen", "star", "tag", "undo", "unhold",
+      "unscreen", "unstar"]);
   });
 });
 

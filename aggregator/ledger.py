@@ -1,0 +1,281 @@
+"""The tamper-evident ledger: one hash-chain link per log entry, written by a follower of the log.
+
+Redis's Lua has no SHA-256, so the links cannot be written inside the scripts that append to the
+log. A writer (``floor ledger``, started by ``floor run``; ``floor record`` and ``floor purge``
+catch it up first) follows the log in order and appends to the ``ledger`` stream, for each log
+entry, a link under that entry's own id:
+
+    entry  the log entry in committed form: its fields, with ``qs`` and ``queue`` parsed, and each
+           personal field (names, handles, links, texts) replaced by ``{"commit": sha256(salt ||
+           value)}`` with a random salt per question and field, kept in the ``salts`` hash
+    n      the link's position, 1 for the first
+    hash   sha256(previous link's hash, as 64 hex digits || "\\n" || canonical(entry)), where the
+           first link's previous hash is 64 zeros
+
+Each batch of links is one Lua script that first checks the ledger's head is still the one the
+batch was computed from, so a writer that crashed, or two writers at once, can neither skip nor
+duplicate a link: the explicit ids make a replay's XADD impossible, and a head that moved makes
+the batch start again from the new head. Purging personal data deletes salts and values, never a
+link, so the chain still verifies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from aggregator.keys import Keys
+
+log = logging.getLogger("floor.ledger")
+
+GENESIS = "0" * 64
+# Fields of a question (inside an entry's ``qs``) that identify a person or hold the post's own
+# words; they enter the chain as salted commitments so they can be deleted later.
+PERSONAL = ("author_name", "author_handle", "url", "original", "text")
+# Fields of the entry itself that hold a post's words (the text before an edit).
+PERSONAL_ENTRY = ("previous",)
+# Log entries linked per Lua call: big enough to amortise the round trip, small enough that the
+# script never holds Redis for long.
+BATCH = 500
+SALT_BYTES = 16
+
+_APPEND = """
+local ledger, salts = KEYS[1], KEYS[2]
+local head = ARGV[1]
+local last = redis.call('XREVRANGE', ledger, '+', '-', 'COUNT', 1)
+local current = '""" + GENESIS + """'
+if #last > 0 then
+  local fields = last[1][2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 'hash' then current = fields[i + 1] end
+  end
+end
+if current ~= head then
+  return redis.error_reply('STALE the ledger head moved')
+end
+local i = 2
+local nsalts = tonumber(ARGV[i])
+for j = 1, nsalts do
+  if redis.call('HEXISTS', salts, ARGV[i + 2 * j - 1]) == 1 then
+    -- The head has not moved, so no other writer made it: a salt this batch did not read.
+    return redis.error_reply('SALT exists already: ' .. ARGV[i + 2 * j - 1])
+  end
+end
+for j = 1, nsalts do
+  redis.call('HSET', salts, ARGV[i + 2 * j - 1], ARGV[i + 2 * j])
+end
+i = i + 2 * nsalts + 1
+local nlinks = tonumber(ARGV[i])
+for j = 0, nlinks - 1 do
+  local k = i + 1 + 4 * j
+  redis.call('XADD', ledger, ARGV[k], 'n', ARGV[k + 1], 'hash', ARGV[k + 2], 'entry', ARGV[k + 3])
+end
+return nlinks
+"""
+
+
+def canonical(value: Any) -> bytes:
+    """The one encoding that is hashed: JSON, keys sorted, no spaces, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def link_hash(previous: str, entry: bytes) -> str:
+    return hashlib.sha256(previous.encode("ascii") + b"\n" + entry).hexdigest()
+
+
+def commitment(salt: str, value: str) -> str:
+    """sha256(salt bytes || value as UTF-8), hex: hides ``value`` until the salt is shown."""
+    return hashlib.sha256(bytes.fromhex(salt) + value.encode("utf-8")).hexdigest()
+
+
+def salt_field(qid: str, field: str) -> str:
+    return f"{qid} {field}"
+
+
+@dataclass(frozen=True)
+class Head:
+    """The end of the chain: how many links, the last one's hash and log id."""
+
+    count: int
+    hash: str
+    last_id: str
+
+    def __str__(self) -> str:
+        return f"{self.count}:{self.hash}"
+
+
+@dataclass(frozen=True)
+class Link:
+    id: str
+    n: int
+    hash: str
+    entry: str  # canonical JSON of the committed entry
+
+    def line(self) -> str:
+        """The link as one line of a published ``ledger.jsonl``, itself canonical: the keys in
+        sorted order around the entry's canonical text (ids and hashes need no escaping)."""
+        return (f'{{"entry":{self.entry},"hash":"{self.hash}","id":"{self.id}",'
+                f'"n":{self.n}}}')
+
+
+class StaleHead(Exception):
+    """Another writer moved the head first; recompute from the new head."""
+
+
+def committed(entry_id: str, fields: dict[str, str], salt_of: Any) -> dict[str, Any]:
+    """A log entry as the chain holds it; ``salt_of(qid, field)`` gives each personal field's
+    salt."""
+    entry: dict[str, Any] = {"id": entry_id}
+    qid = fields.get("qid", "")
+    for name, value in fields.items():
+        parsed = _json(value) if name in ("qs", "queue") else None
+        if name == "qs" and isinstance(parsed, list) and all(
+                isinstance(q, dict) and isinstance(q.get("id"), str) for q in parsed):
+            entry[name] = [_commit_question(q, salt_of) for q in parsed]
+        elif name == "queue" and parsed is not None:
+            entry[name] = parsed
+        elif name in PERSONAL_ENTRY or name in ("qs", "queue"):
+            # Text we cannot read field by field (never written by Floor) is committed whole:
+            # chained, and never in clear.
+            entry[name] = {"commit": commitment(salt_of(qid, name), value)}
+        else:
+            entry[name] = value
+    return entry
+
+
+def _json(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None
+
+
+def _commit_question(question: dict[str, Any], salt_of: Any) -> dict[str, Any]:
+    out = dict(question)
+    for name in PERSONAL:
+        if name in out:
+            out[name] = {"commit": commitment(salt_of(question["id"], name), str(out[name]))}
+    return out
+
+
+def _needed_salts(fields: dict[str, str]) -> Iterator[str]:
+    qid = fields.get("qid", "")
+    for name in (*PERSONAL_ENTRY, "queue"):  # "queue": committed whole if it is not JSON
+        if name in fields:
+            yield salt_field(qid, name)
+    questions = _json(fields["qs"]) if "qs" in fields else []
+    if not isinstance(questions, list) or not all(
+            isinstance(q, dict) and isinstance(q.get("id"), str) for q in questions):
+        yield salt_field(qid, "qs")
+        return
+    for question in questions:
+        for name in PERSONAL:
+            if name in question:
+                yield salt_field(question["id"], name)
+
+
+class Ledger:
+    """Verbs around the event's ledger. Takes a connection made with ``decode_responses=True``."""
+
+    def __init__(self, conn: redis.Redis, event: str) -> None:
+        self.conn = conn
+        self.keys = Keys(event)
+        self._append = conn.register_script(_APPEND)
+
+    def head(self) -> Head:
+        last = self.conn.xrevrange(self.keys.ledger, count=1)
+        if not last:
+            return Head(0, GENESIS, "0-0")
+        link_id, fields = last[0]
+        return Head(int(fields["n"]), fields["hash"], link_id)
+
+    def links(self, after: str = "0-0", count: int = 2_000) -> Iterator[Link]:
+        """Every link after the log id ``after``, oldest first (read in chunks)."""
+        last = after
+        while chunk := self.conn.xrange(self.keys.ledger, min="(" + last, count=count):
+            for link_id, fields in chunk:
+                yield Link(link_id, int(fields["n"]), fields["hash"], fields["entry"])
+            last = chunk[-1][0]
+
+    def salts(self, fields: list[str]) -> dict[str, str]:
+        if not fields:
+            return {}
+        values = self.conn.hmget(self.keys.salts, fields)
+        return {f: v for f, v in zip(fields, values, strict=True) if v is not None}
+
+    def lag(self) -> int:
+        """How many log entries are not linked yet (an estimate: XLEN difference)."""
+        return int(self.conn.xlen(self.keys.log)) - int(self.conn.xlen(self.keys.ledger))
+
+    def step(self, batch: int = BATCH) -> int:
+        """Link the next log entries (up to ``batch``); returns how many were linked."""
+        while True:
+            head = self.head()
+            entries = self.conn.xrange(self.keys.log, min="(" + head.last_id, count=batch)
+            if not entries:
+                return 0
+            try:
+                return self._link(head, entries)
+            except StaleHead:
+                log.info("ledger: another writer moved the head; starting from the new one")
+
+    def catch_up(self, batch: int = BATCH) -> int:
+        """Link every log entry not linked yet; returns how many were linked."""
+        total = 0
+        while linked := self.step(batch):
+            total += linked
+        return total
+
+    def _link(self, head: Head, entries: list[tuple[str, dict[str, str]]]) -> int:
+        wanted = sorted({f for _, fields in entries for f in _needed_salts(fields)})
+        known = self.salts(wanted)
+        new: dict[str, str] = {}
+
+        def salt_of(qid: str, name: str) -> str:
+            key = salt_field(qid, name)
+            salt = known.get(key)
+            if salt is None:
+                salt = known[key] = new[key] = secrets.token_hex(SALT_BYTES)
+            return salt
+
+        args: list[str] = [head.hash]
+        links: list[str] = []
+        previous, n = head.hash, head.count
+        for entry_id, fields in entries:
+            body = canonical(committed(entry_id, fields, salt_of))
+            previous, n = link_hash(previous, body), n + 1
+            links += [entry_id, str(n), previous, body.decode("utf-8")]
+        args.append(str(len(new)))
+        for key, salt in new.items():
+            args += [key, salt]
+        args.append(str(len(entries)))
+        args += links
+        try:
+            return int(self._append(keys=[self.keys.ledger, self.keys.salts], args=args))
+        except redis.ResponseError as exc:
+            if str(exc).startswith("STALE"):
+                raise StaleHead(str(exc)) from exc
+            raise
+
+    def follow(self, stop: threading.Event, block_ms: int = 1_000) -> None:
+        """Link entries as the log grows, until ``stop`` is set (the ``floor ledger`` loop)."""
+        log.info("ledger: following the log of %s", self.keys.event)
+        while not stop.is_set():
+            try:
+                if self.step():
+                    continue
+                # Nothing to link: sleep until the log grows (or the block times out).
+                self.conn.xread({self.keys.log: self.head().last_id}, count=1, block=block_ms)
+            except redis.ConnectionError as exc:
+                log.warning("ledger: redis unavailable (%s); retrying", exc)
+                stop.wait(1.0)
+        log.info("ledger: stopped at %s", self.head())

@@ -1,0 +1,140 @@
+"""The published record at scale: time to chain, build and verify the record of a meeting with
+50,000 questions.
+
+    python bench/record.py [--questions 50000] [--moderated 5000] [--smoke]
+
+Stores the questions (the bundled rehearsal's posts, cycled with fresh ids and arrival times over
+90 minutes) through the real ingest, then has the moderators decide on ``--moderated`` of them
+through the real action engine (approve then screen and answer, reject for each reason, group,
+hold). Then it times, separately: chaining the whole log into the ledger (during a meeting the
+``floor ledger`` process does this as entries arrive), building the signed record folder, and
+verifying it (chain, signature, every question). Uses REDIS_URL when set, else an embedded
+server in a temporary folder; the bench's keys are deleted at the end.
+
+``--smoke`` (for CI): 300 questions, 60 decisions; nothing timed is judged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from aggregator.ledger import Ledger  # noqa: E402
+from aggregator.moderation import Moderation  # noqa: E402
+from aggregator.normalise import InvalidPost, normalise  # noqa: E402
+from aggregator.question import Post, utc_now  # noqa: E402
+from aggregator.record.build import build  # noqa: E402
+from aggregator.record.signing import create  # noqa: E402
+from aggregator.record.verify import verify  # noqa: E402
+from aggregator.redis_server import connect  # noqa: E402
+from aggregator.settings import EventSettings, Settings  # noqa: E402
+from aggregator.sources.rehearsal import BUNDLED  # noqa: E402
+from aggregator.store import Store  # noqa: E402
+
+REASONS = ("off topic", "abusive", "personal case to follow up privately", "already answered")
+
+
+def fill(store: Store, count: int) -> None:
+    lines = [json.loads(line) for line in BUNDLED.read_text(encoding="utf-8").splitlines()]
+    start = time.time() - 95 * 60
+    batch = []
+    for i in range(count):
+        line = lines[i % len(lines)]
+        post = Post(platform=line["platform"], native_id=f"{line['id']}-{i}", text=line["text"],
+                    author_name=line["author"], author_handle=line["handle"],
+                    url=f"https://example.invalid/{i}")
+        try:
+            question = normalise(post)
+        except InvalidPost:
+            continue
+        question.received_at = utc_now(start + 5400 * i / count)
+        batch.append((question, line))
+        if len(batch) == 500:
+            store.ingest("bench", batch)
+            batch = []
+    store.ingest("bench", batch)
+
+
+def moderate(conn, event: str, store: Store, decisions: int) -> None:  # type: ignore[no-untyped-def]
+    moderation = Moderation(conn, event)
+    rng = random.Random(2026)
+    qids = store.question_ids()
+    chosen = sorted(rng.sample(range(len(qids)), min(decisions, len(qids))))
+    main = ""
+    for n, index in enumerate(chosen):
+        qid = qids[index]
+        version = 1
+        roll = rng.random()
+        if roll < 0.45:
+            moderation.apply("approve", qid, version, "sam")
+            moderation.apply("screen", qid, version + 1, "sam", then="answered")
+            main = main or qid
+        elif roll < 0.75:
+            moderation.apply("reject", qid, version, "kim", reason=REASONS[n % len(REASONS)])
+        elif roll < 0.9 and main:
+            moderation.apply("group", qid, version, "kim", parent=main)
+        else:
+            moderation.apply("hold", qid, version, "kim")
+    if conn.exists(store.keys.screen):
+        moderation.clear_screen("sam")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--questions", type=int, default=None, help="50,000 (smoke: 300)")
+    parser.add_argument("--moderated", type=int, default=None, help="5,000 (smoke: 60)")
+    parser.add_argument("--smoke", action="store_true", help="a small run for CI")
+    args = parser.parse_args()
+    questions = args.questions or (300 if args.smoke else 50_000)
+    decisions = args.moderated if args.moderated is not None else (60 if args.smoke else 5_000)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        conn = connect(data_dir=folder / "redis")
+        event = "bench-" + uuid.uuid4().hex[:8]
+        store = Store(conn, event)
+        try:
+            started = time.perf_counter()
+            fill(store, questions)
+            moderate(conn, event, store, decisions)
+            setup = time.perf_counter() - started
+            entries = conn.xlen(store.keys.log)
+            print(f"record bench: {questions} questions, {decisions} decisions, {entries} log "
+                  f"entries (set up in {setup:.1f} s)")
+
+            started = time.perf_counter()
+            Ledger(conn, event).catch_up()
+            chained = time.perf_counter() - started
+            print(f"  chain the log into the ledger: {chained:6.2f} s "
+                  f"({entries / chained:,.0f} entries/s)")
+
+            key = create(folder / "keys")[0]
+            started = time.perf_counter()
+            built = build(conn, Settings(event=EventSettings(slug=event)), folder / "record", key)
+            made = time.perf_counter() - started
+            size = sum(p.stat().st_size for p in (folder / "record").rglob("*") if p.is_file())
+            print(f"  build the signed record:       {made:6.2f} s ({built.questions} questions, "
+                  f"{size / 1e6:.1f} MB)")
+
+            started = time.perf_counter()
+            done = verify(folder / "record", head=str(built.head))
+            checked = time.perf_counter() - started
+            print(f"  verify it (chain, signature, questions): {checked:6.2f} s "
+                  f"({done.count} links)")
+            if args.smoke:
+                print("  (smoke run: nothing judged)")
+        finally:
+            keys = list(conn.scan_iter(f"floor:{event}:*", count=1000))
+            for start in range(0, len(keys), 1000):
+                conn.delete(*keys[start:start + 1000])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""`/record`, the live public page: counts from the log, the ledger's head, cacheable."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from typing import Any
+
+import redis
+from flask.testing import FlaskClient
+
+from aggregator.ledger import Ledger
+from aggregator.moderation import Moderation
+from aggregator.store import Store
+from tests.rehearsed import rehearse
+
+
+def _until(fetch: Any, test: Any, timeout: float = 10.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        page = fetch()
+        if test(page):
+            return str(page)
+        assert time.monotonic() < deadline, page
+        time.sleep(0.05)
+
+
+def test_the_page_counts_and_shows_the_head(client: FlaskClient, conn: redis.Redis,
+                                            event: str) -> None:
+    meeting = rehearse(conn, event, limit=80)
+    Ledger(conn, event).catch_up()
+    response = client.get("/record")
+    assert response.status_code == 200
+    page = response.text
+    states = Counter(meeting.states.values())
+    assert f"<strong>{len(meeting.qids)}</strong> questions received" in page
+    assert f"<strong>{states['answered']}</strong> answered" in page
+    assert f"<strong>{states['approved']}</strong> approved and waiting" in page
+    for reason, n in Counter(r for q, r in meeting.reasons.items()
+                             if meeting.states[q] == "rejected").items():
+        assert f'<th scope="row">{reason}</th><td>{n}</td>' in page
+    assert str(Ledger(conn, event).head()) in page
+    for name in meeting.names:
+        assert name not in page
+    assert response.headers["Cache-Control"] == "public, max-age=1"
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    again = client.get("/record", headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+
+
+def test_the_page_follows_the_meeting(client: FlaskClient, conn: redis.Redis, event: str,
+                                      store: Store) -> None:
+    meeting = rehearse(conn, event, limit=30)
+    client.get("/record")
+    waiting = next(q for q in meeting.qids if meeting.states[q] == "approved")
+    question = store.question(waiting)
+    assert question is not None
+    Moderation(conn, event).apply("screen", waiting, question.version, "sam", then="answered")
+    shown = _until(lambda: client.get("/record").text,
+                   lambda page: re.search(r'class="now" dir="auto">([^<]*)<', page)
+                   is not None)
+    assert re.search(r'class="now" dir="auto">([^<]*)<', shown).group(1).strip() == \
+        question.text  # type: ignore[union-attr]
+    Ledger(conn, event).catch_up()
+    head = str(Ledger(conn, event).head())
+    _until(lambda: client.get("/record").text, lambda page: head in page)

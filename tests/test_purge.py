@@ -1,0 +1,182 @@
+"""`floor purge`: personal data leaves every key of the event; the ledger still verifies and the
+record rebuilds; a dry run changes nothing; the automatic check waits for the due day."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+import redis
+
+from aggregator.record.build import build, publishes_text
+from aggregator.record.signing import create
+from aggregator.record.verify import verify
+from aggregator.retention import AutoPurge, Retention
+from aggregator.settings import EventSettings, RetentionSettings, Settings
+from aggregator.store import DeadLetter, Store
+from tests.rehearsed import Meeting, rehearse
+
+
+def dump(conn: redis.Redis, event: str) -> str:
+    """Every value of every key of the event, as one text: each string, and each string found
+    inside JSON inside it, on its own line, so a value is found as it was typed."""
+    parts: list[str] = []
+    for key in sorted(conn.scan_iter(f"floor:{event}:*", count=1000)):
+        kind = conn.type(key)
+        if kind == "string":
+            value: object = conn.get(key)
+        elif kind == "hash":
+            value = conn.hgetall(key)
+        elif kind == "zset":
+            value = conn.zrange(key, 0, -1, withscores=True)
+        elif kind == "set":
+            value = sorted(conn.smembers(key))
+        elif kind == "list":
+            value = conn.lrange(key, 0, -1)
+        elif kind == "stream":
+            value = conn.xrange(key)
+        else:
+            raise AssertionError(f"{key}: a {kind} the scan does not read")
+        parts.append(key)
+        parts.extend(_leaves(value))
+    return "\n".join(parts)
+
+
+def _leaves(value: object) -> list[str]:
+    if isinstance(value, str):
+        found = [value]
+        if value[:1] in ("{", "[", '"'):
+            try:
+                found += _leaves(json.loads(value))
+            except ValueError:
+                pass
+        return found
+    if isinstance(value, dict):
+        return [leaf for k, v in value.items() for leaf in _leaves(k) + _leaves(v)]
+    if isinstance(value, list | tuple):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return [str(value)]
+
+
+@pytest.fixture
+def settings(event: str) -> Settings:
+    return Settings(event=EventSettings(slug=event),
+                    retention=RetentionSettings(purge_after_days=90, meeting_date="2026-01-10"))
+
+
+@pytest.fixture
+def meeting(conn: redis.Redis, event: str) -> Meeting:
+    meeting = rehearse(conn, event)
+    Store(conn, event).ingest("x", [], dead=[DeadLetter("x", "not a post",
+                                                        {"user": "Dead Letter Person-Example"})])
+    meeting.names.add("Dead Letter Person-Example")
+    return meeting
+
+
+def withheld_texts(conn: redis.Redis, event: str, meeting: Meeting) -> set[str]:
+    store = Store(conn, event)
+    policy = Settings().record
+    questions = [store.question(qid) for qid in meeting.qids]
+    shown = {text for q in questions if q and publishes_text(policy, q.state, q.reject_reason)
+             for text in (q.text, q.original)}
+    texts = set()
+    for q in questions:
+        assert q is not None
+        withheld = not publishes_text(policy, q.state, q.reject_reason)
+        if withheld and len(q.original) > 30:
+            # Not when the same words (or a part of them) were also asked and published.
+            texts |= {t for t in (q.text, q.original) if not any(t in s for s in shown)}
+    return texts
+
+
+def test_purge_leaves_no_personal_value_in_any_key(conn: redis.Redis, event: str,
+                                                   settings: Settings, meeting: Meeting,
+                                                   tmp_path: Path) -> None:
+    key = create(tmp_path / "k")[0]
+    before = build(conn, settings, tmp_path / "before", key)
+    secrets = withheld_texts(conn, event, meeting)
+    assert len(secrets) > 10
+    values = meeting.names | meeting.handles | {"https://example.invalid/"} | secrets
+    everything = dump(conn, event)
+    assert all(value in everything for value in values)  # the scan does see them before
+
+    report = Retention(conn, settings).purge()
+    assert report.counts["names"] and report.counts["withheld texts"]
+
+    everything = dump(conn, event)
+    found = sorted(value for value in values if value in everything)
+    assert found == []
+    salts = conn.hkeys(f"floor:{event}:salts")
+    assert salts and not [s for s in salts if s.endswith((" author_name", " author_handle",
+                                                          " url"))]
+    after = build(conn, settings, tmp_path / "after", key)
+    assert verify(tmp_path / "after", head=str(before.head)).count == after.head.count
+    record = json.loads((tmp_path / "after" / "record.json").read_text(encoding="utf-8"))
+    was = json.loads((tmp_path / "before" / "record.json").read_text(encoding="utf-8"))
+    assert [q["text"] for q in record["questions"]] == [q["text"] for q in was["questions"]]
+    by_id = {q["id"]: q for q in record["questions"]}
+    assert by_id[meeting.named_web]["asker"] == "someone using the web form"
+
+
+def test_a_dry_run_changes_nothing(conn: redis.Redis, event: str, settings: Settings,
+                                   meeting: Meeting) -> None:
+    before = dump(conn, event)
+    report = Retention(conn, settings).purge(dry_run=True)
+    assert dump(conn, event) == before  # the ledger is not even caught up
+    store = Store(conn, event)
+    named = [q for q in map(store.question, meeting.qids) if q and q.author_name]
+    assert report.counts["names"] == len(named) > 300
+    assert report.counts["raw payloads"] == len(meeting.qids)
+    assert report.counts["dead-letter payloads"] == 1
+
+
+def test_a_second_purge_finds_nothing(conn: redis.Redis, event: str, settings: Settings,
+                                      meeting: Meeting) -> None:
+    retention = Retention(conn, settings)
+    retention.purge()
+    length = conn.xlen(f"floor:{event}:log")
+    assert not +retention.purge().counts
+    assert conn.xlen(f"floor:{event}:log") == length
+
+
+def test_the_automatic_purge_waits_for_the_due_day(conn: redis.Redis, event: str,
+                                                   meeting: Meeting) -> None:
+    recent = (date.today() - timedelta(days=89)).isoformat()
+    settings = Settings(event=EventSettings(slug=event),
+                        retention=RetentionSettings(meeting_date=recent))
+    assert AutoPurge(conn, settings).check() is None
+    assert not Retention(conn, settings).is_due()
+    settings.retention.meeting_date = (date.today() - timedelta(days=90)).isoformat()
+    report = AutoPurge(conn, settings).check()
+    assert report is not None and report.counts["names"]
+    assert AutoPurge(conn, settings).check() is None  # nothing left
+
+
+def test_the_meeting_day_defaults_to_the_last_entry(conn: redis.Redis, event: str,
+                                                    meeting: Meeting) -> None:
+    retention = Retention(conn, Settings(event=EventSettings(slug=event)))
+    assert retention.meeting_day() == date.today() or retention.meeting_day() == \
+        date.today() - timedelta(days=1)  # a run across midnight UTC
+    assert not retention.is_due()
+
+
+def test_floor_purge_refuses_before_the_due_day(floor_env: dict[str, str], conn: redis.Redis,
+                                                event: str, meeting: Meeting) -> None:
+    def floor(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "web.cli", "purge", *args], env=floor_env,
+                              capture_output=True, text=True, timeout=120)
+
+    refused = floor()
+    assert refused.returncode == 1 and "not due yet" in refused.stderr
+    quiet = floor("--if-due")
+    assert quiet.returncode == 0 and quiet.stdout == ""
+    listed = floor("--dry-run")
+    assert listed.returncode == 0 and "would delete:" in listed.stdout
+    assert Store(conn, event).question(meeting.qids[1]).author_name  # type: ignore[union-attr]
+    done = floor("--now")
+    assert done.returncode == 0 and "deleted:" in done.stdout
+    assert not Store(conn, event).question(meeting.qids[1]).author_name  # type: ignore[union-attr]

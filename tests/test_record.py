@@ -1,0 +1,192 @@
+"""`floor record`: the published folder follows the policy, the CSV round-trips, the /ask form's
+consent is honoured, and nothing needs a script."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+import redis
+from flask.testing import FlaskClient
+
+from aggregator.record.build import CSV_COLUMNS, build
+from aggregator.record.verify import verify
+from aggregator.settings import EventSettings, RecordSettings, Settings
+from aggregator.store import Store
+from tests.rehearsed import Meeting, rehearse
+
+
+@pytest.fixture
+def meeting(conn: redis.Redis, event: str) -> Meeting:
+    return rehearse(conn, event)
+
+
+def _build(conn: redis.Redis, event: str, folder: Path, **policy: object) -> dict:
+    settings = Settings(event=EventSettings(slug=event), record=RecordSettings(**policy))
+    build(conn, settings, folder)
+    return json.loads((folder / "record.json").read_text(encoding="utf-8"))
+
+
+def _everything(folder: Path) -> str:
+    return "\n".join(p.read_text(encoding="utf-8") for p in folder.rglob("*")
+                     if p.is_file() and p.suffix in (".html", ".csv", ".json", ".svg"))
+
+
+def test_the_csv_round_trips_through_python_csv(conn: redis.Redis, event: str,
+                                                meeting: Meeting, tmp_path: Path) -> None:
+    record = _build(conn, event, tmp_path)
+    with (tmp_path / "questions.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert [r["id"] for r in rows] == [q["id"] for q in record["questions"]] == meeting.qids
+    for row, question in zip(rows, record["questions"], strict=True):
+        assert row["text"] == (question["text"] or "")
+        assert row["original"] == (question["original"] or "")
+        assert row["asker"] == question["asker"]
+        assert row["outcome"] == question["state"] == meeting.states[question["id"]]
+    assert any("\n" in r["text"] or "," in r["text"] or '"' in r["text"] for r in rows)
+    again = io.StringIO(newline="")
+    writer = csv.DictWriter(again, fieldnames=CSV_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    assert list(csv.DictReader(io.StringIO(again.getvalue(), newline=""))) == rows
+
+
+def test_withheld_reasons_publish_only_the_fact(conn: redis.Redis, event: str,
+                                                meeting: Meeting, tmp_path: Path) -> None:
+    record = _build(conn, event, tmp_path)
+    store = Store(conn, event)
+    published = _everything(tmp_path)
+    by_id = {q["id"]: q for q in record["questions"]}
+    checked = set()
+    for qid, reason in meeting.reasons.items():
+        question = by_id[qid]
+        text = store.question(qid).text  # type: ignore[union-attr]
+        if meeting.states[qid] == "rejected" and reason in ("abusive",
+                                                           "personal case to follow up privately"):
+            assert question["text"] is None and question["published"] == "fact"
+            assert question["reject_reason"] == reason
+            if len(text) > 25:  # short ones ("hello") also occur in other posts
+                assert text not in published
+            checked.add(reason)
+        elif meeting.states[qid] == "rejected":
+            assert question["text"] == text
+            checked.add("published")
+    assert checked == {"abusive", "personal case to follow up privately", "published"}
+
+
+def test_askers_are_named_only_when_they_agreed(conn: redis.Redis, event: str,
+                                                meeting: Meeting, tmp_path: Path) -> None:
+    record = _build(conn, event, tmp_path)
+    published = _everything(tmp_path)
+    by_id = {q["id"]: q for q in record["questions"]}
+    assert by_id[meeting.named_web]["asker"] == "Ruth Okonkwo-Example"
+    assert "Ruth Okonkwo-Example" in published
+    assert by_id[meeting.unnamed_web]["asker"] == "someone using the web form"
+    for name in meeting.names - {"Ruth Okonkwo-Example"}:
+        assert name not in published, name
+    for handle in meeting.handles:
+        assert not re.search(rf"\b{re.escape(handle)}\b", published), handle
+    assert {q["asker"] for q in record["questions"]} >= {"a viewer on X", "a viewer on YouTube"}
+    nobody = _build(conn, event, tmp_path / "nobody", name_askers="nobody")
+    assert "Ruth Okonkwo-Example" not in _everything(tmp_path / "nobody")
+    assert {q["asker"] for q in nobody["questions"]} <= {
+        "a viewer on X", "a viewer on YouTube", "a viewer on Facebook", "a viewer on Instagram",
+        "someone using the web form"}
+
+
+def test_edits_show_their_original_and_duplicates_their_platforms(
+        conn: redis.Redis, event: str, meeting: Meeting, tmp_path: Path) -> None:
+    record = _build(conn, event, tmp_path)
+    edited = [q for q in record["questions"] if q["original"] is not None]
+    assert edited and all(q["text"] == q["original"].upper()[:200] or q["text"] != q["original"]
+                          for q in edited)
+    main = next(q for q in record["questions"] if q["also_asked_on"])
+    assert sum(main["also_asked_on"].values()) == main["asked_by"] - 1
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert f"Also asked {main['asked_by'] - 1} more times" in page
+    assert "<script" not in page.lower() and "javascript:" not in page.lower()
+    for chart in ("platforms", "outcomes", "arrivals", "answer-times"):
+        svg = (tmp_path / "charts" / f"{chart}.svg").read_text(encoding="utf-8")
+        assert svg.startswith("<svg") and "<title" in svg and "<script" not in svg
+        assert f'src="charts/{chart}.svg"' in page
+
+
+def test_the_ask_forms_consent_decides_the_naming(client: FlaskClient, conn: redis.Redis,
+                                                  event: str, tmp_path: Path) -> None:
+    agreed = {"consent": "y"}
+    client.post("/ask", data={"name": "Named Asker-Example", "question": "First?", **agreed})
+    client.application.extensions["floor"].settings.screen.anonymise = True
+    # With the board anonymised the form's sentence does not mention the name: not named.
+    assert "and my name" not in client.get("/ask").text
+    client.post("/ask", data={"name": "Quiet Asker-Example", "question": "Second?", **agreed})
+    record = _build(conn, event, tmp_path, undecided="text")
+    askers = {q["text"]: q["asker"] for q in record["questions"]}
+    assert askers == {"First?": "Named Asker-Example", "Second?": "someone using the web form"}
+    assert "Quiet Asker-Example" not in _everything(tmp_path)
+    verify_unsigned_chain(tmp_path)
+
+
+def verify_unsigned_chain(folder: Path) -> None:
+    """The chain and the questions check out (the signature is tested in test_ledger)."""
+    from aggregator.record.verify import check_chain, check_questions
+
+    _, _, last = check_chain(folder)
+    check_questions(folder, last)
+
+
+def test_a_record_of_the_rehearsal_verifies(conn: redis.Redis, event: str, meeting: Meeting,
+                                            tmp_path: Path) -> None:
+    from aggregator.record.signing import create
+
+    settings = Settings(event=EventSettings(slug=event))
+    build(conn, settings, tmp_path / "r", create(tmp_path / "k")[0])
+    assert verify(tmp_path / "r").questions == len(meeting.qids)
+
+
+def test_answer_notes_and_written_answers_reach_the_record(
+        floor_env: dict[str, str], conn: redis.Redis, event: str, meeting: Meeting,
+        tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from aggregator.record.signing import create
+
+    answered = [q for q in meeting.qids if meeting.states[q] == "answered"][:2]
+    waiting = [q for q in meeting.qids if meeting.states[q] == "approved"][:2]
+
+    def floor(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "web.cli", "answer-note", *args],
+                              env=floor_env, capture_output=True, text=True, timeout=60)
+
+    assert floor(answered[0], "The chair said the report is due in June.").returncode == 0
+    assert floor(waiting[0], "--in-writing").returncode == 0
+    done = floor(waiting[1], "Answered by letter on 2 June.", "--in-writing", "--by", "ann")
+    assert done.returncode == 0, done.stderr
+    refused = floor(next(q for q in meeting.qids if meeting.states[q] == "rejected"), "No.")
+    assert refused.returncode == 1
+    assert "cannot answer_note a question that is rejected" in refused.stderr
+    settings = Settings(event=EventSettings(slug=event))
+    build(conn, settings, tmp_path / "r", create(tmp_path / "k")[0])
+    record = json.loads((tmp_path / "r" / "record.json").read_text(encoding="utf-8"))
+    by_id = {q["id"]: q for q in record["questions"]}
+    assert by_id[answered[0]]["answer_note"] == "The chair said the report is due in June."
+    assert by_id[waiting[0]]["written"] == "awaiting"
+    assert by_id[waiting[1]]["written"] == "answered"
+    assert by_id[waiting[1]]["answer_note"] == "Answered by letter on 2 June."
+    with (tmp_path / "r" / "questions.csv").open(encoding="utf-8", newline="") as handle:
+        rows = {row["id"]: row for row in csv.DictReader(handle)}
+    assert rows[waiting[0]]["in_writing"] == "awaiting"
+    assert rows[answered[0]]["answer_note"] == "The chair said the report is due in June."
+    page = (tmp_path / "r" / "index.html").read_text(encoding="utf-8")
+    awaiting = page.split('id="awaiting-h"')[1].split("</section>")[0]
+    assert waiting[0].replace(":", "-") in awaiting and waiting[1].replace(":", "-") not in awaiting
+    assert verify(tmp_path / "r").questions == len(meeting.qids)
+    record["questions"][meeting.qids.index(answered[0])]["answer_note"] = "Something else."
+    (tmp_path / "r" / "record.json").write_text(json.dumps(record), encoding="utf-8")
+    with pytest.raises(Exception, match="answer_note is"):
+        verify(tmp_path / "r")

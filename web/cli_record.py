@@ -1,0 +1,187 @@
+"""``floor ledger``, ``floor keys``, ``floor record`` and ``floor purge``: the public record's
+commands, registered on the ``floor`` group by ``web.cli``."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import click
+
+# ``web.cli`` imports this module at its end, so its helpers are read when a command runs.
+
+
+def _base():  # type: ignore[no-untyped-def]
+    from web import cli
+
+    return cli
+
+
+@click.command()
+def ledger() -> None:
+    """Follow the log and chain every entry into the ledger (started by `floor run`); also
+    purges personal data once a day when [retention] automatic is on and the day has come."""
+    from aggregator.ledger import Ledger
+    from aggregator.retention import AutoPurge
+
+    base = _base()
+    settings = base._settings()
+    conn = base._conn()
+    stop = threading.Event()
+    base._on_signals(stop.set)
+    auto = AutoPurge(conn, settings)
+    watcher = threading.Thread(target=auto.run, args=(stop,), name="auto-purge", daemon=True)
+    watcher.start()
+    Ledger(conn, settings.event.slug).follow(stop)
+    watcher.join(timeout=5)
+
+
+@click.group()
+def keys() -> None:
+    """The organisation's key that signs the published record."""
+
+
+@keys.command("create")
+@click.option("--dir", "folder", type=click.Path(file_okay=False), default="keys",
+              show_default=True, help="Folder for the key pair.")
+def keys_create(folder: str) -> None:
+    """Make an Ed25519 key pair: the private key (readable by you only) and the public key to
+    publish. The private key is never printed."""
+    from aggregator.record.signing import SigningKeyError, create, fingerprint, load_public
+
+    try:
+        private, public = create(Path(folder))
+    except (SigningKeyError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    key = load_public(public.read_bytes(), str(public))
+    click.echo(f"private key: {private} (keep it safe; set [record] signing_key to this path)")
+    click.echo(f"public key:  {public}\nfingerprint: {fingerprint(key)} (publish it)")
+
+
+class _RecordGroup(click.Group):
+    """``floor record DIR`` builds; ``floor record verify DIR`` checks."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("-h", "--help")):
+            args = ["build", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_RecordGroup)
+def record() -> None:
+    """The published record: `floor record DIR` builds it, `floor record verify DIR` checks it."""
+
+
+@record.command("build")
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--key", type=click.Path(dir_okay=False, exists=True),
+              help="The Ed25519 private key that signs the head (default: [record] "
+                   "signing_key).")
+def record_build(folder: str, key: str | None) -> None:
+    """Build the record into FOLDER: index.html, questions.csv, record.json, the ledger, the
+    signed head and the charts."""
+    from aggregator.record.build import build
+    from aggregator.record.signing import SigningKeyError
+
+    base = _base()
+    settings = base._settings()
+    key_path = key or settings.record.signing_key or None
+    try:
+        built = build(base._conn(), settings, Path(folder),
+                      Path(key_path) if key_path else None)
+    except SigningKeyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"record: {built.questions} questions, ledger head {built.head} in {folder}")
+    if built.signed_by:
+        click.echo(f"signed by the key {built.signed_by}")
+    else:
+        click.echo("NOT signed: pass --key or set [record] signing_key (`floor keys create`)")
+
+
+@record.command("verify")
+@click.argument("folder", type=click.Path(file_okay=False, exists=True))
+@click.option("--head", help="A head noted during the meeting, COUNT:HASH: the record must "
+                             "extend it.")
+@click.option("--public-key", type=click.Path(dir_okay=False, exists=True),
+              help="The organisation's public key as it publishes it (default: the one in "
+                   "the folder; compare its fingerprint then).")
+def record_verify(folder: str, head: str | None, public_key: str | None) -> None:
+    """Check a record: the chain, the signature, a noted head, the questions; name the first
+    entry that fails."""
+    from aggregator.record.verify import VerifyFailed, verify
+
+    try:
+        done = verify(Path(folder), head, Path(public_key) if public_key else None)
+    except VerifyFailed as exc:
+        raise click.ClickException(f"the record does NOT verify: {exc}") from exc
+    click.echo(f"ok: {done.count} ledger entries, head {done.count}:{done.hash}")
+    click.echo(f"ok: signed by the key with fingerprint {done.key_fingerprint}")
+    click.echo(f"ok: {done.questions} questions, each as the ledger holds it")
+    if head:
+        click.echo(f"ok: extends the noted head {head}")
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
+@click.option("--now", "force", is_flag=True,
+              help="Purge even though purge_after_days have not passed yet.")
+@click.option("--if-due", is_flag=True,
+              help="Purge if the day has come, else exit quietly (for a daily cron job).")
+def purge(dry_run: bool, force: bool, if_due: bool) -> None:
+    """Delete personal data from Redis once [retention] purge_after_days have passed since the
+    meeting: names, handles, links, raw payloads, and the text of withheld questions."""
+    from aggregator.retention import Retention
+
+    base = _base()
+    settings = base._settings()
+    retention = Retention(base._conn(), settings)
+    due = retention.due()
+    if not force and not dry_run and not retention.is_due():
+        if if_due:
+            return
+        raise click.ClickException(f"not due yet: personal data is purged from {due} on "
+                                   "(use --now to purge earlier)")
+    report = retention.purge(dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    for line in report.lines():
+        click.echo(f"{verb}: {line}")
+    if dry_run:
+        click.echo(f"(dry run; due {due})")
+
+
+@click.command("answer-note")
+@click.argument("qid")
+@click.argument("note", required=False, default=None)
+@click.option("--in-writing", "writing", flag_value="in_writing",
+              help="Mark the question to be answered in writing.")
+@click.option("--not-in-writing", "writing", flag_value="not_in_writing",
+              help="Take that mark away.")
+@click.option("--by", "actor", default="secretary", show_default=True,
+              help="Who records it (in the log and the ledger).")
+def answer_note(qid: str, note: str | None, writing: str | None, actor: str) -> None:
+    """Attach a short answer summary NOTE to question QID (an empty NOTE takes it away), and/or
+    mark it to be answered in writing. Each is a logged, chained action, as on the console."""
+    from aggregator.actions import Refused
+    from aggregator.moderation import Moderation
+    from aggregator.store import Store
+
+    base = _base()
+    settings, conn = base._settings(), base._conn()
+    if note is None and writing is None:
+        raise click.UsageError("give a NOTE, --in-writing or --not-in-writing")
+    store, moderation = Store(conn, settings.event.slug), Moderation(conn, settings.event.slug)
+    for action, params in ((writing, {}), ("answer_note" if note is not None else None,
+                                          {"note": note or ""})):
+        if action is None:
+            continue
+        question = store.question(qid)
+        if question is None:
+            raise click.ClickException(f"there is no question {qid}")
+        try:
+            moderation.apply(action, qid, question.version, actor, **params)
+        except Refused as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"{qid}: {action.replace('_', ' ')} recorded")
+
+
+COMMANDS = (ledger, keys, record, purge, answer_note)
