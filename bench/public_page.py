@@ -209,6 +209,7 @@ def main() -> None:
     questions = args.questions or (200 if args.smoke else 5_000)
     steps = [int(v) for v in (args.viewers or ("10,20" if args.smoke else
                                                "250,500,1000,2000,4000,10000")).split(",")]
+    from aggregator.keys import Keys
     from aggregator.redis_server import connect, url_of
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -258,7 +259,7 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
-            keys = list(conn.scan_iter(f"floor:{event}:*", count=1000))
+            keys = list(conn.scan_iter(Keys(event).pattern, count=1000))
             for start in range(0, len(keys), 1000):
                 conn.delete(*keys[start:start + 1000])
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from aggregator.keys import Keys
 from aggregator.ledger import Ledger  # noqa: E402
 from aggregator.moderation import Moderation  # noqa: E402
 from aggregator.normalise import InvalidPost, normalise  # noqa: E402
@@ -131,7 +132,7 @@ def main() -> None:
             if args.smoke:
                 print("  (smoke run: nothing judged)")
         finally:
-            keys = list(conn.scan_iter(f"floor:{event}:*", count=1000))
+            keys = list(conn.scan_iter(Keys(event).pattern, count=1000))
             for start in range(0, len(keys), 1000):
                 conn.delete(*keys[start:start + 1000])
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import redis
 
+from aggregator.keys import Keys
 from aggregator.moderation import Moderation
 from aggregator.normalise import InvalidPost, normalise
 from aggregator.question import Post, Question, utc_now
@@ -94,7 +95,7 @@ def rehearse(conn: redis.Redis, event: str, limit: int | None = None) -> Meeting
                 q = store.question(qid)
                 assert q is not None
                 moderation.apply("screen", qid, q.version, "sam", then="answered")
-    if (screen := conn.get(f"floor:{event}:screen")):
+    if (screen := conn.get(Keys(event).screen)):
         moderation.clear_screen("sam")
     states = {qid: store.question(qid).state for qid in qids}  # type: ignore[union-attr]
     answered = [qid for qid in qids if states[qid] == "answered"]

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from aggregator.keys import Keys
 from aggregator.ledger import GENESIS, Ledger, canonical, commitment, link_hash
 from aggregator.record import HEAD_FILE, LEDGER_FILE, PUBLIC_KEY_FILE, SIGNATURE_FILE
 from aggregator.record.build import build
@@ -44,7 +45,7 @@ def test_every_log_entry_gets_one_link_under_its_own_id(conn: redis.Redis, event
                                                         meeting: Meeting) -> None:
     ledger = Ledger(conn, event)
     linked = ledger.catch_up()
-    log_ids = [i for i, _ in conn.xrange(f"floor:{event}:log")]
+    log_ids = [i for i, _ in conn.xrange(Keys(event).log)]
     links = list(ledger.links())
     assert linked == len(log_ids) == len(links)
     assert [link.id for link in links] == log_ids
@@ -67,7 +68,7 @@ def test_personal_fields_enter_only_as_salted_commitments(conn: redis.Redis, eve
         assert secret not in stored
     first = json.loads(next(iter(ledger.links())).entry)["qs"][0]
     salt = ledger.salts([f"{first['id']} author_name"])[f"{first['id']} author_name"]
-    name = json.loads(conn.xrange(f"floor:{event}:log", count=1)[0][1]["qs"])[0]["author_name"]
+    name = json.loads(conn.xrange(Keys(event).log, count=1)[0][1]["qs"])[0]["author_name"]
     assert first["author_name"] == {"commit": commitment(salt, name)}
 
 
@@ -91,7 +92,7 @@ def test_two_writers_at_once_neither_skip_nor_duplicate(conn: redis.Redis, event
         thread.join()
     assert errors == []
     links = list(writers[0].links())
-    assert [link.id for link in links] == [i for i, _ in conn.xrange(f"floor:{event}:log")]
+    assert [link.id for link in links] == [i for i, _ in conn.xrange(Keys(event).log)]
     previous = GENESIS
     for link in links:
         assert link_hash(previous, link.entry.encode()) == link.hash
@@ -100,8 +101,8 @@ def test_two_writers_at_once_neither_skip_nor_duplicate(conn: redis.Redis, event
 
 def test_a_built_record_verifies(built: Path, conn: redis.Redis, event: str) -> None:
     done = verify(built)
-    assert done.count == conn.xlen(f"floor:{event}:log")
-    assert done.questions == conn.zcard(f"floor:{event}:questions")
+    assert done.count == conn.xlen(Keys(event).log)
+    assert done.questions == conn.zcard(Keys(event).questions)
 
 
 def _lines(folder: Path) -> list[bytes]:
@@ -230,7 +231,7 @@ def test_the_cli_builds_signs_and_verifies(floor_env: dict[str, str], conn: redi
 
 
 def test_an_entry_floor_never_writes_is_chained_not_stuck(conn: redis.Redis, event: str) -> None:
-    log = f"floor:{event}:log"
+    log = Keys(event).log
     conn.xadd(log, {"type": "odd", "qid": "x:1", "qs": "not json {", "queue": "[1,"})
     conn.xadd(log, {"type": "odd", "qid": "x:1", "qs": '[{"no id": "Secret Name"}]'})
     conn.xadd(log, {"type": "odd", "qid": "x:1", "qs": "not json {", "queue": "[1,"})

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from aggregator.keys import Keys
 from aggregator.record.build import build, publishes_text
 from aggregator.record.signing import create
 from aggregator.record.verify import verify
@@ -25,7 +26,7 @@ def dump(conn: redis.Redis, event: str) -> str:
     """Every value of every key of the event, as one text: each string, and each string found
     inside JSON inside it, on its own line, so a value is found as it was typed."""
     parts: list[str] = []
-    for key in sorted(conn.scan_iter(f"floor:{event}:*", count=1000)):
+    for key in sorted(conn.scan_iter(Keys(event).pattern, count=1000)):
         kind = conn.type(key)
         if kind == "string":
             value: object = conn.get(key)
@@ -110,7 +111,7 @@ def test_purge_leaves_no_personal_value_in_any_key(conn: redis.Redis, event: str
     everything = dump(conn, event)
     found = sorted(value for value in values if value in everything)
     assert found == []
-    salts = conn.hkeys(f"floor:{event}:salts")
+    salts = conn.hkeys(Keys(event).salts)
     assert salts and not [s for s in salts if s.endswith((" author_name", " author_handle",
                                                           " url"))]
     after = build(conn, settings, tmp_path / "after", key)
@@ -138,9 +139,9 @@ def test_a_second_purge_finds_nothing(conn: redis.Redis, event: str, settings: S
                                       meeting: Meeting) -> None:
     retention = Retention(conn, settings)
     retention.purge()
-    length = conn.xlen(f"floor:{event}:log")
+    length = conn.xlen(Keys(event).log)
     assert not +retention.purge().counts
-    assert conn.xlen(f"floor:{event}:log") == length
+    assert conn.xlen(Keys(event).log) == length
 
 
 def test_the_automatic_purge_waits_for_the_due_day(conn: redis.Redis, event: str,
