@@ -16,9 +16,6 @@ Every answer is JSON: ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``
 
 from __future__ import annotations
 
-import hashlib
-import json
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,16 +24,14 @@ from flask import Blueprint, Response, jsonify, request
 
 from aggregator.keys import Keys
 from aggregator.moderation import Refused
-from aggregator.question import utc_now
 from web import floor
 from web.extensions import csrf, limiter
+from web.hashed_secrets import Hashed, HashedSecrets, digest_of
 
 bp = Blueprint("control", __name__, url_prefix="/control")
 csrf.exempt(bp)  # a bearer token, not a cookie: no cross-site request can carry it
 
 PREFIX = "floor-control-"  # recognisable in a config file or a leak scanner
-SECRET_BYTES = 32
-ID_LENGTH = 10
 MAX_LABEL = 60
 WORDS_SHOWN = 8
 # A Stream Deck sends one request a press; a held or stuck button, a script gone wrong: refused
@@ -45,54 +40,24 @@ CONTROL_LIMIT = "5/second;120/minute"
 
 
 @dataclass(frozen=True)
-class ControlToken:
-    digest: str
+class ControlToken(Hashed):
     label: str
     created: str
 
-    @property
-    def id(self) -> str:
-        return self.digest[:ID_LENGTH]
 
-
-def digest_of(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
-
-
-class ControlTokens:
+class ControlTokens(HashedSecrets[ControlToken]):
     """The event's control tokens. Takes a connection made with ``decode_responses=True``."""
 
     def __init__(self, conn: redis.Redis, event: str) -> None:
-        self.conn = conn
-        self.keys = Keys(event)
+        super().__init__(conn, Keys(event).control_tokens, ControlToken)
 
     def create(self, label: str) -> tuple[str, ControlToken]:
-        label = " ".join(label.split())[:MAX_LABEL] or "control"
-        secret = PREFIX + secrets.token_urlsafe(SECRET_BYTES)
-        token = ControlToken(digest_of(secret), label, utc_now())
-        self.conn.hset(self.keys.control_tokens, token.digest,
-                       json.dumps({"label": token.label, "created": token.created}))
-        return secret, token
+        return self.add(PREFIX, label=" ".join(label.split())[:MAX_LABEL] or "control")
 
     def find(self, secret: str) -> ControlToken | None:
         if not secret.startswith(PREFIX) or len(secret) > 200:
             return None
-        digest = digest_of(secret)
-        record = self.conn.hget(self.keys.control_tokens, digest)
-        return None if record is None else ControlToken(digest, **json.loads(record))
-
-    def all(self) -> list[ControlToken]:
-        records = self.conn.hgetall(self.keys.control_tokens)
-        tokens = [ControlToken(digest, **json.loads(r)) for digest, r in records.items()]
-        return sorted(tokens, key=lambda token: token.created)
-
-    def matching(self, key: str) -> list[ControlToken]:
-        key = key.strip()
-        return [token for token in self.all()
-                if token.label == key or (len(key) >= 6 and token.digest.startswith(key.lower()))]
-
-    def revoke(self, token: ControlToken) -> bool:
-        return bool(self.conn.hdel(self.keys.control_tokens, token.digest))
+        return super().find(secret)
 
 
 def _answer(status: int, **fields: Any) -> tuple[Response, int]:
