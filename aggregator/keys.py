@@ -128,6 +128,17 @@ class Keys:
         """The id of the agenda item the meeting is on (absent: all questions)."""
         return self.prefix + "agenda-current"
 
+    @property
+    def indexed(self) -> str:
+        """Marker: the ``state`` indexes hold every question (set once built from the
+        projections; an event stored before the indexes existed is indexed on first use)."""
+        return self.prefix + "indexed"
+
+    def state(self, state: str) -> str:
+        """Sorted set of the ids of the questions in one state: "new" scored by arrival (as
+        ``questions``), every other state by when the question last changed (Unix ms)."""
+        return self.prefix + "state:" + state
+
     def question(self, qid: str) -> str:
         return self.prefix + "q:" + qid
 

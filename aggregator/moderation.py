@@ -21,6 +21,7 @@ from typing import Any
 
 import redis
 
+from aggregator import columns
 from aggregator.actions import ACTIONS, Action, Refused, done_words
 from aggregator.keys import Keys
 from aggregator.question import STATE_WORDS, Question, utc_now
@@ -40,6 +41,10 @@ class Item:
     q: Question
     undo: list[dict[str, Any]]
     changed: bool = False
+    was: str = ""  # its state when read, for the state indexes (aggregator/columns.py)
+
+    def __post_init__(self) -> None:
+        self.was = self.was or self.q.state
 
     def snapshot(self) -> dict[str, Any]:
         return {"state": self.q.state, "text": self.q.text, "parent": self.q.parent,
@@ -236,6 +241,10 @@ class Step:
     def write(self, entry_type: str, qid: str, extra: dict[str, str]) -> str:
         now = self.now
         pipe, k = self.pipe, self.keys
+        # The state indexes: a question back in "new" takes its arrival place again.
+        moved = [i for i in self.read.values() if i.changed and i.q.state != i.was]
+        seqs = {i.q.id: int(pipe.zscore(k.questions, i.q.id) or 0)
+                for i in moved if i.q.state == "new"}
         pipe.multi()
         changed = []
         for item in self.read.values():
@@ -248,6 +257,7 @@ class Step:
             changed.append(data)
             pipe.hset(k.question(item.q.id), mapping={
                 "data": json.dumps(data, ensure_ascii=False), "undo": json.dumps(item.undo)})
+            columns.move(pipe, k, item.q.id, item.was, item.q.state, now, seqs.get(item.q.id))
         if self.queue_changed:
             pipe.delete(k.queue)
             if self.queue:
@@ -259,6 +269,10 @@ class Step:
                 pipe.delete(k.screen)
         fields = {"type": entry_type, "qid": qid, "actor": self.actor, "at": now,
                   "qs": json.dumps(changed, ensure_ascii=False), **extra}
+        if moved:
+            fields["was"] = json.dumps({i.q.id: i.was for i in moved})
+        if seqs:
+            fields["seq"] = json.dumps(seqs)
         if self.queue_changed:
             fields["queue"] = json.dumps(self.queue)
         if self.screen_changed:

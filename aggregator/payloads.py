@@ -51,6 +51,38 @@ class SnapshotPayload(TypedDict):
     screen: str | None
 
 
+class ListPage(TypedDict):
+    """The part of one console list sent: ids in the list's order, each one's index score
+    (arrival number for Incoming, Unix ms of its last change for the others; none for the
+    queue, which is paged by position), and whether the list goes on past them."""
+
+    ids: list[str]
+    scores: list[float | int]
+    more: bool
+
+
+class ConsoleSnapshotPayload(TypedDict):
+    """What a console starts from at volume (``aggregator.columns``), as of ``last_id``: every
+    list's count, the whole queue's order, the screen, the first page of each list, and the
+    projections of the questions named there."""
+
+    last_id: str
+    queue: list[str]
+    screen: str | None
+    counts: dict[str, int]
+    lists: dict[str, ListPage]
+    questions: list[QuestionPayload]
+
+
+class PagePayload(TypedDict):
+    """The answer to a console's ``page`` request: the next part of one list."""
+
+    list: str
+    count: int
+    page: ListPage
+    questions: list[QuestionPayload]
+
+
 class LogEntryPayload(TypedDict):
     """One change. ``queue`` and ``screen`` come only when the change moved them; an action's
     own details (``reason``, ``previous``, ``flag``...) ride along as further string fields."""
@@ -63,6 +95,8 @@ class LogEntryPayload(TypedDict):
     qs: list[QuestionPayload]
     queue: NotRequired[list[str]]
     screen: NotRequired[str]
+    was: NotRequired[dict[str, str]]  # qid -> the state it left, for each question that moved
+    seq: NotRequired[dict[str, int]]  # qid -> arrival number, for each one that (re)entered new
 
 
 class BoardQuestion(TypedDict):

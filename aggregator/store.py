@@ -15,6 +15,7 @@ from typing import Any, cast
 
 import redis
 
+from aggregator import columns
 from aggregator.keys import Keys
 from aggregator.normalise import mend
 from aggregator.payloads import LogEntryPayload, QuestionPayload, SnapshotPayload
@@ -26,6 +27,7 @@ from aggregator.redaction import redact
 # letters and the checkpoint go in the same script, so a batch lands whole or not at all.
 _INGEST = """
 local log, index, arrivals, checkpoints, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local fresh = KEYS[6]
 local qprefix, source, checkpoint, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local added = {}
 local i = 6
@@ -34,9 +36,11 @@ for _ = 1, tonumber(ARGV[5]) do
   local key = qprefix .. qid
   if redis.call('HSETNX', key, 'data', data) == 1 then
     redis.call('HSET', key, 'raw', ARGV[i + 2])
-    redis.call('ZADD', index, redis.call('INCR', arrivals), qid)
+    local seq = redis.call('INCR', arrivals)
+    redis.call('ZADD', index, seq, qid)
+    redis.call('ZADD', fresh, seq, qid)
     redis.call('XADD', log, '*', 'type', 'received', 'qid', qid, 'actor', source, 'at', now,
-               'qs', '[' .. data .. ']')
+               'qs', '[' .. data .. ']', 'seq', '{' .. cjson.encode(qid) .. ':' .. seq .. '}')
     added[#added + 1] = qid
   end
   i = i + 3
@@ -133,8 +137,9 @@ class LogEntry:
             at=fields.pop("at", ""),
             qs=json.loads(fields.pop("qs", "[]")),
         )
-        if "queue" in fields:
-            entry.extra["queue"] = json.loads(fields.pop("queue"))
+        for name in ("queue", "was", "seq"):  # JSON fields; the rest are plain strings
+            if name in fields:
+                entry.extra[name] = json.loads(fields.pop(name))
         entry.extra.update(fields)
         return entry
 
@@ -146,6 +151,7 @@ class Store:
         self.conn = conn
         self.keys = Keys(event)
         self._ingest = conn.register_script(_INGEST)
+        self.columns = columns.Columns(conn, self.keys)  # the console's paged view
 
     # -- writing what the sources read -------------------------------------------------------
 
@@ -171,7 +177,7 @@ class Store:
         args.append(str(len(letters)))
         for pair in letters:
             args += pair
-        keys = [k.log, k.questions, k.arrivals, k.checkpoints, k.dead_letters]
+        keys = [k.log, k.questions, k.arrivals, k.checkpoints, k.dead_letters, k.state("new")]
         return list(self._ingest(keys=keys, args=args))
 
     def flag(self, qid: str, flag: str, actor: str) -> str | None:
@@ -195,6 +201,7 @@ class Store:
             record = dump(question.to_dict())
             pipe.multi()
             pipe.hset(key, "data", record)
+            columns.move(pipe, self.keys, qid, question.state, question.state, now)
             pipe.xadd(self.keys.log, {"type": "flag", "qid": qid, "actor": actor, "at": now,
                                       "flag": flag, "qs": f"[{record}]"})
             return str(pipe.execute()[-1])
@@ -235,7 +242,8 @@ class Store:
         return list(self.conn.zrange(self.keys.questions, 0, -1))
 
     def snapshot(self) -> Snapshot:
-        """Everything now, with the log id it is at least as new as."""
+        """Everything now, with the log id it is at least as new as: for export, the record and
+        tests. Consoles start from the paged ``columns.snapshot()`` instead."""
         last_id = self.last_log_id()
         qids = self.question_ids()
         pipe = self.conn.pipeline(transaction=False)

@@ -31,6 +31,7 @@ from flask.blueprints import BlueprintSetupState
 from flask_socketio import ConnectionRefusedError, emit, join_room
 
 from aggregator.actions import as_config as actions_config
+from aggregator.columns import PAGE, PageError
 from aggregator.moderation import Refused
 from aggregator.notes import NOTE_MAX
 from aggregator.question import PLATFORMS, STATE_WORDS
@@ -50,7 +51,7 @@ ROOM = "moderators"
 # Socket.IO event names, shared with the page's script through the template.
 EVENTS = {"snapshot": "snapshot", "entry": "entry", "catch_up": "catch_up", "act": "act",
           "presence": "presence", "editing": "editing", "editing_done": "editing_done",
-          "health": "health"}
+          "health": "health", "page": "page"}
 # Entries sent in answer to one catch-up request; a console further behind reloads instead.
 CATCH_UP_LIMIT = 5_000
 # How often each web process refreshes its moderators' presence and looks at the sources'
@@ -330,7 +331,7 @@ def connect(auth: Any = None) -> None:
     join_room(ROOM)
     resuming = isinstance(auth, dict) and isinstance(auth.get("after"), str)
     if not resuming:
-        emit(EVENTS["snapshot"], f.store.snapshot().to_dict())
+        emit(EVENTS["snapshot"], f.store.columns.snapshot())
     consoles = _consoles()
     consoles.add(request.sid, *moderator)  # type: ignore[attr-defined]
     consoles.push_presence(socketio.server)
@@ -364,6 +365,20 @@ def catch_up(moderator: str, data: Any) -> dict[str, Any]:
     if len(entries) > CATCH_UP_LIMIT:
         return {"reload": True}
     return {"entries": [e.to_dict() for e in entries]}
+
+
+@moderators_only(EVENTS["page"])
+def page(moderator: str, data: Any) -> dict[str, Any]:
+    """The next part of one list, as the moderator scrolls or walks past what the console
+    holds: ``{list, after, limit}`` (see ``aggregator.columns.Columns.page``)."""
+    if not isinstance(data, dict) or not isinstance(data.get("list"), str):
+        raise BadRequest("page needs the list to read: {list, after, limit}")
+    limit = data.get("limit", PAGE)
+    try:
+        reply = floor().store.columns.page(data["list"], data.get("after"), limit)
+    except PageError as exc:
+        raise BadRequest(str(exc)) from exc
+    return {"ok": True, **reply}
 
 
 def _action(data: Any) -> tuple[str, str, int, dict[str, Any]]:

@@ -1,0 +1,266 @@
+"""The console's columns at volume: one index per state in Redis, a paged snapshot, pages.
+
+With tens of thousands of questions a console cannot be sent the whole event on connect (20,000
+questions were a 12.8 MB snapshot). So each state has a sorted set of its question ids
+(``Keys.state``), kept in step with the projections wherever a question changes state: the ingest
+script (``aggregator.store``) adds each new question to "new", and every moderation step moves the
+ids it changed (``move``, called from ``aggregator.moderation``). "new" is scored by arrival, as
+``Keys.questions``; every other state by when the question last changed (Unix ms of its
+``updated_at``), so a column's order is the index's order and a console can tell, from a
+question alone, where it falls.
+
+A console is sent the counts of every list, the whole queue's ids, the screen and the first page
+of each list (``snapshot``), all read in one script so they agree with the log id sent with them;
+it asks for further pages (``page``) with the cursor of the last card it holds, and keeps the
+rest true from the log entries, which name the state each moved question came from (``was``) and
+the arrival number of one that (re)enters "new" (``seq``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import redis
+
+from aggregator.keys import Keys
+from aggregator.payloads import ConsoleSnapshotPayload, ListPage, PagePayload, QuestionPayload
+from aggregator.question import STATES
+
+# Console list -> (state whose index it reads, newest first?). The queue and the screen are read
+# from their own keys; "approved" and "on_screen" are indexed too, for whoever needs them.
+LISTS: dict[str, tuple[str, bool]] = {
+    "incoming": ("new", False), "answered": ("answered", True), "held": ("held", True),
+    "rejected": ("rejected", True), "grouped": ("grouped", True),
+}
+# Cards per list in the first snapshot and per page: a tall screen shows about 40 compact cards
+# of a column; 100 leaves room to scroll before the next page is asked for, and keeps the
+# snapshot near 60 kB a list.
+PAGE = 100
+PAGE_MAX = 500
+
+# The snapshot, read at once: the last log id, the screen, the queue's ids, then for each list
+# its count and first page (ids with scores), then the projections of every id named.
+_SNAPSHOT = """
+local log, queue, screen_key, qprefix, indexed = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local limit = tonumber(ARGV[1])
+if redis.call('EXISTS', indexed) == 0 then return false end
+local last = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)
+local last_id = '0-0'
+if #last > 0 then last_id = last[1][1] end
+local screen = redis.call('GET', screen_key) or ''
+local ids = redis.call('ZRANGE', queue, 0, -1)
+local out = {last_id, screen, ids}
+local wanted = {}
+for i = 1, math.min(limit, #ids) do wanted[#wanted + 1] = ids[i] end
+if screen ~= '' then wanted[#wanted + 1] = screen end
+for n = 6, #KEYS do
+  local page
+  if ARGV[n - 4] == '1' then
+    page = redis.call('ZREVRANGE', KEYS[n], 0, limit - 1, 'WITHSCORES')
+  else
+    page = redis.call('ZRANGE', KEYS[n], 0, limit - 1, 'WITHSCORES')
+  end
+  out[#out + 1] = redis.call('ZCARD', KEYS[n])
+  out[#out + 1] = page
+  for i = 1, #page, 2 do wanted[#wanted + 1] = page[i] end
+end
+local datas = {}
+for i, qid in ipairs(wanted) do datas[i] = redis.call('HGET', qprefix .. qid, 'data') end
+out[#out + 1] = datas
+return out
+"""
+
+# One page of a list: the ids strictly after the cursor (score, id) in the list's order (ties on
+# a score are in id order, as Redis keeps them), with their projections and the list's count.
+_PAGE = """
+local index, qprefix = KEYS[1], KEYS[2]
+local desc, score, after, limit = ARGV[1] == '1', ARGV[2], ARGV[3], tonumber(ARGV[4])
+local cursor = tonumber(score)
+local out = {}
+local offset = 0
+while true do
+  local batch
+  if desc then
+    batch = redis.call('ZREVRANGEBYSCORE', index, score == '' and '+inf' or score, '-inf',
+                       'WITHSCORES', 'LIMIT', offset, limit)
+  else
+    batch = redis.call('ZRANGEBYSCORE', index, score == '' and '-inf' or score, '+inf',
+                       'WITHSCORES', 'LIMIT', offset, limit)
+  end
+  for i = 1, #batch, 2 do
+    local m, s = batch[i], tonumber(batch[i + 1])
+    local past = score == '' or s ~= cursor or (desc and m < after) or ((not desc) and m > after)
+    if past and #out < limit * 2 then
+      out[#out + 1] = m
+      out[#out + 1] = batch[i + 1]
+    end
+  end
+  if #out >= limit * 2 or #batch < limit * 2 then break end
+  offset = offset + limit
+end
+local datas = {}
+for i = 1, #out, 2 do datas[#datas + 1] = redis.call('HGET', qprefix .. out[i], 'data') end
+return {out, datas, redis.call('ZCARD', index)}
+"""
+
+# A page of the queue, by position.
+_QUEUE_PAGE = """
+local queue, qprefix = KEYS[1], KEYS[2]
+local offset, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local ids = redis.call('ZRANGE', queue, offset, offset + limit - 1)
+local datas = {}
+for i, qid in ipairs(ids) do datas[i] = redis.call('HGET', qprefix .. qid, 'data') end
+return {ids, datas, redis.call('ZCARD', queue)}
+"""
+
+
+def millis(iso: str) -> int:
+    """Unix ms of a ``utc_now`` time, exactly as the console's ``Date.parse`` reads it."""
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return int(round(moment.timestamp() * 1000))
+
+
+def move(pipe: redis.client.Pipeline, keys: Keys, qid: str, was: str, state: str, now: str,
+         seq: int | None = None) -> None:
+    """Queue, on ``pipe``, the index writes for a question that went from ``was`` to ``state``
+    and changed at ``now`` (``seq``: its arrival number, needed when it re-enters "new")."""
+    if was != state:
+        pipe.zrem(keys.state(was), qid)
+    if state == "new":
+        if was != state and seq is not None:
+            pipe.zadd(keys.state("new"), {qid: seq})
+    else:
+        pipe.zadd(keys.state(state), {qid: millis(now)})
+
+
+class PageError(ValueError):
+    """A page request the columns cannot answer (unknown list, bad cursor)."""
+
+
+@dataclass
+class Columns:
+    """Verbs around the state indexes. Takes a connection made with ``decode_responses=True``."""
+
+    conn: redis.Redis
+    keys: Keys
+
+    def __post_init__(self) -> None:
+        self._snapshot = self.conn.register_script(_SNAPSHOT)
+        self._page = self.conn.register_script(_PAGE)
+        self._queue_page = self.conn.register_script(_QUEUE_PAGE)
+
+    def build(self) -> None:
+        """Index every stored question by its state, unless that is done; once per event stored
+        before the indexes existed. Retried if the log moves meanwhile, so it misses no step."""
+        k = self.keys
+
+        def build(pipe: redis.client.Pipeline) -> None:
+            if pipe.exists(k.indexed):
+                return
+            scored = pipe.zrange(k.questions, 0, -1, withscores=True)
+            reads = self.conn.pipeline(transaction=False)
+            for qid, _ in scored:
+                reads.hget(k.question(qid), "data")
+            datas = reads.execute()
+            by_state: dict[str, dict[str, float]] = {state: {} for state in STATES}
+            for (qid, seq), data in zip(scored, datas, strict=True):
+                if data is None:
+                    continue
+                q = json.loads(data)
+                state = q.get("state", "new")
+                score = seq if state == "new" else millis(q.get("updated_at") or
+                                                          q.get("received_at") or
+                                                          "1970-01-01T00:00:00Z")
+                by_state.setdefault(state, {})[qid] = score
+            pipe.multi()
+            for state, members in by_state.items():
+                pipe.delete(k.state(state))
+                items = list(members.items())
+                for start in range(0, len(items), 5000):
+                    pipe.zadd(k.state(state), dict(items[start:start + 5000]))
+            pipe.set(k.indexed, "1")
+            pipe.execute()
+
+        self.conn.transaction(build, k.log, k.indexed)
+
+    def snapshot(self, limit: int = PAGE) -> ConsoleSnapshotPayload:
+        """What a console starts from: counts, the queue, the screen, the first page of each
+        list, as of the returned ``last_id``."""
+        k = self.keys
+        keys = [k.log, k.queue, k.screen, k.question(""), k.indexed,
+                *(k.state(state) for state, _ in LISTS.values())]
+        args = [limit, *("1" if desc else "0" for _, desc in LISTS.values())]
+        reply = self._snapshot(keys=keys, args=args)
+        if not reply:
+            self.build()
+            reply = self._snapshot(keys=keys, args=args)
+        last_id, screen, queue, *rest = reply
+        datas = rest.pop()
+        counts: dict[str, int] = {"queue": len(queue), "screen": 1 if screen else 0}
+        lists: dict[str, ListPage] = {}
+        for n, name in enumerate(LISTS):
+            count, page = rest[2 * n], rest[2 * n + 1]
+            counts[name] = int(count)
+            lists[name] = _list_page(page, limit)
+        lists["queue"] = {"ids": list(queue[:limit]), "scores": [], "more": len(queue) > limit}
+        questions = [json.loads(d) for d in datas if d]
+        return {"last_id": last_id, "queue": list(queue), "screen": screen or None,
+                "counts": counts, "lists": lists, "questions": _unique(questions)}
+
+    def page(self, name: str, after: Any, limit: int = PAGE) -> PagePayload:
+        """The ``limit`` questions of list ``name`` after ``after``: for the queue a position,
+        for the other lists the cursor [score, id] of the last card held (None: from the top)."""
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 0 < limit <= PAGE_MAX:
+            raise PageError(f"limit must be a whole number from 1 to {PAGE_MAX}")
+        k = self.keys
+        if name == "queue":
+            if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+                raise PageError("a page of the queue starts after a position (0 or more)")
+            ids, datas, count = self._queue_page(keys=[k.queue, k.question("")],
+                                                 args=[after, limit])
+            page: ListPage = {"ids": list(ids), "scores": [], "more": after + len(ids) < count}
+        elif name in LISTS:
+            score, last = _cursor(after)
+            state, desc = LISTS[name]
+            self.build()  # a no-op once the marker is set (one EXISTS)
+            scored, datas, count = self._page(keys=[k.state(state), k.question("")],
+                                              args=["1" if desc else "0", score, last, limit])
+            page = _list_page(scored, limit)
+        else:
+            raise PageError(f"there is no list {name!r}")
+        questions = [json.loads(d) for d in datas if d]
+        return {"list": name, "count": int(count), "page": page, "questions": questions}
+
+
+def _cursor(after: Any) -> tuple[str, str]:
+    if after is None:
+        return "", ""
+    if (isinstance(after, list) and len(after) == 2 and isinstance(after[1], str)
+            and len(after[1]) <= 300 and isinstance(after[0], int | float)
+            and not isinstance(after[0], bool) and after[0] == after[0]
+            and abs(after[0]) < 2 ** 53):
+        return repr(int(after[0])) if float(after[0]).is_integer() else repr(after[0]), after[1]
+    raise PageError("after must be null or the [score, id] of the last card held")
+
+
+def _list_page(flat: list[str], limit: int) -> ListPage:
+    ids, scores = flat[0::2], [_number(s) for s in flat[1::2]]
+    return {"ids": list(ids), "scores": scores, "more": len(ids) >= limit}
+
+
+def _number(text: str) -> float | int:
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
+def _unique(questions: list[QuestionPayload]) -> list[QuestionPayload]:
+    seen: set[str] = set()
+    out = []
+    for q in questions:
+        if q["id"] not in seen:
+            seen.add(q["id"])
+            out.append(q)
+    return out
