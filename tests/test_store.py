@@ -11,6 +11,8 @@ import redis
 
 from aggregator.normalise import normalise
 from aggregator.question import Post
+from aggregator.columns import PageError, millis
+from aggregator.moderation import Moderation
 from aggregator.store import DeadLetter, LogEntry, Store
 
 
@@ -121,7 +123,7 @@ def test_log_entries_read_back_in_their_shape(store: Store) -> None:
     assert store.log_after(count=1) == [first]
     assert first.at and first.actor == "x"
     assert first.to_dict() == {"id": first.id, "type": "received", "qid": "fb:1", "actor": "x",
-                               "at": first.at, "qs": first.qs}
+                               "at": first.at, "qs": first.qs, "seq": {"fb:1": 1}}
     bare = LogEntry.from_stream("5-0", {"queue": '["fb:2"]', "reason": "off topic"})
     assert bare == LogEntry("5-0", "", "", "", "", [], {"queue": ["fb:2"], "reason": "off topic"})
 
@@ -169,3 +171,123 @@ def test_questions_by_one_author_on_one_platform(store: Store) -> None:
     assert [q.id for q in store.questions_by("yt", "ann")] == ["yt:a1", "yt:a3"]
     assert [q.text for q in store.questions_by("x", "ann")] == ["Two?"]
     assert store.questions_by("yt", "nobody") == []
+
+
+# -- the state indexes and the console's pages (aggregator/columns.py) ----------------------------
+
+def _indexes_are_true(store: Store) -> None:
+    """Each state's index holds exactly the questions in that state, scored as the console
+    orders them: "new" by arrival, the others by the ms of their last change."""
+    k = store.keys
+    snap = store.snapshot()
+    arrival = dict(store.conn.zrange(k.questions, 0, -1, withscores=True))
+    for state in ("new", "approved", "on_screen", "answered", "held", "rejected", "grouped"):
+        want = {q["id"]: (arrival[q["id"]] if state == "new" else millis(q["updated_at"]))
+                for q in snap.questions if q["state"] == state}
+        assert dict(store.conn.zrange(k.state(state), 0, -1, withscores=True)) == want, state
+
+
+def test_state_indexes_follow_every_move(store: Store) -> None:
+    a, b, c, d, e = store.ingest("x", questions("1", "2", "3", "4", "5"))
+    moderation = Moderation(store.conn, store.keys.event)
+    _indexes_are_true(store)
+    version = lambda qid: store.question(qid).version  # noqa: E731 - as the console sees it
+    moderation.apply("approve", a, 1, "kim")
+    moderation.apply("approve", b, 1, "kim")
+    moderation.apply("reject", c, 1, "kim", reason="off topic")
+    moderation.apply("hold", d, 1, "kim")
+    moderation.apply("group", e, 1, "kim", parent=b)
+    _indexes_are_true(store)
+    moderation.apply("screen", a, version(a), "kim")
+    moderation.apply("screen", b, version(b), "kim", then="answered")  # a is answered
+    moderation.apply("undo", c, version(c), "kim")  # back to new, at its arrival place
+    moderation.apply("star", d, version(d), "kim")  # no move, but a later change
+    _indexes_are_true(store)
+    store.flag(d, "author_banned", "x")
+    _indexes_are_true(store)
+
+
+def test_entries_name_the_state_left_and_the_arrival_number(store: Store) -> None:
+    a, b = store.ingest("x", questions("1", "2"))
+    moderation = Moderation(store.conn, store.keys.event)
+    moderation.apply("reject", b, 1, "kim", reason="off topic")
+    moderation.apply("undo", b, 2, "kim")
+    received, reject, undo = store.log_after()[1:]
+    assert received.extra["seq"] == {b: 2}
+    assert reject.extra["was"] == {b: "new"} and "seq" not in reject.extra
+    assert undo.extra["was"] == {b: "rejected"} and undo.extra["seq"] == {b: 2}
+
+
+def test_a_paged_snapshot_and_its_pages_walk_each_list_whole(store: Store) -> None:
+    ids = store.ingest("x", questions(*(str(n) for n in range(250))))
+    moderation = Moderation(store.conn, store.keys.event)
+    for qid in ids[:30]:
+        moderation.apply("reject", qid, 1, "kim", reason="off topic")
+    moderation.apply("approve", ids[30], 1, "kim")
+    snap = store.columns.snapshot(limit=100)
+    assert snap["counts"] == {"incoming": 219, "queue": 1, "screen": 0, "answered": 0,
+                              "held": 0, "rejected": 30, "grouped": 0}
+    assert snap["last_id"] == store.last_log_id() and snap["queue"] == [ids[30]]
+    assert len(snap["questions"]) == 100 + 30 + 1  # the first pages, nothing more
+    first = snap["lists"]["incoming"]
+    assert first["ids"] == ids[31:131] and first["more"] is True
+    walked = list(first["ids"])
+    after: list | None = [first["scores"][-1], first["ids"][-1]]
+    while after is not None:
+        page = store.columns.page("incoming", after, 70)
+        assert [q["id"] for q in page["questions"]] == page["page"]["ids"]
+        walked += page["page"]["ids"]
+        after = [page["page"]["scores"][-1], page["page"]["ids"][-1]] if page["page"]["more"] \
+            else None
+    assert walked == ids[31:]
+    # The set-aside lists: the most recently changed first.
+    assert snap["lists"]["rejected"]["ids"] == ids[29::-1] or \
+        snap["lists"]["rejected"]["scores"] == sorted(snap["lists"]["rejected"]["scores"],
+                                                      reverse=True)
+
+
+def test_pages_step_over_cards_changed_in_the_same_millisecond(store: Store) -> None:
+    ids = store.ingest("x", questions(*(str(n) for n in range(7))))
+    store.columns.build()
+    store.conn.zadd(store.keys.state("rejected"), dict.fromkeys(ids, 5))  # one bulk reject
+    walked: list[str] = []
+    after = None
+    for _ in range(10):
+        page = store.columns.page("rejected", after, 2)["page"]
+        walked += page["ids"]
+        if not page["more"]:
+            break
+        after = [page["scores"][-1], page["ids"][-1]]
+    assert walked == sorted(ids, reverse=True)
+
+
+def test_the_queue_is_paged_by_position(store: Store) -> None:
+    ids = store.ingest("x", questions(*(str(n) for n in range(5))))
+    moderation = Moderation(store.conn, store.keys.event)
+    for qid in ids:
+        moderation.apply("approve", qid, 1, "kim")
+    page = store.columns.page("queue", 2, 2)
+    assert page["page"]["ids"] == ids[2:4] and page["page"]["more"] is True
+    assert [q["id"] for q in page["questions"]] == ids[2:4] and page["count"] == 5
+
+
+@pytest.mark.parametrize(("name", "after", "limit"), [
+    ("nope", None, 10), ("incoming", "x", 10), ("incoming", [1], 10), ("incoming", [1, 2], 10),
+    ("incoming", [True, "a"], 10), ("incoming", [float("nan"), "a"], 10),
+    ("incoming", [1e300, "a"], 10), ("queue", -1, 10), ("queue", None, 10),
+    ("incoming", None, 0), ("incoming", None, 10**6), ("incoming", None, "10"),
+])
+def test_a_bad_page_request_is_refused(store: Store, name: str, after: object,
+                                       limit: object) -> None:
+    with pytest.raises(PageError):
+        store.columns.page(name, after, limit)  # type: ignore[arg-type]
+
+
+def test_an_event_stored_before_the_indexes_is_indexed_on_first_use(store: Store) -> None:
+    ids = store.ingest("x", questions("1", "2", "3"))
+    Moderation(store.conn, store.keys.event).apply("approve", ids[0], 1, "kim")
+    k = store.keys
+    store.conn.delete(k.indexed, *(k.state(s) for s in ("new", "approved")))
+    snap = store.columns.snapshot()
+    assert snap["counts"]["incoming"] == 2 and snap["lists"]["incoming"]["ids"] == ids[1:]
+    _indexes_are_true(store)

@@ -26,6 +26,8 @@ const link = connect(config, model, {
     if (chair) chair.tick();
   },
   snapshot() {
+    paging.clear();
+    queueAsked = -1;
     view.reset();
     view.schedule();
     if (chair) { chair.load(); chair.tick(); }
@@ -52,12 +54,41 @@ chair = new ChairPanel(config, model, link.socket);
 agenda = new AgendaPanel(config, link.socket, (state) => {
   view.agenda = state;
   view.filters.agenda = state;
-  for (const qid of model.order) model.touched.add(qid);  // badges name items by title
+  for (const qid of model.questions.keys()) model.touched.add(qid);  // badges name items by title
   view.previewSig = "";  // and so does the preview
   view.schedule();
 });
 if (model.lastId !== null) chair.load();
 setInterval(() => chair.tick(), 1000);
+// Pages: the next part of a list when the view draws or walks near the end of what it holds.
+// One request per list at a time; a failed one is not retried for a few seconds.
+const PAGE = 100;
+const PAGE_SEARCHING = 500;  // while a filter is on, so a search reaches through the event
+const paging = new Map();    // list -> in flight (or resting after a failure)
+let queueAsked = -1;         // the held queue's length when its last page was asked for
+view.pager = (list, bigger) => {
+  if (list === "screen") return false;
+  const heldQueue = list === "queue" ? model.heldQueue().length : 0;
+  const more = list === "queue" ? heldQueue < model.queue.length : !!model.more[list];
+  if (!more) return false;
+  if (paging.has(list)) return true;
+  if (list === "queue" && heldQueue === queueAsked) return false;  // that page brought nothing new
+  if (list === "queue") queueAsked = heldQueue;
+  const after = list === "queue" ? heldQueue : model.edge[list] || null;
+  const generation = model.generation;
+  paging.set(list, generation);
+  link.page(list, after, bigger ? PAGE_SEARCHING : PAGE, (reply) => {
+    if (paging.get(list) !== generation) return;  // a snapshot came in meanwhile
+    if (reply) {
+      paging.delete(list);
+      model.applyPage(reply, generation);
+    } else {
+      setTimeout(() => { if (paging.get(list) === generation) paging.delete(list); }, 3000);
+    }
+    view.paged();
+  });
+  return true;
+};
 const commands = new Commands(config, model, view, link);
 view.buildActions((name) => commands.drivable(name) && name !== "clear");
 view.buildHelp(commands.drivable);
@@ -85,6 +116,11 @@ columns.addEventListener("focusin", (ev) => {
 for (const spec of Object.values(view.lists)) {
   if (spec.box) spec.box.addEventListener("toggle", () => view.schedule());
 }
+// Long lists are drawn lazily: a scroll draws the cards that came into view.
+for (const scroller of document.querySelectorAll("#columns .scroll")) {
+  scroller.addEventListener("scroll", () => view.schedule(), { passive: true });
+}
+window.addEventListener("resize", () => view.schedule());
 $("help-open").addEventListener("click", () => commands.openHelp());
 $("clear-screen").addEventListener("click", () => commands.clearScreen());
 
@@ -138,4 +174,5 @@ window.floorConsole = {
   lastId: () => model.lastId,
   count: () => model.questions.size,
   cardsInDom: () => view.cards.size,
+  counts: () => ({ ...model.counts }),
 };

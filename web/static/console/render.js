@@ -1,11 +1,18 @@
 // What the console draws: cards in columns, the selection and its action bar, the board
-// preview, the sources' health, messages. The DOM holds only the cards a moderator can see (the
-// first page of each list); cards are kept by question id and only touched ones are refilled.
+// preview, the sources' health, messages. Cards are compact (one line) until selected; long
+// lists are drawn lazily (window.js): the DOM holds only the cards near the viewport, and a list
+// asks the server for its next page (`pager`) as a moderator scrolls or walks near the end of
+// what the console holds. Cards are kept by question id and only touched ones are refilled.
 // Post text is set with textContent, never as HTML.
 import { suggestItem, titleOf } from "./chair.js";
 import { applies, buckets, countText, itemOf, keyMap, offered, preview, reselect, stateWords } from "./state.js";
+import { scrollTo, spacers, wantsPage, windowOf } from "./window.js";
 
-export const PAGE = 40;  // cards rendered per list before "show more"
+// The height of a compact card plus the gap below it, in px: console.css (.cards > .card) sets
+// both; the view measures a drawn card and uses that if the page's fonts made it differ.
+export const ROW = 34;
+// Room left under a selected (expanded) card when it is scrolled into view.
+const EXPANDED = 160;
 const $ = (id) => document.getElementById(id);
 
 const FLAG_WORDS = {
@@ -83,7 +90,11 @@ export class View {
     this.table = config.actions;
     this.model = model;
     this.cards = new Map();        // qid -> <li> for the cards in the DOM
-    this.visible = {};             // list name -> qids rendered, in order
+    this.visible = {};             // list name -> qids drawn (in the DOM), in order
+    this.held = {};                // list name -> every qid the console holds for it, in order
+    this.row = ROW;                // measured once cards are drawn
+    this.pager = null;             // (list, bigger) => asks the server for the list's next page
+    this.walking = null;           // a move waiting for a page: { col, step }
     this.locks = new Map();        // qid -> Set of other moderators editing it
     this.selected = { col: "incoming", qid: null, index: 0 };
     this.groupTarget = null;
@@ -94,15 +105,15 @@ export class View {
     this.previewSig = "";
     this.template = $("card-template").content.firstElementChild;
     this.actions = $("actions");
-    const list = (name, col, limit, box) => ({ el: $("list-" + name), col, limit, box: box ? $(box) : null });
+    const list = (name, col, box) => ({ el: $("list-" + name), col, box: box ? $(box) : null });
     this.lists = {
-      incoming: list("incoming", "incoming", PAGE),
-      queue: list("queue", "queue", PAGE),
-      screen: list("screen", "screen", 1),
-      answered: list("answered", "screen", PAGE / 2),
-      held: list("held", "aside", PAGE / 2, "box-held"),
-      rejected: list("rejected", "aside", PAGE / 2, "box-rejected"),
-      grouped: list("grouped", "aside", PAGE / 2, "box-grouped"),
+      incoming: list("incoming", "incoming"),
+      queue: list("queue", "queue"),
+      screen: list("screen", "screen"),
+      answered: list("answered", "screen"),
+      held: list("held", "aside", "box-held"),
+      rejected: list("rejected", "aside", "box-rejected"),
+      grouped: list("grouped", "aside", "box-grouped"),
     };
     this.columns = ["incoming", "queue", "screen", "aside"];
     this.listsOf = { incoming: ["incoming"], queue: ["queue"], screen: ["screen", "answered"],
@@ -302,6 +313,21 @@ export class View {
     requestAnimationFrame(() => this.layout());
   }
 
+  filtering() {
+    const f = this.filters;
+    return !!(f.text || f.platform || f.state || f.flag || f.item);
+  }
+
+  // Where each list sits in its scroller, read before anything is written (one layout read).
+  geometry() {
+    const out = {};
+    for (const [name, spec] of Object.entries(this.lists)) {
+      const scroller = spec.el.closest(".scroll");
+      out[name] = { top: scroller.scrollTop - spec.el.offsetTop, height: scroller.clientHeight };
+    }
+    return out;
+  }
+
   layout() {
     this.layoutQueued = false;
     // Take the focus back to the selection only from nowhere or from a card (or its buttons):
@@ -309,20 +335,34 @@ export class View {
     const active = document.activeElement;
     const focusWasInCards = !active || active === document.body ||
       (!!active.closest(".card") && active.tagName !== "TEXTAREA");
-    const { out, totals } = buckets(this.model, this.filters);
+    const { out, totals, more } = buckets(this.model, this.filters);
+    const geometry = this.geometry();
+    const filtering = this.filtering();
     for (const [name, spec] of Object.entries(this.lists)) {
-      const ids = out[name];
-      const shown = spec.box && !spec.box.open ? [] : ids.slice(0, spec.limit);
+      const closed = spec.box && !spec.box.open;
+      const ids = closed ? [] : out[name];
+      this.held[name] = ids;
+      const { top, height } = geometry[name];
+      const { start, end } = windowOf(ids.length, this.row, top, height);
+      const shown = ids.slice(start, end);
+      const pad = spacers(ids.length, this.row, start, end);
+      spec.el.style.paddingTop = `${pad.before}px`;
+      spec.el.style.paddingBottom = `${pad.after}px`;
       this.reconcile(spec.el, shown);
       this.visible[name] = shown;
-      const more = document.querySelector(`[data-more="${name}"]`);
-      if (more) {
-        more.hidden = !(ids.length > shown.length && (!spec.box || spec.box.open));
-        more.textContent = `Show more (${ids.length - shown.length} left)`;
+      const button = document.querySelector(`[data-more="${name}"]`);
+      const left = Math.max(0, totals[name] - out[name].length);
+      if (button) {
+        button.hidden = closed || !more[name];
+        button.textContent = filtering ? "Load more to search" : `Load more (${left} not loaded yet)`;
       }
       const n = $("n-" + name);
-      if (n) n.textContent = countText(ids.length, totals[name]);
+      if (n) n.textContent = filtering ? countText(ids.length, totals[name]) : `(${totals[name]})`;
+      // A list drawn near the end of what is held asks for more; a filter that leaves few cards
+      // asks in bigger pages, so a search reaches through the event.
+      if (!closed && wantsPage(end, ids.length, more[name]) && this.pager) this.pager(name, filtering);
     }
+    this.measure();
     this.model.touched.clear();
     this.renderPreview();
     this.restoreSelection(focusWasInCards);
@@ -333,9 +373,32 @@ export class View {
     }
   }
 
-  showMore(name) {
-    this.lists[name].limit += PAGE;
+  // The real pitch of a compact card, once one is drawn (fonts or zoom can change it).
+  measure() {
+    if (this.measured) return;
+    for (const spec of Object.values(this.lists)) {
+      const cards = [...spec.el.children].filter((li) => !li.classList.contains("selected"));
+      if (cards.length < 2) continue;
+      const pitch = cards[1].offsetTop - cards[0].offsetTop;
+      if (pitch > 0 && cards[1].previousElementSibling === cards[0]) {
+        this.measured = true;
+        if (Math.abs(pitch - this.row) >= 1) { this.row = pitch; this.schedule(); }
+        return;
+      }
+    }
+  }
+
+  // A page the console asked for has come in (or failed): draw again, and finish a walk that
+  // was waiting for it.
+  paged() {
     this.layout();
+    const walk = this.walking;
+    this.walking = null;
+    if (walk && walk.col === this.selected.col) this.move(walk.step);
+  }
+
+  showMore(name) {
+    if (this.pager) this.pager(name, true);
   }
 
   // The set-aside lists are collapsed until someone goes there: open the first with cards.
@@ -404,7 +467,7 @@ export class View {
 
   // -- selection and focus ---------------------------------------------------------------------
 
-  idsOf(col) { return this.listsOf[col].flatMap((name) => this.visible[name] || []); }
+  idsOf(col) { return this.listsOf[col].flatMap((name) => this.held[name] || []); }
 
   current() { return this.model.get(this.selected.qid) || null; }
 
@@ -428,7 +491,25 @@ export class View {
     li.setAttribute("aria-current", "true");
     if (!li.contains(this.actions) && !li.classList.contains("editing")) li.append(this.actions);
     this.fillActions(this.current());
-    if (takeFocus && document.activeElement !== li) li.focus({ preventScroll: false });
+    // Focus without scrolling: a card is scrolled to when it is walked to (reveal), never
+    // when a redraw finds it again under a moderator's scrolling.
+    if (takeFocus && document.activeElement !== li) li.focus({ preventScroll: true });
+  }
+
+  // Scroll the list that holds `qid` so its card is in view, and draw it.
+  reveal(col, qid) {
+    for (const name of this.listsOf[col]) {
+      const index = (this.held[name] || []).indexOf(qid);
+      if (index < 0) continue;
+      const spec = this.lists[name];
+      const scroller = spec.el.closest(".scroll");
+      const to = scrollTo(index, this.row, spec.el.offsetTop, scroller.scrollTop, scroller.clientHeight, EXPANDED);
+      if (to !== null || !this.cards.has(qid)) {
+        if (to !== null) scroller.scrollTop = to;
+        this.layout();
+      }
+      return;
+    }
   }
 
   fillActions(q) {
@@ -447,25 +528,23 @@ export class View {
 
   select(col, qid, focus = true) {
     this.selected = { col, qid, index: Math.max(0, this.idsOf(col).indexOf(qid)) };
+    if (focus) this.reveal(col, qid);
     this.paintSelection(focus);
   }
 
   move(step) {
-    const ids = this.idsOf(this.selected.col);
+    const col = this.selected.col;
+    const ids = this.idsOf(col);
     if (!ids.length) return;
     let i = ids.indexOf(this.selected.qid) + step;
-    if (i >= ids.length) {
-      // Past the last rendered card: show the next page of that list, if there is one.
-      const name = this.listsOf[this.selected.col].slice(-1)[0];
-      const more = document.querySelector(`[data-more="${name}"]`);
-      if (more && !more.hidden) {
-        this.showMore(name);
-        this.move(step);
-        return;
-      }
+    const last = this.listsOf[col].slice(-1)[0];
+    if (i >= ids.length && this.pager && this.pager(last, false)) {
+      // Past the last card held: the move finishes when the next page is in (paged()).
+      this.walking = { col, step: 1 };
+      return;
     }
     i = Math.max(0, Math.min(ids.length - 1, i));
-    this.select(this.selected.col, ids[i]);
+    this.select(col, ids[i]);
   }
 
   moveColumn(step) {

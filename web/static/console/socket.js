@@ -76,6 +76,12 @@ export function connect(config, model, hooks) {
         else reply(answer.ok ? null : answer.error);
       });
     },
+    // The next part of one list; `done(reply or null)` (null: no answer, or refused).
+    page(list, after, limit, done) {
+      socket.timeout(ACK_TIMEOUT).emit(E.page, { list, after, limit }, (err, reply) => {
+        done(err || !reply || !reply.ok ? null : reply);
+      });
+    },
     editing(qid) { socket.emit(E.editing, { qid }); },
     editingDone(qid) { socket.emit(E.editing_done, { qid }); },
   };

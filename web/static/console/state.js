@@ -3,7 +3,13 @@
 // actions a question allows. What an action may do is never written here: it comes from the
 // action table the server sends (config.actions, aggregator/actions.py).
 
-// -- the model: a snapshot, then log entries applied by id ------------------------------------
+// -- the model: a paged snapshot, pages, then log entries applied by id -------------------------
+//
+// At volume the console holds only part of the event: the first page of each list, then the pages
+// it asks for as the moderator scrolls or walks (aggregator/columns.py). What it holds of a list
+// is everything up to an edge in the list's order (the cursor of the last card a page brought);
+// every log entry keeps the counts and the held questions true, and a question that moves into a
+// list shows when it falls before that edge (or anywhere, once the whole list is held).
 
 // Stream ids are "milliseconds-sequence"; later ids compare greater part by part.
 export function isAfter(a, b) {
@@ -12,14 +18,51 @@ export function isAfter(a, b) {
   return am > bm || (am === bm && as > bs);
 }
 
+// The lists of the page; "queue" and "screen" are read from the queue and the screen, the
+// others from each question's state.
+export const LISTS = ["incoming", "queue", "screen", "answered", "held", "rejected", "grouped"];
+const LIST_OF_STATE = {
+  new: "incoming", approved: "queue", on_screen: "screen", answered: "answered", held: "held",
+  rejected: "rejected", grouped: "grouped",
+};
+export function listOf(state) { return LIST_OF_STATE[state]; }
+// Lists the server pages by cursor, in its index's order: Incoming oldest first (by arrival),
+// the set-aside lists most recently changed first.
+export const PAGED = ["incoming", "answered", "held", "rejected", "grouped"];
+const RECENT_FIRST = ["answered", "held", "rejected", "grouped"];
+
+// A question's place in a paged list: [score, id], as the server's index scores it.
+export function keyOf(model, list, q) {
+  if (list === "incoming") {
+    const seq = model.seq.get(q.id);
+    return [seq === undefined ? Infinity : seq, q.id];
+  }
+  const ms = Date.parse(q.updated_at || q.received_at || "");
+  return [Number.isNaN(ms) ? 0 : ms, q.id];
+}
+
+// Whether `a` comes before `b` in a list's order (or is the same place).
+export function notAfter(list, a, b) {
+  const desc = RECENT_FIRST.includes(list);
+  if (a[0] !== b[0]) return desc ? a[0] > b[0] : a[0] < b[0];
+  if (a[1] === b[1]) return true;
+  return desc ? a[1] > b[1] : a[1] < b[1];
+}
+
 export class Model {
   constructor() {
     this.questions = new Map();  // qid -> question dict (the newest version seen)
-    this.order = [];             // qids in arrival order
-    this.queue = [];             // approved qids in board order
+    this.queue = [];             // approved qids in board order (always whole)
     this.screen = null;          // qid on screen, or null
     this.lastId = null;          // the last log id applied
     this.touched = new Set();    // qids whose cards need refilling (the view clears it)
+    this.counts = {};            // list -> how many questions it has on the server
+    this.seq = new Map();        // qid -> arrival number (Incoming's order)
+    this.edge = {};              // paged list -> [score, id] of the last card held, or null
+    this.more = {};              // paged list -> whether the server has more past the edge
+    this.queueMore = false;      // whether some queued questions are not held yet
+    this.generation = 0;         // bumped by each snapshot: pages asked before it are dropped
+    this.lastSeq = 0;            // the highest arrival number seen
   }
 
   get(qid) { return qid ? this.questions.get(qid) : undefined; }
@@ -28,47 +71,115 @@ export class Model {
 
   applySnapshot(snap) {
     this.questions = new Map();
-    this.order = [];
-    for (const q of snap.questions) { this.questions.set(q.id, q); this.order.push(q.id); }
+    this.seq = new Map();
+    this.generation += 1;
+    for (const q of snap.questions) this.questions.set(q.id, q);
     this.queue = snap.queue;
     this.screen = snap.screen || null;
     this.lastId = snap.last_id;
+    this.counts = { ...snap.counts };
+    this.edge = {};
+    this.more = {};
+    if (snap.lists) {
+      for (const list of PAGED) this.takePage(list, snap.lists[list]);
+    } else {
+      // A snapshot of the whole event (no lists): every list is held whole, in arrival order.
+      this.counts = { queue: this.queue.length, screen: this.screen ? 1 : 0 };
+      snap.questions.forEach((q, i) => {
+        this.seq.set(q.id, i + 1);
+        const list = listOf(q.state);
+        if (list && list !== "queue" && list !== "screen") this.counts[list] = (this.counts[list] || 0) + 1;
+      });
+      for (const list of PAGED) { this.edge[list] = null; this.more[list] = false; }
+    }
+    this.lastSeq = Math.max(0, ...this.seq.values());
     this.touched.clear();
+  }
+
+  // A page of `list` (ids, scores, more), its questions already upserted.
+  takePage(list, page) {
+    if (list === "queue") return;
+    if (!page) { this.edge[list] = null; this.more[list] = false; return; }
+    page.ids.forEach((id, i) => {
+      if (list === "incoming") this.seq.set(id, page.scores[i]);
+    });
+    const n = page.ids.length;
+    if (n) this.edge[list] = [page.scores[n - 1], page.ids[n - 1]];
+    else if (!(list in this.edge)) this.edge[list] = null;
+    this.more[list] = !!page.more && n > 0;
+  }
+
+  // The answer to a `page` request; false when a snapshot came in between (it is dropped).
+  applyPage(reply, generation = this.generation) {
+    if (generation !== this.generation) return false;
+    for (const q of reply.questions) this.upsert(q);
+    this.takePage(reply.list, reply.page);
+    return true;
+  }
+
+  // Whether the console holds the place of `q` in `list` (it is before the edge, or the whole
+  // list is held).
+  inReach(list, q) {
+    if (list === "queue" || list === "screen") return true;
+    if (!this.more[list]) return true;
+    const edge = this.edge[list];
+    return !!edge && notAfter(list, keyOf(this, list, q), edge);
   }
 
   upsert(q) {
     const old = this.questions.get(q.id);
-    if (!old) this.order.push(q.id);
-    else if (q.version <= old.version) return false;
+    if (old && q.version <= old.version) return false;
     this.questions.set(q.id, q);
     this.touched.add(q.id);
     return true;
   }
 
   // Apply one entry unless it is not after the last one applied; true when it was applied.
+  // The counts move with the states the entry names (`was`), whether or not the console holds
+  // the questions.
   applyEntry(entry) {
     if (this.lastId !== null && !isAfter(entry.id, this.lastId)) return false;
     this.lastId = entry.id;
+    for (const [id, n] of Object.entries(entry.seq || {})) {
+      this.seq.set(id, n);
+      this.lastSeq = Math.max(this.lastSeq, n);
+    }
+    if (entry.type === "received" && !entry.seq) {
+      // From a server that sends no arrival numbers: the next one.
+      for (const q of entry.qs || []) if (!this.seq.has(q.id)) this.seq.set(q.id, ++this.lastSeq);
+    }
+    const was = entry.was || {};
     for (const q of entry.qs || []) {
+      const from = entry.type === "received" ? null : was[q.id];
+      if (from !== undefined && from !== q.state) {
+        const before = from === null ? undefined : listOf(from);
+        if (before) this.counts[before] = Math.max(0, (this.counts[before] || 0) - 1);
+        const after = listOf(q.state);
+        if (after) this.counts[after] = (this.counts[after] || 0) + 1;
+      }
       // A grouped card names its parent, whose count changed with it.
       if (this.upsert(q) && q.parent) this.touched.add(q.parent);
     }
     if (Array.isArray(entry.queue)) this.queue = entry.queue;
     if (typeof entry.screen === "string") this.screen = entry.screen || null;
+    this.counts.queue = this.queue.length;
+    this.counts.screen = this.screen ? 1 : 0;
     if (entry.type === "edit" || entry.type === "group") this.touched.add(entry.qid);
     return true;
+  }
+
+  // The queue's ids the console can draw: its front, up to the first it holds no question for.
+  heldQueue() {
+    const out = [];
+    for (const qid of this.queue) {
+      if (!this.questions.has(qid)) break;
+      out.push(qid);
+    }
+    return out;
   }
 }
 
 // -- columns: which list shows which question, filtered and ordered ----------------------------
-
-// The lists of the page; "queue" and "screen" are read from the queue and the screen, the
-// others from each question's state.
-export const LISTS = ["incoming", "queue", "screen", "answered", "held", "rejected", "grouped"];
-const LIST_OF_STATE = {
-  new: "incoming", answered: "answered", held: "held", rejected: "rejected", grouped: "grouped",
-};
-const RECENT_FIRST = ["answered", "held", "rejected", "grouped"];
 
 export const NO_FILTERS = Object.freeze({ text: "", platform: "", state: "", flag: "", order: "oldest", item: "" });
 
@@ -103,32 +214,39 @@ export function passes(q, filters) {
   return true;
 }
 
-// For each list: the qids it shows (filtered, ordered) and how many it holds in all.
+// For each list: the qids it shows (of those held, filtered, ordered), how many it holds in all
+// (on the server), and whether the server has more past those held (`more`).
 export function buckets(model, filters = NO_FILTERS) {
   const out = {};
   const totals = {};
-  for (const name of LISTS) { out[name] = []; totals[name] = 0; }
-  for (const qid of model.order) {
-    const q = model.questions.get(qid);
+  const more = {};
+  for (const name of LISTS) { out[name] = []; totals[name] = model.counts[name] || 0; more[name] = false; }
+  for (const q of model.questions.values()) {
     const list = LIST_OF_STATE[q.state];
-    if (list === undefined) continue;
-    totals[list] += 1;
-    if (passes(q, filters)) out[list].push(qid);
+    if (list === undefined || list === "queue" || list === "screen") continue;
+    if (!model.inReach(list, q)) continue;
+    if (passes(q, filters)) out[list].push(q);
+  }
+  for (const name of PAGED) {
+    out[name].sort((a, b) => {
+      const ka = keyOf(model, name, a), kb = keyOf(model, name, b);
+      return ka[0] === kb[0] && ka[1] === kb[1] ? 0 : notAfter(name, ka, kb) ? -1 : 1;
+    });
+    out[name] = out[name].map((q) => q.id);
+    more[name] = !!model.more[name];
+  }
+  const held = model.heldQueue();
+  for (const qid of held) {
+    if (passes(model.questions.get(qid), filters)) out.queue.push(qid);
   }
   totals.queue = model.queue.length;
-  for (const qid of model.queue) {
-    const q = model.questions.get(qid);
-    if (q && passes(q, filters)) out.queue.push(qid);
-  }
+  more.queue = held.length < model.queue.length;
   const current = model.onScreen();
-  if (current) {
-    totals.screen = 1;
-    if (passes(current, filters)) out.screen.push(current.id);
-  }
+  totals.screen = model.screen ? 1 : 0;
+  if (current && passes(current, filters)) out.screen.push(current.id);
   if (filters.order === "newest") out.incoming.reverse();
   else if (filters.order === "questions") out.incoming = questionsFirst(model, out.incoming);
-  for (const name of RECENT_FIRST) out[name] = recentFirst(model, out[name]);
-  return { out, totals };
+  return { out, totals, more };
 }
 
 // Incoming by triage's question score, highest first; ties (and questions triage has not reached
