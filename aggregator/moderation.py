@@ -136,7 +136,9 @@ class Step:
         # The question that left the screen in this step, and for how long it was there.
         self.left_screen: tuple[str, float] | None = None
         # The queue and the screen are watched by the caller before this reads them.
-        self.queue: list[str] = [str(x) for x in pipe.zrange(keys.queue, 0, -1)]
+        scored = pipe.zrange(keys.queue, 0, -1, withscores=True)
+        self.queue_scores: dict[str, float] = {str(x): float(score) for x, score in scored}
+        self.queue: list[str] = list(self.queue_scores)
         self.queue_changed = False
         screen = pipe.get(keys.screen)
         self.screen: str | None = str(screen) if screen else None
@@ -259,9 +261,7 @@ class Step:
                 "data": json.dumps(data, ensure_ascii=False), "undo": json.dumps(item.undo)})
             columns.move(pipe, k, item.q.id, item.was, item.q.state, now, seqs.get(item.q.id))
         if self.queue_changed:
-            pipe.delete(k.queue)
-            if self.queue:
-                pipe.zadd(k.queue, {qid: rank for rank, qid in enumerate(self.queue)})
+            write_queue(pipe, k.queue, self.queue_scores, self.queue)
         if self.screen_changed:
             if self.screen:
                 pipe.set(k.screen, self.screen)
@@ -282,6 +282,34 @@ class Step:
             fields["seconds_on_screen"] = f"{seconds:.1f}"
         pipe.xadd(k.log, fields)  # type: ignore[arg-type]
         return str(pipe.execute()[-1])
+
+
+def write_queue(pipe: redis.client.Pipeline, key: str, before: dict[str, float],
+                after: list[str]) -> None:
+    """Queue the writes that make the queue ``after`` (ids in order) from ``before`` (id ->
+    score). Only the order of the scores counts, so when the ids kept stay in their order and
+    new ones join only at the front or the back (approve, screen, unscreen: nearly every step),
+    only the ids that left or joined are written; a long queue is not rewritten per action.
+    Anything else (a reorder) rewrites it with scores 0..n-1."""
+    members = set(after)
+    kept = [qid for qid in after if qid in before]
+    first = next((i for i, qid in enumerate(after) if qid in before), len(after))
+    front, back = after[:first], after[first + len(kept):]
+    in_order = all(before[a] < before[b] for a, b in zip(kept, kept[1:], strict=False))
+    if in_order and after[first:first + len(kept)] == kept:
+        gone = [qid for qid in before if qid not in members]
+        if gone:
+            pipe.zrem(key, *gone)
+        low = min(before.values(), default=0.0)
+        high = max(before.values(), default=-1.0)
+        joined = {qid: low - len(front) + i for i, qid in enumerate(front)}
+        joined.update({qid: high + 1 + i for i, qid in enumerate(back)})
+        if joined:
+            pipe.zadd(key, joined)
+        return
+    pipe.delete(key)
+    if after:
+        pipe.zadd(key, {qid: rank for rank, qid in enumerate(after)})
 
 
 def seconds_between(start: str, end: str) -> float:

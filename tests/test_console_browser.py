@@ -215,30 +215,87 @@ def test_group_edit_star_undo_and_reorder(browser: Any, contexts: list[Any], liv
     assert store.question(main).text == "Parking near the hospital?"
 
 
-def test_long_columns_page_and_filters_narrow(browser: Any, contexts: list[Any],
-                                             live_server: str, store: Store) -> None:
-    texts = [f"Question {i} about {'buses' if i % 10 == 3 else 'parks'}?" for i in range(100)]
-    ids = _ingest(store, *texts)
-    _ingest(store, "More buses?", start=8000)
+def _many(store: Store, count: int, start: int = 20_000) -> list[str]:
+    """``count`` questions in one batch (every tenth about buses)."""
+    posts = [Post("x", str(start + i), f"Question {i} about {'buses' if i % 10 == 3 else 'parks'}?",
+                  f"Author {i}", f"author{i}") for i in range(count)]
+    return store.ingest("x", [(normalise(p), {}) for p in posts])
+
+
+def _held(page: Any) -> int:
+    return int(page.evaluate("floorConsole.count()"))
+
+
+def test_long_columns_are_drawn_lazily_and_paged_as_you_walk(browser: Any, contexts: list[Any],
+                                                              live_server: str,
+                                                              store: Store) -> None:
+    ids = _many(store, 3000)
     page = _console(browser, contexts, live_server)
     incoming = page.locator("#list-incoming .card")
-    expect(incoming).to_have_count(40)  # one page; the rest behind "show more"
-    expect(page.locator("#n-incoming")).to_have_text("(101)")
-    page.keyboard.press("End")
-    page.keyboard.press("j")  # past the last card: the next page comes
-    expect(incoming).to_have_count(80)
-    assert page.evaluate("document.activeElement.dataset.qid") == ids[40]
+    expect(page.locator("#n-incoming")).to_have_text("(3000)")
+    expect(incoming.first).to_be_visible()
+    assert _held(page) <= 150  # the first page, not the event
+    assert 10 < incoming.count() < 80  # only the cards near the viewport are drawn
+    page.keyboard.press("End")  # the last card held
+    page.keyboard.press("j")  # past it: the next page comes, and the walk goes on
+    expect(page.locator("#list-incoming .card.selected")).to_have_attribute("data-qid", ids[100])
+    assert page.evaluate("document.activeElement.dataset.qid") == ids[100]
+    for _ in range(3):  # scrolling to the bottom of what is held brings more
+        held = _held(page)
+        page.eval_on_selector("#col-incoming .scroll", "el => { el.scrollTop = el.scrollHeight; }")
+        for _ in range(50):
+            if _held(page) > held:
+                break
+            page.wait_for_timeout(100)
+    assert _held(page) > 300 and incoming.count() < 80
+    last = page.locator("#list-incoming .card").last.get_attribute("data-qid")
+    assert ids.index(last) > 250
 
     page.keyboard.press("/")
     page.keyboard.type("buses")
-    expect(incoming).to_have_count(11)
-    expect(page.locator("#n-incoming")).to_have_text("(11 of 101)")
-    page.select_option("#f-platform", "fb")  # every post here came from X
-    expect(incoming).to_have_count(0)
-    page.select_option("#f-platform", "x")
-    expect(incoming).to_have_count(11)
-    page.select_option("#f-flag", "markup")
-    expect(incoming).to_have_count(0)
+    expect(page.locator("#n-incoming")).to_contain_text("of 3000")
+    expect(incoming.first).to_contain_text("buses")
+
+
+def test_an_entry_for_a_question_not_loaded_moves_the_counts(browser: Any, contexts: list[Any],
+                                                             live_server: str,
+                                                             store: Store) -> None:
+    ids = _many(store, 500)
+    page = _console(browser, contexts, live_server)
+    expect(page.locator("#n-incoming")).to_have_text("(500)")
+    moderation = Moderation(store.conn, store.keys.event)
+    moderation.apply("approve", ids[400], 1, "kim")  # far past the first page
+    expect(page.locator("#n-incoming")).to_have_text("(499)")
+    expect(page.locator("#n-queue")).to_have_text("(1)")
+    expect(_card(page, "queue", ids[400])).to_be_visible()
+    moderation.apply("reject", ids[450], 1, "kim", reason="off topic")
+    expect(page.locator("#n-rejected")).to_have_text("(1)")
+    expect(page.locator("#n-incoming")).to_have_text("(498)")
+    moderation.apply("undo", ids[450], 2, "kim")  # back to new, far down Incoming
+    expect(page.locator("#n-incoming")).to_have_text("(499)")
+    expect(page.locator("#n-rejected")).to_have_text("(0)")
+    moderation.apply("reject", ids[3], 1, "kim", reason="off topic")  # in the loaded part
+    expect(_card(page, "incoming", ids[3])).to_have_count(0)
+    _ingest(store, "A brand new question?", start=9000)
+    expect(page.locator("#n-incoming")).to_have_text("(499)")
+
+
+def test_approving_from_a_deep_page_works(browser: Any, contexts: list[Any], live_server: str,
+                                          store: Store) -> None:
+    ids = _many(store, 1000)
+    page = _console(browser, contexts, live_server)
+    expect(page.locator("#n-incoming")).to_have_text("(1000)")
+    for _ in range(2):  # two pages down, from the keyboard
+        page.keyboard.press("End")
+        page.keyboard.press("j")
+    deep = ids[200]
+    expect(page.locator("#list-incoming .card.selected")).to_have_attribute("data-qid", deep)
+    page.keyboard.press("a")
+    expect(_card(page, "queue", deep)).to_be_visible()
+    expect(page.locator("#n-incoming")).to_have_text("(999)")
+    assert store.question(deep).state == "approved"
+    # The selection stays where the moderator was, deep in the list.
+    expect(page.locator("#list-incoming .card.selected")).to_have_attribute("data-qid", ids[201])
 
 
 def test_hostile_post_renders_as_text(browser: Any, contexts: list[Any], live_server: str,

@@ -242,6 +242,38 @@ def test_resuming_console_gets_no_snapshot(app: Flask, moderator: FlaskClient) -
         sock.disconnect(NS)
 
 
+def test_the_snapshot_is_paged_and_the_rest_comes_by_page(app: Flask, moderator: FlaskClient,
+                                                         store: Store) -> None:
+    ids = _ingest(store, *(f"Question {n}?" for n in range(130)))
+    Moderation(store.conn, store.keys.event).apply("approve", ids[0], 1, "kim")
+    sock = socketio.test_client(app, namespace=NS, flask_test_client=moderator)
+    try:
+        (snap,) = [m["args"][0] for m in sock.get_received(NS) if m["name"] == "snapshot"]
+        assert snap["counts"]["incoming"] == 129 and snap["counts"]["queue"] == 1
+        assert snap["queue"] == [ids[0]] and len(snap["questions"]) == 101
+        first = snap["lists"]["incoming"]
+        assert first["ids"] == ids[1:101] and first["more"] is True
+        reply = sock.emit("page", {"list": "incoming", "limit": 100,
+                                   "after": [first["scores"][-1], first["ids"][-1]]},
+                          namespace=NS, callback=True)
+        assert reply["ok"] is True and reply["count"] == 129
+        assert reply["page"]["ids"] == ids[101:] and reply["page"]["more"] is False
+        assert [q["id"] for q in reply["questions"]] == ids[101:]
+    finally:
+        sock.disconnect(NS)
+
+
+@pytest.mark.parametrize("payload", [
+    {"list": "nowhere"}, {"list": "incoming", "after": "fb:1"}, {"list": "incoming", "limit": -5},
+    {"list": "incoming", "limit": 10**9}, {"list": "queue", "after": "x"}, {"list": ["incoming"]},
+    {"list": "incoming", "after": [None, None]}, {"after": None}, [], "incoming",
+])
+def test_a_bad_page_request_is_answered_not_crashed(socket_client: Any, payload: Any) -> None:
+    reply = socket_client.emit("page", payload, namespace=NS, callback=True)
+    assert reply["ok"] is False and reply["error"], reply
+    assert "could not handle" not in reply["error"]  # named as a bad request, not a bug
+
+
 def test_catch_up_with_a_bad_id_asks_for_a_reload(socket_client: Any) -> None:
     reply = socket_client.emit("catch_up", {"after": "not-an-id"}, namespace=NS, callback=True)
     assert reply == {"reload": True}
@@ -483,7 +515,7 @@ def test_health_on_request_and_pushed_when_it_changes(app: Flask, moderator: Fla
 
 # -- every handler answers -----------------------------------------------------------------------
 
-HANDLED = ("act", "catch_up", "editing", "editing_done")
+HANDLED = ("act", "catch_up", "editing", "editing_done", "page")
 
 
 @pytest.mark.parametrize("event_name", HANDLED)
@@ -562,7 +594,8 @@ def test_every_handler_answers_while_redis_is_down(outage: tuple[Flask, Callable
     cut()
     payloads = {"act": {"action": "approve", "qid": qid, "version": 1},
                 "catch_up": {"after": "0-0"}, "editing": {"qid": qid},
-                "editing_done": {"qid": qid}, "health": {}}
+                "editing_done": {"qid": qid}, "health": {},
+                "page": {"list": "incoming", "after": None}}
     for name, payload in payloads.items():
         reply = sock.emit(name, payload, namespace=NS, callback=True)
         assert reply["ok"] is False and reply["retry"] is True, (name, reply)
@@ -583,7 +616,8 @@ def test_every_handler_refuses_a_removed_moderator(app: Flask, socket_client: An
     Accounts(conn, event).remove(MODERATOR[0])
     payloads = {"act": {"action": "approve", "qid": qid, "version": 1},
                 "catch_up": {"after": "0-0"}, "editing": {"qid": qid},
-                "editing_done": {"qid": qid}, "health": {}}
+                "editing_done": {"qid": qid}, "health": {},
+                "page": {"list": "incoming", "after": None}}
     for name, payload in payloads.items():
         reply = socket_client.emit(name, payload, namespace=NS, callback=True)
         assert reply["ok"] is False and reply["logged_out"] is True, (name, reply)

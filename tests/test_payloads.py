@@ -10,7 +10,10 @@ from aggregator.normalise import normalise
 from aggregator.payloads import (
     Board,
     BoardQuestion,
+    ConsoleSnapshotPayload,
+    ListPage,
     LogEntryPayload,
+    PagePayload,
     QuestionPayload,
     SnapshotPayload,
 )
@@ -56,6 +59,31 @@ def test_snapshot_and_log_entries_have_their_typed_shape(store: Store, event: st
         for question in entry["qs"]:
             _conforms(dict(question), QuestionPayload)
     assert "queue" in entries[1] and entries[2]["reason"] == "off topic"  # type: ignore[typeddict-item]
+
+
+def test_the_console_snapshot_and_pages_have_their_typed_shape(store: Store, event: str) -> None:
+    qids = store.ingest("youtube", [(normalise(Post("yt", f"m{i}", f"Question {i}?", "Ann")), {})
+                                    for i in range(4)])
+    moderation = Moderation(store.conn, event)
+    moderation.apply("approve", qids[0], 1, "sam")
+    moderation.apply("reject", qids[1], 1, "sam", reason="off topic")
+    snapshot = store.columns.snapshot(limit=2)
+    _conforms(dict(snapshot), ConsoleSnapshotPayload)
+    assert set(snapshot["lists"]) == {"incoming", "queue", "answered", "held", "rejected",
+                                      "grouped"}
+    for page in snapshot["lists"].values():
+        _conforms(dict(page), ListPage)
+    for question in snapshot["questions"]:
+        _conforms(dict(question), QuestionPayload)
+    for name, after in (("incoming", None), ("queue", 0), ("rejected", None)):
+        reply = store.columns.page(name, after, 2)
+        _conforms(dict(reply), PagePayload)
+        _conforms(dict(reply["page"]), ListPage)
+        for question in reply["questions"]:
+            _conforms(dict(question), QuestionPayload)
+    entries = [e.to_dict() for e in store.log_after()]
+    assert entries[-1]["was"] == {qids[1]: "new"}  # typed as LogEntryPayload's optional keys
+    assert entries[0]["seq"] == {qids[0]: 1}
 
 
 def test_the_board_has_its_typed_shape(store: Store, event: str) -> None:

@@ -9,10 +9,10 @@ from datetime import datetime
 import pytest
 import redis
 
-from aggregator.normalise import normalise
-from aggregator.question import Post
 from aggregator.columns import PageError, millis
 from aggregator.moderation import Moderation
+from aggregator.normalise import normalise
+from aggregator.question import Post
 from aggregator.store import DeadLetter, LogEntry, Store
 
 
