@@ -35,6 +35,9 @@ LISTS: dict[str, tuple[str, bool]] = {
     "incoming": ("new", False), "answered": ("answered", True), "held": ("held", True),
     "rejected": ("rejected", True), "grouped": ("grouped", True),
 }
+# Lists a console can page but is not sent in the snapshot: Incoming newest first, asked for
+# when a moderator orders Incoming so.
+PAGED_ONLY: dict[str, tuple[str, bool]] = {"incoming_newest": ("new", True)}
 # Cards per list in the first snapshot and per page: a tall screen shows about 40 compact cards
 # of a column; 100 leaves room to scroll before the next page is asked for, and keeps the
 # snapshot near 60 kB a list.
@@ -222,9 +225,9 @@ class Columns:
             ids, datas, count = self._queue_page(keys=[k.queue, k.question("")],
                                                  args=[after, limit])
             page: ListPage = {"ids": list(ids), "scores": [], "more": after + len(ids) < count}
-        elif name in LISTS:
+        elif name in LISTS or name in PAGED_ONLY:
             score, last = _cursor(after)
-            state, desc = LISTS[name]
+            state, desc = LISTS.get(name) or PAGED_ONLY[name]
             self.build()  # a no-op once the marker is set (one EXISTS)
             scored, datas, count = self._page(keys=[k.state(state), k.question("")],
                                               args=["1" if desc else "0", score, last, limit])

@@ -4,7 +4,7 @@ import { Commands } from "./commands.js";
 import { installKeys } from "./keys.js";
 import { HealthPanel, View } from "./render.js";
 import { connect } from "./socket.js";
-import { Model } from "./state.js";
+import { Model, incomingList } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
 const config = JSON.parse($("floor-config").textContent);
@@ -66,8 +66,9 @@ const PAGE = 100;
 const PAGE_SEARCHING = 500;  // while a filter is on, so a search reaches through the event
 const paging = new Map();    // list -> in flight (or resting after a failure)
 let queueAsked = -1;         // the held queue's length when its last page was asked for
-view.pager = (list, bigger) => {
-  if (list === "screen") return false;
+view.pager = (name, bigger) => {
+  if (name === "screen") return false;
+  const list = name === "incoming" ? incomingList(view.filters.order) : name;
   const heldQueue = list === "queue" ? model.heldQueue().length : 0;
   const more = list === "queue" ? heldQueue < model.queue.length : !!model.more[list];
   if (!more) return false;

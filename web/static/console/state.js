@@ -26,14 +26,18 @@ const LIST_OF_STATE = {
   rejected: "rejected", grouped: "grouped",
 };
 export function listOf(state) { return LIST_OF_STATE[state]; }
-// Lists the server pages by cursor, in its index's order: Incoming oldest first (by arrival),
-// the set-aside lists most recently changed first.
-export const PAGED = ["incoming", "answered", "held", "rejected", "grouped"];
-const RECENT_FIRST = ["answered", "held", "rejected", "grouped"];
+// Lists the server pages by cursor, in its index's order: Incoming oldest first (by arrival) or
+// newest first (asked for only when a moderator orders it so), the set-aside lists most recently
+// changed first.
+export const PAGED = ["incoming", "incoming_newest", "answered", "held", "rejected", "grouped"];
+const DESCENDING = ["incoming_newest", "answered", "held", "rejected", "grouped"];
+
+// The paged list that feeds Incoming in an order.
+export function incomingList(order) { return order === "newest" ? "incoming_newest" : "incoming"; }
 
 // A question's place in a paged list: [score, id], as the server's index scores it.
 export function keyOf(model, list, q) {
-  if (list === "incoming") {
+  if (list === "incoming" || list === "incoming_newest") {
     const seq = model.seq.get(q.id);
     return [seq === undefined ? Infinity : seq, q.id];
   }
@@ -43,7 +47,7 @@ export function keyOf(model, list, q) {
 
 // Whether `a` comes before `b` in a list's order (or is the same place).
 export function notAfter(list, a, b) {
-  const desc = RECENT_FIRST.includes(list);
+  const desc = DESCENDING.includes(list);
   if (a[0] !== b[0]) return desc ? a[0] > b[0] : a[0] < b[0];
   if (a[1] === b[1]) return true;
   return desc ? a[1] > b[1] : a[1] < b[1];
@@ -81,7 +85,10 @@ export class Model {
     this.edge = {};
     this.more = {};
     if (snap.lists) {
-      for (const list of PAGED) this.takePage(list, snap.lists[list]);
+      for (const list of PAGED) {
+        if (snap.lists[list]) this.takePage(list, snap.lists[list]);
+        else { this.edge[list] = null; this.more[list] = (this.counts.incoming || 0) > 0; }
+      }
     } else {
       // A snapshot of the whole event (no lists): every list is held whole, in arrival order.
       this.counts = { queue: this.queue.length, screen: this.screen ? 1 : 0 };
@@ -101,7 +108,7 @@ export class Model {
     if (list === "queue") return;
     if (!page) { this.edge[list] = null; this.more[list] = false; return; }
     page.ids.forEach((id, i) => {
-      if (list === "incoming") this.seq.set(id, page.scores[i]);
+      if (list === "incoming" || list === "incoming_newest") this.seq.set(id, page.scores[i]);
     });
     const n = page.ids.length;
     if (n) this.edge[list] = [page.scores[n - 1], page.ids[n - 1]];
@@ -221,19 +228,22 @@ export function buckets(model, filters = NO_FILTERS) {
   const totals = {};
   const more = {};
   for (const name of LISTS) { out[name] = []; totals[name] = model.counts[name] || 0; more[name] = false; }
+  // Which paged list each shown list reads: Incoming's depends on its order.
+  const source = { incoming: incomingList(filters.order), answered: "answered", held: "held",
+    rejected: "rejected", grouped: "grouped" };
   for (const q of model.questions.values()) {
     const list = LIST_OF_STATE[q.state];
     if (list === undefined || list === "queue" || list === "screen") continue;
-    if (!model.inReach(list, q)) continue;
+    if (!model.inReach(source[list], q)) continue;
     if (passes(q, filters)) out[list].push(q);
   }
-  for (const name of PAGED) {
+  for (const [name, paged] of Object.entries(source)) {
     out[name].sort((a, b) => {
-      const ka = keyOf(model, name, a), kb = keyOf(model, name, b);
-      return ka[0] === kb[0] && ka[1] === kb[1] ? 0 : notAfter(name, ka, kb) ? -1 : 1;
+      const ka = keyOf(model, paged, a), kb = keyOf(model, paged, b);
+      return ka[0] === kb[0] && ka[1] === kb[1] ? 0 : notAfter(paged, ka, kb) ? -1 : 1;
     });
     out[name] = out[name].map((q) => q.id);
-    more[name] = !!model.more[name];
+    more[name] = !!model.more[paged];
   }
   const held = model.heldQueue();
   for (const qid of held) {
@@ -244,8 +254,7 @@ export function buckets(model, filters = NO_FILTERS) {
   const current = model.onScreen();
   totals.screen = model.screen ? 1 : 0;
   if (current && passes(current, filters)) out.screen.push(current.id);
-  if (filters.order === "newest") out.incoming.reverse();
-  else if (filters.order === "questions") out.incoming = questionsFirst(model, out.incoming);
+  if (filters.order === "questions") out.incoming = questionsFirst(model, out.incoming);
   return { out, totals, more };
 }
 
@@ -258,12 +267,6 @@ export function questionsFirst(model, ids) {
   };
   return ids.map((id, i) => [score(id), i, id]).sort((a, b) => b[0] - a[0] || a[1] - b[1])
     .map((row) => row[2]);
-}
-
-export function recentFirst(model, ids) {
-  const keyed = ids.map((id) => [model.questions.get(id).updated_at || "", id]);
-  keyed.sort((a, b) => (a[0] < b[0] ? 1 : a[0] > b[0] ? -1 : 0));
-  return keyed.map((pair) => pair[1]);
 }
 
 export function countText(shown, total) {
