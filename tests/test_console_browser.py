@@ -251,6 +251,8 @@ def test_long_columns_are_drawn_lazily_and_paged_as_you_walk(browser: Any, conte
     last = page.locator("#list-incoming .card").last.get_attribute("data-qid")
     assert ids.index(last) > 250
 
+    page.select_option("#f-order", "newest")  # pages from the newest end
+    expect(incoming.first).to_have_attribute("data-qid", ids[-1])
     page.keyboard.press("/")
     page.keyboard.type("buses")
     expect(page.locator("#n-incoming")).to_contain_text("of 3000")
@@ -276,8 +278,10 @@ def test_an_entry_for_a_question_not_loaded_moves_the_counts(browser: Any, conte
     expect(page.locator("#n-rejected")).to_have_text("(0)")
     moderation.apply("reject", ids[3], 1, "kim", reason="off topic")  # in the loaded part
     expect(_card(page, "incoming", ids[3])).to_have_count(0)
+    moderation.apply("undo", ids[3], 2, "kim")  # and back, in its place
+    expect(page.locator("#list-incoming .card").nth(3)).to_have_attribute("data-qid", ids[3])
     _ingest(store, "A brand new question?", start=9000)
-    expect(page.locator("#n-incoming")).to_have_text("(499)")
+    expect(page.locator("#n-incoming")).to_have_text("(500)")
 
 
 def test_approving_from_a_deep_page_works(browser: Any, contexts: list[Any], live_server: str,
