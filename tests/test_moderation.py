@@ -825,6 +825,29 @@ class ModeratorsAtWork(RuleBasedStateMachine):
         snap = self.store.snapshot()
         assert replayed == {q["id"]: q for q in snap.questions}
         assert queue == snap.queue and (screen or None) == snap.screen
+        self.the_state_indexes_and_the_logged_moves_agree_with_the_projection()
+
+    def the_state_indexes_and_the_logged_moves_agree_with_the_projection(self) -> None:
+        """What consoles at volume read (aggregator/columns.py): one index per state, and the
+        counts a console keeps from each entry's ``was``. Checked from the replay invariant
+        (a new invariant would change the derandomized sequences)."""
+        snap = self.store.snapshot()
+        states: dict[str, set[str]] = {}
+        for q in snap.questions:
+            states.setdefault(q["state"], set()).add(q["id"])
+        counts: dict[str, int] = {}
+        for entry in self.store.log_after():
+            was = entry.extra.get("was", {})
+            for q in entry.qs:
+                before = None if entry.type == "received" else was.get(q["id"], q["state"])
+                if before != q["state"]:
+                    if before is not None:
+                        counts[before] -= 1
+                    counts[q["state"]] = counts.get(q["state"], 0) + 1
+        for state in STATES:
+            indexed = set(self.conn.zrange(Keys(self.event).state(state), 0, -1))
+            assert indexed == states.get(state, set()), f"the {state} index is wrong"
+            assert counts.get(state, 0) == len(states.get(state, set())), f"{state} count"
 
     def teardown(self) -> None:
         keys = list(self.conn.scan_iter(Keys(self.event).pattern))
