@@ -54,6 +54,7 @@ chair = new ChairPanel(config, model, link.socket);
 agenda = new AgendaPanel(config, link.socket, (state) => {
   view.agenda = state;
   view.filters.agenda = state;
+  model.changes += 1;  // the item filter reads the agenda
   for (const qid of model.questions.keys()) model.touched.add(qid);  // badges name items by title
   view.previewSig = "";  // and so does the preview
   view.schedule();

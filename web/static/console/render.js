@@ -335,7 +335,7 @@ export class View {
     const active = document.activeElement;
     const focusWasInCards = !active || active === document.body ||
       (!!active.closest(".card") && active.tagName !== "TEXTAREA");
-    const { out, totals, more } = buckets(this.model, this.filters);
+    const { out, totals, more } = this.lists_();
     const geometry = this.geometry();
     const filtering = this.filtering();
     for (const [name, spec] of Object.entries(this.lists)) {
@@ -371,6 +371,17 @@ export class View {
       performance.mark("floor:first-render");
       requestAnimationFrame(() => setTimeout(() => performance.mark("floor:first-paint"), 0));
     }
+  }
+
+  // The lists, recomputed only when the model or the filters changed: a scroll redraws the
+  // window over the same lists (with 50,000 questions held, a recount would cost a frame).
+  lists_() {
+    const f = this.filters;
+    const key = [this.model.changes, f.text, f.platform, f.state, f.flag, f.order, f.item].join("\u0000");
+    if (!this.cached || this.cached.key !== key || this.cached.agenda !== f.agenda) {
+      this.cached = { key, agenda: f.agenda, lists: buckets(this.model, f) };
+    }
+    return this.cached.lists;
   }
 
   // The real pitch of a compact card, once one is drawn (fonts or zoom can change it).

@@ -67,6 +67,7 @@ export class Model {
     this.queueMore = false;      // whether some queued questions are not held yet
     this.generation = 0;         // bumped by each snapshot: pages asked before it are dropped
     this.lastSeq = 0;            // the highest arrival number seen
+    this.changes = 0;            // bumped by anything that can change the lists (a view's cache key)
   }
 
   get(qid) { return qid ? this.questions.get(qid) : undefined; }
@@ -74,6 +75,7 @@ export class Model {
   onScreen() { return this.get(this.screen) || null; }
 
   applySnapshot(snap) {
+    this.changes += 1;
     this.questions = new Map();
     this.seq = new Map();
     this.generation += 1;
@@ -105,6 +107,7 @@ export class Model {
 
   // A page of `list` (ids, scores, more), its questions already upserted.
   takePage(list, page) {
+    this.changes += 1;
     if (list === "queue") return;
     if (!page) { this.edge[list] = null; this.more[list] = false; return; }
     page.ids.forEach((id, i) => {
@@ -136,6 +139,7 @@ export class Model {
   upsert(q) {
     const old = this.questions.get(q.id);
     if (old && q.version <= old.version) return false;
+    this.changes += 1;
     this.questions.set(q.id, q);
     this.touched.add(q.id);
     return true;
@@ -147,6 +151,7 @@ export class Model {
   applyEntry(entry) {
     if (this.lastId !== null && !isAfter(entry.id, this.lastId)) return false;
     this.lastId = entry.id;
+    this.changes += 1;
     for (const [id, n] of Object.entries(entry.seq || {})) {
       this.seq.set(id, n);
       this.lastSeq = Math.max(this.lastSeq, n);
