@@ -136,9 +136,8 @@ class Step:
         # The question that left the screen in this step, and for how long it was there.
         self.left_screen: tuple[str, float] | None = None
         # The queue and the screen are watched by the caller before this reads them.
-        scored = pipe.zrange(keys.queue, 0, -1, withscores=True)
-        self.queue_scores: dict[str, float] = {str(x): float(score) for x, score in scored}
-        self.queue: list[str] = list(self.queue_scores)
+        self.queue: list[str] = [str(x) for x in pipe.zrange(keys.queue, 0, -1)]
+        self.queue_read = list(self.queue)  # as read, for writing only what changed
         self.queue_changed = False
         screen = pipe.get(keys.screen)
         self.screen: str | None = str(screen) if screen else None
@@ -247,6 +246,8 @@ class Step:
         moved = [i for i in self.read.values() if i.changed and i.q.state != i.was]
         seqs = {i.q.id: int(pipe.zscore(k.questions, i.q.id) or 0)
                 for i in moved if i.q.state == "new"}
+        plan = queue_plan(pipe, k.queue, self.queue_read, self.queue) if self.queue_changed \
+            else None
         pipe.multi()
         changed = []
         for item in self.read.values():
@@ -261,7 +262,7 @@ class Step:
                 "data": json.dumps(data, ensure_ascii=False), "undo": json.dumps(item.undo)})
             columns.move(pipe, k, item.q.id, item.was, item.q.state, now, seqs.get(item.q.id))
         if self.queue_changed:
-            write_queue(pipe, k.queue, self.queue_scores, self.queue)
+            write_queue(pipe, k.queue, self.queue, plan)
         if self.screen_changed:
             if self.screen:
                 pipe.set(k.screen, self.screen)
@@ -284,26 +285,42 @@ class Step:
         return str(pipe.execute()[-1])
 
 
-def write_queue(pipe: redis.client.Pipeline, key: str, before: dict[str, float],
-                after: list[str]) -> None:
-    """Queue the writes that make the queue ``after`` (ids in order) from ``before`` (id ->
-    score). Only the order of the scores counts, so when the ids kept stay in their order and
-    new ones join only at the front or the back (approve, screen, unscreen: nearly every step),
-    only the ids that left or joined are written; a long queue is not rewritten per action.
-    Anything else (a reorder) rewrites it with scores 0..n-1."""
-    members = set(after)
-    kept = [qid for qid in after if qid in before]
-    first = next((i for i, qid in enumerate(after) if qid in before), len(after))
+# The queue's incremental writes: the ids that left, and the ids that joined with their scores.
+QueuePlan = tuple[list[str], dict[str, float]]
+
+
+def queue_plan(pipe: redis.client.Pipeline, key: str, before: list[str],
+               after: list[str]) -> QueuePlan | None:
+    """Read (``pipe`` watching, before MULTI) what it takes to make the queue ``after`` from
+    ``before`` (both ids in order) by writing only the ids that left or joined. Only the order
+    of the scores counts, so that works when the ids kept stay in their order and new ones join
+    only at the front or the back (approve, screen, unscreen: nearly every step), and a long
+    queue is not rewritten per action. None otherwise (a reorder): rewrite it whole."""
+    members, had = set(after), set(before)
+    kept = [qid for qid in before if qid in members]
+    first = next((i for i, qid in enumerate(after) if qid in had), len(after))
+    if after[first:first + len(kept)] != kept:
+        return None
     front, back = after[:first], after[first + len(kept):]
-    in_order = all(before[a] < before[b] for a, b in zip(kept, kept[1:], strict=False))
-    if in_order and after[first:first + len(kept)] == kept:
-        gone = [qid for qid in before if qid not in members]
+    joined: dict[str, float] = {}
+    if front:
+        low = pipe.zrange(key, 0, 0, withscores=True)
+        start = float(low[0][1]) if low else 0.0
+        joined.update({qid: start - len(front) + i for i, qid in enumerate(front)})
+    if back:
+        high = pipe.zrange(key, -1, -1, withscores=True)
+        start = float(high[0][1]) + 1 if high else 0.0
+        joined.update({qid: start + i for i, qid in enumerate(back)})
+    return [qid for qid in before if qid not in members], joined
+
+
+def write_queue(pipe: redis.client.Pipeline, key: str, after: list[str],
+                plan: QueuePlan | None) -> None:
+    """Queue, inside MULTI, the writes of ``plan`` (or of the whole queue ``after``)."""
+    if plan is not None:
+        gone, joined = plan
         if gone:
             pipe.zrem(key, *gone)
-        low = min(before.values(), default=0.0)
-        high = max(before.values(), default=-1.0)
-        joined = {qid: low - len(front) + i for i, qid in enumerate(front)}
-        joined.update({qid: high + 1 + i for i, qid in enumerate(back)})
         if joined:
             pipe.zadd(key, joined)
         return
