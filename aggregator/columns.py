@@ -139,6 +139,50 @@ def move(pipe: redis.client.Pipeline, keys: Keys, qid: str, was: str, state: str
         pipe.zadd(keys.state(state), {qid: millis(now)})
 
 
+# The queue's incremental writes: the ids that left, and the ids that joined with their scores.
+QueuePlan = tuple[list[str], dict[str, float]]
+
+
+def queue_plan(pipe: redis.client.Pipeline, key: str, before: list[str],
+               after: list[str]) -> QueuePlan | None:
+    """Read (``pipe`` watching, before MULTI) what it takes to make the queue ``after`` from
+    ``before`` (both ids in order) by writing only the ids that left or joined. Only the order
+    of the scores counts, so that works when the ids kept stay in their order and new ones join
+    only at the front or the back (approve, screen, unscreen: nearly every step), and a long
+    queue is not rewritten per action. None otherwise (a reorder): rewrite it whole."""
+    members, had = set(after), set(before)
+    kept = [qid for qid in before if qid in members]
+    first = next((i for i, qid in enumerate(after) if qid in had), len(after))
+    if after[first:first + len(kept)] != kept:
+        return None
+    front, back = after[:first], after[first + len(kept):]
+    joined: dict[str, float] = {}
+    if front:
+        low = pipe.zrange(key, 0, 0, withscores=True)
+        start = float(low[0][1]) if low else 0.0
+        joined.update({qid: start - len(front) + i for i, qid in enumerate(front)})
+    if back:
+        high = pipe.zrange(key, -1, -1, withscores=True)
+        start = float(high[0][1]) + 1 if high else 0.0
+        joined.update({qid: start + i for i, qid in enumerate(back)})
+    return [qid for qid in before if qid not in members], joined
+
+
+def write_queue(pipe: redis.client.Pipeline, key: str, after: list[str],
+                plan: QueuePlan | None) -> None:
+    """Queue, inside MULTI, the writes of ``plan`` (or of the whole queue ``after``)."""
+    if plan is not None:
+        gone, joined = plan
+        if gone:
+            pipe.zrem(key, *gone)
+        if joined:
+            pipe.zadd(key, joined)
+        return
+    pipe.delete(key)
+    if after:
+        pipe.zadd(key, {qid: rank for rank, qid in enumerate(after)})
+
+
 class PageError(ValueError):
     """A page request the columns cannot answer (unknown list, bad cursor)."""
 
