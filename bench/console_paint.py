@@ -132,7 +132,12 @@ def serve(conn: Any, event: str, web_dir: Path | None = None) -> tuple[Any, str]
         app.static_folder = str(web_dir / "static")
         app.jinja_loader = FileSystemLoader(str(web_dir / "templates"))
     Accounts(conn, event).add(USER, PASSWORD)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    from web.extensions import NoDelayRequestHandler
+
+    # As `floor web` serves (and gunicorn does): TCP_NODELAY, or a frame that follows another
+    # on the socket waits ~40 ms for the browser's delayed ACK, whatever the console does.
+    server = make_server("127.0.0.1", 0, app, threaded=True,
+                         request_handler=NoDelayRequestHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_port}"
 
