@@ -13,7 +13,7 @@ A console is sent the counts of every list, the whole queue's ids, the screen an
 of each list (``snapshot``), all read in one script so they agree with the log id sent with them;
 it asks for further pages (``page``) with the cursor of the last card it holds, and keeps the
 rest true from the log entries, which name the state each moved question came from (``was``) and
-the arrival number of one that (re)enters "new" (``seq``).
+the arrival number of one that arrives (``arrival``) or goes back to "new" (``seq``).
 """
 
 from __future__ import annotations

@@ -97,6 +97,7 @@ class LogEntryPayload(TypedDict):
     screen: NotRequired[str]
     was: NotRequired[dict[str, str]]  # qid -> the state it left, for each question that moved
     seq: NotRequired[dict[str, int]]  # qid -> arrival number, for each one that (re)entered new
+    arrival: NotRequired[str]  # a received question's arrival number (a plain string: cheap)
 
 
 class BoardQuestion(TypedDict):

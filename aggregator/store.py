@@ -40,7 +40,7 @@ for _ = 1, tonumber(ARGV[5]) do
     redis.call('ZADD', index, seq, qid)
     redis.call('ZADD', fresh, seq, qid)
     redis.call('XADD', log, '*', 'type', 'received', 'qid', qid, 'actor', source, 'at', now,
-               'qs', '[' .. data .. ']', 'seq', '{' .. cjson.encode(qid) .. ':' .. seq .. '}')
+               'qs', '[' .. data .. ']', 'arrival', seq)
     added[#added + 1] = qid
   end
   i = i + 3

@@ -83,7 +83,7 @@ def test_the_console_snapshot_and_pages_have_their_typed_shape(store: Store, eve
             _conforms(dict(question), QuestionPayload)
     entries = [e.to_dict() for e in store.log_after()]
     assert entries[-1]["was"] == {qids[1]: "new"}  # typed as LogEntryPayload's optional keys
-    assert entries[0]["seq"] == {qids[0]: 1}
+    assert entries[0]["arrival"] == "1"
 
 
 def test_the_board_has_its_typed_shape(store: Store, event: str) -> None:

@@ -99,12 +99,12 @@ describe("entries about questions the console does not hold", () => {
 
   it("count a new arrival, and show it once the whole list is held", () => {
     const partial = pagedModel(500, 100);
-    partial.applyEntry({ id: "8-0", type: "received", qid: "x:501", seq: { "x:501": 501 },
+    partial.applyEntry({ id: "8-0", type: "received", qid: "x:501", arrival: "501",
       qs: [question(501)] });
     assert.equal(buckets(partial, ORDER).totals.incoming, 501);
     assert.equal(buckets(partial, ORDER).out.incoming.includes("x:501"), false);
     const whole = pagedModel(100, 100);
-    whole.applyEntry({ id: "8-0", type: "received", qid: "x:101", seq: { "x:101": 101 },
+    whole.applyEntry({ id: "8-0", type: "received", qid: "x:101", arrival: "101",
       qs: [question(101)] });
     assert.equal(buckets(whole, ORDER).out.incoming.at(-1), "x:101");
   });
@@ -134,7 +134,7 @@ describe("Incoming newest first", () => {
     view = buckets(model, newest);
     assert.equal(view.out.incoming[0], "x:500");
     assert.equal(view.out.incoming.length, 100);
-    model.applyEntry({ id: "9-0", type: "received", qid: "x:501", seq: { "x:501": 501 },
+    model.applyEntry({ id: "9-0", type: "received", qid: "x:501", arrival: "501",
       qs: [question(501)] });
     assert.equal(buckets(model, newest).out.incoming[0], "x:501");
     assert.equal(buckets(model, ORDER).out.incoming.length, 100);  // oldest first: as before

@@ -156,7 +156,11 @@ export class Model {
       this.seq.set(id, n);
       this.lastSeq = Math.max(this.lastSeq, n);
     }
-    if (entry.type === "received" && !entry.seq) {
+    if (entry.type === "received" && entry.arrival !== undefined) {
+      const n = Number(entry.arrival);
+      this.seq.set(entry.qid, n);
+      this.lastSeq = Math.max(this.lastSeq, n);
+    } else if (entry.type === "received" && !entry.seq) {
       // From a server that sends no arrival numbers: the next one.
       for (const q of entry.qs || []) if (!this.seq.has(q.id)) this.seq.set(q.id, ++this.lastSeq);
     }
