@@ -284,6 +284,25 @@ def test_an_entry_for_a_question_not_loaded_moves_the_counts(browser: Any, conte
     expect(page.locator("#n-incoming")).to_have_text("(500)")
 
 
+def test_a_long_queue_pages_in_as_it_scrolls(browser: Any, contexts: list[Any], live_server: str,
+                                             store: Store) -> None:
+    ids = _many(store, 260)
+    moderation = Moderation(store.conn, store.keys.event)
+    for qid in ids:
+        moderation.apply("approve", qid, 1, "kim")
+    page = _console(browser, contexts, live_server)
+    expect(page.locator("#n-queue")).to_have_text("(260)")
+    queue = page.locator("#list-queue .card")
+    expect(queue.first).to_have_attribute("data-qid", ids[0])
+    for _ in range(40):  # scroll to the bottom until the whole queue is held
+        page.eval_on_selector("#col-queue .scroll", "el => { el.scrollTop = el.scrollHeight; }")
+        if queue.last.get_attribute("data-qid") == ids[-1]:
+            break
+        page.wait_for_timeout(150)
+    expect(queue.last).to_have_attribute("data-qid", ids[-1])
+    assert queue.count() < 80  # still only the cards in view
+
+
 def test_approving_from_a_deep_page_works(browser: Any, contexts: list[Any], live_server: str,
                                           store: Store) -> None:
     ids = _many(store, 1000)
