@@ -272,7 +272,8 @@ class Columns:
         elif name in LISTS or name in PAGED_ONLY:
             score, last = _cursor(after)
             state, desc = LISTS.get(name) or PAGED_ONLY[name]
-            self.build()  # a no-op once the marker is set (one EXISTS)
+            if not self.conn.exists(k.indexed):
+                self.build()
             scored, datas, count = self._page(keys=[k.state(state), k.question("")],
                                               args=["1" if desc else "0", score, last, limit])
             page = _list_page(scored, limit)
