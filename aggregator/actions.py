@@ -149,8 +149,8 @@ def _undo(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
     q = item.q
     if before["state"] == "on_screen" and step.screen not in (None, q.id):
         raise Refused("another question is on screen: take it off first")
-    if before.get("unmute"):  # undoing a mute unmutes (if no one has already)
-        step.unmute(before["unmute"], item)
+    if before.get("unmute") and q.author_key:  # undoing a mute unmutes (if no one has yet)
+        step.unmute(q.author_key, item)
     if q.state == "grouped":
         parent = step.load(q.parent)
         parent.q.asked_by = max(1, parent.q.asked_by - q.asked_by)
@@ -177,7 +177,9 @@ def _mute(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
         raise Refused("this post has no author to mute")
     if step.is_muted(author):
         raise Refused(f"{author_words(item.q)} is already muted")
-    item.undo[-1] = {**item.undo[-1], "unmute": author}
+    # The snapshot marks the mute; the author is the question's own (so a purge of authors
+    # leaves no handle in the undo stack).
+    item.undo[-1] = {**item.undo[-1], "unmute": True}
     item.q.aside_reason = MUTED
     step.mute(author, item.q.id)
     return {}

@@ -236,3 +236,24 @@ def test_console_socket_rejects_a_selection_in_one_step(
     bad = client.call("act", {"action": "reject", "targets": [{"qid": a}]}, namespace=NS,
                       timeout=5)
     assert bad["ok"] is False
+
+
+def test_a_purge_forgets_who_was_muted(conn: redis.Redis, event: str, store: Store,
+                                       mod: Moderation) -> None:
+    """Muted authors are personal data: after a purge no key names or holds their handle, and
+    undo of the mute (its snapshot names no one) unmutes no one."""
+    from aggregator.retention import Retention
+    from aggregator.settings import EventSettings, RetentionSettings, Settings
+    from tests.test_purge import dump
+
+    first = post(store, "Spam", handle="spammer-handle-example")
+    mod.apply("mute", first, 1, "sam")
+    later = post(store, "More spam", handle="spammer-handle-example")
+    assert "spammer-handle-example" in dump(conn, event)
+    settings = Settings(event=EventSettings(slug=event), retention=RetentionSettings(
+        purge_after_days=90, meeting_date="2026-01-10"))
+    report = Retention(conn, settings).purge()
+    assert report.counts["muted authors"] == 1
+    assert "spammer-handle-example" not in dump(conn, event)
+    mod.apply("undo", first, v(store, first), "sam")
+    assert state(store, first) == ("new", "") and state(store, later) == ("held", MUTED)
