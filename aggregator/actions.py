@@ -189,7 +189,9 @@ def _unmute(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
     """Unmute the card's author: their posts the mute set aside, still held for it, come back
     as new (each its own log entry), and later posts arrive as usual."""
     author = item.q.author_key
-    if not author or not step.unmute(author, item):
+    if not author:
+        raise Refused("this post has no author to unmute")
+    if not step.unmute(author, item):
         raise Refused(f"{author_words(item.q)} is not muted")
     return {}
 

@@ -111,8 +111,9 @@ def test_unmute_from_any_card_of_the_author(store: Store, mod: Moderation) -> No
     assert state(store, other) == ("held", "") and state(store, kept) == ("held", "")
 
 
+@pytest.mark.parametrize("action", ["unmute", "undo"])
 def test_an_unmuted_post_arriving_during_the_unmute_is_not_lost(
-        store: Store, mod: Moderation, monkeypatch: pytest.MonkeyPatch) -> None:
+        store: Store, mod: Moderation, monkeypatch: pytest.MonkeyPatch, action: str) -> None:
     first = post(store, "Spam one")
     mod.apply("mute", first, 1, "sam")
     arrived: list[str] = []
@@ -125,7 +126,7 @@ def test_an_unmuted_post_arriving_during_the_unmute_is_not_lost(
         return done
 
     monkeypatch.setattr(Step, "unmute", meanwhile)
-    mod.apply("unmute", first, v(store, first), "kim")
+    mod.apply(action, first, v(store, first), "kim")
     assert state(store, arrived[0]) == ("new", "")
     assert store.log_after()[-1].qid == arrived[0]
 
@@ -143,6 +144,8 @@ def test_a_post_with_no_author_cannot_be_muted(store: Store, mod: Moderation) ->
     (qid,) = store.ingest("web", [(normalise(Post("web", "anon", "Anonymous?")), {})])
     with pytest.raises(Refused, match="^this post has no author to mute$"):
         mod.apply("mute", qid, 1, "sam")
+    with pytest.raises(Refused, match="^this post has no author to unmute$"):
+        mod.apply("unmute", qid, 1, "sam")
 
 
 def test_bulk_reject_skips_the_card_changed_meanwhile_and_says_which(
