@@ -14,13 +14,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aggregator.normalise import clean_text
-from aggregator.question import STATES, Question
+from aggregator.question import PLATFORMS, STATES, Question
 
 if TYPE_CHECKING:
     from aggregator.moderation import Item, Step
 
 REJECT_REASON_MAX = 200
 DIRECTED_MAX = 60
+# The reason a muted author's posts are held with (``Question.aside_reason``).
+MUTED = "muted author"
+# How many questions one step may act on (a selection, a cluster): enough for a storm, small
+# enough that one MULTI/EXEC and its log entries stay quick for every console.
+MANY_MAX = 200
 
 # A handler does an action's own work inside the step, after the engine has checked the version
 # and the state and pushed the undo snapshot, and before it moves the question to ``to``.
@@ -144,6 +149,8 @@ def _undo(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
     q = item.q
     if before["state"] == "on_screen" and step.screen not in (None, q.id):
         raise Refused("another question is on screen: take it off first")
+    if before.get("unmute") and q.author_key:  # undoing a mute unmutes (if no one has yet)
+        step.unmute(q.author_key, item)
     if q.state == "grouped":
         parent = step.load(q.parent)
         parent.q.asked_by = max(1, parent.q.asked_by - q.asked_by)
@@ -152,8 +159,54 @@ def _undo(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
     item.undo = item.undo[:-1]
     q.text, q.parent = before["text"], before["parent"]
     q.reject_reason = before["reject_reason"]
+    q.aside_reason = before.get("aside_reason", "")
     step.set_state(item, before["state"], front=True)
     return {}
+
+
+def author_words(q: Question) -> str:
+    """A post's author as a moderator reads it: "@sam on X"."""
+    return f"{q.author_handle or q.author_name} on {PLATFORMS.get(q.platform, q.platform)}"
+
+
+def _mute(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
+    """Mute the card's author: the card is set aside, and so is every later post of theirs
+    (at ingest, aggregator/store.py). Undo of this step unmutes."""
+    author = item.q.author_key
+    if not author:
+        raise Refused("this post has no author to mute")
+    if step.is_muted(author):
+        raise Refused(f"{author_words(item.q)} is already muted")
+    # The snapshot marks the mute; the author is the question's own (so a purge of authors
+    # leaves no handle in the undo stack).
+    item.undo[-1] = {**item.undo[-1], "unmute": True}
+    item.q.aside_reason = MUTED
+    step.mute(author, item.q.id)
+    return {}
+
+
+def _unmute(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
+    """Unmute the card's author: their posts the mute set aside, still held for it, come back
+    as new (each its own log entry), and later posts arrive as usual."""
+    author = item.q.author_key
+    if not author:
+        raise Refused("this post has no author to unmute")
+    if not step.unmute(author, item):
+        raise Refused(f"{author_words(item.q)} is not muted")
+    return {}
+
+
+def _reject_like(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
+    """Reject a question of a cluster: the question ``like`` or one triage suggested as its
+    repeat. The console sends the whole cluster as one step (``Moderation.apply_many``)."""
+    like = str(params.get("like") or "")
+    if not like:
+        raise Refused("say which question these repeat")
+    suggest = item.q.triage.get("suggest")
+    suggested = str(suggest.get("qid", "")) if isinstance(suggest, dict) else ""
+    if like not in (item.q.id, suggested):
+        raise Refused(f"triage did not suggest this question as a repeat of {like}")
+    return {**_reject(step, item, params), "like": like}
 
 
 ANSWER_NOTE_MAX = 1_000
@@ -188,12 +241,15 @@ class Action:
     key: str  # the console's key, "" when the action has none of its own
     params: tuple[str, ...] = ()
     handler: Handler = _nothing
+    # Whether a moderator may apply it to several questions in one step (a selection, a
+    # cluster): ``Moderation.apply_many``, one log entry per question.
+    many: bool = False
 
     def to_config(self) -> dict[str, Any]:
         """The action as the console's page config carries it."""
         return {"from": sorted(self.sources), "to": self.to, "undoable": self.undoable,
                 "done": self.done, "label": self.label, "key": self.key,
-                "params": list(self.params)}
+                "params": list(self.params), "many": self.many}
 
 
 EVERY_STATE = frozenset(STATES)
@@ -202,7 +258,7 @@ ANSWERABLE = frozenset({"new", "approved", "on_screen", "answered", "held"})
 _TABLE = (
     Action("approve", frozenset({"new"}), "approved", True, "approved", "Approve", "a"),
     Action("reject", frozenset({"new", "approved"}), "rejected", True, "rejected", "Reject",
-           "r", ("reason",), _reject),
+           "r", ("reason",), _reject, many=True),
     Action("screen", frozenset({"new", "approved"}), "on_screen", True, "screened",
            "On screen", "s", ("then",), _screen),
     Action("answer", frozenset({"on_screen"}), "answered", True, "answered", "Answered", "d"),
@@ -237,6 +293,14 @@ _TABLE = (
            "To be answered in writing", "", (), _in_writing),
     Action("not_in_writing", ANSWERABLE, None, False, "unmarked the written answer to",
            "Not in writing after all", "", (), _not_in_writing),
+    # Storm controls. A mute sets the card aside with the reason; undo of it unmutes.
+    Action("mute", frozenset({"new", "approved"}), "held", True, "muted the author of",
+           "Mute the author", "M", (), _mute),
+    Action("unmute", EVERY_STATE, None, False, "unmuted the author of", "Unmute the author",
+           "U", (), _unmute),
+    Action("reject_like", frozenset({"new", "approved"}), "rejected", True,
+           "rejected as a repeat", "Reject all like this", "R", ("reason", "like"),
+           _reject_like, many=True),
 )
 ACTIONS: dict[str, Action] = {action.name: action for action in _TABLE}
 

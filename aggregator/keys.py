@@ -147,3 +147,13 @@ class Keys:
 
     def heartbeat(self, source: str) -> str:
         return self.prefix + "alive:" + source
+
+    @property
+    def muted(self) -> str:
+        """Set of muted authors (``Question.author_key``): ingest sets their new posts aside."""
+        return self.prefix + "muted"
+
+    def muted_posts(self, author: str) -> str:
+        """Set of the question ids set aside because ``author`` is muted (the card the mute was
+        made on, and each post ingest set aside since): what an unmute brings back."""
+        return self.prefix + "muted-posts:" + author

@@ -13,6 +13,7 @@ EXEC, so it too is retried rather than answered from reads that were never true 
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,12 +23,12 @@ from typing import Any
 import redis
 
 from aggregator import columns
-from aggregator.actions import ACTIONS, Action, Refused, done_words
+from aggregator.actions import ACTIONS, MANY_MAX, MUTED, Action, Refused, done_words
 from aggregator.keys import Keys
 from aggregator.question import STATE_WORDS, Question, utc_now
 from aggregator.redis_server import replicated
 
-__all__ = ["Item", "Moderation", "Refused", "Step", "UNDO_DEPTH"]
+__all__ = ["Item", "Moderation", "Refused", "Skipped", "Step", "UNDO_DEPTH"]
 
 UNDO_DEPTH = 20
 # The reject reason of a post its author deleted before it was shown.
@@ -48,11 +49,13 @@ class Item:
 
     def snapshot(self) -> dict[str, Any]:
         return {"state": self.q.state, "text": self.q.text, "parent": self.q.parent,
-                "reject_reason": self.q.reject_reason}
+                "reject_reason": self.q.reject_reason, "aside_reason": self.q.aside_reason}
 
 
 # What a step decided to log: entry type, question id, extra fields. None: nothing to write.
 Decision = tuple[str, str, dict[str, str]] | None
+# The questions of a many-question step that were not changed, each with the reason.
+Skipped = list[tuple[str, str]]
 
 
 class Moderation:
@@ -66,7 +69,32 @@ class Moderation:
         spec = ACTIONS.get(action)
         if spec is None:
             raise Refused(f"unknown action {action!r}")
-        return str(self._transact(actor, lambda step: step.run(spec, qid, version, params)))
+        return self._transact(actor, lambda step: step.run(spec, qid, version, params))[0]
+
+    def apply_many(self, action: str, targets: list[tuple[str, int]], actor: str,
+                   **params: Any) -> tuple[list[str], Skipped]:
+        """One action on several questions (each with the version the moderator saw) in one
+        step: the log ids written (one entry per question changed) and the questions skipped,
+        with why (changed by someone meanwhile, or not in a state the action applies from).
+        Refused, with every reason, when it would change none."""
+        spec = ACTIONS.get(action)
+        if spec is None:
+            raise Refused(f"unknown action {action!r}")
+        if not spec.many:
+            raise Refused(f"{spec.label} applies to one question at a time")
+        unique = list(dict.fromkeys(qid for qid, _ in targets))
+        if not unique:
+            raise Refused("select the questions first")
+        if len(unique) > MANY_MAX:
+            raise Refused(f"at most {MANY_MAX} questions at once")
+        seen = dict(reversed(targets))  # the first version named for each question
+        skipped: Skipped = []
+
+        def decide(step: Step) -> Decision:
+            skipped.clear()
+            return step.run_many(spec, [(qid, seen[qid]) for qid in unique], params, skipped)
+
+        return self._transact(actor, decide), list(skipped)
 
     def retract(self, qid: str, actor: str, *, reason: str = RETRACTED,
                 flag: str = "deleted") -> str | None:
@@ -75,7 +103,8 @@ class Moderation:
         is ignored. Returns the log id, if anything changed."""
         if not self.conn.exists(self.keys.question(qid)):
             return None
-        return self._transact(actor, lambda step: step.retract(qid, reason, flag))
+        ids = self._transact(actor, lambda step: step.retract(qid, reason, flag))
+        return ids[0] if ids else None
 
     def clear_screen(self, actor: str) -> str:
         """The safety valve: whatever is on screen goes back to the front of the queue.
@@ -86,7 +115,7 @@ class Moderation:
                 raise Refused("the screen is already clear")
             return step.run(ACTIONS["clear"], step.screen, None, {})
 
-        return str(self._transact(actor, clear))
+        return self._transact(actor, clear)[0]
 
     def screen_next(self, actor: str) -> str:
         """Put the first queued question on screen, only while the screen is clear: a remote
@@ -100,13 +129,13 @@ class Moderation:
                 raise Refused("the queue is empty")
             return step.run(ACTIONS["screen"], step.queue[0], None, {})
 
-        return str(self._transact(actor, next_one))
+        return self._transact(actor, next_one)[0]
 
-    def _transact(self, actor: str, decide: Callable[[Step], Decision]) -> str | None:
+    def _transact(self, actor: str, decide: Callable[[Step], Decision]) -> list[str]:
         """Run ``decide`` in a fresh step until it writes, refuses or does nothing from reads
-        that were all true at once; the log id it wrote, if any."""
+        that were all true at once; the log ids it wrote (none when it did nothing)."""
 
-        def attempt(pipe: redis.client.Pipeline) -> str | None:
+        def attempt(pipe: redis.client.Pipeline) -> list[str]:
             step = Step(pipe, self.keys, actor)
             try:
                 decision = decide(step)
@@ -115,13 +144,13 @@ class Moderation:
             except Exception:
                 step.confirm_reads()
                 raise
-            return None if decision is None else step.write(*decision)
+            return [] if decision is None else step.write(*decision)
 
-        result = self.conn.transaction(attempt, self.keys.queue, self.keys.screen,
-                                       value_from_callable=True)
-        if result is not None:
+        result: list[str] = self.conn.transaction(attempt, self.keys.queue, self.keys.screen,
+                                                  value_from_callable=True)
+        if result:
             replicated(self.conn)  # behind Sentinel: on a replica before it is acknowledged
-        return None if result is None else str(result)
+        return result
 
 
 class Step:
@@ -142,6 +171,12 @@ class Step:
         screen = pipe.get(keys.screen)
         self.screen: str | None = str(screen) if screen else None
         self.screen_changed = False
+        # Questions changed in this step that get a log entry of their own (a many-question
+        # step, an unmute's returning posts), with its extra fields; the rest ride in the
+        # entry of the question acted on.
+        self.own_entries: dict[str, dict[str, str]] = {}
+        # Further writes for the MULTI (the muted authors' keys).
+        self.writes: list[Callable[[redis.client.Pipeline], Any]] = []
 
     def load(self, qid: str) -> Item:
         """The question, watched before it is read, so a later change makes EXEC fail."""
@@ -182,6 +217,8 @@ class Step:
         if state == "on_screen":
             self.screen, self.screen_changed = q.id, True
             q.on_screen_since = self.now
+        if q.state == "held":
+            q.aside_reason = ""  # the reason a rule set it aside holds only while it is held
         q.state = state
 
     def move_in_queue(self, item: Item, index: int) -> None:
@@ -200,6 +237,40 @@ class Step:
         self.remember(current)
         self.set_state(current, state)
         current.q.last_action = "displace"
+
+    # -- muted authors: the set ingest checks, and the posts set aside for each -------------
+
+    def is_muted(self, author: str) -> bool:
+        self.pipe.watch(self.keys.muted)
+        return bool(self.pipe.sismember(self.keys.muted, author))
+
+    def mute(self, author: str, qid: str) -> None:
+        muted, posts = self.keys.muted, self.keys.muted_posts(author)
+        self.writes.append(lambda pipe: pipe.sadd(muted, author))
+        self.writes.append(lambda pipe: pipe.sadd(posts, qid))
+
+    def unmute(self, author: str, acted: Item) -> bool:
+        """Unmute ``author`` (False if not muted) and bring back, as new, each post the mute
+        set aside that is still held for it. The list of those posts is watched, so a post that
+        ingest sets aside meanwhile makes the step retry and come back too."""
+        if not self.is_muted(author):
+            return False
+        posts = self.keys.muted_posts(author)
+        self.pipe.watch(posts)
+        for qid in sorted(self.pipe.smembers(posts)):
+            if not self.pipe.exists(self.keys.question(qid)):
+                continue  # purged
+            item = self.load(qid)
+            if item.q.state != "held" or item.q.aside_reason != MUTED:
+                continue  # a moderator has dealt with it since
+            self.set_state(item, "new")
+            if item is not acted:  # its own "unmute" entry, whichever step unmuted
+                item.q.last_action = "unmute"
+                self.own_entries[qid] = {"type": "unmute"}
+        muted = self.keys.muted
+        self.writes.append(lambda pipe: pipe.srem(muted, author))
+        self.writes.append(lambda pipe: pipe.delete(posts))
+        return True
 
     # -- the steps ---------------------------------------------------------------------------
 
@@ -223,6 +294,32 @@ class Step:
         q.last_action = action.name
         return action.name, qid, extra
 
+    def run_many(self, action: Action, targets: list[tuple[str, int]],
+                 params: dict[str, Any], skipped: Skipped) -> Decision:
+        """One action on each target in turn; a target it does not apply to is skipped (and
+        left as read), the others each get their own log entry."""
+        first: Decision = None
+        for qid, version in targets:
+            before = copy.deepcopy(self.read.get(qid))
+            try:
+                decision = self.run(action, qid, version, params)
+            except Refused as exc:
+                skipped.append((qid, str(exc)))
+                if before is None:
+                    self.read.pop(qid, None)
+                else:
+                    self.read[qid] = before
+                continue
+            assert decision is not None
+            if first is None:
+                first = decision
+            else:
+                self.own_entries[qid] = decision[2]
+        if first is None:
+            raise Refused(skipped[0][1] if len(skipped) == 1 else "nothing was changed: " +
+                          "; ".join(f"{qid}: {why}" for qid, why in skipped))
+        return first
+
     def retract(self, qid: str, reason: str, flag: str) -> Decision:
         item = self.load(qid)
         q = item.q
@@ -239,7 +336,8 @@ class Step:
 
     # -- one MULTI/EXEC for everything ---------------------------------------------------------
 
-    def write(self, entry_type: str, qid: str, extra: dict[str, str]) -> str:
+    def write(self, entry_type: str, qid: str, extra: dict[str, str]) -> list[str]:
+        """Everything in one MULTI/EXEC: the log ids written, the acted question's first."""
         now = self.now
         pipe, k = self.pipe, self.keys
         # The state indexes: a question back in "new" takes its arrival place again.
@@ -249,7 +347,10 @@ class Step:
         plan = columns.queue_plan(pipe, k.queue, self.queue_read, self.queue) \
             if self.queue_changed else None
         pipe.multi()
-        changed = []
+        # (qid, extra fields, projections) of each entry: the acted question's, then each own.
+        entries: list[tuple[str, dict[str, str], list[Any]]] = [(qid, extra, [])]
+        entries += [(other, fields, []) for other, fields in self.own_entries.items()]
+        entry_of = {entry[0]: entry for entry in entries}
         for item in self.read.values():
             if not item.changed:
                 continue
@@ -257,7 +358,7 @@ class Step:
             item.q.last_actor, item.q.updated_at = self.actor, now
             item.q.undo_depth = len(item.undo)
             data = item.q.to_dict()
-            changed.append(data)
+            entry_of.get(item.q.id, entries[0])[2].append(data)
             pipe.hset(k.question(item.q.id), mapping={
                 "data": json.dumps(data, ensure_ascii=False), "undo": json.dumps(item.undo)})
             columns.move(pipe, k, item.q.id, item.was, item.q.state, now, seqs.get(item.q.id))
@@ -268,21 +369,27 @@ class Step:
                 pipe.set(k.screen, self.screen)
             else:
                 pipe.delete(k.screen)
-        fields = {"type": entry_type, "qid": qid, "actor": self.actor, "at": now,
-                  "qs": json.dumps(changed, ensure_ascii=False), **extra}
-        if moved:
-            fields["was"] = json.dumps({i.q.id: i.was for i in moved})
-        if seqs:
-            fields["seq"] = json.dumps(seqs)
-        if self.queue_changed:
-            fields["queue"] = json.dumps(self.queue)
-        if self.screen_changed:
-            fields["screen"] = self.screen or ""
-        if self.left_screen is not None:
-            fields["off_screen"], seconds = self.left_screen
-            fields["seconds_on_screen"] = f"{seconds:.1f}"
-        pipe.xadd(k.log, fields)  # type: ignore[arg-type]
-        return str(pipe.execute()[-1])
+        for write in self.writes:
+            write(pipe)
+        was = {i.q.id: i.was for i in moved}
+        for n, (entry_qid, entry_extra, changed) in enumerate(entries, 1):
+            fields = {"type": entry_type, "qid": entry_qid, "actor": self.actor, "at": now,
+                      "qs": json.dumps(changed, ensure_ascii=False), **entry_extra}
+            ids = [data["id"] for data in changed]
+            if entry_was := {qid: was[qid] for qid in ids if qid in was}:
+                fields["was"] = json.dumps(entry_was)
+            if entry_seqs := {qid: seqs[qid] for qid in ids if qid in seqs}:
+                fields["seq"] = json.dumps(entry_seqs)
+            if n == len(entries):  # the queue and the screen as they are after the whole step
+                if self.queue_changed:
+                    fields["queue"] = json.dumps(self.queue)
+                if self.screen_changed:
+                    fields["screen"] = self.screen or ""
+                if self.left_screen is not None:
+                    fields["off_screen"], seconds = self.left_screen
+                    fields["seconds_on_screen"] = f"{seconds:.1f}"
+            pipe.xadd(k.log, fields)  # type: ignore[arg-type]
+        return [str(x) for x in pipe.execute()[-len(entries):]]
 
 
 def seconds_between(start: str, end: str) -> float:

@@ -40,6 +40,7 @@ class QuestionPayload(TypedDict):
     on_screen_since: str
     item: str
     directed_to: str
+    aside_reason: str  # why a rule set a held question aside ("muted author"), else ""
 
 
 class SnapshotPayload(TypedDict):

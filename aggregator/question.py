@@ -82,6 +82,16 @@ class Question:
     on_screen_since: str = ""  # when it last went on screen; empty when it is not there
     item: str = ""  # the agenda item it is tagged to (aggregator/agenda.py); empty: none
     directed_to: str = ""  # the board member it is for ([chair] board_members); empty: anyone
+    # Why a held question was set aside when a rule did it rather than a moderator ("muted
+    # author": its author is muted). Cleared when it leaves "held".
+    aside_reason: str = ""
+
+    @property
+    def author_key(self) -> str:
+        """Who a mute names: ``platform:handle`` (the name where a platform gives no handle);
+        empty when the post has no author to mute (the web form's anonymous questions)."""
+        who = self.author_handle or self.author_name
+        return f"{self.platform}:{who}" if who else ""
 
     def to_dict(self) -> QuestionPayload:
         # Shallow on purpose: dataclasses.asdict deep-copies and is the slowest step of ingest.

@@ -114,6 +114,7 @@ class Retention:
         withheld = self._projections(dry_run, counts)
         self._salts(withheld, dry_run, counts)
         self._dead_letters(dry_run, counts)
+        self._muted(dry_run, counts)
         self._log(withheld, dry_run, counts)
         if not dry_run and +counts:
             self.conn.xadd(self.keys.log, {"type": "purge", "qid": "", "actor": "retention",
@@ -183,6 +184,14 @@ class Retention:
         counts["dead-letter payloads"] += len(kept)
         if kept and not dry_run:
             self.conn.hset(self.keys.dead_letters, mapping=kept)
+
+    def _muted(self, dry_run: bool, counts: Counter[str]) -> None:
+        """Muted authors (platform and handle) and the lists of their posts set aside."""
+        authors = list(self.conn.smembers(self.keys.muted))
+        if authors:
+            counts["muted authors"] += len(authors)
+        if authors and not dry_run:
+            self.conn.delete(self.keys.muted, *(self.keys.muted_posts(a) for a in authors))
 
     def _log(self, withheld: set[str], dry_run: bool, counts: Counter[str]) -> None:
         fresh = self.keys.prefix + "log-purging"

@@ -25,25 +25,47 @@ from aggregator.redaction import redact
 # Stores each question once, whatever the replays: the hash's "data" field is written only if
 # absent, and only then are the arrival index and the "received" log entry written. The dead
 # letters and the checkpoint go in the same script, so a batch lands whole or not at all.
+# A post by a muted author (``Keys.muted``; checked only while someone is muted) is stored held,
+# with its reason, and listed under its author (``Keys.muted_posts``) for the unmute: in the
+# same script, so an unmute (which watches that list) never misses a post arriving meanwhile.
+# The projection's JSON is Python's ``json.dumps`` with its default separators, where a string
+# value cannot contain an unescaped quote: the two plain replacements below can only hit keys.
 _INGEST = """
 local log, index, arrivals, checkpoints, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local fresh = KEYS[6]
+local muted, fresh, held = KEYS[6], KEYS[7], KEYS[8]
 local qprefix, source, checkpoint, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local mprefix, now_ms = ARGV[5], ARGV[6]
+local anyone_muted = redis.call('SCARD', muted) > 0
+local function put(text, from, to)
+  local s, e = string.find(text, from, 1, true)
+  if not s then return text end
+  return string.sub(text, 1, s - 1) .. to .. string.sub(text, e + 1)
+end
 local added = {}
-local i = 6
-for _ = 1, tonumber(ARGV[5]) do
-  local qid, data = ARGV[i], ARGV[i + 1]
+local i = 8
+for _ = 1, tonumber(ARGV[7]) do
+  local qid, data, author = ARGV[i], ARGV[i + 1], ARGV[i + 3]
   local key = qprefix .. qid
+  local aside = anyone_muted and author ~= '' and redis.call('SISMEMBER', muted, author) == 1
+  if aside and redis.call('HEXISTS', key, 'data') == 0 then
+    data = put(put(data, '"state": "new"', '"state": "held"'),
+               '"aside_reason": ""', '"aside_reason": "muted author"')
+    redis.call('SADD', mprefix .. author, qid)
+  end
   if redis.call('HSETNX', key, 'data', data) == 1 then
     redis.call('HSET', key, 'raw', ARGV[i + 2])
     local seq = redis.call('INCR', arrivals)
     redis.call('ZADD', index, seq, qid)
-    redis.call('ZADD', fresh, seq, qid)
+    if aside then
+      redis.call('ZADD', held, now_ms, qid)
+    else
+      redis.call('ZADD', fresh, seq, qid)
+    end
     redis.call('XADD', log, '*', 'type', 'received', 'qid', qid, 'actor', source, 'at', now,
                'qs', '[' .. data .. ']', 'arrival', seq)
     added[#added + 1] = qid
   end
-  i = i + 3
+  i = i + 4
 end
 for _ = 1, tonumber(ARGV[i]) do
   redis.call('HSETNX', dead, ARGV[i + 1], ARGV[i + 2])
@@ -168,16 +190,20 @@ class Store:
         # A platform's page token can carry what UTF-8 cannot: mended, at worst the platform
         # refuses it and the source reads again from the start (ids make that harmless).
         mark = "" if checkpoint is None else "=" + mend(checkpoint)
-        args: list[str] = [k.question(""), mend(source), mark, utc_now()]
+        now = utc_now()
+        args: list[str] = [k.question(""), mend(source), mark, now, k.muted_posts(""),
+                           str(columns.millis(now))]
         batch = list(questions)
         args.append(str(len(batch)))
         for question, raw in batch:
-            args += [mend(question.id), dump(question.to_dict()), dump(raw)]
+            args += [mend(question.id), dump(question.to_dict()), dump(raw),
+                     mend(question.author_key)]
         letters = [letter.to_json() for letter in dead]
         args.append(str(len(letters)))
         for pair in letters:
             args += pair
-        keys = [k.log, k.questions, k.arrivals, k.checkpoints, k.dead_letters, k.state("new")]
+        keys = [k.log, k.questions, k.arrivals, k.checkpoints, k.dead_letters, k.muted,
+                k.state("new"), k.state("held")]
         return list(self._ingest(keys=keys, args=args))
 
     def flag(self, qid: str, flag: str, actor: str) -> str | None:

@@ -1,10 +1,12 @@
 """Ingest throughput: posts per second through normalise + dedupe + store, against the raw rate
 of pipelined XADD of the same payloads to the same server, in the same run.
 
-    python bench/ingest.py [--posts 20000] [--batch 200] [--rounds 3]
+    python bench/ingest.py [--posts 20000] [--batch 200] [--rounds 3] [--muted]
 
 Uses REDIS_URL when set, else an embedded server in a temporary folder. Prints both rates and
 the ratio (target: >= 0.25). Posts are the bundled rehearsal posts, cycled with fresh ids.
+With --muted one of their authors is muted first, so ingest checks every post against the muted
+authors and sets that one's posts aside (with nobody muted it skips the check).
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true",
                         help="400 posts, one round, to see that the bench still works (CI runs "
                              "this; its figures mean nothing).")
+    parser.add_argument("--muted", action="store_true",
+                        help="mute the first post's author before each run")
     args = parser.parse_args()
     if args.smoke:
         args.posts, args.rounds = 400, 1
@@ -80,6 +84,8 @@ def main() -> None:
         raw_key = Keys(event).prefix + "raw"
         raw_rates.append(raw_xadd(conn, raw_key, posts, args.batch))
         store = Store(conn, event)
+        if args.muted:
+            conn.sadd(store.keys.muted, normalise(posts[0]).author_key)
         floor_rates.append(floor_ingest(store, posts, args.batch))
         again = floor_ingest(store, posts, args.batch)  # replay: everything is a duplicate
         assert conn.zcard(store.keys.questions) == len(posts), "a post was lost or doubled"

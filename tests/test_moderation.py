@@ -236,7 +236,7 @@ def test_the_table_is_what_the_console_page_carries(moderator: Any) -> None:
     assert config["states"] == STATE_WORDS and set(STATE_WORDS) == set(STATES)
     assert config["actions"]["hold"] == {
         "from": ["approved", "new"], "to": "held", "undoable": True, "done": "set aside",
-        "label": "Hold for later", "key": "z", "params": []}
+        "label": "Hold for later", "key": "z", "params": [], "many": False}
     assert config["actions"]["undo"]["from"] == sorted(STATES)
     assert config["actions"]["undo"]["to"] is None
     assert config["actions"]["reject"]["params"] == ["reason"]
@@ -246,7 +246,9 @@ def test_the_table_is_what_the_console_page_carries(moderator: Any) -> None:
     # the group and the reason: not these).
     assert sorted(n for n, a in config["actions"].items() if not a["undoable"]) == [
         "answer_note", "direct", "dismiss", "in_writing", "not_in_writing", "reorder", "star",
-        "tag", "undo", "unstar"]
+        "tag", "undo", "unmute", "unstar"]
+    assert sorted(n for n, a in config["actions"].items() if a["many"]) == ["reject",
+                                                                            "reject_like"]
 
 
 def test_each_refusal_says_exactly_why(store: Store, mod: Moderation) -> None:
@@ -403,7 +405,13 @@ MODEL_FROM: dict[str, set[str]] = {
     "answer_note": EVERY - {"rejected", "grouped"}, "in_writing": EVERY - {"rejected", "grouped"},
     "not_in_writing": EVERY - {"rejected", "grouped"},
     "tag": EVERY, "direct": {"new", "approved", "on_screen", "held"},
+    # Storm controls: mute the card's author (the card is set aside), unmute from any card of
+    # theirs, reject a question and the open ones triage suggested as its repeats.
+    "mute": {"new", "approved"}, "unmute": EVERY, "reject_like": {"new", "approved"},
 }
+# The actions a moderator may apply to several questions in one step.
+MANY = ["reject", "reject_like"]
+MUTED = "muted author"
 # The agenda items the machine's event has (aggregator/agenda.py); tagging to another is refused.
 AGENDA_ITEMS = [AgendaItemSettings(id="finance", title="Finance"),
                 AgendaItemSettings(id="roads", title="Roads")]
@@ -420,7 +428,8 @@ DONE = {"received": "received", "approve": "approved", "reject": "rejected",
         "retract": "retracted (the platform took it back)", "flag": "flagged",
         "dismiss": "dismissed the repeat of", "triaged": "assessed",
         "answer_note": "noted the answer to", "in_writing": "marked to be answered in writing",
-        "not_in_writing": "unmarked the written answer to"}
+        "not_in_writing": "unmarked the written answer to", "mute": "muted the author of",
+        "unmute": "unmuted the author of", "reject_like": "rejected as a repeat"}
 UNDO_LIMIT = 20
 
 
@@ -441,13 +450,20 @@ class ModelQuestion:
     directed_to: str = ""
     answer_note: str = ""
     in_writing: bool = False
-    undo: list[tuple[str, str, str, str]] = field(default_factory=list)
+    aside_reason: str = ""
+    # (state, text, parent, reject reason, aside reason, the author a mute's undo unmutes)
+    undo: list[tuple[str, str, str, str, str, str]] = field(default_factory=list)
     suggest: str = ""  # the repeat triage suggested (in the projection's ``triage`` field)
+    handle: str = "viewer"  # the author (all on YouTube here)
 
     def seen(self) -> dict[str, Any]:
         """The fields a moderator sees, as the store's projection spells them."""
-        fields = {k: v for k, v in vars(self).items() if k not in ("undo", "suggest")}
+        fields = {k: v for k, v in vars(self).items() if k not in ("undo", "suggest", "handle")}
         return {**fields, "undo_depth": len(self.undo)}
+
+    @property
+    def author(self) -> str:
+        return f"yt:{self.handle}"
 
 
 @dataclass
@@ -457,9 +473,27 @@ class Model:
     qs: dict[str, ModelQuestion] = field(default_factory=dict)
     queue: list[str] = field(default_factory=list)
     screen: str | None = None
+    # Muted authors -> the questions set aside for it (the muted card, and posts since).
+    muted: dict[str, set[str]] = field(default_factory=dict)
+    # The log entries the last action wrote: (type, qid), the acted question's first.
+    entries: list[tuple[str, str]] = field(default_factory=list)
 
-    def push(self, q: ModelQuestion) -> None:
-        q.undo = [*q.undo, (q.state, q.text, q.parent, q.reject_reason)][-UNDO_LIMIT:]
+    def push(self, q: ModelQuestion, unmute: str = "") -> None:
+        q.undo = [*q.undo, (q.state, q.text, q.parent, q.reject_reason, q.aside_reason,
+                            unmute)][-UNDO_LIMIT:]
+
+    def bring_back(self, author: str, acted: ModelQuestion) -> list[ModelQuestion]:
+        """Unmute: the posts still held for the mute come back new, each with its own entry
+        (the acted question's own change is in its entry). Returns those others."""
+        others = []
+        for qid in sorted(self.muted.pop(author)):
+            q = self.qs[qid]
+            if q.state == "held" and q.aside_reason == MUTED:
+                self.move(q, "new")
+                if q is not acted:
+                    q.last_action = "unmute"
+                    others.append(q)
+        return others
 
     def move(self, q: ModelQuestion, state: str, front: bool = False) -> None:
         """Queued iff approved; one on screen at most; leaving the screen goes to the front."""
@@ -473,6 +507,8 @@ class Model:
             self.queue.insert(0 if front or q.state == "on_screen" else len(self.queue), q.id)
         if state == "on_screen":
             self.screen = q.id
+        if q.state == "held":
+            q.aside_reason = ""
         q.state = state
 
     def act(self, action: str, qid: str, seen: int | None, params: dict[str, Any],
@@ -486,10 +522,30 @@ class Model:
         if q.state not in MODEL_FROM[action]:
             return "state", f"cannot {action} a question that is {STATE_WORDS[q.state]}"
         changed = [q]
-        if action == "approve":
+        self.entries = [(action, qid)]
+        if action == "reject_like":
+            like = params.get("like") or ""
+            if not like:
+                return "params", "say which question these repeat"
+            if like not in (qid, q.suggest):
+                return "params", f"triage did not suggest this question as a repeat of {like}"
+        if action == "mute":
+            if q.author in self.muted:
+                return "params", f"{q.handle} on YouTube is already muted"
+            self.push(q, unmute=q.author)
+            q.aside_reason = MUTED
+            self.move(q, "held")
+            self.muted[q.author] = {qid}
+        elif action == "unmute":
+            if q.author not in self.muted:
+                return "params", f"{q.handle} on YouTube is not muted"
+            others = self.bring_back(q.author, q)
+            changed += others
+            self.entries += [("unmute", other.id) for other in others]
+        elif action == "approve":
             self.push(q)
             self.move(q, "approved")
-        elif action == "reject":
+        elif action in ("reject", "reject_like"):
             reason = str(params.get("reason") or "").strip()
             if not reason:
                 return "params", "say why the question is rejected"
@@ -570,15 +626,19 @@ class Model:
         elif action == "undo":
             if not q.undo:
                 return "nothing", "there is nothing to undo on this question"
-            state, text, parent_id, reason = q.undo[-1]
+            state, text, parent_id, reason, aside, unmute = q.undo[-1]
             if state == "on_screen" and self.screen not in (None, qid):
                 return "screen busy", "another question is on screen: take it off first"
+            if unmute in self.muted:
+                others = self.bring_back(unmute, q)
+                changed += others
+                self.entries += [("unmute", other.id) for other in others]
             if q.state == "grouped" and q.parent:
                 parent = self.qs[q.parent]
                 parent.asked_by = max(1, parent.asked_by - q.asked_by)
                 changed.append(parent)
             q.undo = q.undo[:-1]
-            q.text, q.parent, q.reject_reason = text, parent_id, reason
+            q.text, q.parent, q.reject_reason, q.aside_reason = text, parent_id, reason, aside
             self.move(q, state, front=True)
         else:
             raise AssertionError(f"the model has no rule for {action}")
@@ -607,7 +667,9 @@ class Model:
 
 ACTION_NAMES = sorted(MODEL_FROM)
 ANSWERING = ["answer_note", "in_writing", "not_in_writing"]
-MODERATING = [name for name in ACTION_NAMES if name not in ANSWERING]
+# Several questions in one step (a reject of a selection or of a cluster): ``act_on_many``.
+SEVERAL = "several"
+MODERATING = [name for name in ACTION_NAMES if name not in ANSWERING] + [SEVERAL]
 # Applied and refused counts over a whole run, to show every action is exercised.
 APPLIED: Counter[str] = Counter()
 REFUSED: Counter[str] = Counter()
@@ -630,6 +692,7 @@ class ModeratorsAtWork(RuleBasedStateMachine):
     """Several moderators act in any order; every outcome is the one the model predicts."""
 
     MODERATORS = ("ana", "ben", "cai")
+    AUTHORS = ("ann", "bob", "cat")
     MAX_QUESTIONS = 16
 
     def __init__(self) -> None:
@@ -657,10 +720,14 @@ class ModeratorsAtWork(RuleBasedStateMachine):
     @rule()
     def arrive(self) -> None:
         text = f"Question number {self.arrived}?"
-        post = normalise(Post("yt", f"m{self.arrived}", text, "Viewer"))
+        handle = self.AUTHORS[self.arrived % len(self.AUTHORS)]
+        post = normalise(Post("yt", f"m{self.arrived}", text, "Viewer", author_handle=handle))
         self.arrived += 1
         (qid,) = self.store.ingest("youtube", [(post, {})])
-        self.model.qs[qid] = ModelQuestion(qid, text)
+        q = self.model.qs[qid] = ModelQuestion(qid, text, handle=handle)
+        if q.author in self.model.muted:  # ingest sets a muted author's post aside
+            q.state, q.aside_reason = "held", MUTED
+            self.model.muted[q.author].add(qid)
         if self.arrived % 4 == 0:
             # Triage (its real write, with a finding chosen here) says it repeats the first.
             first = min(self.model.qs)
@@ -675,8 +742,13 @@ class ModeratorsAtWork(RuleBasedStateMachine):
 
     def fitting(self, action: str) -> list[str]:
         """The questions the action applies to now, by the model."""
+        if action == SEVERAL:
+            return self.fitting("reject")
+        muted = self.model.muted
         return sorted(qid for qid, q in self.model.qs.items() if q.state in MODEL_FROM[action]
-                      and (action != "undo" or q.undo) and (action != "dismiss" or q.suggest))
+                      and (action != "undo" or q.undo) and (action != "dismiss" or q.suggest)
+                      and (action != "mute" or q.author not in muted)
+                      and (action != "unmute" or q.author in muted))
 
     @rule(data=st.data())
     def act(self, data: st.DataObject) -> None:
@@ -687,15 +759,20 @@ class ModeratorsAtWork(RuleBasedStateMachine):
         # The answer's note and marks one time in ten: they apply almost anywhere, and drawn
         # as often as the rest they would crowd out the actions that need a question on screen.
         # (Hypothesis favours small numbers: 9, not 0, is the rare draw.)
-        names = ANSWERING if data.draw(st.integers(0, 9), label="answering") == 9 else MODERATING
+        kind = data.draw(st.integers(0, 9), label="kind")
+        names = ANSWERING if kind == 9 else MODERATING
         action = _pick(data, names, [], self.steps)
-        if not self.fitting(action) and data.draw(st.integers(0, 9), label="insist") != 9:
+        if action != SEVERAL and not self.fitting(action) and data.draw(
+                st.integers(0, 9), label="insist") != 9:
             # Mostly something that can be applied now, so every action is applied often.
             ready = [action for action in names if self.fitting(action)] or names
             action = _pick(data, ready, [], self.steps)
+        if action == SEVERAL:
+            self.act_on_many(data, name)
+            return
         qids = sorted(self.model.qs)
         qid = _pick(data, self.fitting(action) or qids, qids)
-        params = self.params(data, action, name)
+        params = self.params(data, action, name, qid)
         by_screen = action == "clear" and data.draw(st.booleans(), label="clear_screen")
         seen = None if by_screen else self.views[name].get(qid, 1) + 5 * (console == 19)
         if by_screen:
@@ -725,11 +802,74 @@ class ModeratorsAtWork(RuleBasedStateMachine):
                                      f"refuses it ({expected[0]}: {expected[1]})"
             APPLIED[action] += 1
             event(f"applied {action}")
-            (entry,) = self.store.log_after(before)
-            assert (entry.id, entry.type, entry.qid, entry.actor) == (entry_id, action, qid, name)
-            self.check_entry(entry, trial)
+            entries = self.store.log_after(before)
+            assert [(e.type, e.qid) for e in entries] == (trial.entries if not by_screen
+                                                          else [(action, qid)])
+            assert (entries[0].id, entries[0].actor) == (entry_id, name)
+            self.check_entries(entries, trial)
             self.model = trial
         self.refresh(name)  # a console shows the answer to its own action at once
+
+    def act_on_many(self, data: st.DataObject, name: str) -> None:
+        """A reject with one reason for a selection, or for a cluster ("reject all like
+        this"): the questions it applies to change, each with its own entry, the rest are
+        skipped with the reason, all in one step."""
+        action = _pick(data, MANY, [], self.steps)
+        qids = sorted(self.model.qs)
+        if action == "reject_like":
+            like = min(self.model.qs)  # the question the arrivals are suggested to repeat
+            cluster = [qid for qid, q in self.model.qs.items() if qid == like or q.suggest == like]
+            open_ = [qid for qid in cluster if self.model.qs[qid].state in ("new", "approved")]
+            targets = data.draw(st.lists(st.sampled_from(open_ + cluster + qids[-1:]),
+                                         min_size=1, max_size=4), label="cluster")
+            params: dict[str, Any] = {"reason": "spam", "like": like}
+        else:
+            open_ = self.fitting("reject") or qids
+            targets = data.draw(st.lists(st.sampled_from(open_ + qids[:2]), min_size=1,
+                                         max_size=4), label="selection")
+            params = {"reason": _pick(data, ["off topic", "abusive"], [""])}
+        stale = data.draw(st.integers(0, 9), label="stale") == 9
+        seen = [(qid, self.views[name].get(qid, 1) + (5 if stale and n == 0 else 0))
+                for n, qid in enumerate(targets)]
+        self.steps += 1
+        before = self.store.last_log_id()
+        trial, skipped, entries = copy.deepcopy(self.model), [], []
+        named: dict[str, int] = {}
+        for qid, version in seen:
+            named.setdefault(qid, version)  # a question named twice counts once, as first seen
+        for qid, version in named.items():
+            attempt = copy.deepcopy(trial)
+            refused = attempt.act(action, qid, version, params, name)
+            if refused is None:
+                trial = attempt
+                entries += trial.entries
+            else:
+                skipped.append((qid, refused[1]))
+        try:
+            ids, got_skipped = self.mod.apply_many(action, seen, name, **params)
+        except Refused as exc:
+            assert not entries, f"{action} on {seen} was refused ({exc}); the model applies it"
+            assert str(exc) == (skipped[0][1] if len(skipped) == 1 else "nothing was changed: "
+                                + "; ".join(f"{qid}: {why}" for qid, why in skipped))
+            REFUSED["many"] += 1
+            assert self.store.log_after(before) == [], "a refused action wrote to the log"
+        else:
+            assert entries, f"{action} on {seen} was applied; the model refuses it: {skipped}"
+            assert got_skipped == skipped
+            APPLIED[f"{action} (many)"] += 1
+            written = self.store.log_after(before)
+            assert [(e.type, e.qid) for e in written] == entries
+            assert [e.id for e in written] == ids
+            self.check_entries(written, trial)
+            self.model = trial
+        self.refresh(name)
+
+    def check_entries(self, entries: list[LogEntry], after: Model) -> None:
+        """Only the last entry of a step carries the queue and the screen."""
+        for entry in entries[:-1]:
+            assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", entry.at)
+            assert not {"queue", "screen", "off_screen"} & set(entry.extra)
+        self.check_entry(entries[-1], after)
 
     def check_entry(self, entry: LogEntry, after: Model) -> None:
         """An entry has its time, and carries the queue and the screen only when they moved."""
@@ -743,9 +883,13 @@ class ModeratorsAtWork(RuleBasedStateMachine):
         else:
             assert "screen" not in entry.extra
 
-    def params(self, data: st.DataObject, action: str, name: str) -> dict[str, Any]:
+    def params(self, data: st.DataObject, action: str, name: str, qid: str) -> dict[str, Any]:
         if action == "reject":
             return {"reason": _pick(data, ["off topic", " duplicate "], ["", "   ", None])}
+        if action == "reject_like":
+            q = self.model.qs[qid]
+            return {"reason": _pick(data, ["spam"], [""]),
+                    "like": _pick(data, [q.suggest or qid], ["", min(self.model.qs)])}
         if action == "screen":
             return {"then": _pick(data, ["answered", "queue"], ["later"])}
         if action == "edit":
@@ -861,7 +1005,7 @@ def test_the_model_covers_every_action_in_the_table() -> None:
     assert EVERY == set(STATES)
     assert {name: ACTIONS[name].done for name in ACTIONS} == {a: DONE[a] for a in ACTIONS}
     assert done_words("displace") == "replaced on screen"
-    assert done_words("mute") == "mute"  # a newer process's entry type reads as itself
+    assert done_words("shout") == "shout"  # a newer process's entry type reads as itself
 
 
 @pytest.mark.slow
@@ -872,10 +1016,11 @@ def test_every_outcome_is_the_one_the_model_predicts(redis_url: str) -> None:
     runner = ModeratorsAtWork.TestCase
     # Derandomized: the same sequences on every run, so the counts below are stable in CI.
     # 45 steps: about one in ten goes to the answer's actions, the rest as many as before them.
-    runner.settings = settings(max_examples=SM_EXAMPLES, stateful_step_count=45, deadline=None,
+    runner.settings = settings(max_examples=SM_EXAMPLES, stateful_step_count=50, deadline=None,
                                derandomize=True, phases=SM_PHASES,
                                suppress_health_check=[HealthCheck.too_slow])
     runner().runTest()
     print(f"\napplied: {dict(sorted(APPLIED.items()))}\nrefused: {dict(sorted(REFUSED.items()))}")
-    rare = [a for a in ACTION_NAMES if APPLIED[a] < SM_EXAMPLES // 10]
+    rare = [a for a in [*ACTION_NAMES, *(f"{name} (many)" for name in MANY)]
+            if APPLIED[a] < SM_EXAMPLES // 10]
     assert not rare, f"actions applied too rarely to be tested: {rare}"

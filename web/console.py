@@ -30,6 +30,7 @@ from flask import (
 from flask.blueprints import BlueprintSetupState
 from flask_socketio import ConnectionRefusedError, emit, join_room
 
+from aggregator.actions import MANY_MAX
 from aggregator.actions import as_config as actions_config
 from aggregator.columns import PAGE, PageError
 from aggregator.moderation import Refused
@@ -295,7 +296,8 @@ def _relay(server: Any, entry: LogEntry) -> None:
 LOGGED_OUT = "your session has ended (logged out, removed or a new password); log in again"
 # What each action may carry besides its question and version; anything else is refused.
 PARAMS = {"reject": {"reason"}, "screen": {"then"}, "edit": {"text"}, "group": {"parent"},
-          "reorder": {"index"}, "tag": {"item"}, "direct": {"to"}}
+          "reorder": {"index"}, "tag": {"item"}, "direct": {"to"},
+          "reject_like": {"reason", "like"}}
 MAX_QID = 300
 
 
@@ -406,11 +408,36 @@ def _action(data: Any) -> tuple[str, str, int, dict[str, Any]]:
     return action, qid, version, params
 
 
+def _targets(data: dict[str, Any]) -> list[tuple[str, int]]:
+    """The (qid, version) pairs of an action on several questions, or BadRequest."""
+    targets = data.get("targets")
+    if not isinstance(targets, list) or not 0 < len(targets) <= MANY_MAX:
+        raise BadRequest(f"name 1 to {MANY_MAX} questions")
+    pairs = []
+    for target in targets:
+        qid = target.get("qid") if isinstance(target, dict) else None
+        version = target.get("version") if isinstance(target, dict) else None
+        if not isinstance(qid, str) or not 0 < len(qid) <= MAX_QID or not isinstance(
+                version, int) or isinstance(version, bool):
+            raise BadRequest("each question needs its id and the version you saw")
+        pairs.append((qid, version))
+    return pairs
+
+
 @moderators_only(EVENTS["act"])
 def act(moderator: str, data: Any) -> dict[str, Any]:
-    """One moderator action; the answer says whether it was applied, or why not."""
+    """One moderator action; the answer says whether it was applied, or why not. With
+    ``targets`` (qid and version each) it acts on several questions in one step, and says
+    which it skipped and why."""
     f = floor()
     try:
+        if isinstance(data, dict) and "targets" in data:
+            targets = _targets(data)
+            action, _, _, params = _action({**data, "qid": targets[0][0],
+                                            "version": targets[0][1]})
+            ids, skipped = f.moderation.apply_many(action, targets, moderator, **params)
+            return {"ok": True, "id": ids[0], "ids": ids,
+                    "skipped": [{"qid": qid, "error": why} for qid, why in skipped]}
         if isinstance(data, dict) and data.get("action") == "clear":
             entry_id = f.moderation.clear_screen(moderator)
         else:

@@ -35,7 +35,7 @@ const VIEW = { queue: [], groupTarget: null };
 
 describe("the action table fixture", () => {
   it("has the contract's shape", () => {
-    const fields = ["done", "from", "key", "label", "params", "to", "undoable"];
+    const fields = ["done", "from", "key", "label", "many", "params", "to", "undoable"];
     for (const [name, spec] of Object.entries(TABLE)) {
       assert.deepEqual(Object.keys(spec).sort(), fields, name);
       assert.deepEqual(spec.from, [...spec.from].sort(), `${name}: from is sorted`);
@@ -44,8 +44,8 @@ describe("the action table fixture", () => {
     }
     assert.deepEqual(Object.keys(TABLE).sort(), [
       "answer", "answer_note", "approve", "clear", "direct", "dismiss", "edit", "group", "hold",
-      "in_writing", "not_in_writing", "reject", "reorder", "screen", "star", "tag", "undo", "unhold",
-      "unscreen", "unstar"]);
+      "in_writing", "mute", "not_in_writing", "reject", "reject_like", "reorder", "screen", "star",
+      "tag", "undo", "unhold", "unmute", "unscreen", "unstar"]);
   });
 });
 

@@ -1,6 +1,7 @@
 // What a moderator's action does on the page: check it against the table, ask what it needs
 // (a reason, what happens to the question on screen, a shorter text), send it, say the result.
 import { suggestItem } from "./chair.js";
+import { Selection, cluster, summary, targetsFor } from "./selection.js";
 import {
   actsOnScreen, applies, choose, dropIndex, itemOf, keyMap, refusal, stepIndex, tooLongForBoard,
 } from "./state.js";
@@ -8,7 +9,8 @@ import {
 const $ = (id) => document.getElementById(id);
 // Actions whose parameters the console knows how to ask for. An action of the table with
 // other parameters is not offered until the console learns them; one without any just runs.
-const ASKS = new Set(["reject", "screen", "edit", "group", "reorder", "tag", "direct"]);
+const ASKS = new Set(["reject", "screen", "edit", "group", "reorder", "tag", "direct",
+  "reject_like"]);
 
 function quote(text, max) {
   return "“" + text.slice(0, max) + (text.length > max ? "…”" : "”");
@@ -22,6 +24,8 @@ export class Commands {
     this.view = view;
     this.link = link;
     this.keys = keyMap(this.table);
+    this.picks = new Selection();  // cards picked with x, for one action on all of them
+    view.picks = this.picks;
     this.pending = null;     // the question a dialog is about
     this.afterClose = null;  // what to do once a dialog has closed (instead of refocusing)
     this.dialogs = { reasons: $("reasons"), screenAsk: $("screen-ask"), longAsk: $("long-ask"), help: $("help"), choiceAsk: $("choice-ask") };
@@ -46,6 +50,58 @@ export class Commands {
     });
   }
 
+  // One action on several questions in one step (the table's `many`): each with the version
+  // this console saw; the server skips any changed meanwhile and says which.
+  sendMany(action, qids, params) {
+    const spec = this.table[action];
+    const { targets, left } = targetsFor(this.table, this.config.states, action, qids, this.model);
+    if (!targets.length) {
+      this.view.warn(`${spec.label}: none of these can be changed (${left.map((l) => l.error).join("; ")}).`);
+      return;
+    }
+    if (!this.link.connected()) {
+      this.view.warn("Not connected: wait until the console says live, then try again.");
+      return;
+    }
+    this.link.act({ action, targets, params }, (error, answer) => {
+      if (error) { this.view.warn(error); return; }
+      for (const qid of this.picks.clear()) this.repaint(qid);
+      this.view.say(summary(spec.done, answer.ids.length, [...left, ...answer.skipped]));
+    });
+  }
+
+  // -- picking cards for one action on several (x picks or unpicks, X forgets every pick) ------
+
+  repaint(qid) {
+    this.model.touched.add(qid);
+    this.view.schedule();
+  }
+
+  togglePick() {
+    const q = this.view.current();
+    if (!q) return;
+    const now = this.picks.toggle(q.id);
+    this.repaint(q.id);
+    const n = this.picks.size;
+    this.view.say(`${now ? "Picked" : "Unpicked"}: ${n} card${n === 1 ? "" : "s"} picked` +
+      (n ? " (r rejects them all, X forgets them)" : ""));
+  }
+
+  clearPicks() {
+    const was = this.picks.clear();
+    for (const qid of was) this.repaint(qid);
+    if (was.length) this.view.say("No cards picked.");
+  }
+
+  // Reject all like this: the question the card repeats (or the card) and every open question
+  // triage suggested as its repeat, with one reason.
+  rejectLike(q) {
+    const { like, ids } = cluster(this.table, q, this.model);
+    const head = this.model.get(like) || q;
+    this.openReasons(q, { action: "reject_like", ids, like,
+      text: `${quote(head.text, 80)} and ${ids.length - (ids.includes(like) ? 1 : 0)} suggested repeat(s): ${ids.length} to reject` });
+  }
+
   simple(action, q, params) {
     const done = (this.table[action] && this.table[action].done) || action;
     this.send(action, q, params, () =>
@@ -66,6 +122,12 @@ export class Commands {
     const selected = this.view.current();
     const name = choose(this.table, names, selected);
     const spec = this.table[name];
+    if (name === "reject" && spec.many && this.picks.size) {
+      this.picks.prune(this.model);
+      const ids = this.picks.ordered(this.model);
+      this.openReasons(selected, { action: "reject", ids, text: `${ids.length} picked card${ids.length === 1 ? "" : "s"}` });
+      return;
+    }
     const q = actsOnScreen(spec) ? this.model.onScreen() : selected;
     if (!q) {
       if (actsOnScreen(spec)) this.view.warn("Nothing is on screen.");
@@ -77,6 +139,7 @@ export class Commands {
     }
     switch (name) {
       case "reject": this.openReasons(q); return;
+      case "reject_like": this.rejectLike(q); return;
       case "screen": this.askScreen(q, false); return;
       case "edit": this.startEdit(q); return;
       case "group": this.groupUnderTarget(q); return;
@@ -135,10 +198,10 @@ export class Commands {
 
   // -- dialogs -----------------------------------------------------------------------------------
 
-  // Reject: one key picks the reason.
-  openReasons(q) {
-    this.pending = q;
-    $("reasons-question").textContent = quote(q.text, 120);
+  // Reject: one key picks the reason; `many` (action, ids, text) rejects several with it.
+  openReasons(q, many = null) {
+    this.pending = many ? { ...many, many: true } : q;
+    $("reasons-question").textContent = many ? many.text : quote(q.text, 120);
     this.dialogs.reasons.showModal();
     this.dialogs.reasons.querySelector("button").focus();
   }
@@ -147,7 +210,9 @@ export class Commands {
     const reason = this.config.reject_reasons[i];
     const q = this.pending;
     this.close(this.dialogs.reasons);
-    if (q && reason) this.simple("reject", q, { reason });
+    if (!q || !reason) return;
+    if (q.many) this.sendMany(q.action, q.ids, q.like ? { reason, like: q.like } : { reason });
+    else this.simple("reject", q, { reason });
   }
 
   // Screen: warn first when the board cannot show the whole text legibly (offer to edit it),

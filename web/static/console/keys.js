@@ -16,6 +16,7 @@ export function installKeys(view, commands) {
     1: () => view.goColumn("incoming"), 2: () => view.goColumn("queue"),
     3: () => view.goColumn("screen"), 4: () => view.goColumn("aside"),
     m: () => commands.own("target"),
+    x: () => commands.togglePick(), X: () => commands.clearPicks(),
     "/": () => search.focus(),
     "?": () => commands.openHelp(),
     Escape: () => { const q = view.model.get(view.groupTarget); if (view.groupTarget) view.markTarget(q || { id: view.groupTarget, text: "" }); },

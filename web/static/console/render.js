@@ -37,7 +37,9 @@ const OWN = {
 };
 // Words for the keys' help beyond an action's label.
 const HINTS = {
-  reject: (config) => `then 1–${config.reject_reasons.length} picks the reason`,
+  reject: (config) => `then 1–${config.reject_reasons.length} picks the reason; with cards picked by x, one reason for them all`,
+  reject_like: () => "the question and the repeats triage suggested, one reason for all",
+  mute: () => "their later posts are set aside; Undo on this card unmutes",
   edit: () => "Enter saves, Esc cancels",
   screen: () => "asks what happens to the question on screen now",
   answer: () => "acts on the question on screen",
@@ -201,6 +203,10 @@ export class View {
     }
     if (this.groupTarget === q.id) badge(badges, "group target", "target");
     if (q.state === "rejected" && q.reject_reason) badge(badges, `rejected: ${q.reject_reason}`, "reason");
+    if (q.state === "held" && q.aside_reason) badge(badges, `set aside: ${q.aside_reason}`, "reason");
+    const picked = !!(this.picks && this.picks.has(q.id));  // commands.js: x picks a card
+    li.classList.toggle("picked", picked);
+    if (picked) badge(badges, "✓ picked", "target");
     if (q.state === "grouped" && q.parent) {
       const parent = this.model.get(q.parent);
       badge(badges, "grouped under: " + (parent ? parent.text.slice(0, 60) : q.parent), "reason");

@@ -73,7 +73,7 @@ export function connect(config, model, hooks) {
     act(payload, reply) {
       socket.timeout(ACK_TIMEOUT).emit(E.act, payload, (err, answer) => {
         if (err) reply("No answer from the server: check the question before trying again.");
-        else reply(answer.ok ? null : answer.error);
+        else reply(answer.ok ? null : answer.error, answer);
       });
     },
     // The next part of one list; `done(reply or null)` (null: no answer, or refused).
