@@ -308,11 +308,12 @@ def test_approving_from_a_deep_page_works(browser: Any, contexts: list[Any], liv
     ids = _many(store, 1000)
     page = _console(browser, contexts, live_server)
     expect(page.locator("#n-incoming")).to_have_text("(1000)")
-    for _ in range(2):  # two pages down, from the keyboard
+    selected = page.locator("#list-incoming .card.selected")
+    for n in (1, 2):  # two pages down, from the keyboard, each page in before the next key
         page.keyboard.press("End")
         page.keyboard.press("j")
+        expect(selected).to_have_attribute("data-qid", ids[100 * n])
     deep = ids[200]
-    expect(page.locator("#list-incoming .card.selected")).to_have_attribute("data-qid", deep)
     page.keyboard.press("a")
     expect(_card(page, "queue", deep)).to_be_visible()
     expect(page.locator("#n-incoming")).to_have_text("(999)")
