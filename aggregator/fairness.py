@@ -15,8 +15,7 @@ from __future__ import annotations
 import heapq
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 # A question that can still be answered: not reviewed yet, in the queue, or set aside.
 WAITING = frozenset({"new", "approved", "held"})
@@ -26,8 +25,7 @@ REPEAT_SHOWN = 5
 TEXT_SHOWN = 100
 
 
-@dataclass(frozen=True)
-class _Question:
+class _Question(NamedTuple):  # a tuple: made 50,000 times, compared on every change
     platform: str
     state: str
     author: tuple[str, str] | None  # (platform, handle or name); None when anonymous
