@@ -137,3 +137,34 @@ def test_a_console_is_sent_the_head_and_fairness_and_then_their_changes(
         assert x["oldest_waiting"]["qid"] == qids[1]
     finally:
         sock.disconnect(NS)
+
+
+@pytest.mark.browser
+def test_the_console_draws_the_panel_live_and_accessibly(
+        browser: Any, live_server: str, store: Store, conn: redis.Redis, event: str) -> None:
+    from tests.test_console_browser import _console, _serious
+
+    qids = _ingest(store, ("x", "11", "@loud"), ("x", "12", "@loud"), ("yt", "13", ""))
+    ledger = Ledger(conn, event)
+    ledger.catch_up()
+    contexts: list[Any] = []
+    try:
+        page = _console(browser, contexts, live_server, bypass_csp=True)
+        panel = page.locator("#record-panel")
+        head = panel.locator("[data-head]")
+        head.filter(has_text=str(ledger.head())).wait_for()
+        assert panel.locator("[data-lag]").is_hidden()
+        rows = panel.locator("[data-platforms] tr")
+        rows.nth(1).wait_for()
+        assert rows.nth(0).locator("th").inner_text() == "X"
+        assert "@loud (X): 2 questions, 0 answered, 2 waiting" in panel.locator(
+            "[data-askers]").inner_text()
+        assert _serious(page) == []
+        Moderation(conn, event).apply("approve", qids[0], 1, "kim")
+        panel.locator("[data-lag]").filter(has_text="1 entry not chained yet").wait_for()
+        ledger.catch_up()
+        head.filter(has_text=str(ledger.head())).wait_for()
+        assert panel.locator("[data-lag]").is_hidden()
+    finally:
+        for context in contexts:
+            context.close()
