@@ -188,14 +188,36 @@ def children(pid: int) -> list[int]:
 
 # -- the viewers ------------------------------------------------------------------------------
 
-class _Viewer(asyncio.Protocol):
+class _Connection(asyncio.Protocol):
+    """One TCP connection of a viewer; events of a connection it has left are ignored."""
+
+    def __init__(self, viewer: _Viewer) -> None:
+        self.viewer = viewer
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        if self.viewer.connection is self:
+            self.viewer.connected()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        if self.viewer.connection is self:
+            self.viewer.lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self.viewer.connection is self:
+            self.viewer.received(data)
+
+
+class _Viewer:
     """One viewer: a keep-alive connection (made again when the server closes it) and a
-    conditional GET every REFRESH seconds. A protocol, not streams: the client must cost far
+    conditional GET every REFRESH seconds. Protocols, not streams: the client must cost far
     less than the servers it measures, and on 2 cores they share the CPU."""
 
     def __init__(self, crowd: _Crowd) -> None:
         self.crowd = crowd
-        self.transport: asyncio.Transport | None = None
+        self.connection: _Connection | None = None
         self.etag = b""
         self.version = ""
         self.buffer = b""
@@ -203,45 +225,55 @@ class _Viewer(asyncio.Protocol):
         self.waiting = False  # a request is out
         self.retried = False
 
-    # -- the loop of reloads
+    def close(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is not None and connection.transport is not None:
+            connection.transport.close()
+
     def reload(self) -> None:
-        crowd = self.crowd
-        if time.time() >= crowd.end:
-            if self.transport is not None:
-                self.transport.close()
+        if time.time() >= self.crowd.end:
+            self.close()
             return
         self.sent, self.waiting, self.retried = time.time(), True, False
         self._send()
 
     def _send(self) -> None:
-        if self.transport is None or self.transport.is_closing():
-            self.transport = None
+        connection = self.connection
+        if connection is None or connection.transport is None \
+                or connection.transport.is_closing():
+            self.close()
+            self.connection = _Connection(self)
             task = asyncio.ensure_future(self.crowd.loop.create_connection(
-                lambda: self, "127.0.0.1", self.crowd.port))
-            task.add_done_callback(self._connected)
+                lambda c=self.connection: c, "127.0.0.1", self.crowd.port))
+            task.add_done_callback(self._made)
             return
         self.buffer = b""
-        self.transport.write(self.crowd.plain if not self.etag else (
+        connection.transport.write(self.crowd.plain if not self.etag else (
             self.crowd.conditional + self.etag + b"\r\n\r\n"))
 
-    def _connected(self, task: asyncio.Future[Any]) -> None:
+    def _made(self, task: asyncio.Future[Any]) -> None:
         if task.exception() is not None:
+            if os.environ.get("BENCH_DEBUG"):
+                print("viewer: connect", repr(task.exception()), flush=True)
+            self.connection = None
             self.done(0)
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+    def connected(self) -> None:
         if self.waiting:
             self._send()
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.transport = None
+    def lost(self, exc: Exception | None) -> None:
+        self.connection = None
         if self.waiting and not self.retried and time.time() - self.sent < 1.0:
             self.retried = True  # the server closed a kept-alive connection: once more
             self._send()
         elif self.waiting:
+            if os.environ.get("BENCH_DEBUG"):
+                print("viewer: lost", repr(exc), self.retried, time.time() - self.sent,
+                      len(self.buffer), flush=True)
             self.done(0)
 
-    def data_received(self, data: bytes) -> None:
+    def received(self, data: bytes) -> None:
         self.buffer += data
         end = self.buffer.find(b"\r\n\r\n")
         if end < 0:
@@ -254,7 +286,7 @@ class _Viewer(asyncio.Protocol):
             return
         body = self.buffer[end + 4:end + 4 + length]
         self.buffer = b""
-        status = int(headers[9:12])
+        status, version = int(headers[9:12]), ""
         if status == 200:
             at = lower.find(b"etag:")
             if at >= 0:
@@ -262,13 +294,10 @@ class _Viewer(asyncio.Protocol):
             mark = body.find(MARK)
             if mark >= 0:
                 start = mark + len(MARK)
-                self.done(200, body[start:body.find(b'"', start)].decode())
-                if b"connection: close" in lower and self.transport is not None:
-                    self.transport.close()
-                return
-        self.done(status)
-        if b"connection: close" in lower and self.transport is not None:
-            self.transport.close()
+                version = body[start:body.find(b'"', start)].decode()
+        if b"connection: close" in lower:
+            self.close()
+        self.done(status, version)
 
     def done(self, status: int, version: str = "") -> None:
         if not self.waiting:
@@ -318,8 +347,7 @@ async def _viewers(port: int, count: int, start_at: float, ramp: float, measure_
     # A request still unanswered TIMEOUT after the end failed.
     crowd.failures += sum(v.waiting and v.sent >= measure_from for v in viewers)
     for viewer in viewers:
-        if viewer.transport is not None:
-            viewer.transport.close()
+        viewer.close()
     return crowd.seen, crowd.took, crowd.failures
 
 
@@ -406,8 +434,8 @@ def main() -> None:
                                     start_new_session=True)
             processes.append(bare)
             wait_for_port(bare_port, bare, "the bare page")
-            series: list[tuple[str, int, int]] = [("floor, direct", floor_port, floor_web.pid),
-                                                  ("bare, direct", bare_port, bare.pid)]
+            series: list[tuple[str, int, int]] = [("floor direct", floor_port, floor_web.pid),
+                                                  ("bare direct", bare_port, bare.pid)]
             if nginx_proxy.NGINX is not None:
                 for name, node, pid in (("floor via nginx", floor_port, floor_web.pid),
                                         ("bare via nginx", bare_port, bare.pid)):
@@ -438,11 +466,14 @@ def main() -> None:
                     if not ok:
                         break
                     held[name] = count
-            base = held.get("bare, direct", 0)
-            ratios = ", ".join(f"{n} {v}" + (f" ({v / base:.2f} of bare direct)" if base else "")
-                               for n, v in held.items())
-            print(f"  viewers held within 5 s: floor /record {held.get('floor, direct', 0)} "
-                  f"direct, {held.get('floor via nginx', 0)} via nginx; all: {ratios}")
+            ratios = []
+            for way in ("direct", "via nginx"):
+                mine, bare = held.get(f"floor {way}"), held.get(f"bare {way}")
+                if mine is not None and bare is not None:
+                    ratios.append(f"{way} {mine} vs bare {bare}"
+                                  + (f" (ratio {mine / bare:.2f})" if bare else ""))
+            print(f"  viewers held within 5 s: floor /record {held.get('floor direct', 0)} "
+                  f"direct, {held.get('floor via nginx', 0)} via nginx; " + "; ".join(ratios))
             if args.smoke:
                 print("  (smoke run: nothing judged)")
         finally:
