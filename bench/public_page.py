@@ -2,8 +2,9 @@
 5 s behind the meeting, served by one ``floor web`` process directly and through nginx's
 micro-cache, against a bare page served the same two ways, in the same run.
 
-    python bench/public_page.py [--questions 5000] [--viewers 1000,2000,4000,7000,10000,14000]
-                                [--rounds 3] [--client-procs 2] [--smoke]
+    python bench/public_page.py [--questions 5000] [--rounds 3] [--client-procs 2]
+                                [--viewers 1000,2000,3000,4000,5000,7000,10000,14000,18000]
+                                [--only "floor direct,bare direct,floor via nginx,..."] [--smoke]
 
 Servers, each in its own process, as production runs them:
 - ``floor web`` (gunicorn, one process, thread worker; web/serve.py) for an event of QUESTIONS
@@ -23,8 +24,9 @@ sends a conditional GET with the ETag it holds; a 200 brings the page and its
 just before each response, the view shows version V, so it is behind by the time since the
 first log entry after V was written (0 when there is none). A step holds when no request failed
 and the p99 of that lag is within 5 s (the worst is printed too). The viewers run on asyncio with
-raw streams in CLIENT_PROCS processes; on 2 cores they compete with the servers, and the
-client's CPU is printed beside the servers', to say which one ran out.
+protocols (raw sockets) in CLIENT_PROCS processes; on 2 cores they compete with the servers, and
+the client's CPU is printed beside the servers', to say which one ran out. A series stops at
+its first step that does not hold.
 
 ``--smoke`` (for CI): 200 questions, 10 and 20 viewers, one round; nothing judged.
 """
@@ -399,7 +401,8 @@ def main() -> None:
     questions = args.questions or (200 if args.smoke else 5_000)
     rounds = args.rounds or (1 if args.smoke else 3)
     steps = [int(v) for v in (args.viewers or ("10,20" if args.smoke else
-                                               "1000,2000,4000,7000,10000,14000")).split(",")]
+                                               "1000,2000,3000,4000,5000,7000,10000,"
+                                               "14000,18000")).split(",")]
     from aggregator.keys import Keys
     from aggregator.redis_server import connect, url_of
 
