@@ -12,6 +12,17 @@ entry, a link under that entry's own id:
     hash   sha256(previous link's hash, as 64 hex digits || "\\n" || canonical(entry)), where the
            first link's previous hash is 64 zeros
 
+A question's id in Floor is the platform's own post id (``x:1852…``), and a post id leads to its
+author as surely as a handle does. So the chain never holds one: wherever an entry names a
+question (``qid``, each question's ``id`` and ``parent``, the ``queue``, ``screen``,
+``off_screen``, ``dismissed``, triage's suggestions), it holds the question's public id instead,
+``{platform}-{20 hex}``: the start of sha256(salt || post id) with the question's own salt (the
+``"{qid} id"`` field of ``salts``). The published record carries only public ids; while the
+salt is kept, the organisation can show which post a public id stands for (``public_id``), and
+no one else can tell. ``floor purge`` keeps these salts: the event's keys in Redis are named by
+the post ids anyway, so deleting the salt would hide nothing there, and later links about the
+same question (a written answer noted after the purge) must get the same public id.
+
 Each batch of links is one Lua script that first checks the ledger's head is still the one the
 batch was computed from, so a writer that crashed, or two writers at once, can neither skip nor
 duplicate a link: the explicit ids make a replay's XADD impossible, and a head that moved makes
@@ -24,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import secrets
 import threading
 from collections.abc import Iterator
@@ -33,6 +45,7 @@ from typing import Any
 import redis
 
 from aggregator.keys import Keys
+from aggregator.question import PLATFORMS
 
 log = logging.getLogger("floor.ledger")
 
@@ -46,6 +59,10 @@ PERSONAL_ENTRY = ("previous",)
 # script never holds Redis for long.
 BATCH = 500
 SALT_BYTES = 16
+# A question's id as Floor stores it (``{platform}:{post id}``), and as the chain shows it.
+QUESTION_ID = re.compile(f"(?:{'|'.join(map(re.escape, PLATFORMS))}):\\S+\\Z")
+PUBLIC_ID = re.compile(f"(?:{'|'.join(map(re.escape, PLATFORMS))})-[0-9a-f]{{20}}\\Z")
+ID_FIELD = "id"  # the salts field of a question's public id: "{qid} id"
 
 _APPEND = """
 local ledger, salts = KEYS[1], KEYS[2]
@@ -101,6 +118,39 @@ def salt_field(qid: str, field: str) -> str:
     return f"{qid} {field}"
 
 
+def public_id(salt: str, qid: str) -> str:
+    """The id the chain and the record give question ``qid``: its platform, then the first 20
+    hex digits (80 bits) of its post id's commitment."""
+    platform = qid.split(":", 1)[0]
+    return f"{platform}-{commitment(salt, qid)[:20]}"
+
+
+def question_ids(value: Any, skip: tuple[str, ...] = PERSONAL) -> Iterator[str]:
+    """Every question id in a parsed entry (not inside the personal fields ``skip``)."""
+    if isinstance(value, str):
+        if QUESTION_ID.match(value):
+            yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from question_ids(item, skip)
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            if name not in skip:
+                yield from question_ids(item, skip)
+
+
+def _replace_ids(value: Any, public: Any) -> Any:
+    if isinstance(value, str):
+        return public(value) if QUESTION_ID.match(value) else value
+    if isinstance(value, list):
+        return [_replace_ids(item, public) for item in value]
+    if isinstance(value, dict):
+        if set(value) == {"commit"}:
+            return value
+        return {name: _replace_ids(item, public) for name, item in value.items()}
+    return value
+
+
 @dataclass(frozen=True)
 class Head:
     """The end of the chain: how many links, the last one's hash and log id."""
@@ -131,9 +181,13 @@ class StaleHead(Exception):
     """Another writer moved the head first; recompute from the new head."""
 
 
-def committed(entry_id: str, fields: dict[str, str], salt_of: Any) -> dict[str, Any]:
+def committed(entry_id: str, fields: dict[str, str], salt_of: Any,
+              public: Any = None) -> dict[str, Any]:
     """A log entry as the chain holds it; ``salt_of(qid, field)`` gives each personal field's
-    salt."""
+    salt, ``public(qid)`` each question's public id (default: from its ``id`` salt)."""
+    if public is None:
+        def public(qid: str) -> str:
+            return public_id(salt_of(qid, ID_FIELD), qid)
     entry: dict[str, Any] = {"id": entry_id}
     qid = fields.get("qid", "")
     for name, value in fields.items():
@@ -149,7 +203,8 @@ def committed(entry_id: str, fields: dict[str, str], salt_of: Any) -> dict[str, 
             entry[name] = {"commit": commitment(salt_of(qid, name), value)}
         else:
             entry[name] = value
-    return entry
+    return {"id": entry_id, **{name: _replace_ids(value, public) for name, value in entry.items()
+                              if name != "id"}}
 
 
 def _json(value: str) -> Any:
@@ -167,7 +222,14 @@ def _commit_question(question: dict[str, Any], salt_of: Any) -> dict[str, Any]:
     return out
 
 
+def _parsed(fields: dict[str, str]) -> dict[str, Any]:
+    return {name: (_json(value) if name in ("qs", "queue") else value)
+            for name, value in fields.items() if name not in PERSONAL_ENTRY}
+
+
 def _needed_salts(fields: dict[str, str]) -> Iterator[str]:
+    for qid in question_ids(_parsed(fields)):
+        yield salt_field(qid, ID_FIELD)
     qid = fields.get("qid", "")
     for name in (*PERSONAL_ENTRY, "queue"):  # "queue": committed whole if it is not JSON
         if name in fields:
@@ -190,6 +252,13 @@ class Ledger:
         self.conn = conn
         self.keys = Keys(event)
         self._append = conn.register_script(_APPEND)
+        self._public: dict[str, str] = {}  # qid -> public id, once its salt is stored
+
+    def public_ids(self, qids: list[str]) -> dict[str, str]:
+        """The public id of each question that has one (its salt is stored)."""
+        salts = self.salts([salt_field(qid, ID_FIELD) for qid in qids])
+        return {qid: public_id(salts[salt_field(qid, ID_FIELD)], qid) for qid in qids
+                if salt_field(qid, ID_FIELD) in salts}
 
     def head(self) -> Head:
         last = self.conn.xrevrange(self.keys.ledger, count=1)
@@ -236,9 +305,12 @@ class Ledger:
         return total
 
     def _link(self, head: Head, entries: list[tuple[str, dict[str, str]]]) -> int:
-        wanted = sorted({f for _, fields in entries for f in _needed_salts(fields)})
+        cached = self._public
+        wanted = sorted({f for _, fields in entries for f in _needed_salts(fields)
+                         if not (f.endswith(" " + ID_FIELD) and f[:-len(ID_FIELD) - 1] in cached)})
         known = self.salts(wanted)
         new: dict[str, str] = {}
+        made: dict[str, str] = {}
 
         def salt_of(qid: str, name: str) -> str:
             key = salt_field(qid, name)
@@ -247,11 +319,17 @@ class Ledger:
                 salt = known[key] = new[key] = secrets.token_hex(SALT_BYTES)
             return salt
 
+        def public(qid: str) -> str:
+            found = cached.get(qid) or made.get(qid)
+            if found is None:
+                found = made[qid] = public_id(salt_of(qid, ID_FIELD), qid)
+            return found
+
         args: list[str] = [head.hash]
         links: list[str] = []
         previous, n = head.hash, head.count
         for entry_id, fields in entries:
-            body = canonical(committed(entry_id, fields, salt_of))
+            body = canonical(committed(entry_id, fields, salt_of, public))
             previous, n = link_hash(previous, body), n + 1
             links += [entry_id, str(n), previous, body.decode("utf-8")]
         args.append(str(len(new)))
@@ -260,7 +338,9 @@ class Ledger:
         args.append(str(len(entries)))
         args += links
         try:
-            return int(self._append(keys=[self.keys.ledger, self.keys.salts], args=args))
+            linked = int(self._append(keys=[self.keys.ledger, self.keys.salts], args=args))
+            cached.update(made)  # only once their salts are stored
+            return linked
         except redis.ResponseError as exc:
             if str(exc).startswith("STALE"):
                 raise StaleHead(str(exc)) from exc

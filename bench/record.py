@@ -11,6 +11,10 @@ hold). Then it times, separately: chaining the whole log into the ledger (during
 verifying it (chain, signature, every question). Uses REDIS_URL when set, else an embedded
 server in a temporary folder; the bench's keys are deleted at the end.
 
+It also times the console's fairness summary (aggregator/fairness.py) at that size: feeding it
+every question state of the whole log, as a web process does from its tail, against a raw baseline
+that only files each state in a dict by id, and one summary (pushed at most once a second).
+
 ``--smoke`` (for CI): 300 questions, 60 decisions; nothing timed is judged.
 """
 
@@ -27,7 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aggregator.keys import Keys
+from aggregator.fairness import Fairness  # noqa: E402
+from aggregator.keys import Keys  # noqa: E402
 from aggregator.ledger import Ledger  # noqa: E402
 from aggregator.moderation import Moderation  # noqa: E402
 from aggregator.normalise import InvalidPost, normalise  # noqa: E402
@@ -88,6 +93,30 @@ def moderate(conn, event: str, store: Store, decisions: int) -> None:  # type: i
         moderation.clear_screen("sam")
 
 
+def fairness(conn, store: Store) -> None:  # type: ignore[no-untyped-def]
+    states = [q for _, fields in conn.xrange(store.keys.log)
+              for q in json.loads(fields.get("qs", "[]"))]
+    started = time.perf_counter()
+    raw: dict[str, dict[str, object]] = {}
+    for q in states:
+        raw[q["id"]] = q
+    baseline = time.perf_counter() - started
+    tally = Fairness()
+    started = time.perf_counter()
+    for q in states:
+        tally.take(q)
+    fed = time.perf_counter() - started
+    rounds = 20
+    started = time.perf_counter()
+    for _ in range(rounds):
+        summary = tally.summary()
+    once = (time.perf_counter() - started) / rounds
+    print(f"  fairness: fed {len(states)} question states in {fed * 1000:6.1f} ms (raw dict "
+          f"{baseline * 1000:.1f} ms, ratio {fed / baseline if baseline else 0:.1f}); one "
+          f"summary {once * 1000:.2f} ms ({summary['total']} questions, "
+          f"{summary['repeat_count']} repeat askers)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--questions", type=int, default=None, help="50,000 (smoke: 300)")
@@ -129,6 +158,7 @@ def main() -> None:
             checked = time.perf_counter() - started
             print(f"  verify it (chain, signature, questions): {checked:6.2f} s "
                   f"({done.count} links)")
+            fairness(conn, store)
             if args.smoke:
                 print("  (smoke run: nothing judged)")
         finally:

@@ -15,7 +15,15 @@ import pytest
 import redis
 
 from aggregator.keys import Keys
-from aggregator.ledger import GENESIS, Ledger, canonical, commitment, link_hash
+from aggregator.ledger import (
+    GENESIS,
+    PUBLIC_ID,
+    Ledger,
+    canonical,
+    commitment,
+    link_hash,
+    public_id,
+)
 from aggregator.record import HEAD_FILE, LEDGER_FILE, PUBLIC_KEY_FILE, SIGNATURE_FILE
 from aggregator.record.build import build
 from aggregator.record.signing import create
@@ -67,9 +75,36 @@ def test_personal_fields_enter_only_as_salted_commitments(conn: redis.Redis, eve
     for secret in meeting.names | meeting.handles | {"https://example.invalid/"}:
         assert secret not in stored
     first = json.loads(next(iter(ledger.links())).entry)["qs"][0]
-    salt = ledger.salts([f"{first['id']} author_name"])[f"{first['id']} author_name"]
-    name = json.loads(conn.xrange(Keys(event).log, count=1)[0][1]["qs"])[0]["author_name"]
-    assert first["author_name"] == {"commit": commitment(salt, name)}
+    logged = json.loads(conn.xrange(Keys(event).log, count=1)[0][1]["qs"])[0]
+    salt = ledger.salts([f"{logged['id']} author_name"])[f"{logged['id']} author_name"]
+    assert first["author_name"] == {"commit": commitment(salt, logged["author_name"])}
+    assert first["id"] == ledger.public_ids([logged["id"]])[logged["id"]]
+
+
+def test_the_chain_names_questions_by_public_ids_never_by_post_ids(
+        conn: redis.Redis, event: str, meeting: Meeting) -> None:
+    ledger = Ledger(conn, event)
+    ledger.catch_up()
+    stored = "\n".join(link.entry for link in ledger.links())
+    for qid in meeting.qids:
+        assert qid.split(":", 1)[1] not in stored, f"the post id of {qid} is in the chain"
+    public = ledger.public_ids(meeting.qids)
+    assert len(set(public.values())) == len(meeting.qids)
+    assert all(PUBLIC_ID.match(p) and p.split("-")[0] == q.split(":")[0]
+               for q, p in public.items())
+    # Every place an entry names a question carries the public id: qid, qs, queue, screen.
+    named: set[str] = set()
+    for link in ledger.links():
+        entry = json.loads(link.entry)
+        named |= {entry.get("qid", ""), entry.get("screen", ""), *entry.get("queue", []),
+                  *(q["id"] for q in entry.get("qs", [])),
+                  *(q.get("parent", "") for q in entry.get("qs", []))}
+    assert named - {""} <= set(public.values())
+    assert set(public.values()) <= named
+    # The organisation can show which post a public id stands for: the salt proves it.
+    qid = meeting.qids[0]
+    salt = ledger.salts([f"{qid} id"])[f"{qid} id"]
+    assert public_id(salt, qid) == public[qid]
 
 
 def test_two_writers_at_once_neither_skip_nor_duplicate(conn: redis.Redis, event: str,

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -213,3 +214,49 @@ def test_a_web_worker_whose_parent_dies_ends_with_it(floor_env: dict[str, str],
         for orphan in psutil.Process().children(recursive=True):
             if "web.cli" in " ".join(orphan.cmdline()):
                 orphan.kill()
+
+
+def test_the_live_page_is_micro_cached(floor_env: dict[str, str], tmp_path: Path, store: Store,
+                                       event: str) -> None:
+    """/record through nginx's micro-cache (docs/deployment.md): a crowd of conditional GETs
+    reaches the node about once a second, every viewer holding the current page gets a 304, and
+    a change still shows through the cache within the page's bound."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from aggregator.moderation import Moderation
+
+    qids = store.ingest("x", [(normalise(Post("x", f"c{i}", f"Cached question {i}?", "A", "a")),
+                               {}) for i in range(3)])
+    port, listen = free_port(), free_port()
+    node = Node(floor_env, port)
+    proxy = nginx_proxy.start(tmp_path / "nginx", listen, [port])
+    url = f"http://127.0.0.1:{listen}/record"
+    try:
+        wait_for(lambda: requests.get(url, timeout=2).ok, what="nginx and the node")
+        first = requests.get(url, timeout=5)
+        etag = first.headers["ETag"]
+
+        def viewer(_: int) -> tuple[int, str, str]:
+            with requests.Session() as http:
+                got = http.get(url, headers={"If-None-Match": etag}, timeout=5)
+                return got.status_code, got.headers.get("X-Cache", ""), got.headers["ETag"]
+
+        started = time.monotonic()
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(viewer, range(400)))
+        seconds = time.monotonic() - started
+        assert {status for status, _, tag in answers if tag == etag} == {304}
+        through = [cache for _, cache, _ in answers if cache != "HIT"]
+        assert len(answers) - len(through) > 0.8 * len(answers)
+        assert len(through) <= seconds + 2, f"{len(through)} reached the node in {seconds:.1f} s"
+
+        Moderation(store.conn, event).apply("approve", qids[0], 1, "sam")
+        Moderation(store.conn, event).apply("screen", qids[0], 2, "sam", then="answered")
+        changed = time.monotonic()
+        wait_for(lambda: "Cached question 0?" in requests.get(url, timeout=5).text.split(
+            'id="now-h"')[1].split("</section>")[0], what="the change through the cache")
+        # The node redraws within 1 s, nginx's copy lasts 1 s: the viewer's reload is the rest.
+        assert time.monotonic() - changed < 3.0
+    finally:
+        node.stop()
+        nginx_proxy.stop(proxy)

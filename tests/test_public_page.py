@@ -14,6 +14,7 @@ from aggregator.ledger import Ledger
 from aggregator.moderation import Moderation
 from aggregator.store import Store
 from tests.rehearsed import rehearse
+from web.public import RENDER_EVERY, FastPage
 
 
 def _until(fetch: Any, test: Any, timeout: float = 10.0) -> str:
@@ -65,3 +66,40 @@ def test_the_page_follows_the_meeting(client: FlaskClient, conn: redis.Redis, ev
     Ledger(conn, event).catch_up()
     head = str(Ledger(conn, event).head())
     _until(lambda: client.get("/record").text, lambda page: head in page)
+
+
+def test_a_fresh_page_is_served_from_memory_with_flasks_own_headers(
+        app: Any, client: FlaskClient, conn: redis.Redis, event: str) -> None:
+    rehearse(conn, event, limit=20)
+    fast = app.wsgi_app
+    assert isinstance(fast, FastPage)
+    through: list[str] = []
+    inner = fast.app
+
+    def counted(environ: dict[str, Any], start_response: Any) -> Any:
+        through.append(environ["PATH_INFO"])
+        return inner(environ, start_response)
+
+    fast.app = counted
+    first = client.get("/record")
+    assert first.status_code == 200 and through == ["/record"]
+    # Until the page is RENDER_EVERY old, Flask sees none of the next requests.
+    now = time.monotonic()
+    app.extensions["floor.public"].rendered_at = now  # as if it had just been redrawn
+    again = client.get("/record")
+    cached = client.get("/record", headers={"If-None-Match": first.headers["ETag"]})
+    head = client.head("/record")
+    assert through == ["/record"], "a fresh page went through Flask"
+    assert again.data == first.data
+    assert dict(again.headers) == dict(first.headers)
+    assert cached.status_code == 304 and cached.data == b""
+    assert cached.headers["ETag"] == first.headers["ETag"]
+    assert cached.headers["Content-Security-Policy"] == first.headers["Content-Security-Policy"]
+    assert head.status_code == 200 and head.data == b""
+    assert head.headers["Content-Length"] == first.headers["Content-Length"]
+    # Other paths, a query string, and a page gone stale all go to Flask.
+    client.get("/record?x=1")
+    client.get("/login")
+    app.extensions["floor.public"].rendered_at = now - 2 * RENDER_EVERY
+    client.get("/record", headers={"If-None-Match": first.headers["ETag"]})
+    assert through == ["/record", "/record", "/login", "/record"]

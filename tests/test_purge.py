@@ -13,9 +13,10 @@ import pytest
 import redis
 
 from aggregator.keys import Keys
+from aggregator.ledger import Ledger
 from aggregator.record.build import build, publishes_text
 from aggregator.record.signing import create
-from aggregator.record.verify import verify
+from aggregator.record.verify import VerifyFailed, verify
 from aggregator.retention import AutoPurge, Retention
 from aggregator.settings import EventSettings, RetentionSettings, Settings
 from aggregator.store import DeadLetter, Store
@@ -119,8 +120,40 @@ def test_purge_leaves_no_personal_value_in_any_key(conn: redis.Redis, event: str
     record = json.loads((tmp_path / "after" / "record.json").read_text(encoding="utf-8"))
     was = json.loads((tmp_path / "before" / "record.json").read_text(encoding="utf-8"))
     assert [q["text"] for q in record["questions"]] == [q["text"] for q in was["questions"]]
+    public = Ledger(conn, event).public_ids(meeting.qids)
     by_id = {q["id"]: q for q in record["questions"]}
-    assert by_id[meeting.named_web]["asker"] == "someone using the web form"
+    assert by_id[public[meeting.named_web]]["asker"] == "someone using the web form"
+
+
+def test_post_ids_are_never_published_and_keep_their_public_ids_across_a_purge(
+        conn: redis.Redis, event: str, settings: Settings, meeting: Meeting,
+        tmp_path: Path) -> None:
+    """A post id leads to its author: the record carries public ids only, before and after a
+    purge; the purge keeps the id salts, so a question keeps its public id; verify refuses a
+    record that names a question by its post id."""
+    key = create(tmp_path / "keys")[0]
+    before = build(conn, settings, tmp_path / "before", key)
+    Retention(conn, settings).purge()
+    after = build(conn, settings, tmp_path / "after", key)
+    native = [qid.split(":", 1)[1] for qid in meeting.qids]
+    for folder in ("before", "after"):
+        published = "\n".join(p.read_text(encoding="utf-8") for p in
+                              (tmp_path / folder).rglob("*") if p.is_file()
+                              and p.suffix in (".html", ".csv", ".json", ".jsonl", ".svg"))
+        leaked = [n for n in native if n in published]
+        assert leaked == [], f"post ids in the {folder} record: {leaked[:3]}"
+    ids = [[q["id"] for q in json.loads((tmp_path / f / "record.json").read_text(
+        encoding="utf-8"))["questions"]] for f in ("before", "after")]
+    public = Ledger(conn, event).public_ids(meeting.qids)
+    assert ids[0] == ids[1] == [public[qid] for qid in meeting.qids]
+    assert verify(tmp_path / "after", head=str(before.head)).count == after.head.count
+    # A record that names one question by its post id is refused, naming it.
+    path = tmp_path / "after" / "record.json"
+    record = json.loads(path.read_text(encoding="utf-8"))
+    record["questions"][0]["id"] = meeting.qids[0]
+    path.write_text(json.dumps(record), encoding="utf-8")
+    with pytest.raises(VerifyFailed, match="not named by a public id"):
+        verify(tmp_path / "after")
 
 
 def test_a_dry_run_changes_nothing(conn: redis.Redis, event: str, settings: Settings,

@@ -13,6 +13,7 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
+from aggregator.ledger import Ledger
 from aggregator.record.build import CSV_COLUMNS, build
 from aggregator.record.verify import verify
 from aggregator.settings import EventSettings, RecordSettings, Settings
@@ -31,6 +32,13 @@ def _build(conn: redis.Redis, event: str, folder: Path, **policy: object) -> dic
     return json.loads((folder / "record.json").read_text(encoding="utf-8"))
 
 
+def _by_qid(conn: redis.Redis, event: str, questions: list[dict]) -> dict[str, dict]:
+    """The record's questions by their ids in Redis (the record names them by public ids)."""
+    qid_of = {public: qid for qid, public in
+              Ledger(conn, event).public_ids(Store(conn, event).question_ids()).items()}
+    return {qid_of[q["id"]]: q for q in questions}
+
+
 def _everything(folder: Path) -> str:
     return "\n".join(p.read_text(encoding="utf-8") for p in folder.rglob("*")
                      if p.is_file() and p.suffix in (".html", ".csv", ".json", ".svg"))
@@ -42,12 +50,14 @@ def test_the_csv_round_trips_through_python_csv(conn: redis.Redis, event: str,
     with (tmp_path / "questions.csv").open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert tuple(rows[0]) == CSV_COLUMNS
-    assert [r["id"] for r in rows] == [q["id"] for q in record["questions"]] == meeting.qids
-    for row, question in zip(rows, record["questions"], strict=True):
+    public = Ledger(conn, event).public_ids(meeting.qids)
+    assert [r["id"] for r in rows] == [q["id"] for q in record["questions"]] == \
+        [public[qid] for qid in meeting.qids]
+    for row, question, qid in zip(rows, record["questions"], meeting.qids, strict=True):
         assert row["text"] == (question["text"] or "")
         assert row["original"] == (question["original"] or "")
         assert row["asker"] == question["asker"]
-        assert row["outcome"] == question["state"] == meeting.states[question["id"]]
+        assert row["outcome"] == question["state"] == meeting.states[qid]
     assert any("\n" in r["text"] or "," in r["text"] or '"' in r["text"] for r in rows)
     again = io.StringIO(newline="")
     writer = csv.DictWriter(again, fieldnames=CSV_COLUMNS)
@@ -61,7 +71,7 @@ def test_withheld_reasons_publish_only_the_fact(conn: redis.Redis, event: str,
     record = _build(conn, event, tmp_path)
     store = Store(conn, event)
     published = _everything(tmp_path)
-    by_id = {q["id"]: q for q in record["questions"]}
+    by_id = _by_qid(conn, event, record["questions"])
     checked = set()
     for qid, reason in meeting.reasons.items():
         question = by_id[qid]
@@ -83,7 +93,7 @@ def test_askers_are_named_only_when_they_agreed(conn: redis.Redis, event: str,
                                                 meeting: Meeting, tmp_path: Path) -> None:
     record = _build(conn, event, tmp_path)
     published = _everything(tmp_path)
-    by_id = {q["id"]: q for q in record["questions"]}
+    by_id = _by_qid(conn, event, record["questions"])
     assert by_id[meeting.named_web]["asker"] == "Ruth Okonkwo-Example"
     assert "Ruth Okonkwo-Example" in published
     assert by_id[meeting.unnamed_web]["asker"] == "someone using the web form"
@@ -173,18 +183,19 @@ def test_answer_notes_and_written_answers_reach_the_record(
     settings = Settings(event=EventSettings(slug=event))
     build(conn, settings, tmp_path / "r", create(tmp_path / "k")[0])
     record = json.loads((tmp_path / "r" / "record.json").read_text(encoding="utf-8"))
-    by_id = {q["id"]: q for q in record["questions"]}
+    by_id = _by_qid(conn, event, record["questions"])
+    public = Ledger(conn, event).public_ids(meeting.qids)
     assert by_id[answered[0]]["answer_note"] == "The chair said the report is due in June."
     assert by_id[waiting[0]]["written"] == "awaiting"
     assert by_id[waiting[1]]["written"] == "answered"
     assert by_id[waiting[1]]["answer_note"] == "Answered by letter on 2 June."
     with (tmp_path / "r" / "questions.csv").open(encoding="utf-8", newline="") as handle:
         rows = {row["id"]: row for row in csv.DictReader(handle)}
-    assert rows[waiting[0]]["in_writing"] == "awaiting"
-    assert rows[answered[0]]["answer_note"] == "The chair said the report is due in June."
+    assert rows[public[waiting[0]]]["in_writing"] == "awaiting"
+    assert rows[public[answered[0]]]["answer_note"] == "The chair said the report is due in June."
     page = (tmp_path / "r" / "index.html").read_text(encoding="utf-8")
     awaiting = page.split('id="awaiting-h"')[1].split("</section>")[0]
-    assert waiting[0].replace(":", "-") in awaiting and waiting[1].replace(":", "-") not in awaiting
+    assert public[waiting[0]] in awaiting and public[waiting[1]] not in awaiting
     assert verify(tmp_path / "r").questions == len(meeting.qids)
     record["questions"][meeting.qids.index(answered[0])]["answer_note"] = "Something else."
     (tmp_path / "r" / "record.json").write_text(json.dumps(record), encoding="utf-8")

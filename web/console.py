@@ -41,6 +41,7 @@ from web import Floor, floor
 from web.auth import current_moderator, login_required, private_headers, session_of_moderator
 from web.extensions import socketio
 from web.presence import Presence
+from web.record_panel import RecordPanel
 from web.replies import BadRequest, answering, failure, refusing
 
 log = logging.getLogger("floor.console")
@@ -52,7 +53,7 @@ ROOM = "moderators"
 # Socket.IO event names, shared with the page's script through the template.
 EVENTS = {"snapshot": "snapshot", "entry": "entry", "catch_up": "catch_up", "act": "act",
           "presence": "presence", "editing": "editing", "editing_done": "editing_done",
-          "health": "health", "page": "page"}
+          "health": "health", "page": "page", "record": "record"}
 # Entries sent in answer to one catch-up request; a console further behind reloads instead.
 CATCH_UP_LIMIT = 5_000
 # How often each web process refreshes its moderators' presence and looks at the sources'
@@ -256,6 +257,7 @@ class _Consoles:
                 mine = [(m, s) for s, (m, _) in self.connections.items()]
             try:
                 self.sweep(server)
+                _panel(self.floor).push(server, EVENTS["record"], NAMESPACE, ROOM)
                 if time.monotonic() < next_tick:
                     continue
                 next_tick = time.monotonic() + self.tick
@@ -284,7 +286,17 @@ def _consoles() -> _Consoles:
 
 @bp.record_once
 def _relay_log(state: BlueprintSetupState) -> None:
-    state.app.extensions["floor"].feed.on_entry(_relay)
+    f = state.app.extensions["floor"]
+    f.feed.on_entry(_relay)
+    f.feed.on_entry(_panel(f).on_entry)
+
+
+def _panel(f: Floor) -> RecordPanel:
+    """The ledger's head and the fairness summary (web/record_panel.py), one per app."""
+    panel = vars(f).get("record_panel")
+    if panel is None:
+        panel = vars(f).setdefault("record_panel", RecordPanel(f.store))
+    return panel  # type: ignore[no-any-return]
 
 
 def _relay(server: Any, entry: LogEntry) -> None:
@@ -338,6 +350,9 @@ def connect(auth: Any = None) -> None:
     consoles.add(request.sid, *moderator)  # type: ignore[attr-defined]
     consoles.push_presence(socketio.server)
     emit(EVENTS["health"], _health(f))
+    panel = _panel(f)
+    if panel.loaded:  # else the presence loop loads it (a whole snapshot) and pushes it soon
+        emit(EVENTS["record"], panel.state())
 
 
 @socketio.on("disconnect", namespace=NAMESPACE)

@@ -5,7 +5,18 @@ Built for a stream's whole audience: each web process keeps a tally of every que
 and state, updated from the log as it passes (the same tail as the consoles, ``web/live.py``),
 and renders the page at most once a second, only when the log or the ledger's head moved. The
 response is cacheable (ETag, ``max-age=1``), so a viewer's reload or a proxy costs a 304. The
-page reloads itself every few seconds with a small script; without it, the browser's reload.
+page reloads itself every REFRESH_SECONDS with a small script (a conditional GET); without it,
+the browser's reload.
+
+While the rendered page is fresh, ``FastPage`` (a WSGI layer in front of Flask) answers
+``GET /record`` from memory, with the headers Flask gave that same page: a 304 or the bytes,
+no routing, no request context, no template. Only the first request after RENDER_EVERY goes
+through Flask (and renders, if something moved). In front of several web processes, nginx's
+micro-cache (docs/deployment.md) turns the audience into about one request a second per node.
+
+How far behind a view can be: REFRESH_SECONDS (the viewer's next reload) + RENDER_EVERY (the
+page is at most that old when served) + 1 s in nginx's cache when there is one (``max-age``) +
+the response time: 2 + 1 + 1 s, leaving a second of the 5 s promised for the response.
 """
 
 from __future__ import annotations
@@ -14,11 +25,11 @@ import hashlib
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from flask import Blueprint, current_app, make_response, render_template, request
+from flask import Blueprint, Flask, current_app, make_response, render_template, request
 from flask.blueprints import BlueprintSetupState
 
 from aggregator.ledger import Ledger
@@ -29,7 +40,7 @@ from web import floor
 bp = Blueprint("public", __name__)
 
 # A view is at most REFRESH (the page's own reload) + RENDER_EVERY + MAX_AGE seconds behind.
-REFRESH_SECONDS = 3
+REFRESH_SECONDS = 2
 RENDER_EVERY = 1.0
 MAX_AGE = 1
 ANSWERED_SHOWN = 10
@@ -66,6 +77,7 @@ class Tally:
         self.page: tuple[str, str] | None = None  # (etag, html)
         self.rendered_key = ""
         self.rendered_at = 0.0
+        self.rendering = threading.Lock()
 
     def load(self) -> None:
         """Start from a snapshot. The feed was started first, so whatever it delivered is at
@@ -101,6 +113,14 @@ class Tally:
         now = time.monotonic()
         if self.page is not None and now - self.rendered_at < RENDER_EVERY:
             return self.page
+        if not self.rendering.acquire(blocking=self.page is None):
+            return self.page  # type: ignore[return-value]  # another thread is redrawing it
+        try:
+            return self._render(now)
+        finally:
+            self.rendering.release()
+
+    def _render(self, now: float) -> tuple[str, str]:
         head = self.ledger.head()
         key = f"{self.version}|{head}"
         self.rendered_at = now
@@ -109,6 +129,7 @@ class Tally:
         with self.lock:
             known = list(self.known.values())
             screen = self.known.get(self.screen)
+            version = self.version
         received = Counter(PLATFORMS.get(q.platform, q.platform) for q in known)
         rejected = Counter(q.reason for q in known if q.state == "rejected")
         states = Counter(q.state for q in known)
@@ -120,7 +141,7 @@ class Tally:
             answered=answered, answered_count=states["answered"], waiting=states["approved"],
             unreviewed=states["new"] + states["held"], received=sorted(received.items()),
             rejected=sorted(rejected.items()), total=len(known), platforms=PLATFORMS,
-            refresh=REFRESH_SECONDS)
+            refresh=REFRESH_SECONDS, version=version)
         etag = hashlib.sha256(html.encode("utf-8")).hexdigest()[:32]
         self.page, self.rendered_key = (etag, html), key
         return self.page
@@ -135,11 +156,65 @@ def tally() -> Tally:
     return current_app.extensions["floor.public"]  # type: ignore[no-any-return]
 
 
+class FastPage:
+    """WSGI: ``GET /record`` answered from memory while the rendered page is fresh.
+
+    The headers are those Flask gave the current page (security headers included), taken from
+    the first response after each render; anything else, and a page older than RENDER_EVERY,
+    goes to Flask as before."""
+
+    PATH = "/record"
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], counts: Tally) -> None:
+        self.app = app
+        self.counts = counts
+        # (etag, the 200's headers, the 304's headers, body), for the page Flask last served
+        self.served: tuple[str, list[tuple[str, str]], list[tuple[str, str]], bytes] | None = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
+                 ) -> Iterable[bytes]:
+        if (environ.get("PATH_INFO") != self.PATH or environ.get("QUERY_STRING")
+                or environ.get("REQUEST_METHOD") not in ("GET", "HEAD")):
+            return self.app(environ, start_response)
+        counts, served = self.counts, self.served
+        page = counts.page
+        if (served is None or page is None or served[0] != page[0]
+                or time.monotonic() - counts.rendered_at >= RENDER_EVERY):
+            return self._through_flask(environ, start_response)
+        etag, full, bare, body = served
+        wanted = environ.get("HTTP_IF_NONE_MATCH", "")
+        if wanted and (f'"{etag}"' in wanted or wanted.strip() == "*"):
+            start_response("304 NOT MODIFIED", bare)
+            return [b""]
+        start_response("200 OK", full)
+        return [b""] if environ["REQUEST_METHOD"] == "HEAD" else [body]
+
+    def _through_flask(self, environ: dict[str, Any], start_response: Callable[..., Any]
+                       ) -> Iterable[bytes]:
+        def keep(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+            page = self.counts.page
+            tag = next((v for k, v in headers if k.lower() == "etag"), "")
+            per_viewer = any(k.lower() in ("set-cookie", "vary") for k, _ in headers)
+            if (page is not None and status[:3] in ("200", "304") and tag == f'"{page[0]}"'
+                    and not per_viewer):
+                common = [(k, v) for k, v in headers
+                          if k.lower() not in ("content-length", "content-type")]
+                body = page[1].encode("utf-8")
+                full = [*common, ("Content-Type", "text/html; charset=utf-8"),
+                        ("Content-Length", str(len(body)))]
+                self.served = (page[0], full, common, body)
+            return start_response(status, headers, *rest)
+
+        return self.app(environ, keep)
+
+
 @bp.record_once
 def _setup(state: BlueprintSetupState) -> None:
     f = state.app.extensions["floor"]
     state.app.extensions["floor.public"] = counts = Tally(f.store, f.settings)
     f.feed.on_entry(counts.on_entry)
+    app = cast(Flask, state.app)
+    app.wsgi_app = FastPage(app.wsgi_app, counts)  # type: ignore[method-assign]
 
 
 @bp.get("/record")

@@ -4,6 +4,9 @@ the ledger and the log together (same ids), then the files.
 Everything a question shows is its last state in the chain (the fields in clear) and, for the
 personal fields the policy publishes, the value from the log entry of that same link with the
 salt that proves it. So the record agrees with the chain even while the meeting goes on.
+
+Questions are named by their public ids, as the chain names them (``aggregator/ledger.py``):
+never by the platform's post id, which leads to the asker.
 """
 
 from __future__ import annotations
@@ -85,6 +88,7 @@ class _Pass:
     clear: dict[str, dict[str, Any]]
     answered_at: dict[str, str]
     edited: set[str]
+    qid: dict[str, str]  # public id -> the question's id in Redis
 
 
 def _log_entries(conn: redis.Redis, key: str) -> Iterator[tuple[str, dict[str, str]]]:
@@ -95,7 +99,7 @@ def _log_entries(conn: redis.Redis, key: str) -> Iterator[tuple[str, dict[str, s
 
 
 def _walk(conn: redis.Redis, keys: Keys, ledger: Ledger, head: Head, out: Path) -> _Pass:
-    seen = _Pass({}, {}, {}, set())
+    seen = _Pass({}, {}, {}, set(), {})
     entries = _log_entries(conn, keys.log)
     with out.open("w", encoding="utf-8", newline="\n") as lines:
         for link in ledger.links():
@@ -108,9 +112,12 @@ def _walk(conn: redis.Redis, keys: Keys, ledger: Ledger, head: Head, out: Path) 
             entry = json.loads(link.entry)
             if entry.get("type") == "edit":
                 seen.edited.add(entry.get("qid", ""))
-            clear = {q["id"]: q for q in json.loads(fields.get("qs", "[]"))}
+            # The chain's questions are the log entry's, in the same order, renamed.
+            clear = dict(zip((q["id"] for q in entry.get("qs", [])),
+                             json.loads(fields.get("qs", "[]")), strict=True))
             for question in entry.get("qs", []):
                 qid = question["id"]
+                seen.qid[qid] = clear[qid].get("id", "")
                 before = seen.committed.get(qid, {}).get("state")
                 if question.get("state") == "answered" and before != "answered":
                     seen.answered_at[qid] = entry.get("at", "")
@@ -127,7 +134,8 @@ def _when(text: str) -> datetime | None:
 
 
 def _consents(conn: redis.Redis, keys: Keys, qids: list[str]) -> set[str]:
-    """The /ask askers who agreed to be named (their consent is in the raw payload)."""
+    """The /ask askers who agreed to be named (their consent is in the raw payload), by their
+    ids in Redis."""
     web = [qid for qid in qids if qid.startswith("web:")]
     pipe = conn.pipeline(transaction=False)
     for qid in web:
@@ -147,7 +155,8 @@ def _questions(conn: redis.Redis, keys: Keys, ledger: Ledger, seen: _Pass,
                settings: Settings) -> list[dict[str, Any]]:
     policy = settings.record
     qids = list(seen.committed)
-    consented = _consents(conn, keys, qids) if policy.name_askers == "consented" else set()
+    consented = _consents(conn, keys, list(seen.qid.values())) \
+        if policy.name_askers == "consented" else set()
     rows: list[dict[str, Any]] = []
     for qid in qids:
         chained, clear = seen.committed[qid], seen.clear[qid]
@@ -166,7 +175,7 @@ def _questions(conn: redis.Redis, keys: Keys, ledger: Ledger, seen: _Pass,
             row["text"] = clear.get("text", "")
             if qid in seen.edited:
                 row["original"] = clear.get("original", "")
-        if qid in consented and clear.get("author_name"):
+        if seen.qid[qid] in consented and clear.get("author_name"):
             row["author_name"] = row["asker"] = clear["author_name"]
         if state == "answered" and qid in seen.answered_at:
             row["answered_at"] = seen.answered_at[qid]
@@ -174,7 +183,7 @@ def _questions(conn: redis.Redis, keys: Keys, ledger: Ledger, seen: _Pass,
             if start and end:
                 row["minutes_to_answer"] = round((end - start).total_seconds() / 60, 1)
         rows.append(row)
-    _prove(ledger, rows)
+    _prove(ledger, rows, seen.qid)
     children: dict[str, Counter[str]] = defaultdict(Counter)
     for row in rows:
         if row["state"] == "grouped" and row["parent"]:
@@ -184,15 +193,15 @@ def _questions(conn: redis.Redis, keys: Keys, ledger: Ledger, seen: _Pass,
     return rows
 
 
-def _prove(ledger: Ledger, rows: list[dict[str, Any]]) -> None:
+def _prove(ledger: Ledger, rows: list[dict[str, Any]], qid_of: dict[str, str]) -> None:
     """Attach the salt of each published personal value, where it still exists."""
     wanted = [(row, name) for row in rows for name in ("text", "original", "author_name")
               if isinstance(row.get(name), str)]
     for start in range(0, len(wanted), CHUNK):
         part = wanted[start:start + CHUNK]
-        salts = ledger.salts([salt_field(row["id"], name) for row, name in part])
+        salts = ledger.salts([salt_field(qid_of[row["id"]], name) for row, name in part])
         for row, name in part:
-            salt = salts.get(salt_field(row["id"], name))
+            salt = salts.get(salt_field(qid_of[row["id"]], name))
             if salt:
                 row["proofs"][name] = salt
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aggregator.ledger import GENESIS, canonical, commitment, link_hash
+from aggregator.ledger import GENESIS, PUBLIC_ID, canonical, commitment, link_hash
 from aggregator.record import (
     CSV_FILE,
     HEAD_FILE,
@@ -148,6 +148,10 @@ def check_questions(folder: Path, last: dict[str, dict[str, Any]]) -> int:
     except (OSError, ValueError, KeyError) as exc:
         raise VerifyFailed(f"{RECORD_FILE}: cannot read it: {exc}") from exc
     published = {q["id"]: q for q in questions}
+    for qid in published:
+        if not isinstance(qid, str) or not PUBLIC_ID.match(qid):
+            raise VerifyFailed(f"{RECORD_FILE}: question {qid!r} is not named by a public id "
+                               "(a platform's post id must not be published)")
     missing = [qid for qid in last if qid not in published]
     if missing:
         raise VerifyFailed(f"{RECORD_FILE}: {len(missing)} question(s) of the ledger are not "

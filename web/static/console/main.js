@@ -1,6 +1,7 @@
 // The moderators' console: wires the state, the view, the keyboard and the socket together.
 import { AgendaPanel, ChairPanel } from "./chair.js";
 import { Commands } from "./commands.js";
+import { FairnessPanel } from "./fairness.js";
 import { installKeys } from "./keys.js";
 import { HealthPanel, View } from "./render.js";
 import { connect } from "./socket.js";
@@ -59,6 +60,7 @@ agenda = new AgendaPanel(config, link.socket, (state) => {
   view.previewSig = "";  // and so does the preview
   view.schedule();
 });
+new FairnessPanel(config, link.socket);
 if (model.lastId !== null) chair.load();
 setInterval(() => chair.tick(), 1000);
 // Pages: the next part of a list when the view draws or walks near the end of what it holds.
