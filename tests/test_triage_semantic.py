@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from aggregator.store import Store
 from aggregator.triage.semantic import SemanticIndex, available
 
 pytestmark = [pytest.mark.semantic,
@@ -22,3 +25,31 @@ def test_a_paraphrase_with_few_shared_letters_is_suggested(index: SemanticIndex)
                           "ring 999?")
     assert found is not None and found.qid == "x:1"
     assert index.suggest("How is the trust supporting staff with the cost of living?") is None
+
+
+def test_the_worker_uses_the_backend_the_settings_choose(store: Store,
+                                                         index: SemanticIndex) -> None:
+    from aggregator.settings import TriageSettings
+    from aggregator.triage import semantic
+    from aggregator.triage.worker import TriageWorker
+    from tests.test_triage import _ingest
+
+    loads = []
+
+    def load_once() -> Any:
+        loads.append(1)
+        return index.encoder  # the module's model: loaded once per test run
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(semantic, "load_model", load_once)
+        worker = TriageWorker(store.conn, store.keys.event, TriageSettings(backend="semantic"))
+    assert isinstance(worker.index, SemanticIndex) and loads == [1]
+    worker.setup()
+    first, other = _ingest(store, "Why are ambulances queuing outside A&E for hours?",
+                           "When will the old ambulances in the fleet be replaced?")
+    worker.drain()
+    (paraphrase,) = _ingest(store, "Ambulances stuck for hours outside A and E again: why?")
+    worker.drain()
+    q = store.question(paraphrase)
+    assert q is not None and q.triage["suggest"]["qid"] == first
+    assert len(loads) == 1
