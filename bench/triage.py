@@ -62,7 +62,7 @@ def pairs(groups: dict[str, str]) -> set[tuple[str, str]]:
     return {tuple(sorted(p)) for m in members.values() for p in combinations(m, 2)}  # type: ignore[misc]
 
 
-def ingest_with_triage(count: int, rounds: int, smoke: bool) -> None:
+def ingest_with_triage(count: int, rounds: int, smoke: bool, backend: str = "lexical") -> None:
     import statistics
     import subprocess
     import tempfile
@@ -71,43 +71,55 @@ def ingest_with_triage(count: int, rounds: int, smoke: bool) -> None:
     from aggregator.keys import Keys
     from aggregator.redis_server import connect, url_of
     from aggregator.store import Store
-    from bench.ingest import floor_ingest, raw_xadd, sample_posts
+    from bench.ingest import costed, floor_ingest, raw_xadd, sample_posts
 
     conn = connect(data_dir=Path(tempfile.mkdtemp(prefix="floor-bench-")))
     posts = sample_posts(count)
     raw_rates, plain_rates, floor_rates, behind = [], [], [], []
-    for round_no in range(rounds):
+    raw_cpu, plain_cpu, floor_cpu = [], [], []
+    for _ in range(rounds):
         event = "bench-" + uuid.uuid4().hex[:8]
-        raw_rates.append(raw_xadd(conn, f"floor:{event}:raw", posts, 200))
-        # Which goes first alternates: the second of two runs in a round is measured slower
-        # (the server holds the first one's keys), whether a worker runs or not.
-        if round_no % 2 == 0:
-            plain_rates.append(floor_ingest(Store(conn, event + "-plain"), posts, 200))
+        rate, per_cpu = costed(conn, raw_xadd, conn, f"floor:{event}:raw", posts, 200)
+        raw_rates.append(rate)
+        raw_cpu.append(per_cpu)
+        # Floor's ingest alone runs just before and just after the one with a worker, and
+        # counts as their mean: the second of two runs is measured slower (the server holds the
+        # first one's keys), and the machine's neighbours change from second to second.
+        alone = [costed(conn, floor_ingest, Store(conn, event + "-plain"), posts, 200)]
         store = Store(conn, event)
         worker = subprocess.Popen(
-            [sys.executable, "-c", WORKER, url_of(conn), event], cwd=ROOT,
+            [sys.executable, "-c", WORKER, url_of(conn), event, backend], cwd=ROOT,
             stdout=subprocess.PIPE, text=True)
         assert worker.stdout is not None
         worker.stdout.readline()  # "ready": the group exists and the models are loaded
-        floor_rates.append(floor_ingest(store, posts, 200))
+        rate, per_cpu = costed(conn, floor_ingest, store, posts, 200)
+        floor_rates.append(rate)
+        floor_cpu.append(per_cpu)
         triaged = int(conn.xlen(store.keys.log)) - int(conn.zcard(store.keys.questions))
         behind.append(count - triaged)
         worker.kill()
         worker.wait()
-        if round_no % 2 == 1:
-            plain_rates.append(floor_ingest(Store(conn, event + "-plain"), posts, 200))
-        for name in (event, event + "-plain"):
+        alone.append(costed(conn, floor_ingest, Store(conn, event + "-plain2"), posts, 200))
+        plain_rates.append(statistics.mean(rate for rate, _ in alone))
+        plain_cpu.append(statistics.mean(per_cpu for _, per_cpu in alone))
+        for name in (event, event + "-plain", event + "-plain2"):
             for key in conn.scan_iter(Keys(name).pattern, count=1000):
                 conn.unlink(key)
     raw, plain = statistics.median(raw_rates), statistics.median(plain_rates)
     ours = statistics.median(floor_rates)
-    print(f"{count} posts, {rounds} rounds; each round: raw XADD, then Floor's ingest alone and "
-          f"with a triage worker process following the event (order alternating)")
+    print(f"{count} posts, {rounds} rounds; each round: raw XADD, then Floor's ingest alone, "
+          f"with a triage worker process following the event, and alone again")
     print(f"raw pipelined XADD:              {raw:10,.0f} posts/s")
     print(f"floor ingest, triage off:        {plain:10,.0f} posts/s  (ratio {plain / raw:.2f})")
     print(f"floor ingest, triage on:         {ours:10,.0f} posts/s  (ratio {ours / raw:.2f}, "
           "target >= 0.25)")
-    print(f"posts not yet triaged when ingest ended (median): {statistics.median(behind):,.0f}")
+    print(f"posts not yet triaged when ingest ended (median): {statistics.median(behind):,.0f}"
+          f" ({backend} backend)")
+    raw_c = statistics.median(raw_cpu)
+    print(f"CPU cost ratio (posts per CPU-second of the ingesting process and the server, against "
+          f"raw's; the worker's own process not counted): triage off "
+          f"{statistics.median(plain_cpu) / raw_c:.2f}, triage on "
+          f"{statistics.median(floor_cpu) / raw_c:.2f}")
 
 
 WORKER = """
@@ -115,8 +127,9 @@ import os, sys, threading
 from aggregator.triage.worker import NICENESS
 os.nice(NICENESS)  # as floor triage does
 from aggregator.redis_server import connect
+from aggregator.settings import TriageSettings
 from aggregator.triage.worker import TriageWorker
-worker = TriageWorker(connect(url=sys.argv[1]), sys.argv[2])
+worker = TriageWorker(connect(url=sys.argv[1]), sys.argv[2], TriageSettings(backend=sys.argv[3]))
 worker.setup()
 worker.assessor.abuse.check_many(["warm up"])
 print("ready", flush=True)
@@ -254,7 +267,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.ingest or args.smoke:
         ingest_with_triage(2_000 if args.smoke else args.posts_count,
-                           1 if args.smoke else args.rounds, args.smoke)
+                           1 if args.smoke else args.rounds, args.smoke,
+                           "semantic" if args.semantic and not args.smoke else "lexical")
         if not args.smoke:
             return
         print()
