@@ -163,9 +163,9 @@ class TriageSettings(_Section):
     # "lexical" (letters and words, the default) or "semantic" (adds sentence embeddings: finds
     # paraphrases; needs the [semantic] extra, and loads its model when the worker starts).
     backend: Literal["lexical", "semantic"] = "lexical"
-    # Probability (0 to 1) at or above which a repeat is suggested; unset: the backend's own,
+    # Probability (0 to 1) at or above which a repeat is suggested; 0: the backend's own,
     # chosen with its fitted weights (aggregator/triage/pairs.py).
-    duplicate_threshold: float | None = Field(default=None, ge=0, le=1)
+    duplicate_threshold: float = Field(default=0.0, ge=0, le=1)
 
 
 class Settings(_Section):

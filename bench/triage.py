@@ -42,6 +42,7 @@ from aggregator.triage.pairs import PairModel  # noqa: E402
 from aggregator.triage.questions import THRESHOLD  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+FITTED_ON = "tests/triage/posts.jsonl"  # the file pairs.LEXICAL and pairs.SEMANTIC were fitted on
 
 
 def ratio(a: int, b: int) -> float:
@@ -261,7 +262,8 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=None,
                         help="lexical duplicate threshold (default: the fitted one)")
     parser.add_argument("--folds", type=int, default=5,
-                        help="cross-validation folds for the held-out duplicate figures")
+                        help="cross-validation folds for the held-out duplicate figures "
+                             "(0: none, e.g. on a file the weights never saw)")
     parser.add_argument("--fit", action="store_true",
                         help="also print the weights fitted on the whole file")
     args = parser.parse_args()
@@ -331,10 +333,12 @@ def main() -> None:
         start = time.perf_counter()
         tp, fp, fn = duplicate_counts(posts, clusters, index)
         took = time.perf_counter() - start
+        fitted_here = Path(args.posts).resolve() == (ROOT / FITTED_ON).resolve()
         print(line("duplicate pairs", tp, fp, fn),
-              f"({name}, shipped weights, threshold {index.threshold:.2f}: in-sample; "
+              f"({name}, shipped weights, threshold {index.threshold:.2f}: "
+              f"{'in-sample' if fitted_here else 'held out, fitted on ' + FITTED_ON}; "
               f"{len(posts) / took:,.0f} posts/s)")
-        if not args.smoke:
+        if not args.smoke and args.folds > 1:
             held, model = cross_validate(posts, labels, make, args.folds)
             print(line("duplicate pairs", *held),
                   f"({name}, held out: {args.folds} folds by topic)")

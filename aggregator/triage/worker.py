@@ -57,8 +57,8 @@ def duplicate_index(settings: TriageSettings) -> DuplicateIndex:
     if settings.backend == "semantic":
         from aggregator.triage.semantic import SemanticIndex
 
-        return SemanticIndex(settings.duplicate_threshold)
-    return DuplicateIndex(settings.duplicate_threshold)
+        return SemanticIndex(settings.duplicate_threshold or None)
+    return DuplicateIndex(settings.duplicate_threshold or None)
 
 
 class TriageWorker:
