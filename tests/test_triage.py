@@ -14,9 +14,10 @@ from aggregator.normalise import normalise
 from aggregator.question import Post
 from aggregator.settings import TriageSettings
 from aggregator.store import Store
-from aggregator.triage import personal, questions
+from aggregator.triage import pairs, personal, questions
 from aggregator.triage.abuse import AbuseCheck
-from aggregator.triage.duplicates import DuplicateIndex
+from aggregator.triage.duplicates import DuplicateIndex, plain
+from aggregator.triage.pairs import FEATURES
 from aggregator.triage.worker import GROUP, TriageWorker
 from tests.test_console_socket import Received
 from tests.test_screen import Screen, connect, links, screen_token  # noqa: F401 - fixtures
@@ -102,6 +103,23 @@ def test_a_repeat_is_suggested_and_a_different_question_is_not() -> None:
     assert index.suggest("What is the board's carbon target?") is None
     index.remove("x:1")
     assert index.suggest("When will the new Hexham ambulance station open?") is None
+
+
+def test_a_rewording_with_few_shared_letters_is_still_a_candidate() -> None:
+    index = DuplicateIndex()
+    index.add("x:1", "Can people speak Welsh when they ring 999?")
+    text = "Will the 999 service offer calls in Welsh?"
+    assert "x:1" not in index.lsh.query(index._minhash(plain(text)))  # letters miss it
+    assert "x:1" in index.pairs(text)[0]  # its rare words ("welsh") do not
+
+
+def test_a_question_of_another_kind_scores_lower() -> None:
+    index = DuplicateIndex()
+    index.add("x:1", "Will the stroke unit at Millbrook reopen?")
+    found, x = index.pairs("Why was the stroke unit at Millbrook closed?")
+    assert x[found.index("x:1"), FEATURES.index("kind")] == 1
+    assert pairs.kind("Is there a service for callers who need it?") == "yesno"
+    assert pairs.kind("What happens when a caller needs it?") == ""
 
 
 # -- the worker -------------------------------------------------------------------------------

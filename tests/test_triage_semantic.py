@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 
 from aggregator.store import Store
+from aggregator.triage.duplicates import DuplicateIndex
+from aggregator.triage.pairs import FEATURES
 from aggregator.triage.semantic import SemanticIndex, available
 
 pytestmark = [pytest.mark.semantic,
@@ -53,3 +55,14 @@ def test_the_worker_uses_the_backend_the_settings_choose(store: Store,
     q = store.question(paraphrase)
     assert q is not None and q.triage["suggest"]["qid"] == first
     assert len(loads) == 1
+
+
+def test_a_paraphrase_sharing_no_letters_is_a_candidate_by_meaning(index: SemanticIndex) -> None:
+    index.add("x:handover", "What is the board doing about handover delays at hospitals?")
+    text = "Why are ambulances queuing outside A&E for hours?"
+    found, x = index.pairs(text)
+    assert "x:handover" in found  # proposed by meaning: the letter and word indexes miss it
+    lexical = DuplicateIndex()
+    lexical.add("x:handover", "What is the board doing about handover delays at hospitals?")
+    assert "x:handover" not in lexical.pairs(text)[0]
+    assert x[found.index("x:handover"), FEATURES.index("meaning")] > 0.3
