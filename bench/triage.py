@@ -11,11 +11,20 @@ assessment as the worker's, in file order. A pair of posts is a predicted duplic
 suggestions join them (directly or through the question they both repeat). --smoke: the first 60
 posts and a 2,000-post ingest round, for CI (checks both run; the figures mean little).
 
+Duplicate pairs are printed for each backend (--semantic adds the semantic one) with the
+shipped weights (in-sample on the file they were fitted on), then held out: --folds K (default
+5) fits the weights and threshold on K-1 folds of the file (a cluster and its hard negatives
+stay in one fold) and scores the other, K times. --fit also prints the weights fitted on the
+whole file, to paste into aggregator/triage/pairs.py. --folds 0 on another labelled file
+(tests/triage/holdout.jsonl) scores the shipped weights on posts they never saw.
+
     python bench/triage.py --ingest [--posts-count 20000] [--rounds 3]
 
 Ingest with triage on: bench/ingest.py's measurement (raw pipelined XADD against Floor's
 normalise + store, same server, same run) while a triage worker process follows each round's
-event; prints the ratio (target >= 0.25) and how far triage got.
+event; prints the ratio (target >= 0.25), how far triage got, and the CPU cost ratio (CPU
+seconds of the ingesting process and the server: what the machine's neighbours do not change).
+With --semantic the worker uses the semantic backend.
 """
 
 from __future__ import annotations
