@@ -66,3 +66,21 @@ def test_a_paraphrase_sharing_no_letters_is_a_candidate_by_meaning(index: Semant
     lexical.add("x:handover", "What is the board doing about handover delays at hospitals?")
     assert "x:handover" not in lexical.pairs(text)[0]
     assert x[found.index("x:handover"), FEATURES.index("meaning")] > 0.3
+
+
+def test_bad_input_through_the_semantic_index(index: SemanticIndex) -> None:
+    wall = ("Why are ambulances late? " * 500)[:10_000]
+    texts = ["Pam ydy'r ambiwlans mor hwyr?", "为什么救护车等这么久？", "🚑🚑🚑", wall,
+             "x" * 10_000, *["Why is the board ignoring us???"] * 20]
+    for i, text in enumerate(texts):
+        best = index.suggest(text, exclude=f"bad:{i}")
+        index.add(f"bad:{i}", text, best.qid if best else "")
+    assert index.suggest("Why is the board ignoring us?") is not None
+    assert sum(1 for q in index.rows if q.startswith("bad:")) <= 6  # the storm is one entry
+    best = index.suggest("Why is the board still ignoring us all?")
+    assert best is not None and best.qid == "bad:5"
+    index.add("bad:alias", "Why is the board still ignoring us all?", best.qid)
+    assert "bad:alias" in index.rows
+    index.remove("bad:5")  # the storm's first copy, and the repeats indexed as its aliases
+    assert "bad:5" not in index.rows and "bad:alias" not in index.rows
+    assert index.ids.count(None) == len(index.free) >= 2  # their rows are free for reuse

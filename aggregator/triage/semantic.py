@@ -76,9 +76,9 @@ class SemanticIndex(DuplicateIndex):
         self.rows[qid] = row
 
     def remove(self, qid: str) -> None:
-        super().remove(qid)
-        for gone in [q for q in self.rows if q not in self.docs]:
-            row = self.rows.pop(gone)
+        super().remove(qid)  # its aliases come back through this method, one by one
+        row = self.rows.pop(qid, None)
+        if row is not None:
             self.matrix[row] = 0
             self.ids[row] = None
             self.free.append(row)
