@@ -72,6 +72,6 @@ class PairModel:
 
 
 # Fitted by `python bench/triage.py --fit` (see the module's docstring).
-LEXICAL = PairModel((4.048, 0.878, 2.212, 3.341, -0.698, -1.518, -1.857, 0.0), -6.599, 0.65)
-SEMANTIC = PairModel((3.311, 0.435, 1.709, 2.719, -0.756, -1.544, -1.72, 3.677), -7.748,
-                     0.55)
+LEXICAL = PairModel((4.422, 0.121, 1.605, 3.044, -0.192, -1.593, -1.891, 0.0), -5.915, 0.7)
+SEMANTIC = PairModel((3.372, -0.368, 0.68, 2.148, -0.203, -1.622, -1.824, 5.069), -7.377,
+                     0.6)
