@@ -18,6 +18,7 @@ post closer to the repeat's words than to the original's is pointed at the origi
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ WORD = re.compile(r"[^\W_]+", re.UNICODE)
 NUM_PERM = 64
 LSH_THRESHOLD = 0.25
 MAX_CHARS = 600  # a wall of text is compared by its start
-MAX_CANDIDATES = 200
+MAX_CANDIDATES = 60  # pairs scored per post: bounded work when many questions share its words
 # A word in more than this share of the open questions proposes no candidates (it would propose
 # most of them); at least RARE_MIN questions may share any word.
 RARE_SHARE, RARE_MIN = 0.02, 20
@@ -197,9 +198,11 @@ class DuplicateIndex:
         return math.log((1 + len(self.docs)) / (1 + len(self.postings.get(term, ())))) + 1
 
     def candidates(self, doc: _Doc, exclude: str, also: frozenset[str]) -> list[str]:
-        found = {q for q in self.lsh.query(self._minhash(doc.words)) if q != exclude}
+        """The indexed questions worth scoring against ``doc``: those the LSH index finds alike
+        in letters and those sharing a rarer word, the ``MAX_CANDIDATES`` sharing the most
+        (IDF-weighted) first; then ``also``."""
+        shared = dict.fromkeys(self.lsh.query(self._minhash(doc.words)), 0.0)
         rare = max(RARE_MIN, int(RARE_SHARE * len(self.docs)))
-        shared: dict[str, float] = {}
         for term in doc.terms:
             holders = self.postings.get(term, set())
             if len(holders) <= rare:
@@ -207,12 +210,13 @@ class DuplicateIndex:
                 for q in holders:
                     shared[q] = shared.get(q, 0.0) + weight
         shared.pop(exclude, None)
-        ranked = sorted(found, reverse=True)[:MAX_CANDIDATES]  # the newest, in a storm
-        ranked += [q for q, _ in sorted(shared.items(), key=lambda kv: (-kv[1], kv[0]))
-                   if q not in found][:MAX_CANDIDATES]
-        ranked += sorted(q for q in also if q in self.docs and q != exclude
-                         and q not in found and q not in shared)
-        return ranked
+        if len(shared) > MAX_CANDIDATES:
+            ranked = heapq.nlargest(MAX_CANDIDATES, shared.items(), key=lambda kv: (kv[1], kv[0]))
+            found = [q for q, _ in ranked]
+        else:
+            found = sorted(shared)
+        return found + sorted(q for q in also if q in self.docs and q != exclude
+                              and q not in shared)
 
     def features(self, doc: _Doc, found: list[str],
                  meaning: np.ndarray | None = None) -> np.ndarray:
