@@ -47,6 +47,13 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 _ID_UNFIT = frozenset({"Cc", "Cf", "Cs", "Zs", "Zl", "Zp"})
 
 
+def _unfit(text: str) -> bool:
+    """Whether ``text`` holds a space, a control, format or surrogate character."""
+    if text.isascii():  # most ids and links: no look-up per character (ingest's hot path)
+        return " " in text or not text.isprintable()
+    return any(unicodedata.category(c) in _ID_UNFIT for c in text)
+
+
 class InvalidPost(ValueError):
     """A post that cannot become a question; the message names the field."""
 
@@ -139,7 +146,7 @@ def clean_url(url: str) -> str:
     so is ``https://trusted.example@evil.example/`` (user info: the host is after the "@"), or
     a link with spaces or invisible characters hiding where it goes."""
     url = mend(url).strip()
-    if any(unicodedata.category(c) in _ID_UNFIT for c in url):
+    if _unfit(url):
         return ""
     try:
         parts = urlsplit(url)
@@ -185,8 +192,7 @@ def normalise(post: Post) -> Question:
             f"(expected one of {', '.join(PLATFORMS)})"
         )
     native_id = _required_str(post, "native_id").strip()
-    if not native_id or len(native_id) > MAX_ID or any(
-            unicodedata.category(c) in _ID_UNFIT for c in native_id):
+    if not native_id or len(native_id) > MAX_ID or _unfit(native_id):
         # An id is matched exactly (retractions, replays): never repaired, refused.
         raise InvalidPost(f"field 'id': not a usable id (empty, too long, or with spaces, "
                           f"control or invisible characters): {native_id[:40]!r}")

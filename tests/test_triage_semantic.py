@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from aggregator.store import Store
+from aggregator.triage.duplicates import DuplicateIndex
+from aggregator.triage.pairs import FEATURES
 from aggregator.triage.semantic import SemanticIndex, available
 
 pytestmark = [pytest.mark.semantic,
@@ -22,3 +27,60 @@ def test_a_paraphrase_with_few_shared_letters_is_suggested(index: SemanticIndex)
                           "ring 999?")
     assert found is not None and found.qid == "x:1"
     assert index.suggest("How is the trust supporting staff with the cost of living?") is None
+
+
+def test_the_worker_uses_the_backend_the_settings_choose(store: Store,
+                                                         index: SemanticIndex) -> None:
+    from aggregator.settings import TriageSettings
+    from aggregator.triage import semantic
+    from aggregator.triage.worker import TriageWorker
+    from tests.test_triage import _ingest
+
+    loads = []
+
+    def load_once() -> Any:
+        loads.append(1)
+        return index.encoder  # the module's model: loaded once per test run
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(semantic, "load_model", load_once)
+        worker = TriageWorker(store.conn, store.keys.event, TriageSettings(backend="semantic"))
+    assert isinstance(worker.index, SemanticIndex) and loads == [1]
+    worker.setup()
+    first, other = _ingest(store, "Why are ambulances queuing outside A&E for hours?",
+                           "When will the old ambulances in the fleet be replaced?")
+    worker.drain()
+    (paraphrase,) = _ingest(store, "Ambulances stuck for hours outside A and E again: why?")
+    worker.drain()
+    q = store.question(paraphrase)
+    assert q is not None and q.triage["suggest"]["qid"] == first
+    assert len(loads) == 1
+
+
+def test_a_paraphrase_sharing_no_letters_is_a_candidate_by_meaning(index: SemanticIndex) -> None:
+    index.add("x:handover", "What is the board doing about handover delays at hospitals?")
+    text = "Why are ambulances queuing outside A&E for hours?"
+    found, x = index.pairs(text)
+    assert "x:handover" in found  # proposed by meaning: the letter and word indexes miss it
+    lexical = DuplicateIndex()
+    lexical.add("x:handover", "What is the board doing about handover delays at hospitals?")
+    assert "x:handover" not in lexical.pairs(text)[0]
+    assert x[found.index("x:handover"), FEATURES.index("meaning")] > 0.3
+
+
+def test_bad_input_through_the_semantic_index(index: SemanticIndex) -> None:
+    wall = ("Why are ambulances late? " * 500)[:10_000]
+    texts = ["Pam ydy'r ambiwlans mor hwyr?", "为什么救护车等这么久？", "🚑🚑🚑", wall,
+             "x" * 10_000, *["Why is the board ignoring us???"] * 20]
+    for i, text in enumerate(texts):
+        best = index.suggest(text, exclude=f"bad:{i}")
+        index.add(f"bad:{i}", text, best.qid if best else "")
+    assert index.suggest("Why is the board ignoring us?") is not None
+    assert sum(1 for q in index.rows if q.startswith("bad:")) <= 6  # the storm is one entry
+    best = index.suggest("Why is the board still ignoring us all?")
+    assert best is not None and best.qid == "bad:5"
+    index.add("bad:alias", "Why is the board still ignoring us all?", best.qid)
+    assert "bad:alias" in index.rows
+    index.remove("bad:5")  # the storm's first copy, and the repeats indexed as its aliases
+    assert "bad:5" not in index.rows and "bad:alias" not in index.rows
+    assert index.ids.count(None) == len(index.free) >= 2  # their rows are free for reuse

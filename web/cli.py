@@ -203,7 +203,12 @@ def triage(once: bool) -> None:
     settings = _settings()
     if not settings.triage.enabled:
         raise ConfigProblem("[triage] enabled = false in the settings")
-    worker = TriageWorker(_conn(), settings.event.slug, settings.triage)
+    from aggregator.triage.semantic import BackendMissing
+
+    try:
+        worker = TriageWorker(_conn(), settings.event.slug, settings.triage)
+    except BackendMissing as exc:
+        raise ConfigProblem(str(exc)) from exc
     if once:
         worker.setup()
         worker.drain()

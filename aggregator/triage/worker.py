@@ -38,8 +38,11 @@ CONSUMER = "worker"  # one worker per event: a restarted one takes over its own 
 ACTOR = "triage"
 BATCH = 200
 NICENESS = 10  # `floor triage` runs at this nice level: ingest and the web app go first
-# States whose questions a new post may be suggested to join (the group action's targets).
-OPEN_STATES = frozenset({"new", "approved", "on_screen", "held", "answered"})
+# States whose questions a new post may be suggested to join: the open ones (an answered,
+# rejected or grouped question leaves the duplicate index).
+OPEN_STATES = frozenset({"new", "approved", "on_screen", "held"})
+# Log entries that may change a question's text: its words are indexed again.
+TEXT_CHANGES = frozenset({"edit", "undo"})
 
 
 @dataclass
@@ -48,13 +51,23 @@ class Progress:
     triaged: int = 0
 
 
+def duplicate_index(settings: TriageSettings) -> DuplicateIndex:
+    """The settings' backend; the semantic one loads its model here, once per worker (and
+    raises ``semantic.BackendMissing`` when its extra is not installed)."""
+    if settings.backend == "semantic":
+        from aggregator.triage.semantic import SemanticIndex
+
+        return SemanticIndex(settings.duplicate_threshold or None)
+    return DuplicateIndex(settings.duplicate_threshold or None)
+
+
 class TriageWorker:
     def __init__(self, conn: redis.Redis, event: str, settings: TriageSettings | None = None,
                  *, use_model: bool = True) -> None:
         self.conn = conn
         self.keys = Keys(event)
         self.settings = settings or TriageSettings()
-        self.index = DuplicateIndex(self.settings.duplicate_threshold)
+        self.index = duplicate_index(self.settings)
         self.assessor = Assessor(AbuseCheck(self.settings.abuse_words, use_model=use_model),
                                  self.index, self.settings.question_threshold)
         self.progress = Progress()
@@ -71,26 +84,43 @@ class TriageWorker:
             if "BUSYGROUP" not in str(exc):
                 raise
         qids = list(self.conn.zrange(self.keys.questions, 0, -1))
+        repeats = []
         for start in range(0, len(qids), 1000):
             pipe = self.conn.pipeline(transaction=False)
             for qid in qids[start:start + 1000]:
                 pipe.hget(self.keys.question(qid), "data")
             for data in pipe.execute():
                 if data is not None:
-                    self._follow(json.loads(data))
+                    q = json.loads(data)
+                    if (q.get("triage") or {}).get("suggest"):
+                        repeats.append(q)  # after the questions they repeat
+                    else:
+                        self._follow(q)
+        for q in repeats:
+            self._follow(q)
         self.ready = True
 
-    def _follow(self, q: dict[str, Any]) -> None:
-        """Keep the duplicate index to the open questions triage found to be questions."""
+    def _follow(self, q: dict[str, Any], text_changed: bool = False) -> None:
+        """Keep the duplicate index to the open questions triage found to be questions: a
+        question that leaves the open states leaves the index (its repeats with it), one whose
+        text a moderator edited (``text_changed``) is indexed again with its new words, one
+        whose suggestion was dismissed is indexed as a question of its own."""
         found = q.get("triage") or {}
         qid = str(q.get("id", ""))
-        if q.get("state") in OPEN_STATES and found and not found.get("suggest") \
-                and float(found.get("score", 0)) >= self.settings.question_threshold:
-            self.index.add(qid, str(q.get("text", "")))
-        elif not found and q.get("state") in OPEN_STATES:
-            pass  # not triaged yet: its received entry adds it
-        else:
+        is_open = q.get("state") in OPEN_STATES
+        if not found:
+            if not is_open:
+                self.index.remove(qid)
+            return  # not triaged yet: its received entry adds it
+        if not is_open or float(found.get("score", 0)) < self.settings.question_threshold:
             self.index.remove(qid)
+            return
+        root = str((found.get("suggest") or {}).get("qid", ""))
+        now = self.index.indexed(qid)
+        if now is not None and not text_changed and now[1] == (root or qid):
+            return
+        self.index.remove(qid)
+        self.index.add(qid, str(q.get("text", "")), root)
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -138,7 +168,7 @@ class TriageWorker:
             else:
                 for q in entry.qs:
                     if isinstance(q, dict):
-                        self._follow(dict(q))
+                        self._follow(dict(q), entry.type in TEXT_CHANGES)
         findings: dict[str, Finding] = {}
         for post, finding in zip(posts, self._assess(posts), strict=True):
             findings[post.qid] = finding
