@@ -117,6 +117,8 @@ def _dismiss(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
                      "dismissed": suggested}
     item.q.flags = [flag for flag in item.q.flags if flag != "repeat"]
     return {"dismissed": str(suggested.get("qid", ""))}
+
+
 def _tag(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
     """Tag the question to an agenda item ("" untags it). The agenda hash is watched, so an
     item removed at the same instant makes the step retry, and then refuse."""

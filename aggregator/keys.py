@@ -153,6 +153,12 @@ class Keys:
         """Set of muted authors (``Question.author_key``): ingest sets their new posts aside."""
         return self.prefix + "muted"
 
+    def repeats(self, qid: str) -> str:
+        """Set of the question ids triage suggested as repeats of ``qid`` (members may since have
+        been dismissed or dealt with: readers check each): "reject all like this" reaches the
+        whole cluster, not only the cards a console holds."""
+        return self.prefix + "repeats:" + qid
+
     def muted_posts(self, author: str) -> str:
         """Set of the question ids set aside because ``author`` is muted (the card the mute was
         made on, and each post ingest set aside since): what an unmute brings back."""

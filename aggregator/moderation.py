@@ -96,6 +96,27 @@ class Moderation:
 
         return self._transact(actor, decide), list(skipped)
 
+    def cluster(self, like: str) -> list[tuple[str, int]]:
+        """(qid, version) of the question ``like`` and of every question triage suggested as its
+        repeat, that "reject all like this" can still reject now, in arrival order: the whole
+        cluster, however few of its cards a console holds."""
+        k, spec = self.keys, ACTIONS["reject_like"]
+        qids = sorted({like, *self.conn.smembers(k.repeats(like))})
+        pipe = self.conn.pipeline(transaction=False)
+        for qid in qids:
+            pipe.hget(k.question(qid), "data")
+            pipe.zscore(k.questions, qid)
+        answers = pipe.execute()
+        found = []
+        for qid, data, arrival in zip(qids, answers[::2], answers[1::2], strict=True):
+            if data is None:
+                continue
+            q = json.loads(data)
+            suggest = (q.get("triage") or {}).get("suggest") or {}
+            if q.get("state") in spec.sources and like in (qid, suggest.get("qid")):
+                found.append((float(arrival or 0), qid, int(q.get("version", 0))))
+        return [(qid, version) for _, qid, version in sorted(found)]
+
     def retract(self, qid: str, actor: str, *, reason: str = RETRACTED,
                 flag: str = "deleted") -> str | None:
         """The platform took the post back (its author deleted it, or was banned): flag it, and

@@ -241,6 +241,34 @@ def test_console_socket_rejects_a_selection_in_one_step(
     assert bad["ok"] is False
 
 
+@pytest.mark.slow
+def test_reject_all_like_this_reaches_repeats_the_console_has_not_loaded(
+        live_server: str, store: Store, real_clients: list[sio.Client],
+        http: requests.Session, mod: Moderation, conn: redis.Redis, event: str) -> None:
+    """A paged console holds a few cards of a storm; the server adds the rest of the cluster
+    (triage's set of suggested repeats), leaving out a dismissed suggestion and a repeat
+    already dealt with."""
+    client, received = _real(live_server, http, real_clients)
+    wait_until(lambda: received.get("snapshot"))
+    head = post(store, "Why is the hashtag full of spam?", handle="h0")
+    repeats = [post(store, f"Why the spam {n}?", handle=f"r{n}") for n in range(4)]
+    TriageWorker(conn, event, use_model=False).write([], {
+        qid: Finding(0.9, "a question", suggest={"qid": head, "score": 0.9}) for qid in repeats})
+    dismissed, answered = repeats[2], repeats[3]
+    mod.apply("dismiss", dismissed, v(store, dismissed), "kim")
+    mod.apply("screen", answered, v(store, answered), "kim")
+    assert mod.cluster(head) == [(head, v(store, head)), (repeats[0], v(store, repeats[0])),
+                                 (repeats[1], v(store, repeats[1]))]
+    reply = client.call("act", {"action": "reject_like",
+                                "params": {"reason": "spam", "like": head},
+                                "targets": [{"qid": head, "version": v(store, head)}]},
+                        namespace=NS, timeout=5)
+    assert reply["ok"] and reply["more"] == 0 and reply["skipped"] == [], reply
+    assert len(reply["ids"]) == 3
+    assert [state(store, q)[0] for q in (head, *repeats)] == [
+        "rejected", "rejected", "rejected", "new", "on_screen"]
+
+
 def test_a_purge_forgets_who_was_muted(conn: redis.Redis, event: str, store: Store,
                                        mod: Moderation) -> None:
     """Muted authors are personal data: after a purge no key names or holds their handle, and

@@ -450,8 +450,14 @@ def act(moderator: str, data: Any) -> dict[str, Any]:
             targets = _targets(data)
             action, _, _, params = _action({**data, "qid": targets[0][0],
                                             "version": targets[0][1]})
+            more = 0
+            if action == "reject_like":  # the whole cluster, not only the cards this console holds
+                named = {qid for qid, _ in targets}
+                targets += [t for t in f.moderation.cluster(str(params.get("like") or ""))
+                            if t[0] not in named]
+                more, targets = max(0, len(targets) - MANY_MAX), targets[:MANY_MAX]
             ids, skipped = f.moderation.apply_many(action, targets, moderator, **params)
-            return {"ok": True, "id": ids[0], "ids": ids,
+            return {"ok": True, "id": ids[0], "ids": ids, "more": more,
                     "skipped": [{"qid": qid, "error": why} for qid, why in skipped]}
         if isinstance(data, dict) and data.get("action") == "clear":
             entry_id = f.moderation.clear_screen(moderator)

@@ -217,6 +217,9 @@ class TriageWorker:
                 self._apply(q, findings[qid], now)
                 record = json.dumps(q.to_dict(), ensure_ascii=False)
                 pipe.hset(k.question(qid), "data", record)
+                suggested = (q.triage.get("suggest") or {}).get("qid")
+                if suggested:
+                    pipe.sadd(k.repeats(str(suggested)), qid)
                 pipe.xadd(k.log, {"type": "triaged", "qid": qid, "actor": ACTOR, "at": now,
                                   "qs": f"[{record}]"})
             if entry_ids:

@@ -66,7 +66,8 @@ export class Commands {
     this.link.act({ action, targets, params }, (error, answer) => {
       if (error) { this.view.warn(error); return; }
       for (const qid of this.picks.clear()) this.repaint(qid);
-      this.view.say(summary(spec.done, answer.ids.length, [...left, ...answer.skipped]));
+      const more = answer.more ? ` ${answer.more} more like it remain: press ${spec.key} again.` : "";
+      this.view.say(summary(spec.done, answer.ids.length, [...left, ...answer.skipped]) + more);
     });
   }
 
@@ -99,7 +100,7 @@ export class Commands {
     const { like, ids } = cluster(this.table, q, this.model);
     const head = this.model.get(like) || q;
     this.openReasons(q, { action: "reject_like", ids, like,
-      text: `${quote(head.text, 80)} and ${ids.length - (ids.includes(like) ? 1 : 0)} suggested repeat(s): ${ids.length} to reject` });
+      text: `${quote(head.text, 80)} and ${ids.length - (ids.includes(like) ? 1 : 0)} suggested repeat(s) here, with any more the server knows of` });
   }
 
   simple(action, q, params) {
