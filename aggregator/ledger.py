@@ -139,6 +139,11 @@ def question_ids(value: Any, skip: tuple[str, ...] = PERSONAL) -> Iterator[str]:
                 yield from question_ids(item, skip)
 
 
+# Entry fields that are JSON objects keyed by question id: the state each question left, and
+# arrival numbers (aggregator/columns.py). Their keys are ids too.
+KEYED_BY_QUESTION = ("was", "seq")
+
+
 def _replace_ids(value: Any, public: Any) -> Any:
     if isinstance(value, str):
         return public(value) if QUESTION_ID.match(value) else value
@@ -191,8 +196,11 @@ def committed(entry_id: str, fields: dict[str, str], salt_of: Any,
     entry: dict[str, Any] = {"id": entry_id}
     qid = fields.get("qid", "")
     for name, value in fields.items():
-        parsed = _json(value) if name in ("qs", "queue") else None
-        if name == "qs" and isinstance(parsed, list) and all(
+        parsed = _json(value) if name in ("qs", "queue", *KEYED_BY_QUESTION) else None
+        if name in KEYED_BY_QUESTION and isinstance(parsed, dict):
+            entry[name] = {public(key) if QUESTION_ID.match(key) else key: item
+                           for key, item in parsed.items()}
+        elif name == "qs" and isinstance(parsed, list) and all(
                 isinstance(q, dict) and isinstance(q.get("id"), str) for q in parsed):
             entry[name] = [_commit_question(q, salt_of) for q in parsed]
         elif name == "queue" and parsed is not None:
