@@ -7,6 +7,7 @@ test runs share one server; the keys are deleted afterwards.
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -15,6 +16,8 @@ from typing import Any
 
 import pytest
 import redis
+import requests
+import socketio as sio
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
@@ -150,3 +153,34 @@ def browser() -> Iterator[Any]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+# -- real Socket.IO clients logged in over HTTP (tests/test_console_socket.py, test_storm.py) --
+
+@pytest.fixture
+def http(live_server: str) -> requests.Session:
+    session = requests.Session()
+    response = session.post(f"{live_server}/login",
+                            data={"username": MODERATOR[0], "password": MODERATOR[1]})
+    assert response.ok, response.text
+    return session
+
+
+def drop_client(client: sio.Client) -> None:
+    """Close the connection as a laptop losing its network would (and without waiting for the
+    development server's WebSocket close handshake, which takes seconds)."""
+    ws = getattr(client.eio, "ws", None)
+    if client.eio.state == "connected" and ws is not None and ws.sock is not None:
+        raw = ws.sock
+        raw.shutdown(socket.SHUT_RDWR)
+        client.eio.read_loop_task.join(5)
+        raw.close()
+    client.disconnect()
+
+
+@pytest.fixture
+def real_clients(live_server: str) -> Iterator[list[sio.Client]]:
+    made: list[sio.Client] = []
+    yield made
+    for client in made:
+        drop_client(client)

@@ -24,7 +24,7 @@ from aggregator.moderation import Moderation
 from aggregator.normalise import normalise
 from aggregator.question import Post
 from aggregator.store import Store
-from tests.conftest import MODERATOR
+from tests.conftest import MODERATOR, drop_client
 from tests.waiting import wait_until
 from web.accounts import Accounts
 from web.console import assess, health_report
@@ -308,35 +308,6 @@ class Model:
                 and self.queue == truth["queue"] and self.screen == truth["screen"])
 
 
-@pytest.fixture
-def http(live_server: str) -> requests.Session:
-    session = requests.Session()
-    response = session.post(f"{live_server}/login",
-                            data={"username": MODERATOR[0], "password": MODERATOR[1]})
-    assert response.ok, response.text
-    return session
-
-
-def _drop(client: sio.Client) -> None:
-    """Close the connection as a laptop losing its network would (and without waiting for the
-    development server's WebSocket close handshake, which takes seconds)."""
-    ws = getattr(client.eio, "ws", None)
-    if client.eio.state == "connected" and ws is not None and ws.sock is not None:
-        raw = ws.sock
-        raw.shutdown(socket.SHUT_RDWR)
-        client.eio.read_loop_task.join(5)
-        raw.close()
-    client.disconnect()
-
-
-@pytest.fixture
-def real_clients(live_server: str) -> Iterator[list[sio.Client]]:
-    made: list[sio.Client] = []
-    yield made
-    for client in made:
-        _drop(client)
-
-
 def _real(live_server: str, http: requests.Session, clients: list[sio.Client],
           auth: dict[str, Any] | None = None) -> tuple[sio.Client, dict[str, list[Any]]]:
     received: dict[str, list[Any]] = {}
@@ -376,7 +347,7 @@ def test_catch_up_after_reconnect_converges(live_server: str, http: requests.Ses
     a, b, c = _ingest(store, "Before the drop?", "Also before?", "And this one?")
     client, received = _real(live_server, http, real_clients)
     model = Model(wait_until(lambda: received.get("snapshot"))[0])
-    _drop(client)
+    drop_client(client)
 
     # While it is away, kim acts and new posts arrive.
     moderation = Moderation(conn, event)
@@ -419,7 +390,7 @@ def test_presence_and_edit_locks(live_server: str, http: requests.Session,
     assert sam.call("editing", {"qid": qid}, namespace=NS, timeout=5) == \
         {"ok": True, "others": ["kim"]}
 
-    _drop(kim)
+    drop_client(kim)
     done = wait_until(lambda: sam_got.get("editing_done"))
     assert done == [{"qid": qid, "moderator": "kim"}]
     wait_until(lambda: sam_got["presence"][-1]["online"] == ["sam"])

@@ -8,7 +8,6 @@ a new post, a selection with a card someone changed meanwhile, and a real consol
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,8 +22,7 @@ from aggregator.question import Post
 from aggregator.store import Store
 from aggregator.triage.assess import Finding
 from aggregator.triage.worker import TriageWorker
-from tests.conftest import MODERATOR
-from tests.test_console_socket import NS, _drop, _real
+from tests.test_console_socket import NS, _real
 from tests.waiting import wait_until
 
 _ids = itertools.count(1)
@@ -51,23 +49,6 @@ def v(store: Store, qid: str) -> int:
 @pytest.fixture
 def mod(conn: redis.Redis, event: str) -> Moderation:
     return Moderation(conn, event)
-
-
-@pytest.fixture
-def http(live_server: str) -> requests.Session:
-    session = requests.Session()
-    response = session.post(f"{live_server}/login",
-                            data={"username": MODERATOR[0], "password": MODERATOR[1]})
-    assert response.ok, response.text
-    return session
-
-
-@pytest.fixture
-def real_clients(live_server: str) -> Iterator[list[sio.Client]]:
-    made: list[sio.Client] = []
-    yield made
-    for client in made:
-        _drop(client)
 
 
 def test_a_muted_authors_later_posts_are_set_aside_and_undo_brings_them_back(
