@@ -211,7 +211,8 @@ def test_group_edit_star_undo_and_reorder(browser: Any, contexts: list[Any], liv
 
     _card(page, "queue", main).locator(".text").click()
     keys.press("u")  # undo the last action on it: the edit
-    card.locator(".text", has_text="Parking near the hospital?").wait_for()
+    # The whole text (has_text would match "Is there parking near the hospital?" already).
+    expect(card.locator(".text")).to_have_text("Parking near the hospital?")
     assert store.question(main).text == "Parking near the hospital?"
 
 
