@@ -1015,7 +1015,7 @@ def test_every_outcome_is_the_one_the_model_predicts(redis_url: str) -> None:
     REFUSED.clear()
     runner = ModeratorsAtWork.TestCase
     # Derandomized: the same sequences on every run, so the counts below are stable in CI.
-    # 45 steps: about one in ten goes to the answer's actions, the rest as many as before them.
+    # 50 steps: about one in ten goes to the answer's actions, the rest as many as before them.
     runner.settings = settings(max_examples=SM_EXAMPLES, stateful_step_count=50, deadline=None,
                                derandomize=True, phases=SM_PHASES,
                                suppress_health_check=[HealthCheck.too_slow])
@@ -1023,4 +1023,6 @@ def test_every_outcome_is_the_one_the_model_predicts(redis_url: str) -> None:
     print(f"\napplied: {dict(sorted(APPLIED.items()))}\nrefused: {dict(sorted(REFUSED.items()))}")
     rare = [a for a in [*ACTION_NAMES, *(f"{name} (many)" for name in MANY)]
             if APPLIED[a] < SM_EXAMPLES // 10]
-    assert not rare, f"actions applied too rarely to be tested: {rare}"
+    # Judged at the default number of examples, the one CI runs; a mutation run's shorter
+    # sequences (docs/testing.md) may leave an action rare, and its mutants then survive.
+    assert not rare or SM_EXAMPLES < 60, f"actions applied too rarely to be tested: {rare}"
