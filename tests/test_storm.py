@@ -233,21 +233,25 @@ def test_reject_all_like_this_reaches_repeats_the_console_has_not_loaded(
     wait_until(lambda: received.get("snapshot"))
     head = post(store, "Why is the hashtag full of spam?", handle="h0")
     repeats = [post(store, f"Why the spam {n}?", handle=f"r{n}") for n in range(4)]
+    # The last to arrive, with an id that sorts first: the cluster is in arrival order.
+    (late,) = store.ingest("x", [(normalise(Post("x", "a-late", "Why the spam, again?",
+                                                 "Name of z", "z")), {})])
+    repeats.insert(2, late)
     TriageWorker(conn, event, use_model=False).write([], {
         qid: Finding(0.9, "a question", suggest={"qid": head, "score": 0.9}) for qid in repeats})
-    dismissed, answered = repeats[2], repeats[3]
+    dismissed, answered = repeats[3], repeats[4]
     mod.apply("dismiss", dismissed, v(store, dismissed), "kim")
     mod.apply("screen", answered, v(store, answered), "kim")
     assert mod.cluster(head) == [(head, v(store, head)), (repeats[0], v(store, repeats[0])),
-                                 (repeats[1], v(store, repeats[1]))]
+                                 (repeats[1], v(store, repeats[1])), (late, v(store, late))]
     reply = client.call("act", {"action": "reject_like",
                                 "params": {"reason": "spam", "like": head},
                                 "targets": [{"qid": head, "version": v(store, head)}]},
                         namespace=NS, timeout=5)
     assert reply["ok"] and reply["more"] == 0 and reply["skipped"] == [], reply
-    assert len(reply["ids"]) == 3
+    assert len(reply["ids"]) == 4
     assert [state(store, q)[0] for q in (head, *repeats)] == [
-        "rejected", "rejected", "rejected", "new", "on_screen"]
+        "rejected", "rejected", "rejected", "rejected", "new", "on_screen"]
 
 
 def test_a_purge_forgets_who_was_muted(conn: redis.Redis, event: str, store: Store,
