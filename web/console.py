@@ -33,6 +33,8 @@ from flask_socketio import ConnectionRefusedError, emit, join_room
 from aggregator.actions import MANY_MAX
 from aggregator.actions import as_config as actions_config
 from aggregator.columns import PAGE, PageError
+from aggregator.filters import FilterError
+from aggregator.filters import parse as parse_filters
 from aggregator.moderation import Refused
 from aggregator.notes import NOTE_MAX
 from aggregator.question import PLATFORMS, STATE_WORDS
@@ -387,15 +389,22 @@ def catch_up(moderator: str, data: Any) -> dict[str, Any]:
 @moderators_only(EVENTS["page"])
 def page(moderator: str, data: Any) -> dict[str, Any]:
     """The next part of one list, as the moderator scrolls or walks past what the console
-    holds: ``{list, after, limit}`` (see ``aggregator.columns.Columns.page``)."""
+    holds: ``{list, after, limit}`` (see ``aggregator.columns.Columns.page``). With
+    ``filters`` (search and the toolbar's filters, ``aggregator.filters``), the next questions
+    that pass them, the cursor the server scanned to and how far that is into the list
+    (``Columns.search``)."""
     if not isinstance(data, dict) or not isinstance(data.get("list"), str):
-        raise BadRequest("page needs the list to read: {list, after, limit}")
+        raise BadRequest("page needs the list to read: {list, after, limit, filters}")
     limit = data.get("limit", PAGE)
+    columns = floor().store.columns
     try:
-        reply = floor().store.columns.page(data["list"], data.get("after"), limit)
-    except PageError as exc:
+        filters = parse_filters(data.get("filters"))
+        if filters.active:
+            return {"ok": True, **columns.search(data["list"], data.get("after"), filters,
+                                                 limit)}
+        return {"ok": True, **columns.page(data["list"], data.get("after"), limit)}
+    except (PageError, FilterError) as exc:
         raise BadRequest(str(exc)) from exc
-    return {"ok": True, **reply}
 
 
 def _action(data: Any) -> tuple[str, str, int, dict[str, Any]]:
