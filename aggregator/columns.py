@@ -361,6 +361,15 @@ class Columns:
                 "edge": edge, "scanned": int(count) if not more else self._position(
                     name, state, desc, edge, int(count))}
 
+    def arrivals(self, qids: list[str]) -> dict[str, int]:
+        """The arrival number (Incoming's order) of each of ``qids`` that has one: a console
+        that learns of a question from a log entry that names none asks, to place it."""
+        reads = self.conn.pipeline(transaction=False)
+        for qid in qids:
+            reads.zscore(self.keys.questions, qid)
+        return {qid: int(score) for qid, score in zip(qids, reads.execute(), strict=True)
+                if score is not None}
+
     def _position(self, name: str, state: str, desc: bool, edge: Any, count: int) -> int:
         """How many of the list lie up to ``edge`` (its first questions: none)."""
         if edge is None:

@@ -192,3 +192,16 @@ def test_bad_filters_over_the_socket_are_a_bad_request(socket_client: Any,
     assert reply["ok"] is False and reply["error"], reply
     assert "could not handle" not in reply["error"]  # named as a bad request, not a bug
     assert len(reply["error"]) < 300
+
+
+def test_places_names_arrival_numbers_and_refuses_bad_input(socket_client: Any,
+                                                            store: Store) -> None:
+    ids = _ingest(store, ["first?", "second?", "third?"])
+    reply = socket_client.emit("places", {"qids": [ids[2], "x:nowhere", ids[0]]}, namespace=NS,
+                               callback=True)
+    arrivals = store.conn.zrange(store.keys.questions, 0, -1, withscores=True)
+    assert reply == {"ok": True, "places": {ids[2]: int(arrivals[2][1]),
+                                            ids[0]: int(arrivals[0][1])}}
+    for bad in ({"qids": []}, {"qids": ["x"] * 201}, {"qids": [7]}, {"qids": "x:1"}, None):
+        reply = socket_client.emit("places", bad, namespace=NS, callback=True)
+        assert reply["ok"] is False and "question ids" in reply["error"], bad
