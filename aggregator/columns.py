@@ -26,7 +26,7 @@ from typing import Any
 
 import redis
 
-from aggregator.filters import Filters, passes
+from aggregator.filters import Filters, needle, passes
 from aggregator.keys import Keys
 from aggregator.payloads import (
     ConsoleSnapshotPayload,
@@ -320,6 +320,7 @@ class Columns:
         else:
             raise PageError(f"there is no list {name!r}")
         items = set(self.conn.hkeys(k.agenda)) if filters.item else set()
+        screen = needle(filters)
         ids: list[str] = []
         scores: list[float | int] = []
         found: list[QuestionPayload] = []
@@ -340,21 +341,25 @@ class Columns:
                                                 args=["1" if desc else "0", score, last, chunk])
                 members, places = flat[0::2], flat[1::2]
             more = len(members) >= chunk
-            for n, (qid, place, data) in enumerate(zip(members, places, datas, strict=True)):
-                scanned += 1
-                if name == "queue":
-                    edge = place
-                else:
-                    score, last = str(place), qid
-                    edge = [_number(place), qid]
-                q = json.loads(data) if data else None
-                if q is not None and passes(q, filters, items):
-                    ids.append(qid)
-                    scores.append(_number(str(place)))
+            stop = len(members) - 1  # the last member looked at: the cursor goes on from it
+            for n, data in enumerate(datas):
+                if not data or screen and "\\u" not in data and screen not in data.lower():
+                    continue  # deleted meanwhile, or certainly no match (``filters.needle``)
+                q = json.loads(data)
+                if passes(q, filters, items):
+                    ids.append(members[n])
+                    scores.append(_number(str(places[n])))
                     found.append(q)
                     if len(ids) == limit:
-                        more = more or n < len(members) - 1
+                        more, stop = more or n < len(members) - 1, n
                         break
+            if members:
+                scanned += stop + 1
+                if name == "queue":
+                    edge = places[stop]
+                else:
+                    score, last = str(places[stop]), members[stop]
+                    edge = [_number(score), last]
         page: ListPage = {"ids": ids, "scores": [] if name == "queue" else scores,
                           "more": more}
         return {"list": name, "count": int(count), "page": page, "questions": found,

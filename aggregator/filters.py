@@ -101,6 +101,19 @@ def item_of(q: Mapping[str, Any], items: Collection[str]) -> str:
     return item if item in items else ""
 
 
+def needle(f: Filters) -> str:
+    """The search text when a projection's raw JSON can be screened with it before it is
+    decoded, else "": a projection whose searched fields contain it has it in its JSON, lowered
+    (``str.lower`` lowers the JSON's characters as it lowers the fields, even the two whose lower
+    case is ASCII, U+0130 and U+212A), unless the JSON escapes characters (``\\u``: screened
+    out of the check). Only for printable ASCII without the characters JSON escapes, so the text
+    appears in the JSON verbatim. The predicate still decides."""
+    text = f.text
+    if text and all(" " <= c <= "~" and c not in '"\\' for c in text):
+        return text
+    return ""
+
+
 def passes(q: Mapping[str, Any], f: Filters, items: Collection[str] = ()) -> bool:
     """Whether question ``q`` (its projection) passes ``f``; ``items``: the agenda's item ids."""
     flags = q.get("flags") or []

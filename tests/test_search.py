@@ -205,3 +205,26 @@ def test_places_names_arrival_numbers_and_refuses_bad_input(socket_client: Any,
     for bad in ({"qids": []}, {"qids": ["x"] * 201}, {"qids": [7]}, {"qids": "x:1"}, None):
         reply = socket_client.emit("places", bad, namespace=NS, callback=True)
         assert reply["ok"] is False and "question ids" in reply["error"], bad
+
+
+def test_redis_pre_screening_never_drops_a_match(store: Store) -> None:
+    """Redis passes on only projections whose JSON holds the search (ASCII letters lowered); a
+    character whose lower case is ASCII, or a projection written with \\u escapes, is passed on
+    for the predicate to decide."""
+    ids = _ingest(store, ["\u212aELVIN scale?", "X\u0130 case?", "Plain kelvin?", "Nothing here"])
+    escaped, raw = ids[3], ids[2]
+    data = json.loads(store.conn.hget(store.keys.question(escaped), "data") or "{}")
+    store.conn.hset(store.keys.question(escaped), "data",
+                    json.dumps({**data, "text": "Escaped \u212aelvin"}, ensure_ascii=True))
+    # Ingest folds the Kelvin sign to K (NFKC); an edit or an older projection need not.
+    data = json.loads(store.conn.hget(store.keys.question(raw), "data") or "{}")
+    store.conn.hset(store.keys.question(raw), "data", json.dumps(
+        {**data, "text": "Raw \u212aelvin", "original": "Raw \u212aelvin"}, ensure_ascii=False))
+    for text in ("kelvin", "xi", "elvin", "nothing"):
+        f = parse({"text": text})
+        expected = _everything(store, "new", f)
+        found, _ = _walk(store.columns, "incoming", f, chunk=2)
+        assert found == expected, text
+    assert _walk(store.columns, "incoming", parse({"text": "kelvin"}))[0] == [ids[0], raw,
+                                                                             escaped]
+    assert _walk(store.columns, "incoming", parse({"text": "xi"}))[0] == [ids[1]]

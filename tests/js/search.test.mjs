@@ -128,6 +128,16 @@ describe("a search walked on the server", () => {
     assert.equal(model.search("incoming", KEY).more, false);
   });
 
+  it("goes on from pages loaded without the filter when they went further", () => {
+    const model = bigEvent();
+    model.search("incoming", KEY);
+    model.applyPage(searchReply([], 150, 150, true), model.generation, KEY);
+    model.applyPage({ list: "incoming", count: 50000, questions: range(101, 301).map((n) => question(n)),
+      page: { ids: range(101, 301).map((n) => `x:${n}`), scores: range(101, 301), more: true } });
+    assert.deepEqual(model.searchAfter("incoming", KEY), [300, "x:300"]);
+    assert.equal(model.search("incoming", KEY).scanned, null);
+  });
+
   it("walks the queue by position and shows its matches in board order", () => {
     const model = bigEvent(range(200, 500));
     const key = filterKey(serverFilters(PARK, "queue"));

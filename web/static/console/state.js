@@ -156,7 +156,14 @@ export class Model {
   // edge of what the console holds of the list.
   search(list, key) {
     const known = this.searches[list];
-    if (known && known.key === key) return known;
+    if (known && known.key === key) {
+      // Pages loaded without the filter since may have gone further: go on from there.
+      const edge = this.edge[list];
+      if (list !== "queue" && known.more && edge && (!known.edge || !notAfter(list, edge, known.edge))) {
+        Object.assign(known, { edge, more: !!this.more[list], scanned: null });
+      }
+      return known;
+    }
     let edge = this.edge[list] || null;
     let more = !!this.more[list];
     let scanned = null;
