@@ -22,10 +22,11 @@ queue's count moves) with the seeded event and with a dozen questions.
 
 It then times searches (issue 13 item 6: the server searches the whole list, the console
 shows the first matches): typing into the search box -> the first matching card drawn, on a
-freshly loaded console each time, for a word in about one post in thirty ("riverside") and for
+freshly loaded console each time, for a word in about one post in thirty ("riverside": its
+first matches are among the cards loaded already, and the server's further ones follow) and for
 the one post that mentions a lighthouse, the last question of Incoming (the server scans the
-whole list to reach it), with the seeded event and with a dozen questions. The target is the
-first matches within one second at 50,000.
+whole list to reach it: the worst case), with the seeded event and with a dozen questions. The
+target is the first matches within one second at 50,000.
 
 ``--smoke`` (for CI): a few questions, one round, two approvals, one search of each kind,
 nothing timed is judged; it fails only when the console never paints, an approval never shows
@@ -258,16 +259,20 @@ def approve_latency(browser: Any, base: str, count: int) -> list[float]:
 
 # In the page: type `needle` into the search box (as a moderator does: the input event) and time
 # until a card of Incoming whose text has it is drawn.
+# The search counts as shown once the count says the list is filtered (only matches are drawn).
 SEARCH_JS = """(needle) => new Promise((resolve) => {
   const list = document.getElementById('list-incoming');
+  const count = document.getElementById('n-incoming');
   const input = document.getElementById('search');
-  const found = () => [...list.querySelectorAll('.card .text')]
-    .some((el) => el.textContent.toLowerCase().includes(needle));
+  const found = () => /found| of /.test(count.textContent)
+    && [...list.querySelectorAll('.card .text')]
+      .some((el) => el.textContent.toLowerCase().includes(needle));
   const start = performance.now();
   const observer = new MutationObserver(() => {
     if (found()) { observer.disconnect(); resolve(performance.now() - start); }
   });
-  observer.observe(list, {childList: true, subtree: true, characterData: true});
+  observer.observe(document.getElementById('columns'),
+                   {childList: true, subtree: true, characterData: true});
   setTimeout(() => { observer.disconnect(); resolve(-1); }, 20000);
   input.value = needle;
   input.dispatchEvent(new Event('input', {bubbles: true}));
@@ -393,8 +398,8 @@ def main() -> None:
         print(f"  target: under 50 ms -> {'met' if key_ms < 50 else 'NOT met'}")
     print(f"\nsearch: typed -> the first matching card drawn, freshly loaded console, median of "
           f"{runs} (the console's 120 ms typing pause included):")
-    for needle, words in ((COMMON, "a word in ~1 post in 30"),
-                          (RARE, "the last question of Incoming only")):
+    for needle, words in ((COMMON, "a word in ~1 post in 30, some among the cards loaded"),
+                          (RARE, "the last question of Incoming only: the whole list searched")):
         big = statistics.median(searched[full, needle])
         small = statistics.median(searched[empty, needle])
         print(f"  {needle!r} ({words}): {questions:,} questions {big:6.0f} ms "

@@ -102,14 +102,16 @@ describe("a search walked on the server", () => {
     // An edit names no arrival number: the console asks the server where the two new ones go.
     assert.deepEqual(buckets(model, PARK).out.incoming, ["x:7", "x:60"]);
     assert.deepEqual(model.unplaced(), ["x:24000", "x:30000"]);
-    model.place({ "x:24000": 24000, "x:30000": 30000 });
-    assert.deepEqual(model.unplaced(), []);
+    model.applyEntry({ id: "8-1", type: "edit", qid: "x:31000",
+      qs: [question(31000, { text: "Park, placed by the last page", version: 2 })] });
+    model.place({ "x:24000": 24000, "x:30000": 30000 }, ["x:24000", "x:30000", "x:31000"]);
+    assert.deepEqual(model.unplaced(), []);  // x:31000 had none: not asked for again
     assert.deepEqual(buckets(model, PARK).out.incoming, ["x:7", "x:60", "x:24000"]);
-    model.applyPage(searchReply([30000], 50000, 50000, false), model.generation, KEY);
+    model.applyPage(searchReply([30000, 31000], 50000, 50000, false), model.generation, KEY);
     model.applyEntry({ id: "9-0", type: "received", qid: "x:50001", arrival: "50001",
       qs: [question(50001, { text: "A park bench?" })], was: {} });
     const view = buckets(model, PARK);
-    assert.deepEqual(view.out.incoming, ["x:7", "x:60", "x:24000", "x:30000", "x:50001"]);
+    assert.deepEqual(view.out.incoming, ["x:7", "x:60", "x:24000", "x:30000", "x:31000", "x:50001"]);
     assert.equal(view.more.incoming, false);  // searched to the end: every match is live
   });
 

@@ -67,10 +67,14 @@ setInterval(() => chair.tick(), 1000);
 // Pages: the next part of a list when the view draws or walks near the end of what it holds.
 // While a search or a filter is on, the next matches: the server walks the list from the edge of
 // what was searched (aggregator/columns.py, Columns.search) and says how far it got. One request
-// per list (and filters) at a time; a failed one is not retried for a few seconds.
+// per list (and filters) at a time, and one search at a time for the whole console (the lists
+// drawn first, Incoming first, go first: they would only slow each other down on the server);
+// a failed one is not retried for a few seconds.
 const PAGE = 100;
 const paging = new Map();    // list (and filters) -> in flight (or resting after a failure)
 let queueAsked = -1;         // the held queue's length when its last page was asked for
+let searching = null;        // the search in flight: { tag, filters (the toolbar's, as text) }
+const toolbar = () => JSON.stringify(["text", "platform", "state", "flag", "item", "order"].map((k) => view.filters[k]));
 function ask(tag, generation, send, take) {
   paging.set(tag, generation);
   send((reply) => {
@@ -94,6 +98,9 @@ view.pager = (name) => {
     if (!model.search(list, key).more) return false;
     const tag = `${list}\u0000${key}`;
     if (paging.has(tag)) return true;
+    // Another list's search for the same filters goes first; one for older filters does not.
+    if (searching && paging.has(searching.tag) && searching.filters === toolbar()) return true;
+    searching = { tag, filters: toolbar() };
     ask(tag, generation, (done) => link.page(list, model.searchAfter(list, key), PAGE, done, filters),
       (reply) => model.applyPage(reply, generation, key));
     return true;
@@ -121,7 +128,7 @@ function placeUnplaced() {
   link.places(ids, (places) => {
     placing = false;
     if (!places) return;
-    model.place(places);
+    model.place(places, ids);
     view.schedule();
     placeUnplaced();
   });

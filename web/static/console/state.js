@@ -211,8 +211,10 @@ export class Model {
     return [...this.unplacedIds];
   }
 
-  // Arrival numbers the server sent (`places`): qid -> number.
-  place(places) {
+  // Arrival numbers the server sent (`places`): qid -> number, for the `asked` qids (one it
+  // names none for, deleted meanwhile, is not asked for again).
+  place(places, asked = Object.keys(places)) {
+    for (const qid of asked) this.unplacedIds.delete(qid);
     for (const [qid, n] of Object.entries(places)) {
       if (typeof n !== "number" || this.seq.has(qid)) continue;
       this.seq.set(qid, n);
