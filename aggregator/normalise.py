@@ -93,7 +93,7 @@ def iso_time(value: str, name: str) -> str:
 def mend(text: str) -> str:
     """``text`` made storable as UTF-8: a surrogate pair split into two code points is joined,
     a lone surrogate becomes U+FFFD. Text without surrogates is returned as it is."""
-    if not _SURROGATES.search(text):
+    if text.isascii() or not _SURROGATES.search(text):
         return text
     return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
@@ -110,18 +110,22 @@ def _mended(post: Post, name: str, flags: set[str]) -> str:
 def clean_text(text: str, limit: int = MAX_TEXT) -> tuple[str, set[str]]:
     """Return display text and the flags raised while cleaning it."""
     flags: set[str] = set()
-    mended = mend(text)
-    if mended != text:
-        text = mended
-        flags.add("repaired")
     if not text.isascii():
+        mended = mend(text)
+        if mended != text:
+            text = mended
+            flags.add("repaired")
         text = unicodedata.normalize("NFC", text)
     if "<" in text or "&" in text:
         unescaped = html.unescape(text)
         text = html.unescape(nh3.clean(text, tags=set()))
         if text != unescaped:
             flags.add("markup")
-    text, controls = _CONTROLS.subn(" ", text)
+    # Most posts are printable ASCII: no controls, and no space but " " (ingest's hot path).
+    plain = text.isascii() and text.isprintable()
+    controls = 0
+    if not plain or "  " in text:
+        text, controls = _CONTROLS.subn(" ", text)
     invisibles = 0
     if not text.isascii():
         # Joined, not spaced: "ha\u200bte" must read (and be filtered) as "hate".
@@ -133,7 +137,9 @@ def clean_text(text: str, limit: int = MAX_TEXT) -> tuple[str, set[str]]:
             flags.add("rtl")
     if controls or invisibles:
         flags.add("hidden_chars")
-    text = _SPACE.sub(" ", text).strip()
+    if not plain or "  " in text:
+        text = _SPACE.sub(" ", text)
+    text = text.strip()
     if len(text) > limit:
         cut = text.rfind(" ", limit // 2, limit)
         text = text[: cut if cut > 0 else limit - 1].rstrip() + "…"

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import orjson
 import redis
 
 from aggregator import columns
@@ -28,8 +29,8 @@ from aggregator.redaction import redact
 # A post by a muted author (``Keys.muted``; checked only while someone is muted) is stored held,
 # with its reason, and listed under its author (``Keys.muted_posts``) for the unmute: in the
 # same script, so an unmute (which watches that list) never misses a post arriving meanwhile.
-# The projection's JSON is Python's ``json.dumps`` with its default separators, where a string
-# value cannot contain an unescaped quote: the two plain replacements below can only hit keys.
+# The projection's JSON is ``dump``'s, compact, where a string value cannot contain an
+# unescaped quote: the two plain replacements below can only hit keys.
 _INGEST = """
 local log, index, arrivals, checkpoints, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local muted, fresh, held = KEYS[6], KEYS[7], KEYS[8]
@@ -42,30 +43,45 @@ local function put(text, from, to)
   return string.sub(text, 1, s - 1) .. to .. string.sub(text, e + 1)
 end
 local added = {}
+-- The arrival counter and both indexes are written once per batch, not once per post.
+local last = tonumber(redis.call('GET', arrivals) or '0')
+local seq = last
+local in_index, in_fresh, in_held = {}, {}, {}
+local function zadd_all(key, members)
+  for s = 1, #members, 1000 do
+    redis.call('ZADD', key, unpack(members, s, math.min(s + 999, #members)))
+  end
+end
 local i = 8
 for _ = 1, tonumber(ARGV[7]) do
   local qid, data, author = ARGV[i], ARGV[i + 1], ARGV[i + 3]
   local key = qprefix .. qid
   local aside = anyone_muted and author ~= '' and redis.call('SISMEMBER', muted, author) == 1
   if aside and redis.call('HEXISTS', key, 'data') == 0 then
-    data = put(put(data, '"state": "new"', '"state": "held"'),
-               '"aside_reason": ""', '"aside_reason": "muted author"')
+    data = put(put(data, '"state":"new"', '"state":"held"'),
+               '"aside_reason":""', '"aside_reason":"muted author"')
     redis.call('SADD', mprefix .. author, qid)
   end
   if redis.call('HSETNX', key, 'data', data) == 1 then
     redis.call('HSET', key, 'raw', ARGV[i + 2])
-    local seq = redis.call('INCR', arrivals)
-    redis.call('ZADD', index, seq, qid)
+    seq = seq + 1
+    in_index[#in_index + 1], in_index[#in_index + 2] = seq, qid
     if aside then
-      redis.call('ZADD', held, now_ms, qid)
+      in_held[#in_held + 1], in_held[#in_held + 2] = now_ms, qid
     else
-      redis.call('ZADD', fresh, seq, qid)
+      in_fresh[#in_fresh + 1], in_fresh[#in_fresh + 2] = seq, qid
     end
     redis.call('XADD', log, '*', 'type', 'received', 'qid', qid, 'actor', source, 'at', now,
                'qs', '[' .. data .. ']', 'arrival', seq)
     added[#added + 1] = qid
   end
   i = i + 4
+end
+if seq > last then
+  redis.call('SET', arrivals, seq)
+  zadd_all(index, in_index)
+  zadd_all(fresh, in_fresh)
+  zadd_all(held, in_held)
 end
 for _ = 1, tonumber(ARGV[i]) do
   redis.call('HSETNX', dead, ARGV[i + 1], ARGV[i + 2])
@@ -95,12 +111,21 @@ class DeadLetter:
         return f"{mend(self.source)}:{digest}", json.dumps(record, ensure_ascii=False)
 
 
+# What orjson would write its own way goes through ``_as_text`` instead, as with the standard
+# library: a date reads as ``str`` gives it, whichever encoder wrote it.
+_AS_TEXT = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
 def dump(value: Any) -> str:
-    """``value`` as JSON text that Redis can store as UTF-8, whatever it holds: lone surrogates
-    become U+FFFD, objects JSON does not know become their ``str``, and a value that cannot be
-    JSON at all (a cycle) becomes its ``repr`` as a JSON string."""
+    """``value`` as compact JSON text that Redis can store as UTF-8, whatever it holds: lone
+    surrogates become U+FFFD, objects JSON does not know become their ``str``, and a value that
+    cannot be JSON at all (a cycle) becomes its ``repr`` as a JSON string."""
+    try:  # orjson: ten times the standard library's speed, on ingest's hot path
+        return orjson.dumps(value, default=_as_text, option=_AS_TEXT).decode("utf-8")
+    except (orjson.JSONEncodeError, TypeError):  # surrogates, big ints, odd keys, cycles
+        pass
     try:
-        text = json.dumps(value, default=_as_text, ensure_ascii=False)
+        text = json.dumps(value, default=_as_text, ensure_ascii=False, separators=(",", ":"))
     except (TypeError, ValueError, RecursionError):  # odd keys, cycles, deep nesting
         try:
             text = json.dumps(repr(value), ensure_ascii=False)

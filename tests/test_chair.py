@@ -145,12 +145,26 @@ def test_the_chair_sees_now_next_waiting_and_time(
     since = store.question(ids[0]).on_screen_since  # type: ignore[union-attr]
     assert view["current"] == {"id": screen_id(ids[0]), "text": "Now?",
                                "author": "Dot Hemsworth", "platform": "X", "asked_by": 1,
-                               "on_screen_since": since, "item": "", "to": ""}
+                               "on_screen_since": since, "item": "", "to": "",
+                               "platforms": 1}
     assert [q["text"] for q in view["next"]] == ["One?", "Two?", "Three?"]
     assert view["waiting"] == 4 and view["notes"] == [] and view["now"]
     _apply(moderation, store, "answer", ids[0])
     view = chair.wait_for(lambda v: v["current"] is None)
     assert view["waiting"] == 4
+
+
+def test_the_chair_never_sees_personal_data_the_board_masks(
+        open_link: Callable[..., Screen], store: Store, moderation: Moderation) -> None:
+    """The chair reads questions aloud, on the stream: a phone number approved before triage
+    reached it is masked in the chair's view as on the board."""
+    now, later = _ingest(store, "Ring me on 07911 123456 about it?", "Or mail ann@example.org?")
+    _apply(moderation, store, "approve", later)
+    _apply(moderation, store, "screen", now)
+    view = open_link("chair").wait_for(lambda v: v["current"] is not None and bool(v["next"]))
+    shown = view["current"]["text"] + " " + view["next"][0]["text"]
+    assert "07911" not in shown and "123456" not in shown and "ann@example.org" not in shown
+    assert "Ring me on" in shown and "Or mail" in shown
 
 
 def test_a_screen_link_never_gets_the_chairs_view(

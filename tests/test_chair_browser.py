@@ -112,7 +112,7 @@ def test_a_note_is_sent_acknowledged_and_seen_by_the_moderators(
     chair = _chair(browser, contexts, live_server, links, errors)
     expect(chair.locator("#now-text")).to_have_text(NOW)
     expect(chair.locator("#now-asker")).to_have_text("Ann Hughes · X")
-    expect(chair.locator("#now-group")).to_have_text("asked by 2 people")
+    expect(chair.locator("#now-group")).to_have_text("asked by 2 people on 2 platforms")
     expect(chair.locator("#next-list .slot:not(.empty) .slot-text")).to_have_text(
         [text for _, text, _ in QUEUE[:3]])
     expect(chair.locator("#waiting")).to_have_text("· 4 waiting in all")

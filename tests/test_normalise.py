@@ -24,6 +24,7 @@ def post(text: str, **fields: object) -> Post:
     ("evil \u202etxt.exe", "evil txt.exe", {"hidden_chars"}),
     ("bell\u0007 null\u0000 esc\u001b[31m", "bell null esc [31m", {"hidden_chars"}),
     ("  many\n\n lines\t\tand   spaces  ", "many lines and spaces", set()),
+    (" plain  ASCII   spaces ", "plain ASCII spaces", set()),  # ingest's fast path
     ("ما هي خطة التمويل؟", "ما هي خطة التمويل؟", {"rtl", "question"}),
     # NFC first makes Z + acute one letter; then no more than three marks stay on it.
     ("Z\u0301\u0302\u0303\u0304\u0305\u0306a", "\u0179\u0302\u0303\u0304a", {"zalgo"}),

@@ -103,3 +103,19 @@ def test_a_fresh_page_is_served_from_memory_with_flasks_own_headers(
     app.extensions["floor.public"].rendered_at = now - 2 * RENDER_EVERY
     client.get("/record", headers={"If-None-Match": first.headers["ETag"]})
     assert through == ["/record", "/record", "/login", "/record"]
+
+
+def test_the_page_never_shows_personal_data_the_board_masks(
+        client: FlaskClient, conn: redis.Redis, event: str, store: Store) -> None:
+    from aggregator.normalise import normalise
+    from aggregator.question import Post
+
+    posts = [Post("x", "71", "Ring 07911 123456: is the unit opening?", "Ann"),
+             Post("x", "72", "Mail ann@example.org: and the budget?", "Ann")]
+    answered, now = store.ingest("x", [(normalise(p), {}) for p in posts])
+    moderation = Moderation(conn, event)
+    moderation.apply("screen", answered, 1, "sam", then="answered")
+    moderation.apply("screen", now, 1, "sam")
+    page = _until(lambda: client.get("/record").text,
+                  lambda page: "is the unit opening?" in page and "and the budget?" in page)
+    assert "07911" not in page and "123456" not in page and "ann@example.org" not in page

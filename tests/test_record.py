@@ -201,3 +201,30 @@ def test_answer_notes_and_written_answers_reach_the_record(
     (tmp_path / "r" / "record.json").write_text(json.dumps(record), encoding="utf-8")
     with pytest.raises(Exception, match="answer_note is"):
         verify(tmp_path / "r")
+
+
+def test_personal_data_is_masked_in_what_the_record_publishes(
+        conn: redis.Redis, event: str, tmp_path: Path) -> None:
+    """A question answered before triage reached it, edited on the way: neither its text nor
+    its original publishes the phone number, and the record still verifies."""
+    from aggregator.moderation import Moderation
+    from aggregator.normalise import normalise
+    from aggregator.question import Post
+    from aggregator.record.signing import create
+
+    store, moderation = Store(conn, event), Moderation(conn, event)
+    post = Post("x", "555", "Ring me on 07911 123456: when does the new unit open?", "Ann")
+    (qid,) = store.ingest("x", [(normalise(post), {"id": "555"})])
+    moderation.apply("edit", qid, 1, "sam", text="When does the new unit open? 07911 123456")
+    moderation.apply("screen", qid, 2, "sam", then="answered")
+    settings = Settings(event=EventSettings(slug=event))
+    build(conn, settings, tmp_path / "r", create(tmp_path / "k")[0])
+    record = json.loads((tmp_path / "r" / "record.json").read_text(encoding="utf-8"))
+    published = _everything(tmp_path / "r")
+    assert "07911" not in published and "123456" not in published
+    (question,) = record["questions"]
+    assert question["text"].startswith("When does the new unit open?")
+    assert question["original"].startswith("Ring me on") and question["masked"] == ["text",
+                                                                                     "original"]
+    assert "text" not in question["proofs"] and "original" not in question["proofs"]
+    assert verify(tmp_path / "r").questions == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import OrderedDict, defaultdict
 from datetime import datetime
 
 import pytest
@@ -96,10 +97,20 @@ def test_a_dead_letter_is_kept_whole_whatever_its_payload(store: Store, monkeypa
     first, second = store.dead_letters()
     assert (first["source"], first["reason"], first["at"]) == (
         "x", "no id", "2026-05-14T10:00:01.000Z")
-    raw = '{"when": "2026-05-14 10:00:00", "text": "Café"}'
+    raw = '{"when":"2026-05-14 10:00:00","text":"Café"}'
     assert (second["source"], second["raw"]) == ("ig", raw)
     digest = hashlib.sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()[:16]
     assert store.conn.hexists(store.keys.dead_letters, f"ig:{digest}")
+
+
+def test_raw_payloads_keep_their_shape_whatever_types_the_sdk_used(store: Store) -> None:
+    """SDKs hand over dict subclasses, big ids as ints and NaN; each stays what it was in JSON."""
+    post = normalise(Post("fb", "8", "Question 8?", "Ann"))
+    raw = OrderedDict(id="8", data=defaultdict(list, likes=[1]), score=float("nan"))
+    big = normalise(Post("fb", "9", "Question 9?", "Ann"))
+    store.ingest("facebook", [(post, raw), (big, {"id": 2 ** 70})])
+    assert store.raw("fb:8") == {"id": "8", "data": {"likes": [1]}, "score": None}
+    assert store.raw("fb:9") == {"id": 2 ** 70}
 
 
 def test_a_dead_letter_with_a_lone_surrogate_is_kept(store: Store) -> None:

@@ -61,6 +61,8 @@ def test_a_muted_authors_later_posts_are_set_aside_and_undo_brings_them_back(
     # Ingest held it, with the reason, in its "received" entry: no console shows it incoming.
     assert state(store, later) == ("held", MUTED)
     assert store.log_after()[-1].qs[0]["state"] == "held"
+    held, fresh = store.keys.state("held"), store.keys.state("new")  # the console's indexes
+    assert store.conn.zscore(held, later) and store.conn.zscore(fresh, later) is None
     assert state(store, post(store, "Another real one?", handle="ann")) == ("new", "")
     mod.apply("approve", other, 1, "kim")
     with pytest.raises(Refused, match="^troll on X is already muted$"):

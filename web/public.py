@@ -26,7 +26,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from flask import Blueprint, Flask, current_app, make_response, render_template, request
@@ -35,6 +35,7 @@ from flask.blueprints import BlueprintSetupState
 from aggregator.ledger import Ledger
 from aggregator.question import PLATFORMS
 from aggregator.store import LogEntry, Store
+from aggregator.triage import personal
 from web import floor
 
 bp = Blueprint("public", __name__)
@@ -135,10 +136,18 @@ class Tally:
         states = Counter(q.state for q in known)
         answered = sorted((q for q in known if q.state == "answered"),
                           key=lambda q: _order(q.changed), reverse=True)[:ANSWERED_SHOWN]
+        # Masked as on the board: a question approved before triage reached it, or edited
+        # since, still shows no phone number here.
+        mask = self.settings.triage.mask_personal
+
+        def shown(q: _Known) -> _Known:
+            return replace(q, text=personal.mask(q.text)) if mask else q
+
         html = render_template(
             "record_live.html", title=self.settings.event.title, head=head,
-            screen=screen if screen and screen.state == "on_screen" else None,
-            answered=answered, answered_count=states["answered"], waiting=states["approved"],
+            screen=shown(screen) if screen and screen.state == "on_screen" else None,
+            answered=[shown(q) for q in answered], answered_count=states["answered"],
+            waiting=states["approved"],
             unreviewed=states["new"] + states["held"], received=sorted(received.items()),
             rejected=sorted(rejected.items()), total=len(known), platforms=PLATFORMS,
             refresh=REFRESH_SECONDS, version=version)

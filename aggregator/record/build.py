@@ -41,6 +41,7 @@ from aggregator.record import (
 )
 from aggregator.record.signing import fingerprint, load_private, public_pem
 from aggregator.settings import RecordSettings, Settings
+from aggregator.triage import personal
 
 CHUNK = 2_000
 # What happened to a question, in the record's words (its state at the end).
@@ -168,13 +169,15 @@ def _questions(conn: redis.Redis, keys: Keys, ledger: Ledger, seen: _Pass,
         row.update(platform_name=platform_name(row["platform"]), outcome=OUTCOMES.get(state, state),
                    published="text" if publish else "fact", text=None, original=None,
                    asker=viewer_on(row["platform"]), answered_at="", minutes_to_answer=None,
-                   also_asked_on={}, proofs={})
+                   also_asked_on={}, proofs={}, masked=[])
         row["written"] = ("" if not row["in_writing"] else
                           "answered" if row["answer_note"] else "awaiting")
         if publish:
             row["text"] = clear.get("text", "")
             if qid in seen.edited:
                 row["original"] = clear.get("original", "")
+            if settings.triage.mask_personal:
+                _mask(row)
         if seen.qid[qid] in consented and clear.get("author_name"):
             row["author_name"] = row["asker"] = clear["author_name"]
         if state == "answered" and qid in seen.answered_at:
@@ -193,10 +196,23 @@ def _questions(conn: redis.Redis, keys: Keys, ledger: Ledger, seen: _Pass,
     return rows
 
 
+def _mask(row: dict[str, Any]) -> None:
+    """Mask personal data in a published text as on the board (the original of an edited
+    question, or a question approved before triage reached it, can still hold a phone number).
+    A masked value is no longer the one the ledger committed to: it is listed in ``masked``
+    and gets no proof."""
+    for name in ("text", "original"):
+        value = row.get(name)
+        if isinstance(value, str) and (masked := personal.mask(value)) != value:
+            row[name] = masked
+            row["masked"].append(name)
+
+
 def _prove(ledger: Ledger, rows: list[dict[str, Any]], qid_of: dict[str, str]) -> None:
-    """Attach the salt of each published personal value, where it still exists."""
+    """Attach the salt of each published personal value, where it still exists (not for a
+    masked one: it would not match the ledger's commitment)."""
     wanted = [(row, name) for row in rows for name in ("text", "original", "author_name")
-              if isinstance(row.get(name), str)]
+              if isinstance(row.get(name), str) and name not in row["masked"]]
     for start in range(0, len(wanted), CHUNK):
         part = wanted[start:start + CHUNK]
         salts = ledger.salts([salt_field(qid_of[row["id"]], name) for row, name in part])
