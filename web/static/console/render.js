@@ -364,7 +364,8 @@ export class View {
           : `Load more (${Math.max(0, totals[name] - out[name].length)} not loaded yet)`;
       }
       const n = $("n-" + name);
-      if (n) n.textContent = filtering ? searchCountText(ids.length, totals[name], more[name], scanned[name]) : `(${totals[name]})`;
+      // A closed box is not searched until it is opened: its count stays the whole list's.
+      if (n) n.textContent = filtering && !closed ? searchCountText(ids.length, totals[name], more[name], scanned[name]) : `(${totals[name]})`;
       // A list drawn near the end of what is held asks for more: with a filter on, the server
       // searches on from where it got to, so a search with few matches reaches through the event.
       if (!closed && wantsPage(end, ids.length, more[name]) && this.pager) this.pager(name);
