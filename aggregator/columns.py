@@ -19,14 +19,22 @@ the arrival number of one that arrives (``arrival``) or goes back to "new" (``se
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import redis
 
+from aggregator.filters import Filters, needle, passes
 from aggregator.keys import Keys
-from aggregator.payloads import ConsoleSnapshotPayload, ListPage, PagePayload, QuestionPayload
+from aggregator.payloads import (
+    ConsoleSnapshotPayload,
+    ListPage,
+    PagePayload,
+    QuestionPayload,
+    SearchPayload,
+)
 from aggregator.question import STATES
 
 # Console list -> (state whose index it reads, newest first?). The queue and the screen are read
@@ -43,6 +51,13 @@ PAGED_ONLY: dict[str, tuple[str, bool]] = {"incoming_newest": ("new", True)}
 # snapshot near 60 kB a list.
 PAGE = 100
 PAGE_MAX = 500
+# A filtered page (``search``) walks its list in chunks of this many questions, one short script
+# each (a millisecond or two), so Redis serves ingest and the other consoles between them; it
+# answers with what it found once it has ``limit`` matches, or has scanned SCAN_MAX questions or
+# for SCAN_SECONDS, so a search of a long event shows its progress and its first matches early.
+SCAN_CHUNK = 500
+SCAN_MAX = 10_000
+SCAN_SECONDS = 0.25
 
 # The snapshot, read at once: the last log id, the screen, the queue's ids, then for each list
 # its count and first page (ids with scores), then the projections of every id named.
@@ -281,6 +296,95 @@ class Columns:
             raise PageError(f"there is no list {name!r}")
         questions = [json.loads(d) for d in datas if d]
         return {"list": name, "count": int(count), "page": page, "questions": questions}
+
+
+    def search(self, name: str, after: Any, filters: Filters, limit: int = PAGE,
+               chunk: int = SCAN_CHUNK, scan_max: int = SCAN_MAX,
+               seconds: float = SCAN_SECONDS) -> SearchPayload:
+        """The next questions of list ``name`` past ``after`` that pass ``filters``: up to
+        ``limit`` matches, the ``edge`` it scanned to (the cursor to go on from: every question
+        of the list up to it was looked at) and how many of the list lie up to it
+        (``scanned``). ``page.more``: whether the list goes on past the edge."""
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 0 < limit <= PAGE_MAX:
+            raise PageError(f"limit must be a whole number from 1 to {PAGE_MAX}")
+        k = self.keys
+        if name == "queue":
+            if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+                raise PageError("a page of the queue starts after a position (0 or more)")
+            state, desc = "approved", False
+        elif name in LISTS or name in PAGED_ONLY:
+            score, last = _cursor(after)
+            state, desc = LISTS.get(name) or PAGED_ONLY[name]
+            if not self.conn.exists(k.indexed):
+                self.build()
+        else:
+            raise PageError(f"there is no list {name!r}")
+        items = set(self.conn.hkeys(k.agenda)) if filters.item else set()
+        screen = needle(filters)
+        ids: list[str] = []
+        scores: list[float | int] = []
+        found: list[QuestionPayload] = []
+        edge: Any = after
+        count, scanned, more = 0, 0, True
+        started = time.monotonic()
+        if filters.excludes_state("approved" if name == "queue" else state):
+            count = int(self.conn.zcard(k.queue if name == "queue" else k.state(state)))
+            more = False
+        while more and len(ids) < limit and scanned < scan_max and (
+                not scanned or time.monotonic() - started < seconds):
+            if name == "queue":
+                members, datas, count = self._queue_page(keys=[k.queue, k.question("")],
+                                                         args=[edge, chunk])
+                places: list[Any] = [edge + 1 + n for n in range(len(members))]
+            else:
+                flat, datas, count = self._page(keys=[k.state(state), k.question("")],
+                                                args=["1" if desc else "0", score, last, chunk])
+                members, places = flat[0::2], flat[1::2]
+            more = len(members) >= chunk
+            stop = len(members) - 1  # the last member looked at: the cursor goes on from it
+            for n, data in enumerate(datas):
+                if not data or screen and "\\u" not in data and screen not in data.lower():
+                    continue  # deleted meanwhile, or certainly no match (``filters.needle``)
+                q = json.loads(data)
+                if passes(q, filters, items):
+                    ids.append(members[n])
+                    scores.append(_number(str(places[n])))
+                    found.append(q)
+                    if len(ids) == limit:
+                        more, stop = more or n < len(members) - 1, n
+                        break
+            if members:
+                scanned += stop + 1
+                if name == "queue":
+                    edge = places[stop]
+                else:
+                    score, last = str(places[stop]), members[stop]
+                    edge = [_number(score), last]
+        page: ListPage = {"ids": ids, "scores": [] if name == "queue" else scores,
+                          "more": more}
+        return {"list": name, "count": int(count), "page": page, "questions": found,
+                "edge": edge, "scanned": int(count) if not more else self._position(
+                    name, state, desc, edge, int(count))}
+
+    def arrivals(self, qids: list[str]) -> dict[str, int]:
+        """The arrival number (Incoming's order) of each of ``qids`` that has one: a console
+        that learns of a question from a log entry that names none asks, to place it."""
+        reads = self.conn.pipeline(transaction=False)
+        for qid in qids:
+            reads.zscore(self.keys.questions, qid)
+        return {qid: int(score) for qid, score in zip(qids, reads.execute(), strict=True)
+                if score is not None}
+
+    def _position(self, name: str, state: str, desc: bool, edge: Any, count: int) -> int:
+        """How many of the list lie up to ``edge`` (its first questions: none)."""
+        if edge is None:
+            return 0
+        if name == "queue":
+            return min(int(edge), count)
+        key = self.keys.state(state)
+        bound = repr(edge[0])
+        return int(self.conn.zcount(key, bound, "+inf") if desc
+                   else self.conn.zcount(key, "-inf", bound))
 
 
 def _cursor(after: Any) -> tuple[str, str]:

@@ -84,6 +84,15 @@ class PagePayload(TypedDict):
     questions: list[QuestionPayload]
 
 
+class SearchPayload(PagePayload):
+    """The answer to a ``page`` request with filters: the matches found past the cursor, the
+    cursor the scan reached (``edge``: [score, id], or a position in the queue; the request's
+    own cursor when it scanned nothing), and how many of the list lie up to it (``scanned``)."""
+
+    edge: Any
+    scanned: int
+
+
 class LogEntryPayload(TypedDict):
     """One change. ``queue`` and ``screen`` come only when the change moved them; an action's
     own details (``reason``, ``previous``, ``flag``...) ride along as further string fields."""

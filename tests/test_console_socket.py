@@ -486,7 +486,7 @@ def test_health_on_request_and_pushed_when_it_changes(app: Flask, moderator: Fla
 
 # -- every handler answers -----------------------------------------------------------------------
 
-HANDLED = ("act", "catch_up", "editing", "editing_done", "page")
+HANDLED = ("act", "catch_up", "editing", "editing_done", "page", "places")
 
 
 @pytest.mark.parametrize("event_name", HANDLED)
@@ -566,7 +566,7 @@ def test_every_handler_answers_while_redis_is_down(outage: tuple[Flask, Callable
     payloads = {"act": {"action": "approve", "qid": qid, "version": 1},
                 "catch_up": {"after": "0-0"}, "editing": {"qid": qid},
                 "editing_done": {"qid": qid}, "health": {},
-                "page": {"list": "incoming", "after": None}}
+                "page": {"list": "incoming", "after": None}, "places": {"qids": [qid]}}
     for name, payload in payloads.items():
         reply = sock.emit(name, payload, namespace=NS, callback=True)
         assert reply["ok"] is False and reply["retry"] is True, (name, reply)
@@ -588,7 +588,7 @@ def test_every_handler_refuses_a_removed_moderator(app: Flask, socket_client: An
     payloads = {"act": {"action": "approve", "qid": qid, "version": 1},
                 "catch_up": {"after": "0-0"}, "editing": {"qid": qid},
                 "editing_done": {"qid": qid}, "health": {},
-                "page": {"list": "incoming", "after": None}}
+                "page": {"list": "incoming", "after": None}, "places": {"qids": [qid]}}
     for name, payload in payloads.items():
         reply = socket_client.emit(name, payload, namespace=NS, callback=True)
         assert reply["ok"] is False and reply["logged_out"] is True, (name, reply)

@@ -1,5 +1,5 @@
 """Triage on the console, in Chromium: the card's triage line, g accepting the suggested repeat,
-n dismissing one, questions first in Incoming."""
+n dismissing one, questions only in Incoming."""
 
 from __future__ import annotations
 
@@ -35,8 +35,11 @@ def test_the_card_shows_triage_and_g_and_n_act_on_its_suggestion(
     expect(_card(page, "incoming", hello).locator(".triage")).to_contain_text("a greeting")
     expect(_card(page, "incoming", repeat).locator(".triage")).to_contain_text("repeats “Why was")
 
-    page.select_option("#f-order", "questions")
-    expect(page.locator("#list-incoming .card").last).to_have_attribute("data-qid", hello)
+    page.select_option("#f-order", "questions")  # the greeting is not a question
+    expect(_card(page, "incoming", hello)).to_have_count(0)
+    expect(page.locator("#list-incoming .card")).to_have_count(4)
+    page.select_option("#f-order", "oldest")
+    expect(page.locator("#list-incoming .card")).to_have_count(5)
 
     _card(page, "incoming", repeat).locator(".text").click()
     page.keyboard.press("g")  # nothing marked: g takes triage's suggestion

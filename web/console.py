@@ -33,6 +33,8 @@ from flask_socketio import ConnectionRefusedError, emit, join_room
 from aggregator.actions import MANY_MAX
 from aggregator.actions import as_config as actions_config
 from aggregator.columns import PAGE, PageError
+from aggregator.filters import FilterError
+from aggregator.filters import parse as parse_filters
 from aggregator.moderation import Refused
 from aggregator.notes import NOTE_MAX
 from aggregator.question import PLATFORMS, STATE_WORDS
@@ -53,7 +55,7 @@ ROOM = "moderators"
 # Socket.IO event names, shared with the page's script through the template.
 EVENTS = {"snapshot": "snapshot", "entry": "entry", "catch_up": "catch_up", "act": "act",
           "presence": "presence", "editing": "editing", "editing_done": "editing_done",
-          "health": "health", "page": "page", "record": "record"}
+          "health": "health", "page": "page", "record": "record", "places": "places"}
 # Entries sent in answer to one catch-up request; a console further behind reloads instead.
 CATCH_UP_LIMIT = 5_000
 # How often each web process refreshes its moderators' presence and looks at the sources'
@@ -311,6 +313,7 @@ PARAMS = {"reject": {"reason"}, "screen": {"then"}, "edit": {"text"}, "group": {
           "reorder": {"index"}, "tag": {"item"}, "direct": {"to"},
           "reject_like": {"reason", "like"}}
 MAX_QID = 300
+PLACES_MAX = 200
 
 
 def moderators_only(event: str, **on_failure: Any) -> Callable[[Handler], Handler]:
@@ -387,15 +390,33 @@ def catch_up(moderator: str, data: Any) -> dict[str, Any]:
 @moderators_only(EVENTS["page"])
 def page(moderator: str, data: Any) -> dict[str, Any]:
     """The next part of one list, as the moderator scrolls or walks past what the console
-    holds: ``{list, after, limit}`` (see ``aggregator.columns.Columns.page``)."""
+    holds: ``{list, after, limit}`` (see ``aggregator.columns.Columns.page``). With
+    ``filters`` (search and the toolbar's filters, ``aggregator.filters``), the next questions
+    that pass them, the cursor the server scanned to and how far that is into the list
+    (``Columns.search``)."""
     if not isinstance(data, dict) or not isinstance(data.get("list"), str):
-        raise BadRequest("page needs the list to read: {list, after, limit}")
+        raise BadRequest("page needs the list to read: {list, after, limit, filters}")
     limit = data.get("limit", PAGE)
+    columns = floor().store.columns
     try:
-        reply = floor().store.columns.page(data["list"], data.get("after"), limit)
-    except PageError as exc:
+        filters = parse_filters(data.get("filters"))
+        if filters.active:
+            return {"ok": True, **columns.search(data["list"], data.get("after"), filters,
+                                                 limit)}
+        return {"ok": True, **columns.page(data["list"], data.get("after"), limit)}
+    except (PageError, FilterError) as exc:
         raise BadRequest(str(exc)) from exc
-    return {"ok": True, **reply}
+
+
+@moderators_only(EVENTS["places"])
+def places(moderator: str, data: Any) -> dict[str, Any]:
+    """The arrival numbers of ``{qids}``: where questions a console learnt of from log entries
+    go in Incoming, so a search can show them in their place."""
+    qids = data.get("qids") if isinstance(data, dict) else None
+    if not isinstance(qids, list) or not 0 < len(qids) <= PLACES_MAX or not all(
+            isinstance(qid, str) and 0 < len(qid) <= MAX_QID for qid in qids):
+        raise BadRequest(f"places needs 1 to {PLACES_MAX} question ids: {{qids}}")
+    return {"ok": True, "places": floor().store.columns.arrivals(qids)}
 
 
 def _action(data: Any) -> tuple[str, str, int, dict[str, Any]]:

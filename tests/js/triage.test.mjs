@@ -17,16 +17,17 @@ function question(id, triage) {
 }
 
 describe("triage in Incoming", () => {
-  it("orders questions first by score, untriaged as undecided, ties by arrival", () => {
+  it("shows only the posts that look like questions, in arrival order, when asked to", () => {
     const model = new Model();
+    const flagged = (id, flags) => ({ ...question(id, {}), flags });
     model.applySnapshot({
-      questions: [question("x:hello", { score: 0.05 }), question("x:why", { score: 0.95 }),
-        question("x:new", {}), question("x:how", { score: 0.95 }), question("x:live", { score: 0.1 })],
+      questions: [flagged("x:hello", []), flagged("x:why", ["question"]), flagged("x:new", ["question", "rtl"]),
+        flagged("x:live", ["abuse"]), flagged("x:how", ["question"])],
       queue: [], screen: "", last_id: "1-0",
     });
     const filters = { text: "", platform: "", state: "", flag: "", order: "questions" };
-    assert.deepEqual(buckets(model, filters).out.incoming,
-      ["x:why", "x:how", "x:new", "x:live", "x:hello"]);
+    assert.deepEqual(buckets(model, filters).out.incoming, ["x:why", "x:new", "x:how"]);
+    assert.deepEqual(buckets(model, { ...filters, flag: "rtl" }).out.incoming, ["x:new"]);
   });
 
   it("offers the dismiss action on n for a suggested repeat", () => {

@@ -5,7 +5,7 @@ import { FairnessPanel } from "./fairness.js";
 import { installKeys } from "./keys.js";
 import { HealthPanel, View } from "./render.js";
 import { connect } from "./socket.js";
-import { Model, incomingList } from "./state.js";
+import { Model, filterKey, incomingList, passes, serverFilters } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
 const config = JSON.parse($("floor-config").textContent);
@@ -23,6 +23,7 @@ const link = connect(config, model, {
     if (live && entry.type === "received") newSinceAnnounce += 1;
     if (chair && chair.apply(entry)) return;
     if (agenda && agenda.apply(entry)) return;
+    placeUnplaced();
     view.schedule();
     if (chair) chair.tick();
   },
@@ -64,14 +65,46 @@ new FairnessPanel(config, link.socket);
 if (model.lastId !== null) chair.load();
 setInterval(() => chair.tick(), 1000);
 // Pages: the next part of a list when the view draws or walks near the end of what it holds.
-// One request per list at a time; a failed one is not retried for a few seconds.
+// While a search or a filter is on, the next matches: the server walks the list from the edge of
+// what was searched (aggregator/columns.py, Columns.search) and says how far it got. One request
+// per list (and filters) at a time, and one search at a time for the whole console (the lists
+// drawn first, Incoming first, go first: they would only slow each other down on the server);
+// a failed one is not retried for a few seconds.
 const PAGE = 100;
-const PAGE_SEARCHING = 500;  // while a filter is on, so a search reaches through the event
-const paging = new Map();    // list -> in flight (or resting after a failure)
+const paging = new Map();    // list (and filters) -> in flight (or resting after a failure)
 let queueAsked = -1;         // the held queue's length when its last page was asked for
-view.pager = (name, bigger) => {
+let searching = null;        // the search in flight: { tag, filters (the toolbar's, as text) }
+const toolbar = () => JSON.stringify(["text", "platform", "state", "flag", "item", "order"].map((k) => view.filters[k]));
+function ask(tag, generation, send, take) {
+  paging.set(tag, generation);
+  send((reply) => {
+    if (paging.get(tag) !== generation) return;  // a snapshot came in meanwhile
+    if (reply) {
+      paging.delete(tag);
+      take(reply);
+    } else {
+      setTimeout(() => { if (paging.get(tag) === generation) paging.delete(tag); }, 3000);
+    }
+    view.paged();
+  });
+}
+view.pager = (name) => {
   if (name === "screen") return false;
   const list = name === "incoming" ? incomingList(view.filters.order) : name;
+  const generation = model.generation;
+  const filters = serverFilters(view.filters, list);
+  if (filters) {
+    const key = filterKey(filters);
+    if (!model.search(list, key).more) return false;
+    const tag = `${list}\u0000${key}`;
+    if (paging.has(tag)) return true;
+    // Another list's search for the same filters goes first; one for older filters does not.
+    if (searching && paging.has(searching.tag) && searching.filters === toolbar()) return true;
+    searching = { tag, filters: toolbar() };
+    ask(tag, generation, (done) => link.page(list, model.searchAfter(list, key), PAGE, done, filters),
+      (reply) => model.applyPage(reply, generation, key));
+    return true;
+  }
   const heldQueue = list === "queue" ? model.heldQueue().length : 0;
   const more = list === "queue" ? heldQueue < model.queue.length : !!model.more[list];
   if (!more) return false;
@@ -79,20 +112,28 @@ view.pager = (name, bigger) => {
   if (list === "queue" && heldQueue === queueAsked) return false;  // that page brought nothing new
   if (list === "queue") queueAsked = heldQueue;
   const after = list === "queue" ? heldQueue : model.edge[list] || null;
-  const generation = model.generation;
-  paging.set(list, generation);
-  link.page(list, after, bigger ? PAGE_SEARCHING : PAGE, (reply) => {
-    if (paging.get(list) !== generation) return;  // a snapshot came in meanwhile
-    if (reply) {
-      paging.delete(list);
-      model.applyPage(reply, generation);
-    } else {
-      setTimeout(() => { if (paging.get(list) === generation) paging.delete(list); }, 3000);
-    }
-    view.paged();
-  });
+  ask(list, generation, (done) => link.page(list, after, PAGE, done), (reply) => model.applyPage(reply, generation));
   return true;
 };
+// A search shows a question a log entry brought in its place in Incoming: when the entry named
+// no arrival number (the console never held the question), the server is asked for it.
+const PLACES_MAX = 200;
+let placing = false;
+function placeUnplaced() {
+  if (placing || !view.filtering("incoming")) return;
+  const filters = { ...view.filters, questions: view.filters.order === "questions" };
+  const ids = model.unplaced().filter((qid) => passes(model.get(qid), filters)).slice(0, PLACES_MAX);
+  if (!ids.length) return;
+  placing = true;
+  link.places(ids, (places) => {
+    placing = false;
+    if (!places) return;
+    model.place(places, ids);
+    view.schedule();
+    placeUnplaced();
+  });
+}
+
 const commands = new Commands(config, model, view, link);
 view.buildActions((name) => commands.drivable(name) && name !== "clear");
 view.buildHelp(commands.drivable);
@@ -157,10 +198,14 @@ queueList.addEventListener("drop", (ev) => {
 let searchTimer = null;
 $("search").addEventListener("input", (ev) => {
   clearTimeout(searchTimer);
-  searchTimer = setTimeout(() => { view.filters.text = ev.target.value.trim().toLowerCase(); view.schedule(); }, 120);
+  searchTimer = setTimeout(() => {
+    view.filters.text = ev.target.value.trim().toLowerCase();
+    placeUnplaced();
+    view.schedule();
+  }, 120);
 });
 for (const [id, key] of [["f-platform", "platform"], ["f-state", "state"], ["f-flag", "flag"], ["f-order", "order"], ["f-item", "item"]]) {
-  $(id).addEventListener("change", (ev) => { view.filters[key] = ev.target.value; view.schedule(); });
+  $(id).addEventListener("change", (ev) => { view.filters[key] = ev.target.value; placeUnplaced(); view.schedule(); });
 }
 
 // New questions are announced politely, at most every few seconds.

@@ -5,7 +5,7 @@
 // what the console holds. Cards are kept by question id and only touched ones are refilled.
 // Post text is set with textContent, never as HTML.
 import { suggestItem, titleOf } from "./chair.js";
-import { applies, buckets, countText, itemOf, keyMap, offered, preview, reselect, stateWords } from "./state.js";
+import { applies, buckets, itemOf, keyMap, offered, preview, reselect, searchCountText, searchMoreText, stateWords } from "./state.js";
 import { scrollTo, spacers, wantsPage, windowOf } from "./window.js";
 
 // The height of a compact card plus the gap below it, in px: console.css (.cards > .card) sets
@@ -95,7 +95,7 @@ export class View {
     this.visible = {};             // list name -> qids drawn (in the DOM), in order
     this.held = {};                // list name -> every qid the console holds for it, in order
     this.row = ROW;                // measured once cards are drawn
-    this.pager = null;             // (list, bigger) => asks the server for the list's next page
+    this.pager = null;             // (list) => asks the server for the list's next page (or matches)
     this.walking = null;           // a move waiting for a page: { col, step }
     this.locks = new Map();        // qid -> Set of other moderators editing it
     this.selected = { col: "incoming", qid: null, index: 0 };
@@ -319,9 +319,10 @@ export class View {
     requestAnimationFrame(() => this.layout());
   }
 
-  filtering() {
+  // Whether a search or a filter is on (for `list`: Incoming's "questions only" filters it alone).
+  filtering(list = "") {
     const f = this.filters;
-    return !!(f.text || f.platform || f.state || f.flag || f.item);
+    return !!(f.text || f.platform || f.state || f.flag || f.item) || (list === "incoming" && f.order === "questions");
   }
 
   // Where each list sits in its scroller, read before anything is written (one layout read).
@@ -341,10 +342,10 @@ export class View {
     const active = document.activeElement;
     const focusWasInCards = !active || active === document.body ||
       (!!active.closest(".card") && active.tagName !== "TEXTAREA");
-    const { out, totals, more } = this.lists_();
+    const { out, totals, more, scanned } = this.lists_();
     const geometry = this.geometry();
-    const filtering = this.filtering();
     for (const [name, spec] of Object.entries(this.lists)) {
+      const filtering = this.filtering(name);
       const closed = spec.box && !spec.box.open;
       const ids = closed ? [] : out[name];
       this.held[name] = ids;
@@ -357,16 +358,17 @@ export class View {
       this.reconcile(spec.el, shown);
       this.visible[name] = shown;
       const button = document.querySelector(`[data-more="${name}"]`);
-      const left = Math.max(0, totals[name] - out[name].length);
       if (button) {
         button.hidden = closed || !more[name];
-        button.textContent = filtering ? "Load more to search" : `Load more (${left} not loaded yet)`;
+        button.textContent = filtering ? searchMoreText(scanned[name], totals[name])
+          : `Load more (${Math.max(0, totals[name] - out[name].length)} not loaded yet)`;
       }
       const n = $("n-" + name);
-      if (n) n.textContent = filtering ? countText(ids.length, totals[name]) : `(${totals[name]})`;
-      // A list drawn near the end of what is held asks for more; a filter that leaves few cards
-      // asks in bigger pages, so a search reaches through the event.
-      if (!closed && wantsPage(end, ids.length, more[name]) && this.pager) this.pager(name, filtering);
+      // A closed box is not searched until it is opened: its count stays the whole list's.
+      if (n) n.textContent = filtering && !closed ? searchCountText(ids.length, totals[name], more[name], scanned[name]) : `(${totals[name]})`;
+      // A list drawn near the end of what is held asks for more: with a filter on, the server
+      // searches on from where it got to, so a search with few matches reaches through the event.
+      if (!closed && wantsPage(end, ids.length, more[name]) && this.pager) this.pager(name);
     }
     this.measure();
     this.model.touched.clear();
@@ -415,7 +417,7 @@ export class View {
   }
 
   showMore(name) {
-    if (this.pager) this.pager(name, true);
+    if (this.pager) this.pager(name);
   }
 
   // The set-aside lists are collapsed until someone goes there: open the first with cards.
@@ -555,7 +557,7 @@ export class View {
     if (!ids.length) return;
     let i = ids.indexOf(this.selected.qid) + step;
     const last = this.listsOf[col].slice(-1)[0];
-    if (i >= ids.length && this.pager && this.pager(last, false)) {
+    if (i >= ids.length && this.pager && this.pager(last)) {
       // Past the last card held: the move finishes when the next page is in (paged()).
       this.walking = { col, step: 1 };
       return;

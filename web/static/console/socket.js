@@ -76,10 +76,18 @@ export function connect(config, model, hooks) {
         else reply(answer.ok ? null : answer.error, answer);
       });
     },
-    // The next part of one list; `done(reply or null)` (null: no answer, or refused).
-    page(list, after, limit, done) {
-      socket.timeout(ACK_TIMEOUT).emit(E.page, { list, after, limit }, (err, reply) => {
+    // The next part of one list (with `filters`: its next matches, searched on the server);
+    // `done(reply or null)` (null: no answer, or refused).
+    page(list, after, limit, done, filters = null) {
+      const ask = filters ? { list, after, limit, filters } : { list, after, limit };
+      socket.timeout(ACK_TIMEOUT).emit(E.page, ask, (err, reply) => {
         done(err || !reply || !reply.ok ? null : reply);
+      });
+    },
+    // Where questions go in Incoming: `done({qid: arrival number} or null)`.
+    places(qids, done) {
+      socket.timeout(ACK_TIMEOUT).emit(E.places, { qids }, (err, reply) => {
+        done(err || !reply || !reply.ok ? null : reply.places);
       });
     },
     editing(qid) { socket.emit(E.editing, { qid }); },

@@ -10,6 +10,11 @@
 // is everything up to an edge in the list's order (the cursor of the last card a page brought);
 // every log entry keeps the counts and the held questions true, and a question that moves into a
 // list shows when it falls before that edge (or anywhere, once the whole list is held).
+//
+// A search or a filter is walked on the server (`page` with `filters`, aggregator/filters.py): a
+// list's filtered walk starts at the edge of what the console holds of it and goes on from the
+// cursor each reply names (the last question the server looked at), so what the console holds for
+// that filter is every match up to that search edge; log entries keep it true the same way.
 
 // Stream ids are "milliseconds-sequence"; later ids compare greater part by part.
 export function isAfter(a, b) {
@@ -68,6 +73,10 @@ export class Model {
     this.generation = 0;         // bumped by each snapshot: pages asked before it are dropped
     this.lastSeq = 0;            // the highest arrival number seen
     this.changes = 0;            // bumped by anything that can change the lists (a view's cache key)
+    // Paged list -> the filtered walk under way: { key (its filters), edge (the cursor the server
+    // scanned to; for the queue, the id of the last queued question scanned), more, scanned }.
+    this.searches = {};
+    this.unplacedIds = new Set();  // qids that may be in Incoming with no arrival number known
   }
 
   get(qid) { return qid ? this.questions.get(qid) : undefined; }
@@ -86,6 +95,8 @@ export class Model {
     this.counts = { ...snap.counts };
     this.edge = {};
     this.more = {};
+    this.searches = {};
+    this.unplacedIds = new Set();
     if (snap.lists) {
       for (const list of PAGED) {
         if (snap.lists[list]) this.takePage(list, snap.lists[list]);
@@ -120,21 +131,101 @@ export class Model {
   }
 
   // The answer to a `page` request; false when a snapshot came in between (it is dropped).
-  applyPage(reply, generation = this.generation) {
+  // A filtered page (it names its `edge`) moves the search of `key`, if that is still the one.
+  applyPage(reply, generation = this.generation, key = "") {
     if (generation !== this.generation) return false;
     for (const q of reply.questions) this.upsert(q);
-    this.takePage(reply.list, reply.page);
+    if (reply.edge === undefined) { this.takePage(reply.list, reply.page); return true; }
+    this.changes += 1;
+    const list = reply.list;
+    if (list === "incoming" || list === "incoming_newest") {
+      reply.page.ids.forEach((id, i) => this.seq.set(id, reply.page.scores[i]));
+    }
+    const search = this.searches[list] || this.search(list, key);
+    if (search.key !== key) return true;  // the filters changed since it was asked for
+    if (list === "queue") {
+      const position = Number(reply.edge) || 0;
+      if (position > 0) search.edge = this.queue[Math.min(position, this.queue.length) - 1] || search.edge;
+    } else if (reply.edge) search.edge = reply.edge;
+    search.more = !!reply.page.more;
+    search.scanned = reply.scanned;
     return true;
   }
 
+  // The filtered walk of `list` for the filters `key`: the one under way, or a new one from the
+  // edge of what the console holds of the list.
+  search(list, key) {
+    const known = this.searches[list];
+    if (known && known.key === key) {
+      // Pages loaded without the filter since may have gone further: go on from there.
+      const edge = this.edge[list];
+      if (list !== "queue" && known.more && edge && (!known.edge || !notAfter(list, edge, known.edge))) {
+        Object.assign(known, { edge, more: !!this.more[list], scanned: null });
+      }
+      return known;
+    }
+    let edge = this.edge[list] || null;
+    let more = !!this.more[list];
+    let scanned = null;
+    if (list === "queue") {
+      const held = this.heldQueue();
+      edge = held.length ? held[held.length - 1] : null;
+      more = held.length < this.queue.length;
+      scanned = held.length;
+    }
+    this.searches[list] = { key, edge, more, scanned };
+    return this.searches[list];
+  }
+
+  // The cursor a filtered page of `list` continues from.
+  searchAfter(list, key) {
+    const { edge } = this.search(list, key);
+    if (list !== "queue") return edge;
+    return edge === null ? 0 : this.queue.indexOf(edge) + 1;
+  }
+
   // Whether the console holds the place of `q` in `list` (it is before the edge, or the whole
-  // list is held).
-  inReach(list, q) {
-    if (list === "queue" || list === "screen") return true;
-    if (!this.more[list]) return true;
-    const edge = this.edge[list];
+  // list is held); with a filter's `key`, the edge of that filter's walk.
+  inReach(list, q, key = "") {
+    if (list === "screen") return true;
+    if (list === "queue") {
+      if (!key) return true;
+      const { edge, more } = this.search(list, key);
+      if (!more) return true;
+      const at = this.queue.indexOf(q.id);
+      return edge !== null && at >= 0 && at <= this.queue.indexOf(edge);
+    }
+    const { edge, more } = key ? this.search(list, key) : { edge: this.edge[list], more: this.more[list] };
+    if (!more) return true;
     return !!edge && notAfter(list, keyOf(this, list, q), edge);
   }
+
+  // Questions in Incoming the console holds without their arrival number (a log entry about a
+  // question it never held names none), so it cannot tell where they go: the console asks the
+  // server (`places`) while a filter is on, when such a question could be a match.
+  unplaced() {
+    for (const qid of this.unplacedIds) {
+      const q = this.questions.get(qid);
+      if (!q || q.state !== "new" || this.seq.has(qid)) this.unplacedIds.delete(qid);
+    }
+    return [...this.unplacedIds];
+  }
+
+  // Arrival numbers the server sent (`places`): qid -> number, for the `asked` qids (one it
+  // names none for, deleted meanwhile, is not asked for again).
+  place(places, asked = Object.keys(places)) {
+    for (const qid of asked) this.unplacedIds.delete(qid);
+    for (const [qid, n] of Object.entries(places)) {
+      if (typeof n !== "number" || this.seq.has(qid)) continue;
+      this.seq.set(qid, n);
+      this.touched.add(qid);
+      this.changes += 1;
+    }
+  }
+
+  // How far the console has looked through `list` for the filters `key`, as the server counts
+  // (null: no filtered page yet).
+  scanned(list, key) { return key ? this.search(list, key).scanned : null; }
 
   upsert(q) {
     const old = this.questions.get(q.id);
@@ -175,6 +266,7 @@ export class Model {
       }
       // A grouped card names its parent, whose count changed with it.
       if (this.upsert(q) && q.parent) this.touched.add(q.parent);
+      if (q.state === "new" && !this.seq.has(q.id)) this.unplacedIds.add(q.id);
     }
     if (Array.isArray(entry.queue)) this.queue = entry.queue;
     if (typeof entry.screen === "string") this.screen = entry.screen || null;
@@ -216,12 +308,15 @@ export function haystack(q) {
   return q._hay;
 }
 
+// Whether `q` passes the toolbar's filters: the console's one definition, the server's being
+// aggregator/filters.py (tests/js/fixtures/filters.json holds the verdicts both must give).
 export function passes(q, filters) {
   if (filters.platform && q.platform !== filters.platform) return false;
   if (filters.state === "starred") { if (!q.starred) return false; }
   else if (filters.state && q.state !== filters.state) return false;
   if (filters.flag === "-") { if (q.flags.length) return false; }
   else if (filters.flag && !q.flags.includes(filters.flag)) return false;
+  if (filters.questions && !q.flags.includes("question")) return false;
   if (filters.item) {
     const item = itemOf(q, filters.agenda);
     if (filters.item === "-" ? item !== "" : item !== filters.item) return false;
@@ -230,56 +325,92 @@ export function passes(q, filters) {
   return true;
 }
 
+// The filters the server applies to a filtered page of `list` (aggregator/filters.py), or null
+// when none is on. Incoming's "questions only" order is a filter of Incoming alone.
+export function serverFilters(filters, list) {
+  const out = {};
+  for (const name of ["text", "platform", "state", "flag", "item"]) if (filters[name]) out[name] = filters[name];
+  if ((list === "incoming" || list === "incoming_newest") && filters.order === "questions") out.questions = true;
+  return Object.keys(out).length ? out : null;
+}
+
+// A filtered walk's key: the same filters make the same key.
+export function filterKey(filters) { return filters ? JSON.stringify(filters) : ""; }
+
 // For each list: the qids it shows (of those held, filtered, ordered), how many it holds in all
-// (on the server), and whether the server has more past those held (`more`).
+// (on the server), whether the server has more past those held (`more`), and while a filter is
+// on how far the server has searched it (`scanned`, null before its first filtered page).
 export function buckets(model, filters = NO_FILTERS) {
   const out = {};
   const totals = {};
   const more = {};
-  for (const name of LISTS) { out[name] = []; totals[name] = model.counts[name] || 0; more[name] = false; }
+  const scanned = {};
+  for (const name of LISTS) { out[name] = []; totals[name] = model.counts[name] || 0; more[name] = false; scanned[name] = null; }
   // Which paged list each shown list reads: Incoming's depends on its order.
-  const source = { incoming: incomingList(filters.order), answered: "answered", held: "held",
-    rejected: "rejected", grouped: "grouped" };
+  const source = { incoming: incomingList(filters.order), queue: "queue", answered: "answered",
+    held: "held", rejected: "rejected", grouped: "grouped" };
+  const keys = {};
+  const applied = {};
+  for (const [name, paged] of Object.entries(source)) {
+    keys[name] = filterKey(serverFilters(filters, paged));
+    applied[name] = name === "incoming" && filters.order === "questions" ? { ...filters, questions: true } : filters;
+  }
   for (const q of model.questions.values()) {
     const list = LIST_OF_STATE[q.state];
     if (list === undefined || list === "queue" || list === "screen") continue;
-    if (!model.inReach(source[list], q)) continue;
-    if (passes(q, filters)) out[list].push(q);
+    if (!model.inReach(source[list], q, keys[list])) continue;
+    if (passes(q, applied[list])) out[list].push(q);
   }
   for (const [name, paged] of Object.entries(source)) {
+    if (name === "queue") continue;
     out[name].sort((a, b) => {
       const ka = keyOf(model, paged, a), kb = keyOf(model, paged, b);
       return ka[0] === kb[0] && ka[1] === kb[1] ? 0 : notAfter(paged, ka, kb) ? -1 : 1;
     });
     out[name] = out[name].map((q) => q.id);
-    more[name] = !!model.more[paged];
+    more[name] = keys[name] ? model.search(paged, keys[name]).more : !!model.more[paged];
+    scanned[name] = model.scanned(paged, keys[name]);
   }
   const held = model.heldQueue();
-  for (const qid of held) {
-    if (passes(model.questions.get(qid), filters)) out.queue.push(qid);
+  if (keys.queue) {
+    const search = model.search("queue", keys.queue);
+    const end = !search.more ? model.queue.length : search.edge === null ? 0 : model.queue.indexOf(search.edge) + 1;
+    for (let i = 0; i < end; i += 1) {
+      const q = model.questions.get(model.queue[i]);
+      if (q && passes(q, filters)) out.queue.push(q.id);
+    }
+    more.queue = search.more;
+    scanned.queue = model.scanned("queue", keys.queue);
+  } else {
+    for (const qid of held) if (passes(model.questions.get(qid), filters)) out.queue.push(qid);
+    more.queue = held.length < model.queue.length;
   }
   totals.queue = model.queue.length;
-  more.queue = held.length < model.queue.length;
   const current = model.onScreen();
   totals.screen = model.screen ? 1 : 0;
   if (current && passes(current, filters)) out.screen.push(current.id);
-  if (filters.order === "questions") out.incoming = questionsFirst(model, out.incoming);
-  return { out, totals, more };
-}
-
-// Incoming by triage's question score, highest first; ties (and questions triage has not reached
-// yet, counted as undecided) keep their arrival order.
-export function questionsFirst(model, ids) {
-  const score = (id) => {
-    const t = model.questions.get(id).triage;
-    return t && typeof t.score === "number" ? t.score : 0.5;
-  };
-  return ids.map((id, i) => [score(id), i, id]).sort((a, b) => b[0] - a[0] || a[1] - b[1])
-    .map((row) => row[2]);
+  return { out, totals, more, scanned };
 }
 
 export function countText(shown, total) {
   return shown === total ? `(${shown})` : `(${shown} of ${total})`;
+}
+
+const number = new Intl.NumberFormat("en");
+
+// A filtered list's count: what it shows of the whole list, and while the server is still
+// searching it, how far it has got.
+export function searchCountText(shown, total, more, scanned) {
+  if (!more) return countText(shown, total);
+  const where = scanned === null || scanned === undefined ? "searching…"
+    : `searched ${number.format(Math.min(scanned, total))} of ${number.format(total)}`;
+  return `(${shown} found, ${where})`;
+}
+
+// The button under a filtered list that has more to search.
+export function searchMoreText(scanned, total) {
+  const left = Math.max(0, total - (scanned || 0));
+  return `Search further (${number.format(left)} not searched yet)`;
 }
 
 // The selection after the lists changed: the same card if it is still shown, else the card
