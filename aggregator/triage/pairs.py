@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import snowballstemmer
 
-FEATURES = ("char", "word", "fuzzy", "overlap", "swap", "numbers", "kind", "meaning")
+SEMANTIC_FEATURES = ("meaning", "align", "differ", "meaning_gap", "align_gap", "differ_gap")
+FEATURES = ("char", "word", "fuzzy", "overlap", "swap", "numbers", "kind", *SEMANTIC_FEATURES)
 
 _STEM = snowballstemmer.stemmer("english")
 NUMBER = re.compile(r"\d+")
@@ -72,6 +73,8 @@ class PairModel:
 
 
 # Fitted by `python bench/triage.py --fit` (see the module's docstring).
-LEXICAL = PairModel((4.422, 0.121, 1.605, 3.044, -0.192, -1.593, -1.891, 0.0), -5.915, 0.7)
-SEMANTIC = PairModel((3.372, -0.368, 0.68, 2.148, -0.203, -1.622, -1.824, 5.069), -7.377,
+LEXICAL = PairModel((4.422, 0.121, 1.605, 3.044, -0.192, -1.593, -1.891, *[0.0] * 6), -5.915,
+                    0.7)
+SEMANTIC = PairModel((3.372, -0.368, 0.68, 2.148, -0.203, -1.622, -1.824, 5.069, *[0.0] * 5),
+                     -7.377,
                      0.6)
