@@ -17,6 +17,7 @@ shipped weights (in-sample on the file they were fitted on), then held out: --fo
 stay in one fold) and scores the other, K times. --fit also prints the weights fitted on the
 whole file, to paste into aggregator/triage/pairs.py. --folds 0 on another labelled file
 (tests/triage/holdout.jsonl) scores the shipped weights on posts they never saw.
+--drop F1,F2 leaves those features out of every fit (an ablation).
 
     python bench/triage.py --ingest [--posts-count 20000] [--rounds 3]
 

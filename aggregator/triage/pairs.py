@@ -12,7 +12,10 @@ Every feature is in [0, 1] (or is 0/1):
   is also a rule, not only a weight: such a pair is never suggested (``PairModel.probability``);
 - ``kind``: both ask a recognisable kind of question (why, how many, when, who, yes or no) and
   the kinds differ ("Will the unit reopen?" / "Why did the unit close?");
-- ``meaning``: the sentence-embedding cosine (the semantic backend only; 0 for the lexical one).
+- the semantic backend's (0 for the lexical one; ``semantic`` defines them): ``meaning``, the
+  sentence-embedding cosine; ``align``, the token alignment (BERTScore F1); ``differ``, the
+  alignment of the word pieces the two do not share; and each of these three as the candidate's
+  lead over the best other candidate (``*_gap``).
 
 A logistic regression over these was fitted by ``python bench/triage.py --fit`` on the labelled
 file, with its threshold chosen on the training folds only; the figures it reports are held out
