@@ -7,7 +7,6 @@ import time
 from collections import Counter
 from typing import Any
 
-import numpy as np
 import pytest
 
 from aggregator.moderation import Moderation
@@ -19,7 +18,6 @@ from aggregator.triage import pairs, personal, questions
 from aggregator.triage.abuse import AbuseCheck
 from aggregator.triage.duplicates import DuplicateIndex, plain
 from aggregator.triage.pairs import FEATURES
-from aggregator.triage.semantic import gaps
 from aggregator.triage.worker import GROUP, TriageWorker
 from tests.test_console_socket import Received
 from tests.test_screen import Screen, connect, links, screen_token  # noqa: F401 - fixtures
@@ -122,13 +120,6 @@ def test_a_question_of_another_kind_scores_lower() -> None:
     assert x[found.index("x:1"), FEATURES.index("kind")] == 1
     assert pairs.kind("Is there a service for callers who need it?") == "yesno"
     assert pairs.kind("What happens when a caller needs it?") == ""
-
-
-def test_a_candidate_leads_the_others_or_trails_the_best() -> None:
-    columns = np.array([[0.5, 0.1], [0.3, 0.9], [0.1, 0.2]])
-    assert gaps(columns) == pytest.approx(np.array([[0.2, -0.8], [-0.2, 0.7], [-0.4, -0.7]]))
-    assert gaps(np.array([[0.5, 0.5], [0.5, 0.1]]))[:, 0] == pytest.approx([0.0, 0.0])
-    assert gaps(columns[:1]) == pytest.approx(columns[:1])  # a lone candidate leads by itself
 
 
 # -- the worker -------------------------------------------------------------------------------

@@ -191,20 +191,5 @@ class SemanticIndex(DuplicateIndex):
         out = np.zeros((len(found), len(pairs.SEMANTIC_FEATURES)))
         out[:, 0] = [cosines[self.rows[q]] for q in found]
         out[:, 1:3] = alignments(query, [self.encoded[q] for q in found], self._piece_idf())
-        out[:, 3:6] = gaps(out[:, 0:3])
         return found, out
-
-
-def gaps(columns: np.ndarray) -> np.ndarray:
-    """Each candidate's lead over the best of the other candidates, per column (negative when
-    another is closer): a paraphrase is usually the one clear nearest question, a question on
-    the same topic one of several near ones (the ratio test of nearest-neighbour matching)."""
-    if len(columns) < 2:
-        return columns.copy()
-    order = np.argsort(-columns, axis=0)
-    first = np.take_along_axis(columns, order[:1], axis=0)
-    second = np.take_along_axis(columns, order[1:2], axis=0)
-    others_best = np.where(np.arange(len(columns))[:, None] == order[:1], second, first)
-    return columns - others_best
-
 
