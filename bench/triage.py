@@ -17,6 +17,7 @@ shipped weights (in-sample on the file they were fitted on), then held out: --fo
 stay in one fold) and scores the other, K times. --fit also prints the weights fitted on the
 whole file, to paste into aggregator/triage/pairs.py. --folds 0 on another labelled file
 (tests/triage/holdout.jsonl) scores the shipped weights on posts they never saw.
+--drop F1,F2 leaves those features out of every fit (an ablation).
 
     python bench/triage.py --ingest [--posts-count 20000] [--rounds 3]
 
@@ -25,6 +26,15 @@ normalise + store, same server, same run) while a triage worker process follows 
 event; prints the ratio (target >= 0.25), how far triage got, and the CPU cost ratio (CPU
 seconds of the ingesting process and the server: what the machine's neighbours do not change).
 With --semantic the worker uses the semantic backend.
+
+    python bench/triage.py --scale 50000 [--semantic]
+
+The duplicate index at scale: each backend, in a process of its own, indexes that many distinct
+invented questions (the labelled file's questions with random words of it added), then prints
+the growth of the process's resident memory and the rate of suggest + add for 200 more posts
+(what the worker does per question). The semantic backend's model reads those 200; the many
+questions filling the index get their real word pieces (the model's tokenizer) and random unit
+vectors, which take the same memory (encoding 50,000 questions would take most of an hour).
 """
 
 from __future__ import annotations
@@ -47,7 +57,7 @@ from aggregator.triage import questions  # noqa: E402
 from aggregator.triage.abuse import AbuseCheck  # noqa: E402
 from aggregator.triage.assess import Assessor, Post  # noqa: E402
 from aggregator.triage.duplicates import DuplicateIndex  # noqa: E402
-from aggregator.triage.pairs import PairModel  # noqa: E402
+from aggregator.triage.pairs import FEATURES, PairModel  # noqa: E402
 from aggregator.triage.questions import THRESHOLD  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,23 +157,98 @@ worker.run(threading.Event(), block_ms=100)
 """
 
 
+class StandInEncoder:
+    """The model's tokenizer and output shapes with random vectors: fills an index fast."""
+
+    def __init__(self, model: Any) -> None:
+        import numpy as np
+
+        self.tokenizer = model.tokenizer
+        self.random = np.random.default_rng(7)
+
+    def encode(self, texts: list[str], **kwargs: Any) -> Any:
+        import torch
+
+        out = []
+        for text in texts:
+            ids = torch.tensor(self.tokenizer(text, truncation=True, max_length=256)["input_ids"])
+            vectors = torch.from_numpy(self.random.standard_normal((len(ids), 384),
+                                                                   dtype="float32"))
+            out.append({"input_ids": ids, "attention_mask": torch.ones_like(ids),
+                        "token_embeddings": vectors,
+                        "sentence_embedding": torch.nn.functional.normalize(vectors.mean(0),
+                                                                            dim=0)})
+        return out
+
+
+def invented_questions(posts: list[Post], count: int, seed: int = 11) -> list[str]:
+    """``count`` distinct questions: the file's questions with each word longer than three
+    letters swapped, one time in two, for a random word of the file, and a number added."""
+    import random
+
+    rng = random.Random(seed)
+    asks = [p.text.split() for p in posts if questions.score(p.text).score >= THRESHOLD]
+    vocabulary = sorted({w for p in posts for w in p.text.lower().split() if w.isalpha()})
+    return [" ".join(w if len(w) <= 3 or rng.random() < 0.5 else rng.choice(vocabulary)
+                     for w in rng.choice(asks)) + f" {i}" for i in range(count)]
+
+
+def scale(posts: list[Post], count: int, backend: str) -> None:
+    """Resident memory of ``count`` indexed questions and the per-post rate at that size."""
+    import psutil
+
+    process = psutil.Process()
+    texts = invented_questions(posts, count + 200)
+    model: Any = None
+    if backend == "semantic":
+        from aggregator.triage.semantic import SemanticIndex, load_model
+
+        model = load_model()
+        model.encode(["warm up"], output_value=None)
+        before = process.memory_info().rss
+        index: DuplicateIndex = SemanticIndex(model=StandInEncoder(model))
+    else:
+        before = process.memory_info().rss
+        index = DuplicateIndex()
+    start = time.perf_counter()
+    for i, text in enumerate(texts[:count]):
+        index.add(f"scale:{i}", text)
+    filled = time.perf_counter() - start
+    grown = (process.memory_info().rss - before) / 2**20
+    size = len(index)
+    if model is not None:
+        index.encoder = model  # type: ignore[attr-defined]
+    start = time.perf_counter()
+    for i, text in enumerate(texts[count:], start=count):
+        best = index.suggest(text, exclude=f"scale:{i}")
+        index.add(f"scale:{i}", text, best.qid if best else "")
+    took = time.perf_counter() - start
+    print(f"{backend:<8} {size:,} questions indexed in {filled:.1f} s; resident memory "
+          f"+{grown:,.0f} MB ({grown * 2**20 / max(1, size) / 1024:.1f} KB a question); "
+          f"suggest + add at that size: {200 / took:,.1f} posts/s")
+
+
 class CachedEncoder:
-    """The bundled sentence model, each text encoded once per bench run."""
+    """The bundled sentence model, each text encoded once per bench run (``encode`` as the
+    model's, for one ``output_value`` at a time)."""
 
     def __init__(self) -> None:
         from aggregator.triage.semantic import load_model
 
         self.model = load_model()
-        self.seen: dict[str, Any] = {}
+        self.tokenizer = self.model.tokenizer
+        self.seen: dict[tuple[str, str | None], Any] = {}
 
     def encode(self, texts: list[str], **kwargs: Any) -> Any:
         import numpy as np
 
-        missing = [t for t in texts if t not in self.seen]
+        output = kwargs.get("output_value", "sentence_embedding")
+        missing = [t for t in texts if (t, output) not in self.seen]
         if missing:
             for t, v in zip(missing, self.model.encode(missing, **kwargs), strict=True):
-                self.seen[t] = v
-        return np.stack([self.seen[t] for t in texts])
+                self.seen[t, output] = v
+        found = [self.seen[t, output] for t in texts]
+        return found if output is None else np.stack(found)
 
 
 def duplicate_counts(posts: list[Post], clusters: dict[str, str | None],
@@ -178,6 +263,9 @@ def duplicate_counts(posts: list[Post], clusters: dict[str, str | None],
     truth = pairs({q: c for q, c in clusters.items() if c and q in root})
     said = pairs(root)
     return len(truth & said), len(said - truth), len(truth - said)
+
+
+DROPPED: list[int] = []  # feature columns --drop leaves out of the fitting (an ablation)
 
 
 def training_rows(posts: list[Post], clusters: dict[str, str | None],
@@ -195,7 +283,9 @@ def training_rows(posts: list[Post], clusters: dict[str, str | None],
         xs.append(x)
         ys.extend(bool(mine) and clusters[q] == mine for q in found)
         index.add(post.qid, post.text)
-    return np.vstack(xs), np.array(ys)
+    x = np.vstack(xs)
+    x[:, DROPPED] = 0  # fitted to weight 0: the model never uses them
+    return x, np.array(ys)
 
 
 def fit(posts: list[Post], clusters: dict[str, str | None],
@@ -273,9 +363,15 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5,
                         help="cross-validation folds for the held-out duplicate figures "
                              "(0: none, e.g. on a file the weights never saw)")
+    parser.add_argument("--drop", default="",
+                        help="features (comma-separated) left out of the fitted weights")
+    parser.add_argument("--scale", type=int, default=0,
+                        help="measure the duplicate index's memory and rate at this size")
+    parser.add_argument("--backend", default="", help=argparse.SUPPRESS)  # --scale's child
     parser.add_argument("--fit", action="store_true",
                         help="also print the weights fitted on the whole file")
     args = parser.parse_args()
+    DROPPED.extend(FEATURES.index(name) for name in args.drop.split(",") if name)
     if args.ingest or args.smoke:
         ingest_with_triage(2_000 if args.smoke else args.posts_count,
                            1 if args.smoke else args.rounds, args.smoke,
@@ -293,6 +389,18 @@ def main() -> None:
         q = normalise(SourcePost(platform=item["platform"], native_id=item["id"],
                                  text=item["text"], author_name=item.get("author", "")))
         posts.append(Post(q.id, q.text, q.platform))
+    if args.backend:
+        scale(posts, args.scale, args.backend)
+        return
+    if args.scale or args.smoke:
+        import subprocess
+
+        for backend in ["lexical", "semantic"] if args.semantic else ["lexical"]:
+            subprocess.run([sys.executable, __file__, "--posts", args.posts, "--scale",
+                            str(300 if args.smoke else args.scale), "--backend", backend],
+                           check=True)
+        if not args.smoke:
+            return
     assessor = Assessor(AbuseCheck(), DuplicateIndex(args.threshold))
     assessor.assess(posts[:1] and [Post("warm-up", "warm up the model")])  # import, not timing
     start = time.perf_counter()

@@ -220,7 +220,8 @@ class DuplicateIndex:
 
     def features(self, doc: _Doc, found: list[str],
                  meaning: np.ndarray | None = None) -> np.ndarray:
-        """One row of ``pairs.FEATURES`` per candidate."""
+        """One row of ``pairs.FEATURES`` per candidate; ``meaning`` holds the semantic backend's
+        columns (``pairs.SEMANTIC_FEATURES``), zero without it."""
         others = [self.docs[q] for q in found]
         x = np.zeros((len(found), len(pairs.FEATURES)))
         if not found:
@@ -241,12 +242,13 @@ class DuplicateIndex:
                                  and not doc.numbers & other.numbers))
             x[i, 6] = float(bool(doc.kind and other.kind and doc.kind != other.kind))
         if meaning is not None:
-            x[:, 7] = meaning
+            first = pairs.FEATURES.index(pairs.SEMANTIC_FEATURES[0])
+            x[:, first:first + meaning.shape[1]] = meaning
         return x
 
     def _meaning(self, text: str, doc: _Doc, found: list[str],
                  exclude: str) -> tuple[list[str], np.ndarray | None]:
-        """The semantic backend's nearest questions and cosines; none here."""
+        """The semantic backend's nearest questions and its columns of each pair; none here."""
         return found, None
 
     def pairs(self, text: str, exclude: str = "",

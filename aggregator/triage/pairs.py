@@ -12,7 +12,9 @@ Every feature is in [0, 1] (or is 0/1):
   is also a rule, not only a weight: such a pair is never suggested (``PairModel.probability``);
 - ``kind``: both ask a recognisable kind of question (why, how many, when, who, yes or no) and
   the kinds differ ("Will the unit reopen?" / "Why did the unit close?");
-- ``meaning``: the sentence-embedding cosine (the semantic backend only; 0 for the lexical one).
+- the semantic backend's (0 for the lexical one; ``semantic`` defines them): ``meaning``, the
+  sentence-embedding cosine; ``align``, the token alignment (BERTScore F1); ``differ``, the
+  alignment of the word pieces the two do not share.
 
 A logistic regression over these was fitted by ``python bench/triage.py --fit`` on the labelled
 file, with its threshold chosen on the training folds only; the figures it reports are held out
@@ -28,7 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import snowballstemmer
 
-FEATURES = ("char", "word", "fuzzy", "overlap", "swap", "numbers", "kind", "meaning")
+SEMANTIC_FEATURES = ("meaning", "align", "differ")  # 0 for the lexical backend
+FEATURES = ("char", "word", "fuzzy", "overlap", "swap", "numbers", "kind", *SEMANTIC_FEATURES)
 
 _STEM = snowballstemmer.stemmer("english")
 NUMBER = re.compile(r"\d+")
@@ -72,6 +75,7 @@ class PairModel:
 
 
 # Fitted by `python bench/triage.py --fit` (see the module's docstring).
-LEXICAL = PairModel((4.422, 0.121, 1.605, 3.044, -0.192, -1.593, -1.891, 0.0), -5.915, 0.7)
-SEMANTIC = PairModel((3.372, -0.368, 0.68, 2.148, -0.203, -1.622, -1.824, 5.069), -7.377,
-                     0.6)
+LEXICAL = PairModel((4.422, 0.121, 1.605, 3.044, -0.192, -1.593, -1.891, 0.0, 0.0, 0.0), -5.915,
+                    0.7)
+SEMANTIC = PairModel((2.639, -0.169, 0.374, 1.672, -0.215, -1.632, -1.714, 2.868, 3.01, 4.173),
+                     -8.718, 0.6)
