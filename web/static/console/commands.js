@@ -360,6 +360,9 @@ export class Commands {
     for (const dialog of [reasons, screenAsk, longAsk, help, choiceAsk]) {
       dialog.addEventListener("click", (ev) => { if (ev.target.closest("[data-close]")) this.close(dialog); });
       dialog.addEventListener("close", () => {
+        // The close event comes a moment after the dialog closed (Esc). If a key has opened a
+        // dialog again meanwhile (Esc, then s at once), the question pending is that one's.
+        if (Object.values(this.dialogs).some((d) => d.open)) { this.afterClose = null; return; }
         this.pending = null;
         const next = this.afterClose;
         this.afterClose = null;
