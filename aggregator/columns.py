@@ -275,28 +275,35 @@ class Columns:
     def page(self, name: str, after: Any, limit: int = PAGE) -> PagePayload:
         """The ``limit`` questions of list ``name`` after ``after``: for the queue a position,
         for the other lists the cursor [score, id] of the last card held (None: from the top)."""
-        if not isinstance(limit, int) or isinstance(limit, bool) or not 0 < limit <= PAGE_MAX:
-            raise PageError(f"limit must be a whole number from 1 to {PAGE_MAX}")
+        state, desc = self._list(name, after, limit)
         k = self.keys
         if name == "queue":
-            if not isinstance(after, int) or isinstance(after, bool) or after < 0:
-                raise PageError("a page of the queue starts after a position (0 or more)")
             ids, datas, count = self._queue_page(keys=[k.queue, k.question("")],
                                                  args=[after, limit])
             page: ListPage = {"ids": list(ids), "scores": [], "more": after + len(ids) < count}
-        elif name in LISTS or name in PAGED_ONLY:
+        else:
             score, last = _cursor(after)
-            state, desc = LISTS.get(name) or PAGED_ONLY[name]
-            if not self.conn.exists(k.indexed):
-                self.build()
             scored, datas, count = self._page(keys=[k.state(state), k.question("")],
                                               args=["1" if desc else "0", score, last, limit])
             page = _list_page(scored, limit)
-        else:
-            raise PageError(f"there is no list {name!r}")
         questions = [json.loads(d) for d in datas if d]
         return {"list": name, "count": int(count), "page": page, "questions": questions}
 
+    def _list(self, name: str, after: Any, limit: Any) -> tuple[str, bool]:
+        """Check a request for part of list ``name``; (the state whose index it reads, newest
+        first?). The queue is read by position, from its own key."""
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 0 < limit <= PAGE_MAX:
+            raise PageError(f"limit must be a whole number from 1 to {PAGE_MAX}")
+        if name == "queue":
+            if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+                raise PageError("a page of the queue starts after a position (0 or more)")
+            return "approved", False
+        if name not in LISTS and name not in PAGED_ONLY:
+            raise PageError(f"there is no list {name!r}")
+        _cursor(after)
+        if not self.conn.exists(self.keys.indexed):
+            self.build()
+        return LISTS.get(name) or PAGED_ONLY[name]
 
     def search(self, name: str, after: Any, filters: Filters, limit: int = PAGE,
                chunk: int = SCAN_CHUNK, scan_max: int = SCAN_MAX,
@@ -305,20 +312,9 @@ class Columns:
         ``limit`` matches, the ``edge`` it scanned to (the cursor to go on from: every question
         of the list up to it was looked at) and how many of the list lie up to it
         (``scanned``). ``page.more``: whether the list goes on past the edge."""
-        if not isinstance(limit, int) or isinstance(limit, bool) or not 0 < limit <= PAGE_MAX:
-            raise PageError(f"limit must be a whole number from 1 to {PAGE_MAX}")
+        state, desc = self._list(name, after, limit)
         k = self.keys
-        if name == "queue":
-            if not isinstance(after, int) or isinstance(after, bool) or after < 0:
-                raise PageError("a page of the queue starts after a position (0 or more)")
-            state, desc = "approved", False
-        elif name in LISTS or name in PAGED_ONLY:
-            score, last = _cursor(after)
-            state, desc = LISTS.get(name) or PAGED_ONLY[name]
-            if not self.conn.exists(k.indexed):
-                self.build()
-        else:
-            raise PageError(f"there is no list {name!r}")
+        score, last = ("", "") if name == "queue" else _cursor(after)
         items = set(self.conn.hkeys(k.agenda)) if filters.item else set()
         screen = needle(filters)
         ids: list[str] = []

@@ -4,16 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { Model, buckets } from "../../web/static/console/state.js";
-
-function question(n, fields = {}) {
-  return {
-    id: `x:${n}`, platform: "x", text: `Question ${n}?`, original: `Question ${n}?`,
-    author_name: "Ada", author_handle: "ada", url: "", posted_at: "", received_at: "",
-    flags: [], state: "new", version: 1, starred: false, parent: "", asked_by: 1,
-    reject_reason: "", last_actor: "", last_action: "received", updated_at: "", undo_depth: 0,
-    ...fields,
-  };
-}
+import { question } from "./fixtures/question.mjs";
 
 const ORDER = { text: "", platform: "", state: "", flag: "", order: "oldest", item: "" };
 const range = (from, to) => Array.from({ length: to - from }, (_, i) => from + i);

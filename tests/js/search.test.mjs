@@ -8,18 +8,10 @@ import { describe, it } from "node:test";
 import {
   Model, NO_FILTERS, buckets, filterKey, passes, searchCountText, searchMoreText, serverFilters,
 } from "../../web/static/console/state.js";
+import { question } from "./fixtures/question.mjs";
 
 const FIXTURE = JSON.parse(readFileSync(new URL("./fixtures/filters.json", import.meta.url), "utf8"));
 
-function question(n, fields = {}) {
-  return {
-    id: `x:${n}`, platform: "x", text: `Question ${n}?`, original: `Question ${n}?`,
-    author_name: "Ada", author_handle: "ada", url: "", posted_at: "", received_at: "",
-    flags: [], state: "new", version: 1, starred: false, parent: "", asked_by: 1,
-    reject_reason: "", last_actor: "", last_action: "received", updated_at: "", undo_depth: 0,
-    ...fields,
-  };
-}
 const range = (from, to) => Array.from({ length: to - from }, (_, i) => from + i);
 const EMPTY = { ids: [], scores: [], more: false };
 

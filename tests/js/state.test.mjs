@@ -7,6 +7,7 @@ import {
   Model, actsOnScreen, applies, buckets, choose, countText, dropIndex, isAfter, keyMap,
   offered, passes, preview, refusal, reselect, stepIndex, tooLongForBoard,
 } from "../../web/static/console/state.js";
+import { question as numbered } from "./fixtures/question.mjs";
 
 // The page config as the server sends it (contract.md): the action table, the states' words.
 const CONFIG = JSON.parse(readFileSync(new URL("./fixtures/config.json", import.meta.url), "utf8"));
@@ -16,13 +17,7 @@ const STATES = Object.keys(CONFIG.states);
 let serial = 0;
 function question(fields = {}) {
   serial += 1;
-  return {
-    id: `x:${serial}`, platform: "x", text: `Question ${serial}?`, original: `Question ${serial}?`,
-    author_name: "Ada", author_handle: "ada", url: "", posted_at: "", received_at: "",
-    flags: [], state: "new", version: 1, starred: false, parent: "", asked_by: 1,
-    reject_reason: "", last_actor: "", last_action: "received", updated_at: "", undo_depth: 0,
-    ...fields,
-  };
+  return numbered(serial, fields);
 }
 
 function modelOf(qs, { queue = [], screen = "", lastId = "5-0" } = {}) {
