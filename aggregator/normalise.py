@@ -124,7 +124,7 @@ def clean_text(text: str, limit: int = MAX_TEXT) -> tuple[str, set[str]]:
     # Most posts are printable ASCII: no controls, and no space but " " (ingest's hot path).
     plain = text.isascii() and text.isprintable()
     controls = 0
-    if not plain or "  " in text:
+    if not plain:
         text, controls = _CONTROLS.subn(" ", text)
     invisibles = 0
     if not text.isascii():
