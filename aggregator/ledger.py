@@ -142,6 +142,9 @@ def question_ids(value: Any, skip: tuple[str, ...] = PERSONAL) -> Iterator[str]:
 # Entry fields that are JSON objects keyed by question id: the state each question left, and
 # arrival numbers (aggregator/columns.py). Their keys are ids too.
 KEYED_BY_QUESTION = ("was", "seq")
+# Entry fields that say how the queue changed: the whole queue (older logs), or an edit of it
+# (aggregator/queue_edit.py). Ids inside either are replaced like any other.
+QUEUE = ("queue", "queue_edit")
 
 
 def _replace_ids(value: Any, public: Any) -> Any:
@@ -196,16 +199,16 @@ def committed(entry_id: str, fields: dict[str, str], salt_of: Any,
     entry: dict[str, Any] = {"id": entry_id}
     qid = fields.get("qid", "")
     for name, value in fields.items():
-        parsed = _json(value) if name in ("qs", "queue", *KEYED_BY_QUESTION) else None
+        parsed = _json(value) if name in ("qs", *QUEUE, *KEYED_BY_QUESTION) else None
         if name in KEYED_BY_QUESTION and isinstance(parsed, dict):
             entry[name] = {public(key) if QUESTION_ID.match(key) else key: item
                            for key, item in parsed.items()}
         elif name == "qs" and isinstance(parsed, list) and all(
                 isinstance(q, dict) and isinstance(q.get("id"), str) for q in parsed):
             entry[name] = [_commit_question(q, salt_of) for q in parsed]
-        elif name == "queue" and parsed is not None:
+        elif name in QUEUE and parsed is not None:
             entry[name] = parsed
-        elif name in PERSONAL_ENTRY or name in ("qs", "queue"):
+        elif name in PERSONAL_ENTRY or name in ("qs", *QUEUE):
             # Text we cannot read field by field (never written by Floor) is committed whole:
             # chained, and never in clear.
             entry[name] = {"commit": commitment(salt_of(qid, name), value)}
@@ -231,7 +234,7 @@ def _commit_question(question: dict[str, Any], salt_of: Any) -> dict[str, Any]:
 
 
 def _parsed(fields: dict[str, str]) -> dict[str, Any]:
-    return {name: (_json(value) if name in ("qs", "queue") else value)
+    return {name: (_json(value) if name in ("qs", *QUEUE) else value)
             for name, value in fields.items() if name not in PERSONAL_ENTRY}
 
 
@@ -239,7 +242,7 @@ def _needed_salts(fields: dict[str, str]) -> Iterator[str]:
     for qid in question_ids(_parsed(fields)):
         yield salt_field(qid, ID_FIELD)
     qid = fields.get("qid", "")
-    for name in (*PERSONAL_ENTRY, "queue"):  # "queue": committed whole if it is not JSON
+    for name in (*PERSONAL_ENTRY, *QUEUE):  # the queue's fields: committed whole if not JSON
         if name in fields:
             yield salt_field(qid, name)
     questions = _json(fields["qs"]) if "qs" in fields else []

@@ -22,7 +22,7 @@ from typing import Any
 
 import redis
 
-from aggregator import columns
+from aggregator import columns, queue_edit
 from aggregator.actions import ACTIONS, MANY_MAX, MUTED, Action, Refused, done_words
 from aggregator.keys import Keys
 from aggregator.question import STATE_WORDS, Question, utc_now
@@ -403,7 +403,7 @@ class Step:
                 fields["seq"] = json.dumps(entry_seqs)
             if n == len(entries):  # the queue and the screen as they are after the whole step
                 if self.queue_changed:
-                    fields["queue"] = json.dumps(self.queue)
+                    fields["queue_edit"] = json.dumps(queue_edit.diff(self.queue_read, self.queue))
                 if self.screen_changed:
                     fields["screen"] = self.screen or ""
                 if self.left_screen is not None:

@@ -9,6 +9,8 @@ server builds them whole, and ``tests/test_payloads.py`` that they match the pro
 # annotations, and the tests compare these keys with what is sent.
 from typing import Any, NotRequired, TypedDict
 
+from aggregator.queue_edit import QueueEdit
+
 
 class QuestionPayload(TypedDict):
     """One question's projection (``aggregator.question.Question``), as consoles get it."""
@@ -94,8 +96,9 @@ class SearchPayload(PagePayload):
 
 
 class LogEntryPayload(TypedDict):
-    """One change. ``queue`` and ``screen`` come only when the change moved them; an action's
-    own details (``reason``, ``previous``, ``flag``...) ride along as further string fields."""
+    """One change. ``queue_edit`` (``aggregator.queue_edit``; logs written before it carry the
+    whole ``queue``) and ``screen`` come only when the change moved them; an action's own
+    details (``reason``, ``previous``, ``flag``...) ride along as further string fields."""
 
     id: str
     type: str
@@ -104,6 +107,7 @@ class LogEntryPayload(TypedDict):
     at: str
     qs: list[QuestionPayload]
     queue: NotRequired[list[str]]
+    queue_edit: NotRequired[QueueEdit]
     screen: NotRequired[str]
     was: NotRequired[dict[str, str]]  # qid -> the state it left, for each question that moved
     seq: NotRequired[dict[str, int]]  # qid -> arrival number, for each one that (re)entered new

@@ -19,6 +19,7 @@ import socketio as sio
 from flask import Flask
 from flask.testing import FlaskClient
 
+from aggregator import queue_edit
 from aggregator.health import Health
 from aggregator.moderation import Moderation
 from aggregator.normalise import normalise
@@ -224,7 +225,7 @@ def test_actions_reach_every_console_as_entries(app: Flask, socket_client: Any,
         assert _act(socket_client, store, "approve", qid)["ok"]
         approved = wait_until(lambda: [e for e in seen.named("entry") if e["type"] == "approve"])
         assert approved[0]["qs"][0]["state"] == "approved"
-        assert approved[0]["queue"] == [qid]
+        assert approved[0]["queue_edit"] == {"drop": [], "put": [[0, qid]], "length": 1}
         assert approved[0]["actor"] == "sam"
     finally:
         other.disconnect(NS)
@@ -298,8 +299,8 @@ class Model:
             old = self.questions.get(q["id"])
             if old is None or q["version"] > old["version"]:
                 self.questions[q["id"]] = q
-        if "queue" in entry:
-            self.queue = entry["queue"]
+        if "queue_edit" in entry:
+            self.queue = queue_edit.apply(self.queue, entry["queue_edit"])
         if "screen" in entry:
             self.screen = entry["screen"] or None
 

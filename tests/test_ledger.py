@@ -96,7 +96,9 @@ def test_the_chain_names_questions_by_public_ids_never_by_post_ids(
     named: set[str] = set()
     for link in ledger.links():
         entry = json.loads(link.entry)
-        named |= {entry.get("qid", ""), entry.get("screen", ""), *entry.get("queue", []),
+        edit = entry.get("queue_edit", {"drop": [], "put": []})
+        named |= {entry.get("qid", ""), entry.get("screen", ""), *edit["drop"],
+                  *(qid for _, qid in edit["put"]),
                   *(q["id"] for q in entry.get("qs", [])),
                   *(q.get("parent", "") for q in entry.get("qs", []))}
     assert named - {""} <= set(public.values())

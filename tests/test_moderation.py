@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 import redis
 from hypothesis import HealthCheck, Phase, event, settings
+from hypothesis import seed as fixed_seed
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from aggregator import queue_edit
 from aggregator.actions import ACTIONS, as_config, done_words
 from aggregator.agenda import Agenda
 from aggregator.keys import Keys
@@ -676,6 +678,7 @@ REFUSED: Counter[str] = Counter()
 # Fewer examples and no shrinking make the machine quick enough for a mutation run, where only
 # pass or fail matters (docs/testing.md): FLOOR_SM_EXAMPLES=15 FLOOR_SM_SHRINK=0.
 SM_EXAMPLES = int(os.environ.get("FLOOR_SM_EXAMPLES", "60"))
+SM_SEED = int(os.environ.get("FLOOR_SM_SEED", "13"))
 SM_PHASES = [p for p in Phase if p != Phase.shrink or os.environ.get("FLOOR_SM_SHRINK") != "0"]
 
 
@@ -688,6 +691,9 @@ def _pick(data: st.DataObject, usual: list[Any], odd: list[Any], turn: int = 0) 
     return data.draw(st.sampled_from(usual[turn:] + usual[:turn]))
 
 
+# A fixed seed rather than derandomize's digest of this class's source, so an edit of the class
+# (a comment, a check) does not change which sequences run and leave some action too rare.
+@fixed_seed(SM_SEED)
 class ModeratorsAtWork(RuleBasedStateMachine):
     """Several moderators act in any order; every outcome is the one the model predicts."""
 
@@ -868,16 +874,17 @@ class ModeratorsAtWork(RuleBasedStateMachine):
         """Only the last entry of a step carries the queue and the screen."""
         for entry in entries[:-1]:
             assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", entry.at)
-            assert not {"queue", "screen", "off_screen"} & set(entry.extra)
+            assert not {"queue", "queue_edit", "screen", "off_screen"} & set(entry.extra)
         self.check_entry(entries[-1], after)
 
     def check_entry(self, entry: LogEntry, after: Model) -> None:
         """An entry has its time, and carries the queue and the screen only when they moved."""
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", entry.at)
+        assert "queue" not in entry.extra  # the whole queue: only in logs from before its edits
         if after.queue != self.model.queue:
-            assert entry.extra["queue"] == after.queue
+            assert queue_edit.apply(self.model.queue, entry.extra["queue_edit"]) == after.queue
         elif entry.type != "reorder":
-            assert "queue" not in entry.extra
+            assert "queue_edit" not in entry.extra
         if after.screen != self.model.screen:
             assert entry.extra["screen"] == (after.screen or "")
         else:
@@ -964,7 +971,8 @@ class ModeratorsAtWork(RuleBasedStateMachine):
         for entry in self.store.log_after():
             for q in entry.qs:
                 replayed[q["id"]] = q
-            queue = entry.extra.get("queue", queue)
+            if "queue_edit" in entry.extra:
+                queue = queue_edit.apply(queue, entry.extra["queue_edit"])
             screen = entry.extra.get("screen", screen)
         snap = self.store.snapshot()
         assert replayed == {q["id"]: q for q in snap.questions}
@@ -974,7 +982,7 @@ class ModeratorsAtWork(RuleBasedStateMachine):
     def the_state_indexes_and_the_logged_moves_agree_with_the_projection(self) -> None:
         """What consoles at volume read (aggregator/columns.py): one index per state, and the
         counts a console keeps from each entry's ``was``. Checked from the replay invariant
-        (a new invariant would change the derandomized sequences)."""
+        (a new invariant would change the seeded sequences)."""
         snap = self.store.snapshot()
         states: dict[str, set[str]] = {}
         for q in snap.questions:
@@ -1014,7 +1022,7 @@ def test_every_outcome_is_the_one_the_model_predicts(redis_url: str) -> None:
     APPLIED.clear()
     REFUSED.clear()
     runner = ModeratorsAtWork.TestCase
-    # Derandomized: the same sequences on every run, so the counts below are stable in CI.
+    # Seeded (SM_SEED): the same sequences on every run, so the counts below are stable in CI.
     # 50 steps: about one in ten goes to the answer's actions, the rest as many as before them.
     runner.settings = settings(max_examples=SM_EXAMPLES, stateful_step_count=50, deadline=None,
                                derandomize=True, phases=SM_PHASES,

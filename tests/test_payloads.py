@@ -58,7 +58,7 @@ def test_snapshot_and_log_entries_have_their_typed_shape(store: Store, event: st
         _conforms(dict(entry), LogEntryPayload, extra=True)  # an action's own details ride along
         for question in entry["qs"]:
             _conforms(dict(question), QuestionPayload)
-    assert "queue" in entries[1] and entries[2]["reason"] == "off topic"  # type: ignore[typeddict-item]
+    assert "queue_edit" in entries[1] and entries[2]["reason"] == "off topic"  # type: ignore[typeddict-item]
 
 
 def test_the_console_snapshot_and_pages_have_their_typed_shape(store: Store, event: str) -> None:

@@ -18,6 +18,7 @@ import socketio as sio
 from flask import Flask
 from flask.testing import FlaskClient
 
+from aggregator import queue_edit
 from aggregator.moderation import Moderation
 from aggregator.normalise import normalise
 from aggregator.poller import Poller
@@ -374,7 +375,8 @@ def test_a_screen_never_sees_a_rejected_or_unapproved_question(
     for board in boards:
         while entry is not None and not _after(entry.id, board["id"]):
             truth.update({screen_id(q["id"]): q for q in entry.qs})
-            queue = entry.extra.get("queue", queue)
+            if "queue_edit" in entry.extra:
+                queue = queue_edit.apply(queue, entry.extra["queue_edit"])
             if "screen" in entry.extra:
                 on_screen = entry.extra["screen"] or None
             entry = next(entries, None)

@@ -143,7 +143,8 @@ def test_bulk_reject_skips_the_card_changed_meanwhile_and_says_which(
     entries = store.log_after(before)
     assert [(e.id, e.type, e.qid, e.extra["reason"]) for e in entries] == [
         (ids[0], "reject", a, "spam"), (ids[1], "reject", c, "spam")]
-    assert "queue" not in entries[0].extra and entries[1].extra["queue"] == [b]
+    assert "queue_edit" not in entries[0].extra
+    assert entries[1].extra["queue_edit"] == {"drop": [a], "put": [], "length": 1}
     assert [state(store, q)[0] for q in (a, b, c)] == ["rejected", "approved", "rejected"]
     with pytest.raises(Refused, match=r"^nothing was changed: .*rejected.*rejected"):
         mod.apply_many("reject", [(a, 3), (c, 2)], "sam", reason="spam")

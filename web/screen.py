@@ -262,7 +262,7 @@ class ScreenHub:
 
     def touches(self, kind: str, entry: LogEntry) -> bool:
         """Whether ``entry`` may change what a kind of screen shows."""
-        return "queue" in entry.extra or "screen" in entry.extra \
+        return "queue_edit" in entry.extra or "queue" in entry.extra or "screen" in entry.extra \
             or entry.type in self.triggers.get(kind, ()) \
             or any(screen_id(str(q.get("id"))) in self.watch.get(kind, ()) for q in entry.qs)
 

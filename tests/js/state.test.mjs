@@ -4,13 +4,15 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 
 import {
-  Model, actsOnScreen, applies, buckets, choose, countText, dropIndex, isAfter, keyMap,
+  Model, actsOnScreen, applies, applyQueueEdit, buckets, choose, countText, dropIndex, isAfter, keyMap,
   offered, passes, preview, refusal, reselect, stepIndex, tooLongForBoard,
 } from "../../web/static/console/state.js";
 import { question as numbered } from "./fixtures/question.mjs";
 
 // The page config as the server sends it (contract.md): the action table, the states' words.
 const CONFIG = JSON.parse(readFileSync(new URL("./fixtures/config.json", import.meta.url), "utf8"));
+// Queue edits made by aggregator/queue_edit.py (tests/test_queue_edit.py checks the same file).
+const QUEUE_EDITS = JSON.parse(readFileSync(new URL("./fixtures/queue_edits.json", import.meta.url), "utf8"));
 const TABLE = CONFIG.actions;
 const STATES = Object.keys(CONFIG.states);
 
@@ -246,5 +248,34 @@ describe("the board's legible length", () => {
       { length: 101, limit: 100 });
     // Characters, not UTF-16 units: 280 emoji fit.
     assert.equal(tooLongForBoard(question({ text: "🙂".repeat(280) }), {}), null);
+  });
+});
+
+describe("queue edits (aggregator/queue_edit.py)", () => {
+  for (const { name, before, after, edit } of QUEUE_EDITS) {
+    it(`makes the queue the server made: ${name}`, () => {
+      assert.deepEqual(applyQueueEdit(before, edit), after);
+    });
+  }
+
+  it("says when an edit was made from another queue", () => {
+    const { before, edit } = QUEUE_EDITS.find((c) => c.edit.drop.length && c.edit.put.length);
+    assert.equal(applyQueueEdit(before.slice(1), edit), null);
+  });
+
+  it("keeps the queue from the edits in the entries, and asks for a snapshot when one does not fit", () => {
+    const a = question({ state: "approved" }), b = question({ state: "approved" }), c = question();
+    const model = modelOf([a, b, c], { queue: [a.id, b.id] });
+    assert.equal(model.applyEntry({ id: "6-0", type: "approve", qid: c.id,
+      qs: [{ ...c, version: 2, state: "approved" }], was: { [c.id]: "new" },
+      queue_edit: { drop: [a.id], put: [[0, c.id], [2, a.id]], length: 3 } }), true);
+    assert.deepEqual(model.queue, [c.id, b.id, a.id]);
+    assert.equal(model.counts.queue, 3);
+    assert.equal(model.outOfStep, false);
+    model.applyEntry({ id: "7-0", type: "reorder", qid: a.id, qs: [],
+      queue_edit: { drop: [a.id], put: [[0, a.id]], length: 4 } });
+    assert.equal(model.outOfStep, true);
+    model.applySnapshot({ questions: [a, b, c], queue: [a.id], screen: "", last_id: "8-0" });
+    assert.equal(model.outOfStep, false);
   });
 });

@@ -18,6 +18,7 @@ export function connect(config, model, hooks) {
 
   function apply(entry, live) {
     if (model.applyEntry(entry)) hooks.changed(live, entry);
+    if (model.outOfStep) { model.outOfStep = false; resync(); }
   }
 
   function flush() {
@@ -28,7 +29,7 @@ export function connect(config, model, hooks) {
   }
 
   function resync() {
-    // Too far behind (or the log was reset): start again from a snapshot.
+    // Too far behind, the log was reset, or out of step with it: start again from a snapshot.
     model.lastId = null;
     socket.disconnect();
     socket.connect();

@@ -58,6 +58,16 @@ export function notAfter(list, a, b) {
   return desc ? a[1] > b[1] : a[1] < b[1];
 }
 
+// The queue after one entry's edit (aggregator/queue_edit.py): the dropped ids removed, then each
+// put id inserted at its index; null when the result is not the edit's length (this queue is not
+// the one the edit was made from).
+export function applyQueueEdit(queue, edit) {
+  const dropped = new Set(edit.drop);
+  const out = dropped.size ? queue.filter((qid) => !dropped.has(qid)) : queue.slice();
+  for (const [index, qid] of edit.put) out.splice(index, 0, qid);
+  return out.length === edit.length ? out : null;
+}
+
 export class Model {
   constructor() {
     this.questions = new Map();  // qid -> question dict (the newest version seen)
@@ -77,6 +87,7 @@ export class Model {
     // scanned to; for the queue, the id of the last queued question scanned), more, scanned }.
     this.searches = {};
     this.unplacedIds = new Set();  // qids that may be in Incoming with no arrival number known
+    this.outOfStep = false;      // an entry's queue edit did not fit: a new snapshot is needed
   }
 
   get(qid) { return qid ? this.questions.get(qid) : undefined; }
@@ -90,6 +101,7 @@ export class Model {
     this.generation += 1;
     for (const q of snap.questions) this.questions.set(q.id, q);
     this.queue = snap.queue;
+    this.outOfStep = false;
     this.screen = snap.screen || null;
     this.lastId = snap.last_id;
     this.counts = { ...snap.counts };
@@ -269,6 +281,10 @@ export class Model {
       if (q.state === "new" && !this.seq.has(q.id)) this.unplacedIds.add(q.id);
     }
     if (Array.isArray(entry.queue)) this.queue = entry.queue;
+    if (entry.queue_edit) {
+      const queue = applyQueueEdit(this.queue, entry.queue_edit);
+      if (queue) this.queue = queue; else this.outOfStep = true;
+    }
     if (typeof entry.screen === "string") this.screen = entry.screen || null;
     this.counts.queue = this.queue.length;
     this.counts.screen = this.screen ? 1 : 0;
