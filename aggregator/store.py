@@ -1,7 +1,7 @@
 """The event's store in Redis: questions in, snapshot and log out.
 
 The ``log`` stream is the system of record: every change is one entry carrying the new state of
-each question it touched (``qs``) and, when the queue changed, its new order (``queue``). A
+each question it touched (``qs``) and, when the queue changed, how (``queue_edit``). A
 client that has a snapshot taken at log id X and applies every entry after X holds the truth.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -135,6 +135,13 @@ def dump(value: Any) -> str:
     return mend(text)
 
 
+def _load(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # what orjson refuses to read (a lone surrogate's escape)
+        return json.loads(text)
+
+
 def _as_text(value: object) -> str:
     try:
         return str(value)
@@ -184,7 +191,7 @@ class LogEntry:
             at=fields.pop("at", ""),
             qs=json.loads(fields.pop("qs", "[]")),
         )
-        for name in ("queue", "was", "seq"):  # JSON fields; the rest are plain strings
+        for name in ("queue", "queue_edit", "was", "seq"):  # JSON; the rest are plain strings
             if name in fields:
                 entry.extra[name] = json.loads(fields.pop(name))
         entry.extra.update(fields)
@@ -291,6 +298,22 @@ class Store:
 
     def question_ids(self) -> list[str]:
         return list(self.conn.zrange(self.keys.questions, 0, -1))
+
+    def questions_in_chunks(self, size: int) -> Iterator[list[QuestionPayload]]:
+        """Every question, ``size`` at a time in arrival order, each chunk read in one round
+        trip: for a reader that must not hold the process (and its GIL) for the whole event at
+        once. Questions that arrive meanwhile come in later chunks."""
+        after = "-inf"
+        while True:
+            page = self.conn.zrangebyscore(self.keys.questions, after, "+inf", start=0,
+                                           num=size, withscores=True)
+            if not page:
+                return
+            pipe = self.conn.pipeline(transaction=False)
+            for qid, _ in page:
+                pipe.hget(self.keys.question(qid), "data")
+            yield [_load(d) for d in pipe.execute() if d is not None]
+            after = f"({page[-1][1]:.17g}"
 
     def snapshot(self) -> Snapshot:
         """Everything now, with the log id it is at least as new as: for export, the record and

@@ -302,3 +302,15 @@ def test_an_event_stored_before_the_indexes_is_indexed_on_first_use(store: Store
     snap = store.columns.snapshot()
     assert snap["counts"]["incoming"] == 2 and snap["lists"]["incoming"]["ids"] == ids[1:]
     _indexes_are_true(store)
+
+
+def test_the_questions_in_chunks_are_every_question_once_in_arrival_order(store: Store) -> None:
+    store.ingest("x", questions(*(f"c{n}" for n in range(7))))
+    chunks = store.questions_in_chunks(3)
+    first = next(chunks)
+    store.ingest("x", questions("late"))  # arrives while a reader is part way through
+    rest = [q for chunk in chunks for q in chunk]
+    assert [len(first), len(rest)] == [3, 5]
+    assert [q["id"] for q in first + rest] == [*(f"fb:c{n}" for n in range(7)), "fb:late"]
+    assert [q["id"] for chunk in store.questions_in_chunks(100) for q in chunk] == \
+        [q["id"] for q in store.snapshot().questions]
