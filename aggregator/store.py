@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -133,6 +134,12 @@ def dump(value: Any) -> str:
             text = json.dumps(f"<{type(value).__name__} nested too deep to keep>")
     # Surrogates can only sit inside JSON strings, so mending the text keeps it valid JSON.
     return mend(text)
+
+
+# questions_in_chunks: a few milliseconds of work per chunk, then a pause in which the process's
+# other threads (a moderator's action, the log feed) have the GIL.
+CHUNK = 200
+CHUNK_PAUSE = 0.005
 
 
 def _load(text: str) -> Any:
@@ -296,13 +303,20 @@ class Store:
         raw = self.conn.hget(self.keys.question(qid), "raw")
         return None if raw is None else json.loads(raw)
 
+    def screen(self) -> str | None:
+        """The question on screen, if any."""
+        return self.conn.get(self.keys.screen)  # type: ignore[no-any-return]
+
     def question_ids(self) -> list[str]:
         return list(self.conn.zrange(self.keys.questions, 0, -1))
 
-    def questions_in_chunks(self, size: int) -> Iterator[list[QuestionPayload]]:
+    def questions_in_chunks(self, size: int = CHUNK,
+                            pause: float = CHUNK_PAUSE) -> Iterator[list[QuestionPayload]]:
         """Every question, ``size`` at a time in arrival order, each chunk read in one round
-        trip: for a reader that must not hold the process (and its GIL) for the whole event at
-        once. Questions that arrive meanwhile come in later chunks."""
+        trip, with ``pause`` seconds after each: for a web process's own tally of the event
+        (the record panel, the live page). Read in one go, 50,000 questions are seconds of
+        decoding that hold the GIL, and every moderator's action in that process waits behind
+        them. Questions that arrive meanwhile come in later chunks."""
         after = "-inf"
         while True:
             page = self.conn.zrangebyscore(self.keys.questions, after, "+inf", start=0,
@@ -314,6 +328,7 @@ class Store:
                 pipe.hget(self.keys.question(qid), "data")
             yield [_load(d) for d in pipe.execute() if d is not None]
             after = f"({page[-1][1]:.17g}"
+            time.sleep(pause)
 
     def snapshot(self) -> Snapshot:
         """Everything now, with the log id it is at least as new as: for export, the record and

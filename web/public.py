@@ -81,16 +81,20 @@ class Tally:
         self.rendering = threading.Lock()
 
     def load(self) -> None:
-        """Start from a snapshot. The feed was started first, so whatever it delivered is at
-        least as new as the snapshot: a question's higher version wins, and a screen the feed
-        reported stands."""
-        snapshot = self.store.snapshot()
+        """Start from every question, read a chunk at a time (``Store.questions_in_chunks``:
+        the moderators' actions in this process go on meanwhile). The feed was started first,
+        so whatever it delivered is at least as new as what is read after it: a question's
+        higher version wins, and a screen the feed reported stands."""
+        last_id = self.store.last_log_id()
+        screen = self.store.screen()
+        for questions in self.store.questions_in_chunks():
+            with self.lock:
+                for q in questions:
+                    self._take(q, last_id)
         with self.lock:
-            for q in snapshot.questions:
-                self._take(q, snapshot.last_id)
             if not self.screen_from_feed:
-                self.screen = snapshot.screen or ""
-            self.version = max(self.version, snapshot.last_id, key=_order)
+                self.screen = screen or ""
+            self.version = max(self.version, last_id, key=_order)
             self.loaded = True
 
     def _take(self, q: Mapping[str, Any], entry_id: str) -> None:

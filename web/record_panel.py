@@ -27,10 +27,6 @@ log = logging.getLogger("floor.record_panel")
 # How often at most the panel is pushed: the head and the counts a moderator reads are at most
 # this (plus the ledger writer's own delay) behind.
 PUSH_EVERY = 1.0
-# Loading: questions per chunk (a few ms of work) and the pause after each, in which the
-# process's other threads (a moderator's action, the feed) have the GIL.
-LOAD_CHUNK = 200
-LOAD_PAUSE = 0.005
 
 
 class RecordPanel:
@@ -49,16 +45,15 @@ class RecordPanel:
                 self.fairness.take(question)  # type: ignore[arg-type]
 
     def load(self) -> None:
-        """Take every question, once, a chunk at a time with a pause after each: at 50,000
-        questions that is seconds of decoding, which in one go would hold the GIL and slow
-        every moderator's action in this process meanwhile. The caller started the feed first,
-        so an entry it delivered is at least as new (the version check keeps the newest)."""
+        """Take every question, once, a chunk at a time (``Store.questions_in_chunks``: the
+        moderators' actions in this process go on meanwhile). The caller started the feed
+        first, so an entry it delivered is at least as new (the version check keeps the
+        newest)."""
         if self.loaded:
             return
-        for questions in self.store.questions_in_chunks(LOAD_CHUNK):
+        for questions in self.store.questions_in_chunks():
             with self.lock:
                 self.fairness.take_all(questions)  # type: ignore[arg-type]
-            time.sleep(LOAD_PAUSE)
         self.loaded = True
 
     def state(self) -> dict[str, Any]:
