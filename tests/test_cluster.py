@@ -23,14 +23,7 @@ from redis.cluster import key_slot
 from aggregator.keys import Keys
 from aggregator.redis_server import connect
 from aggregator.store import Store
-from tests.redis_nodes import (
-    Node,
-    free_port_pair,
-    needs_redis_server,
-    nodes,
-    server_args,
-    wait_for,
-)
+from tests.redis_nodes import needs_redis_server, nodes, start_cluster
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -49,18 +42,7 @@ def test_every_key_of_an_event_is_in_one_slot() -> None:
 def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("cluster")
     with nodes() as started:
-        for index in range(3):
-            port = free_port_pair()
-            started.append(Node(folder / f"n{index}", port, server_args(
-                port, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                "--cluster-node-timeout", "2000")))
-        subprocess.run(["redis-cli", "--cluster", "create",
-                        *(f"127.0.0.1:{node.port}" for node in started),
-                        "--cluster-replicas", "0", "--cluster-yes"],
-                       check=True, capture_output=True, timeout=60)
-        for node in started:
-            wait_for(lambda n=node: n.client.cluster("info")["cluster_state"] == "ok",
-                     what="the cluster to agree")
+        start_cluster(folder, started)
         yield "redis+cluster://" + ",".join(f"127.0.0.1:{node.port}" for node in started)
 
 
