@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from ipaddress import IPv4Address
 from pathlib import Path
@@ -102,10 +103,16 @@ def server_args(port: int, *extra: str) -> list[str]:
             "--protected-mode", "no", *extra]
 
 
-def sentinel_conf(folder: Path, port: int, service: str, primary: int, quorum: int = 2) -> Path:
+def sentinel_conf(folder: Path, port: int, service: str, primary: int, quorum: int = 2,
+                  tls: TLSFiles | None = None) -> Path:
+    """A Sentinel's configuration file, watching the primary on ``primary``; with ``tls``, the
+    Sentinel listens for TLS only and speaks TLS to the primary and its replicas."""
     folder.mkdir(parents=True, exist_ok=True)
     conf = folder / "sentinel.conf"  # Sentinel rewrites its file: one each
-    conf.write_text(f"port {port}\nbind 127.0.0.1\nprotected-mode no\n"
+    listen = (f"port 0\ntls-port {port}\ntls-cert-file {tls.cert}\ntls-key-file {tls.key}\n"
+              f"tls-ca-cert-file {tls.ca}\ntls-auth-clients no\ntls-replication yes\n"
+              if tls else f"port {port}\n")
+    conf.write_text(f"{listen}bind 127.0.0.1\nprotected-mode no\n"
                     f"sentinel monitor {service} 127.0.0.1 {primary} {quorum}\n"
                     f"sentinel down-after-milliseconds {service} 1000\n"
                     f"sentinel failover-timeout {service} 3000\n"
@@ -113,28 +120,56 @@ def sentinel_conf(folder: Path, port: int, service: str, primary: int, quorum: i
     return conf
 
 
-def start_cluster(folder: Path, started: list[Node], primaries: int = 3) -> list[Node]:
-    """A Redis Cluster of ``primaries`` primaries (no replicas), agreed and ready."""
+CLUSTER_SLOTS = 16384
+
+
+def start_cluster(folder: Path, started: list[Node], primaries: int = 3,
+                  tls: TLSFiles | None = None) -> list[Node]:
+    """A Redis Cluster of ``primaries`` primaries (no replicas), agreed and ready; with
+    ``tls``, every node and the cluster's bus speak TLS only."""
     members = []
     for index in range(primaries):
         port = free_port_pair()
-        members.append(Node(folder / f"n{index}", port, server_args(
-            port, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-            "--cluster-node-timeout", "2000")))
+        cluster = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                   "--cluster-node-timeout", "2000"]
+        if tls:
+            args = [*tls_server_args(port, tls), *cluster, "--tls-cluster", "yes"]
+        else:
+            args = server_args(port, *cluster)
+        members.append(Node(folder / f"n{index}", port, args,
+                            client_options=tls.client_options if tls else None))
         started.append(members[-1])
-    subprocess.run(["redis-cli", "--cluster", "create",
-                    *(f"127.0.0.1:{node.port}" for node in members),
-                    "--cluster-replicas", "0", "--cluster-yes"],
-                   check=True, capture_output=True, timeout=60)
+    # What `redis-cli --cluster create` does, which Debian's redis-cli cannot over TLS: share
+    # the slots out, give each node its own epoch, and introduce them to each other.
+    share = -(-CLUSTER_SLOTS // primaries)
+    for index, node in enumerate(members):
+        node.client.cluster("addslotsrange", index * share,
+                            min((index + 1) * share, CLUSTER_SLOTS) - 1)
+        node.client.cluster("set-config-epoch", index + 1)
+    for node in members[1:]:
+        members[0].client.cluster("meet", "127.0.0.1", node.port)
     for node in members:
         wait_for(lambda n=node: n.client.cluster("info")["cluster_state"] == "ok",
                  what="the cluster to agree")
     return members
 
 
-def tls_files(folder: Path) -> tuple[Path, Path, Path]:
-    """A throwaway certificate authority and a certificate it signed for 127.0.0.1:
-    (CA certificate, server certificate, server key), as PEM files in ``folder``."""
+@dataclass(frozen=True)
+class TLSFiles:
+    """A throwaway certificate authority's certificate, and a server's certificate and key."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+    @property
+    def client_options(self) -> dict[str, Any]:
+        return {"ssl": True, "ssl_ca_certs": str(self.ca)}
+
+
+def tls_files(folder: Path) -> TLSFiles:
+    """A throwaway certificate authority and a certificate it signed for 127.0.0.1, as PEM
+    files in ``folder``."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -163,18 +198,18 @@ def tls_files(folder: Path) -> tuple[Path, Path, Path]:
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Floor test CA")])
     ca = certificate("Floor test CA", ca_key, ca_name, ca_key, ca=True)
     server = certificate("127.0.0.1", server_key, ca_name, ca_key, ca=False)
-    paths = folder / "ca.pem", folder / "server.pem", folder / "server.key"
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(server_key.private_bytes(
+    files = TLSFiles(folder / "ca.pem", folder / "server.pem", folder / "server.key")
+    files.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    files.cert.write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    files.key.write_bytes(server_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption()))
-    return paths
+    return files
 
 
-def tls_server_args(port: int, ca: Path, cert: Path, key: Path) -> list[str]:
+def tls_server_args(port: int, tls: TLSFiles, *extra: str) -> list[str]:
     """A server that listens for TLS only, on ``port``, without asking clients for a
-    certificate."""
-    return [*server_args(0), "--tls-port", str(port), "--tls-cert-file", str(cert),
-            "--tls-key-file", str(key), "--tls-ca-cert-file", str(ca),
-            "--tls-auth-clients", "no"]
+    certificate, and replicates over TLS."""
+    return [*server_args(0), "--tls-port", str(port), "--tls-cert-file", str(tls.cert),
+            "--tls-key-file", str(tls.key), "--tls-ca-cert-file", str(tls.ca),
+            "--tls-auth-clients", "no", "--tls-replication", "yes", *extra]

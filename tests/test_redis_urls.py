@@ -4,7 +4,8 @@ one gets in, and an approval over the console's socket lands on the server the U
 
 Each shape runs against its own real redis-server processes on loopback: one server (with and
 without a database number), one over TLS with a throwaway certificate authority, a primary with
-a replica behind a Sentinel (with and without a database number), and a three-primary Cluster.
+a replica behind a Sentinel (with and without a database number, and all over TLS), and a
+three-primary Cluster (and one over TLS).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import itertools
 import json
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from aggregator.store import Store
 from tests.conftest import MODERATOR
 from tests.redis_nodes import (
     Node,
+    TLSFiles,
     free_port,
     needs_redis_server,
     nodes,
@@ -115,30 +118,53 @@ def server(folder: Path) -> Iterator[Node]:
 
 
 @pytest.fixture(scope="module")
-def tls_server(folder: Path) -> Iterator[tuple[Node, Path]]:
-    ca, cert, key = tls_files(folder / "tls")
+def tls(folder: Path) -> TLSFiles:
+    return tls_files(folder / "certificates")
+
+
+@pytest.fixture(scope="module")
+def tls_server(folder: Path, tls: TLSFiles) -> Iterator[Node]:
     with nodes() as started:
         port = free_port()
-        started.append(Node(folder / "tls", port, tls_server_args(port, ca, cert, key),
-                            client_options={"ssl": True, "ssl_ca_certs": str(ca)}))
-        yield started[0], ca
+        started.append(Node(folder / "tls", port, tls_server_args(port, tls),
+                            client_options=tls.client_options))
+        yield started[0]
+
+
+@contextmanager
+def sentinel_deployment(folder: Path, tls: TLSFiles | None = None) -> Iterator[tuple[Node, Node]]:
+    """(the primary, its Sentinel); a replica keeps the actions' WAIT short."""
+    options = tls.client_options if tls else None
+
+    def args(port: int, *extra: str) -> list[str]:
+        return tls_server_args(port, tls, *extra) if tls else server_args(port, *extra)
+
+    with nodes() as started:
+        first, second, watch = free_port(), free_port(), free_port()
+        primary = Node(folder / "primary", first, args(first), client_options=options)
+        started.append(primary)
+        replica = Node(folder / "replica", second,
+                       args(second, "--replicaof", "127.0.0.1", str(first)),
+                       client_options=options)
+        started.append(replica)
+        wait_for(lambda: replica.client.info("replication")["master_link_status"] == "up",
+                 what="the replica to sync")
+        conf = sentinel_conf(folder / "sentinel", watch, SERVICE, first, quorum=1, tls=tls)
+        started.append(Node(conf.parent, watch, [str(conf), "--sentinel"],
+                            client_options=options))
+        yield primary, started[-1]
 
 
 @pytest.fixture(scope="module")
 def sentinel(folder: Path) -> Iterator[tuple[Node, Node]]:
-    """(the primary, its Sentinel); a replica keeps the actions' WAIT short."""
-    with nodes() as started:
-        first, second, watch = free_port(), free_port(), free_port()
-        primary = Node(folder / "primary", first, server_args(first))
-        started.append(primary)
-        replica = Node(folder / "replica", second,
-                       server_args(second, "--replicaof", "127.0.0.1", str(first)))
-        started.append(replica)
-        wait_for(lambda: replica.client.info("replication")["master_link_status"] == "up",
-                 what="the replica to sync")
-        conf = sentinel_conf(folder / "sentinel", watch, SERVICE, first, quorum=1)
-        started.append(Node(conf.parent, watch, [str(conf), "--sentinel"]))
-        yield primary, started[-1]
+    with sentinel_deployment(folder / "sentinel") as deployment:
+        yield deployment
+
+
+@pytest.fixture(scope="module")
+def tls_sentinel(folder: Path, tls: TLSFiles) -> Iterator[tuple[Node, Node]]:
+    with sentinel_deployment(folder / "tls-sentinel", tls) as deployment:
+        yield deployment
 
 
 @pytest.fixture(scope="module")
@@ -147,35 +173,43 @@ def cluster(folder: Path) -> Iterator[list[Node]]:
         yield start_cluster(folder / "cluster", started)
 
 
-@pytest.fixture(params=["plain", "db", "tls", "sentinel", "sentinel-db", "cluster"])
+@pytest.fixture(scope="module")
+def tls_cluster(folder: Path, tls: TLSFiles) -> Iterator[list[Node]]:
+    with nodes() as started:
+        yield start_cluster(folder / "tls-cluster", started, tls=tls)
+
+
+@pytest.fixture(params=["plain", "db", "tls", "sentinel", "sentinel-db", "tls-sentinel",
+                        "cluster", "tls-cluster"])
 def place(request: pytest.FixtureRequest) -> Iterator[Place]:
     made: list[redis.Redis | redis.RedisCluster] = []
+    kind = request.param
+    tls: TLSFiles | None = request.getfixturevalue("tls") if "tls" in kind else None
+    scheme, query = ("rediss", f"?ssl_ca_certs={tls.ca}") if tls else ("redis", "")
+    options = tls.client_options if tls else {}
 
-    def own(**options: object) -> redis.Redis:
-        made.append(redis.Redis(host="127.0.0.1", decode_responses=True, **options))
+    def own(port: int, db: int) -> redis.Redis:
+        made.append(redis.Redis(host="127.0.0.1", port=port, db=db, decode_responses=True,
+                                **options))
         return made[-1]
 
-    if request.param in ("plain", "db"):
-        node: Node = request.getfixturevalue("server")
-        db = 3 if request.param == "db" else 0
+    if kind in ("plain", "db", "tls"):
+        node: Node = request.getfixturevalue("tls_server" if tls else "server")
+        db = {"plain": 0, "db": 3, "tls": 1}[kind]
         path = f"/{db}" if db else ""
-        yield Place(f"redis://127.0.0.1:{node.port}{path}", own(port=node.port, db=db))
-    elif request.param == "tls":
-        node, ca = request.getfixturevalue("tls_server")
-        yield Place(f"rediss://127.0.0.1:{node.port}/1?ssl_ca_certs={ca}",
-                    own(port=node.port, db=1, ssl=True, ssl_ca_certs=str(ca)))
-    elif request.param.startswith("sentinel"):
-        primary, watch = request.getfixturevalue("sentinel")
-        db = 3 if request.param == "sentinel-db" else 0
+        yield Place(f"{scheme}://127.0.0.1:{node.port}{path}{query}", own(node.port, db))
+    elif "sentinel" in kind:
+        primary, watch = request.getfixturevalue(kind.replace("-db", "").replace("-", "_"))
+        db = {"sentinel": 0, "sentinel-db": 3, "tls-sentinel": 2}[kind]
         path = f"/{db}" if db else ""
-        yield Place(f"redis+sentinel://127.0.0.1:{watch.port}/{SERVICE}{path}",
-                    own(port=primary.port, db=db))
+        yield Place(f"{scheme}+sentinel://127.0.0.1:{watch.port}/{SERVICE}{path}{query}",
+                    own(primary.port, db))
     else:
-        members: list[Node] = request.getfixturevalue("cluster")
+        members: list[Node] = request.getfixturevalue(kind.replace("-", "_"))
         made.append(redis.RedisCluster(host="127.0.0.1", port=members[-1].port,
-                                       decode_responses=True))
-        yield Place("redis+cluster://" + ",".join(f"127.0.0.1:{m.port}" for m in members[:2]),
-                    made[-1])
+                                       decode_responses=True, **options))
+        seeds = ",".join(f"127.0.0.1:{m.port}" for m in members[:2])
+        yield Place(f"{scheme}+cluster://{seeds}{query}", made[-1])
     for client in made:
         client.close()
 
