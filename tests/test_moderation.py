@@ -26,6 +26,7 @@ from aggregator.keys import Keys
 from aggregator.moderation import Moderation, Refused
 from aggregator.normalise import normalise
 from aggregator.question import STATE_WORDS, STATES, Post
+from aggregator.redis_server import client_from_url
 from aggregator.settings import AgendaItemSettings
 from aggregator.store import LogEntry, Store
 from aggregator.triage.assess import Finding
@@ -703,7 +704,7 @@ class ModeratorsAtWork(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.conn = redis.Redis.from_url(ModeratorsAtWork.redis_url, decode_responses=True)
+        self.conn = client_from_url(ModeratorsAtWork.redis_url)
         self.event = "t-sm-" + uuid.uuid4().hex[:10]
         self.store = Store(self.conn, self.event)
         self.mod = Moderation(self.conn, self.event)
