@@ -23,6 +23,7 @@ from flask.testing import FlaskClient
 from aggregator.ledger import Ledger
 from aggregator.record.build import CSV_COLUMNS, build
 from aggregator.record.manifest import UnlistableName
+from aggregator.record.signing import create
 from aggregator.record.verify import VerifyFailed, verify
 from aggregator.settings import EventSettings, RecordSettings, Settings
 from aggregator.store import Store
@@ -159,8 +160,6 @@ def verify_unsigned_chain(folder: Path) -> None:
 
 def test_a_record_of_the_rehearsal_verifies(conn: redis.Redis, event: str, meeting: Meeting,
                                             tmp_path: Path) -> None:
-    from aggregator.record.signing import create
-
     settings = Settings(event=EventSettings(slug=event))
     build(conn, settings, tmp_path / "r", create(tmp_path / "k")[0])
     assert verify(tmp_path / "r").questions == len(meeting.qids)
@@ -169,11 +168,6 @@ def test_a_record_of_the_rehearsal_verifies(conn: redis.Redis, event: str, meeti
 def test_answer_notes_and_written_answers_reach_the_record(
         floor_env: dict[str, str], conn: redis.Redis, event: str, meeting: Meeting,
         tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    from aggregator.record.signing import create
-
     answered = [q for q in meeting.qids if meeting.states[q] == "answered"][:2]
     waiting = [q for q in meeting.qids if meeting.states[q] == "approved"][:2]
 
@@ -218,7 +212,6 @@ def test_personal_data_is_masked_in_what_the_record_publishes(
     from aggregator.moderation import Moderation
     from aggregator.normalise import normalise
     from aggregator.question import Post
-    from aggregator.record.signing import create
 
     store, moderation = Store(conn, event), Moderation(conn, event)
     post = Post("x", "555", "Ring me on 07911 123456: when does the new unit open?", "Ann")
@@ -244,8 +237,6 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def signed(conn: redis.Redis, event: str, meeting: Meeting, tmp_path: Path) -> Path:
     """The rehearsal's record, built and signed in a folder of its own."""
-    from aggregator.record.signing import create
-
     folder = tmp_path / "r"
     build(conn, Settings(event=EventSettings(slug=event)), folder, create(tmp_path / "k")[0])
     return folder
@@ -298,6 +289,10 @@ def test_one_byte_changed_in_any_file_fails_verify_naming_it(signed: Path) -> No
             assert name in failure, f"{name}, byte {at} changed: {failure}"
             if name.endswith((".html", ".svg")):  # read by no check but the manifest's
                 assert failure == f"{name}: changed (its SHA-256 is not the one SHA256SUMS lists)"
+    # A change that leaves a valid key, another one, is named too.
+    other = create(signed.parent / "other")[1].read_bytes()
+    with _holding(signed / "public-key.pem", other):
+        assert "by the key public-key.pem" in _failure(signed)
     assert verify(signed).files == len(files) - 3
 
 
