@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -236,7 +237,7 @@ def test_a_new_password_or_removal_revokes_the_remembered_browsers(
     assert _attempt(app, *KIM, browser=kims) == 429
 
 
-# -- proxies and the form -------------------------------------------------------------------------
+# -- proxies, the form, the README ----------------------------------------------------------------
 
 def test_trusted_proxies_say_who_the_client_is(limited: Callable[..., Flask]) -> None:
     """Behind one trusted proxy every request comes from the proxy's address: the client's is
@@ -268,3 +269,9 @@ def test_the_login_form_still_posts_with_the_csrf_token(limited: Callable[..., F
                                            "password": MODERATOR[1]})
     assert response.status_code == 302
 
+
+def test_the_readme_states_the_figures_the_limits_enforce() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    for limit in (PER_BROWSER, PER_NAME, PER_ADDRESS):
+        minute, hour = _figures(limit)
+        assert f"{minute} a minute, {hour} an hour" in readme, limit
