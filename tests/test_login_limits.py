@@ -233,6 +233,7 @@ def test_a_new_password_or_removal_revokes_the_remembered_browsers(
     accounts.add(MODERATOR[0], "a brand new passphrase")
     assert _attempt(app, MODERATOR[0], "a brand new passphrase", browser=sams) == 429
     accounts.remove(KIM[0])
+    assert _attempt(app, *KIM, browser=kims) == 429  # not a 401: the browser is not exempt
     accounts.add(*KIM)  # the same name and password again: a new account
     assert _attempt(app, *KIM, browser=kims) == 429
 
