@@ -25,7 +25,7 @@ from web import floor
 from web.accounts import normalise_username
 
 COOKIE = "floor_device"
-# Long enough for a meeting's rehearsal weeks before; a login renews it.
+# Long enough to carry a browser from a rehearsal weeks ahead to the meeting; each login renews it.
 LIFETIME = timedelta(days=30)
 
 
