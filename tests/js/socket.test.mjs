@@ -15,7 +15,9 @@ function fakeSocket() {
     fire(name, ...args) { this.handlers.get(name)(...args); },
     disconnect() { this.disconnected += 1; },
     connect() { this.connected_again += 1; },
-    timeout() { return { emit() {} }; },
+    sent: [],
+    timeout() { return this; },
+    emit(name, payload, ack) { this.sent.push({ name, payload, ack }); },
   };
 }
 
@@ -53,5 +55,42 @@ describe("console connection", () => {
     socket.fire("snapshot", { questions: [], queue: ["x:9", "x:1"], screen: "", last_id: "6-0" });
     assert.deepEqual(model.queue, ["x:9", "x:1"]);
     assert.equal(model.outOfStep, false);
+  });
+
+  it("catches up before applying an entry that does not follow the last one applied", () => {
+    const { socket, model, changed } = open();
+    socket.fire("entry", { id: "7-0", prev: "6-0", type: "star", qid: "x:1", qs: [] });
+    assert.deepEqual(changed, []);  // 6-0 never came: nothing is applied out of order
+    const ask = socket.sent.at(-1);
+    assert.equal(ask.name, "catch_up");
+    assert.deepEqual(ask.payload, { after: "5-0" });
+    socket.fire("entry", { id: "8-0", prev: "7-0", type: "star", qid: "x:2", qs: [] });  // waits
+    ask.ack(null, { entries: [{ id: "6-0", prev: "5-0", type: "star", qid: "x:1", qs: [] },
+      { id: "7-0", prev: "6-0", type: "star", qid: "x:1", qs: [] }] });
+    assert.deepEqual(changed, ["6-0", "7-0", "8-0"]);
+    assert.equal(model.lastId, "8-0");
+    socket.fire("entry", { id: "9-0", prev: "8-0", type: "star", qid: "x:2", qs: [] });
+    assert.deepEqual(changed, ["6-0", "7-0", "8-0", "9-0"]);
+    assert.equal(socket.sent.filter((m) => m.name === "catch_up").length, 1);
+  });
+
+  it("drops an entry it already holds, without asking for anything", () => {
+    const { socket, changed } = open();
+    socket.fire("entry", { id: "4-0", prev: "3-0", type: "star", qid: "x:1", qs: [] });
+    socket.fire("entry", { id: "6-0", prev: "5-0", type: "star", qid: "x:1", qs: [] });
+    assert.deepEqual(changed, ["6-0"]);
+    assert.equal(socket.sent.length, 0);
+  });
+
+  it("applies nothing more once it has asked for a new snapshot", () => {
+    const { socket, model, changed } = open();
+    socket.fire("entry", { id: "7-0", prev: "6-0", type: "star", qid: "x:1", qs: [] });
+    socket.sent.at(-1).ack(null, { entries: [
+      { id: "6-0", prev: "5-0", type: "reorder", qid: "x:9", qs: [],
+        queue_edit: { drop: ["x:9"], put: [[0, "x:9"]], length: 2 } },  // does not fit
+      { id: "7-0", prev: "6-0", type: "star", qid: "x:1", qs: [] }] });
+    assert.deepEqual(changed, ["6-0"]);
+    assert.equal(model.lastId, null);  // the reconnect asks for a snapshot, not a catch-up
+    assert.equal(socket.connected_again, 1);
   });
 });

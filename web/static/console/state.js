@@ -248,6 +248,15 @@ export class Model {
     return true;
   }
 
+  // Where a log entry stands against what the model holds: "next" (it follows the last entry
+  // applied: each relayed entry names the one before it in the log, `prev`), "seen" (not after
+  // the last one applied), or "gap" (entries between are missing: catch up before applying it).
+  follows(entry) {
+    if (this.lastId === null) return "next";
+    if (!isAfter(entry.id, this.lastId)) return "seen";
+    return entry.prev === undefined || entry.prev === this.lastId ? "next" : "gap";
+  }
+
   // Apply one entry unless it is not after the last one applied; true when it was applied.
   // The counts move with the states the entry names (`was`), whether or not the console holds
   // the questions.
