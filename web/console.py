@@ -39,7 +39,7 @@ from aggregator.moderation import Refused
 from aggregator.notes import NOTE_MAX
 from aggregator.question import PLATFORMS, STATE_WORDS
 from aggregator.store import LogEntry
-from web import Floor, floor
+from web import REQUEST_LIMIT, Floor, floor
 from web.auth import current_moderator, login_required, private_headers, session_of_moderator
 from web.extensions import socketio
 from web.live import LiveFeed
@@ -82,7 +82,10 @@ def home() -> Any:
 @login_required
 def index() -> Any:
     settings = floor().settings
+    # max_message: the longest message the socket takes (engine.io closes the connection on a
+    # longer one without a word), so the console refuses to send one and says why.
     config = {"namespace": NAMESPACE, "events": EVENTS, "moderator": session["moderator"],
+              "max_message": REQUEST_LIMIT,
               "reject_reasons": settings.moderation.reject_reasons[:9],
               "queue_length": settings.screen.queue_length,
               "board_max_chars": settings.screen.board_max_chars,

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { connect } from "../../web/static/console/socket.js";
+import { connect, messageSize, refuseOversized } from "../../web/static/console/socket.js";
 import { Model } from "../../web/static/console/state.js";
 
 const config = { namespace: "/console", events: { snapshot: "snapshot", entry: "entry", catch_up: "catch_up", act: "act" } };
@@ -92,5 +92,46 @@ describe("console connection", () => {
     assert.deepEqual(changed, ["6-0"]);
     assert.equal(model.lastId, null);  // the reconnect asks for a snapshot, not a catch-up
     assert.equal(socket.connected_again, 1);
+  });
+});
+
+describe("a message longer than the server takes", () => {
+  function recording() {
+    const sent = [];
+    const socket = {
+      flags: {},
+      timeout(ms) { this.flags.timeout = ms; return this; },
+      emit(...args) { sent.push(args); this.flags = {}; return this; },
+    };
+    return { socket, sent };
+  }
+
+  it("is not sent, and its reply says why", () => {
+    const { socket, sent } = recording();
+    const limit = 64 * 1024;
+    refuseOversized(socket, "/console", limit);
+    const text = "é".repeat(40_000);  // 40,000 characters, 80,000 bytes
+    assert.ok(messageSize("/console", "act", [{ params: { text } }]) > limit);
+    const replies = [];
+    socket.timeout(8000).emit("act", { action: "edit", params: { text } }, (err, reply) => replies.push([err, reply]));
+    assert.equal(sent.length, 0);
+    assert.equal(replies.length, 1);
+    const [err, reply] = replies[0];
+    assert.equal(err, null);
+    assert.equal(reply.ok, false);
+    assert.match(reply.error, /Not sent: this is 79 kB, and the server takes at most 64 kB in one message/);
+    assert.deepEqual(socket.flags, {});  // the next message is not sent with this one's timeout
+    socket.emit("note", { text: "x".repeat(200_000) }, (reply) => replies.push(reply));
+    assert.equal(replies[1].ok, false);  // without timeout(): the reply alone, as the server's
+  });
+
+  it("is measured as sent: up to the limit goes, one byte over does not", () => {
+    const { socket, sent } = recording();
+    const payload = { text: "x".repeat(1000) };
+    const limit = messageSize("/console", "act", [payload]);
+    refuseOversized(socket, "/console", limit);
+    socket.emit("act", payload, () => {});
+    socket.emit("act", { text: "x".repeat(1001) }, () => {});
+    assert.equal(sent.length, 1);
   });
 });

@@ -6,6 +6,36 @@
 const ACK_TIMEOUT = 8000;     // ms before an unanswered action is reported
 const CATCH_UP_TIMEOUT = 30000;
 
+// The size of the message Socket.IO sends for `emit(event, ...data)` with an acknowledgement, in
+// UTF-8 bytes: engine.io counts characters over WebSocket and bytes over polling, and this is at
+// least either.
+export function messageSize(namespace, event, data) {
+  return new TextEncoder().encode(JSON.stringify([event, ...data])).length + namespace.length + 24;
+}
+
+const kB = (bytes) => `${Math.ceil(bytes / 1024).toLocaleString("en")} kB`;
+
+// A message longer than the server takes (`limit`, REQUEST_LIMIT in web/__init__.py) would make
+// engine.io close the connection without a word, and every later call would fail. Such a message
+// is not sent: its acknowledgement is called at once with { ok: false, error } saying why (as
+// `(null, reply)` after `socket.timeout(ms)`, as the server's replies come), and the socket
+// stays as it was. Every emit of the console's socket goes through here, the chair's too.
+export function refuseOversized(socket, namespace, limit) {
+  if (!limit) return;
+  const emit = socket.emit.bind(socket);
+  socket.emit = (event, ...args) => {
+    const ack = typeof args[args.length - 1] === "function" ? args[args.length - 1] : null;
+    const size = messageSize(namespace, event, ack ? args.slice(0, -1) : args);
+    if (size <= limit) return emit(event, ...args);
+    const timed = !!socket.flags && socket.flags.timeout !== undefined;
+    socket.flags = {};  // what timeout() set was for this message
+    const error = `Not sent: this is ${kB(size)}, and the server takes at most ${kB(limit)} in one message. Shorten it.`;
+    if (ack && timed) ack(null, { ok: false, error });
+    else if (ack) ack({ ok: false, error });
+    return socket;
+  };
+}
+
 // `hooks`: changed(live: bool, entry?), snapshot(), status(state, text), login(),
 // presence(state), editing(data), editingDone(data), health(report), firstMark(name).
 export function connect(config, model, hooks) {
@@ -19,6 +49,7 @@ export function connect(config, model, hooks) {
     // On a reconnect, tell the server we have state: it skips the snapshot and we catch up.
     auth: (cb) => cb(model.lastId === null ? {} : { after: model.lastId }),
   });
+  refuseOversized(socket, config.namespace, config.max_message);
 
   function apply(entry, live) {
     if (resyncing) return;

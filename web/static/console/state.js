@@ -541,6 +541,13 @@ export function tooLongForBoard(q, config) {
   return length > limit ? { length, limit } : null;
 }
 
+// The edit dialog's limit (config.actions.edit.limits.text: as long as a question from the form),
+// counted as the field's maxlength counts (UTF-16 units: never fewer than the server's count).
+export function editCountText(used, max) {
+  const n = (x) => number.format(x);
+  return `At most ${n(max)} characters, as for a question from the form: ${n(used)} used, ${n(Math.max(0, max - used))} left.`;
+}
+
 // -- the board preview: the question on screen and the next few of the queue -------------------
 
 // With the meeting on an agenda item, the board lists only that item's questions.
