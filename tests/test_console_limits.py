@@ -56,6 +56,9 @@ def test_the_console_is_told_every_limit_from_the_server(moderator: FlaskClient)
     assert config["actions"]["reject"]["limits"] == {"reason": REJECT_REASON_MAX}
     assert config["actions"]["answer_note"]["limits"] == {"note": ANSWER_NOTE_MAX}
     assert config["chair"]["note_max"] == NOTE_MAX
+    assert config["chair"]["title_max"] == MAX_TITLE
+    assert f'id="agenda-title" autocomplete="off" placeholder="New item" maxlength="{MAX_TITLE}"' \
+        in page
 
 
 # (action, parameter, limit, the refusal's words)

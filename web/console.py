@@ -32,6 +32,7 @@ from flask_socketio import ConnectionRefusedError, emit, join_room
 
 from aggregator.actions import MANY_MAX
 from aggregator.actions import as_config as actions_config
+from aggregator.agenda import MAX_TITLE
 from aggregator.columns import PAGE, PageError
 from aggregator.filters import FilterError
 from aggregator.filters import parse as parse_filters
@@ -92,7 +93,7 @@ def index() -> Any:
               "anonymise": settings.screen.anonymise, "platforms": PLATFORMS,
               "actions": actions_config(), "states": STATE_WORDS,
               "chair": {"soft_limit_seconds": settings.chair.soft_limit_seconds,
-                        "note_max": NOTE_MAX,
+                        "note_max": NOTE_MAX, "title_max": MAX_TITLE,
                         "board_members": settings.chair.board_members,
                         "events": {"note": "note", "notes": "notes", "agenda": "agenda",
                                    "agenda_change": "agenda_change"}}}
