@@ -239,7 +239,8 @@ def test_the_table_is_what_the_console_page_carries(moderator: Any) -> None:
     assert config["states"] == STATE_WORDS and set(STATE_WORDS) == set(STATES)
     assert config["actions"]["hold"] == {
         "from": ["approved", "new"], "to": "held", "undoable": True, "done": "set aside",
-        "label": "Hold for later", "key": "z", "params": [], "many": False}
+        "label": "Hold for later", "key": "z", "params": [], "many": False,
+        "limits": {}}
     assert config["actions"]["undo"]["from"] == sorted(STATES)
     assert config["actions"]["undo"]["to"] is None
     assert config["actions"]["reject"]["params"] == ["reason"]
