@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
-import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from aggregator.settings import Settings
 from aggregator.store import Store
-from web import create_app
 from web.ask import ASK_LIMIT, MAX_QUESTION
-from web.extensions import limiter
 
 AGREED = {"consent": "y"}
 
@@ -77,18 +72,6 @@ def test_what_cannot_be_sent(client: FlaskClient, store: Store, data: dict,
     assert response.status_code == 400
     assert problem in response.text and 'aria-invalid="true"' in response.text
     assert _web_questions(store) == []
-
-
-@pytest.fixture
-def strict_app(settings: Settings, conn: redis.Redis) -> Iterator[Flask]:
-    """The app as it runs for real: CSRF checked, rate limits on."""
-    # The limiter is one object for every app: its storage is made anew by each app that turns
-    # it on, and whether it is on outlives the app, so put that back afterwards.
-    was_enabled = limiter.enabled
-    app = create_app(settings, conn, test_config={"TESTING": True, "RATELIMIT_ENABLED": True})
-    yield app
-    limiter.enabled = was_enabled
-    app.extensions["floor"].feed.stop()
 
 
 def test_the_form_needs_its_csrf_token(strict_app: Flask, store: Store) -> None:

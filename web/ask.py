@@ -11,7 +11,6 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
@@ -20,6 +19,7 @@ from aggregator.normalise import MAX_NAME, MAX_TEXT, InvalidPost, normalise
 from aggregator.question import Post, utc_now
 from web import floor
 from web.extensions import limiter
+from web.forms import PostedForm
 
 bp = Blueprint("ask", __name__)
 
@@ -31,7 +31,7 @@ ASK_LIMIT = "5 per minute;20 per hour"
 MAX_QUESTION = MAX_TEXT
 
 
-class AskForm(FlaskForm):
+class AskForm(PostedForm):
     name = StringField("Your name (optional)", validators=[Optional(), Length(max=MAX_NAME)])
     question = TextAreaField("Your question", validators=[
         DataRequired("Please write your question."),
@@ -84,15 +84,19 @@ def headers(response: Any) -> Any:
     return response
 
 
+# The error pages never read the request's body: it may be what went wrong (too large, not a
+# form), and a second failure inside an error handler is a server error.
 @bp.errorhandler(429)
 def too_many(error: Any) -> Any:
-    return _page(AskForm(), error="You have sent several questions in a short time. Thank you! "
-                                  "Please wait a few minutes before sending another.",
+    return _page(AskForm(read_body=False),
+                 error="You have sent several questions in a short time. Thank you! "
+                       "Please wait a few minutes before sending another.",
                  status=429)
 
 
 @bp.errorhandler(CSRFError)
 def stale_form(error: CSRFError) -> Any:
-    return _page(AskForm(), error="Your browser did not send the form's security check (are "
-                                  "cookies blocked?). Please press Send again.",
+    return _page(AskForm(read_body=False),
+                 error="Your browser did not send the form's security check (are "
+                       "cookies blocked?). Please press Send again.",
                  status=400)
