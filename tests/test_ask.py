@@ -171,14 +171,26 @@ def test_a_double_click_across_web_processes_is_one_question(settings: Settings,
         clients.append(browser)
     start = threading.Barrier(len(clients))
 
-    def send(browser: FlaskClient) -> str:
+    def send(browser: FlaskClient, text: str) -> str:
         start.wait()
-        return browser.post("/ask", data={"question": "Can we have more buses?",
-                                          **AGREED}).headers["Location"]
+        return browser.post("/ask", data={"question": text, **AGREED}).headers["Location"]
 
-    with ThreadPoolExecutor(len(clients)) as pool:
-        answers = list(pool.map(send, clients))
+    texts = [f"Can we have more buses on route {n}?" for n in range(5)]
+    with ThreadPoolExecutor(len(clients)) as pool:  # a few rounds: a race shows in one of them
+        answers = [sorted(pool.map(send, clients, [text] * len(clients))) for text in texts]
     for app in apps:
         app.extensions["floor"].feed.stop()
-    assert sorted(answers) == ["/ask?sent=1"] + ["/ask?sent=again"] * 7
-    assert len(_web_questions(store)) == 1
+    assert answers == [["/ask?sent=1"] + ["/ask?sent=again"] * 7] * len(texts)
+    assert sorted(q["text"] for q in _web_questions(store)) == texts
+
+
+def test_a_question_that_was_not_stored_can_be_sent_again(client: FlaskClient, store: Store,
+                                                          conn: redis.Redis) -> None:
+    client.get("/ask")  # the browser's id, in its cookie
+    conn.set(store.keys.log, "not a stream")  # the store's script fails: WRONGTYPE
+    with pytest.raises(redis.ResponseError):
+        client.post("/ask", data={"question": "Is the pool reopening?", **AGREED})
+    conn.delete(store.keys.log)
+    again = client.post("/ask", data={"question": "Is the pool reopening?", **AGREED})
+    assert again.headers["Location"] == "/ask?sent=1"
+    assert [q["text"] for q in _web_questions(store)] == ["Is the pool reopening?"]
