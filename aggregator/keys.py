@@ -146,6 +146,11 @@ class Keys:
         ``questions``), every other state by when the question last changed (Unix ms)."""
         return self.prefix + "state:" + state
 
+    def recently_asked(self, digest: str) -> str:
+        """Marker that one browser sent one text on the question form a moment ago (it expires
+        after ``web.ask.REPEAT_WINDOW``): ``digest`` is a keyed hash of the text, never the text."""
+        return self.prefix + "recently-asked:" + digest
+
     def question(self, qid: str) -> str:
         return self.prefix + "q:" + qid
 

@@ -186,8 +186,10 @@ class FastPage:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:
+        # A request with a body goes to Flask too, which refuses one over the size limit.
         if (environ.get("PATH_INFO") != self.PATH or environ.get("QUERY_STRING")
-                or environ.get("REQUEST_METHOD") not in ("GET", "HEAD")):
+                or environ.get("REQUEST_METHOD") not in ("GET", "HEAD")
+                or environ.get("CONTENT_LENGTH") not in (None, "", "0")):
             return self.app(environ, start_response)
         counts, served = self.counts, self.served
         page = counts.page
