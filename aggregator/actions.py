@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from aggregator.normalise import clean_text
 from aggregator.question import PLATFORMS, STATES, Question
+from aggregator.triage import personal
 
 if TYPE_CHECKING:
     from aggregator.moderation import Item, Step
@@ -216,7 +217,8 @@ ANSWER_NOTE_MAX = 1_000
 
 def _answer_note(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
     text, _ = clean_text(str(params.get("note") or ""))
-    item.q.answer_note = text[:ANSWER_NOTE_MAX]  # empty: the note is taken away
+    # Masked as it is written: the ledger chains it in clear, so a purge could not reach it.
+    item.q.answer_note = personal.mask(text[:ANSWER_NOTE_MAX])  # empty: the note is taken away
     return {"answer_note": item.q.answer_note}
 
 
