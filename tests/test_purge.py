@@ -19,7 +19,7 @@ from aggregator.keys import Keys
 from aggregator.ledger import Ledger
 from aggregator.moderation import Moderation
 from aggregator.normalise import normalise
-from aggregator.notes import Notes
+from aggregator.notes import NOTE, Note, Notes
 from aggregator.question import Post
 from aggregator.record.build import build, publishes_text
 from aggregator.record.signing import create
@@ -285,8 +285,10 @@ def test_floor_purge_leaves_no_personal_value_in_redis_nor_in_its_files(tmp_path
     data, event = tmp_path / "data", "t-" + uuid.uuid4().hex[:12]
     conn = connect(url="", data_dir=data)  # the embedded Redis, in its own data folder
     try:
-        # Uncompressed snapshots, so that a value left in one is found by a byte scan.
+        # Uncompressed snapshots, so that a value left in one is found by a byte scan; and
+        # slow ones (50 ms a key), so that a purge that did not wait for them is caught.
         conn.config_set("rdbcompression", "no")
+        conn.config_set("rdb-key-save-delay", "50000")
         values = _personal_meeting(conn, event)
         assert sorted(v for v in values if v not in dump(conn, event)) == []
         conn.bgsave()  # there is a snapshot as well as the append-only file to rewrite
@@ -300,13 +302,13 @@ def test_floor_purge_leaves_no_personal_value_in_redis_nor_in_its_files(tmp_path
         done = subprocess.run([sys.executable, "-m", "web.cli", "purge", "--now"], env=env,
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
-        assert "disk: the append-only file is rewritten" in done.stdout
-        assert "disk: the snapshot is rewritten" in done.stdout
-        assert "question texts masked" in done.stdout
 
         everything = dump(conn, event)
         assert sorted(v for v in values if v in everything) == []
         assert _on_disk(data, values) == []
+        assert "disk: the append-only file is rewritten" in done.stdout
+        assert "disk: the snapshot is rewritten" in done.stdout
+        assert "question texts masked" in done.stdout
         settings = Settings(event=EventSettings(slug=event))
         key = create(tmp_path / "keys")[0]
         built = build(conn, settings, tmp_path / "record", key)
@@ -317,3 +319,16 @@ def test_floor_purge_leaves_no_personal_value_in_redis_nor_in_its_files(tmp_path
     finally:
         release(conn)
     assert _on_disk(data, values) == []  # nor after the server saved on its way down
+
+
+def test_notes_written_unmasked_before_are_masked_in_redis(conn: redis.Redis, event: str,
+                                                           settings: Settings) -> None:
+    """Notes sent before they were masked when written: the purge masks the notes and the log
+    (the ledger keeps what it chained in clear; README says so)."""
+    notes = Notes(conn, event)
+    notes._write(Note("1", f"The asker gave {PHONE}", "sam", "2026-01-10T10:00:00.000Z"),
+                 NOTE, "sam")
+    report = Retention(conn, settings).purge()
+    assert report.counts["notes masked"] == 1
+    assert [n.text for n in notes.all()] == ["The asker gave ████████████"]
+    assert PHONE not in json.dumps(conn.xrange(Keys(event).log))
