@@ -31,7 +31,7 @@ from aggregator.ledger import PERSONAL, PERSONAL_ENTRY, Ledger, salt_field
 from aggregator.notes import note_of
 from aggregator.question import utc_now
 from aggregator.record.build import publishes_text
-from aggregator.redis_server import embedded_data_dir, rewrite_persistence
+from aggregator.redis_server import RewriteFailed, embedded_data_dir, rewrite_persistence
 from aggregator.settings import Settings
 from aggregator.triage import personal
 
@@ -317,6 +317,6 @@ class AutoPurge:
         while not stop.is_set():
             try:
                 self.check()
-            except redis.RedisError as exc:
+            except (redis.RedisError, RewriteFailed) as exc:
                 log.warning("retention: the daily check failed (%s); trying again tomorrow", exc)
             stop.wait(CHECK_EVERY)
