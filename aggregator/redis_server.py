@@ -294,7 +294,7 @@ def embedded_data_dir(client: redis.Redis) -> Path | None:
     return Path(folder) if folder and getattr(client, "dbfilename", None) else None
 
 
-def rewrite_persistence(client: redis.Redis, say: Callable[[str], None] = log.info) -> None:
+def rewrite_persistence(client: redis.Redis, say: Callable[[str], None]) -> None:
     """Rewrite the server's append-only file and its snapshot from what it holds now, and wait
     until both are on disk: a deleted value otherwise stays in the history of writes the AOF
     keeps, and in the last snapshot. ``say`` gets a line for each step. Raises RewriteFailed

@@ -128,7 +128,7 @@ class Retention:
         return changed
 
     def purge(self, dry_run: bool = False, rewrite_files: bool = False,
-              say: Callable[[str], None] = log.info) -> PurgeReport:
+              say: Callable[[str], None] | None = None) -> PurgeReport:
         """Delete the personal data (or, with ``dry_run``, count what would go). Then the
         server rewrites its files, waited for, if it is the embedded one or ``rewrite_files``
         asks (``say`` gets each step; raises RewriteFailed)."""
@@ -150,7 +150,7 @@ class Retention:
             self.conn.set(self.keys.purged, utc_now())
             log.info("retention: purged %s", dict(counts))
         if not dry_run and (rewrite_files or embedded_data_dir(self.conn)):
-            rewrite_persistence(self.conn, say)
+            rewrite_persistence(self.conn, say or (lambda step: log.info("retention: %s", step)))
         return report
 
     def _projections(self, dry_run: bool, counts: Counter[str], masked: set[str]) -> set[str]:
