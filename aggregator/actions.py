@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from aggregator.normalise import clean_text
 from aggregator.question import PLATFORMS, STATES, Question
-from aggregator.triage import personal
 
 if TYPE_CHECKING:
     from aggregator.moderation import Item, Step
@@ -216,6 +215,8 @@ ANSWER_NOTE_MAX = 1_000
 
 
 def _answer_note(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
+    from aggregator.triage import personal  # phonenumbers: not in every process that polls
+
     text, _ = clean_text(str(params.get("note") or ""))
     # Masked as it is written: the ledger chains it in clear, so a purge could not reach it.
     item.q.answer_note = personal.mask(text[:ANSWER_NOTE_MAX])  # empty: the note is taken away
