@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aggregator.normalise import clean_text
+from aggregator.normalise import MAX_TEXT, clean_text
 from aggregator.question import PLATFORMS, STATES, Question
 
 if TYPE_CHECKING:
@@ -21,11 +21,21 @@ if TYPE_CHECKING:
 
 REJECT_REASON_MAX = 200
 DIRECTED_MAX = 60
+ANSWER_NOTE_MAX = 1_000
 # The reason a muted author's posts are held with (``Question.aside_reason``).
 MUTED = "muted author"
 # How many questions one step may act on (a selection, a cluster): enough for a storm, small
 # enough that one MULTI/EXEC and its log entries stay quick for every console.
 MANY_MAX = 200
+
+# The actions' free-text parameters: (the most characters, what it is, why that many). The
+# console is sent the limits (``Action.to_config``) for its fields' maxlength and their words.
+TEXT_PARAMS = {
+    "text": (MAX_TEXT, "an edited question", "as long as a question from the form may be"),
+    "reason": (REJECT_REASON_MAX, "a reason", ""),
+    "to": (DIRECTED_MAX, "a board member's name", ""),
+    "note": (ANSWER_NOTE_MAX, "an answer note", ""),
+}
 
 # A handler does an action's own work inside the step, after the engine has checked the version
 # and the state and pushed the undo snapshot, and before it moves the question to ``to``.
@@ -35,6 +45,16 @@ Handler = Callable[["Step", "Item", dict[str, Any]], dict[str, str]]
 
 class Refused(Exception):
     """An action that was not applied; the message is for the moderator."""
+
+
+def capped(text: str, limit: int, what: str, why: str = "") -> str:
+    """``text`` if it is at most ``limit`` characters, else Refused with the limit and its
+    length: the one rule for every free text a moderator sends (an edit, a reason, a note),
+    which is refused in words, never cut short unseen."""
+    if len(text) > limit:
+        raise Refused(f"{what} is at most {limit:,} characters{', ' + why if why else ''}; "
+                      f"this one has {len(text):,}")
+    return text
 
 
 def _nothing(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
@@ -211,9 +231,6 @@ def _reject_like(step: Step, item: Item, params: dict[str, Any]) -> dict[str, st
     return {**_reject(step, item, params), "like": like}
 
 
-ANSWER_NOTE_MAX = 1_000
-
-
 def _answer_note(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
     from aggregator.triage import personal  # phonenumbers: not in every process that polls
 
@@ -250,11 +267,20 @@ class Action:
     # cluster): ``Moderation.apply_many``, one log entry per question.
     many: bool = False
 
+    def check_text(self, params: dict[str, Any]) -> None:
+        """Refuse a free-text parameter longer than its limit (``TEXT_PARAMS``)."""
+        for name in self.params:
+            value = params.get(name)
+            if name in TEXT_PARAMS and isinstance(value, str):
+                capped(value, *TEXT_PARAMS[name])
+
     def to_config(self) -> dict[str, Any]:
         """The action as the console's page config carries it."""
         return {"from": sorted(self.sources), "to": self.to, "undoable": self.undoable,
                 "done": self.done, "label": self.label, "key": self.key,
-                "params": list(self.params), "many": self.many}
+                "params": list(self.params), "many": self.many,
+                "limits": {name: TEXT_PARAMS[name][0] for name in self.params
+                           if name in TEXT_PARAMS}}
 
 
 EVERY_STATE = frozenset(STATES)

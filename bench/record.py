@@ -8,7 +8,8 @@ Stores the questions (the bundled rehearsal's posts, cycled with fresh ids and a
 through the real action engine (approve then screen and answer, reject for each reason, group,
 hold). Then it times, separately: chaining the whole log into the ledger (during a meeting the
 ``floor ledger`` process does this as entries arrive), building the signed record folder, and
-verifying it (chain, signature, every question). Uses REDIS_URL when set, else an embedded
+verifying it (chain, signature, every question, every file against the manifest), and on its own
+the part of both that hashes every file for the manifest. Uses REDIS_URL when set, else an embedded
 server in a temporary folder; the bench's keys are deleted at the end.
 
 It also times the console's fairness summary (aggregator/fairness.py) at that size: feeding it
@@ -37,6 +38,7 @@ from aggregator.ledger import Ledger  # noqa: E402
 from aggregator.moderation import Moderation  # noqa: E402
 from aggregator.normalise import InvalidPost, normalise  # noqa: E402
 from aggregator.question import Post, utc_now  # noqa: E402
+from aggregator.record import MANIFEST_FILE, manifest  # noqa: E402
 from aggregator.record.build import build  # noqa: E402
 from aggregator.record.signing import create  # noqa: E402
 from aggregator.record.verify import verify  # noqa: E402
@@ -157,7 +159,13 @@ def main() -> None:
             done = verify(folder / "record", head=str(built.head))
             checked = time.perf_counter() - started
             print(f"  verify it (chain, signature, questions): {checked:6.2f} s "
-                  f"({done.count} links)")
+                  f"({done.count} links; {done.files} files against the manifest)")
+            started = time.perf_counter()
+            listed = manifest.parse((folder / "record" / MANIFEST_FILE).read_bytes())
+            assert not manifest.differences(folder / "record", listed)
+            hashed = time.perf_counter() - started
+            print(f"  every file's SHA-256 against the manifest, alone: {hashed:6.2f} s (part "
+                  "of verifying; building hashes the same bytes once)")
             fairness(conn, store)
             if args.smoke:
                 print("  (smoke run: nothing judged)")

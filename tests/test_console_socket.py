@@ -24,6 +24,7 @@ from aggregator.health import Health
 from aggregator.moderation import Moderation
 from aggregator.normalise import normalise
 from aggregator.question import Post
+from aggregator.redis_server import client_from_url
 from aggregator.store import Store
 from tests.conftest import MODERATOR, drop_client
 from tests.waiting import wait_until
@@ -538,7 +539,7 @@ def outage(redis_url: str, settings: Any) -> Iterator[tuple[Flask, Callable[[], 
     """An app on its own Redis client, and a switch that takes that Redis away."""
     from web import create_app
 
-    own = redis.Redis.from_url(redis_url, decode_responses=True, socket_connect_timeout=1)
+    own = client_from_url(redis_url)
     app = create_app(settings, own, test_config={"TESTING": True, "WTF_CSRF_ENABLED": False,
                                                  "RATELIMIT_ENABLED": False})
     Accounts(own, settings.event.slug).add(*MODERATOR)

@@ -151,7 +151,7 @@ def _write(folder: Path, lines: list[bytes]) -> None:
 
 
 def _fails_at(folder: Path, number: int) -> None:
-    with pytest.raises(VerifyFailed, match=rf"^entry {number}\b"):
+    with pytest.raises(VerifyFailed, match=rf"^ledger\.jsonl: entry {number}\b"):
         verify(folder)
 
 

@@ -26,6 +26,7 @@ from aggregator.keys import Keys
 from aggregator.moderation import Moderation, Refused
 from aggregator.normalise import normalise
 from aggregator.question import STATE_WORDS, STATES, Post
+from aggregator.redis_server import client_from_url
 from aggregator.settings import AgendaItemSettings
 from aggregator.store import LogEntry, Store
 from aggregator.triage.assess import Finding
@@ -238,7 +239,8 @@ def test_the_table_is_what_the_console_page_carries(moderator: Any) -> None:
     assert config["states"] == STATE_WORDS and set(STATE_WORDS) == set(STATES)
     assert config["actions"]["hold"] == {
         "from": ["approved", "new"], "to": "held", "undoable": True, "done": "set aside",
-        "label": "Hold for later", "key": "z", "params": [], "many": False}
+        "label": "Hold for later", "key": "z", "params": [], "many": False,
+        "limits": {}}
     assert config["actions"]["undo"]["from"] == sorted(STATES)
     assert config["actions"]["undo"]["to"] is None
     assert config["actions"]["reject"]["params"] == ["reason"]
@@ -703,7 +705,7 @@ class ModeratorsAtWork(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.conn = redis.Redis.from_url(ModeratorsAtWork.redis_url, decode_responses=True)
+        self.conn = client_from_url(ModeratorsAtWork.redis_url)
         self.event = "t-sm-" + uuid.uuid4().hex[:10]
         self.store = Store(self.conn, self.event)
         self.mod = Moderation(self.conn, self.event)

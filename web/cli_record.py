@@ -79,8 +79,9 @@ def record() -> None:
                    "signing_key).")
 def record_build(folder: str, key: str | None) -> None:
     """Build the record into FOLDER: index.html, questions.csv, record.json, the ledger, the
-    signed head and the charts."""
+    charts, the manifest SHA256SUMS of every file in FOLDER and the signed head."""
     from aggregator.record.build import build
+    from aggregator.record.manifest import UnlistableName
     from aggregator.record.signing import SigningKeyError
 
     base = _base()
@@ -89,7 +90,7 @@ def record_build(folder: str, key: str | None) -> None:
     try:
         built = build(base._conn(), settings, Path(folder),
                       Path(key_path) if key_path else None)
-    except SigningKeyError as exc:
+    except (SigningKeyError, UnlistableName) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"record: {built.questions} questions, ledger head {built.head} in {folder}")
     if built.signed_by:
@@ -106,8 +107,9 @@ def record_build(folder: str, key: str | None) -> None:
               help="The organisation's public key as it publishes it (default: the one in "
                    "the folder; compare its fingerprint then).")
 def record_verify(folder: str, head: str | None, public_key: str | None) -> None:
-    """Check a record: the chain, the signature, a noted head, the questions; name the first
-    entry that fails."""
+    """Check a record: the chain, the signature, a noted head, the questions, every file against
+    the signed manifest; name the first entry, or the files, that fail."""
+    from aggregator.record import MANIFEST_FILE
     from aggregator.record.verify import VerifyFailed, verify
 
     try:
@@ -117,6 +119,8 @@ def record_verify(folder: str, head: str | None, public_key: str | None) -> None
     click.echo(f"ok: {done.count} ledger entries, head {done.count}:{done.hash}")
     click.echo(f"ok: signed by the key with fingerprint {done.key_fingerprint}")
     click.echo(f"ok: {done.questions} questions, each as the ledger holds it")
+    click.echo(f"ok: {done.files} files, each as the signed {MANIFEST_FILE} lists it, and no "
+               "other")
     if head:
         click.echo(f"ok: extends the noted head {head}")
 

@@ -32,6 +32,7 @@ from flask_socketio import ConnectionRefusedError, emit, join_room
 
 from aggregator.actions import MANY_MAX
 from aggregator.actions import as_config as actions_config
+from aggregator.agenda import MAX_TITLE
 from aggregator.columns import PAGE, PageError
 from aggregator.filters import FilterError
 from aggregator.filters import parse as parse_filters
@@ -39,9 +40,10 @@ from aggregator.moderation import Refused
 from aggregator.notes import NOTE_MAX
 from aggregator.question import PLATFORMS, STATE_WORDS
 from aggregator.store import LogEntry
-from web import Floor, floor
+from web import REQUEST_LIMIT, Floor, floor
 from web.auth import current_moderator, login_required, private_headers, session_of_moderator
 from web.extensions import socketio
+from web.live import LiveFeed
 from web.presence import Presence
 from web.record_panel import RecordPanel
 from web.replies import BadRequest, answering, failure, refusing
@@ -81,14 +83,17 @@ def home() -> Any:
 @login_required
 def index() -> Any:
     settings = floor().settings
+    # max_message: the longest message the socket takes (engine.io closes the connection on a
+    # longer one without a word), so the console refuses to send one and says why.
     config = {"namespace": NAMESPACE, "events": EVENTS, "moderator": session["moderator"],
+              "max_message": REQUEST_LIMIT,
               "reject_reasons": settings.moderation.reject_reasons[:9],
               "queue_length": settings.screen.queue_length,
               "board_max_chars": settings.screen.board_max_chars,
               "anonymise": settings.screen.anonymise, "platforms": PLATFORMS,
               "actions": actions_config(), "states": STATE_WORDS,
               "chair": {"soft_limit_seconds": settings.chair.soft_limit_seconds,
-                        "note_max": NOTE_MAX,
+                        "note_max": NOTE_MAX, "title_max": MAX_TITLE,
                         "board_members": settings.chair.board_members,
                         "events": {"note": "note", "notes": "notes", "agenda": "agenda",
                                    "agenda_change": "agenda_change"}}}
@@ -286,10 +291,55 @@ def _consoles() -> _Consoles:
     return consoles  # type: ignore[no-any-return]
 
 
+class _Relay:
+    """Log entries to this process's consoles, in log order, each naming the entry before it in
+    the log (``prev``), so a console that finds its last applied id is not that asks to catch
+    up. The tail of the log (web/live.py) may run behind Redis: a snapshot or a catch-up read
+    in a handler thread can be ahead of it, and the tail would then send that console entries
+    it already holds, after the newer state. So each console given state up to a log id is
+    skipped by the relay until the tail passes that id, and the two are serialised by a lock:
+    nothing older than what a console was given reaches it afterwards."""
+
+    def __init__(self, feed: LiveFeed) -> None:
+        self.feed = feed
+        self.lock = threading.Lock()
+        self.given: dict[str, tuple[int, int]] = {}  # sid -> the log position it holds up to
+
+    def on_entry(self, server: Any, entry: LogEntry) -> None:
+        at = _position(entry.id)
+        with self.lock:
+            holding = [sid for sid, upto in self.given.items() if upto >= at]
+            self.given = {sid: self.given[sid] for sid in holding}
+            server.emit(EVENTS["entry"], {**entry.to_dict(), "prev": self.feed.before},
+                        namespace=NAMESPACE, to=ROOM, skip_sid=holding or None)
+
+    def give(self, sid: str, upto: str, send: Callable[[], Any]) -> Any:
+        """``send`` the console ``sid`` the state up to log id ``upto`` (a snapshot, a
+        catch-up); from then on the relay sends it only entries after ``upto``."""
+        with self.lock:
+            self.given[sid] = _position(upto)
+            return send()
+
+    def forget(self, sid: str) -> None:
+        with self.lock:
+            self.given.pop(sid, None)
+
+
+def _position(entry_id: str) -> tuple[int, int]:
+    """A stream id ("milliseconds-sequence") as a pair that sorts in log order."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _relay() -> _Relay:
+    return current_app.extensions["floor.relay"]  # type: ignore[no-any-return]
+
+
 @bp.record_once
 def _relay_log(state: BlueprintSetupState) -> None:
     f = state.app.extensions["floor"]
-    f.feed.on_entry(_relay)
+    relay = state.app.extensions.setdefault("floor.relay", _Relay(f.feed))
+    f.feed.on_entry(relay.on_entry)
     f.feed.on_entry(_panel(f).on_entry)
 
 
@@ -299,10 +349,6 @@ def _panel(f: Floor) -> RecordPanel:
     if panel is None:
         panel = vars(f).setdefault("record_panel", RecordPanel(f.store))
     return panel  # type: ignore[no-any-return]
-
-
-def _relay(server: Any, entry: LogEntry) -> None:
-    server.emit(EVENTS["entry"], entry.to_dict(), namespace=NAMESPACE, to=ROOM)
 
 
 # -- the namespace ---------------------------------------------------------------------------
@@ -348,7 +394,9 @@ def connect(auth: Any = None) -> None:
     join_room(ROOM)
     resuming = isinstance(auth, dict) and isinstance(auth.get("after"), str)
     if not resuming:
-        emit(EVENTS["snapshot"], f.store.columns.snapshot())
+        snapshot = f.store.columns.snapshot()
+        _relay().give(request.sid, snapshot["last_id"],  # type: ignore[attr-defined]
+                      lambda: emit(EVENTS["snapshot"], snapshot))
     consoles = _consoles()
     consoles.add(request.sid, *moderator)  # type: ignore[attr-defined]
     consoles.push_presence(socketio.server)
@@ -360,6 +408,7 @@ def connect(auth: Any = None) -> None:
 
 @socketio.on("disconnect", namespace=NAMESPACE)
 def disconnect(reason: Any = None) -> None:
+    _relay().forget(request.sid)  # type: ignore[attr-defined]
     consoles = _consoles()
     try:
         moderator, released = consoles.remove(request.sid)  # type: ignore[attr-defined]
@@ -384,7 +433,11 @@ def catch_up(moderator: str, data: Any) -> dict[str, Any]:
         return {"reload": True}  # not a stream id: start again from a snapshot
     if len(entries) > CATCH_UP_LIMIT:
         return {"reload": True}
-    return {"entries": [e.to_dict() for e in entries]}
+    if entries:  # the tail may still be behind these: it is not to send them again
+        _relay().give(request.sid, entries[-1].id, lambda: None)  # type: ignore[attr-defined]
+    before = [after, *(e.id for e in entries)]
+    return {"entries": [{**e.to_dict(), "prev": prev} for e, prev in zip(entries, before,
+                                                                          strict=False)]}
 
 
 @moderators_only(EVENTS["page"])

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from aggregator.keys import Keys
@@ -34,10 +35,12 @@ from aggregator.record import (
     HEAD_TITLE,
     INDEX_FILE,
     LEDGER_FILE,
+    MANIFEST_FILE,
     PUBLIC_KEY_FILE,
     RECORD_FILE,
     SIGNATURE_FILE,
     charts,
+    manifest,
 )
 from aggregator.record.signing import fingerprint, load_private, public_pem
 from aggregator.settings import RecordSettings, Settings
@@ -295,23 +298,31 @@ def _charts(rows: list[dict[str, Any]]) -> dict[str, Chart]:
     }
 
 
-def _sign(folder: Path, settings: Settings, head: Head, key_path: Path | None) -> str:
+def _sign(folder: Path, settings: Settings, head: Head, made: str,
+          key: Ed25519PrivateKey | None) -> None:
+    """Write the public key, the manifest of every file, then ``head.txt``: the ledger's head and
+    the manifest's SHA-256, signed by ``key`` as its exact bytes in ``head.sig``. Last, so the
+    manifest lists every file the build wrote."""
+    (folder / SIGNATURE_FILE).unlink(missing_ok=True)
+    if key is None:
+        (folder / PUBLIC_KEY_FILE).unlink(missing_ok=True)
+    else:
+        (folder / PUBLIC_KEY_FILE).write_bytes(public_pem(key.public_key()))
+    listed = manifest.write(folder)
     text = (f"{HEAD_TITLE}\nevent: {settings.event.slug}\nlinks: {head.count}\n"
-            f"hash: {head.hash}\nlast-entry: {head.last_id}\nmade: {utc_now()}\n")
+            f"hash: {head.hash}\nlast-entry: {head.last_id}\nmanifest: {listed}\n"
+            f"made: {made}\n")
     (folder / HEAD_FILE).write_text(text, encoding="utf-8", newline="\n")
-    for stale in (SIGNATURE_FILE, PUBLIC_KEY_FILE):
-        (folder / stale).unlink(missing_ok=True)
-    if key_path is None:
-        return ""
-    key = load_private(key_path)
-    (folder / SIGNATURE_FILE).write_bytes(key.sign(text.encode("utf-8")))
-    (folder / PUBLIC_KEY_FILE).write_bytes(public_pem(key.public_key()))
-    return fingerprint(key.public_key())
+    if key is not None:
+        (folder / SIGNATURE_FILE).write_bytes(key.sign(text.encode("utf-8")))
 
 
 def build(conn: redis.Redis, settings: Settings, folder: Path,
           key_path: Path | None = None) -> Built:
-    """Write the record of the event into ``folder`` (made if needed; our files replaced)."""
+    """Write the record of the event into ``folder`` (made if needed; our files replaced), every
+    file in it listed in the manifest the head signs: build into a folder of its own."""
+    key = load_private(key_path) if key_path is not None else None
+    signed_by = fingerprint(key.public_key()) if key is not None else ""
     keys = Keys(settings.event.slug)
     ledger = Ledger(conn, settings.event.slug)
     ledger.catch_up()
@@ -319,7 +330,6 @@ def build(conn: redis.Redis, settings: Settings, folder: Path,
     folder.mkdir(parents=True, exist_ok=True)
     seen = _walk(conn, keys, ledger, head, folder / LEDGER_FILE)
     rows = _questions(conn, keys, ledger, seen, settings)
-    signed_by = _sign(folder, settings, head, key_path)
     policy = settings.record.model_dump(exclude={"signing_key"})
     made = utc_now()
     record = {"event": settings.event.slug, "title": settings.event.title, "made": made,
@@ -342,8 +352,9 @@ def build(conn: redis.Redis, settings: Settings, folder: Path,
         by_id={row["id"]: row for row in rows}, charts=drawn,
         withheld=settings.record.withheld_reasons, files=dict(
             csv=CSV_FILE, json=RECORD_FILE, ledger=LEDGER_FILE, head=HEAD_FILE,
-            sig=SIGNATURE_FILE, key=PUBLIC_KEY_FILE, charts=CHARTS_DIR),
+            sig=SIGNATURE_FILE, key=PUBLIC_KEY_FILE, charts=CHARTS_DIR, manifest=MANIFEST_FILE),
         totals=Counter(row["outcome"] for row in rows),
         awaiting=[row for row in rows if row["written"] == "awaiting"])
     (folder / INDEX_FILE).write_text(page, encoding="utf-8")
+    _sign(folder, settings, head, made, key)
     return Built(folder, head, len(rows), signed_by)

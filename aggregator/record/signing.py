@@ -1,7 +1,9 @@
 """The organisation's Ed25519 key: made once (``floor keys create``), used to sign the final head.
 
-The head is signed as the exact bytes of ``head.txt``, so anyone can check it with OpenSSL 3
-(``openssl pkeyutl -verify -pubin -inkey public.pem -rawin -in head.txt -sigfile head.sig``).
+The head (``head.txt``: the ledger's head and the SHA-256 of the manifest of every other file,
+``aggregator/record/manifest.py``) is signed as its exact bytes, so anyone can check it with
+OpenSSL 3 (``openssl pkeyutl -verify -pubin -inkey public-key.pem -rawin -in head.txt -sigfile
+head.sig``).
 """
 
 from __future__ import annotations

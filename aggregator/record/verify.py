@@ -1,15 +1,18 @@
-"""Check a published record: the chain, the signed head, a noted head, and that the questions
-the record publishes are the ones the chain holds, as the chain holds them.
+"""Check a published record: the chain, the signed head, a noted head, that the questions the
+record publishes are the ones the chain holds, as the chain holds them, and that every file in
+the folder is the one the signed manifest lists.
 
-The first problem found is named with the link's position and log id, so a reader can point at
-it: a changed byte breaks that link's hash, a removed or reordered link breaks the next one's.
+The first problem found is named, with its file: in the ledger, the link's position and log id,
+so a reader can point at it (a changed byte breaks that link's hash, a removed or reordered link
+breaks the next one's); in the manifest, every file that differs and how.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +22,11 @@ from aggregator.record import (
     HEAD_FILE,
     HEAD_TITLE,
     LEDGER_FILE,
+    MANIFEST_FILE,
     PUBLIC_KEY_FILE,
     RECORD_FILE,
     SIGNATURE_FILE,
+    manifest,
 )
 from aggregator.record.signing import SigningKeyError, fingerprint, is_valid, load_public
 
@@ -40,7 +45,7 @@ class Verified:
     hash: str
     questions: int
     key_fingerprint: str
-    notes: list[str] = field(default_factory=list)
+    files: int
 
 
 def parse_head(text: str) -> tuple[int, str]:
@@ -59,7 +64,7 @@ def read_head_file(path: Path) -> dict[str, str]:
     if not lines or lines[0] != HEAD_TITLE:
         raise VerifyFailed(f"{path.name}: not a Floor ledger head")
     values = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
-    for needed in ("event", "links", "hash"):
+    for needed in ("event", "links", "hash", "manifest"):
         if needed not in values:
             raise VerifyFailed(f"{path.name}: no '{needed}:' line")
     return values
@@ -77,13 +82,13 @@ def check_chain(folder: Path, noted: tuple[int, str] | None = None
         raise VerifyFailed(f"{LEDGER_FILE}: cannot read it: {exc}") from exc
     with lines:
         for number, raw in enumerate(lines, start=1):
-            where = f"entry {number}"
+            where = f"{LEDGER_FILE}: entry {number}"
             try:
                 line = json.loads(raw)
                 link_id, n, digest, entry = line["id"], line["n"], line["hash"], line["entry"]
             except (ValueError, KeyError, TypeError) as exc:
                 raise VerifyFailed(f"{where}: not a ledger link ({exc})") from exc
-            where = f"entry {number} (log id {link_id})"
+            where = f"{LEDGER_FILE}: entry {number} (log id {link_id})"
             if canonical(line) + b"\n" != raw:
                 raise VerifyFailed(f"{where}: changed (its line is not as it was written)")
             if n != number:
@@ -118,11 +123,13 @@ def _id_order(link_id: Any) -> tuple[int, int] | None:
     return (int(ms), int(seq)) if ms.isdigit() and seq.isdigit() else None
 
 
-def check_signature(folder: Path, count: int, digest: str, public_key: Path | None) -> str:
-    head = read_head_file(folder / HEAD_FILE)
+def check_signature(folder: Path, head: dict[str, str], count: int, digest: str,
+                    public_key: Path | None) -> str:
+    """The head file's chain is the ledger's and it is signed by ``public_key`` (default: the
+    folder's); returns the key's fingerprint."""
     if head["links"].isdigit() and int(head["links"]) > count:
-        raise VerifyFailed(f"entry {count + 1}: missing (the signed head has {head['links']} "
-                           f"entries, {LEDGER_FILE} ends at {count})")
+        raise VerifyFailed(f"{LEDGER_FILE}: entry {count + 1}: missing (the signed head has "
+                           f"{head['links']} entries, {LEDGER_FILE} ends at {count})")
     if head["links"] != str(count) or head["hash"] != digest:
         raise VerifyFailed(f"{HEAD_FILE} says {head['links']}:{head['hash']}, the ledger ends "
                            f"at {count}:{digest}")
@@ -136,7 +143,7 @@ def check_signature(folder: Path, count: int, digest: str, public_key: Path | No
         raise VerifyFailed(str(exc)) from exc
     if not is_valid(key, (folder / HEAD_FILE).read_bytes(), signature):
         raise VerifyFailed(f"{SIGNATURE_FILE}: not a valid signature of {HEAD_FILE} by the key "
-                           f"{fingerprint(key)}")
+                           f"{public_key or PUBLIC_KEY_FILE}, fingerprint {fingerprint(key)}")
     return fingerprint(key)
 
 
@@ -189,10 +196,36 @@ def _check_csv(folder: Path, published: dict[str, dict[str, Any]]) -> None:
                                f"{RECORD_FILE}")
 
 
+def check_files(folder: Path, signed_manifest: str) -> int:
+    """Every file in the folder is the one the manifest lists, and the manifest is the one the
+    head signs (``signed_manifest``: its SHA-256); returns how many files it lists."""
+    try:
+        data = (folder / MANIFEST_FILE).read_bytes()
+    except FileNotFoundError as exc:
+        raise VerifyFailed(f"{MANIFEST_FILE}: missing ({HEAD_FILE} signs its SHA-256)") from exc
+    except OSError as exc:
+        raise VerifyFailed(f"{MANIFEST_FILE}: cannot read it: {exc}") from exc
+    if hashlib.sha256(data).hexdigest() != signed_manifest:
+        raise VerifyFailed(f"{MANIFEST_FILE}: changed (its SHA-256 is not the one {HEAD_FILE} "
+                           "signs)")
+    try:
+        listed = manifest.parse(data)
+    except ValueError as exc:
+        raise VerifyFailed(f"{MANIFEST_FILE}: {exc}") from exc
+    if found := manifest.differences(folder, listed):
+        raise VerifyFailed("; ".join(found))
+    return len(listed)
+
+
 def verify(folder: Path, head: str | None = None, public_key: Path | None = None) -> Verified:
-    """Check the record in ``folder``; raises VerifyFailed naming the first problem."""
+    """Check the record in ``folder``; raises VerifyFailed naming the first problem.
+
+    The questions are checked before the files: a value that differs from the chain is named
+    with its question and field, which says more than "record.json: changed"."""
     noted = parse_head(head) if head else None
     count, digest, last = check_chain(folder, noted)
-    key = check_signature(folder, count, digest, public_key)
+    head_file = read_head_file(folder / HEAD_FILE)
+    key = check_signature(folder, head_file, count, digest, public_key)
     questions = check_questions(folder, last)
-    return Verified(count, digest, questions, key)
+    files = check_files(folder, head_file["manifest"])
+    return Verified(count, digest, questions, key, files)

@@ -4,8 +4,8 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 
 import {
-  Model, actsOnScreen, applies, applyQueueEdit, buckets, choose, countText, dropIndex, isAfter, keyMap,
-  offered, passes, preview, refusal, reselect, stepIndex, tooLongForBoard,
+  Model, actsOnScreen, applies, applyQueueEdit, buckets, choose, countText, dropIndex, editCountText,
+  isAfter, keyMap, offered, passes, preview, refusal, reselect, stepIndex, tooLongForBoard,
 } from "../../web/static/console/state.js";
 import { question as numbered } from "./fixtures/question.mjs";
 
@@ -32,7 +32,7 @@ const VIEW = { queue: [], groupTarget: null };
 
 describe("the action table fixture", () => {
   it("has the contract's shape", () => {
-    const fields = ["done", "from", "key", "label", "many", "params", "to", "undoable"];
+    const fields = ["done", "from", "key", "label", "limits", "many", "params", "to", "undoable"];
     for (const [name, spec] of Object.entries(TABLE)) {
       assert.deepEqual(Object.keys(spec).sort(), fields, name);
       assert.deepEqual(spec.from, [...spec.from].sort(), `${name}: from is sorted`);
@@ -277,5 +277,20 @@ describe("queue edits (aggregator/queue_edit.py)", () => {
     assert.equal(model.outOfStep, true);
     model.applySnapshot({ questions: [a, b, c], queue: [a.id], screen: "", last_id: "8-0" });
     assert.equal(model.outOfStep, false);
+  });
+});
+
+describe("the edit dialog's limit", () => {
+  it("is the server's, as for a question from the form, with what is used and left", () => {
+    const max = CONFIG.actions.edit.limits.text;
+    assert.equal(max, 1000);
+    assert.equal(editCountText(37, max), "At most 1,000 characters, as for a question from the form: 37 used, 963 left.");
+    assert.equal(editCountText(1000, max), "At most 1,000 characters, as for a question from the form: 1,000 used, 0 left.");
+  });
+
+  it("and the other free texts of the actions have theirs", () => {
+    assert.deepEqual(CONFIG.actions.reject.limits, { reason: 200 });
+    assert.deepEqual(CONFIG.actions.answer_note.limits, { note: 1000 });
+    assert.deepEqual(CONFIG.actions.direct.limits, { to: 60 });
   });
 });

@@ -3,7 +3,8 @@
 import { suggestItem } from "./chair.js";
 import { Selection, cluster, summary, targetsFor } from "./selection.js";
 import {
-  actsOnScreen, applies, choose, dropIndex, itemOf, keyMap, refusal, stepIndex, tooLongForBoard,
+  actsOnScreen, applies, choose, dropIndex, editCountText, itemOf, keyMap, refusal, stepIndex,
+  tooLongForBoard,
 } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
@@ -398,8 +399,18 @@ export class Commands {
     const long = tooLongForBoard(q, this.config);
     hint.textContent = "Enter saves · Esc cancels · the original stays as received" +
       (long ? ` · the board shows about ${long.limit} characters legibly` : "");
+    // The server refuses a longer text (aggregator/actions.py, TEXT_PARAMS): say so before.
+    const max = this.table.edit.limits.text;
+    area.maxLength = max;
+    const count = document.createElement("p");
+    count.className = "hint edit-count";
+    count.id = "edit-count";  // one editor at a time: leaving it cancels
+    area.setAttribute("aria-describedby", count.id);
+    const counted = () => { count.textContent = editCountText(area.value.length, max); };
+    counted();
+    area.addEventListener("input", counted);
     text.hidden = true;
-    text.after(area, hint);
+    text.after(area, hint, count);
     li.querySelector(".original").hidden = false;
     view.actions.hidden = true;
     area.focus();
@@ -413,8 +424,10 @@ export class Commands {
         this.send("edit", { id: q.id, version, text: q.text }, { text: value }, () => view.say("Saved the new text."));
       }
       this.link.editingDone(q.id);
+      area.removeEventListener("input", counted);
       area.remove();
       hint.remove();
+      count.remove();
       text.hidden = false;
       li.classList.remove("editing");
       view.fillCard(li, this.model.get(q.id));

@@ -248,6 +248,15 @@ export class Model {
     return true;
   }
 
+  // Where a log entry stands against what the model holds: "next" (it follows the last entry
+  // applied: each relayed entry names the one before it in the log, `prev`), "seen" (not after
+  // the last one applied), or "gap" (entries between are missing: catch up before applying it).
+  follows(entry) {
+    if (this.lastId === null) return "next";
+    if (!isAfter(entry.id, this.lastId)) return "seen";
+    return entry.prev === undefined || entry.prev === this.lastId ? "next" : "gap";
+  }
+
   // Apply one entry unless it is not after the last one applied; true when it was applied.
   // The counts move with the states the entry names (`was`), whether or not the console holds
   // the questions.
@@ -530,6 +539,13 @@ export function tooLongForBoard(q, config) {
   const limit = Number(config.board_max_chars) > 0 ? Number(config.board_max_chars) : BOARD_MAX_CHARS;
   const length = [...q.text].length;
   return length > limit ? { length, limit } : null;
+}
+
+// The edit dialog's limit (config.actions.edit.limits.text: as long as a question from the form),
+// counted as the field's maxlength counts (UTF-16 units: never fewer than the server's count).
+export function editCountText(used, max) {
+  const n = (x) => number.format(x);
+  return `At most ${n(max)} characters, as for a question from the form: ${n(used)} used, ${n(Math.max(0, max - used))} left.`;
 }
 
 // -- the board preview: the question on screen and the next few of the queue -------------------
