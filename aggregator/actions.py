@@ -232,8 +232,11 @@ def _reject_like(step: Step, item: Item, params: dict[str, Any]) -> dict[str, st
 
 
 def _answer_note(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
+    from aggregator.triage import personal  # phonenumbers: not in every process that polls
+
     text, _ = clean_text(str(params.get("note") or ""))
-    item.q.answer_note = text[:ANSWER_NOTE_MAX]  # empty: the note is taken away
+    # Masked as it is written: the ledger chains it in clear, so a purge could not reach it.
+    item.q.answer_note = personal.mask(text[:ANSWER_NOTE_MAX])  # empty: the note is taken away
     return {"answer_note": item.q.answer_note}
 
 

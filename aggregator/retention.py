@@ -2,11 +2,15 @@
 
 A purge deletes askers' names, handles and links, the platforms' raw payloads, dead letters'
 payloads, and the text of withheld questions (those the record shows as a fact only), from the
-projections, their undo stacks and every log entry; and the salts of those values' commitments,
-so not even a guess can be confirmed against the ledger. It never touches a ledger link, so the
-chain still verifies. The ledger is caught up first, so every entry is chained before its values
-go. The log is rewritten entry by entry into a new stream under the same ids, and swapped in by
-one script that also copies whatever arrived meanwhile.
+projections, their undo stacks and every log entry; masks the personal data that triage's rules
+find (``aggregator/triage/personal.py``: phone, NHS numbers, emails...) in every text it keeps
+(questions, their originals and undo stacks, the text before an edit, notes to the chair, dead
+letters' reasons); and deletes the salts of those values' commitments, so not even a guess can
+be confirmed against the ledger. It never touches a ledger link, so the chain still verifies.
+The ledger is caught up first, so every entry is chained before its values go. The log is
+rewritten entry by entry into a new stream under the same ids, and swapped in by one script
+that also copies whatever arrived meanwhile. Last, the embedded Redis rewrites its files (the
+append-only file keeps every write ever made) and the purge waits until they are on disk.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import json
 import logging
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -22,10 +27,13 @@ from typing import Any
 import redis
 
 from aggregator.keys import Keys
-from aggregator.ledger import PERSONAL, PERSONAL_ENTRY, Ledger
+from aggregator.ledger import PERSONAL, PERSONAL_ENTRY, Ledger, salt_field
+from aggregator.notes import note_of
 from aggregator.question import utc_now
 from aggregator.record.build import publishes_text
+from aggregator.redis_server import RewriteFailed, embedded_data_dir, rewrite_persistence
 from aggregator.settings import Settings
+from aggregator.triage import personal
 
 log = logging.getLogger("floor.retention")
 
@@ -105,26 +113,47 @@ class Retention:
                 changed = True
         return changed
 
-    def purge(self, dry_run: bool = False) -> PurgeReport:
-        """Delete the personal data (or, with ``dry_run``, count what would go)."""
+    def _mask(self, record: dict[str, Any], qid: str, names: tuple[str, ...],
+              masked: set[str]) -> bool:
+        """Mask the personal data in ``record``'s texts ``names``; each masked one's salt is
+        noted in ``masked`` (a commitment to a text this short of being known could be guessed
+        by trying every number in the masked span)."""
+        changed = False
+        for name in names:
+            value = record.get(name)
+            if isinstance(value, str) and (hidden := personal.mask(value)) != value:
+                record[name] = hidden
+                masked.add(salt_field(qid, name))
+                changed = True
+        return changed
+
+    def purge(self, dry_run: bool = False, rewrite_files: bool = False,
+              say: Callable[[str], None] | None = None) -> PurgeReport:
+        """Delete the personal data (or, with ``dry_run``, count what would go). Then the
+        server rewrites its files, waited for, if it is the embedded one or ``rewrite_files``
+        asks (``say`` gets each step; raises RewriteFailed)."""
         report = PurgeReport()
         counts = report.counts
         if not dry_run:
             Ledger(self.conn, self.settings.event.slug).catch_up()
-        withheld = self._projections(dry_run, counts)
-        self._salts(withheld, dry_run, counts)
+        masked: set[str] = set()
+        withheld = self._projections(dry_run, counts, masked)
         self._dead_letters(dry_run, counts)
+        self._notes(dry_run, counts)
         self._muted(dry_run, counts)
-        self._log(withheld, dry_run, counts)
+        self._log(withheld, dry_run, counts, masked)
+        self._salts(withheld, masked, dry_run, counts)
         if not dry_run and +counts:
             self.conn.xadd(self.keys.log, {"type": "purge", "qid": "", "actor": "retention",
                                            "at": utc_now(), "qs": "[]",
                                            "purged": json.dumps(dict(counts), sort_keys=True)})
             self.conn.set(self.keys.purged, utc_now())
             log.info("retention: purged %s", dict(counts))
+        if not dry_run and (rewrite_files or embedded_data_dir(self.conn)):
+            rewrite_persistence(self.conn, say or (lambda step: log.info("retention: %s", step)))
         return report
 
-    def _projections(self, dry_run: bool, counts: Counter[str]) -> set[str]:
+    def _projections(self, dry_run: bool, counts: Counter[str], masked: set[str]) -> set[str]:
         withheld: set[str] = set()
         qids = list(self.conn.zrange(self.keys.questions, 0, -1))
         for start in range(0, len(qids), CHUNK):
@@ -146,6 +175,13 @@ class Retention:
                         for before in stack:
                             changed |= bool(before.get("text"))
                             before["text"] = ""
+                    else:
+                        found = self._mask(question, qid, WORDS, masked)
+                        for before in stack:
+                            found |= self._mask(before, qid, WORDS, masked)
+                        if found:
+                            local["question texts masked"] += 1
+                            changed = True
                     if raw is not None:
                         local["raw payloads"] += 1
                     if dry_run or not (changed or raw is not None):
@@ -161,12 +197,13 @@ class Retention:
                 self.conn.transaction(redact, key)
         return withheld
 
-    def _salts(self, withheld: set[str], dry_run: bool, counts: Counter[str]) -> None:
+    def _salts(self, withheld: set[str], masked: set[str], dry_run: bool,
+               counts: Counter[str]) -> None:
         doomed = []
         for name, _ in self.conn.hscan_iter(self.keys.salts, count=CHUNK):
             qid, _, what = str(name).rpartition(" ")
-            if what in IDENTITY or (qid in withheld and (what in WORDS or
-                                                         what in PERSONAL_ENTRY)):
+            if what in IDENTITY or name in masked or (qid in withheld and (
+                    what in WORDS or what in PERSONAL_ENTRY)):
                 doomed.append(name)
         counts["salts"] += len(doomed)
         if not dry_run:
@@ -178,12 +215,29 @@ class Retention:
         kept = {}
         for letter_id, text in letters.items():
             record = json.loads(text)
+            changed = False
             if record.get("raw") not in (None, ""):
                 record["raw"] = ""
+                counts["dead-letter payloads"] += 1
+                changed = True
+            if self._mask(record, "", ("reason",), set()):
+                counts["dead-letter reasons masked"] += 1
+                changed = True
+            if changed:
                 kept[letter_id] = json.dumps(record, ensure_ascii=False)
-        counts["dead-letter payloads"] += len(kept)
         if kept and not dry_run:
             self.conn.hset(self.keys.dead_letters, mapping=kept)
+
+    def _notes(self, dry_run: bool, counts: Counter[str]) -> None:
+        """Notes to the chair (written unmasked before notes were masked when sent)."""
+        kept = {}
+        for note_id, text in self.conn.hgetall(self.keys.notes).items():
+            note = json.loads(text)
+            if self._mask(note, "", ("text",), set()):
+                kept[note_id] = json.dumps(note, ensure_ascii=False)
+        counts["notes masked"] += len(kept)
+        if kept and not dry_run:
+            self.conn.hset(self.keys.notes, mapping=kept)
 
     def _muted(self, dry_run: bool, counts: Counter[str]) -> None:
         """Muted authors (platform and handle) and the lists of their posts set aside."""
@@ -193,7 +247,8 @@ class Retention:
         if authors and not dry_run:
             self.conn.delete(self.keys.muted, *(self.keys.muted_posts(a) for a in authors))
 
-    def _log(self, withheld: set[str], dry_run: bool, counts: Counter[str]) -> None:
+    def _log(self, withheld: set[str], dry_run: bool, counts: Counter[str],
+             masked: set[str]) -> None:
         fresh = self.keys.prefix + "log-purging"
         if not dry_run:
             self.conn.delete(fresh)
@@ -202,7 +257,7 @@ class Retention:
         while chunk := self.conn.xrange(self.keys.log, min="(" + last, count=CHUNK):
             pipe = self.conn.pipeline(transaction=False)
             for entry_id, fields in chunk:
-                if self._redact_entry(fields, withheld):
+                if self._redact_entry(fields, withheld, masked):
                     rewritten += 1
                 if not dry_run:
                     pipe.xadd(fresh, fields, id=entry_id)
@@ -215,20 +270,32 @@ class Retention:
         elif not dry_run:
             self.conn.delete(fresh)
 
-    def _redact_entry(self, fields: dict[str, str], withheld: set[str]) -> bool:
+    def _redact_entry(self, fields: dict[str, str], withheld: set[str],
+                      masked: set[str]) -> bool:
         changed = False
         if "qs" in fields:
             questions = json.loads(fields["qs"])
             scratch: Counter[str] = Counter()
             for question in questions:
-                changed |= self._redact(question, question.get("id") in withheld, scratch)
+                qid = question.get("id", "")
+                changed |= self._redact(question, qid in withheld, scratch)
+                if qid not in withheld:
+                    changed |= self._mask(question, qid, WORDS, masked)
             if changed:
                 fields["qs"] = json.dumps(questions, ensure_ascii=False)
-        if fields.get("qid") in withheld:
+        qid = fields.get("qid", "")
+        if qid in withheld:
             for name in PERSONAL_ENTRY:
                 if fields.get(name):
                     fields[name] = ""
                     changed = True
+        else:
+            changed |= self._mask(fields, qid, PERSONAL_ENTRY, masked)
+        note = note_of(fields) if "note" in fields else None
+        if note is not None:
+            if self._mask(note, "", ("text",), set()):
+                fields["note"] = json.dumps(note, ensure_ascii=False)
+                changed = True
         return changed
 
 
@@ -250,6 +317,6 @@ class AutoPurge:
         while not stop.is_set():
             try:
                 self.check()
-            except redis.RedisError as exc:
+            except (redis.RedisError, RewriteFailed) as exc:
                 log.warning("retention: the daily check failed (%s); trying again tomorrow", exc)
             stop.wait(CHECK_EVERY)
