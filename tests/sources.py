@@ -1,5 +1,6 @@
 """Helpers for the source tests (tests/test_source_*.py): running a poll cycle at a fixed time,
-and reading back what it left in Redis in the shapes those tests compare."""
+and reading back what it left in Redis in the shapes those tests compare; and a source
+that plays a script, for the poller's own tests."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from aggregator.health import Health
 from aggregator.poller import Poller, PollResult
-from aggregator.question import Question
-from aggregator.settings import SourceSettings
-from aggregator.sources import Source
+from aggregator.question import Post, Question
+from aggregator.settings import EventSettings, SourceSettings
+from aggregator.sources import Batch, Source
 from aggregator.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -76,3 +77,26 @@ def question_rows(store: Store) -> list[tuple[str, ...]]:
     and flags (comma-separated)."""
     return [(q.id, q.text, q.author_name, q.author_handle, q.url, q.posted_at, ",".join(q.flags))
             for q in _stored(store)]
+
+
+class ScriptedSource(Source):
+    """A source that plays a list of outcomes: Batches to return or exceptions to raise."""
+
+    name = "scripted"
+
+    def __init__(self, outcomes: list[Any]) -> None:
+        super().__init__(SourceSettings(interval=10), EventSettings())
+        self.outcomes = outcomes
+        self.seen: list[str | None] = []
+
+    def fetch(self, checkpoint: str | None) -> Batch:
+        self.seen.append(checkpoint)
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def parse(self, item: dict[str, Any]) -> Post | None:
+        if item.get("skip"):
+            return None
+        return Post("x", item["id"], item["text"], item.get("name", ""))

@@ -27,7 +27,8 @@ from flask import Flask
 from aggregator.normalise import normalise
 from aggregator.question import Post
 from aggregator.store import LogEntry, Store
-from tests.conftest import MODERATOR, drop_client
+from tests.fixtures.consoles import drop_client
+from tests.moderators import MODERATOR
 from tests.waiting import wait_until
 from web.screen_links import ScreenLinks
 

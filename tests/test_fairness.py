@@ -19,6 +19,7 @@ from aggregator.moderation import Moderation
 from aggregator.normalise import normalise
 from aggregator.question import STATES, Post
 from aggregator.store import Store
+from tests.fixtures.browser import open_console, serious
 from tests.waiting import wait_until
 from web.extensions import socketio
 
@@ -142,14 +143,13 @@ def test_a_console_is_sent_the_head_and_fairness_and_then_their_changes(
 @pytest.mark.browser
 def test_the_console_draws_the_panel_live_and_accessibly(
         browser: Any, live_server: str, store: Store, conn: redis.Redis, event: str) -> None:
-    from tests.test_console_browser import _console, _serious
 
     qids = _ingest(store, ("x", "11", "@loud"), ("x", "12", "@loud"), ("yt", "13", ""))
     ledger = Ledger(conn, event)
     ledger.catch_up()
     contexts: list[Any] = []
     try:
-        page = _console(browser, contexts, live_server, bypass_csp=True)
+        page = open_console(browser, contexts, live_server, bypass_csp=True)
         panel = page.locator("#record-panel")
         head = panel.locator("[data-head]")
         head.filter(has_text=str(ledger.head())).wait_for()
@@ -159,7 +159,7 @@ def test_the_console_draws_the_panel_live_and_accessibly(
         assert rows.nth(0).locator("th").inner_text() == "X"
         assert "@loud (X): 2 questions, 0 answered, 2 waiting" in panel.locator(
             "[data-askers]").inner_text()
-        assert _serious(page) == []
+        assert serious(page) == []
         Moderation(conn, event).apply("approve", qids[0], 1, "kim")
         panel.locator("[data-lag]").filter(has_text="1 entry not chained yet").wait_for()
         ledger.catch_up()

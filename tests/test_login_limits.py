@@ -21,14 +21,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from aggregator.settings import Settings
-from tests.conftest import MODERATOR
+from tests.moderators import KIM, MODERATOR
 from web import create_app
 from web.accounts import Accounts
 from web.auth import PER_ADDRESS, PER_BROWSER, PER_NAME
 from web.devices import COOKIE
 from web.extensions import limiter
 
-KIM = ("kim", "another horse battery")
 LEE = ("lee", "a third horse battery")
 
 

@@ -10,32 +10,9 @@ import pytest
 from aggregator.health import Health
 from aggregator.poller import BACKOFF_CAP, STOPPED_RETRY, Poller
 from aggregator.question import Post
-from aggregator.settings import EventSettings, SourceSettings
 from aggregator.sources import Batch, RateLimited, Source, SourceError, SourceStopped, registry
 from aggregator.store import Store
-
-
-class ScriptedSource(Source):
-    """A source that plays a list of outcomes: Batches to return or exceptions to raise."""
-
-    name = "scripted"
-
-    def __init__(self, outcomes: list[Any]) -> None:
-        super().__init__(SourceSettings(interval=10), EventSettings())
-        self.outcomes = outcomes
-        self.seen: list[str | None] = []
-
-    def fetch(self, checkpoint: str | None) -> Batch:
-        self.seen.append(checkpoint)
-        outcome = self.outcomes.pop(0)
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
-
-    def parse(self, item: dict[str, Any]) -> Post | None:
-        if item.get("skip"):
-            return None
-        return Post("x", item["id"], item["text"], item.get("name", ""))
+from tests.sources import ScriptedSource
 
 
 class Clock:

@@ -27,7 +27,7 @@ from aggregator.question import Post
 from aggregator.redis_server import RedisTarget, connect, parse_url, url_of
 from aggregator.settings import EventSettings, Settings
 from aggregator.store import Store
-from tests.conftest import MODERATOR
+from tests.moderators import MODERATOR
 from tests.redis_nodes import (
     Node,
     TLSFiles,

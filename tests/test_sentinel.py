@@ -26,7 +26,7 @@ from aggregator.keys import Keys
 from aggregator.moderation import Moderation, Refused
 from aggregator.redis_server import connect, replicated
 from aggregator.store import Store
-from tests.conftest import MODERATOR
+from tests.moderators import MODERATOR
 from tests.redis_nodes import (
     Node,
     free_port,

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from aggregator.normalise import normalise
 from aggregator.question import Post
 from aggregator.store import Store
-from tests.conftest import MODERATOR
+from tests.moderators import MODERATOR
 from web.extensions import socketio
 
 
