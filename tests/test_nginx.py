@@ -27,8 +27,8 @@ import socketio
 from aggregator.normalise import normalise
 from aggregator.question import Post
 from aggregator.store import Store
-from bench import nginx_proxy
-from tests.conftest import MODERATOR
+from tests import nginx_proxy
+from tests.moderators import MODERATOR
 from tests.redis_nodes import free_port, wait_for
 from web.accounts import Accounts
 from web.screen import screen_id
