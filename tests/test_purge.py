@@ -219,10 +219,10 @@ def test_floor_purge_refuses_before_the_due_day(floor_env: dict[str, str], conn:
     quiet = floor("--if-due")
     assert quiet.returncode == 0 and quiet.stdout == ""
     listed = floor("--dry-run")
-    assert listed.returncode == 0 and "would delete:" in listed.stdout
+    assert listed.returncode == 0 and "would purge:" in listed.stdout
     assert Store(conn, event).question(meeting.qids[1]).author_name  # type: ignore[union-attr]
     done = floor("--now")
-    assert done.returncode == 0 and "deleted:" in done.stdout
+    assert done.returncode == 0 and "purged:" in done.stdout
     assert not Store(conn, event).question(meeting.qids[1]).author_name  # type: ignore[union-attr]
 
 

@@ -156,9 +156,11 @@ def purge(dry_run: bool, force: bool, if_due: bool, rewrite_files: bool) -> None
         report = retention.purge(dry_run=dry_run, rewrite_files=rewrite_files,
                                  say=lambda line: click.echo(f"disk: {line}"))
     except RewriteFailed as exc:
+        again = "floor purge --now" if embedded_data_dir(conn) else \
+            "floor purge --now --rewrite-redis-files"
         raise click.ClickException(f"personal data is deleted from Redis, but NOT yet from its "
-                                   f"files: {exc}. Run `floor purge --now` again.") from exc
-    verb = "would delete" if dry_run else "deleted"
+                                   f"files: {exc}. Run `{again}` again.") from exc
+    verb = "would purge" if dry_run else "purged"
     for line in report.lines():
         click.echo(f"{verb}: {line}")
     if dry_run:
