@@ -5,6 +5,7 @@ follower process killed with SIGKILL shows dead there within its heartbeat's TTL
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from aggregator.normalise import normalise
 from aggregator.question import Post
 from aggregator.settings import EventSettings, Settings, TriageSettings
 from aggregator.store import Store
+from tests.conftest import MODERATOR
 from tests.waiting import wait_until
 from web.console import assess_follower, follower_report
 
@@ -258,3 +260,39 @@ def test_a_disabled_follower_raises_no_alarm_on_the_console(
     settings.triage.enabled = False  # the app's own settings
     rows = socket_client.emit("health", {}, namespace=NS, callback=True)["followers"]
     assert [(r["name"], r["verdict"]) for r in rows] == [("ledger", "ok"), ("triage", "off")]
+
+
+@pytest.mark.browser
+def test_the_console_shows_followers_and_sounds_the_alarm_for_a_dead_one(
+        browser: Any, app: Flask, live_server: str, conn: redis.Redis, event: str) -> None:
+    """In Chromium: each follower has its block beside the sources; one that goes down turns the
+    alarm on, named; with a source down too, the alarm names both."""
+    from playwright.sync_api import expect
+
+    app.config["FLOOR_CONSOLE_TICK"] = 0.05
+    health = Health(conn, event)
+    health.follower_beat("ledger", 60, state="following", entries=12, lag=0)
+    health.follower_beat("triage", 60, state="following", entries=5, lag=3)
+    context = browser.new_context(viewport={"width": 1500, "height": 950})
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server}/login")
+        page.fill("#username", MODERATOR[0])
+        page.fill("#password", MODERATOR[1])
+        page.click("button[type=submit]")
+        page.wait_for_selector('#conn[data-state="live"]', timeout=10_000)
+        triage = page.locator('#health section.follower[aria-label="Triage worker"]')
+        expect(triage).to_have_class(re.compile(r"\bverdict-ok\b"), timeout=10_000)
+        expect(triage.locator(".summary")).to_have_text("following the log")
+        expect(triage).to_contain_text("3 entries")  # behind
+        expect(page.locator("#health-alarm")).to_be_hidden()
+        health.follower_gone("triage")
+        expect(triage).to_have_class(re.compile(r"\bverdict-failing\b"), timeout=10_000)
+        expect(page.locator("#health-alarm")).to_have_text("⚠ Triage worker is failing")
+        health.record("x", state="offline")
+        expect(page.locator("#health-alarm")).to_have_text("⚠ 2 failing: X, Triage worker",
+                                                           timeout=10_000)
+        expect(page.locator('#health section.follower[aria-label="Ledger writer"]')) \
+            .to_have_class(re.compile(r"\bverdict-ok\b"))
+    finally:
+        context.close()
