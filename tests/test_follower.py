@@ -166,11 +166,12 @@ def test_follower_verdicts(record: dict[str, Any], enabled: bool, verdict: str,
 def test_follower_rows_name_each_and_a_disabled_one_raises_no_alarm() -> None:
     rows = follower_report({
         "ledger": {"state": "following", "alive": True, "entries": 40, "lag": 2,
-                   "beat": "2026-11-25T12:00:00.000Z"},
+                   "beat": "2026-11-25T12:00:00.000Z"},  # not shown: a push at every beat
         "triage": {"state": "offline", "alive": False, "entries": 7},
     }, ("ledger",))
     assert [(r["label"], r["verdict"], r["entries"], r["lag"]) for r in rows] == [
         ("Ledger writer", "ok", 40, 2), ("Triage worker", "off", 7, None)]
+    assert "beat" not in rows[0]
 
 
 def test_floor_run_starts_the_followers_the_settings_expect() -> None:

@@ -212,7 +212,8 @@ def assess_follower(record: dict[str, Any], enabled: bool) -> tuple[str, str]:
 def follower_report(records: dict[str, dict[str, Any]],
                     expected: tuple[str, ...]) -> list[dict[str, Any]]:
     """The panel's rows for the log's followers that have reported, ``expected`` (the settings
-    run them) or not."""
+    run them) or not. The heartbeat's time is left out: it changes every few seconds, and a
+    push goes out only when a row changes."""
     rows = []
     for name, record in sorted(records.items()):
         verdict, summary = assess_follower(record, name in expected)
@@ -220,7 +221,7 @@ def follower_report(records: dict[str, dict[str, Any]],
         rows.append({
             "name": name, "label": FOLLOWER_LABELS.get(name, name), "verdict": verdict,
             "state": record.get("state") or "starting", "summary": summary,
-            "beat": record.get("beat") or "", "started_at": record.get("started_at") or "",
+            "started_at": record.get("started_at") or "",
             "entries": record.get("entries") or 0, "lag": lag if isinstance(lag, int) else None,
             "last_error": record.get("last_error") or "",
         })

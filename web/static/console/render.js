@@ -704,9 +704,8 @@ export class HealthPanel {
     for (const f of followers) {
       const block = heading(f, "source follower");
       const facts = document.createElement("dl");
-      fact(facts, "Heartbeat", this.ago(f.beat), "ago").dataset.at = f.beat;
       fact(facts, "Entries", `${f.entries} since ${f.started_at ? when(f.started_at) : "it started"}`);
-      if (f.lag !== null && f.verdict !== "off") fact(facts, "Behind", `${f.lag} entries`);
+      if (typeof f.lag === "number" && f.verdict !== "off") fact(facts, "Behind", `${f.lag} entries`);
       if (f.last_error && !f.summary.includes(f.last_error)) fact(facts, "Last error", f.last_error);
       block.append(facts);
       blocks.push(block);
