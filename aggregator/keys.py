@@ -161,6 +161,20 @@ class Keys:
         return self.prefix + "alive:" + source
 
     @property
+    def followers(self) -> str:
+        """Set of the names of the log's followers (``triage``, ``ledger``) that have ever
+        reported: the console's health panel shows each beside the sources."""
+        return self.prefix + "followers"
+
+    def follower(self, name: str) -> str:
+        """Hash: a follower's health (state, when it started, entries handled, lag, error)."""
+        return self.prefix + "follower:" + name
+
+    def follower_heartbeat(self, name: str) -> str:
+        """String with a TTL, renewed by the follower's loop: absent, the follower is dead."""
+        return self.prefix + "follower-alive:" + name
+
+    @property
     def muted(self) -> str:
         """Set of muted authors (``Question.author_key``): ingest sets their new posts aside."""
         return self.prefix + "muted"

@@ -37,8 +37,7 @@ import json
 import logging
 import re
 import secrets
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -257,7 +256,11 @@ def _needed_salts(fields: dict[str, str]) -> Iterator[str]:
 
 
 class Ledger:
-    """Verbs around the event's ledger. Takes a connection made with ``decode_responses=True``."""
+    """Verbs around the event's ledger, and its writer: a follower of the log that reads by the
+    chain's own head (``aggregator/follower.py`` runs it; its docstring says why not by a
+    consumer group). Takes a connection made with ``decode_responses=True``."""
+
+    name = "ledger"
 
     def __init__(self, conn: redis.Redis, event: str) -> None:
         self.conn = conn
@@ -296,12 +299,18 @@ class Ledger:
         """How many log entries are not linked yet (an estimate: XLEN difference)."""
         return int(self.conn.xlen(self.keys.log)) - int(self.conn.xlen(self.keys.ledger))
 
-    def step(self, batch: int = BATCH) -> int:
-        """Link the next log entries (up to ``batch``); returns how many were linked."""
+    def setup(self, beat: Callable[[], None] = lambda: None) -> None:
+        """Nothing to prepare: the chain's head is the writer's cursor."""
+
+    def step(self, block_ms: int = 0, batch: int = BATCH) -> int:
+        """Link the next log entries (up to ``batch``); returns how many were linked. With none
+        to link, wait up to ``block_ms`` (0: not at all) for the log to grow, and return 0."""
         while True:
             head = self.head()
             entries = self.conn.xrange(self.keys.log, min="(" + head.last_id, count=batch)
             if not entries:
+                if block_ms:
+                    self.conn.xread({self.keys.log: head.last_id}, count=1, block=block_ms)
                 return 0
             try:
                 return self._link(head, entries)
@@ -311,7 +320,7 @@ class Ledger:
     def catch_up(self, batch: int = BATCH) -> int:
         """Link every log entry not linked yet; returns how many were linked."""
         total = 0
-        while linked := self.step(batch):
+        while linked := self.step(batch=batch):
             total += linked
         return total
 
@@ -356,17 +365,3 @@ class Ledger:
             if str(exc).startswith("STALE"):
                 raise StaleHead(str(exc)) from exc
             raise
-
-    def follow(self, stop: threading.Event, block_ms: int = 1_000) -> None:
-        """Link entries as the log grows, until ``stop`` is set (the ``floor ledger`` loop)."""
-        log.info("ledger: following the log of %s", self.keys.event)
-        while not stop.is_set():
-            try:
-                if self.step():
-                    continue
-                # Nothing to link: sleep until the log grows (or the block times out).
-                self.conn.xread({self.keys.log: self.head().last_id}, count=1, block=block_ms)
-            except redis.ConnectionError as exc:
-                log.warning("ledger: redis unavailable (%s); retrying", exc)
-                stop.wait(1.0)
-        log.info("ledger: stopped at %s", self.head())

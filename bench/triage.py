@@ -148,12 +148,13 @@ from aggregator.triage.worker import NICENESS
 os.nice(NICENESS)  # as floor triage does
 from aggregator.redis_server import connect
 from aggregator.settings import TriageSettings
+from aggregator.follower import follow
 from aggregator.triage.worker import TriageWorker
 worker = TriageWorker(connect(url=sys.argv[1]), sys.argv[2], TriageSettings(backend=sys.argv[3]))
 worker.setup()
 worker.assessor.abuse.check_many(["warm up"])
 print("ready", flush=True)
-worker.run(threading.Event(), block_ms=100)
+follow(worker, threading.Event(), block_ms=100)
 """
 
 

@@ -198,6 +198,7 @@ def poll(source: str, once: bool, force: bool, quiet: bool) -> None:
 @click.option("--once", is_flag=True, help="Triage what the log holds now, report and exit.")
 def triage(once: bool) -> None:
     """Run the triage worker: question scores, abuse, personal data, suggested repeats."""
+    from aggregator.follower import follow
     from aggregator.triage.worker import NICENESS, TriageWorker
 
     settings = _settings()
@@ -219,7 +220,7 @@ def triage(once: bool) -> None:
     os.nice(NICENESS)
     stop = threading.Event()
     _on_signals(stop.set)
-    worker.run(stop)
+    follow(worker, stop)
 
 
 def _floor(*args: str) -> list[str]:
@@ -257,12 +258,13 @@ def _summary(conn: redis.Redis, event: str) -> Callable[[], None]:
 
 
 def _run(settings: Settings, conn: redis.Redis, host: str, port: int, banner: str = "") -> int:
-    commands = {"web": _floor("web", "--host", host, "--port", str(port)),
-                "ledger": _floor("ledger")}
+    from aggregator.follower import expected
+
+    commands = {"web": _floor("web", "--host", host, "--port", str(port))}
+    for name in expected(settings):  # the log's followers: the ledger, triage if enabled
+        commands[name] = _floor(name)
     for name in settings.enabled_sources():
         commands[f"poll {name}"] = _floor("poll", name, "--quiet")
-    if settings.triage.enabled:
-        commands["triage"] = _floor("triage")
     if not settings.enabled_sources():
         log.warning("run: no source is enabled in the settings; only the web app runs")
     supervisor = Supervisor(commands)

@@ -21,6 +21,7 @@ def _base():  # type: ignore[no-untyped-def]
 def ledger() -> None:
     """Follow the log and chain every entry into the ledger (started by `floor run`); also
     purges personal data once a day when [retention] automatic is on and the day has come."""
+    from aggregator.follower import follow
     from aggregator.ledger import Ledger
     from aggregator.retention import AutoPurge
 
@@ -32,7 +33,7 @@ def ledger() -> None:
     auto = AutoPurge(conn, settings)
     watcher = threading.Thread(target=auto.run, args=(stop,), name="auto-purge", daemon=True)
     watcher.start()
-    Ledger(conn, settings.event.slug).follow(stop)
+    follow(Ledger(conn, settings.event.slug), stop)
     watcher.join(timeout=5)
 
 

@@ -84,6 +84,7 @@ class FloorCollector:
         from web.extensions import socketio
 
         yield from self._sources()
+        yield from self._followers()
         k = self.keys
         posts = GaugeMetricFamily("floor_questions", "Questions stored for the event",
                                   labels=["event"])
@@ -147,6 +148,21 @@ class FloorCollector:
         yield from families.values()
         yield since
         yield alive
+
+
+    def _followers(self) -> Iterator[Metric]:
+        from aggregator.health import Health
+
+        alive = GaugeMetricFamily("floor_follower_alive", "1 if the log follower's heartbeat "
+                                  "is fresh (triage worker, ledger writer)", labels=["follower"])
+        lag = GaugeMetricFamily("floor_follower_lag", "Log entries the follower has not "
+                                "handled yet, as it last reported", labels=["follower"])
+        for name, record in Health(self.conn, self.event).followers().items():
+            alive.add_metric([name], 1.0 if record.get("alive") else 0.0)
+            if isinstance(record.get("lag"), int):
+                lag.add_metric([name], float(record["lag"]))
+        yield alive
+        yield lag
 
 
 def registry_for(conn: redis.Redis, event: str) -> CollectorRegistry:

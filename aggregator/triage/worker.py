@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +62,10 @@ def duplicate_index(settings: TriageSettings) -> DuplicateIndex:
 
 
 class TriageWorker:
+    """The triage follower of the log (``aggregator/follower.py`` runs it)."""
+
+    name = "triage"
+
     def __init__(self, conn: redis.Redis, event: str, settings: TriageSettings | None = None,
                  *, use_model: bool = True) -> None:
         self.conn = conn
@@ -75,9 +79,13 @@ class TriageWorker:
 
     # -- start -------------------------------------------------------------------------------
 
-    def setup(self) -> None:
+    def setup(self, beat: Callable[[], None] = lambda: None) -> None:
         """Create the consumer group (from the log's start: posts stored before the worker
-        first ran are triaged too) and rebuild the duplicate index from the projections."""
+        first ran are triaged too) and rebuild the duplicate index from the projections,
+        calling ``beat`` as it goes (the semantic backend's index takes a while to fill).
+        Once done, done: a bench sets up before its clock starts, then follows."""
+        if self.ready:
+            return
         try:
             self.conn.xgroup_create(self.keys.log, GROUP, id="0", mkstream=True)
         except redis.ResponseError as exc:
@@ -96,8 +104,10 @@ class TriageWorker:
                         repeats.append(q)  # after the questions they repeat
                     else:
                         self._follow(q)
+                beat()
         for q in repeats:
             self._follow(q)
+            beat()
         self.ready = True
 
     def _follow(self, q: dict[str, Any], text_changed: bool = False) -> None:
@@ -123,16 +133,6 @@ class TriageWorker:
         self.index.add(qid, str(q.get("text", "")), root)
 
     # -- the loop ----------------------------------------------------------------------------
-
-    def run(self, stop: threading.Event, block_ms: int = 1000) -> None:
-        self.setup()
-        log.info("triage: following the log of %s", self.keys.event)
-        while not stop.is_set():
-            try:
-                self.step(block_ms)
-            except redis.ConnectionError as exc:
-                log.warning("triage: Redis unavailable (%s); retrying", exc)
-                stop.wait(1.0)
 
     def step(self, block_ms: int = 0) -> int:
         """Handle this worker's pending entries if any (a crash left them), else wait up to
