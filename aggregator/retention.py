@@ -46,14 +46,41 @@ CHUNK = 1_000
 CHECK_EVERY = 24 * 3600.0
 
 # Copies the log entries written since the rewrite began, then puts the rewritten log in place.
+# A RENAME would drop the log's consumer groups (the triage worker's): each is made again on the
+# new log, from just before its oldest entry delivered but not acknowledged, so what was pending
+# is delivered again (the worker passes over what it has already assessed) and nothing is missed.
 _SWAP = """
 local log, fresh, after = KEYS[1], KEYS[2], ARGV[1]
 local rest = redis.call('XRANGE', log, '(' .. after, '+')
 for _, entry in ipairs(rest) do
   redis.call('XADD', fresh, entry[1], unpack(entry[2]))
 end
-if redis.call('EXISTS', fresh) == 1 then
-  redis.call('RENAME', fresh, log)
+if redis.call('EXISTS', fresh) == 0 then
+  return #rest
+end
+local groups = {}
+if redis.call('EXISTS', log) == 1 then
+  for _, info in ipairs(redis.call('XINFO', 'GROUPS', log)) do
+    local group = {}
+    for i = 1, #info, 2 do group[info[i]] = info[i + 1] end
+    local from = group['last-delivered-id']
+    if tonumber(group['pending']) > 0 then
+      local oldest = redis.call('XPENDING', log, group['name'], '-', '+', 1)[1][1]
+      local ms, seq = string.match(oldest, '^(%d+)-(%d+)$')
+      if seq ~= '0' then
+        from = ms .. '-' .. string.format('%.0f', tonumber(seq) - 1)
+      elseif ms ~= '0' then
+        from = string.format('%.0f', tonumber(ms) - 1) .. '-18446744073709551615'
+      else
+        from = '0'
+      end
+    end
+    groups[#groups + 1] = {group['name'], from}
+  end
+end
+redis.call('RENAME', fresh, log)
+for _, group in ipairs(groups) do
+  redis.call('XGROUP', 'CREATE', log, group[1], group[2])
 end
 return #rest
 """

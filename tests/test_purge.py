@@ -166,6 +166,21 @@ def test_post_ids_are_never_published_and_keep_their_public_ids_across_a_purge(
         verify(tmp_path / "after")
 
 
+def test_the_triage_group_outlives_the_purge_and_gets_its_pending_entries_again(
+        conn: redis.Redis, event: str, settings: Settings, meeting: Meeting) -> None:
+    """The purge swaps a rewritten log in; the triage worker's consumer group must still be
+    there after, and what it had been given but not acknowledged must come to it again."""
+    log = Keys(event).log
+    conn.xgroup_create(log, "triage", id="0")
+    delivered = conn.xreadgroup("triage", "w", {log: ">"}, count=5)[0][1]
+    conn.xack(log, "triage", *[entry_id for entry_id, _ in delivered[:2]])
+
+    Retention(conn, settings).purge()
+
+    again = conn.xreadgroup("triage", "w", {log: ">"}, count=3)[0][1]
+    assert [entry_id for entry_id, _ in again] == [entry_id for entry_id, _ in delivered[2:]]
+
+
 def test_a_dry_run_changes_nothing(conn: redis.Redis, event: str, settings: Settings,
                                    meeting: Meeting) -> None:
     before = dump(conn, event)
