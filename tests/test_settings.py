@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
+from aggregator.platforms import OPTIONS
 from aggregator.settings import ConfigError, Settings, load
 from aggregator.sources import registry, source_class
-from aggregator.sources.options import OPTIONS
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "event.example.toml"
 

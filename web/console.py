@@ -37,6 +37,7 @@ from aggregator.filters import FilterError
 from aggregator.filters import parse as parse_filters
 from aggregator.moderation import Refused
 from aggregator.notes import NOTE_MAX
+from aggregator.platforms import SOURCE_LABELS
 from aggregator.question import PLATFORMS, STATE_WORDS
 from aggregator.store import LogEntry
 from web import Floor, floor
@@ -68,8 +69,6 @@ SWEEP_SECONDS = 0.5
 # A source that has not polled for this many of its intervals is failing.
 STALE_INTERVALS = 3
 DEFAULT_INTERVAL = 15.0
-SOURCE_LABELS = {"x": "X", "facebook": "Facebook", "instagram": "Instagram",
-                 "youtube": "YouTube", "rehearsal": "Rehearsal feed", "web": "Web form"}
 
 
 @bp.get("/")

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from aggregator.platforms import Platform
 from aggregator.question import Post
-from aggregator.sources.options import SourceSettings
+from aggregator.source_settings import SourceSettings
 
 if TYPE_CHECKING:  # the settings module imports this package: no cycle at run time
     from aggregator.settings import EventSettings
@@ -99,6 +100,9 @@ _REGISTRY: dict[str, type[Source]] = {}
 
 
 class Source(ABC):
+    # The source's row in the catalogue (aggregator/platforms.py), which gives its name and its
+    # settings model. A source made outside the catalogue (a test's) declares a name instead.
+    platform: ClassVar[Platform | None] = None
     name: ClassVar[str] = ""
     settings_model: ClassVar[type[SourceSettings]] = SourceSettings
     # A source of invented posts (the rehearsal feed) is polled only when enabled, or forced:
@@ -109,6 +113,9 @@ class Source(ABC):
         super().__init_subclass__(**kwargs)
         if getattr(cls, "__abstractmethods__", None):
             return
+        if cls.platform is not None:
+            cls.name = cls.platform.name
+            cls.settings_model = cls.platform.settings or SourceSettings
         if not cls.name:
             raise TypeError(f"{cls.__qualname__} must declare a source name")
         _REGISTRY[cls.name] = cls
