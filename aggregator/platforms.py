@@ -41,7 +41,12 @@ class Platform:
 
     def question_id(self, native_id: str) -> str:
         """The id of the question a post of this platform becomes."""
-        return f"{self.code}:{native_id}"
+        return question_id(self.code, native_id)
+
+
+def question_id(code: str, native_id: str) -> str:
+    """A question's id: its platform's code, then the post's id on that platform."""
+    return f"{code}:{native_id}"
 
 
 X = Platform(name="x", code="x", label="X", settings=XSettings)
