@@ -7,14 +7,8 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from aggregator.payloads import QuestionPayload
-
-PLATFORMS = {
-    "x": "X",
-    "fb": "Facebook",
-    "ig": "Instagram",
-    "yt": "YouTube",
-    "web": "Web form",
-}
+from aggregator.platforms import PLATFORMS as PLATFORMS  # code -> label, from the catalogue
+from aggregator.platforms import question_id
 
 # A question's life (see design.md), in the moderators' words. "grouped" is a duplicate folded
 # under another question; "held" is set aside for later, neither queued nor rejected.
@@ -40,7 +34,7 @@ class Post:
 
     @property
     def qid(self) -> str:
-        return f"{self.platform}:{self.native_id}"
+        return question_id(self.platform, self.native_id)
 
 
 @dataclass

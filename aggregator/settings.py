@@ -23,7 +23,8 @@ from pydantic import (
     model_validator,
 )
 
-from aggregator.sources.options import OPTIONS, SourceSettings
+from aggregator.platforms import OPTIONS
+from aggregator.source_settings import SourceSettings
 
 __all__ = ["ConfigError", "EventSettings", "Settings", "SourceSettings", "TriageSettings", "load"]
 

@@ -12,8 +12,7 @@ import pytest
 from pydantic import BaseModel
 
 from aggregator.settings import ConfigError, Settings, load
-from aggregator.sources import registry, source_class
-from aggregator.sources.options import OPTIONS
+from aggregator.sources import registry
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "event.example.toml"
 
@@ -107,10 +106,3 @@ def test_validating_a_config_imports_no_platform_library() -> None:
                             timeout=60, check=True)
     assert result.stdout.strip() == "[]"
 
-
-def test_every_source_takes_its_settings_model_from_the_options() -> None:
-    sources = {name: s for name, s in registry().items() if s.__module__.startswith("aggregator.")}
-    assert set(sources) == set(OPTIONS)
-    for name, source in sources.items():
-        assert source.settings_model is OPTIONS[name]
-        assert source_class(name) is source

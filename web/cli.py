@@ -158,7 +158,8 @@ def web(host: str, port: int, threads: int) -> None:
 @click.option("--quiet", is_flag=True,
               help="Log each poll only with -v; problems always (as `floor run` runs pollers).")
 def poll(source: str, once: bool, force: bool, quiet: bool) -> None:
-    """Run the poller of SOURCE (x, facebook, instagram, youtube, rehearsal)."""
+    """Run the poller of SOURCE, as the config names it: [sources.SOURCE] (an unknown name gets
+    the list of known ones)."""
     from aggregator.poller import Poller
     from aggregator.sources import SourceError, registry, source_class
     from aggregator.store import Store

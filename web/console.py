@@ -40,6 +40,7 @@ from aggregator.follower import LABELS as FOLLOWER_LABELS
 from aggregator.follower import expected as expected_followers
 from aggregator.moderation import Refused
 from aggregator.notes import NOTE_MAX
+from aggregator.platforms import SOURCE_LABELS
 from aggregator.question import PLATFORMS, STATE_WORDS
 from aggregator.store import LogEntry
 from web import REQUEST_LIMIT, Floor, floor
@@ -72,8 +73,6 @@ SWEEP_SECONDS = 0.5
 # A source that has not polled for this many of its intervals is failing.
 STALE_INTERVALS = 3
 DEFAULT_INTERVAL = 15.0
-SOURCE_LABELS = {"x": "X", "facebook": "Facebook", "instagram": "Instagram",
-                 "youtube": "YouTube", "rehearsal": "Rehearsal feed", "web": "Web form"}
 
 
 @bp.get("/")

@@ -2,8 +2,10 @@
 
 A source reads raw items since a checkpoint (``fetch``) and turns one raw item into a Post
 (``parse``). The poller does the rest: normalising, dead letters, storing, checkpoints, health.
-Every module in this package is imported by ``registry()``, and every Source subclass with a
-``name`` is registered under it; a concrete source without a name fails at import.
+Every module in this package is imported by ``registry()``, and every Source subclass is
+registered under its name, which comes with its ``platform``: its row in the catalogue
+(``aggregator/platforms.py``), with its settings model. A concrete source with neither a row nor
+a name fails at import.
 """
 
 from __future__ import annotations
@@ -13,15 +15,14 @@ import logging
 import pkgutil
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from aggregator.platforms import Platform
 from aggregator.question import Post
-from aggregator.sources.options import SourceSettings
-
-if TYPE_CHECKING:  # the settings module imports this package: no cycle at run time
-    from aggregator.settings import EventSettings
+from aggregator.settings import EventSettings
+from aggregator.source_settings import SourceSettings
 
 
 class SourceError(Exception):
@@ -99,6 +100,9 @@ _REGISTRY: dict[str, type[Source]] = {}
 
 
 class Source(ABC):
+    # The source's row in the catalogue (aggregator/platforms.py), which gives its name and its
+    # settings model. A source made outside the catalogue (a test's) declares a name instead.
+    platform: ClassVar[Platform | None] = None
     name: ClassVar[str] = ""
     settings_model: ClassVar[type[SourceSettings]] = SourceSettings
     # A source of invented posts (the rehearsal feed) is polled only when enabled, or forced:
@@ -109,8 +113,12 @@ class Source(ABC):
         super().__init_subclass__(**kwargs)
         if getattr(cls, "__abstractmethods__", None):
             return
+        if cls.platform is not None:
+            cls.name = cls.platform.name
+            cls.settings_model = cls.platform.settings or SourceSettings
         if not cls.name:
-            raise TypeError(f"{cls.__qualname__} must declare a source name")
+            raise TypeError(f"{cls.__qualname__} must declare a source name (platform = its row "
+                            "in aggregator/platforms.py)")
         _REGISTRY[cls.name] = cls
 
     def __init__(self, settings: SourceSettings, event: EventSettings) -> None:

@@ -35,11 +35,12 @@ from aggregator.normalise import (
     required_text,
     tag_matcher,
 )
+from aggregator.platforms import FACEBOOK
 from aggregator.question import Post
 from aggregator.settings import EventSettings
+from aggregator.source_settings import FacebookSettings, SourceSettings
 from aggregator.sources import Batch, Checkpoint, Source, SourceError, SourceStopped
 from aggregator.sources.graph import GraphClient, ObjectUnreadable, Wording
-from aggregator.sources.options import FacebookSettings, SourceSettings
 
 log = logging.getLogger("floor.sources.facebook")
 
@@ -85,8 +86,7 @@ class FacebookCheckpoint(Checkpoint):
 
 
 class FacebookSource(Source):
-    name = "facebook"
-    settings_model = FacebookSettings
+    platform = FACEBOOK
 
     def __init__(self, settings: SourceSettings, event: EventSettings, *,
                  clock: Any = time.time) -> None:
@@ -211,7 +211,7 @@ class FacebookSource(Source):
                                                  self.matcher.search(fold(message))):
             return None
         flags = ["reply"] if isinstance(comment.get("parent"), dict) or _replies(url) else []
-        return Post(platform="fb", native_id=cid, text=message, author_name=name,
+        return Post(platform=FACEBOOK.code, native_id=cid, text=message, author_name=name,
                     url=url or f"https://www.facebook.com/{cid}", posted_at=posted_at,
                     raw=item, flags=flags)
 

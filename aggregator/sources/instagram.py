@@ -34,8 +34,10 @@ from aggregator.normalise import (
     required_text,
     tag_matcher,
 )
+from aggregator.platforms import INSTAGRAM
 from aggregator.question import Post
 from aggregator.settings import EventSettings
+from aggregator.source_settings import SHORTCODE_IN_URL, InstagramSettings, SourceSettings
 from aggregator.sources import Batch, Checkpoint, RateLimited, Source, SourceError
 from aggregator.sources.instagram_graph import GraphBackend
 from aggregator.sources.instagram_loader import (
@@ -44,7 +46,6 @@ from aggregator.sources.instagram_loader import (
     PollerRateController,
     login,
 )
-from aggregator.sources.options import SHORTCODE_IN_URL, InstagramSettings, SourceSettings
 
 # ``floor instagram-login`` and the tests import the login from here.
 __all__ = ["InstagramSettings", "InstagramSource", "LoginFailed", "PollerRateController", "login"]
@@ -65,8 +66,7 @@ class InstagramCheckpoint(Checkpoint):
 
 
 class InstagramSource(Source):
-    name = "instagram"
-    settings_model = InstagramSettings
+    platform = INSTAGRAM
 
     def __init__(self, settings: SourceSettings, event: EventSettings, *,
                  clock: Callable[[], float] = time.time,
@@ -109,7 +109,7 @@ class InstagramSource(Source):
         if gone:
             log.info("poller instagram: %d comment(s) deleted on Instagram", len(gone))
         return Batch(items, state.dump(),
-                     retracted=[f"ig:{cid}" for cid in gone],
+                     retracted=[INSTAGRAM.question_id(cid) for cid in gone],
                      health=health)
 
     @staticmethod
@@ -217,7 +217,7 @@ def _loader_post(item: dict[str, Any]) -> Post:
     owner = node.get("owner") if isinstance(node.get("owner"), dict) else {}
     handle = optional_text(owner, "username", "owner.username") or ""
     name = optional_text(owner, "full_name", "owner.full_name") or handle
-    return Post(platform="ig", native_id=shortcode, text=caption or "", author_name=name,
+    return Post(platform=INSTAGRAM.code, native_id=shortcode, text=caption or "", author_name=name,
                 author_handle=handle, url=POST_URL.format(shortcode=shortcode),
                 posted_at=_iso(taken), raw=item)
 
@@ -229,7 +229,7 @@ def _loader_comment(item: dict[str, Any]) -> Post:
     owner = _field(item, "owner", dict, required=False) or {}
     handle = optional_text(owner, "username", "owner.username") or ""
     name = optional_text(owner, "full_name", "owner.full_name") or handle
-    return Post(platform="ig", native_id=comment_id, text=required_text(item, "text"),
+    return Post(platform=INSTAGRAM.code, native_id=comment_id, text=required_text(item, "text"),
                 author_name=name, author_handle=handle,
                 url=POST_URL.format(shortcode=shortcode) + f"c/{comment_id}/",
                 posted_at=_iso(created), raw=item)
@@ -250,9 +250,9 @@ def _graph_media(item: dict[str, Any]) -> Post:
     else:  # Meta leaves it out at times: the time we first saw the post, said so
         posted_at = _iso(_field(item, "first_seen", (int, float)))
         flags.append("time_first_seen")
-    return Post(platform="ig", native_id=found.group(1) if found else media_id, text=caption,
-                author_name=handle, author_handle=handle, url=permalink, posted_at=posted_at,
-                raw=item, flags=flags)
+    return Post(platform=INSTAGRAM.code, native_id=found.group(1) if found else media_id,
+                text=caption, author_name=handle, author_handle=handle, url=permalink,
+                posted_at=posted_at, raw=item, flags=flags)
 
 
 def _graph_comment(item: dict[str, Any]) -> Post:
@@ -264,7 +264,7 @@ def _graph_comment(item: dict[str, Any]) -> Post:
     permalink = item.get("permalink") if isinstance(item.get("permalink"), str) else ""
     url = f"{permalink.rstrip('/')}/c/{comment_id}/" if permalink else ""
     reply = bool(item.get("reply_to")) or comment.get("parent_id") is not None
-    return Post(platform="ig", native_id=comment_id,
+    return Post(platform=INSTAGRAM.code, native_id=comment_id,
                 text=required_text(comment, "text", "comment.text"), author_name=handle,
                 author_handle=handle, url=url,
                 posted_at=_graph_time(required_text(comment, "timestamp", "comment.timestamp")),

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any, cast
 
 from aggregator.normalise import InvalidPost
+from aggregator.platforms import REHEARSAL
 from aggregator.question import Post, utc_now
 from aggregator.settings import EventSettings
+from aggregator.source_settings import RehearsalSettings, SourceSettings
 from aggregator.sources import Batch, Source
-from aggregator.sources.options import RehearsalSettings, SourceSettings
 
 BUNDLED = Path(__file__).with_name("rehearsal.jsonl")
 # Lines released per poll at most; at speed 0 the whole file goes in batches of this size.
@@ -25,8 +26,7 @@ BATCH = 200
 
 
 class RehearsalSource(Source):
-    name = "rehearsal"
-    settings_model = RehearsalSettings
+    platform = REHEARSAL
     invented = True
 
     def __init__(self, settings: SourceSettings, event: EventSettings, *, clock: Any = time.time):

@@ -37,8 +37,10 @@ import tweepy
 from pydantic import Field, PrivateAttr, ValidationError
 
 from aggregator.normalise import InvalidPost, fold, iso_time, required_text, tag_matcher
+from aggregator.platforms import X
 from aggregator.question import Post
 from aggregator.settings import EventSettings
+from aggregator.source_settings import SourceSettings, XSettings
 from aggregator.sources import (
     Batch,
     Checkpoint,
@@ -47,7 +49,6 @@ from aggregator.sources import (
     SourceError,
     SourceStopped,
 )
-from aggregator.sources.options import SourceSettings, XSettings
 
 log = logging.getLogger("floor.sources.x")
 
@@ -123,8 +124,7 @@ class XCheckpoint(Checkpoint):
 
 
 class XSource(Source):
-    name = "x"
-    settings_model = XSettings
+    platform = X
 
     def __init__(self, settings: SourceSettings, event: EventSettings, *,
                  clock: Any = time.time) -> None:
@@ -360,7 +360,7 @@ class XSource(Source):
             flags.append("reply")
         url = (f"https://x.com/{handle}/status/{tweet_id}" if handle
                else f"https://x.com/i/web/status/{tweet_id}")
-        return Post(platform="x", native_id=tweet_id, text=text, author_name=name,
+        return Post(platform=X.code, native_id=tweet_id, text=text, author_name=name,
                     author_handle=handle, url=url, posted_at=posted_at, raw=item, flags=flags)
 
     def check(self) -> str:

@@ -54,8 +54,11 @@ from aggregator.normalise import (
     required_text,
     tag_matcher,
 )
+from aggregator.platforms import YOUTUBE
 from aggregator.question import Post
 from aggregator.settings import EventSettings
+from aggregator.source_settings import QUOTA_RESERVE, SourceSettings, YouTubeSettings
+from aggregator.source_settings import YOUTUBE_POLL as DEFAULT_POLL
 from aggregator.sources import (
     Ban,
     Batch,
@@ -65,8 +68,6 @@ from aggregator.sources import (
     SourceError,
     SourceStopped,
 )
-from aggregator.sources.options import QUOTA_RESERVE, SourceSettings, YouTubeSettings
-from aggregator.sources.options import YOUTUBE_POLL as DEFAULT_POLL
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +150,7 @@ def _reasons(exc: HttpError) -> set[str]:
 
 
 class YouTubeSource(Source):
-    name = "youtube"
-    settings_model = YouTubeSettings
+    platform = YOUTUBE
 
     def __init__(self, settings: SourceSettings, event: EventSettings, *,
                  clock: Callable[[], float] = time.time, http: Any = None) -> None:
@@ -352,12 +352,12 @@ class YouTubeSource(Source):
                 user = details.get("bannedUserDetails") if isinstance(details, dict) else None
                 handle = _handle(user) if isinstance(user, dict) else None
                 if handle:
-                    bans.append(Ban("yt", handle, retract=self.options.on_ban == "retract"))
+                    bans.append(Ban(YOUTUBE.code, handle, retract=self.options.on_ban == "retract"))
             elif kind == "chatEndedEvent":
                 when = snippet.get("publishedAt")
                 ended = when if isinstance(when, str) and when else "time not given"
             if isinstance(target, str) and target:
-                gone.append(f"yt:{target}")
+                gone.append(YOUTUBE.question_id(target))
         return gone, bans, ended
 
     def describe(self, item: Any) -> str:
@@ -399,7 +399,7 @@ class YouTubeSource(Source):
         handle = _handle(author) or snippet.get("authorChannelId")
         handle = None if handle is None else expect_text(handle, "authorDetails")
         published = optional_text(snippet, "publishedAt", "snippet.publishedAt")
-        return Post(platform="yt", native_id=message_id, text=text, author_name=name or "",
+        return Post(platform=YOUTUBE.code, native_id=message_id, text=text, author_name=name or "",
                     author_handle=handle or "",
                     url=WATCH_URL.format(video_id=self.options.video_id),
                     posted_at=published or "", raw=item, flags=flags)

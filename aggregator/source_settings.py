@@ -1,8 +1,8 @@
 """Each source's settings (``[sources.NAME]``), kept apart from the sources themselves.
 
 Validating a config imports this module only: pydantic, no platform SDK (tweepy, facebook-sdk,
-google-api-python-client and instaloader load only with the source that needs them). The names
-in ``OPTIONS`` are the sources a config may name; each source module takes its model from here.
+google-api-python-client and instaloader load only with the source that needs them). Which
+model belongs to which source is said once, in the catalogue (``aggregator/platforms.py``).
 """
 
 from __future__ import annotations
@@ -187,12 +187,3 @@ class RehearsalSettings(SourceSettings):
     speed: float = Field(default=1.0, ge=0)
     interval: float = Field(default=0.5, gt=0)
 
-
-# Every source a config may name, with its settings model.
-OPTIONS: dict[str, type[SourceSettings]] = {
-    "x": XSettings,
-    "facebook": FacebookSettings,
-    "instagram": InstagramSettings,
-    "youtube": YouTubeSettings,
-    "rehearsal": RehearsalSettings,
-}
