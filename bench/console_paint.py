@@ -52,14 +52,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from werkzeug.serving import make_server  # noqa: E402
 
-from aggregator.keys import Keys  # noqa: E402
-from aggregator.normalise import normalise  # noqa: E402
-from aggregator.platforms import PLATFORMS  # noqa: E402
-from aggregator.question import Post, Question, utc_now  # noqa: E402
-from aggregator.redis_server import connect  # noqa: E402
-from aggregator.settings import EventSettings, Settings  # noqa: E402
-from aggregator.sources.rehearsal import BUNDLED  # noqa: E402
-from aggregator.store import Store  # noqa: E402
+from aggregator.base.keys import Keys  # noqa: E402
+from aggregator.base.platforms import PLATFORMS  # noqa: E402
+from aggregator.base.redis_server import connect  # noqa: E402
+from aggregator.base.settings import EventSettings, Settings  # noqa: E402
+from aggregator.core.normalise import normalise  # noqa: E402
+from aggregator.core.question import Post, Question, utc_now  # noqa: E402
+from aggregator.core.store import Store  # noqa: E402
+from aggregator.ingest.sources.rehearsal import BUNDLED  # noqa: E402
 
 CHROMIUM = os.environ.get("FLOOR_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

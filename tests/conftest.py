@@ -22,10 +22,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-from aggregator.keys import Keys
-from aggregator.redis_server import client_from_url, connect, url_of
-from aggregator.settings import EventSettings, Settings
-from aggregator.store import Store
+from aggregator.base.keys import Keys
+from aggregator.base.redis_server import client_from_url, connect, url_of
+from aggregator.base.settings import EventSettings, Settings
+from aggregator.core.store import Store
 from web import create_app
 from web.accounts import Accounts
 from web.extensions import NoDelayRequestHandler, limiter, socketio

@@ -1,4 +1,4 @@
-"""The one loop of the log's followers (aggregator/follower.py): it waits out Redis errors,
+"""The one loop of the log's followers (aggregator/followers/loop.py): it waits out Redis errors,
 stops cleanly with a last line, and keeps a heartbeat that the console's health panel reads; a
 follower process killed with SIGKILL shows dead there within its heartbeat's TTL."""
 
@@ -19,14 +19,14 @@ from flask import Flask
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from aggregator import follower as follower_module
-from aggregator.follower import HEARTBEAT_TTL, follow
-from aggregator.health import Health
-from aggregator.keys import Keys
-from aggregator.normalise import normalise
-from aggregator.question import Post
-from aggregator.settings import EventSettings, Settings, TriageSettings
-from aggregator.store import Store
+from aggregator.base.keys import Keys
+from aggregator.base.settings import EventSettings, Settings, TriageSettings
+from aggregator.core.normalise import normalise
+from aggregator.core.question import Post
+from aggregator.core.store import Store
+from aggregator.followers import loop as follower_module
+from aggregator.followers.loop import HEARTBEAT_TTL, follow
+from aggregator.ingest.health import Health
 from tests.conftest import MODERATOR
 from tests.waiting import wait_until
 from web.console import assess_follower, follower_report

@@ -6,13 +6,13 @@ import pytest
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from aggregator.health import Health
-from aggregator.moderation import Moderation
-from aggregator.normalise import normalise
-from aggregator.poller import Poller
-from aggregator.question import Post
-from aggregator.sources import Batch, RateLimited, SourceError
-from aggregator.store import Store
+from aggregator.core.moderation import Moderation
+from aggregator.core.normalise import normalise
+from aggregator.core.question import Post
+from aggregator.core.store import Store
+from aggregator.ingest.health import Health
+from aggregator.ingest.poller import Poller
+from aggregator.ingest.sources import Batch, RateLimited, SourceError
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

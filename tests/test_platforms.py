@@ -1,4 +1,4 @@
-"""The platform catalogue (aggregator/platforms.py) is the one definition of a platform: every
+"""The platform catalogue (aggregator/base/platforms.py) is the one definition of a platform: every
 surface that names platforms knows exactly the catalogue's, none keeps a table of its own, and
 the settings read the catalogue without importing a source."""
 
@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from aggregator import filters
-from aggregator.ledger import PUBLIC_ID, QUESTION_ID, public_id
-from aggregator.normalise import normalise
-from aggregator.platforms import CATALOGUE, OPTIONS, PLATFORMS, WEB_FORM, Platform
-from aggregator.question import Post
-from aggregator.record.build import platform_name
-from aggregator.settings import ConfigError, load
-from aggregator.sources import registry, source_class
+from aggregator.base.platforms import CATALOGUE, OPTIONS, PLATFORMS, WEB_FORM, Platform
+from aggregator.base.settings import ConfigError, load
+from aggregator.core import filters
+from aggregator.core.normalise import normalise
+from aggregator.core.question import Post
+from aggregator.followers.ledger import PUBLIC_ID, QUESTION_ID, public_id
+from aggregator.followers.record.build import platform_name
+from aggregator.ingest.sources import registry, source_class
 from web.ask import SOURCE as FORM_SOURCE
 from web.console import health_report
 
@@ -143,11 +143,11 @@ def test_no_module_keeps_a_platform_table_of_its_own() -> None:
 
 
 def test_the_settings_import_no_source() -> None:
-    """aggregator.settings reads the catalogue, which holds only pydantic models: loading a
-    config imports nothing from aggregator/sources/ (so no cycle, and no platform SDK)."""
-    code = ("import sys\nfrom aggregator.settings import load\n"
+    """aggregator.base.settings reads the catalogue, which holds only pydantic models: loading a
+    config imports nothing from aggregator/ingest/sources/ (so no cycle, and no platform SDK)."""
+    code = ("import sys\nfrom aggregator.base.settings import load\n"
             f"load({str(ROOT / 'config' / 'event.example.toml')!r})\n"
-            "print(sorted(m for m in sys.modules if m.startswith('aggregator.sources')))\n")
+            "print(sorted(m for m in sys.modules if m.startswith('aggregator.ingest.sources')))\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60, check=True)
     assert result.stdout.strip() == "[]"

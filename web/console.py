@@ -30,19 +30,19 @@ from flask import (
 from flask.blueprints import BlueprintSetupState
 from flask_socketio import ConnectionRefusedError, emit, join_room
 
-from aggregator.actions import MANY_MAX
-from aggregator.actions import as_config as actions_config
-from aggregator.agenda import MAX_TITLE
-from aggregator.columns import PAGE, PageError
-from aggregator.filters import FilterError
-from aggregator.filters import parse as parse_filters
-from aggregator.follower import LABELS as FOLLOWER_LABELS
-from aggregator.follower import expected as expected_followers
-from aggregator.moderation import Refused
-from aggregator.notes import NOTE_MAX
-from aggregator.platforms import SOURCE_LABELS
-from aggregator.question import PLATFORMS, STATE_WORDS
-from aggregator.store import LogEntry
+from aggregator.base.platforms import SOURCE_LABELS
+from aggregator.core.actions import MANY_MAX
+from aggregator.core.actions import as_config as actions_config
+from aggregator.core.agenda import MAX_TITLE
+from aggregator.core.columns import PAGE, PageError
+from aggregator.core.filters import FilterError
+from aggregator.core.filters import parse as parse_filters
+from aggregator.core.moderation import Refused
+from aggregator.core.notes import NOTE_MAX
+from aggregator.core.question import PLATFORMS, STATE_WORDS
+from aggregator.core.store import LogEntry
+from aggregator.followers.loop import LABELS as FOLLOWER_LABELS
+from aggregator.followers.loop import expected as expected_followers
 from web import REQUEST_LIMIT, Floor, floor
 from web.auth import current_moderator, login_required, private_headers, session_of_moderator
 from web.extensions import socketio
@@ -483,8 +483,8 @@ def catch_up(moderator: str, data: Any) -> dict[str, Any]:
 @moderators_only(EVENTS["page"])
 def page(moderator: str, data: Any) -> dict[str, Any]:
     """The next part of one list, as the moderator scrolls or walks past what the console
-    holds: ``{list, after, limit}`` (see ``aggregator.columns.Columns.page``). With
-    ``filters`` (search and the toolbar's filters, ``aggregator.filters``), the next questions
+    holds: ``{list, after, limit}`` (see ``aggregator.core.columns.Columns.page``). With
+    ``filters`` (search and the toolbar's filters, ``aggregator.core.filters``), the next questions
     that pass them, the cursor the server scanned to and how far that is into the list
     (``Columns.search``)."""
     if not isinstance(data, dict) or not isinstance(data.get("list"), str):

@@ -28,7 +28,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from aggregator.keys import Keys
+from aggregator.base.keys import Keys
 
 bp = Blueprint("metrics", __name__)
 
@@ -119,7 +119,7 @@ class FloorCollector:
             return dict(self._actions)
 
     def _sources(self) -> Iterator[Metric]:
-        from aggregator.health import Health
+        from aggregator.ingest.health import Health
 
         records = Health(self.conn, self.event).all()
         families = {
@@ -151,7 +151,7 @@ class FloorCollector:
 
 
     def _followers(self) -> Iterator[Metric]:
-        from aggregator.health import Health
+        from aggregator.ingest.health import Health
 
         alive = GaugeMetricFamily("floor_follower_alive", "1 if the log follower's heartbeat "
                                   "is fresh (triage worker, ledger writer)", labels=["follower"])

@@ -7,7 +7,7 @@ import {
   ageText, askerRows, headText, lagText, platformRows, secondsSince, summaryLine,
 } from "../../web/static/console/fairness.js";
 
-// The platforms' names as the server sends them (the catalogue, aggregator/platforms.py).
+// The platforms' names as the server sends them (the catalogue, aggregator/base/platforms.py).
 const NAMES = JSON.parse(readFileSync(new URL("./fixtures/config.json", import.meta.url), "utf8")).platforms;
 const NOW = Date.parse("2026-05-14T10:30:00.000Z");
 const row = (platform, received, answered, waiting, oldest = null) => ({

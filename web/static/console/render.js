@@ -4,7 +4,7 @@
 // asks the server for its next page (`pager`) as a moderator scrolls or walks near the end of
 // what the console holds. Cards are kept by question id and only touched ones are refilled.
 // Post text is set with textContent, never as HTML.
-import { suggestItem, titleOf } from "./chair.js";
+import { suggestItem, titleOf } from "./chair_panel.js";
 import { applies, buckets, itemOf, keyMap, offered, preview, reselect, searchCountText, searchMoreText, stateWords } from "./state.js";
 import { scrollTo, spacers, wantsPage, windowOf } from "./window.js";
 
