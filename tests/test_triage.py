@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
+from aggregator.base import personal
 from aggregator.base.settings import TriageSettings
 from aggregator.core.moderation import Moderation
 from aggregator.core.normalise import normalise
 from aggregator.core.question import Post
 from aggregator.core.store import Store
-from aggregator.followers.triage import pairs, personal, questions
+from aggregator.followers.triage import pairs, questions
 from aggregator.followers.triage.abuse import AbuseCheck
 from aggregator.followers.triage.duplicates import DuplicateIndex, plain
 from aggregator.followers.triage.pairs import FEATURES

@@ -20,13 +20,13 @@ import redis
 from flask import Blueprint, abort, make_response, render_template, request
 from flask.blueprints import BlueprintSetupState
 
+from aggregator.base import personal
 from aggregator.base.settings import Settings
 from aggregator.core.actions import Refused
 from aggregator.core.agenda import Agenda
 from aggregator.core.notes import NOTE, NOTE_MAX, NOTE_SEEN, Notes
 from aggregator.core.question import PLATFORMS, utc_now
 from aggregator.core.store import Store
-from aggregator.followers.triage import personal
 from web import floor
 from web.console import moderators_only
 from web.extensions import socketio

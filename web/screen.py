@@ -30,12 +30,12 @@ from flask import Blueprint, abort, current_app, make_response, render_template,
 from flask.blueprints import BlueprintSetupState
 from flask_socketio import ConnectionRefusedError, emit, join_room
 
+from aggregator.base import personal
 from aggregator.base.settings import Settings
 from aggregator.core.normalise import fold
 from aggregator.core.payloads import Board, BoardItem, BoardQuestion
 from aggregator.core.question import PLATFORMS
 from aggregator.core.store import LogEntry, Store
-from aggregator.followers.triage import personal
 from web import floor
 from web.extensions import socketio
 from web.replies import refusing

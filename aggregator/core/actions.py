@@ -232,9 +232,7 @@ def _reject_like(step: Step, item: Item, params: dict[str, Any]) -> dict[str, st
 
 
 def _answer_note(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
-    from aggregator.followers.triage import (
-        personal,  # phonenumbers: not in every process that polls
-    )
+    from aggregator.base import personal  # phonenumbers: not in every process that polls
 
     text, _ = clean_text(str(params.get("note") or ""))
     # Masked as it is written: the ledger chains it in clear, so a purge could not reach it.

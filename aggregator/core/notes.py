@@ -18,11 +18,11 @@ from typing import Any
 
 import redis
 
+from aggregator.base import personal
 from aggregator.base.keys import Keys
 from aggregator.core.actions import Refused, capped
 from aggregator.core.normalise import clean_text
 from aggregator.core.question import utc_now
-from aggregator.followers.triage import personal
 
 # What the chair's view shows whole, in its smallest type, beside the question: about two
 # lines of a tweet. The console counts down to it.

@@ -3,7 +3,7 @@
 A purge deletes askers' names, handles and links, the platforms' raw payloads, dead letters'
 payloads, and the text of withheld questions (those the record shows as a fact only), from the
 projections, their undo stacks and every log entry; masks the personal data that triage's rules
-find (``aggregator/followers/triage/personal.py``: phone, NHS numbers, emails...) in every text it
+find (``aggregator/base/personal.py``: phone, NHS numbers, emails...) in every text it
 keeps (questions, their originals and undo stacks, the text before an edit, notes to the chair, dead
 letters' reasons); and deletes the salts of those values' commitments, so not even a guess can
 be confirmed against the ledger. It never touches a ledger link, so the chain still verifies.
@@ -26,6 +26,7 @@ from typing import Any
 
 import redis
 
+from aggregator.base import personal
 from aggregator.base.keys import Keys
 from aggregator.base.redis_server import RewriteFailed, embedded_data_dir, rewrite_persistence
 from aggregator.base.settings import Settings
@@ -33,7 +34,6 @@ from aggregator.core.notes import note_of
 from aggregator.core.question import utc_now
 from aggregator.followers.ledger import PERSONAL, PERSONAL_ENTRY, Ledger, salt_field
 from aggregator.followers.record.build import publishes_text
-from aggregator.followers.triage import personal
 
 log = logging.getLogger("floor.retention")
 

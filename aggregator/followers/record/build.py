@@ -25,6 +25,7 @@ import redis
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from aggregator.base import personal
 from aggregator.base.keys import Keys
 from aggregator.base.settings import RecordSettings, Settings
 from aggregator.core.question import PLATFORMS, utc_now
@@ -44,7 +45,6 @@ from aggregator.followers.record import (
     manifest,
 )
 from aggregator.followers.record.signing import fingerprint, load_private, public_pem
-from aggregator.followers.triage import personal
 
 CHUNK = 2_000
 # What happened to a question, in the record's words (its state at the end).

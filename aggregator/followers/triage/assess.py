@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aggregator.followers.triage import personal, questions
+from aggregator.base import personal
+from aggregator.followers.triage import questions
 from aggregator.followers.triage.abuse import AbuseCheck
 from aggregator.followers.triage.duplicates import DuplicateIndex
 

@@ -22,11 +22,11 @@ from typing import Any
 
 import redis
 
+from aggregator.base import personal
 from aggregator.base.keys import Keys
 from aggregator.base.settings import TriageSettings
 from aggregator.core.question import Question, utc_now
 from aggregator.core.store import LogEntry
-from aggregator.followers.triage import personal
 from aggregator.followers.triage.abuse import AbuseCheck
 from aggregator.followers.triage.assess import Assessor, Finding, Post
 from aggregator.followers.triage.duplicates import DuplicateIndex
