@@ -19,11 +19,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-from aggregator.keys import Keys
-from aggregator.moderation import Moderation
-from aggregator.redis_server import client_from_url, connect, url_of
-from aggregator.settings import EventSettings, Settings
-from aggregator.store import Store
+from aggregator.base.keys import Keys
+from aggregator.base.redis_server import client_from_url, connect, url_of
+from aggregator.base.settings import EventSettings, Settings
+from aggregator.core.moderation import Moderation
+from aggregator.core.store import Store
 from tests.moderators import MODERATOR
 from web import create_app
 from web.accounts import Accounts

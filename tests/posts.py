@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from aggregator.moderation import Moderation
-from aggregator.normalise import normalise
-from aggregator.question import Post
-from aggregator.store import Store
+from aggregator.core.moderation import Moderation
+from aggregator.core.normalise import normalise
+from aggregator.core.question import Post
+from aggregator.core.store import Store
 
 
 def ingest(store: Store, *texts: str, platform: str = "x", author: str = "Ann Hughes",

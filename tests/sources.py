@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from aggregator.health import Health
-from aggregator.poller import Poller, PollResult
-from aggregator.question import Post, Question
-from aggregator.settings import EventSettings, SourceSettings
-from aggregator.sources import Batch, Source
-from aggregator.store import Store
+from aggregator.base.settings import EventSettings, SourceSettings
+from aggregator.core.question import Post, Question
+from aggregator.core.store import Store
+from aggregator.ingest.health import Health
+from aggregator.ingest.poller import Poller, PollResult
+from aggregator.ingest.sources import Batch, Source
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = 1778753000.0  # 2026-05-14T10:03:20Z: "now" in every source test

@@ -6,7 +6,7 @@ import json
 
 import redis
 
-from aggregator.keys import Keys
+from aggregator.base.keys import Keys
 
 
 def dump(conn: redis.Redis, event: str) -> str:

@@ -12,8 +12,8 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from aggregator.settings import Settings
-from aggregator.store import Store
+from aggregator.base.settings import Settings
+from aggregator.core.store import Store
 from web import create_app
 from web.ask import ASK_LIMIT, MAX_QUESTION, REPEAT_WINDOW
 

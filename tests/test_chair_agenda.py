@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from aggregator.actions import Refused
-from aggregator.agenda import Agenda, AgendaItem, suggest
-from aggregator.moderation import Moderation
-from aggregator.settings import AgendaItemSettings, AgendaSettings, Settings
-from aggregator.store import Store
+from aggregator.base.settings import AgendaItemSettings, AgendaSettings, Settings
+from aggregator.core.actions import Refused
+from aggregator.core.agenda import Agenda, AgendaItem, suggest
+from aggregator.core.moderation import Moderation
+from aggregator.core.store import Store
 from tests.fixtures.screens import Screen
 from tests.posts import act, ingest
 from web.screen_links import ScreenLinks

@@ -211,3 +211,11 @@ def test_the_remote_control_refuses_in_json(asker: Callable[..., Asker]) -> None
     refused = browser.push_over_the_limit("GET", "/control/status")
     assert refused is not None and refused.json["ok"] is False
     assert refused.json["error"].startswith("Too Many Requests")
+
+
+def test_a_stale_login_form_says_what_to_do(strict_app: Flask) -> None:
+    """A login sent without its form's check (a page left open past a restart, cookies blocked)
+    is told in words to open the page again, not shown the CSRF library's own sentence."""
+    response = strict_app.test_client().post("/login", data={"username": "sam", "password": "x"})
+    assert response.status_code == 400
+    assert "open the page again" in response.text and 'href="/login"' in response.text

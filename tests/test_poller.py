@@ -7,11 +7,18 @@ from typing import Any
 
 import pytest
 
-from aggregator.health import Health
-from aggregator.poller import BACKOFF_CAP, STOPPED_RETRY, Poller
-from aggregator.question import Post
-from aggregator.sources import Batch, RateLimited, Source, SourceError, SourceStopped, registry
-from aggregator.store import Store
+from aggregator.core.question import Post
+from aggregator.core.store import Store
+from aggregator.ingest.health import Health
+from aggregator.ingest.poller import BACKOFF_CAP, STOPPED_RETRY, Poller
+from aggregator.ingest.sources import (
+    Batch,
+    RateLimited,
+    Source,
+    SourceError,
+    SourceStopped,
+    registry,
+)
 from tests.sources import ScriptedSource
 
 

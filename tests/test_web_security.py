@@ -16,7 +16,7 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from aggregator.settings import Settings
+from aggregator.base.settings import Settings
 from tests.moderators import MODERATOR
 from tests.waiting import wait_until
 from web import REQUEST_LIMIT, create_app

@@ -15,10 +15,10 @@ if TYPE_CHECKING:
     import redis
     from flask import Flask
 
-    from aggregator.health import Health
-    from aggregator.moderation import Moderation
-    from aggregator.settings import Settings
-    from aggregator.store import Store
+    from aggregator.base.settings import Settings
+    from aggregator.core.moderation import Moderation
+    from aggregator.core.store import Store
+    from aggregator.ingest.health import Health
     from web.accounts import Accounts
     from web.live import LiveFeed
 
@@ -52,11 +52,11 @@ def create_app(settings: Settings | None = None, conn: redis.Redis | None = None
     from flask import Flask
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from aggregator.health import Health
-    from aggregator.moderation import Moderation
-    from aggregator.redis_server import connect
-    from aggregator.settings import load
-    from aggregator.store import Store
+    from aggregator.base.redis_server import connect
+    from aggregator.base.settings import load
+    from aggregator.core.moderation import Moderation
+    from aggregator.core.store import Store
+    from aggregator.ingest.health import Health
     from web.accounts import Accounts
     from web.extensions import csrf, limiter, socketio
     from web.live import LiveFeed

@@ -17,8 +17,8 @@ from flask_wtf.csrf import CSRFError
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from aggregator.normalise import MAX_NAME, MAX_TEXT, InvalidPost, normalise
-from aggregator.question import Post, Question, utc_now
+from aggregator.core.normalise import MAX_NAME, MAX_TEXT, InvalidPost, normalise
+from aggregator.core.question import Post, Question, utc_now
 from web import floor
 from web.extensions import limiter
 from web.forms import PostedForm

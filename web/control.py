@@ -24,8 +24,8 @@ import redis
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from aggregator.keys import Keys
-from aggregator.moderation import Refused
+from aggregator.base.keys import Keys
+from aggregator.core.moderation import Refused
 from web import floor
 from web.extensions import csrf, limiter
 from web.hashed_secrets import Hashed, HashedSecrets, digest_of

@@ -32,10 +32,10 @@ from typing import Any, cast
 from flask import Blueprint, Flask, current_app, make_response, render_template, request
 from flask.blueprints import BlueprintSetupState
 
-from aggregator.ledger import Ledger
-from aggregator.question import PLATFORMS
-from aggregator.store import LogEntry, Store
-from aggregator.triage import personal
+from aggregator.base import personal
+from aggregator.core.question import PLATFORMS
+from aggregator.core.store import LogEntry, Store
+from aggregator.followers.ledger import Ledger
 from web import floor
 
 bp = Blueprint("public", __name__)

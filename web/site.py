@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, render_template, request, send_from_directory
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from web import control
@@ -62,7 +63,8 @@ def refused(error: HTTPException) -> Any:
     if control.answers_in_json(request.path):
         return control.refusal(error)[0], status, headers
     page = "404.html" if status == 404 else "error.html"
-    return render_template(page, error=error), status, headers
+    return render_template(page, error=error, stale_form=isinstance(error, CSRFError)), status, \
+        headers
 
 
 @bp.get("/favicon.ico")
