@@ -16,6 +16,10 @@ from aggregator.core.store import Store
 from aggregator.followers.ledger import GENESIS, Ledger, link_hash
 from tests.waiting import wait_until
 
+# One at a time on one pytest-xdist worker (docs/testing.md, "In parallel"): killed at
+# random points, which must fall part-way through the work.
+pytestmark = pytest.mark.xdist_group("serial")
+
 
 def start(env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "web.cli", "ledger"], env=env,

@@ -45,6 +45,10 @@ from web import create_app
 from web.accounts import Accounts
 from web.extensions import socketio
 
+# One at a time on one pytest-xdist worker (docs/testing.md, "In parallel"): its own
+# redis-servers, Sentinels and a Cluster, some on TLS, for the module.
+pytestmark = pytest.mark.xdist_group("serial")
+
 SERVICE = "floor"
 _ids = itertools.count(1)
 

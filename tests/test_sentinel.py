@@ -40,7 +40,9 @@ from web.accounts import Accounts
 from web.screen import screen_id
 from web.screen_links import ScreenLinks
 
-pytestmark = [needs_redis_server, pytest.mark.slow]
+# One at a time on one pytest-xdist worker (docs/testing.md, "In parallel"): a failover
+# on a timer, and its own redis-servers.
+pytestmark = [needs_redis_server, pytest.mark.slow, pytest.mark.xdist_group("serial")]
 SERVICE = "floor"
 
 
