@@ -1,10 +1,12 @@
 """The moderators' actions, declared once: the server runs them, the console is sent them.
 
 Each action says from which states it applies, the state it leads to, whether it pushes onto the
-question's undo stack, its words, its console key, its parameters, and a handler for whatever
-else it does (check a parameter, move the screen, count a group). The engine that runs a step
-atomically is ``aggregator.moderation``; it reads only this table, so adding an action is one
-entry here and, when it needs one, one handler.
+question's undo stack, a handler for whatever else it does (check a parameter, move the screen,
+count a group), its parameters and how the console asks for them, its button (key, place in the
+bar) and its words. The engine that runs a step atomically is ``aggregator.moderation``; the
+socket accepts only the params a row names (``web/console.py``); the console builds its buttons,
+keys, dialogs and words from the rows it is sent. Adding an action is one row here and, when it
+needs one, one handler.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aggregator.normalise import clean_text
+from aggregator.normalise import MAX_TEXT, clean_text
 from aggregator.question import PLATFORMS, STATES, Question
 
 if TYPE_CHECKING:
@@ -49,9 +51,12 @@ def _reject(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
     return {"reason": reason}
 
 
+SCREEN_THEN = ("answered", "queue")  # what becomes of the question on screen when another goes
+
+
 def _screen(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
     then = params.get("then", "answered")
-    if then not in ("answered", "queue"):
+    if then not in SCREEN_THEN:
         raise Refused("the question on screen can go to 'answered' or back to 'queue'")
     step.take_screen("answered" if then == "answered" else "approved")
     return {}
@@ -230,94 +235,196 @@ def _not_in_writing(step: Step, item: Item, params: dict[str, Any]) -> dict[str,
     return {}
 
 
-@dataclass(frozen=True)
+# What a parameter is, for the server (which accepts only the params an action names) and the
+# console (which asks for each kind in its own way).
+PARAM_KINDS = {
+    "reason": "one of the event's reject reasons ([moderation] reject_reasons)",
+    "choice": "one of a list: fixed (options) or one the console holds (of)",
+    "text": "a moderator's free text, kept up to max characters",
+    "place": "a place in the queue (an index)",
+    "question": "another question's id",
+}
+# How the console gets an action's params before it sends it (web/static/console/commands.js
+# has one asker for each; an action whose kind it lacks is not offered).
+ASKS = {
+    "": "nothing: the action runs at once",
+    "reason": "the reasons dialog (with cards picked by x and a `many` action: all of them)",
+    "cluster": "the reasons dialog, for the question and every repeat triage suggested of it",
+    "screen": "what becomes of the question on screen now (after a check of the text's length)",
+    "edit": "the text, edited in place on the card",
+    "target": "the question marked with m (else the repeat triage suggested)",
+    "choice": "a numbered list of the choice param's options",
+    "text": "a dialog with one line of text (the text param's max)",
+    "place": "Alt+arrows or dragging the card (no key of its own)",
+}
+# The lists a choice's options may come from, as the console holds them.
+CHOICE_LISTS = ("agenda", "board_members")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Param:
+    """A detail an action carries besides its question and the version seen."""
+
+    name: str
+    kind: str  # PARAM_KINDS
+    max: int = 0  # text and reasons: the most characters kept (0: the handler's own cap)
+    options: tuple[str, ...] = ()  # a fixed choice's values
+    of: str = ""  # a choice among a list the console holds (CHOICE_LISTS)
+    field: str = ""  # the question's field it sets: what a dialog starts from
+
+    def __post_init__(self) -> None:
+        if self.kind not in PARAM_KINDS or (self.of and self.of not in CHOICE_LISTS):
+            raise ValueError(f"param {self.name}: unknown kind {self.kind!r} or list {self.of!r}")
+
+    def to_config(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "max": self.max,
+                "options": list(self.options), "of": self.of, "field": self.field}
+
+
+@dataclass(frozen=True, kw_only=True)
 class Action:
     """One moderator action, as the server runs it and the console offers it."""
 
     name: str
     sources: frozenset[str]  # the states it applies from
-    to: str | None  # the state it leads to; None when the state does not change
-    undoable: bool  # whether it pushes a snapshot onto the question's undo stack
-    done: str  # past tense, for the log and for refusals ("sam approved this question first")
-    label: str
-    key: str  # the console's key, "" when the action has none of its own
-    params: tuple[str, ...] = ()
+    to: str | None = None  # the state it leads to; None when the state does not change
+    undoable: bool = False  # whether it pushes a snapshot onto the question's undo stack
     handler: Handler = _nothing
     # Whether a moderator may apply it to several questions in one step (a selection, a
     # cluster): ``Moderation.apply_many``, one log entry per question.
     many: bool = False
+    params: tuple[Param, ...] = ()  # all it accepts besides its question and version
+    asks: str = ""  # how the console gets the params (ASKS)
+    # Its button: the console's key ("" for none; actions sharing a key share a button), and
+    # whether it is one of the few actions used most, shown on the card itself. Its place in
+    # the action bar and the keys' help is its row's place in the table.
+    key: str = ""
+    primary: bool = False
+    # Its words: the button's, what was done (for the log, cards and refusals: "sam approved
+    # this question first"), the keys' help beyond the label, a dialog's title.
+    label: str
+    done: str
+    hint: str = ""
+    prompt: str = ""
 
-    def to_config(self) -> dict[str, Any]:
-        """The action as the console's page config carries it."""
+    def __post_init__(self) -> None:
+        if self.asks not in ASKS or (self.params and not self.asks):
+            raise ValueError(f"{self.name}: the console cannot ask for its params that way")
+
+    @property
+    def param_names(self) -> frozenset[str]:
+        return frozenset(param.name for param in self.params)
+
+    def to_config(self, order: int) -> dict[str, Any]:
+        """The action as the console's page config carries it, ``order`` its place."""
         return {"from": sorted(self.sources), "to": self.to, "undoable": self.undoable,
-                "done": self.done, "label": self.label, "key": self.key,
-                "params": list(self.params), "many": self.many}
+                "many": self.many, "params": [param.to_config() for param in self.params],
+                "asks": self.asks, "key": self.key, "order": order,
+                "primary": self.primary, "label": self.label, "done": self.done,
+                "hint": self.hint, "prompt": self.prompt}
 
 
 EVERY_STATE = frozenset(STATES)
+OPEN = frozenset({"new", "approved"})
+EDITABLE = frozenset({"new", "approved", "on_screen", "held"})
 ANSWERABLE = frozenset({"new", "approved", "on_screen", "answered", "held"})
+ON_SCREEN = frozenset({"on_screen"})
+REASON = Param(name="reason", kind="reason", max=REJECT_REASON_MAX)
 
+# In the order of the action bar and the keys' help.
 _TABLE = (
-    Action("approve", frozenset({"new"}), "approved", True, "approved", "Approve", "a"),
-    Action("reject", frozenset({"new", "approved"}), "rejected", True, "rejected", "Reject",
-           "r", ("reason",), _reject, many=True),
-    Action("screen", frozenset({"new", "approved"}), "on_screen", True, "screened",
-           "On screen", "s", ("then",), _screen),
-    Action("answer", frozenset({"on_screen"}), "answered", True, "answered", "Answered", "d"),
-    Action("unscreen", frozenset({"on_screen"}), "approved", True, "took off screen",
-           "Off screen", "o"),
-    Action("edit", frozenset({"new", "approved", "on_screen", "held"}), None, True, "edited",
-           "Edit", "e", ("text",), _edit),
-    Action("group", frozenset({"new", "approved"}), "grouped", True, "grouped",
-           "Group under target", "g", ("parent",), _group),
-    Action("star", EVERY_STATE, None, False, "starred", "Star", "*", (), _star),
-    Action("unstar", EVERY_STATE, None, False, "unstarred", "Unstar", "*", (), _unstar),
-    Action("reorder", frozenset({"approved"}), None, False, "moved", "Move", "", ("index",),
-           _reorder),
-    Action("undo", EVERY_STATE, None, False, "undid", "Undo", "u", (), _undo),
-    Action("hold", frozenset({"new", "approved"}), "held", True, "set aside",
-           "Hold for later", "z"),
-    Action("unhold", frozenset({"held"}), "new", True, "brought back", "Bring back", "z"),
-    Action("dismiss", frozenset({"new", "approved", "held"}), None, False,
-           "dismissed the repeat of", "Not a repeat", "n", (), _dismiss),
-    Action("tag", EVERY_STATE, None, False, "tagged to an agenda item", "Agenda item", "t",
-           ("item",), _tag),
-    Action("direct", frozenset({"new", "approved", "on_screen", "held"}), None, False,
-           "directed to a board member", "For a board member", "b", ("to",), _direct),
+    Action(name="approve", sources=frozenset({"new"}), to="approved", undoable=True,
+           key="a", primary=True, label="Approve", done="approved"),
+    Action(name="reject", sources=OPEN, to="rejected", undoable=True, handler=_reject,
+           many=True, params=(REASON,), asks="reason",
+           key="r", primary=True, label="Reject", done="rejected",
+           hint="then a number picks the reason; with cards picked by x, one reason for them all"),
+    Action(name="edit", sources=EDITABLE, undoable=True, handler=_edit,
+           params=(Param(name="text", kind="text", max=MAX_TEXT, field="text"),), asks="edit",
+           key="e", primary=True, label="Edit", done="edited",
+           hint="Enter saves, Esc cancels"),
+    Action(name="screen", sources=OPEN, to="on_screen", undoable=True, handler=_screen,
+           params=(Param(name="then", kind="choice", options=SCREEN_THEN),), asks="screen",
+           key="s", primary=True, label="On screen", done="screened",
+           hint="asks what happens to the question on screen now"),
+    Action(name="answer", sources=ON_SCREEN, to="answered", undoable=True,
+           key="d", primary=True, label="Answered", done="answered",
+           hint="acts on the question on screen"),
+    Action(name="unscreen", sources=ON_SCREEN, to="approved", undoable=True,
+           key="o", label="Off screen", done="took off screen",
+           hint="back to the front of the queue"),
+    Action(name="hold", sources=OPEN, to="held", undoable=True,
+           key="z", label="Hold for later", done="set aside"),
+    Action(name="unhold", sources=frozenset({"held"}), to="new", undoable=True,
+           key="z", label="Bring back", done="brought back"),
+    # Up and down (Alt+arrows) and dragging: the console's own moves, in this place of the bar.
+    Action(name="reorder", sources=frozenset({"approved"}), handler=_reorder,
+           params=(Param(name="index", kind="place"),), asks="place",
+           label="Move", done="moved"),
+    Action(name="group", sources=OPEN, to="grouped", undoable=True, handler=_group,
+           params=(Param(name="parent", kind="question"),), asks="target",
+           key="g", label="Group under target", done="grouped",
+           hint="under the target marked with m"),
+    Action(name="star", sources=EVERY_STATE, handler=_star,
+           key="*", label="Star", done="starred"),
+    Action(name="unstar", sources=EVERY_STATE, handler=_unstar,
+           key="*", label="Unstar", done="unstarred"),
+    Action(name="undo", sources=EVERY_STATE, handler=_undo,
+           key="u", label="Undo", done="undid", hint="the last action on the question"),
+    Action(name="dismiss", sources=frozenset({"new", "approved", "held"}), handler=_dismiss,
+           key="n", label="Not a repeat", done="dismissed the repeat of"),
+    Action(name="tag", sources=EVERY_STATE, handler=_tag,
+           params=(Param(name="item", kind="choice", of="agenda", field="item"),), asks="choice",
+           key="t", label="Agenda item", done="tagged to an agenda item",
+           prompt="Agenda item"),
+    Action(name="direct", sources=EDITABLE, handler=_direct,
+           params=(Param(name="to", kind="choice", of="board_members", max=DIRECTED_MAX,
+                         field="directed_to"),), asks="choice",
+           key="b", label="For a board member", done="directed to a board member",
+           prompt="For which board member?"),
     # Acts on whatever is on screen, whatever version the moderator saw: the safety valve.
-    Action("clear", frozenset({"on_screen"}), "approved", True, "took off screen",
-           "Clear the screen", "c"),
+    Action(name="clear", sources=ON_SCREEN, to="approved", undoable=True,
+           key="c", label="Clear the screen", done="took off screen",
+           hint="whatever is on screen goes back to the front of the queue"),
     # Answers recorded during or after the meeting, by a moderator or the board's secretary
-    # (the console does not offer "answer_note" yet: `floor answer-note`). The state stays.
-    Action("answer_note", ANSWERABLE, None, False, "noted the answer to", "Answer note", "",
-           ("note",), _answer_note),
-    Action("in_writing", ANSWERABLE, None, False, "marked to be answered in writing",
-           "To be answered in writing", "", (), _in_writing),
-    Action("not_in_writing", ANSWERABLE, None, False, "unmarked the written answer to",
-           "Not in writing after all", "", (), _not_in_writing),
+    # (the console has no key for "answer_note" yet: `floor answer-note`). The state stays.
+    Action(name="answer_note", sources=ANSWERABLE, handler=_answer_note,
+           params=(Param(name="note", kind="text", max=ANSWER_NOTE_MAX, field="answer_note"),),
+           asks="text", label="Answer note", done="noted the answer to",
+           prompt="The answer, in short, for the published record"),
+    Action(name="in_writing", sources=ANSWERABLE, handler=_in_writing,
+           label="To be answered in writing", done="marked to be answered in writing"),
+    Action(name="not_in_writing", sources=ANSWERABLE, handler=_not_in_writing,
+           label="Not in writing after all", done="unmarked the written answer to"),
     # Storm controls. A mute sets the card aside with the reason; undo of it unmutes.
-    Action("mute", frozenset({"new", "approved"}), "held", True, "muted the author of",
-           "Mute the author", "M", (), _mute),
-    Action("unmute", EVERY_STATE, None, False, "unmuted the author of", "Unmute the author",
-           "U", (), _unmute),
-    Action("reject_like", frozenset({"new", "approved"}), "rejected", True,
-           "rejected as a repeat", "Reject all like this", "R", ("reason", "like"),
-           _reject_like, many=True),
+    Action(name="mute", sources=OPEN, to="held", undoable=True, handler=_mute,
+           key="M", label="Mute the author", done="muted the author of",
+           hint="their later posts are set aside; Undo on this card unmutes"),
+    Action(name="unmute", sources=EVERY_STATE, handler=_unmute,
+           key="U", label="Unmute the author", done="unmuted the author of"),
+    Action(name="reject_like", sources=OPEN, to="rejected", undoable=True,
+           handler=_reject_like, many=True,
+           params=(REASON, Param(name="like", kind="question")), asks="cluster",
+           key="R", label="Reject all like this", done="rejected as a repeat",
+           hint="the question and the repeats triage suggested, one reason for all"),
 )
 ACTIONS: dict[str, Action] = {action.name: action for action in _TABLE}
 
-# Words for the log's other entry types, which no moderator sends.
-_OTHER_DONE = {"received": "received", "displace": "replaced on screen",
+# Words for the log's other entry types, which no moderator sends: the console is sent them
+# with the table, so a card says what happened to it in these words and no others.
+ENTRY_WORDS = {"received": "received", "displace": "replaced on screen",
                "retract": "retracted (the platform took it back)", "flag": "flagged",
-               "triaged": "assessed"}
+               "triaged": "assessed", "purge": "purged personal data",
+               "note": "wrote a note to the chair", "note_seen": "read a note",
+               "agenda": "changed the agenda"}
 
 
 def done_words(entry_type: str) -> str:
     """What an action or log entry type did, in the past tense."""
     action = ACTIONS.get(entry_type)
-    return action.done if action else _OTHER_DONE.get(entry_type, entry_type)
+    return action.done if action else ENTRY_WORDS.get(entry_type, entry_type)
 
 
 def as_config() -> dict[str, dict[str, Any]]:
     """``config.actions`` for the console: the whole table, keyed by action name."""
-    return {name: action.to_config() for name, action in ACTIONS.items()}
+    return {action.name: action.to_config(order) for order, action in enumerate(_TABLE)}

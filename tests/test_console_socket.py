@@ -20,6 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from aggregator import queue_edit
+from aggregator.actions import ACTIONS, Action, Param
 from aggregator.health import Health
 from aggregator.moderation import Moderation
 from aggregator.normalise import normalise
@@ -510,6 +511,32 @@ def test_unexpected_details_are_refused_by_name_not_by_a_crash(socket_client: An
                                namespace=NS, callback=True)
     assert reply == {"ok": False, "error": "unexpected details for approve: actor, qid"}
     assert store.question(qid).state == "new"
+
+
+@pytest.mark.parametrize("action", sorted(set(ACTIONS) - {"clear"}))
+def test_an_action_may_carry_the_params_its_row_names_and_no_others(socket_client: Any,
+                                                                     store: Store,
+                                                                     action: str) -> None:
+    (qid,) = _ingest(store, "Who pays?")
+    named = {param.name: "" for param in ACTIONS[action].params}
+    reply = socket_client.emit("act", {"action": action, "qid": qid, "version": 0,
+                                       "params": {**named, "shout": "now"}},
+                               namespace=NS, callback=True)
+    assert reply == {"ok": False, "error": f"unexpected details for {action}: shout"}
+    reply = _act(socket_client, store, action, qid, **named)
+    assert "unexpected details" not in reply.get("error", ""), reply
+
+
+def test_a_row_added_to_the_table_has_its_params_accepted(socket_client: Any, store: Store,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    pin = Action(name="pin", sources=frozenset({"new"}), asks="text",
+                 params=(Param(name="words", kind="text", max=80),),
+                 label="Pin a note", done="pinned a note to")
+    monkeypatch.setitem(ACTIONS, "pin", pin)
+    (qid,) = _ingest(store, "Who pays?")
+    assert _act(socket_client, store, "pin", qid, words="seen before")["ok"] is True
+    assert _act(socket_client, store, "pin", qid, note="seen before") == {
+        "ok": False, "error": "unexpected details for pin: note"}
 
 
 def test_an_internal_error_is_answered_and_logged(app: Flask, socket_client: Any, store: Store,

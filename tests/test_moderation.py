@@ -237,11 +237,18 @@ def test_the_table_is_what_the_console_page_carries(moderator: Any) -> None:
     assert config["actions"] == as_config()
     assert config["states"] == STATE_WORDS and set(STATE_WORDS) == set(STATES)
     assert config["actions"]["hold"] == {
-        "from": ["approved", "new"], "to": "held", "undoable": True, "done": "set aside",
-        "label": "Hold for later", "key": "z", "params": [], "many": False}
+        "from": ["approved", "new"], "to": "held", "undoable": True, "many": False,
+        "params": [], "asks": "", "key": "z", "order": config["actions"]["hold"]["order"],
+        "primary": False, "label": "Hold for later", "done": "set aside", "hint": "",
+        "prompt": ""}
     assert config["actions"]["undo"]["from"] == sorted(STATES)
     assert config["actions"]["undo"]["to"] is None
-    assert config["actions"]["reject"]["params"] == ["reason"]
+    assert config["actions"]["reject"]["params"] == [
+        {"name": "reason", "kind": "reason", "max": 200, "options": [], "of": "", "field": ""}]
+    assert config["entry_words"]["retract"] == done_words("retract")
+    # The bar's order is the table's: hold and bring back share a button, after approve.
+    assert config["actions"]["approve"]["order"] < config["actions"]["hold"]["order"] == \
+        config["actions"]["unhold"]["order"] - 1
     # The console offers Undo from undo_depth, so the star, unstar and reorder it used to offer
     # Undo after must not push onto the stack.
     # Nor do the answer's note and the written-answer marks (Undo restores the state, the text,

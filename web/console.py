@@ -30,7 +30,7 @@ from flask import (
 from flask.blueprints import BlueprintSetupState
 from flask_socketio import ConnectionRefusedError, emit, join_room
 
-from aggregator.actions import MANY_MAX
+from aggregator.actions import ACTIONS, ENTRY_WORDS, MANY_MAX
 from aggregator.actions import as_config as actions_config
 from aggregator.columns import PAGE, PageError
 from aggregator.filters import FilterError
@@ -86,7 +86,7 @@ def index() -> Any:
               "queue_length": settings.screen.queue_length,
               "board_max_chars": settings.screen.board_max_chars,
               "anonymise": settings.screen.anonymise, "platforms": PLATFORMS,
-              "actions": actions_config(), "states": STATE_WORDS,
+              "actions": actions_config(), "entry_words": ENTRY_WORDS, "states": STATE_WORDS,
               "chair": {"soft_limit_seconds": settings.chair.soft_limit_seconds,
                         "note_max": NOTE_MAX,
                         "board_members": settings.chair.board_members,
@@ -308,10 +308,6 @@ def _relay(server: Any, entry: LogEntry) -> None:
 # -- the namespace ---------------------------------------------------------------------------
 
 LOGGED_OUT = "your session has ended (logged out, removed or a new password); log in again"
-# What each action may carry besides its question and version; anything else is refused.
-PARAMS = {"reject": {"reason"}, "screen": {"then"}, "edit": {"text"}, "group": {"parent"},
-          "reorder": {"index"}, "tag": {"item"}, "direct": {"to"},
-          "reject_like": {"reason", "like"}}
 MAX_QID = 300
 PLACES_MAX = 200
 
@@ -438,7 +434,9 @@ def _action(data: Any) -> tuple[str, str, int, dict[str, Any]]:
         params = {}
     if not isinstance(params, dict):
         raise BadRequest(f"unexpected details for {action}")
-    unexpected = set(params) - PARAMS.get(action, set())
+    # An action may carry the params its row in the table names; anything else is refused.
+    spec = ACTIONS.get(action)
+    unexpected = set(params) - (spec.param_names if spec else set())
     if unexpected:
         raise BadRequest(f"unexpected details for {action}: {', '.join(sorted(unexpected))}")
     return action, qid, version, params
