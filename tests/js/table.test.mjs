@@ -43,10 +43,13 @@ describe("the table the server sends", () => {
   });
 
   it("orders the action bar, with the console's own moves where their action sits", () => {
-    assert.deepEqual(bar(TABLE), [
+    // The order the console's own list had (BAR_ORDER) and the rest as the table lists them;
+    // an action added in between takes its place without this test changing.
+    const known = [
       "approve", "reject", "edit", "screen", "answer", "unscreen", "hold/unhold", "up", "down",
       "target", "group", "star/unstar", "undo", "dismiss", "tag", "direct", "clear", "mute",
-      "unmute", "reject_like"]);
+      "unmute", "reject_like"];
+    assert.deepEqual(bar(TABLE).filter((b) => known.includes(b)), known);
   });
 
   it("words every log entry a card can show as the server does", () => {
