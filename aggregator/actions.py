@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from aggregator.normalise import MAX_TEXT, clean_text
 from aggregator.question import PLATFORMS, STATES, Question
+from aggregator.triage import personal
 
 if TYPE_CHECKING:
     from aggregator.moderation import Item, Step
@@ -225,6 +226,19 @@ def _answer_note(step: Step, item: Item, params: dict[str, Any]) -> dict[str, st
     return {"answer_note": item.q.answer_note}
 
 
+ASIDE_REASON_MAX = 120
+
+
+def _set_aside(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
+    """Set the question aside saying why: its card shows the reason while it is held. Masked as
+    it is written (the ledger chains the projection in clear, so a purge could not reach it)."""
+    reason = personal.mask(" ".join(str(params.get("reason") or "").split())[:ASIDE_REASON_MAX])
+    if not reason:
+        raise Refused("say why the question is set aside")
+    item.q.aside_reason = reason
+    return {"reason": reason}
+
+
 def _in_writing(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
     item.q.in_writing = True
     return {}
@@ -357,6 +371,12 @@ _TABLE = (
            key="z", label="Hold for later", done="set aside"),
     Action(name="unhold", sources=frozenset({"held"}), to="new", undoable=True,
            key="z", label="Bring back", done="brought back"),
+    Action(name="set_aside", sources=OPEN, to="held", undoable=True, handler=_set_aside,
+           params=(Param(name="reason", kind="text", max=ASIDE_REASON_MAX,
+                         field="aside_reason"),), asks="text",
+           key="Z", label="Set aside, saying why", done="set aside",
+           hint="the card shows why to every moderator while it is held",
+           prompt="Why set it aside? The card shows it to every moderator."),
     # Up and down (Alt+arrows) and dragging: the console's own moves, in this place of the bar.
     Action(name="reorder", sources=frozenset({"approved"}), handler=_reorder,
            params=(Param(name="index", kind="place"),), asks="place",
