@@ -8,12 +8,13 @@ Stores the questions (the bundled rehearsal's posts, cycled with fresh ids and a
 through the real action engine (approve then screen and answer, reject for each reason, group,
 hold). Then it times, separately: chaining the whole log into the ledger (during a meeting the
 ``floor ledger`` process does this as entries arrive), building the signed record folder, and
-verifying it (chain, signature, every question). Uses REDIS_URL when set, else an embedded
+verifying it (chain, signature, every question, every file against the manifest), and on its own
+the part of both that hashes every file for the manifest. Uses REDIS_URL when set, else an embedded
 server in a temporary folder; the bench's keys are deleted at the end.
 
-It also times the console's fairness summary (aggregator/fairness.py) at that size: feeding it
-every question state of the whole log, as a web process does from its tail, against a raw baseline
-that only files each state in a dict by id, and one summary (pushed at most once a second).
+It also times the console's fairness summary (aggregator/followers/fairness.py) at that size:
+feeding it every question state of the whole log, as a web process does from its tail, against a raw
+baseline that only files each state in a dict by id, and one summary (pushed at most once a second).
 
 ``--smoke`` (for CI): 300 questions, 60 decisions; nothing timed is judged.
 """
@@ -31,19 +32,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aggregator.fairness import Fairness  # noqa: E402
-from aggregator.keys import Keys  # noqa: E402
-from aggregator.ledger import Ledger  # noqa: E402
-from aggregator.moderation import Moderation  # noqa: E402
-from aggregator.normalise import InvalidPost, normalise  # noqa: E402
-from aggregator.question import Post, utc_now  # noqa: E402
-from aggregator.record.build import build  # noqa: E402
-from aggregator.record.signing import create  # noqa: E402
-from aggregator.record.verify import verify  # noqa: E402
-from aggregator.redis_server import connect  # noqa: E402
-from aggregator.settings import EventSettings, Settings  # noqa: E402
-from aggregator.sources.rehearsal import BUNDLED  # noqa: E402
-from aggregator.store import Store  # noqa: E402
+from aggregator.base.keys import Keys  # noqa: E402
+from aggregator.base.redis_server import connect  # noqa: E402
+from aggregator.base.settings import EventSettings, Settings  # noqa: E402
+from aggregator.core.moderation import Moderation  # noqa: E402
+from aggregator.core.normalise import InvalidPost, normalise  # noqa: E402
+from aggregator.core.question import Post, utc_now  # noqa: E402
+from aggregator.core.store import Store  # noqa: E402
+from aggregator.followers.fairness import Fairness  # noqa: E402
+from aggregator.followers.ledger import Ledger  # noqa: E402
+from aggregator.followers.record import MANIFEST_FILE, manifest  # noqa: E402
+from aggregator.followers.record.build import build  # noqa: E402
+from aggregator.followers.record.signing import create  # noqa: E402
+from aggregator.followers.record.verify import verify  # noqa: E402
+from aggregator.ingest.sources.rehearsal import BUNDLED  # noqa: E402
 
 REASONS = ("off topic", "abusive", "personal case to follow up privately", "already answered")
 
@@ -157,7 +159,13 @@ def main() -> None:
             done = verify(folder / "record", head=str(built.head))
             checked = time.perf_counter() - started
             print(f"  verify it (chain, signature, questions): {checked:6.2f} s "
-                  f"({done.count} links)")
+                  f"({done.count} links; {done.files} files against the manifest)")
+            started = time.perf_counter()
+            listed = manifest.parse((folder / "record" / MANIFEST_FILE).read_bytes())
+            assert not manifest.differences(folder / "record", listed)
+            hashed = time.perf_counter() - started
+            print(f"  every file's SHA-256 against the manifest, alone: {hashed:6.2f} s (part "
+                  "of verifying; building hashes the same bytes once)")
             fairness(conn, store)
             if args.smoke:
                 print("  (smoke run: nothing judged)")

@@ -1,11 +1,11 @@
 """Floor on a real three-primary Redis Cluster on loopback.
 
-Every key of an event carries the hash tag ``{slug}`` (aggregator/keys.py), so the store's Lua
+Every key of an event carries the hash tag ``{slug}`` (aggregator/base/keys.py), so the store's Lua
 script and the moderation's WATCH/MULTI transactions, which touch several keys at once, run in
 one slot. The whole store, moderation and screen test modules run here against the cluster,
 with REDIS_URL=redis+cluster://..., so every operation they cover (the ingest script, every
-moderator action's WATCH/MULTI, the board's script, the log's XREAD) runs in cluster mode;
-all but the derandomized state-machine test, which makes its own plain client.
+moderator action's WATCH/MULTI, the board's script, the log's XREAD, the state machine's racing
+moderators) runs in cluster mode.
 """
 
 from __future__ import annotations
@@ -20,17 +20,10 @@ import pytest
 import redis
 from redis.cluster import key_slot
 
-from aggregator.keys import Keys
-from aggregator.redis_server import connect
-from aggregator.store import Store
-from tests.redis_nodes import (
-    Node,
-    free_port_pair,
-    needs_redis_server,
-    nodes,
-    server_args,
-    wait_for,
-)
+from aggregator.base.keys import Keys
+from aggregator.base.redis_server import connect
+from aggregator.core.store import Store
+from tests.redis_nodes import needs_redis_server, nodes, start_cluster
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -49,18 +42,7 @@ def test_every_key_of_an_event_is_in_one_slot() -> None:
 def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("cluster")
     with nodes() as started:
-        for index in range(3):
-            port = free_port_pair()
-            started.append(Node(folder / f"n{index}", port, server_args(
-                port, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                "--cluster-node-timeout", "2000")))
-        subprocess.run(["redis-cli", "--cluster", "create",
-                        *(f"127.0.0.1:{node.port}" for node in started),
-                        "--cluster-replicas", "0", "--cluster-yes"],
-                       check=True, capture_output=True, timeout=60)
-        for node in started:
-            wait_for(lambda n=node: n.client.cluster("info")["cluster_state"] == "ok",
-                     what="the cluster to agree")
+        start_cluster(folder, started)
         yield "redis+cluster://" + ",".join(f"127.0.0.1:{node.port}" for node in started)
 
 
@@ -82,10 +64,7 @@ def test_store_moderation_and_screens_run_on_the_cluster(cluster_url: str) -> No
     env = {**os.environ, "REDIS_URL": cluster_url, "PYTHONUNBUFFERED": "1"}
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-         "tests/test_store.py", "tests/test_moderation.py", "tests/test_screen.py",
-         # The state-machine test opens its own plain client (redis.Redis.from_url) inside its
-         # derandomized model, whose sequences change with any edit of that class.
-         "-k", "not every_outcome"],
+         "tests/test_store.py", "tests/test_moderation.py", "tests/test_screen.py"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     assert " passed" in done.stdout and "skipped" not in done.stdout, done.stdout[-2000:]

@@ -13,12 +13,12 @@ import pytest
 import redis
 from playwright.sync_api import expect
 
-from aggregator.actions import ACTIONS
-from aggregator.keys import Keys
-from aggregator.moderation import Moderation
-from aggregator.normalise import normalise
-from aggregator.question import Post, Question, utc_now
-from aggregator.store import Store
+from aggregator.base.keys import Keys
+from aggregator.core.actions import ACTIONS
+from aggregator.core.moderation import Moderation
+from aggregator.core.normalise import normalise
+from aggregator.core.question import Post, Question, utc_now
+from aggregator.core.store import Store
 from tests.conftest import MODERATOR
 from web.accounts import Accounts
 
@@ -520,3 +520,39 @@ def test_screening_a_text_too_long_for_the_board_warns_and_offers_to_edit(
     _card(page, "screen", second).wait_for()
     assert store.question(second).text == "Also: " + long_text
     assert store.question(first).state == "answered"
+
+
+def test_the_edit_dialog_says_its_limit_and_nothing_too_long_costs_the_socket(
+        browser: Any, contexts: list[Any], live_server: str, store: Store) -> None:
+    first, second = _ingest(store, "Will the pool reopen?", "Who pays for the bridge?",
+                            start=7800)
+    page = _console(browser, contexts, live_server)
+    _card(page, "incoming", first).wait_for()
+    page.keyboard.press("1")
+    page.keyboard.press("e")
+    area = page.locator("textarea.edit")
+    expect(area).to_have_attribute("maxlength", "1000")  # as for a question from /ask
+    expect(page.locator("#edit-count")).to_have_text(
+        "At most 1,000 characters, as for a question from the form: 21 used, 979 left.")
+    page.keyboard.press("Escape")
+
+    def send(text: str) -> Any:
+        # What the dialog would send, were its maxlength got round: through the console's socket.
+        return page.evaluate("""([qid, text]) => new Promise((done) => floorConsole.socket
+            .timeout(8000).emit("act", { action: "edit", qid, version: 1, params: { text } },
+                                (err, reply) => done(err ? String(err) : reply)))""", [first, text])
+
+    # Just over the edit's limit: the server refuses it in words.
+    reply = send("x" * 1001)
+    assert reply["ok"] is False and "at most 1,000 characters" in reply["error"]
+    # About 145 kB, over what the socket takes at all: the console does not send it, and says why.
+    reply = send("é" * 74_000)
+    assert reply == {"ok": False, "error": "Not sent: this is 145 kB, and the server takes at "
+                                           "most 64 kB in one message. Shorten it."}
+    assert page.evaluate("floorConsole.socket.connected")
+    # And the next action goes through on the same socket.
+    page.keyboard.press("1")
+    page.keyboard.press("a")
+    _card(page, "queue", first).wait_for()
+    assert store.question(first).state == "approved"  # type: ignore[union-attr]
+    assert store.question(second).state == "new"  # type: ignore[union-attr]

@@ -19,13 +19,14 @@ import socketio as sio
 from flask import Flask
 from flask.testing import FlaskClient
 
-from aggregator import queue_edit
-from aggregator.actions import ACTIONS, Action, Param
-from aggregator.health import Health
-from aggregator.moderation import Moderation
-from aggregator.normalise import normalise
-from aggregator.question import Post
-from aggregator.store import Store
+from aggregator.base.redis_server import client_from_url
+from aggregator.core import queue_edit
+from aggregator.core.actions import ACTIONS, Action, Param
+from aggregator.core.moderation import Moderation
+from aggregator.core.normalise import normalise
+from aggregator.core.question import Post
+from aggregator.core.store import Store
+from aggregator.ingest.health import Health
 from tests.conftest import MODERATOR, drop_client
 from tests.waiting import wait_until
 from web.accounts import Accounts
@@ -530,10 +531,14 @@ def test_an_action_may_carry_the_params_its_row_names_and_no_others(socket_clien
 def test_a_row_added_to_the_table_has_its_params_accepted(socket_client: Any, store: Store,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     pin = Action(name="pin", sources=frozenset({"new"}), asks="text",
-                 params=(Param(name="words", kind="text", max=80),),
+                 params=(Param(name="words", kind="text", max=80, what="a pinned note"),),
                  label="Pin a note", done="pinned a note to")
     monkeypatch.setitem(ACTIONS, "pin", pin)
     (qid,) = _ingest(store, "Who pays?")
+    # Its cap is its param's one field: refused past it in words, and the console is told it.
+    assert _act(socket_client, store, "pin", qid, words="w" * 81) == {
+        "ok": False, "error": "a pinned note is at most 80 characters; this one has 81"}
+    assert pin.to_config(0)["limits"] == {"words": 80}
     assert _act(socket_client, store, "pin", qid, words="seen before")["ok"] is True
     assert _act(socket_client, store, "pin", qid, note="seen before") == {
         "ok": False, "error": "unexpected details for pin: note"}
@@ -565,7 +570,7 @@ def outage(redis_url: str, settings: Any) -> Iterator[tuple[Flask, Callable[[], 
     """An app on its own Redis client, and a switch that takes that Redis away."""
     from web import create_app
 
-    own = redis.Redis.from_url(redis_url, decode_responses=True, socket_connect_timeout=1)
+    own = client_from_url(redis_url)
     app = create_app(settings, own, test_config={"TESTING": True, "WTF_CSRF_ENABLED": False,
                                                  "RATELIMIT_ENABLED": False})
     Accounts(own, settings.event.slug).add(*MODERATOR)

@@ -19,17 +19,18 @@ from hypothesis import seed as fixed_seed
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from aggregator import queue_edit
-from aggregator.actions import ACTIONS, as_config, done_words
-from aggregator.agenda import Agenda
-from aggregator.keys import Keys
-from aggregator.moderation import Moderation, Refused
-from aggregator.normalise import normalise
-from aggregator.question import STATE_WORDS, STATES, Post
-from aggregator.settings import AgendaItemSettings
-from aggregator.store import LogEntry, Store
-from aggregator.triage.assess import Finding
-from aggregator.triage.worker import TriageWorker
+from aggregator.base.keys import Keys
+from aggregator.base.redis_server import client_from_url
+from aggregator.base.settings import AgendaItemSettings
+from aggregator.core import queue_edit
+from aggregator.core.actions import ACTIONS, as_config, done_words
+from aggregator.core.agenda import Agenda
+from aggregator.core.moderation import Moderation, Refused
+from aggregator.core.normalise import normalise
+from aggregator.core.question import STATE_WORDS, STATES, Post
+from aggregator.core.store import LogEntry, Store
+from aggregator.followers.triage.assess import Finding
+from aggregator.followers.triage.worker import TriageWorker
 
 
 def seed(store: Store, count: int) -> list[str]:
@@ -238,13 +239,14 @@ def test_the_table_is_what_the_console_page_carries(moderator: Any) -> None:
     assert config["states"] == STATE_WORDS and set(STATE_WORDS) == set(STATES)
     assert config["actions"]["hold"] == {
         "from": ["approved", "new"], "to": "held", "undoable": True, "many": False,
-        "params": [], "asks": "", "key": "z", "order": config["actions"]["hold"]["order"],
-        "primary": False, "label": "Hold for later", "done": "set aside", "hint": "",
-        "prompt": ""}
+        "params": [], "limits": {}, "asks": "", "key": "z",
+        "order": config["actions"]["hold"]["order"], "primary": False,
+        "label": "Hold for later", "done": "set aside", "hint": "", "prompt": ""}
     assert config["actions"]["undo"]["from"] == sorted(STATES)
     assert config["actions"]["undo"]["to"] is None
     assert config["actions"]["reject"]["params"] == [
-        {"name": "reason", "kind": "reason", "max": 200, "options": [], "of": "", "field": ""}]
+        {"name": "reason", "kind": "reason", "options": [], "of": "", "field": ""}]
+    assert config["actions"]["reject"]["limits"] == {"reason": 200}
     assert config["entry_words"]["retract"] == done_words("retract")
     # The bar's order is the table's: hold and bring back share a button, after approve.
     assert config["actions"]["approve"]["order"] < config["actions"]["hold"]["order"] == \
@@ -423,7 +425,8 @@ MODEL_FROM: dict[str, set[str]] = {
 # The actions a moderator may apply to several questions in one step.
 MANY = ["reject", "reject_like"]
 MUTED = "muted author"
-# The agenda items the machine's event has (aggregator/agenda.py); tagging to another is refused.
+# The agenda items the machine's event has (aggregator/core/agenda.py); tagging to another is
+# refused.
 AGENDA_ITEMS = [AgendaItemSettings(id="finance", title="Finance"),
                 AgendaItemSettings(id="roads", title="Roads")]
 # What each edit text the test sends becomes once cleaned ("" means refused as empty).
@@ -721,7 +724,7 @@ class ModeratorsAtWork(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.conn = redis.Redis.from_url(ModeratorsAtWork.redis_url, decode_responses=True)
+        self.conn = client_from_url(ModeratorsAtWork.redis_url)
         self.event = "t-sm-" + uuid.uuid4().hex[:10]
         self.store = Store(self.conn, self.event)
         self.mod = Moderation(self.conn, self.event)
@@ -1002,7 +1005,7 @@ class ModeratorsAtWork(RuleBasedStateMachine):
         self.the_state_indexes_and_the_logged_moves_agree_with_the_projection()
 
     def the_state_indexes_and_the_logged_moves_agree_with_the_projection(self) -> None:
-        """What consoles at volume read (aggregator/columns.py): one index per state, and the
+        """What consoles at volume read (aggregator/core/columns.py): one index per state, and the
         counts a console keeps from each entry's ``was``. Checked from the replay invariant
         (a new invariant would change the seeded sequences)."""
         snap = self.store.snapshot()

@@ -1,23 +1,32 @@
 """`floor record`: the published folder follows the policy, the CSV round-trips, the /ask form's
-consent is honoured, and nothing needs a script."""
+consent is honoured, nothing needs a script, and every byte of every file is what verify checks."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import random
 import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from hashlib import sha256
 from pathlib import Path
 
 import pytest
 import redis
 from flask.testing import FlaskClient
 
-from aggregator.ledger import Ledger
-from aggregator.record.build import CSV_COLUMNS, build
-from aggregator.record.verify import verify
-from aggregator.settings import EventSettings, RecordSettings, Settings
-from aggregator.store import Store
+from aggregator.base.settings import EventSettings, RecordSettings, Settings
+from aggregator.core.store import Store
+from aggregator.followers.ledger import Ledger
+from aggregator.followers.record.build import CSV_COLUMNS, build
+from aggregator.followers.record.manifest import UnlistableName
+from aggregator.followers.record.signing import create
+from aggregator.followers.record.verify import VerifyFailed, verify
 from tests.rehearsed import Meeting, rehearse
 
 
@@ -143,7 +152,7 @@ def test_the_ask_forms_consent_decides_the_naming(client: FlaskClient, conn: red
 
 def verify_unsigned_chain(folder: Path) -> None:
     """The chain and the questions check out (the signature is tested in test_ledger)."""
-    from aggregator.record.verify import check_chain, check_questions
+    from aggregator.followers.record.verify import check_chain, check_questions
 
     _, _, last = check_chain(folder)
     check_questions(folder, last)
@@ -151,8 +160,6 @@ def verify_unsigned_chain(folder: Path) -> None:
 
 def test_a_record_of_the_rehearsal_verifies(conn: redis.Redis, event: str, meeting: Meeting,
                                             tmp_path: Path) -> None:
-    from aggregator.record.signing import create
-
     settings = Settings(event=EventSettings(slug=event))
     build(conn, settings, tmp_path / "r", create(tmp_path / "k")[0])
     assert verify(tmp_path / "r").questions == len(meeting.qids)
@@ -161,11 +168,6 @@ def test_a_record_of_the_rehearsal_verifies(conn: redis.Redis, event: str, meeti
 def test_answer_notes_and_written_answers_reach_the_record(
         floor_env: dict[str, str], conn: redis.Redis, event: str, meeting: Meeting,
         tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    from aggregator.record.signing import create
-
     answered = [q for q in meeting.qids if meeting.states[q] == "answered"][:2]
     waiting = [q for q in meeting.qids if meeting.states[q] == "approved"][:2]
 
@@ -207,10 +209,9 @@ def test_personal_data_is_masked_in_what_the_record_publishes(
         conn: redis.Redis, event: str, tmp_path: Path) -> None:
     """A question answered before triage reached it, edited on the way: neither its text nor
     its original publishes the phone number, and the record still verifies."""
-    from aggregator.moderation import Moderation
-    from aggregator.normalise import normalise
-    from aggregator.question import Post
-    from aggregator.record.signing import create
+    from aggregator.core.moderation import Moderation
+    from aggregator.core.normalise import normalise
+    from aggregator.core.question import Post
 
     store, moderation = Store(conn, event), Moderation(conn, event)
     post = Post("x", "555", "Ring me on 07911 123456: when does the new unit open?", "Ann")
@@ -228,3 +229,155 @@ def test_personal_data_is_masked_in_what_the_record_publishes(
                                                                                      "original"]
     assert "text" not in question["proofs"] and "original" not in question["proofs"]
     assert verify(tmp_path / "r").questions == 1
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def signed(conn: redis.Redis, event: str, meeting: Meeting, tmp_path: Path) -> Path:
+    """The rehearsal's record, built and signed in a folder of its own."""
+    folder = tmp_path / "r"
+    build(conn, Settings(event=EventSettings(slug=event)), folder, create(tmp_path / "k")[0])
+    return folder
+
+
+def _files(folder: Path) -> list[Path]:
+    """Every file in the folder, found there: a file a later build adds is covered unnamed."""
+    return sorted(path for path in folder.rglob("*") if path.is_file())
+
+
+def _put(path: Path, data: bytes | None) -> None:
+    if data is None:
+        path.unlink(missing_ok=True)
+    else:
+        path.write_bytes(data)
+
+
+@contextmanager
+def _holding(path: Path, data: bytes | None) -> Iterator[None]:
+    """``path`` holds ``data`` (None: it is not there) inside the block; as it was after."""
+    was = path.read_bytes() if path.exists() else None
+    _put(path, data)
+    try:
+        yield
+    finally:
+        _put(path, was)
+
+
+def _failure(folder: Path) -> str:
+    with pytest.raises(VerifyFailed) as failed:
+        verify(folder)
+    return str(failed.value)
+
+
+def test_one_byte_changed_in_any_file_fails_verify_naming_it(signed: Path) -> None:
+    files = _files(signed)
+    names = [path.relative_to(signed).as_posix() for path in files]
+    assert {"index.html", "record.json", "charts/outcomes.svg", "SHA256SUMS", "head.txt",
+            "head.sig", "public-key.pem", "ledger.jsonl"} <= set(names)
+    # The manifest lists every file but itself and the two that sign it.
+    assert verify(signed).files == len(files) - 3
+    rng = random.Random(19)
+    for path, name in zip(files, names, strict=True):
+        data = path.read_bytes()
+        for at in sorted({0, rng.randrange(len(data)), len(data) - 1}):
+            changed = bytearray(data)
+            changed[at] = (changed[at] + rng.randrange(1, 256)) % 256
+            with _holding(path, bytes(changed)):
+                failure = _failure(signed)
+            assert name in failure, f"{name}, byte {at} changed: {failure}"
+            if name.endswith((".html", ".svg")):  # read by no check but the manifest's
+                assert failure == f"{name}: changed (its SHA-256 is not the one SHA256SUMS lists)"
+    # A change that leaves a valid key, another one, is named too.
+    other = create(signed.parent / "other")[1].read_bytes()
+    with _holding(signed / "public-key.pem", other):
+        assert "by the key public-key.pem" in _failure(signed)
+    assert verify(signed).files == len(files) - 3
+
+
+def test_a_file_added_or_removed_fails_verify_naming_it(signed: Path, meeting: Meeting) -> None:
+    for added in ("notes.txt", ".hidden", "charts/extra.svg", "more/notes.txt"):
+        (signed / added).parent.mkdir(exist_ok=True)
+        with _holding(signed / added, b"not written by Floor\n"):
+            assert _failure(signed) == (f"{added}: not in the manifest (SHA256SUMS does not "
+                                        "list it)")
+    for path in _files(signed):
+        name = path.relative_to(signed).as_posix()
+        with _holding(path, None):
+            failure = _failure(signed)
+        assert name in failure, f"{name} removed: {failure}"
+        if name.endswith((".html", ".svg")):
+            assert failure == f"{name}: missing (SHA256SUMS lists it)"
+    with _holding(signed / "index.html", None), _holding(signed / "index.htm", b"moved"):
+        assert _failure(signed) == ("index.htm: not in the manifest (SHA256SUMS does not list "
+                                    "it); index.html: missing (SHA256SUMS lists it)")
+    assert verify(signed).questions == len(meeting.qids)
+
+
+def test_the_field_tests_edits_fail_verify(signed: Path, floor_env: dict[str, str]) -> None:
+    """The edits the field test made, each read by no value check: a sentence of the page, a
+    number in a chart, a key of record.json renamed."""
+    def floor_verify() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "web.cli", "record", "verify", str(signed)],
+                              env=floor_env, capture_output=True, text=True, timeout=60)
+
+    passed = floor_verify()
+    assert passed.returncode == 0, passed.stderr
+    assert f"ok: {len(_files(signed)) - 3} files, each as the signed SHA256SUMS lists it" \
+        in passed.stdout
+    edits = {"index.html": ("built on a flood plain?", "built on a car park?"),
+             "charts/platforms.svg": ("Facebook: 92", "Facebook: 29"),
+             "record.json": ('"answered_at"', '"Xnswered_at"')}
+    for name, (was, now) in edits.items():
+        text = (signed / name).read_text(encoding="utf-8")
+        assert was in text
+        edited = text.replace(was, now, 1)
+        if name == "record.json":
+            assert "answered_at" not in json.loads(edited)["questions"][0]
+        with _holding(signed / name, edited.encode("utf-8")):
+            assert _failure(signed) == \
+                f"{name}: changed (its SHA-256 is not the one SHA256SUMS lists)"
+            failed = floor_verify()
+        assert failed.returncode == 1
+        assert f"the record does NOT verify: {name}: changed" in failed.stderr
+
+
+def test_the_readmes_standard_tools_check_the_signature_and_every_file(signed: Path) -> None:
+    for tool in ("bash", "openssl", "sha256sum"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is not installed (apt-get install -y bash openssl coreutils)")
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    (block,) = [block for block in re.findall(r"```bash\n(.*?)```", readme, re.S)
+                if "sha256sum -c" in block]
+    steps = [line for line in block.splitlines() if line and not line.startswith("cd ")]
+    assert len(steps) == 4  # the signature, the manifest's hash, the files, no other file
+
+    def failing() -> list[int]:
+        return [n for n, step in enumerate(steps) if subprocess.run(
+            ["bash", "-c", step], cwd=signed, capture_output=True, timeout=60).returncode]
+
+    assert failing() == []
+    head, manifest, index = signed / "head.txt", signed / "SHA256SUMS", signed / "index.html"
+    with _holding(head, head.read_bytes().replace(b"made: ", b"made: 1")):
+        assert failing() == [0]
+    original = index.read_bytes()
+    page = original.replace(b"flood plain", b"car park")
+    relisted = manifest.read_bytes().replace(sha256(original).hexdigest().encode(),
+                                             sha256(page).hexdigest().encode())
+    with _holding(index, page):
+        assert failing() == [2]
+        with _holding(manifest, relisted):  # the page's new hash listed: not what was signed
+            assert failing() == [1]
+    with _holding(signed / "notes.txt", b"not written by Floor\n"):
+        assert failing() == [3]
+    assert failing() == []
+
+
+def test_a_file_name_no_manifest_line_can_hold_is_refused(
+        conn: redis.Redis, event: str, meeting: Meeting, tmp_path: Path) -> None:
+    folder = tmp_path / "r"
+    folder.mkdir()
+    (folder / "two\nlines.txt").write_text("x", encoding="utf-8")
+    with pytest.raises(UnlistableName, match="line break"):
+        build(conn, Settings(event=EventSettings(slug=event)), folder)

@@ -22,12 +22,20 @@ import redis
 import requests
 import socketio
 
-from aggregator.keys import Keys
-from aggregator.moderation import Moderation, Refused
-from aggregator.redis_server import connect, replicated
-from aggregator.store import Store
+from aggregator.base.keys import Keys
+from aggregator.base.redis_server import connect, replicated
+from aggregator.core.moderation import Moderation, Refused
+from aggregator.core.store import Store
 from tests.conftest import MODERATOR
-from tests.redis_nodes import Node, free_port, needs_redis_server, nodes, server_args, wait_for
+from tests.redis_nodes import (
+    Node,
+    free_port,
+    needs_redis_server,
+    nodes,
+    sentinel_conf,
+    server_args,
+    wait_for,
+)
 from web.accounts import Accounts
 from web.screen import screen_id
 from web.screen_links import ScreenLinks
@@ -41,17 +49,6 @@ class Deployment:
         self.primary, self.replica, self.sentinels = primary, replica, sentinels
         hosts = ",".join(f"127.0.0.1:{s.port}" for s in sentinels)
         self.url = f"redis+sentinel://{hosts}/{SERVICE}"
-
-
-def sentinel_conf(folder: Path, port: int, primary: int) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    conf = folder / "sentinel.conf"  # Sentinel rewrites its file: one each
-    conf.write_text(f"port {port}\nbind 127.0.0.1\nprotected-mode no\n"
-                    f"sentinel monitor {SERVICE} 127.0.0.1 {primary} 2\n"
-                    f"sentinel down-after-milliseconds {SERVICE} 1000\n"
-                    f"sentinel failover-timeout {SERVICE} 3000\n"
-                    f"sentinel parallel-syncs {SERVICE} 1\n", encoding="utf-8")
-    return conf
 
 
 @pytest.fixture
@@ -69,7 +66,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
         sentinels = []
         for index in range(3):
             port = free_port()
-            conf = sentinel_conf(tmp_path / f"s{index}", port, first)
+            conf = sentinel_conf(tmp_path / f"s{index}", port, SERVICE, first)
             sentinels.append(Node(conf.parent, port, [str(conf), "--sentinel"]))
             started.append(sentinels[-1])
         for sentinel in sentinels:
@@ -237,15 +234,6 @@ def test_sentinels_that_name_no_primary_are_waited_for_with_a_reason(
         for stream in (process.stdout, process.stderr):
             if stream:
                 stream.close()
-
-
-def test_a_sentinel_url_names_its_service() -> None:
-    from aggregator.redis_server import sentinel_service
-
-    assert sentinel_service("redis+sentinel://a:26379,b/floor/2") == (
-        [("a", 26379), ("b", 26379)], "floor", 2)
-    with pytest.raises(ValueError, match="names the service"):
-        sentinel_service("redis+sentinel://a:26379")
 
 
 def test_an_action_waits_for_the_replica_and_says_when_none_confirms(

@@ -1,16 +1,14 @@
-"""Sessions that end, login limits that count failures, and the headers every response carries.
+"""Sessions that end, and the headers every response carries.
 
 Sessions: logging out, removing a moderator or setting a new password ends every session of that
 moderator (pages at once, sockets within about a second), and a removed name re-added revives no
-old cookie. Login limits count failed attempts per address and per username, never successes.
+old cookie. The login limits are in tests/test_login_limits.py.
 """
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -18,17 +16,15 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from aggregator.settings import Settings
+from aggregator.base.settings import Settings
 from tests.conftest import MODERATOR
 from tests.waiting import wait_until
 from web import REQUEST_LIMIT, create_app
 from web.accounts import Accounts
-from web.auth import LOGIN_LIMIT
-from web.extensions import limiter, socketio
+from web.extensions import socketio
 from web.site import DEFAULT_HEADERS, HSTS
 
 NS = "/console"
-PER_MINUTE = int(LOGIN_LIMIT.split()[0])
 
 
 def _login(app: Flask, username: str = MODERATOR[0], password: str = MODERATOR[1],
@@ -121,80 +117,7 @@ def test_floor_moderator_add_takes_a_capitalised_name(floor_env: dict[str, str],
     assert Accounts(conn, event).verify("sam", "correct horse battery")
 
 
-# -- login limits ---------------------------------------------------------------------------------
-
-@pytest.fixture
-def limited(settings: Settings, conn: redis.Redis) -> Iterator[Callable[..., Flask]]:
-    """Apps as served, rate limits on (CSRF off: the forms here are posted by hand)."""
-    was_enabled = limiter.enabled
-    made: list[Flask] = []
-
-    def make(**config: Any) -> Flask:
-        app = create_app(settings, conn, test_config={
-            "TESTING": True, "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": True, **config})
-        made.append(app)
-        return app
-
-    Accounts(conn, settings.event.slug).add(*MODERATOR)
-    yield make
-    limiter.enabled = was_enabled
-    for app in made:
-        app.extensions["floor"].feed.stop()
-
-
-def _attempt(app: Flask, username: str, password: str, address: str = "192.0.2.1",
-             forwarded: str | None = None) -> int:
-    headers = {"X-Forwarded-For": forwarded} if forwarded else {}
-    return app.test_client().post(
-        "/login", data={"username": username, "password": password}, headers=headers,
-        environ_base={"REMOTE_ADDR": address}).status_code
-
-
-def test_successful_logins_are_not_counted(limited: Callable[..., Flask]) -> None:
-    """A room whose moderators share one address logs in as often as it needs."""
-    app = limited()
-    assert [_attempt(app, *MODERATOR) for _ in range(PER_MINUTE + 5)] == [302] * (PER_MINUTE + 5)
-
-
-def test_failed_logins_are_limited_per_address(limited: Callable[..., Flask]) -> None:
-    app = limited()
-    names = [f"guess{i}" for i in range(PER_MINUTE)]
-    assert [_attempt(app, name, "wrong") for name in names] == [401] * PER_MINUTE
-    refused = app.test_client().post("/login", data={"username": "sam", "password": "x"},
-                                     environ_base={"REMOTE_ADDR": "192.0.2.1"})
-    assert refused.status_code == 429 and "Too many failed attempts" in refused.text
-    assert _attempt(app, *MODERATOR, address="192.0.2.99") == 302  # elsewhere, all is well
-
-
-def test_failed_logins_are_limited_per_username_from_any_address(
-        limited: Callable[..., Flask]) -> None:
-    app = limited()
-    tries = [_attempt(app, "SAM", "wrong", address=f"198.51.100.{i}")
-             for i in range(PER_MINUTE)]
-    assert tries == [401] * PER_MINUTE
-    assert _attempt(app, "sam", "wrong", address="203.0.113.5") == 429
-    assert _attempt(app, "kim", "wrong", address="203.0.113.5") == 401  # other names unaffected
-
-
-def test_trusted_proxies_say_who_the_client_is(limited: Callable[..., Flask]) -> None:
-    """Behind one trusted proxy every request comes from the proxy's address: the client's is
-    the last one in X-Forwarded-For. Without the setting, that header is not believed."""
-    behind_proxy = limited(FLOOR_TRUSTED_PROXIES="1")
-    for i in range(PER_MINUTE):
-        assert _attempt(behind_proxy, f"guess{i}", "wrong", address="10.0.0.2",
-                        forwarded="192.0.2.50") == 401
-    assert _attempt(behind_proxy, "other", "wrong", address="10.0.0.2",
-                    forwarded="192.0.2.50") == 429
-    assert _attempt(behind_proxy, "other", "wrong", address="10.0.0.2",
-                    forwarded="192.0.2.51") == 401
-
-    direct = limited()
-    for i in range(PER_MINUTE):
-        assert _attempt(direct, f"spoof{i}", "wrong", address="192.0.2.77",
-                        forwarded=f"203.0.113.{i}") == 401
-    assert _attempt(direct, "spoof", "wrong", address="192.0.2.77",
-                    forwarded="203.0.113.200") == 429
-
+# -- proxies --------------------------------------------------------------------------------------
 
 def test_a_bad_trusted_proxies_setting_is_refused(settings: Settings, conn: redis.Redis) -> None:
     with pytest.raises(ValueError, match="FLOOR_TRUSTED_PROXIES"):
@@ -246,14 +169,3 @@ def test_an_oversized_request_is_refused(client: FlaskClient, path: str) -> None
                                        "username": "sam", "password": "y"})
     assert response.status_code == 413
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-
-
-def test_the_login_form_still_posts_with_the_csrf_token(limited: Callable[..., Flask]) -> None:
-    """The limits and headers leave the real form working, CSRF on."""
-    app = limited(WTF_CSRF_ENABLED=True)
-    client = app.test_client()
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', client.get("/login").text)
-    assert token
-    response = client.post("/login", data={"csrf_token": token[1], "username": MODERATOR[0],
-                                           "password": MODERATOR[1]})
-    assert response.status_code == 302

@@ -15,10 +15,10 @@ if TYPE_CHECKING:
     import redis
     from flask import Flask
 
-    from aggregator.health import Health
-    from aggregator.moderation import Moderation
-    from aggregator.settings import Settings
-    from aggregator.store import Store
+    from aggregator.base.settings import Settings
+    from aggregator.core.moderation import Moderation
+    from aggregator.core.store import Store
+    from aggregator.ingest.health import Health
     from web.accounts import Accounts
     from web.live import LiveFeed
 
@@ -52,18 +52,18 @@ def create_app(settings: Settings | None = None, conn: redis.Redis | None = None
     from flask import Flask
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from aggregator.health import Health
-    from aggregator.moderation import Moderation
-    from aggregator.redis_server import connect, limiter_storage
-    from aggregator.settings import load
-    from aggregator.store import Store
+    from aggregator.base.redis_server import connect
+    from aggregator.base.settings import load
+    from aggregator.core.moderation import Moderation
+    from aggregator.core.store import Store
+    from aggregator.ingest.health import Health
     from web.accounts import Accounts
     from web.extensions import csrf, limiter, socketio
     from web.live import LiveFeed
+    from web.rate_limits import STORAGE_URI
 
     settings = settings or load()
     conn = conn if conn is not None else connect()
-    limits_url, limits_options = limiter_storage(conn)
     app = Flask(__name__)
     secret = os.environ.get("FLOOR_SECRET_KEY")
     if not secret:
@@ -81,8 +81,9 @@ def create_app(settings: Settings | None = None, conn: redis.Redis | None = None
         MAX_CONTENT_LENGTH=REQUEST_LIMIT,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         WTF_CSRF_TIME_LIMIT=None,
-        RATELIMIT_STORAGE_URI=limits_url,
-        RATELIMIT_STORAGE_OPTIONS=limits_options,
+        # The limiter counts in the event's Redis through this very client (web/rate_limits.py).
+        RATELIMIT_STORAGE_URI=STORAGE_URI,
+        RATELIMIT_STORAGE_OPTIONS={"client": conn},
         # Said outright: the one Limiter keeps the last app's setting when a key is absent.
         RATELIMIT_ENABLED=True,
     )

@@ -3,7 +3,9 @@ event's Redis.
 
 A login remembers the moderator's session generation; logging out, removing the moderator or
 setting a new password bumps it, which ends every session made before: pages at their next
-request, sockets within a second (``web/console.py`` sweeps them).
+request, sockets within a second (``web/console.py`` sweeps them). A login also remembers the
+browser (``web/devices.py``) under the moderator's trust generation, which only removing them or
+setting a new password bumps: logging out ends sessions, not the browser's standing.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import redis
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from aggregator.keys import Keys
+from aggregator.base.keys import Keys
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
 MIN_PASSWORD = 10
@@ -48,6 +50,7 @@ class Accounts:
         keys = Keys(event)
         self.key = keys.moderators
         self.sessions_key = keys.sessions
+        self.trust_key = keys.device_trust
 
     def add(self, username: str, password: str) -> str:
         """Create a moderator, or set a new password (which ends their sessions). Returns the
@@ -61,16 +64,19 @@ class Accounts:
         pipe = self.conn.pipeline()
         pipe.hset(self.key, name, _hasher.hash(password))
         pipe.hincrby(self.sessions_key, name, 1)
+        pipe.hincrby(self.trust_key, name, 1)
         pipe.execute()
         return name
 
     def remove(self, username: str) -> bool:
-        """Remove a moderator and end their sessions. False if there was no such moderator."""
+        """Remove a moderator, end their sessions and forget their browsers. False if there was
+        no such moderator."""
         name = normalise_username(username)
         pipe = self.conn.pipeline()
         pipe.hdel(self.key, name)
         pipe.hincrby(self.sessions_key, name, 1)
-        removed, _ = pipe.execute()
+        pipe.hincrby(self.trust_key, name, 1)
+        removed, _, _ = pipe.execute()
         return bool(removed)
 
     def exists(self, username: str) -> bool:
@@ -120,3 +126,11 @@ class Accounts:
 
     def valid(self, username: str, generation: str) -> bool:
         return (username, generation) in self.live([(username, generation)])
+
+    # -- remembered browsers -----------------------------------------------------------------
+
+    def trust_generation(self, username: str) -> str:
+        """What a browser remembered at this moderator's login holds; it stays the same until
+        they are removed or given a new password (each bumps it)."""
+        value = self.conn.hget(self.trust_key, normalise_username(username))
+        return str(value or "0")

@@ -1,4 +1,5 @@
-"""Moderator login: argon2-checked passwords, CSRF-protected forms, rate-limited attempts."""
+"""Moderator login: argon2-checked passwords, CSRF-protected forms, rate-limited failures, and
+remembered browsers that strangers' failures cannot lock out."""
 
 from __future__ import annotations
 
@@ -8,21 +9,30 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from web import floor
 from web.accounts import normalise_username
-from web.extensions import limiter, username_of_event
+from web.devices import remember, trusted_device
+from web.extensions import browser_of_event, limiter, username_of_event
+from web.forms import PostedForm
 
 bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Failed attempts (a 401) only, counted per client address and, apart, per username: enough for
-# a moderator who mistypes a few times, far too few to guess a password. Successes never count,
-# so a room whose moderators share one address is not locked out by their own logins.
-LOGIN_LIMIT = "10 per minute;50 per hour"
+# Failed attempts (a 401) only: successes never count, so a desk that shares one address logs
+# in as often as it needs. Guessing stays slow, and no stranger's failures lock a moderator out:
+# - per browser: a remembered browser's own failures (web/devices.py), else the failures from
+#   this address for this name. What one mistyping volunteer meets; nobody else is held back.
+PER_BROWSER = "10 per minute;30 per hour"
+# - per name, from browsers it has not logged in on: guessing one password from many addresses.
+#   Over three times the per-browser figure an hour, so one address alone cannot fill it. A
+#   remembered browser is exempt: the moderator's own laptop gets in while the name is attacked.
+PER_NAME = "20 per minute;100 per hour"
+# - per address, from browsers not remembered, over every name: far beyond what a desk's typos
+#   reach; it bounds one address's password spraying and the argon2 work it makes us do.
+PER_ADDRESS = "60 per minute;600 per hour"
 # Moderators' pages are ours alone: scripts and styles from the package, sockets to the same
 # host, never framed, never cached (they show unapproved posts).
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -41,7 +51,7 @@ def private_headers(response: Any) -> Any:
 bp.after_request(private_headers)
 
 
-class LoginForm(FlaskForm):
+class LoginForm(PostedForm):
     username = StringField("Username", validators=[DataRequired(), Length(max=32)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
 
@@ -84,9 +94,15 @@ def _failed(response: Any) -> bool:
     return response.status_code == 401  # type: ignore[no-any-return]
 
 
+def _remembered() -> bool:
+    return trusted_device() is not None
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(LOGIN_LIMIT, methods=["POST"], deduct_when=_failed)
-@limiter.limit(LOGIN_LIMIT, methods=["POST"], deduct_when=_failed, key_func=username_of_event)
+@limiter.limit(PER_BROWSER, methods=["POST"], deduct_when=_failed, key_func=browser_of_event)
+@limiter.limit(PER_NAME, methods=["POST"], deduct_when=_failed, key_func=username_of_event,
+               exempt_when=_remembered)
+@limiter.limit(PER_ADDRESS, methods=["POST"], deduct_when=_failed, exempt_when=_remembered)
 def login() -> Any:
     if request.method == "GET" and current_moderator() is not None:
         return redirect(_safe_next(request.args.get("next")))
@@ -100,7 +116,7 @@ def login() -> Any:
             session.permanent = True
             session["moderator"] = username
             session["generation"] = accounts.generation(username)
-            return redirect(_safe_next(request.args.get("next")))
+            return remember(redirect(_safe_next(request.args.get("next"))), username)
         error = "That username and password do not match a moderator."
     elif request.method == "POST":
         error = "Please fill in both fields and try again."
@@ -111,8 +127,9 @@ def login() -> Any:
 
 @bp.errorhandler(429)
 def too_many(error: Any) -> Any:
+    # Never the body: it may be what was refused (too large, not a form).
     return render_template(
-        "login.html", form=LoginForm(), title=floor().settings.event.title,
+        "login.html", form=LoginForm(read_body=False), title=floor().settings.event.title,
         error="Too many failed attempts for this name or from this network. "
               "Please wait a few minutes and try again."), 429
 

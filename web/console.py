@@ -30,18 +30,23 @@ from flask import (
 from flask.blueprints import BlueprintSetupState
 from flask_socketio import ConnectionRefusedError, emit, join_room
 
-from aggregator.actions import ACTIONS, ENTRY_WORDS, MANY_MAX
-from aggregator.actions import as_config as actions_config
-from aggregator.columns import PAGE, PageError
-from aggregator.filters import FilterError
-from aggregator.filters import parse as parse_filters
-from aggregator.moderation import Refused
-from aggregator.notes import NOTE_MAX
-from aggregator.question import PLATFORMS, STATE_WORDS
-from aggregator.store import LogEntry
-from web import Floor, floor
+from aggregator.base.platforms import SOURCE_LABELS
+from aggregator.core.actions import ACTIONS, ENTRY_WORDS, MANY_MAX
+from aggregator.core.actions import as_config as actions_config
+from aggregator.core.agenda import MAX_TITLE
+from aggregator.core.columns import PAGE, PageError
+from aggregator.core.filters import FilterError
+from aggregator.core.filters import parse as parse_filters
+from aggregator.core.moderation import Refused
+from aggregator.core.notes import NOTE_MAX
+from aggregator.core.question import PLATFORMS, STATE_WORDS
+from aggregator.core.store import LogEntry
+from aggregator.followers.loop import LABELS as FOLLOWER_LABELS
+from aggregator.followers.loop import expected as expected_followers
+from web import REQUEST_LIMIT, Floor, floor
 from web.auth import current_moderator, login_required, private_headers, session_of_moderator
 from web.extensions import socketio
+from web.live import LiveFeed
 from web.presence import Presence
 from web.record_panel import RecordPanel
 from web.replies import BadRequest, answering, failure, refusing
@@ -68,8 +73,6 @@ SWEEP_SECONDS = 0.5
 # A source that has not polled for this many of its intervals is failing.
 STALE_INTERVALS = 3
 DEFAULT_INTERVAL = 15.0
-SOURCE_LABELS = {"x": "X", "facebook": "Facebook", "instagram": "Instagram",
-                 "youtube": "YouTube", "rehearsal": "Rehearsal feed", "web": "Web form"}
 
 
 @bp.get("/")
@@ -81,14 +84,17 @@ def home() -> Any:
 @login_required
 def index() -> Any:
     settings = floor().settings
+    # max_message: the longest message the socket takes (engine.io closes the connection on a
+    # longer one without a word), so the console refuses to send one and says why.
     config = {"namespace": NAMESPACE, "events": EVENTS, "moderator": session["moderator"],
+              "max_message": REQUEST_LIMIT,
               "reject_reasons": settings.moderation.reject_reasons[:9],
               "queue_length": settings.screen.queue_length,
               "board_max_chars": settings.screen.board_max_chars,
               "anonymise": settings.screen.anonymise, "platforms": PLATFORMS,
               "actions": actions_config(), "entry_words": ENTRY_WORDS, "states": STATE_WORDS,
               "chair": {"soft_limit_seconds": settings.chair.soft_limit_seconds,
-                        "note_max": NOTE_MAX,
+                        "note_max": NOTE_MAX, "title_max": MAX_TITLE,
                         "board_members": settings.chair.board_members,
                         "events": {"note": "note", "notes": "notes", "agenda": "agenda",
                                    "agenda_change": "agenda_change"}}}
@@ -189,10 +195,48 @@ def health_report(records: dict[str, dict[str, Any]], now: datetime) -> list[dic
     return rows
 
 
+def assess_follower(record: dict[str, Any], enabled: bool) -> tuple[str, str]:
+    """One follower's verdict (ok, starting, failing, off) and why: a dead one fails as a
+    silent source does; one the settings turn off raises no alarm."""
+    state = str(record.get("state") or "starting")
+    error = str(record.get("last_error") or "").strip()
+    if not enabled:
+        return "off", "turned off in the settings"
+    if state == "offline":
+        return "failing", "it was shut down"
+    if not record.get("alive"):
+        return "failing", "it is not running (no heartbeat)"
+    if state == "retrying":
+        return "failing", error or "Redis unavailable"
+    if state == "starting":
+        return "starting", "getting ready to follow the log"
+    return "ok", "following the log"
+
+
+def follower_report(records: dict[str, dict[str, Any]],
+                    expected: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The panel's rows for the log's followers that have reported, ``expected`` (the settings
+    run them) or not. The heartbeat's time is left out: it changes every few seconds, and a
+    push goes out only when a row changes."""
+    rows = []
+    for name, record in sorted(records.items()):
+        verdict, summary = assess_follower(record, name in expected)
+        lag = record.get("lag")
+        rows.append({
+            "name": name, "label": FOLLOWER_LABELS.get(name, name), "verdict": verdict,
+            "state": record.get("state") or "starting", "summary": summary,
+            "started_at": record.get("started_at") or "",
+            "entries": record.get("entries") or 0, "lag": lag if isinstance(lag, int) else None,
+            "last_error": record.get("last_error") or "",
+        })
+    return rows
+
+
 def _health(f: Floor) -> dict[str, Any]:
     now = datetime.now(UTC)
     return {"now": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "sources": health_report(f.health.all(), now)}
+            "sources": health_report(f.health.all(), now),
+            "followers": follower_report(f.health.followers(), expected_followers(f.settings))}
 
 
 # -- this process's consoles ------------------------------------------------------------------
@@ -269,8 +313,9 @@ class _Consoles:
                     self.sent_presence = state
                     server.emit(EVENTS["presence"], state, namespace=NAMESPACE, to=ROOM)
                 health = _health(self.floor)
-                if health["sources"] != self.sent_health:
-                    self.sent_health = health["sources"]
+                rows = (health["sources"], health["followers"])
+                if rows != self.sent_health:
+                    self.sent_health = rows
                     server.emit(EVENTS["health"], health, namespace=NAMESPACE, to=ROOM)
             except redis.RedisError as exc:
                 log.warning("console: cannot check sessions, presence or health (%s)", exc)
@@ -286,10 +331,55 @@ def _consoles() -> _Consoles:
     return consoles  # type: ignore[no-any-return]
 
 
+class _Relay:
+    """Log entries to this process's consoles, in log order, each naming the entry before it in
+    the log (``prev``), so a console that finds its last applied id is not that asks to catch
+    up. The tail of the log (web/live.py) may run behind Redis: a snapshot or a catch-up read
+    in a handler thread can be ahead of it, and the tail would then send that console entries
+    it already holds, after the newer state. So each console given state up to a log id is
+    skipped by the relay until the tail passes that id, and the two are serialised by a lock:
+    nothing older than what a console was given reaches it afterwards."""
+
+    def __init__(self, feed: LiveFeed) -> None:
+        self.feed = feed
+        self.lock = threading.Lock()
+        self.given: dict[str, tuple[int, int]] = {}  # sid -> the log position it holds up to
+
+    def on_entry(self, server: Any, entry: LogEntry) -> None:
+        at = _position(entry.id)
+        with self.lock:
+            holding = [sid for sid, upto in self.given.items() if upto >= at]
+            self.given = {sid: self.given[sid] for sid in holding}
+            server.emit(EVENTS["entry"], {**entry.to_dict(), "prev": self.feed.before},
+                        namespace=NAMESPACE, to=ROOM, skip_sid=holding or None)
+
+    def give(self, sid: str, upto: str, send: Callable[[], Any]) -> Any:
+        """``send`` the console ``sid`` the state up to log id ``upto`` (a snapshot, a
+        catch-up); from then on the relay sends it only entries after ``upto``."""
+        with self.lock:
+            self.given[sid] = _position(upto)
+            return send()
+
+    def forget(self, sid: str) -> None:
+        with self.lock:
+            self.given.pop(sid, None)
+
+
+def _position(entry_id: str) -> tuple[int, int]:
+    """A stream id ("milliseconds-sequence") as a pair that sorts in log order."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _relay() -> _Relay:
+    return current_app.extensions["floor.relay"]  # type: ignore[no-any-return]
+
+
 @bp.record_once
 def _relay_log(state: BlueprintSetupState) -> None:
     f = state.app.extensions["floor"]
-    f.feed.on_entry(_relay)
+    relay = state.app.extensions.setdefault("floor.relay", _Relay(f.feed))
+    f.feed.on_entry(relay.on_entry)
     f.feed.on_entry(_panel(f).on_entry)
 
 
@@ -299,10 +389,6 @@ def _panel(f: Floor) -> RecordPanel:
     if panel is None:
         panel = vars(f).setdefault("record_panel", RecordPanel(f.store))
     return panel  # type: ignore[no-any-return]
-
-
-def _relay(server: Any, entry: LogEntry) -> None:
-    server.emit(EVENTS["entry"], entry.to_dict(), namespace=NAMESPACE, to=ROOM)
 
 
 # -- the namespace ---------------------------------------------------------------------------
@@ -344,7 +430,9 @@ def connect(auth: Any = None) -> None:
     join_room(ROOM)
     resuming = isinstance(auth, dict) and isinstance(auth.get("after"), str)
     if not resuming:
-        emit(EVENTS["snapshot"], f.store.columns.snapshot())
+        snapshot = f.store.columns.snapshot()
+        _relay().give(request.sid, snapshot["last_id"],  # type: ignore[attr-defined]
+                      lambda: emit(EVENTS["snapshot"], snapshot))
     consoles = _consoles()
     consoles.add(request.sid, *moderator)  # type: ignore[attr-defined]
     consoles.push_presence(socketio.server)
@@ -356,6 +444,7 @@ def connect(auth: Any = None) -> None:
 
 @socketio.on("disconnect", namespace=NAMESPACE)
 def disconnect(reason: Any = None) -> None:
+    _relay().forget(request.sid)  # type: ignore[attr-defined]
     consoles = _consoles()
     try:
         moderator, released = consoles.remove(request.sid)  # type: ignore[attr-defined]
@@ -380,14 +469,18 @@ def catch_up(moderator: str, data: Any) -> dict[str, Any]:
         return {"reload": True}  # not a stream id: start again from a snapshot
     if len(entries) > CATCH_UP_LIMIT:
         return {"reload": True}
-    return {"entries": [e.to_dict() for e in entries]}
+    if entries:  # the tail may still be behind these: it is not to send them again
+        _relay().give(request.sid, entries[-1].id, lambda: None)  # type: ignore[attr-defined]
+    before = [after, *(e.id for e in entries)]
+    return {"entries": [{**e.to_dict(), "prev": prev} for e, prev in zip(entries, before,
+                                                                          strict=False)]}
 
 
 @moderators_only(EVENTS["page"])
 def page(moderator: str, data: Any) -> dict[str, Any]:
     """The next part of one list, as the moderator scrolls or walks past what the console
-    holds: ``{list, after, limit}`` (see ``aggregator.columns.Columns.page``). With
-    ``filters`` (search and the toolbar's filters, ``aggregator.filters``), the next questions
+    holds: ``{list, after, limit}`` (see ``aggregator.core.columns.Columns.page``). With
+    ``filters`` (search and the toolbar's filters, ``aggregator.core.filters``), the next questions
     that pass them, the cursor the server scanned to and how far that is into the list
     (``Columns.search``)."""
     if not isinstance(data, dict) or not isinstance(data.get("list"), str):
@@ -525,5 +618,6 @@ def editing_done(moderator: str, data: Any) -> dict[str, Any]:
 
 @moderators_only(EVENTS["health"])
 def health(moderator: str, data: Any) -> dict[str, Any]:
-    """The sources' health now (consoles also get it pushed when it changes)."""
+    """The health of the sources and of the log's followers now (consoles also get it pushed
+    when it changes)."""
     return _health(floor())

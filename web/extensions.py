@@ -3,14 +3,14 @@ web server runs them with."""
 
 import socket
 
-from flask import current_app, request
+from flask import current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_socketio import SocketIO
 from flask_wtf import CSRFProtect
 from werkzeug.serving import WSGIRequestHandler
 
-from web.accounts import normalise_username
+from web.devices import attempted_name, trusted_device
 
 socketio = SocketIO()
 csrf = CSRFProtect()
@@ -23,9 +23,18 @@ def _client_of_event() -> str:
 
 
 def username_of_event() -> str:
-    """Login failures also count per event and username, wherever they come from."""
-    name = normalise_username(str(request.form.get("username") or ""))[:64]
-    return f"{current_app.extensions['floor'].settings.event.slug}:user:{name}"
+    """Login failures from strangers' browsers count per event and username, wherever they come
+    from."""
+    return f"{current_app.extensions['floor'].settings.event.slug}:user:{attempted_name()}"
+
+
+def browser_of_event() -> str:
+    """A remembered browser's login failures count per browser; anyone else's per address and
+    username, so one person's typos at a shared address hold back only the name they typed."""
+    device = trusted_device()
+    if device is not None:
+        return f"{current_app.extensions['floor'].settings.event.slug}:device:{device}"
+    return f"{_client_of_event()}:user:{attempted_name()}"
 
 
 # Counts live in the event's Redis (create_app sets RATELIMIT_STORAGE_URI), so every web

@@ -16,7 +16,7 @@ from typing import Any
 import redis
 from flask_socketio import SocketIO
 
-from aggregator.store import LogEntry, Store
+from aggregator.core.store import LogEntry, Store
 
 log = logging.getLogger("floor.live")
 
@@ -35,6 +35,9 @@ class LiveFeed:
         self._server: Any = None
         self._stopped = threading.Event()
         self._thread: Any = None
+        # While the listeners run: the id of the log entry before the one they are given (the
+        # log's end when the tail started, for its first), so a client can tell a gap.
+        self.before = "0-0"
 
     def on_entry(self, listener: Callable[[Any, LogEntry], None]) -> None:
         """Call ``listener(server, entry)`` for every new log entry, in order."""
@@ -71,6 +74,7 @@ class LiveFeed:
                 time.sleep(RETRY_SECONDS)
                 continue
             for entry in entries:
+                self.before = last
                 for listener in self.listeners:
                     try:
                         listener(server, entry)

@@ -4,14 +4,14 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 
 import {
-  Model, actsOnScreen, applies, applyQueueEdit, buckets, choose, countText, dropIndex, isAfter, keyMap,
-  offered, passes, preview, refusal, reselect, stepIndex, tooLongForBoard,
+  Model, actsOnScreen, applies, applyQueueEdit, buckets, choose, countText, dropIndex, editCountText,
+  isAfter, keyMap, offered, passes, preview, refusal, reselect, stepIndex, tooLongForBoard,
 } from "../../web/static/console/state.js";
 import { question as numbered } from "./fixtures/question.mjs";
 
 // The page config as the server sends it (contract.md): the action table, the states' words.
 const CONFIG = JSON.parse(readFileSync(new URL("./fixtures/config.json", import.meta.url), "utf8"));
-// Queue edits made by aggregator/queue_edit.py (tests/test_queue_edit.py checks the same file).
+// Queue edits made by aggregator/core/queue_edit.py (tests/test_queue_edit.py checks the same file).
 const QUEUE_EDITS = JSON.parse(readFileSync(new URL("./fixtures/queue_edits.json", import.meta.url), "utf8"));
 const TABLE = CONFIG.actions;
 const STATES = Object.keys(CONFIG.states);
@@ -32,15 +32,19 @@ const VIEW = { queue: [], groupTarget: null };
 
 describe("the action table fixture", () => {
   it("has the contract's shape", () => {
-    const fields = ["asks", "done", "from", "hint", "key", "label", "many", "order", "params",
-      "primary", "prompt", "to", "undoable"];
-    const paramFields = ["field", "kind", "max", "name", "of", "options"];
+    const fields = ["asks", "done", "from", "hint", "key", "label", "limits", "many", "order",
+      "params", "primary", "prompt", "to", "undoable"];
+    const paramFields = ["field", "kind", "name", "of", "options"];
     for (const [name, spec] of Object.entries(TABLE)) {
       assert.deepEqual(Object.keys(spec).sort(), fields, name);
       assert.deepEqual(spec.from, [...spec.from].sort(), `${name}: from is sorted`);
       for (const state of spec.from) assert.ok(STATES.includes(state), `${name}: ${state}`);
       assert.ok(spec.to === null || STATES.includes(spec.to), name);
       for (const param of spec.params) assert.deepEqual(Object.keys(param).sort(), paramFields, name);
+      const named = spec.params.map((p) => p.name);
+      for (const [param, max] of Object.entries(spec.limits)) {
+        assert.ok(named.includes(param) && Number.isInteger(max) && max > 0, `${name}: limit of ${param}`);
+      }
     }
   });
 });
@@ -250,7 +254,7 @@ describe("the board's legible length", () => {
   });
 });
 
-describe("queue edits (aggregator/queue_edit.py)", () => {
+describe("queue edits (aggregator/core/queue_edit.py)", () => {
   for (const { name, before, after, edit } of QUEUE_EDITS) {
     it(`makes the queue the server made: ${name}`, () => {
       assert.deepEqual(applyQueueEdit(before, edit), after);
@@ -276,5 +280,21 @@ describe("queue edits (aggregator/queue_edit.py)", () => {
     assert.equal(model.outOfStep, true);
     model.applySnapshot({ questions: [a, b, c], queue: [a.id], screen: "", last_id: "8-0" });
     assert.equal(model.outOfStep, false);
+  });
+});
+
+describe("the edit dialog's limit", () => {
+  it("is the server's, as for a question from the form, with what is used and left", () => {
+    const max = CONFIG.actions.edit.limits.text;
+    assert.equal(max, 1000);
+    assert.equal(editCountText(37, max), "At most 1,000 characters, as for a question from the form: 37 used, 963 left.");
+    assert.equal(editCountText(1000, max), "At most 1,000 characters, as for a question from the form: 1,000 used, 0 left.");
+  });
+
+  it("and the other free texts of the actions have theirs", () => {
+    assert.deepEqual(CONFIG.actions.reject.limits, { reason: 200 });
+    assert.deepEqual(CONFIG.actions.answer_note.limits, { note: 1000 });
+    assert.deepEqual(CONFIG.actions.direct.limits, { to: 60 });
+    assert.deepEqual(CONFIG.actions.set_aside.limits, { reason: 120 });
   });
 });

@@ -20,13 +20,13 @@ const bar = (table) => barGroups(table, canRun(table)).map((g) => g.names.join("
 // the hand's after approve's.
 const PIN = {
   from: ["approved", "new"], to: null, undoable: false, many: false, asks: "text",
-  params: [{ name: "words", kind: "text", max: 80, options: [], of: "", field: "pinned" }],
+  params: [{ name: "words", kind: "text", options: [], of: "", field: "pinned" }], limits: { words: 80 },
   key: "p", order: TABLE.edit.order + 0.5, primary: false, label: "Pin a note", done: "pinned a note to",
   hint: "moderators only", prompt: "What should the others know?",
 };
 const HAND = {
   from: ["new"], to: null, undoable: false, many: false, asks: "choice",
-  params: [{ name: "who", kind: "choice", max: 0, options: [], of: "board_members", field: "" }],
+  params: [{ name: "who", kind: "choice", options: [], of: "board_members", field: "" }], limits: {},
   key: "H", order: TABLE.approve.order + 0.5, primary: false, label: "Hand to", done: "handed", hint: "", prompt: "Hand to whom?",
 };
 const MAP = { ...PIN, asks: "map", key: "P", label: "Place on a map" };

@@ -1,6 +1,6 @@
 """The page config the console's Node tests use (tests/js/fixtures/config.json) is the one the
 server sends: the action table, the other log entries' words, the states' words, the reject
-reasons. After a change to the table, write it again from the server with
+reasons, the platforms. After a change to the table, write it again from the server with
 ``FLOOR_WRITE_FIXTURE=1 pytest tests/js/test_config_fixture.py``."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from flask.testing import FlaskClient
 
 FIXTURE = Path(__file__).parent / "fixtures" / "config.json"
-KEYS = ("actions", "chair", "entry_words", "reject_reasons", "states")
+KEYS = ("actions", "chair", "entry_words", "platforms", "reject_reasons", "states")
 
 
 def test_node_fixture_is_the_config_the_console_page_gets(moderator: FlaskClient) -> None:

@@ -2,17 +2,18 @@
 // (a reason, what happens to the question on screen, a shorter text), send it, say the result.
 // How to ask is the table's word for each action (`asks`), and which param each answer fills
 // (`params`): no action is named here but the screen's safety valve, clear.
-import { suggestItem } from "./chair.js";
+import { suggestItem } from "./chair_panel.js";
 import { Selection, cluster, summary, targetsFor } from "./selection.js";
 import {
-  actsOnScreen, applies, choose, dropIndex, keyMap, refusal, stepIndex, tooLongForBoard,
+  actsOnScreen, applies, choose, dropIndex, editCountText, keyMap, refusal, stepIndex,
+  tooLongForBoard,
 } from "./state.js";
 import { OWN, asking, drivable, paramOf } from "./table.js";
 
 const $ = (id) => document.getElementById(id);
 
 // One asker for each way the table says an action's params are got (`asks`, listed in
-// aggregator/actions.py): an action asking some other way is not offered until one is added here.
+// aggregator/core/actions.py): an action asking some other way is not offered until one is added here.
 export const ASKERS = {
   "": (c, name, q) => c.simple(name, q),
   reason: (c, name, q) => c.openReasons(name, q),
@@ -338,7 +339,9 @@ export class Commands {
     $("text-ask-question").textContent = quote(q.text, 120);
     const area = $("text-ask-value");
     area.value = (param.field && q[param.field]) || "";
-    if (param.max) area.maxLength = param.max; else area.removeAttribute("maxlength");
+    // The server refuses a longer text in words (the row's limit, `limits`): the field stops there.
+    const max = spec.limits[param.name];
+    if (max) area.maxLength = max; else area.removeAttribute("maxlength");
     this.dialogs.textAsk.showModal();
     area.focus();
     area.select();
@@ -456,8 +459,18 @@ export class Commands {
     const long = tooLongForBoard(q, this.config);
     hint.textContent = "Enter saves · Esc cancels · the original stays as received" +
       (long ? ` · the board shows about ${long.limit} characters legibly` : "");
+    // The server refuses a longer text (the row's limit, `limits`): say so before.
+    const max = this.table[action].limits[paramOf(this.table[action], "text").name];
+    area.maxLength = max;
+    const count = document.createElement("p");
+    count.className = "hint edit-count";
+    count.id = "edit-count";  // one editor at a time: leaving it cancels
+    area.setAttribute("aria-describedby", count.id);
+    const counted = () => { count.textContent = editCountText(area.value.length, max); };
+    counted();
+    area.addEventListener("input", counted);
     text.hidden = true;
-    text.after(area, hint);
+    text.after(area, hint, count);
     li.querySelector(".original").hidden = false;
     view.actions.hidden = true;
     area.focus();
@@ -472,8 +485,10 @@ export class Commands {
         this.send(action, { id: q.id, version, text: q.text }, { [param]: value }, () => view.say("Saved the new text."));
       }
       this.link.editingDone(q.id);
+      area.removeEventListener("input", counted);
       area.remove();
       hint.remove();
+      count.remove();
       text.hidden = false;
       li.classList.remove("editing");
       view.fillCard(li, this.model.get(q.id));

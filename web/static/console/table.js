@@ -1,4 +1,4 @@
-// The action table as the console reads it (config.actions, from aggregator/actions.py): which
+// The action table as the console reads it (config.actions, from aggregator/core/actions.py): which
 // actions the console can run, the action bar's buttons in their order, the keys' help, the
 // param a dialog fills, the words for what was done. Nothing here names an action: a row the
 // server adds gets its button, its key, its help and its dialog from what the row says.
@@ -18,7 +18,8 @@ export function asking(table, asks) {
   return Object.keys(table).find((name) => table[name].asks === asks) || null;
 }
 
-// The param of `spec` of this kind ({ name, kind, max, options, of, field }).
+// The param of `spec` of this kind ({ name, kind, options, of, field }; its limit, if it has
+// one, is `spec.limits[name]`).
 export function paramOf(spec, kind) {
   return spec.params.find((p) => p.kind === kind);
 }
