@@ -386,21 +386,21 @@ def test_set_aside_saying_why_asks_in_the_table_s_text_dialog(browser: Any, cont
                                                               live_server: str,
                                                               store: Store) -> None:
     """Z: the dialog a text param gets, with the row's prompt and cap; the held card says why."""
-    (qid,) = _ingest(store, "Can the housing question wait for item 4?")
-    page = _console(browser, contexts, live_server, bypass_csp=True)  # for axe-core's script
-    _card(page, "incoming", qid).wait_for()
+    (qid,) = ingest_tweets(store, "Can the housing question wait for item 4?")
+    page = open_console(browser, contexts, live_server, bypass_csp=True)  # for axe-core's script
+    card_in(page, "incoming", qid).wait_for()
     page.keyboard.press("Z")
     dialog = page.locator("#text-ask")
     expect(dialog).to_be_visible()
     expect(page.locator("#text-ask-title")).to_have_text(ACTIONS["set_aside"].prompt)
     assert page.locator("#text-ask-value").get_attribute("maxlength") == "120"
-    assert _serious(page) == []
+    assert serious(page) == []
     page.keyboard.type("For the housing item, 4")  # the action keys do nothing meanwhile
     page.keyboard.press("Enter")
     expect(dialog).to_be_hidden()
     expect(page.locator("#n-held")).to_have_text("(1)")
     page.keyboard.press("4")
-    badges = _card(page, "held", qid).locator(".badges")
+    badges = card_in(page, "held", qid).locator(".badges")
     expect(badges).to_contain_text("set aside: For the housing item, 4")
     expect(badges).to_contain_text("set aside by sam")
     assert store.question(qid).aside_reason == "For the housing item, 4"
