@@ -16,6 +16,7 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
+from aggregator.environment import EnvironmentProblem
 from aggregator.settings import Settings
 from tests.conftest import MODERATOR
 from tests.waiting import wait_until
@@ -119,9 +120,13 @@ def test_floor_moderator_add_takes_a_capitalised_name(floor_env: dict[str, str],
 
 # -- proxies --------------------------------------------------------------------------------------
 
-def test_a_bad_trusted_proxies_setting_is_refused(settings: Settings, conn: redis.Redis) -> None:
-    with pytest.raises(ValueError, match="FLOOR_TRUSTED_PROXIES"):
-        create_app(settings, conn, test_config={"FLOOR_TRUSTED_PROXIES": "yes"})
+def test_a_bad_trusted_proxies_setting_is_refused(settings: Settings, conn: redis.Redis,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOOR_TRUSTED_PROXIES", "yes")
+    with pytest.raises(EnvironmentProblem) as refused:
+        create_app(settings, conn)
+    assert str(refused.value).startswith("FLOOR_TRUSTED_PROXIES: ")
+    assert "\n" not in str(refused.value)
 
 
 # -- headers, sizes, pages ------------------------------------------------------------------------
