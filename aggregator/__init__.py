@@ -1,1 +1,3 @@
-"""Floor's pollers and store: from the platforms into Redis, and the moderators' actions."""
+"""Floor's pipeline, folder by folder: ingest (the platforms into Redis), the core (questions
+and the moderators' actions), the log's followers (triage, the ledger, the record, retention),
+and the base they all stand on."""

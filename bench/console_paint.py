@@ -52,19 +52,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from werkzeug.serving import make_server  # noqa: E402
 
-from aggregator.keys import Keys  # noqa: E402
-from aggregator.normalise import normalise  # noqa: E402
-from aggregator.question import Post, Question, utc_now  # noqa: E402
-from aggregator.redis_server import connect  # noqa: E402
-from aggregator.settings import EventSettings, Settings  # noqa: E402
-from aggregator.sources.rehearsal import BUNDLED  # noqa: E402
-from aggregator.store import Store  # noqa: E402
+from aggregator.base.keys import Keys  # noqa: E402
+from aggregator.base.platforms import PLATFORMS  # noqa: E402
+from aggregator.base.redis_server import connect  # noqa: E402
+from aggregator.base.settings import EventSettings, Settings  # noqa: E402
+from aggregator.core.normalise import normalise  # noqa: E402
+from aggregator.core.question import Post, Question, utc_now  # noqa: E402
+from aggregator.core.store import Store  # noqa: E402
+from aggregator.ingest.sources.rehearsal import BUNDLED  # noqa: E402
 
 CHROMIUM = os.environ.get("FLOOR_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 USER, PASSWORD = "bench", "a bench password"
-PLATFORMS = ["x", "fb", "ig", "yt", "web"]
 APPROVALS = 10
 # Searches timed: a word in about one post in thirty, and a post of its own, the last to arrive.
 COMMON, RARE = "riverside", "lighthouse"
@@ -81,7 +81,8 @@ def seed(conn: Any, event: str, count: int) -> None:
     stored before they existed (``Columns.build``)."""
     lines = [json.loads(line) for line in BUNDLED.read_text(encoding="utf-8").splitlines()]
     store = Store(conn, event)
-    posts = [Post(platform=PLATFORMS[i % len(PLATFORMS)], native_id=f"bench{i}",
+    codes = list(PLATFORMS)
+    posts = [Post(platform=codes[i % len(codes)], native_id=f"bench{i}",
                   text=line["text"], author_name=line.get("author", ""),
                   author_handle=line.get("handle", ""), url=f"https://example.org/p/{i}",
                   posted_at="2026-05-14T10:00:05+00:00")

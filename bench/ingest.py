@@ -22,12 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aggregator.keys import Keys  # noqa: E402
-from aggregator.normalise import normalise  # noqa: E402
-from aggregator.question import Post  # noqa: E402
-from aggregator.redis_server import connect  # noqa: E402
-from aggregator.sources.rehearsal import BUNDLED  # noqa: E402
-from aggregator.store import Store  # noqa: E402
+from aggregator.base.keys import Keys  # noqa: E402
+from aggregator.base.redis_server import connect  # noqa: E402
+from aggregator.core.normalise import normalise  # noqa: E402
+from aggregator.core.question import Post  # noqa: E402
+from aggregator.core.store import Store  # noqa: E402
+from aggregator.ingest.sources.rehearsal import BUNDLED  # noqa: E402
 
 
 def sample_posts(count: int) -> list[Post]:

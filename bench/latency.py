@@ -60,8 +60,8 @@ def serve(args: argparse.Namespace) -> None:
         monkey.patch_all()
     from flask_socketio import emit
 
-    from aggregator.redis_server import connect
-    from aggregator.settings import EventSettings, ScreenSettings, Settings
+    from aggregator.base.redis_server import connect
+    from aggregator.base.settings import EventSettings, ScreenSettings, Settings
     from web import create_app
     from web.extensions import socketio
 
@@ -104,8 +104,8 @@ def serve_gunicorn(args: argparse.Namespace) -> None:
     TCP_NODELAY."""
     from flask_socketio import emit
 
-    from aggregator.redis_server import connect
-    from aggregator.settings import EventSettings, ScreenSettings, Settings
+    from aggregator.base.redis_server import connect
+    from aggregator.base.settings import EventSettings, ScreenSettings, Settings
     from web import create_app
     from web.extensions import socketio
     from web.serve import serve
@@ -150,12 +150,12 @@ class Server:
         self.tmp = tempfile.TemporaryDirectory(prefix="floor-bench-")
         redis_url = os.environ.get("REDIS_URL", "")
         if not redis_url:
-            from aggregator.redis_server import connect, url_of
+            from aggregator.base.redis_server import connect, url_of
 
             self._embedded = connect(url="", data_dir=Path(self.tmp.name) / "redis")
             redis_url = url_of(self._embedded)
-        from aggregator.redis_server import connect
-        from aggregator.store import Store
+        from aggregator.base.redis_server import connect
+        from aggregator.core.store import Store
         from web.accounts import Accounts
         from web.screen_links import ScreenLinks
 
@@ -195,8 +195,8 @@ class Server:
             self.url = f"http://127.0.0.1:{listen}"
 
     def ingest(self, text: str) -> str:
-        from aggregator.normalise import normalise
-        from aggregator.question import Post
+        from aggregator.core.normalise import normalise
+        from aggregator.core.question import Post
 
         post = Post("web", uuid.uuid4().hex, text, "Bench Viewer")
         (qid,) = self.store.ingest("web", [(normalise(post), {})])
@@ -212,7 +212,7 @@ class Server:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
-        from aggregator.keys import Keys
+        from aggregator.base.keys import Keys
 
         keys = list(self.conn.scan_iter(Keys(self.event).pattern, count=1000))
         if keys:

@@ -68,8 +68,8 @@ def serve_bare(port: int, redis_url: str, event: str, size: int) -> None:
     """The bare page on the same server as ``floor web`` (gunicorn, one thread worker)."""
     from gunicorn.app.base import BaseApplication
 
-    from aggregator.keys import Keys
-    from aggregator.redis_server import client_from_url
+    from aggregator.base.keys import Keys
+    from aggregator.base.redis_server import client_from_url
     from web.serve import DEFAULT_THREADS, SPARE_CONNECTIONS
 
     def build() -> Any:
@@ -122,9 +122,9 @@ def serve_bare(port: int, redis_url: str, event: str, size: int) -> None:
 
 
 def fill(conn: Any, event: str, count: int) -> list[str]:
-    from aggregator.normalise import normalise
-    from aggregator.question import Post
-    from aggregator.store import Store
+    from aggregator.core.normalise import normalise
+    from aggregator.core.question import Post
+    from aggregator.core.store import Store
 
     store = Store(conn, event)
     for first in range(0, count, 500):
@@ -139,7 +139,7 @@ def fill(conn: Any, event: str, count: int) -> list[str]:
 def moderate(conn: Any, event: str, qids: list[str], stop: threading.Event) -> None:
     """A question approved and put on screen every second (the last one answered): the page
     changes all the time."""
-    from aggregator.moderation import Moderation
+    from aggregator.core.moderation import Moderation
 
     moderation = Moderation(conn, event)
     for qid in qids:
@@ -403,8 +403,8 @@ def main() -> None:
     steps = [int(v) for v in (args.viewers or ("10,20" if args.smoke else
                                                "1000,2000,3000,4000,5000,7000,10000,"
                                                "14000,18000")).split(",")]
-    from aggregator.keys import Keys
-    from aggregator.redis_server import connect, url_of
+    from aggregator.base.keys import Keys
+    from aggregator.base.redis_server import connect, url_of
 
     processes: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -497,7 +497,7 @@ def main() -> None:
 
 def run_step(conn: Any, event: str, name: str, port: int, count: int, rounds: int, procs: int,
              server_pid: int, proxy_pid: int | None) -> bool:
-    from aggregator.keys import Keys
+    from aggregator.base.keys import Keys
 
     start_at = time.time() + 0.5
     ramp = max(REFRESH, count / ARRIVALS)

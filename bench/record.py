@@ -12,9 +12,9 @@ verifying it (chain, signature, every question, every file against the manifest)
 the part of both that hashes every file for the manifest. Uses REDIS_URL when set, else an embedded
 server in a temporary folder; the bench's keys are deleted at the end.
 
-It also times the console's fairness summary (aggregator/fairness.py) at that size: feeding it
-every question state of the whole log, as a web process does from its tail, against a raw baseline
-that only files each state in a dict by id, and one summary (pushed at most once a second).
+It also times the console's fairness summary (aggregator/followers/fairness.py) at that size:
+feeding it every question state of the whole log, as a web process does from its tail, against a raw
+baseline that only files each state in a dict by id, and one summary (pushed at most once a second).
 
 ``--smoke`` (for CI): 300 questions, 60 decisions; nothing timed is judged.
 """
@@ -32,20 +32,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aggregator.fairness import Fairness  # noqa: E402
-from aggregator.keys import Keys  # noqa: E402
-from aggregator.ledger import Ledger  # noqa: E402
-from aggregator.moderation import Moderation  # noqa: E402
-from aggregator.normalise import InvalidPost, normalise  # noqa: E402
-from aggregator.question import Post, utc_now  # noqa: E402
-from aggregator.record import MANIFEST_FILE, manifest  # noqa: E402
-from aggregator.record.build import build  # noqa: E402
-from aggregator.record.signing import create  # noqa: E402
-from aggregator.record.verify import verify  # noqa: E402
-from aggregator.redis_server import connect  # noqa: E402
-from aggregator.settings import EventSettings, Settings  # noqa: E402
-from aggregator.sources.rehearsal import BUNDLED  # noqa: E402
-from aggregator.store import Store  # noqa: E402
+from aggregator.base.keys import Keys  # noqa: E402
+from aggregator.base.redis_server import connect  # noqa: E402
+from aggregator.base.settings import EventSettings, Settings  # noqa: E402
+from aggregator.core.moderation import Moderation  # noqa: E402
+from aggregator.core.normalise import InvalidPost, normalise  # noqa: E402
+from aggregator.core.question import Post, utc_now  # noqa: E402
+from aggregator.core.store import Store  # noqa: E402
+from aggregator.followers.fairness import Fairness  # noqa: E402
+from aggregator.followers.ledger import Ledger  # noqa: E402
+from aggregator.followers.record import MANIFEST_FILE, manifest  # noqa: E402
+from aggregator.followers.record.build import build  # noqa: E402
+from aggregator.followers.record.signing import create  # noqa: E402
+from aggregator.followers.record.verify import verify  # noqa: E402
+from aggregator.ingest.sources.rehearsal import BUNDLED  # noqa: E402
 
 REASONS = ("off topic", "abusive", "personal case to follow up privately", "already answered")
 

@@ -15,7 +15,7 @@ Duplicate pairs are printed for each backend (--semantic adds the semantic one) 
 shipped weights (in-sample on the file they were fitted on), then held out: --folds K (default
 5) fits the weights and threshold on K-1 folds of the file (a cluster and its hard negatives
 stay in one fold) and scores the other, K times. --fit also prints the weights fitted on the
-whole file, to paste into aggregator/triage/pairs.py. --folds 0 on another labelled file
+whole file, to paste into aggregator/followers/triage/pairs.py. --folds 0 on another labelled file
 (tests/triage/holdout.jsonl) scores the shipped weights on posts they never saw.
 --drop F1,F2 leaves those features out of every fit (an ablation).
 
@@ -51,14 +51,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aggregator.normalise import normalise  # noqa: E402
-from aggregator.question import Post as SourcePost  # noqa: E402
-from aggregator.triage import questions  # noqa: E402
-from aggregator.triage.abuse import AbuseCheck  # noqa: E402
-from aggregator.triage.assess import Assessor, Post  # noqa: E402
-from aggregator.triage.duplicates import DuplicateIndex  # noqa: E402
-from aggregator.triage.pairs import FEATURES, PairModel  # noqa: E402
-from aggregator.triage.questions import THRESHOLD  # noqa: E402
+from aggregator.core.normalise import normalise  # noqa: E402
+from aggregator.core.question import Post as SourcePost  # noqa: E402
+from aggregator.followers.triage import questions  # noqa: E402
+from aggregator.followers.triage.abuse import AbuseCheck  # noqa: E402
+from aggregator.followers.triage.assess import Assessor, Post  # noqa: E402
+from aggregator.followers.triage.duplicates import DuplicateIndex  # noqa: E402
+from aggregator.followers.triage.pairs import FEATURES, PairModel  # noqa: E402
+from aggregator.followers.triage.questions import THRESHOLD  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FITTED_ON = "tests/triage/posts.jsonl"  # the file pairs.LEXICAL and pairs.SEMANTIC were fitted on
@@ -88,9 +88,9 @@ def ingest_with_triage(count: int, rounds: int, smoke: bool, backend: str = "lex
     import tempfile
     import uuid
 
-    from aggregator.keys import Keys
-    from aggregator.redis_server import connect, url_of
-    from aggregator.store import Store
+    from aggregator.base.keys import Keys
+    from aggregator.base.redis_server import connect, url_of
+    from aggregator.core.store import Store
     from bench.ingest import costed, floor_ingest, raw_xadd, sample_posts
 
     conn = connect(data_dir=Path(tempfile.mkdtemp(prefix="floor-bench-")))
@@ -144,16 +144,17 @@ def ingest_with_triage(count: int, rounds: int, smoke: bool, backend: str = "lex
 
 WORKER = """
 import os, sys, threading
-from aggregator.triage.worker import NICENESS
+from aggregator.followers.triage.worker import NICENESS
 os.nice(NICENESS)  # as floor triage does
-from aggregator.redis_server import connect
-from aggregator.settings import TriageSettings
-from aggregator.triage.worker import TriageWorker
+from aggregator.base.redis_server import connect
+from aggregator.base.settings import TriageSettings
+from aggregator.followers.loop import follow
+from aggregator.followers.triage.worker import TriageWorker
 worker = TriageWorker(connect(url=sys.argv[1]), sys.argv[2], TriageSettings(backend=sys.argv[3]))
 worker.setup()
 worker.assessor.abuse.check_many(["warm up"])
 print("ready", flush=True)
-worker.run(threading.Event(), block_ms=100)
+follow(worker, threading.Event(), block_ms=100)
 """
 
 
@@ -201,7 +202,7 @@ def scale(posts: list[Post], count: int, backend: str) -> None:
     texts = invented_questions(posts, count + 200)
     model: Any = None
     if backend == "semantic":
-        from aggregator.triage.semantic import SemanticIndex, load_model
+        from aggregator.followers.triage.semantic import SemanticIndex, load_model
 
         model = load_model()
         model.encode(["warm up"], output_value=None)
@@ -233,7 +234,7 @@ class CachedEncoder:
     model's, for one ``output_value`` at a time)."""
 
     def __init__(self) -> None:
-        from aggregator.triage.semantic import load_model
+        from aggregator.followers.triage.semantic import load_model
 
         self.model = load_model()
         self.tokenizer = self.model.tokenizer
@@ -437,7 +438,7 @@ def main() -> None:
     print()
     backends = [("lexical", lambda: DuplicateIndex(args.threshold))]
     if args.semantic:
-        from aggregator.triage.semantic import SemanticIndex, available
+        from aggregator.followers.triage.semantic import SemanticIndex, available
 
         if not available():
             print("semantic backend: not installed (pip install -e '.[semantic]')")

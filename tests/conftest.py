@@ -22,13 +22,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-from aggregator.keys import Keys
-from aggregator.redis_server import client_from_url, connect, url_of
-from aggregator.settings import EventSettings, Settings
-from aggregator.store import Store
+from aggregator.base.keys import Keys
+from aggregator.base.redis_server import client_from_url, connect, url_of
+from aggregator.base.settings import EventSettings, Settings
+from aggregator.core.store import Store
 from web import create_app
 from web.accounts import Accounts
-from web.extensions import NoDelayRequestHandler, socketio
+from web.extensions import NoDelayRequestHandler, limiter, socketio
 
 
 @pytest.fixture(scope="session")
@@ -100,6 +100,18 @@ def app(settings: Settings, conn: redis.Redis) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def strict_app(settings: Settings, conn: redis.Redis) -> Iterator[Flask]:
+    """The app as it runs for real: CSRF checked, rate limits on."""
+    # The limiter is one object for every app: its storage is made anew by each app that turns
+    # it on, and whether it is on outlives the app, so put that back afterwards.
+    was_enabled = limiter.enabled
+    app = create_app(settings, conn, test_config={"TESTING": True, "RATELIMIT_ENABLED": True})
+    yield app
+    limiter.enabled = was_enabled
+    app.extensions["floor"].feed.stop()
 
 
 @pytest.fixture

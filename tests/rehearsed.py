@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 
 import redis
 
-from aggregator.keys import Keys
-from aggregator.moderation import Moderation
-from aggregator.normalise import InvalidPost, normalise
-from aggregator.question import Post, Question, utc_now
-from aggregator.sources.rehearsal import BUNDLED
-from aggregator.store import Store
+from aggregator.base.keys import Keys
+from aggregator.core.moderation import Moderation
+from aggregator.core.normalise import InvalidPost, normalise
+from aggregator.core.question import Post, Question, utc_now
+from aggregator.core.store import Store
+from aggregator.ingest.sources.rehearsal import BUNDLED
 
 REASONS = ["off topic", "abusive", "personal case to follow up privately", "already answered"]
 

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from aggregator.health import Health
-from aggregator.poller import Poller, PollResult
-from aggregator.question import Question
-from aggregator.settings import SourceSettings
-from aggregator.sources import Source
-from aggregator.store import Store
+from aggregator.base.settings import SourceSettings
+from aggregator.core.question import Question
+from aggregator.core.store import Store
+from aggregator.ingest.health import Health
+from aggregator.ingest.poller import Poller, PollResult
+from aggregator.ingest.sources import Source
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = 1778753000.0  # 2026-05-14T10:03:20Z: "now" in every source test

@@ -1,20 +1,21 @@
-"""The public question form: the ``web`` source, CSRF, the length cap and the rate limit."""
+"""The public question form: the ``web`` source, CSRF, the length cap, the rate limit and the
+same question sent twice."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from aggregator.settings import Settings
-from aggregator.store import Store
+from aggregator.base.settings import Settings
+from aggregator.core.store import Store
 from web import create_app
-from web.ask import ASK_LIMIT, MAX_QUESTION
-from web.extensions import limiter
+from web.ask import ASK_LIMIT, MAX_QUESTION, REPEAT_WINDOW
 
 AGREED = {"consent": "y"}
 
@@ -79,18 +80,6 @@ def test_what_cannot_be_sent(client: FlaskClient, store: Store, data: dict,
     assert _web_questions(store) == []
 
 
-@pytest.fixture
-def strict_app(settings: Settings, conn: redis.Redis) -> Iterator[Flask]:
-    """The app as it runs for real: CSRF checked, rate limits on."""
-    # The limiter is one object for every app: its storage is made anew by each app that turns
-    # it on, and whether it is on outlives the app, so put that back afterwards.
-    was_enabled = limiter.enabled
-    app = create_app(settings, conn, test_config={"TESTING": True, "RATELIMIT_ENABLED": True})
-    yield app
-    limiter.enabled = was_enabled
-    app.extensions["floor"].feed.stop()
-
-
 def test_the_form_needs_its_csrf_token(strict_app: Flask, store: Store) -> None:
     client = strict_app.test_client()
     refused = client.post("/ask", data={"question": "Forged?", **AGREED})
@@ -116,3 +105,92 @@ def test_the_form_is_rate_limited_per_client(strict_app: Flask, store: Store) ->
     someone_else = me.post("/ask", data={"question": "From elsewhere?", **AGREED},
                            environ_base={"REMOTE_ADDR": "192.0.2.7"})
     assert someone_else.status_code == 303
+
+
+# -- the same question twice ------------------------------------------------------------------
+
+def test_the_same_question_twice_from_one_browser_is_one(client: FlaskClient,
+                                                         store: Store) -> None:
+    first = client.post("/ask", data={"question": "Will the library open on Sundays?", **AGREED})
+    assert first.headers["Location"] == "/ask?sent=1"
+    # Normalised as every post is: the same words with another space are the same question.
+    again = client.post("/ask", data={"question": "Will the library  open on Sundays? ",
+                                      "name": "Sam", **AGREED})
+    assert again.status_code == 303 and again.headers["Location"] == "/ask?sent=again"
+    page = client.get(again.headers["Location"]).text
+    assert "this question was already received" in page
+    assert "your question was sent" not in page
+    assert [q["text"] for q in _web_questions(store)] == ["Will the library open on Sundays?"]
+
+
+def test_another_browser_or_another_question_is_another_question(app: Flask,
+                                                                 store: Store) -> None:
+    me, someone_else = app.test_client(), app.test_client()
+    for browser, text in [(me, "Why is the bridge closed?"), (someone_else,
+                          "Why is the bridge closed?"), (me, "When will the bridge reopen?")]:
+        sent = browser.post("/ask", data={"question": text, **AGREED})
+        assert sent.headers["Location"] == "/ask?sent=1", text
+    assert sorted(q["text"] for q in _web_questions(store)) == [
+        "When will the bridge reopen?", "Why is the bridge closed?", "Why is the bridge closed?"]
+
+
+def test_the_mark_of_a_question_keeps_no_text_and_expires(client: FlaskClient, store: Store,
+                                                          conn: redis.Redis) -> None:
+    text = "Who audits the parking contract?"
+    client.post("/ask", data={"question": text, **AGREED})
+    (question,) = _web_questions(store)
+    marks = [key for key in conn.scan_iter(store.keys.pattern)
+             if key.startswith(store.keys.recently_asked(""))]
+    assert len(marks) == 1 and 0 < conn.ttl(marks[0]) <= REPEAT_WINDOW
+    holding = set()  # every key whose name or value holds the text
+    for key in conn.scan_iter(store.keys.pattern):
+        kind = conn.type(key)
+        value = {"string": conn.get, "hash": conn.hgetall, "set": conn.smembers,
+                 "zset": lambda k: conn.zrange(k, 0, -1), "stream": conn.xrange}[kind](key)
+        if "parking contract" in f"{key} {value}":
+            holding.add(key)
+    assert holding == {store.keys.question(question["id"]), store.keys.log}
+
+
+def test_a_double_click_across_web_processes_is_one_question(settings: Settings,
+                                                             conn: redis.Redis,
+                                                             store: Store) -> None:
+    """Two web processes (apps that share only the event's Redis and the secret key) take
+    the posts of one browser at the same moment: one question is stored."""
+    config = {"TESTING": True, "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False,
+              "SECRET_KEY": "shared by every web process"}
+    apps = [create_app(settings, conn, test_config=config) for _ in range(2)]
+    opened = apps[0].test_client()
+    opened.get("/ask")  # the form: the browser's id is in its cookie before the first send
+    cookie = opened.get_cookie("session")
+    assert cookie is not None
+    clients = []
+    for i in range(8):
+        browser = apps[i % 2].test_client()
+        browser.set_cookie("session", cookie.value)
+        clients.append(browser)
+    start = threading.Barrier(len(clients))
+
+    def send(browser: FlaskClient, text: str) -> str:
+        start.wait()
+        return browser.post("/ask", data={"question": text, **AGREED}).headers["Location"]
+
+    texts = [f"Can we have more buses on route {n}?" for n in range(5)]
+    with ThreadPoolExecutor(len(clients)) as pool:  # a few rounds: a race shows in one of them
+        answers = [sorted(pool.map(send, clients, [text] * len(clients))) for text in texts]
+    for app in apps:
+        app.extensions["floor"].feed.stop()
+    assert answers == [["/ask?sent=1"] + ["/ask?sent=again"] * 7] * len(texts)
+    assert sorted(q["text"] for q in _web_questions(store)) == texts
+
+
+def test_a_question_that_was_not_stored_can_be_sent_again(client: FlaskClient, store: Store,
+                                                          conn: redis.Redis) -> None:
+    client.get("/ask")  # the browser's id, in its cookie
+    conn.set(store.keys.log, "not a stream")  # the store's script fails: WRONGTYPE
+    with pytest.raises(redis.ResponseError):
+        client.post("/ask", data={"question": "Is the pool reopening?", **AGREED})
+    conn.delete(store.keys.log)
+    again = client.post("/ask", data={"question": "Is the pool reopening?", **AGREED})
+    assert again.headers["Location"] == "/ask?sent=1"
+    assert [q["text"] for q in _web_questions(store)] == ["Is the pool reopening?"]

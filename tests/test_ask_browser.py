@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from aggregator.store import Store
+from aggregator.core.store import Store
 from tests.conftest import MODERATOR
 
 pytestmark = pytest.mark.browser

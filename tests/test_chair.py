@@ -11,10 +11,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from aggregator.actions import Refused
-from aggregator.moderation import Moderation, seconds_between
-from aggregator.notes import NOTE_MAX, Notes
-from aggregator.store import Store
+from aggregator.core.actions import Refused
+from aggregator.core.moderation import Moderation, seconds_between
+from aggregator.core.notes import NOTE_MAX, Notes
+from aggregator.core.store import Store
 from tests.test_screen import Screen, _apply, _ingest
 from tests.waiting import wait_until
 from web import screen as screen_module
@@ -313,7 +313,7 @@ def test_moderators_direct_only_to_the_configured_board_members(
 
 def test_the_published_record_says_how_long_each_answer_took(store: Store,
                                                              moderation: Moderation) -> None:
-    from aggregator.export import export_lines
+    from aggregator.followers.export import export_lines
 
     a, b = _ingest(store, "First?", "Second?")
     _apply(moderation, store, "screen", a)

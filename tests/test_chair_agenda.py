@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from aggregator.actions import Refused
-from aggregator.agenda import Agenda, AgendaItem, suggest
-from aggregator.moderation import Moderation
-from aggregator.settings import AgendaItemSettings, AgendaSettings, Settings
-from aggregator.store import Store
+from aggregator.base.settings import AgendaItemSettings, AgendaSettings, Settings
+from aggregator.core.actions import Refused
+from aggregator.core.agenda import Agenda, AgendaItem, suggest
+from aggregator.core.moderation import Moderation
+from aggregator.core.store import Store
 from tests.test_screen import Screen, _apply, _ingest
 from web.screen import ScreenHub
 from web.screen_links import ScreenLinks

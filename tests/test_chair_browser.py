@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from aggregator.agenda import Agenda
-from aggregator.moderation import Moderation
-from aggregator.normalise import normalise
-from aggregator.notes import NOTE_MAX
-from aggregator.question import Post
-from aggregator.settings import AgendaSettings, Settings
-from aggregator.store import Store
+from aggregator.base.settings import AgendaSettings, Settings
+from aggregator.core.agenda import Agenda
+from aggregator.core.moderation import Moderation
+from aggregator.core.normalise import normalise
+from aggregator.core.notes import NOTE_MAX
+from aggregator.core.question import Post
+from aggregator.core.store import Store
 from tests.test_console_browser import TIMEOUT_MS, _console
 from web.screen_links import ScreenLinks
 

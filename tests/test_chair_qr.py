@@ -6,7 +6,7 @@ import pytest
 from flask.testing import FlaskClient
 from pydantic import ValidationError
 
-from aggregator.settings import ScreenSettings, Settings
+from aggregator.base.settings import ScreenSettings, Settings
 from web.screen_links import ScreenLinks
 
 ASK = "https://floor.example.org/ask"

@@ -20,11 +20,11 @@ import pytest
 import requests
 import socketio
 
-from aggregator.keys import Keys
-from aggregator.normalise import normalise
-from aggregator.question import Post
-from aggregator.redis_server import connect
-from aggregator.store import Store
+from aggregator.base.keys import Keys
+from aggregator.base.redis_server import connect
+from aggregator.core.normalise import normalise
+from aggregator.core.question import Post
+from aggregator.core.store import Store
 from web.supervisor import EX_CONFIG, Supervisor, restart_delay
 
 FLOOR = [sys.executable, "-m", "web.cli"]
@@ -385,7 +385,7 @@ def test_floor_help_imports_neither_the_web_stack_nor_redis(floor_env: dict[str,
 
 def test_floor_run_sums_up_the_event_in_one_line(store: Store,
                                                  caplog: pytest.LogCaptureFixture) -> None:
-    from aggregator.health import Health
+    from aggregator.ingest.health import Health
     from web.cli import _summary
 
     report = _summary(store.conn, store.keys.event)

@@ -1,6 +1,6 @@
 """Floor on a real three-primary Redis Cluster on loopback.
 
-Every key of an event carries the hash tag ``{slug}`` (aggregator/keys.py), so the store's Lua
+Every key of an event carries the hash tag ``{slug}`` (aggregator/base/keys.py), so the store's Lua
 script and the moderation's WATCH/MULTI transactions, which touch several keys at once, run in
 one slot. The whole store, moderation and screen test modules run here against the cluster,
 with REDIS_URL=redis+cluster://..., so every operation they cover (the ingest script, every
@@ -20,9 +20,9 @@ import pytest
 import redis
 from redis.cluster import key_slot
 
-from aggregator.keys import Keys
-from aggregator.redis_server import connect
-from aggregator.store import Store
+from aggregator.base.keys import Keys
+from aggregator.base.redis_server import connect
+from aggregator.core.store import Store
 from tests.redis_nodes import needs_redis_server, nodes, start_cluster
 
 REPO = Path(__file__).resolve().parent.parent

@@ -13,11 +13,11 @@ import pytest
 import redis
 from playwright.sync_api import expect
 
-from aggregator.keys import Keys
-from aggregator.moderation import Moderation
-from aggregator.normalise import normalise
-from aggregator.question import Post, Question, utc_now
-from aggregator.store import Store
+from aggregator.base.keys import Keys
+from aggregator.core.moderation import Moderation
+from aggregator.core.normalise import normalise
+from aggregator.core.question import Post, Question, utc_now
+from aggregator.core.store import Store
 from tests.conftest import MODERATOR
 from web.accounts import Accounts
 

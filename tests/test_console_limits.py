@@ -18,13 +18,13 @@ import requests
 import socketio as sio
 from flask.testing import FlaskClient
 
-from aggregator.actions import ANSWER_NOTE_MAX, REJECT_REASON_MAX, Refused
-from aggregator.agenda import MAX_TITLE
-from aggregator.moderation import Moderation
-from aggregator.normalise import normalise
-from aggregator.notes import NOTE_MAX
-from aggregator.question import Post
-from aggregator.store import Store
+from aggregator.core.actions import ANSWER_NOTE_MAX, REJECT_REASON_MAX, Refused
+from aggregator.core.agenda import MAX_TITLE
+from aggregator.core.moderation import Moderation
+from aggregator.core.normalise import normalise
+from aggregator.core.notes import NOTE_MAX
+from aggregator.core.question import Post
+from aggregator.core.store import Store
 from web import REQUEST_LIMIT
 from web.ask import MAX_QUESTION
 

@@ -24,9 +24,9 @@ import requests
 import socketio as sio
 from flask import Flask
 
-from aggregator.normalise import normalise
-from aggregator.question import Post
-from aggregator.store import LogEntry, Store
+from aggregator.core.normalise import normalise
+from aggregator.core.question import Post
+from aggregator.core.store import LogEntry, Store
 from tests.conftest import MODERATOR, drop_client
 from tests.waiting import wait_until
 from web.screen_links import ScreenLinks

@@ -19,13 +19,13 @@ import socketio as sio
 from flask import Flask
 from flask.testing import FlaskClient
 
-from aggregator import queue_edit
-from aggregator.health import Health
-from aggregator.moderation import Moderation
-from aggregator.normalise import normalise
-from aggregator.question import Post
-from aggregator.redis_server import client_from_url
-from aggregator.store import Store
+from aggregator.base.redis_server import client_from_url
+from aggregator.core import queue_edit
+from aggregator.core.moderation import Moderation
+from aggregator.core.normalise import normalise
+from aggregator.core.question import Post
+from aggregator.core.store import Store
+from aggregator.ingest.health import Health
 from tests.conftest import MODERATOR, drop_client
 from tests.waiting import wait_until
 from web.accounts import Accounts

@@ -9,16 +9,16 @@ import threading
 import redis
 from flask.testing import FlaskClient
 
-from aggregator.normalise import normalise
-from aggregator.question import Post
-from aggregator.settings import Settings
-from aggregator.store import Store
+from aggregator.base.settings import Settings
+from aggregator.core.normalise import normalise
+from aggregator.core.question import Post
+from aggregator.core.store import Store
 from web import create_app
 from web.control import ControlTokens
 
 
 def _ingest_and_queue(store: Store, count: int) -> list[str]:
-    from aggregator.moderation import Moderation
+    from aggregator.core.moderation import Moderation
 
     qids = store.ingest("web", [(normalise(Post("web", f"c{i}", f"Question number {i} about "
                                                  "the new hospital wing and its parking?")), {})

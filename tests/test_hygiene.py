@@ -68,3 +68,28 @@ def test_every_third_party_import_is_declared() -> None:
     optional = _requirement_names(project["optional-dependencies"]["semantic"])
     assert _undeclared(["aggregator", "web"], runtime | optional) == {}
     assert _undeclared(["tests"], tests) == {}
+
+
+# aggregator/'s folders, each above those it may import (docs/architecture.md, "Processes").
+LAYERS = ["base", "core", "ingest", "followers"]
+
+
+def test_aggregator_imports_run_one_way() -> None:
+    """base imports nothing else of Floor; core only base; ingest core and base; the followers
+    any of them. An import the other way is a rule in the wrong place."""
+    upward = []
+    for path in sorted((ROOT / "aggregator").rglob("*.py")):
+        parts = path.relative_to(ROOT).parts
+        if len(parts) < 3:
+            continue
+        layer = LAYERS.index(parts[1])
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            for name in names:
+                target = name.split(".")
+                if target[0] in ("aggregator", "web") and (
+                        target[0] == "web" or len(target) < 2
+                        or LAYERS.index(target[1]) > layer):
+                    upward.append(f"{path.relative_to(ROOT)}: {name}")
+    assert upward == []

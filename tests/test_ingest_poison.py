@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aggregator.export import export_lines
-from aggregator.health import Health
-from aggregator.poller import Poller
-from aggregator.question import Post
-from aggregator.settings import EventSettings, SourceSettings
-from aggregator.sources import Batch, Source
-from aggregator.store import DeadLetter, Store
+from aggregator.base.settings import EventSettings, SourceSettings
+from aggregator.core.question import Post
+from aggregator.core.store import DeadLetter, Store
+from aggregator.followers.export import export_lines
+from aggregator.ingest.health import Health
+from aggregator.ingest.poller import Poller
+from aggregator.ingest.sources import Batch, Source
 
 HALF_EMOJI = "\ud83d"  # the first half of U+1F600, alone: what a platform cut mid-emoji sends
 

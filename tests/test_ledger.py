@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from aggregator.keys import Keys
-from aggregator.ledger import (
+from aggregator.base.keys import Keys
+from aggregator.base.settings import EventSettings, Settings
+from aggregator.followers.ledger import (
     GENESIS,
     PUBLIC_ID,
     Ledger,
@@ -24,11 +25,10 @@ from aggregator.ledger import (
     link_hash,
     public_id,
 )
-from aggregator.record import HEAD_FILE, LEDGER_FILE, PUBLIC_KEY_FILE, SIGNATURE_FILE
-from aggregator.record.build import build
-from aggregator.record.signing import create
-from aggregator.record.verify import VerifyFailed, verify
-from aggregator.settings import EventSettings, Settings
+from aggregator.followers.record import HEAD_FILE, LEDGER_FILE, PUBLIC_KEY_FILE, SIGNATURE_FILE
+from aggregator.followers.record.build import build
+from aggregator.followers.record.signing import create
+from aggregator.followers.record.verify import VerifyFailed, verify
 from tests.rehearsed import Meeting, rehearse
 
 

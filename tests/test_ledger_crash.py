@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from aggregator.ledger import GENESIS, Ledger, link_hash
-from aggregator.normalise import normalise
-from aggregator.question import Post
-from aggregator.store import Store
+from aggregator.core.normalise import normalise
+from aggregator.core.question import Post
+from aggregator.core.store import Store
+from aggregator.followers.ledger import GENESIS, Ledger, link_hash
 
 
 def start(env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -20,7 +20,7 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from aggregator.settings import Settings
+from aggregator.base.settings import Settings
 from tests.conftest import MODERATOR
 from web import create_app
 from web.accounts import Accounts

@@ -14,7 +14,7 @@ import redis
 import requests
 from flask import Flask
 
-from aggregator.settings import Settings
+from aggregator.base.settings import Settings
 from tests.conftest import MODERATOR
 from web import create_app
 from web.accounts import Accounts

@@ -6,13 +6,13 @@ import pytest
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from aggregator.health import Health
-from aggregator.moderation import Moderation
-from aggregator.normalise import normalise
-from aggregator.poller import Poller
-from aggregator.question import Post
-from aggregator.sources import Batch, RateLimited, SourceError
-from aggregator.store import Store
+from aggregator.core.moderation import Moderation
+from aggregator.core.normalise import normalise
+from aggregator.core.question import Post
+from aggregator.core.store import Store
+from aggregator.ingest.health import Health
+from aggregator.ingest.poller import Poller
+from aggregator.ingest.sources import Batch, RateLimited, SourceError
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -50,6 +50,14 @@ def test_figures_of_the_event_and_of_the_process(client: FlaskClient, store: Sto
     assert found[("floor_source_errors_total", (("source", "x"),))] == 1
     assert found[("floor_source_rate_limit_pauses_total", (("source", "x"),))] == 1
     assert found[("floor_source_seconds_since_last_item", (("source", "x"),))] > 3600
+    assert ("floor_follower_alive", (("follower", "ledger"),)) not in found
+    Health(store.conn, event).follower_beat("ledger", 60, state="following", lag=4)
+    Health(store.conn, event).follower_beat("triage", 60, state="following")
+    Health(store.conn, event).follower_gone("triage")
+    found = scrape(client)
+    assert found[("floor_follower_alive", (("follower", "ledger"),))] == 1
+    assert found[("floor_follower_lag", (("follower", "ledger"),))] == 4
+    assert found[("floor_follower_alive", (("follower", "triage"),))] == 0
     assert found[("floor_clients_connected", (("namespace", "/screen"),))] == 0
     assert found[("process_resident_memory_bytes", ())] > 0
     # Counted once: a second scrape reads only the entries written since.

@@ -19,18 +19,18 @@ from hypothesis import seed as fixed_seed
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from aggregator import queue_edit
-from aggregator.actions import ACTIONS, as_config, done_words
-from aggregator.agenda import Agenda
-from aggregator.keys import Keys
-from aggregator.moderation import Moderation, Refused
-from aggregator.normalise import normalise
-from aggregator.question import STATE_WORDS, STATES, Post
-from aggregator.redis_server import client_from_url
-from aggregator.settings import AgendaItemSettings
-from aggregator.store import LogEntry, Store
-from aggregator.triage.assess import Finding
-from aggregator.triage.worker import TriageWorker
+from aggregator.base.keys import Keys
+from aggregator.base.redis_server import client_from_url
+from aggregator.base.settings import AgendaItemSettings
+from aggregator.core import queue_edit
+from aggregator.core.actions import ACTIONS, as_config, done_words
+from aggregator.core.agenda import Agenda
+from aggregator.core.moderation import Moderation, Refused
+from aggregator.core.normalise import normalise
+from aggregator.core.question import STATE_WORDS, STATES, Post
+from aggregator.core.store import LogEntry, Store
+from aggregator.followers.triage.assess import Finding
+from aggregator.followers.triage.worker import TriageWorker
 
 
 def seed(store: Store, count: int) -> list[str]:
@@ -416,7 +416,8 @@ MODEL_FROM: dict[str, set[str]] = {
 # The actions a moderator may apply to several questions in one step.
 MANY = ["reject", "reject_like"]
 MUTED = "muted author"
-# The agenda items the machine's event has (aggregator/agenda.py); tagging to another is refused.
+# The agenda items the machine's event has (aggregator/core/agenda.py); tagging to another is
+# refused.
 AGENDA_ITEMS = [AgendaItemSettings(id="finance", title="Finance"),
                 AgendaItemSettings(id="roads", title="Roads")]
 # What each edit text the test sends becomes once cleaned ("" means refused as empty).
@@ -982,7 +983,7 @@ class ModeratorsAtWork(RuleBasedStateMachine):
         self.the_state_indexes_and_the_logged_moves_agree_with_the_projection()
 
     def the_state_indexes_and_the_logged_moves_agree_with_the_projection(self) -> None:
-        """What consoles at volume read (aggregator/columns.py): one index per state, and the
+        """What consoles at volume read (aggregator/core/columns.py): one index per state, and the
         counts a console keeps from each entry's ``was``. Checked from the replay invariant
         (a new invariant would change the seeded sequences)."""
         snap = self.store.snapshot()

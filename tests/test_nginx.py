@@ -24,9 +24,9 @@ import pytest
 import requests
 import socketio
 
-from aggregator.normalise import normalise
-from aggregator.question import Post
-from aggregator.store import Store
+from aggregator.core.normalise import normalise
+from aggregator.core.question import Post
+from aggregator.core.store import Store
 from bench import nginx_proxy
 from tests.conftest import MODERATOR
 from tests.redis_nodes import free_port, wait_for
@@ -223,7 +223,7 @@ def test_the_live_page_is_micro_cached(floor_env: dict[str, str], tmp_path: Path
     a change still shows through the cache within the page's bound."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from aggregator.moderation import Moderation
+    from aggregator.core.moderation import Moderation
 
     qids = store.ingest("x", [(normalise(Post("x", f"c{i}", f"Cached question {i}?", "A", "a")),
                                {}) for i in range(3)])

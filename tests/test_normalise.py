@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aggregator.normalise import MAX_TEXT, InvalidPost, clean_text, clean_url, normalise
-from aggregator.question import Post
+from aggregator.core.normalise import MAX_TEXT, InvalidPost, clean_text, clean_url, normalise
+from aggregator.core.question import Post
 
 
 def post(text: str, **fields: object) -> Post:

@@ -1,13 +1,14 @@
-"""What browsers are sent has the typed shape of aggregator/payloads.py, key for key."""
+"""What browsers are sent has the typed shape of aggregator/core/payloads.py, key for key."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any, get_type_hints
 
-from aggregator.moderation import Moderation
-from aggregator.normalise import normalise
-from aggregator.payloads import (
+from aggregator.base.settings import EventSettings, ScreenSettings, Settings
+from aggregator.core.moderation import Moderation
+from aggregator.core.normalise import normalise
+from aggregator.core.payloads import (
     Board,
     BoardQuestion,
     ConsoleSnapshotPayload,
@@ -17,9 +18,8 @@ from aggregator.payloads import (
     QuestionPayload,
     SnapshotPayload,
 )
-from aggregator.question import Post, Question
-from aggregator.settings import EventSettings, ScreenSettings, Settings
-from aggregator.store import Store
+from aggregator.core.question import Post, Question
+from aggregator.core.store import Store
 from web.screen import ScreenHub
 from web.screen_links import ScreenLinks
 

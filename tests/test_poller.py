@@ -7,12 +7,19 @@ from typing import Any
 
 import pytest
 
-from aggregator.health import Health
-from aggregator.poller import BACKOFF_CAP, STOPPED_RETRY, Poller
-from aggregator.question import Post
-from aggregator.settings import EventSettings, SourceSettings
-from aggregator.sources import Batch, RateLimited, Source, SourceError, SourceStopped, registry
-from aggregator.store import Store
+from aggregator.base.settings import EventSettings, SourceSettings
+from aggregator.core.question import Post
+from aggregator.core.store import Store
+from aggregator.ingest.health import Health
+from aggregator.ingest.poller import BACKOFF_CAP, STOPPED_RETRY, Poller
+from aggregator.ingest.sources import (
+    Batch,
+    RateLimited,
+    Source,
+    SourceError,
+    SourceStopped,
+    registry,
+)
 
 
 class ScriptedSource(Source):

@@ -10,9 +10,9 @@ from typing import Any
 import redis
 from flask.testing import FlaskClient
 
-from aggregator.ledger import Ledger
-from aggregator.moderation import Moderation
-from aggregator.store import Store
+from aggregator.core.moderation import Moderation
+from aggregator.core.store import Store
+from aggregator.followers.ledger import Ledger
 from tests.rehearsed import rehearse
 from web.public import RENDER_EVERY, FastPage
 
@@ -107,8 +107,8 @@ def test_a_fresh_page_is_served_from_memory_with_flasks_own_headers(
 
 def test_the_page_never_shows_personal_data_the_board_masks(
         client: FlaskClient, conn: redis.Redis, event: str, store: Store) -> None:
-    from aggregator.normalise import normalise
-    from aggregator.question import Post
+    from aggregator.core.normalise import normalise
+    from aggregator.core.question import Post
 
     posts = [Post("x", "71", "Ring 07911 123456: is the unit opening?", "Ann"),
              Post("x", "72", "Mail ann@example.org: and the budget?", "Ann")]

@@ -1,4 +1,4 @@
-"""The queue's edits in the log (aggregator/queue_edit.py): any change made from the edit, only
+"""The queue's edits in the log (aggregator/core/queue_edit.py): any change made from the edit, only
 the ids that left, joined or moved named, and the console's copy (state.js) run on the same
 cases (tests/js/fixtures/queue_edits.json)."""
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator import queue_edit
+from aggregator.core import queue_edit
 
 CASES = json.loads((Path(__file__).parent / "js" / "fixtures" / "queue_edits.json").read_text())
 

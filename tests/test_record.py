@@ -20,13 +20,13 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from aggregator.ledger import Ledger
-from aggregator.record.build import CSV_COLUMNS, build
-from aggregator.record.manifest import UnlistableName
-from aggregator.record.signing import create
-from aggregator.record.verify import VerifyFailed, verify
-from aggregator.settings import EventSettings, RecordSettings, Settings
-from aggregator.store import Store
+from aggregator.base.settings import EventSettings, RecordSettings, Settings
+from aggregator.core.store import Store
+from aggregator.followers.ledger import Ledger
+from aggregator.followers.record.build import CSV_COLUMNS, build
+from aggregator.followers.record.manifest import UnlistableName
+from aggregator.followers.record.signing import create
+from aggregator.followers.record.verify import VerifyFailed, verify
 from tests.rehearsed import Meeting, rehearse
 
 
@@ -152,7 +152,7 @@ def test_the_ask_forms_consent_decides_the_naming(client: FlaskClient, conn: red
 
 def verify_unsigned_chain(folder: Path) -> None:
     """The chain and the questions check out (the signature is tested in test_ledger)."""
-    from aggregator.record.verify import check_chain, check_questions
+    from aggregator.followers.record.verify import check_chain, check_questions
 
     _, _, last = check_chain(folder)
     check_questions(folder, last)
@@ -209,9 +209,9 @@ def test_personal_data_is_masked_in_what_the_record_publishes(
         conn: redis.Redis, event: str, tmp_path: Path) -> None:
     """A question answered before triage reached it, edited on the way: neither its text nor
     its original publishes the phone number, and the record still verifies."""
-    from aggregator.moderation import Moderation
-    from aggregator.normalise import normalise
-    from aggregator.question import Post
+    from aggregator.core.moderation import Moderation
+    from aggregator.core.normalise import normalise
+    from aggregator.core.question import Post
 
     store, moderation = Store(conn, event), Moderation(conn, event)
     post = Post("x", "555", "Ring me on 07911 123456: when does the new unit open?", "Ann")

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import redis
 
-from aggregator.record.build import build
-from aggregator.settings import EventSettings, Settings
+from aggregator.base.settings import EventSettings, Settings
+from aggregator.followers.record.build import build
 from tests.rehearsed import rehearse
 
 pytestmark = pytest.mark.browser
@@ -46,8 +46,8 @@ def test_the_record_page_is_accessible_offline(browser: Any, conn: redis.Redis, 
 
 def test_the_live_page_is_accessible_and_refreshes_itself(browser: Any, live_server: str,
                                                           conn: redis.Redis, event: str) -> None:
-    from aggregator.moderation import Moderation
-    from aggregator.store import Store
+    from aggregator.core.moderation import Moderation
+    from aggregator.core.store import Store
 
     meeting = rehearse(conn, event, limit=40)
     context = browser.new_context(viewport={"width": 800, "height": 900})

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.health import Health
-from aggregator.redaction import RedactingFormatter, install, redact
-from aggregator.store import DeadLetter, Store
+from aggregator.base.redaction import RedactingFormatter, install, redact
+from aggregator.core.store import DeadLetter, Store
+from aggregator.ingest.health import Health
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -115,8 +115,8 @@ def test_check_poll_and_health_never_show_a_token(source: str, secret_env: dict[
 
 
 def test_export_never_shows_a_token(secret_env: dict[str, str], store: Store) -> None:
-    from aggregator.normalise import normalise
-    from aggregator.question import Post
+    from aggregator.core.normalise import normalise
+    from aggregator.core.question import Post
 
     paging = ("https://graph.facebook.com/v21.0/1/comments?after=x&access_token="
               + TOKENS["FACEBOOK_PAGE_TOKEN"])

@@ -1,6 +1,6 @@
-"""Every documented shape of REDIS_URL, read once (aggregator.redis_server.parse_url) and served
-by every client Floor makes: a moderator's failed login is counted by the rate limiter, a good
-one gets in, and an approval over the console's socket lands on the server the URL names.
+"""Every documented shape of REDIS_URL, read once (aggregator.base.redis_server.parse_url) and
+served by every client Floor makes: a moderator's failed login is counted by the rate limiter, a
+good one gets in, and an approval over the console's socket lands on the server the URL names.
 
 Each shape runs against its own real redis-server processes on loopback: one server (with and
 without a database number), one over TLS with a throwaway certificate authority, a primary with
@@ -21,12 +21,12 @@ from pathlib import Path
 import pytest
 import redis
 
-from aggregator.keys import Keys
-from aggregator.normalise import normalise
-from aggregator.question import Post
-from aggregator.redis_server import RedisTarget, connect, parse_url, url_of
-from aggregator.settings import EventSettings, Settings
-from aggregator.store import Store
+from aggregator.base.keys import Keys
+from aggregator.base.redis_server import RedisTarget, connect, parse_url, url_of
+from aggregator.base.settings import EventSettings, Settings
+from aggregator.core.normalise import normalise
+from aggregator.core.question import Post
+from aggregator.core.store import Store
 from tests.conftest import MODERATOR
 from tests.redis_nodes import (
     Node,

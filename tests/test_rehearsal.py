@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from aggregator.poller import Poller
-from aggregator.settings import EventSettings, SourceSettings
-from aggregator.sources.rehearsal import BUNDLED, RehearsalSource
-from aggregator.store import Store
+from aggregator.base.settings import EventSettings, SourceSettings
+from aggregator.core.store import Store
+from aggregator.ingest.poller import Poller
+from aggregator.ingest.sources.rehearsal import BUNDLED, RehearsalSource
 from web.supervisor import EX_CONFIG
 
 

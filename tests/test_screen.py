@@ -18,14 +18,14 @@ import socketio as sio
 from flask import Flask
 from flask.testing import FlaskClient
 
-from aggregator import queue_edit
-from aggregator.moderation import Moderation
-from aggregator.normalise import normalise
-from aggregator.poller import Poller
-from aggregator.question import Post
-from aggregator.settings import Settings
-from aggregator.sources.rehearsal import BUNDLED, RehearsalSettings, RehearsalSource
-from aggregator.store import Store
+from aggregator.base.settings import Settings
+from aggregator.core import queue_edit
+from aggregator.core.moderation import Moderation
+from aggregator.core.normalise import normalise
+from aggregator.core.question import Post
+from aggregator.core.store import Store
+from aggregator.ingest.poller import Poller
+from aggregator.ingest.sources.rehearsal import BUNDLED, RehearsalSettings, RehearsalSource
 from web.screen import ScreenHub, board_tags, screen_id, strip_tags
 from web.screen_links import ScreenLinks
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from aggregator.moderation import Moderation
-from aggregator.normalise import normalise
-from aggregator.question import Post, Question, utc_now
-from aggregator.settings import Settings
-from aggregator.store import Store
+from aggregator.base.settings import Settings
+from aggregator.core.moderation import Moderation
+from aggregator.core.normalise import normalise
+from aggregator.core.question import Post, Question, utc_now
+from aggregator.core.store import Store
 from web.screen_links import ScreenLinks
 
 pytestmark = pytest.mark.browser

@@ -6,7 +6,7 @@ import re
 
 from click.testing import CliRunner
 
-from aggregator.store import Store
+from aggregator.core.store import Store
 from web.cli import screen_link
 from web.screen_links import ScreenLinks
 

@@ -13,12 +13,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from aggregator.columns import Columns
-from aggregator.filters import TEXT_MAX, FilterError, Filters, parse, passes
-from aggregator.moderation import Moderation
-from aggregator.normalise import normalise
-from aggregator.question import Post
-from aggregator.store import Store
+from aggregator.core.columns import Columns
+from aggregator.core.filters import TEXT_MAX, FilterError, Filters, parse, passes
+from aggregator.core.moderation import Moderation
+from aggregator.core.normalise import normalise
+from aggregator.core.question import Post
+from aggregator.core.store import Store
 from web.extensions import socketio
 
 NS = "/console"

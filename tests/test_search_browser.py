@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from aggregator.moderation import Moderation
-from aggregator.normalise import normalise
-from aggregator.question import Post
-from aggregator.store import Store
+from aggregator.core.moderation import Moderation
+from aggregator.core.normalise import normalise
+from aggregator.core.question import Post
+from aggregator.core.store import Store
 from tests.conftest import MODERATOR
 
 pytestmark = pytest.mark.browser

@@ -22,10 +22,10 @@ import redis
 import requests
 import socketio
 
-from aggregator.keys import Keys
-from aggregator.moderation import Moderation, Refused
-from aggregator.redis_server import connect, replicated
-from aggregator.store import Store
+from aggregator.base.keys import Keys
+from aggregator.base.redis_server import connect, replicated
+from aggregator.core.moderation import Moderation, Refused
+from aggregator.core.store import Store
 from tests.conftest import MODERATOR
 from tests.redis_nodes import (
     Node,

@@ -7,12 +7,12 @@ import json
 
 import pytest
 
-from aggregator.settings import EventSettings, SourceSettings
-from aggregator.sources import Checkpoint, SourceStopped
-from aggregator.sources.facebook import FacebookCheckpoint
-from aggregator.sources.instagram import InstagramCheckpoint
-from aggregator.sources.x import XCheckpoint
-from aggregator.sources.youtube import YouTubeCheckpoint, YouTubeSource
+from aggregator.base.settings import EventSettings, SourceSettings
+from aggregator.ingest.sources import Checkpoint, SourceStopped
+from aggregator.ingest.sources.facebook import FacebookCheckpoint
+from aggregator.ingest.sources.instagram import InstagramCheckpoint
+from aggregator.ingest.sources.x import XCheckpoint
+from aggregator.ingest.sources.youtube import YouTubeCheckpoint, YouTubeSource
 from tests.sources import Clock
 
 

@@ -17,10 +17,10 @@ import pytest
 import requests
 import responses
 
-from aggregator.settings import EventSettings, SourceSettings
-from aggregator.sources import SourceStopped
-from aggregator.sources.facebook import FacebookSource
-from aggregator.store import Store
+from aggregator.base.settings import EventSettings, SourceSettings
+from aggregator.core.store import Store
+from aggregator.ingest.sources import SourceStopped
+from aggregator.ingest.sources.facebook import FacebookSource
 from tests.sources import NOW, REPO, checkpoint, health, params, poller, question_rows, settings
 
 GRAPH = "https://graph.facebook.com/v21.0/"

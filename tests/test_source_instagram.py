@@ -24,14 +24,14 @@ import requests
 import responses
 from responses import matchers
 
-from aggregator.settings import EventSettings, SourceSettings
-from aggregator.sources.instagram import (
+from aggregator.base.settings import EventSettings, SourceSettings
+from aggregator.core.store import Store
+from aggregator.ingest.sources.instagram import (
     InstagramSource,
     LoginFailed,
     PollerRateController,
     login,
 )
-from aggregator.store import Store
 from tests.sources import (
     NOW,
     REPO,
@@ -646,7 +646,7 @@ def test_our_own_bug_is_not_called_a_change_of_instagram(store: Store, session_f
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """instaloader's KeyError/AssertionError/AttributeError on a reply it does not know means
     "Instagram changed shape"; the same error raised by our code is a bug, and surfaces."""
-    from aggregator.sources.instagram_loader import LoaderBackend
+    from aggregator.ingest.sources.instagram_loader import LoaderBackend
 
     def broken(*args: Any) -> Any:
         raise AttributeError("a bug of ours")

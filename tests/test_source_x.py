@@ -18,10 +18,10 @@ import pytest
 import requests
 import responses
 
-from aggregator.settings import EventSettings, SourceSettings
-from aggregator.sources import SourceError, SourceStopped
-from aggregator.sources.x import XSource
-from aggregator.store import Store
+from aggregator.base.settings import EventSettings, SourceSettings
+from aggregator.core.store import Store
+from aggregator.ingest.sources import SourceError, SourceStopped
+from aggregator.ingest.sources.x import XSource
 from tests.sources import NOW, REPO, checkpoint, health, params, poller, question_rows, settings
 
 URL = "https://api.twitter.com/2/tweets/search/recent"

@@ -19,9 +19,9 @@ import pytest
 from googleapiclient.http import HttpMockSequence
 from pydantic import ValidationError
 
-from aggregator.settings import ConfigError, EventSettings, SourceSettings, load
-from aggregator.sources.youtube import YouTubeSettings, YouTubeSource
-from aggregator.store import Store
+from aggregator.base.settings import ConfigError, EventSettings, SourceSettings, load
+from aggregator.core.store import Store
+from aggregator.ingest.sources.youtube import YouTubeSettings, YouTubeSource
 from tests.sources import NOW, REPO, Clock, checkpoint, health, poll, questions
 
 PAYLOADS = Path(__file__).parent / "payloads" / "youtube"

@@ -10,11 +10,11 @@ from datetime import datetime
 import pytest
 import redis
 
-from aggregator.columns import PageError, millis
-from aggregator.moderation import Moderation
-from aggregator.normalise import normalise
-from aggregator.question import Post
-from aggregator.store import DeadLetter, LogEntry, Store
+from aggregator.core.columns import PageError, millis
+from aggregator.core.moderation import Moderation
+from aggregator.core.normalise import normalise
+from aggregator.core.question import Post
+from aggregator.core.store import DeadLetter, LogEntry, Store
 
 
 def questions(*ids: str) -> list[tuple]:
@@ -90,7 +90,7 @@ def test_a_dead_letter_is_kept_whole_whatever_its_payload(store: Store, monkeypa
     source and a digest of the payload, oldest first."""
     # Each ingest asks the time for its batch, then for its dead letter.
     moments = iter(["2026-05-14T10:00:02.000Z"] * 2 + ["2026-05-14T10:00:01.000Z"] * 2)
-    monkeypatch.setattr("aggregator.store.utc_now", lambda: next(moments))
+    monkeypatch.setattr("aggregator.core.store.utc_now", lambda: next(moments))
     payload = {"when": datetime(2026, 5, 14, 10, 0), "text": "Café"}
     store.ingest("ig", [], [DeadLetter("ig", "no text", payload)])
     store.ingest("x", [], [DeadLetter("x", "no id", {"id": None})])
@@ -184,7 +184,7 @@ def test_questions_by_one_author_on_one_platform(store: Store) -> None:
     assert store.questions_by("yt", "nobody") == []
 
 
-# -- the state indexes and the console's pages (aggregator/columns.py) ----------------------------
+# -- the state indexes and the console's pages (aggregator/core/columns.py) ------------------------
 
 def _indexes_are_true(store: Store) -> None:
     """Each state's index holds exactly the questions in that state, scored as the console

@@ -15,13 +15,13 @@ import redis
 import requests
 import socketio as sio
 
-from aggregator.actions import MUTED
-from aggregator.moderation import Moderation, Refused, Step
-from aggregator.normalise import normalise
-from aggregator.question import Post
-from aggregator.store import Store
-from aggregator.triage.assess import Finding
-from aggregator.triage.worker import TriageWorker
+from aggregator.core.actions import MUTED
+from aggregator.core.moderation import Moderation, Refused, Step
+from aggregator.core.normalise import normalise
+from aggregator.core.question import Post
+from aggregator.core.store import Store
+from aggregator.followers.triage.assess import Finding
+from aggregator.followers.triage.worker import TriageWorker
 from tests.test_console_socket import NS, _real
 from tests.waiting import wait_until
 
@@ -261,8 +261,8 @@ def test_a_purge_forgets_who_was_muted(conn: redis.Redis, event: str, store: Sto
                                        mod: Moderation) -> None:
     """Muted authors are personal data: after a purge no key names or holds their handle, and
     undo of the mute (its snapshot names no one) unmutes no one."""
-    from aggregator.retention import Retention
-    from aggregator.settings import EventSettings, RetentionSettings, Settings
+    from aggregator.base.settings import EventSettings, RetentionSettings, Settings
+    from aggregator.followers.retention import Retention
     from tests.test_purge import dump
 
     first = post(store, "Spam", handle="spammer-handle-example")

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from aggregator.normalise import normalise
-from aggregator.question import Post
-from aggregator.store import Store
+from aggregator.core.normalise import normalise
+from aggregator.core.question import Post
+from aggregator.core.store import Store
 from tests.test_console_browser import _card, _console, contexts  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.browser

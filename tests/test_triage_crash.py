@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.normalise import normalise
-from aggregator.question import Post
-from aggregator.store import Store
-from aggregator.triage.worker import TriageWorker
+from aggregator.core.normalise import normalise
+from aggregator.core.question import Post
+from aggregator.core.store import Store
+from aggregator.followers.triage.worker import TriageWorker
 
 POSTS = Path(__file__).resolve().parent / "triage" / "posts.jsonl"
 

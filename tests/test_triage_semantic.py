@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from aggregator.store import Store
-from aggregator.triage.duplicates import DuplicateIndex
-from aggregator.triage.pairs import FEATURES
-from aggregator.triage.semantic import SemanticIndex, alignment, available, encode
+from aggregator.core.store import Store
+from aggregator.followers.triage.duplicates import DuplicateIndex
+from aggregator.followers.triage.pairs import FEATURES
+from aggregator.followers.triage.semantic import SemanticIndex, alignment, available, encode
 
 pytestmark = [pytest.mark.semantic,
               pytest.mark.skipif(not available(), reason="the [semantic] extra is not installed")]
@@ -32,9 +32,9 @@ def test_a_paraphrase_with_few_shared_letters_is_suggested(index: SemanticIndex)
 
 def test_the_worker_uses_the_backend_the_settings_choose(store: Store,
                                                          index: SemanticIndex) -> None:
-    from aggregator.settings import TriageSettings
-    from aggregator.triage import semantic
-    from aggregator.triage.worker import TriageWorker
+    from aggregator.base.settings import TriageSettings
+    from aggregator.followers.triage import semantic
+    from aggregator.followers.triage.worker import TriageWorker
     from tests.test_triage import _ingest
 
     loads = []

@@ -11,9 +11,9 @@ import socketio as sio
 from flask import Flask
 from flask.testing import FlaskClient
 
-from aggregator.normalise import normalise
-from aggregator.question import Post
-from aggregator.store import Store
+from aggregator.core.normalise import normalise
+from aggregator.core.question import Post
+from aggregator.core.store import Store
 from tests.conftest import MODERATOR
 from web.extensions import socketio
 

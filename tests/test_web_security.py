@@ -16,8 +16,8 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from aggregator.environment import EnvironmentProblem
-from aggregator.settings import Settings
+from aggregator.base.environment import EnvironmentProblem
+from aggregator.base.settings import Settings
 from tests.conftest import MODERATOR
 from tests.waiting import wait_until
 from web import REQUEST_LIMIT, create_app

@@ -19,11 +19,11 @@ if TYPE_CHECKING:
     from flask import Flask
     from prometheus_client import CollectorRegistry
 
-    from aggregator.environment import Environment
-    from aggregator.health import Health
-    from aggregator.moderation import Moderation
-    from aggregator.settings import Settings
-    from aggregator.store import Store
+    from aggregator.base.environment import Environment
+    from aggregator.base.settings import Settings
+    from aggregator.core.moderation import Moderation
+    from aggregator.core.store import Store
+    from aggregator.ingest.health import Health
     from web.accounts import Accounts
     from web.console import Relay
     from web.live import LiveFeed
@@ -57,9 +57,9 @@ class Floor:
 
     @classmethod
     def of_event(cls, settings: Settings, conn: redis.Redis) -> Floor:
-        from aggregator.health import Health
-        from aggregator.moderation import Moderation
-        from aggregator.store import Store
+        from aggregator.core.moderation import Moderation
+        from aggregator.core.store import Store
+        from aggregator.ingest.health import Health
         from web.accounts import Accounts
         from web.extensions import socketio
         from web.live import LiveFeed
@@ -83,9 +83,9 @@ def create_app(settings: Settings | None = None, conn: redis.Redis | None = None
     (default: REDIS_URL's), Flask's config from the environment, then ``test_config``."""
     from flask import Flask
 
-    from aggregator.environment import read_environment
-    from aggregator.redis_server import connect
-    from aggregator.settings import load
+    from aggregator.base.environment import read_environment
+    from aggregator.base.redis_server import connect
+    from aggregator.base.settings import load
     from web.extensions import csrf, limiter, socketio
 
     settings = settings or load()

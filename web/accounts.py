@@ -19,7 +19,7 @@ import redis
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from aggregator.keys import Keys
+from aggregator.base.keys import Keys
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
 MIN_PASSWORD = 10

@@ -7,19 +7,21 @@ source. It arrives on the consoles as new and is moderated like the rest.
 
 from __future__ import annotations
 
+import hmac
+import secrets
 import uuid
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
+from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from aggregator.normalise import MAX_NAME, MAX_TEXT, InvalidPost, normalise
-from aggregator.question import Post, utc_now
+from aggregator.core.normalise import MAX_NAME, MAX_TEXT, InvalidPost, normalise
+from aggregator.core.question import Post, Question, utc_now
 from web import floor
 from web.extensions import limiter
+from web.forms import PostedForm
 
 bp = Blueprint("ask", __name__)
 
@@ -29,9 +31,15 @@ SOURCE = "web"
 ASK_LIMIT = "5 per minute;20 per hour"
 # The board shows at most MAX_TEXT characters, so the form takes no more.
 MAX_QUESTION = MAX_TEXT
+# Seconds in which the same text sent again from the same browser is the same question: a
+# double click, a second press while the first was slow. Longer would also swallow a question
+# someone meant to ask again later, after it was rejected or answered.
+REPEAT_WINDOW = 60
+# The session's random id for this browser: what "the same browser" means for a repeat.
+ASKER = "asker"
 
 
-class AskForm(FlaskForm):
+class AskForm(PostedForm):
     name = StringField("Your name (optional)", validators=[Optional(), Length(max=MAX_NAME)])
     question = TextAreaField("Your question", validators=[
         DataRequired("Please write your question."),
@@ -40,7 +48,32 @@ class AskForm(FlaskForm):
         DataRequired("Please tick the box to say you agree, so we can use your question.")])
 
 
-def _page(form: AskForm, *, sent: bool = False, error: str = "", status: int = 200) -> Any:
+def _browser() -> str:
+    """This browser's random id, kept in its session from the first time it opens the form: the
+    two posts of a double click on a first question must already carry the same one."""
+    return session.setdefault(ASKER, secrets.token_hex(16))
+
+
+def _store_once(question: Question, raw: dict[str, Any], asker: str) -> bool:
+    """Stores the question, unless the browser ``asker`` sent the same text (normalised) within
+    REPEAT_WINDOW seconds: False then. The mark is one SET NX with that expiry, so two web
+    processes taking the two posts of one double click store it once. Its key is a hash of the
+    text keyed with the browser's random id: it holds no text, and no other browser's question
+    can ever match it."""
+    store = floor().store
+    mark = store.keys.recently_asked(
+        hmac.new(asker.encode(), question.text.encode(), "sha256").hexdigest())
+    if not store.conn.set(mark, "1", nx=True, ex=REPEAT_WINDOW):
+        return False
+    try:
+        store.ingest(SOURCE, [(question, raw)])
+    except Exception:
+        store.conn.delete(mark)  # not stored: sending it again must store it
+        raise
+    return True
+
+
+def _page(form: AskForm, *, sent: str = "", error: str = "", status: int = 200) -> Any:
     settings = floor().settings
     return render_template("ask.html", form=form, sent=sent, error=error,
                            title=settings.event.title, max_question=MAX_QUESTION,
@@ -51,6 +84,7 @@ def _page(form: AskForm, *, sent: bool = False, error: str = "", status: int = 2
 @bp.route("/ask", methods=["GET", "POST"])
 @limiter.limit(ASK_LIMIT, methods=["POST"])
 def index() -> Any:
+    asker = _browser()
     form = AskForm()
     if form.validate_on_submit():
         name = (form.name.data or "").strip()
@@ -66,12 +100,13 @@ def index() -> Any:
         except InvalidPost:
             form.question.errors = [*form.question.errors, "Please write your question."]
             return _page(form, status=400)
-        floor().store.ingest(SOURCE, [(question, raw)])
-        return redirect(url_for("ask.index", sent=1), code=303)
+        stored = _store_once(question, raw, asker)
+        return redirect(url_for("ask.index", sent=1 if stored else "again"), code=303)
     if request.method == "POST":
         return _page(form, error="Please check the form: something needs changing.",
                      status=400)
-    return _page(form, sent=request.args.get("sent") == "1")
+    sent = request.args.get("sent")
+    return _page(form, sent=sent if sent in ("1", "again") else "")
 
 
 @bp.after_request
@@ -84,15 +119,19 @@ def headers(response: Any) -> Any:
     return response
 
 
+# The error pages never read the request's body: it may be what went wrong (too large, not a
+# form), and a second failure inside an error handler is a server error.
 @bp.errorhandler(429)
 def too_many(error: Any) -> Any:
-    return _page(AskForm(), error="You have sent several questions in a short time. Thank you! "
-                                  "Please wait a few minutes before sending another.",
+    return _page(AskForm(read_body=False),
+                 error="You have sent several questions in a short time. Thank you! "
+                       "Please wait a few minutes before sending another.",
                  status=429)
 
 
 @bp.errorhandler(CSRFError)
 def stale_form(error: CSRFError) -> Any:
-    return _page(AskForm(), error="Your browser did not send the form's security check (are "
-                                  "cookies blocked?). Please press Send again.",
+    return _page(AskForm(read_body=False),
+                 error="Your browser did not send the form's security check (are "
+                       "cookies blocked?). Please press Send again.",
                  status=400)

@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
@@ -17,6 +16,7 @@ from web import floor
 from web.accounts import normalise_username
 from web.devices import remember, trusted_device
 from web.extensions import browser_of_event, limiter, username_of_event
+from web.forms import PostedForm
 
 bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -51,7 +51,7 @@ def private_headers(response: Any) -> Any:
 bp.after_request(private_headers)
 
 
-class LoginForm(FlaskForm):
+class LoginForm(PostedForm):
     username = StringField("Username", validators=[DataRequired(), Length(max=32)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
 
@@ -127,8 +127,9 @@ def login() -> Any:
 
 @bp.errorhandler(429)
 def too_many(error: Any) -> Any:
+    # Never the body: it may be what was refused (too large, not a form).
     return render_template(
-        "login.html", form=LoginForm(), title=floor().settings.event.title,
+        "login.html", form=LoginForm(read_body=False), title=floor().settings.event.title,
         error="Too many failed attempts for this name or from this network. "
               "Please wait a few minutes and try again."), 429
 

@@ -6,7 +6,7 @@ exactly as screens are (``web/screen.py``); what it is sent is its own view, rea
 question on screen with its asker and how long it has been there, the next three, how many are
 waiting, and the moderators' notes. The chair acknowledges a note with a tap
 (``acknowledge``); moderators send notes from the console (``note``) and read them (``notes``).
-Notes and acknowledgements are log entries (``aggregator/notes.py``), so they reach every
+Notes and acknowledgements are log entries (``aggregator/core/notes.py``), so they reach every
 console and chair view through each web process's tail of the log.
 """
 
@@ -19,13 +19,13 @@ from typing import Any
 import redis
 from flask import Blueprint, Flask, abort, make_response, render_template, request
 
-from aggregator.actions import Refused
-from aggregator.agenda import Agenda
-from aggregator.notes import NOTE, NOTE_MAX, NOTE_SEEN, Notes
-from aggregator.question import PLATFORMS, utc_now
-from aggregator.settings import Settings
-from aggregator.store import Store
-from aggregator.triage import personal
+from aggregator.base import personal
+from aggregator.base.settings import Settings
+from aggregator.core.actions import Refused
+from aggregator.core.agenda import Agenda
+from aggregator.core.notes import NOTE, NOTE_MAX, NOTE_SEEN, Notes
+from aggregator.core.question import PLATFORMS, utc_now
+from aggregator.core.store import Store
 from web import Floor, floor
 from web.console import moderators_only
 from web.extensions import socketio

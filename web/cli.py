@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from aggregator.redaction import install as mask_secrets
-from aggregator.redaction import redact
+from aggregator.base.redaction import install as mask_secrets
+from aggregator.base.redaction import redact
 from web.supervisor import EX_CONFIG, Supervisor, listen_problem
 
 # Only what `floor --help` needs is imported here; each command imports its own stack when it
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     import redis
     from flask import Flask
 
-    from aggregator.settings import Settings
+    from aggregator.base.settings import Settings
     from web.screen_links import ScreenLinks
 
 log = logging.getLogger("floor")
@@ -50,7 +50,7 @@ class ConfigProblem(click.ClickException):
 
 
 def _settings() -> Settings:
-    from aggregator.settings import ConfigError, load
+    from aggregator.base.settings import ConfigError, load
 
     try:
         return load()
@@ -59,7 +59,7 @@ def _settings() -> Settings:
 
 
 def _conn(data_dir: Path | None = None) -> redis.Redis:
-    from aggregator.redis_server import RedisUnavailable, connect
+    from aggregator.base.redis_server import RedisUnavailable, connect
 
     try:
         return connect(data_dir=data_dir)
@@ -158,10 +158,11 @@ def web(host: str, port: int, threads: int) -> None:
 @click.option("--quiet", is_flag=True,
               help="Log each poll only with -v; problems always (as `floor run` runs pollers).")
 def poll(source: str, once: bool, force: bool, quiet: bool) -> None:
-    """Run the poller of SOURCE (x, facebook, instagram, youtube, rehearsal)."""
-    from aggregator.poller import Poller
-    from aggregator.sources import SourceError, registry, source_class
-    from aggregator.store import Store
+    """Run the poller of SOURCE, as the config names it: [sources.SOURCE] (an unknown name gets
+    the list of known ones)."""
+    from aggregator.core.store import Store
+    from aggregator.ingest.poller import Poller
+    from aggregator.ingest.sources import SourceError, registry, source_class
 
     settings = _settings()
     try:
@@ -198,12 +199,13 @@ def poll(source: str, once: bool, force: bool, quiet: bool) -> None:
 @click.option("--once", is_flag=True, help="Triage what the log holds now, report and exit.")
 def triage(once: bool) -> None:
     """Run the triage worker: question scores, abuse, personal data, suggested repeats."""
-    from aggregator.triage.worker import NICENESS, TriageWorker
+    from aggregator.followers.loop import follow
+    from aggregator.followers.triage.worker import NICENESS, TriageWorker
 
     settings = _settings()
     if not settings.triage.enabled:
         raise ConfigProblem("[triage] enabled = false in the settings")
-    from aggregator.triage.semantic import BackendMissing
+    from aggregator.followers.triage.semantic import BackendMissing
 
     try:
         worker = TriageWorker(_conn(), settings.event.slug, settings.triage)
@@ -219,7 +221,7 @@ def triage(once: bool) -> None:
     os.nice(NICENESS)
     stop = threading.Event()
     _on_signals(stop.set)
-    worker.run(stop)
+    follow(worker, stop)
 
 
 def _floor(*args: str) -> list[str]:
@@ -234,8 +236,8 @@ def _summary(conn: redis.Redis, event: str) -> Callable[[], None]:
     """A one-line account of the event for `floor run`'s terminal, once a minute."""
     import redis
 
-    from aggregator.health import Health
-    from aggregator.keys import Keys
+    from aggregator.base.keys import Keys
+    from aggregator.ingest.health import Health
 
     keys, health = Keys(event), Health(conn, event)
     seen = [-1]
@@ -257,12 +259,13 @@ def _summary(conn: redis.Redis, event: str) -> Callable[[], None]:
 
 
 def _run(settings: Settings, conn: redis.Redis, host: str, port: int, banner: str = "") -> int:
-    commands = {"web": _floor("web", "--host", host, "--port", str(port)),
-                "ledger": _floor("ledger")}
+    from aggregator.followers.loop import expected
+
+    commands = {"web": _floor("web", "--host", host, "--port", str(port))}
+    for name in expected(settings):  # the log's followers: the ledger, triage if enabled
+        commands[name] = _floor(name)
     for name in settings.enabled_sources():
         commands[f"poll {name}"] = _floor("poll", name, "--quiet")
-    if settings.triage.enabled:
-        commands["triage"] = _floor("triage")
     if not settings.enabled_sources():
         log.warning("run: no source is enabled in the settings; only the web app runs")
     supervisor = Supervisor(commands)
@@ -284,7 +287,7 @@ def _run(settings: Settings, conn: redis.Redis, host: str, port: int, banner: st
 @click.option("--port", default=5000, show_default=True, type=PORT)
 def run(host: str, port: int) -> None:
     """Run the web app and a poller for every enabled source, on this machine."""
-    from aggregator.redis_server import release
+    from aggregator.base.redis_server import release
 
     settings = _settings()
     _can_listen(host, port)
@@ -327,7 +330,7 @@ def demo(host: str, port: int, speed: float) -> None:
     """A whole rehearsal on this machine: embedded Redis, the console and the rehearsal feed,
     in a throwaway folder. Prints the console's address, a moderator login and the links of
     the board screen and the stream overlay."""
-    from aggregator.redis_server import release
+    from aggregator.base.redis_server import release
     from web.accounts import Accounts
     from web.screen_links import ScreenLinks
 
@@ -372,8 +375,8 @@ def demo(host: str, port: int, speed: float) -> None:
 @cli.command()
 def check() -> None:
     """Check the settings, Redis, the moderators and each enabled source's credentials."""
-    from aggregator.redis_server import default_data_dir
-    from aggregator.sources import SourceError, registry
+    from aggregator.base.redis_server import default_data_dir
+    from aggregator.ingest.sources import SourceError, registry
     from web.accounts import Accounts
 
     try:
@@ -456,7 +459,7 @@ def moderator_remove(username: str) -> None:
 def instagram_login(username: str, session_file: str | None) -> None:
     """Log an Instagram account in (password and two-factor code asked for here) and save the
     session that the instaloader backend of the Instagram source reads with."""
-    from aggregator.sources.instagram import LoginFailed, login
+    from aggregator.ingest.sources.instagram import LoginFailed, login
 
     try:
         path = login(username, session_file or os.environ.get("INSTAGRAM_SESSION_FILE"))
@@ -471,8 +474,8 @@ def instagram_login(username: str, session_file: str | None) -> None:
               help="File to write (default: standard output).")
 def export(output: Any) -> None:
     """Every question with its full history, as JSON lines."""
-    from aggregator.export import export_lines
-    from aggregator.store import Store
+    from aggregator.core.store import Store
+    from aggregator.followers.export import export_lines
 
     count = 0
     for line in export_lines(Store(_conn(), _settings().event.slug)):

@@ -21,8 +21,9 @@ def _base():  # type: ignore[no-untyped-def]
 def ledger() -> None:
     """Follow the log and chain every entry into the ledger (started by `floor run`); also
     purges personal data once a day when [retention] automatic is on and the day has come."""
-    from aggregator.ledger import Ledger
-    from aggregator.retention import AutoPurge
+    from aggregator.followers.ledger import Ledger
+    from aggregator.followers.loop import follow
+    from aggregator.followers.retention import AutoPurge
 
     base = _base()
     settings = base._settings()
@@ -32,7 +33,7 @@ def ledger() -> None:
     auto = AutoPurge(conn, settings)
     watcher = threading.Thread(target=auto.run, args=(stop,), name="auto-purge", daemon=True)
     watcher.start()
-    Ledger(conn, settings.event.slug).follow(stop)
+    follow(Ledger(conn, settings.event.slug), stop)
     watcher.join(timeout=5)
 
 
@@ -47,7 +48,12 @@ def keys() -> None:
 def keys_create(folder: str) -> None:
     """Make an Ed25519 key pair: the private key (readable by you only) and the public key to
     publish. The private key is never printed."""
-    from aggregator.record.signing import SigningKeyError, create, fingerprint, load_public
+    from aggregator.followers.record.signing import (
+        SigningKeyError,
+        create,
+        fingerprint,
+        load_public,
+    )
 
     try:
         private, public = create(Path(folder))
@@ -80,9 +86,9 @@ def record() -> None:
 def record_build(folder: str, key: str | None) -> None:
     """Build the record into FOLDER: index.html, questions.csv, record.json, the ledger, the
     charts, the manifest SHA256SUMS of every file in FOLDER and the signed head."""
-    from aggregator.record.build import build
-    from aggregator.record.manifest import UnlistableName
-    from aggregator.record.signing import SigningKeyError
+    from aggregator.followers.record.build import build
+    from aggregator.followers.record.manifest import UnlistableName
+    from aggregator.followers.record.signing import SigningKeyError
 
     base = _base()
     settings = base._settings()
@@ -109,8 +115,8 @@ def record_build(folder: str, key: str | None) -> None:
 def record_verify(folder: str, head: str | None, public_key: str | None) -> None:
     """Check a record: the chain, the signature, a noted head, the questions, every file against
     the signed manifest; name the first entry, or the files, that fail."""
-    from aggregator.record import MANIFEST_FILE
-    from aggregator.record.verify import VerifyFailed, verify
+    from aggregator.followers.record import MANIFEST_FILE
+    from aggregator.followers.record.verify import VerifyFailed, verify
 
     try:
         done = verify(Path(folder), head, Path(public_key) if public_key else None)
@@ -131,26 +137,45 @@ def record_verify(folder: str, head: str | None, public_key: str | None) -> None
               help="Purge even though purge_after_days have not passed yet.")
 @click.option("--if-due", is_flag=True,
               help="Purge if the day has come, else exit quietly (for a daily cron job).")
-def purge(dry_run: bool, force: bool, if_due: bool) -> None:
+@click.option("--rewrite-redis-files", "rewrite_files", is_flag=True,
+              help="With REDIS_URL: have that server rewrite its append-only file and snapshot "
+                   "too (the embedded Redis always does). Not its replicas or backups.")
+def purge(dry_run: bool, force: bool, if_due: bool, rewrite_files: bool) -> None:
     """Delete personal data from Redis once [retention] purge_after_days have passed since the
-    meeting: names, handles, links, raw payloads, and the text of withheld questions."""
-    from aggregator.retention import Retention
+    meeting: names, handles, links, raw payloads, the text of withheld questions, and the phone
+    numbers, NHS numbers, emails and addresses in every text kept; then the embedded Redis
+    rewrites its files so that none of it stays on disk."""
+    from aggregator.base.redis_server import RewriteFailed, embedded_data_dir
+    from aggregator.followers.retention import Retention
 
     base = _base()
     settings = base._settings()
-    retention = Retention(base._conn(), settings)
+    conn = base._conn()
+    retention = Retention(conn, settings)
     due = retention.due()
     if not force and not dry_run and not retention.is_due():
         if if_due:
             return
         raise click.ClickException(f"not due yet: personal data is purged from {due} on "
                                    "(use --now to purge earlier)")
-    report = retention.purge(dry_run=dry_run)
-    verb = "would delete" if dry_run else "deleted"
+    try:
+        report = retention.purge(dry_run=dry_run, rewrite_files=rewrite_files,
+                                 say=lambda line: click.echo(f"disk: {line}"))
+    except RewriteFailed as exc:
+        again = "floor purge --now" if embedded_data_dir(conn) else \
+            "floor purge --now --rewrite-redis-files"
+        raise click.ClickException(f"personal data is deleted from Redis, but NOT yet from its "
+                                   f"files: {exc}. Run `{again}` again.") from exc
+    verb = "would purge" if dry_run else "purged"
     for line in report.lines():
         click.echo(f"{verb}: {line}")
     if dry_run:
         click.echo(f"(dry run; due {due})")
+    elif not rewrite_files and embedded_data_dir(conn) is None:
+        click.echo("disk: REDIS_URL's server still holds the purged values in its append-only "
+                   "file and snapshot until it rewrites them (--rewrite-redis-files asks it "
+                   "to), and in its replicas' files and any backups: see docs/deployment.md, "
+                   "\"After a purge\"")
 
 
 @click.command("answer-note")
@@ -165,9 +190,9 @@ def purge(dry_run: bool, force: bool, if_due: bool) -> None:
 def answer_note(qid: str, note: str | None, writing: str | None, actor: str) -> None:
     """Attach a short answer summary NOTE to question QID (an empty NOTE takes it away), and/or
     mark it to be answered in writing. Each is a logged, chained action, as on the console."""
-    from aggregator.actions import Refused
-    from aggregator.moderation import Moderation
-    from aggregator.store import Store
+    from aggregator.core.actions import Refused
+    from aggregator.core.moderation import Moderation
+    from aggregator.core.store import Store
 
     base = _base()
     settings, conn = base._settings(), base._conn()

@@ -30,16 +30,19 @@ from flask import (
 )
 from flask_socketio import ConnectionRefusedError, emit, join_room
 
-from aggregator.actions import MANY_MAX
-from aggregator.actions import as_config as actions_config
-from aggregator.agenda import MAX_TITLE
-from aggregator.columns import PAGE, PageError
-from aggregator.filters import FilterError
-from aggregator.filters import parse as parse_filters
-from aggregator.moderation import Refused
-from aggregator.notes import NOTE_MAX
-from aggregator.question import PLATFORMS, STATE_WORDS
-from aggregator.store import LogEntry
+from aggregator.base.platforms import SOURCE_LABELS
+from aggregator.core.actions import MANY_MAX
+from aggregator.core.actions import as_config as actions_config
+from aggregator.core.agenda import MAX_TITLE
+from aggregator.core.columns import PAGE, PageError
+from aggregator.core.filters import FilterError
+from aggregator.core.filters import parse as parse_filters
+from aggregator.core.moderation import Refused
+from aggregator.core.notes import NOTE_MAX
+from aggregator.core.question import PLATFORMS, STATE_WORDS
+from aggregator.core.store import LogEntry
+from aggregator.followers.loop import LABELS as FOLLOWER_LABELS
+from aggregator.followers.loop import expected as expected_followers
 from web import REQUEST_LIMIT, Floor, floor
 from web.auth import current_moderator, login_required, private_headers, session_of_moderator
 from web.extensions import socketio
@@ -70,8 +73,6 @@ SWEEP_SECONDS = 0.5
 # A source that has not polled for this many of its intervals is failing.
 STALE_INTERVALS = 3
 DEFAULT_INTERVAL = 15.0
-SOURCE_LABELS = {"x": "X", "facebook": "Facebook", "instagram": "Instagram",
-                 "youtube": "YouTube", "rehearsal": "Rehearsal feed", "web": "Web form"}
 
 
 @bp.get("/")
@@ -194,10 +195,48 @@ def health_report(records: dict[str, dict[str, Any]], now: datetime) -> list[dic
     return rows
 
 
+def assess_follower(record: dict[str, Any], enabled: bool) -> tuple[str, str]:
+    """One follower's verdict (ok, starting, failing, off) and why: a dead one fails as a
+    silent source does; one the settings turn off raises no alarm."""
+    state = str(record.get("state") or "starting")
+    error = str(record.get("last_error") or "").strip()
+    if not enabled:
+        return "off", "turned off in the settings"
+    if state == "offline":
+        return "failing", "it was shut down"
+    if not record.get("alive"):
+        return "failing", "it is not running (no heartbeat)"
+    if state == "retrying":
+        return "failing", error or "Redis unavailable"
+    if state == "starting":
+        return "starting", "getting ready to follow the log"
+    return "ok", "following the log"
+
+
+def follower_report(records: dict[str, dict[str, Any]],
+                    expected: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The panel's rows for the log's followers that have reported, ``expected`` (the settings
+    run them) or not. The heartbeat's time is left out: it changes every few seconds, and a
+    push goes out only when a row changes."""
+    rows = []
+    for name, record in sorted(records.items()):
+        verdict, summary = assess_follower(record, name in expected)
+        lag = record.get("lag")
+        rows.append({
+            "name": name, "label": FOLLOWER_LABELS.get(name, name), "verdict": verdict,
+            "state": record.get("state") or "starting", "summary": summary,
+            "started_at": record.get("started_at") or "",
+            "entries": record.get("entries") or 0, "lag": lag if isinstance(lag, int) else None,
+            "last_error": record.get("last_error") or "",
+        })
+    return rows
+
+
 def _health(f: Floor) -> dict[str, Any]:
     now = datetime.now(UTC)
     return {"now": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "sources": health_report(f.health.all(), now)}
+            "sources": health_report(f.health.all(), now),
+            "followers": follower_report(f.health.followers(), expected_followers(f.settings))}
 
 
 # -- this process's consoles ------------------------------------------------------------------
@@ -274,8 +313,9 @@ class _Consoles:
                     self.sent_presence = state
                     server.emit(EVENTS["presence"], state, namespace=NAMESPACE, to=ROOM)
                 health = _health(self.floor)
-                if health["sources"] != self.sent_health:
-                    self.sent_health = health["sources"]
+                rows = (health["sources"], health["followers"])
+                if rows != self.sent_health:
+                    self.sent_health = rows
                     server.emit(EVENTS["health"], health, namespace=NAMESPACE, to=ROOM)
             except redis.RedisError as exc:
                 log.warning("console: cannot check sessions, presence or health (%s)", exc)
@@ -433,8 +473,8 @@ def catch_up(moderator: str, data: Any) -> dict[str, Any]:
 @moderators_only(EVENTS["page"])
 def page(moderator: str, data: Any) -> dict[str, Any]:
     """The next part of one list, as the moderator scrolls or walks past what the console
-    holds: ``{list, after, limit}`` (see ``aggregator.columns.Columns.page``). With
-    ``filters`` (search and the toolbar's filters, ``aggregator.filters``), the next questions
+    holds: ``{list, after, limit}`` (see ``aggregator.core.columns.Columns.page``). With
+    ``filters`` (search and the toolbar's filters, ``aggregator.core.filters``), the next questions
     that pass them, the cursor the server scanned to and how far that is into the list
     (``Columns.search``)."""
     if not isinstance(data, dict) or not isinstance(data.get("list"), str):
@@ -570,5 +610,6 @@ def editing_done(moderator: str, data: Any) -> dict[str, Any]:
 
 @moderators_only(EVENTS["health"])
 def health(moderator: str, data: Any) -> dict[str, Any]:
-    """The sources' health now (consoles also get it pushed when it changes)."""
+    """The health of the sources and of the log's followers now (consoles also get it pushed
+    when it changes)."""
     return _health(floor())

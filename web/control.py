@@ -11,7 +11,8 @@ revoked with ``floor control-token``; only their sha256 is stored, the token is 
 Each call is one moderator action in the log, by ``control:<label>``, through the same
 moderation as the consoles, so two presses can never put two questions on screen; "next"
 while a question is on screen is refused (a flood of presses puts exactly one on screen).
-Every answer is JSON: ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``.
+Every answer is JSON: ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``, the refusals
+of the web app itself under /control (429, 413, 405, 404) included: see ``refusal``.
 """
 
 from __future__ import annotations
@@ -21,14 +22,16 @@ from typing import Any
 
 import redis
 from flask import Blueprint, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
 
-from aggregator.keys import Keys
-from aggregator.moderation import Refused
+from aggregator.base.keys import Keys
+from aggregator.core.moderation import Refused
 from web import floor
 from web.extensions import csrf, limiter
 from web.hashed_secrets import Hashed, HashedSecrets, digest_of
 
-bp = Blueprint("control", __name__, url_prefix="/control")
+URL_PREFIX = "/control"
+bp = Blueprint("control", __name__, url_prefix=URL_PREFIX)
 csrf.exempt(bp)  # a bearer token, not a cookie: no cross-site request can carry it
 
 PREFIX = "floor-control-"  # recognisable in a config file or a leak scanner
@@ -62,6 +65,17 @@ class ControlTokens(HashedSecrets[ControlToken]):
 
 def _answer(status: int, **fields: Any) -> tuple[Response, int]:
     return jsonify({"ok": status < 400, **fields}), status
+
+
+def answers_in_json(path: str) -> bool:
+    """Whether an error at ``path`` is a remote control's, answered in JSON (even an address
+    no route matched, which no blueprint handler sees)."""
+    return path == URL_PREFIX or path.startswith(URL_PREFIX + "/")
+
+
+def refusal(error: HTTPException) -> tuple[Response, int]:
+    """An HTTP error under /control, answered like every other control answer."""
+    return _answer(error.code or 500, error=f"{error.name}: {error.description}")
 
 
 def _caller() -> ControlToken | None:

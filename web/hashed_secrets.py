@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 
 import redis
 
-from aggregator.question import utc_now
+from aggregator.core.question import utc_now
 
 # The short id that lists show and revoke accepts: a prefix of the digest.
 ID_LENGTH = 10

@@ -16,7 +16,7 @@ from typing import Any
 import redis
 from flask_socketio import SocketIO
 
-from aggregator.store import LogEntry, Store
+from aggregator.core.store import LogEntry, Store
 
 log = logging.getLogger("floor.live")
 

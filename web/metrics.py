@@ -27,8 +27,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from aggregator.environment import read_environment
-from aggregator.keys import Keys
+from aggregator.base.environment import read_environment
+from aggregator.base.keys import Keys
 from web import Floor, floor
 
 bp = Blueprint("metrics", __name__)
@@ -84,6 +84,7 @@ class FloorCollector:
         from web.extensions import socketio
 
         yield from self._sources()
+        yield from self._followers()
         k = self.keys
         posts = GaugeMetricFamily("floor_questions", "Questions stored for the event",
                                   labels=["event"])
@@ -118,7 +119,7 @@ class FloorCollector:
             return dict(self._actions)
 
     def _sources(self) -> Iterator[Metric]:
-        from aggregator.health import Health
+        from aggregator.ingest.health import Health
 
         records = Health(self.conn, self.event).all()
         families = {
@@ -147,6 +148,21 @@ class FloorCollector:
         yield from families.values()
         yield since
         yield alive
+
+
+    def _followers(self) -> Iterator[Metric]:
+        from aggregator.ingest.health import Health
+
+        alive = GaugeMetricFamily("floor_follower_alive", "1 if the log follower's heartbeat "
+                                  "is fresh (triage worker, ledger writer)", labels=["follower"])
+        lag = GaugeMetricFamily("floor_follower_lag", "Log entries the follower has not "
+                                "handled yet, as it last reported", labels=["follower"])
+        for name, record in Health(self.conn, self.event).followers().items():
+            alive.add_metric([name], 1.0 if record.get("alive") else 0.0)
+            if isinstance(record.get("lag"), int):
+                lag.add_metric([name], float(record["lag"]))
+        yield alive
+        yield lag
 
 
 def init_app(app: Flask, f: Floor) -> None:

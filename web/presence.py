@@ -16,7 +16,7 @@ from typing import Any
 
 import redis
 
-from aggregator.keys import Keys
+from aggregator.base.keys import Keys
 
 # Long enough to ride out a few missed refreshes (the console refreshes every few seconds),
 # short enough that a moderator whose laptop died drops off the list within half a minute.

@@ -31,10 +31,10 @@ from typing import Any
 
 from flask import Blueprint, Flask, make_response, render_template, request
 
-from aggregator.ledger import Ledger
-from aggregator.question import PLATFORMS
-from aggregator.store import LogEntry, Store
-from aggregator.triage import personal
+from aggregator.base import personal
+from aggregator.core.question import PLATFORMS
+from aggregator.core.store import LogEntry, Store
+from aggregator.followers.ledger import Ledger
 from web import Floor, floor
 
 bp = Blueprint("public", __name__)
@@ -185,8 +185,10 @@ class FastPage:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:
+        # A request with a body goes to Flask too, which refuses one over the size limit.
         if (environ.get("PATH_INFO") != self.PATH or environ.get("QUERY_STRING")
-                or environ.get("REQUEST_METHOD") not in ("GET", "HEAD")):
+                or environ.get("REQUEST_METHOD") not in ("GET", "HEAD")
+                or environ.get("CONTENT_LENGTH") not in (None, "", "0")):
             return self.app(environ, start_response)
         counts, served = self.counts, self.served
         page = counts.page

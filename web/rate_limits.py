@@ -3,7 +3,7 @@
 Flask-Limiter builds its storage from a URI and options. Given REDIS_URL, the limits library
 would parse it again with its own grammar (a Sentinel URL's ``/SERVICE/0`` reads as the service
 ``SERVICE0``; no TLS for Sentinel or Cluster), and open connections of its own. Instead the URI
-names this storage and the options carry the client ``aggregator.redis_server`` already made,
+names this storage and the options carry the client ``aggregator.base.redis_server`` already made,
 whatever REDIS_URL's shape: one server, Sentinel, Cluster or the embedded one.
 """
 

@@ -1,8 +1,8 @@
 """The console's record panel: the ledger's head and the fairness summary, pushed live.
 
-One per web process. It keeps an ``aggregator.fairness.Fairness`` fed from the log tail (the
-same ``web/live.py`` feed that relays entries to the consoles), loaded once from a snapshot when
-the first console connects, and pushes ``{"head", "lag", "fairness"}`` to the process's
+One per web process. It keeps an ``aggregator.followers.fairness.Fairness`` fed from the log tail
+(the same ``web/live.py`` feed that relays entries to the consoles), loaded once from a snapshot
+when the first console connects, and pushes ``{"head", "lag", "fairness"}`` to the process's
 ``moderators`` room at most once per PUSH_EVERY, and only when the questions or the head moved.
 The ledger is written by another process (``floor ledger``), so its head is read from Redis
 (one XREVRANGE) at each push; ``lag`` says how many log entries are not chained yet, so a
@@ -18,9 +18,9 @@ from typing import Any
 
 import redis
 
-from aggregator.fairness import Fairness
-from aggregator.ledger import Ledger
-from aggregator.store import LogEntry, Store
+from aggregator.core.store import LogEntry, Store
+from aggregator.followers.fairness import Fairness
+from aggregator.followers.ledger import Ledger
 
 log = logging.getLogger("floor.record_panel")
 

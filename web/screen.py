@@ -29,12 +29,12 @@ import segno
 from flask import Blueprint, Flask, abort, make_response, render_template, request
 from flask_socketio import ConnectionRefusedError, emit, join_room
 
-from aggregator.normalise import fold
-from aggregator.payloads import Board, BoardItem, BoardQuestion
-from aggregator.question import PLATFORMS
-from aggregator.settings import Settings
-from aggregator.store import LogEntry, Store
-from aggregator.triage import personal
+from aggregator.base import personal
+from aggregator.base.settings import Settings
+from aggregator.core.normalise import fold
+from aggregator.core.payloads import Board, BoardItem, BoardQuestion
+from aggregator.core.question import PLATFORMS
+from aggregator.core.store import LogEntry, Store
 from web import Floor, floor
 from web.extensions import socketio
 from web.replies import refusing

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import redis
 
-from aggregator.keys import Keys
+from aggregator.base.keys import Keys
 from web.hashed_secrets import Hashed, HashedSecrets
 
 KINDS = ("screen", "overlay", "chair")

@@ -95,7 +95,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn has no type 
         try:
             app = self.build()
         except Exception as exc:  # noqa: BLE001 - one line, then gunicorn stops (no restarts)
-            from aggregator.redaction import redact
+            from aggregator.base.redaction import redact
 
             log.error("web: cannot start: %s", redact(exc))
             sys.exit(BOOT_FAILED)

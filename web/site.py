@@ -1,15 +1,22 @@
 """What every response of the app carries, whichever blueprint (or none) made it: the security
-headers, HSTS behind HTTPS, the not-found page and the favicon.
+headers, HSTS behind HTTPS, the error pages (the 413 of an oversized body among them) and the
+favicon.
 
 Blueprints set their own, stricter headers (``web/auth.py``, ``web/screen.py``, ``web/ask.py``);
-these fill in what a response lacks, so a 404, a 413 or a static file is covered too.
+these fill in what a response lacks, so a 404, a 413 or a static file is covered too. The forms'
+blueprints answer their own 429 and CSRF errors with their form (``web/ask.py``,
+``web/auth.py``); every other HTTP error is answered here.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, send_from_directory
+from flask import Blueprint, current_app, render_template, request, send_from_directory
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from web import control
 
 bp = Blueprint("site", __name__)
 
@@ -35,9 +42,29 @@ def security_headers(response: Any) -> Any:
     return response
 
 
-@bp.app_errorhandler(404)
-def not_found(error: Any) -> Any:
-    return render_template("404.html"), 404
+@bp.before_app_request
+def refuse_oversized() -> None:
+    """A body over MAX_CONTENT_LENGTH is refused (413) whether or not the route would read it
+    (a route that never reads its body would otherwise take it)."""
+    most = current_app.config["MAX_CONTENT_LENGTH"]
+    if most is not None and (request.content_length or 0) > most:
+        raise RequestEntityTooLarge()
+
+
+@bp.app_errorhandler(HTTPException)
+def refused(error: HTTPException) -> Any:
+    """Every HTTP error (and, outside tests, the 500 of an unexpected exception): a page, or
+    JSON under /control. Reads nothing of the request but its path: the body may be what was
+    refused, and an error handler that fails answers 500."""
+    status = error.code or 500
+    # Such as a 405's Allow.
+    headers = [(name, value) for name, value in error.get_headers()
+               if name.lower() != "content-type"]
+    if control.answers_in_json(request.path):
+        return control.refusal(error)[0], status, headers
+    page = "404.html" if status == 404 else "error.html"
+    return render_template(page, error=error, stale_form=isinstance(error, CSRFError)), status, \
+        headers
 
 
 @bp.get("/favicon.ico")

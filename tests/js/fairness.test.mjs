@@ -1,12 +1,14 @@
 // The console's record panel, its pure parts: node --test tests/js/*.test.mjs
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 
 import {
   ageText, askerRows, headText, lagText, platformRows, secondsSince, summaryLine,
 } from "../../web/static/console/fairness.js";
 
-const NAMES = { x: "X", yt: "YouTube", fb: "Facebook" };
+// The platforms' names as the server sends them (the catalogue, aggregator/base/platforms.py).
+const NAMES = JSON.parse(readFileSync(new URL("./fixtures/config.json", import.meta.url), "utf8")).platforms;
 const NOW = Date.parse("2026-05-14T10:30:00.000Z");
 const row = (platform, received, answered, waiting, oldest = null) => ({
   platform, received, answered, waiting, rejected: 0, on_screen: 0, grouped: 0,
@@ -70,7 +72,7 @@ describe("platforms", () => {
     assert.equal(summaryLine(few, NAMES), "No platform or voice stands out.");
   });
   it("fall back to the platform's code, and survive an empty summary", () => {
-    assert.equal(platformRows({ platforms: [row("mastodon", 1, 0, 1)] }, NOW, NAMES)[0].name, "mastodon");
+    assert.equal(platformRows({ platforms: [row("elsewhere", 1, 0, 1)] }, NOW, NAMES)[0].name, "elsewhere");
     assert.deepEqual(platformRows(null, NOW), []);
     assert.equal(summaryLine({ platforms: [] }), "No questions yet.");
   });

@@ -1,5 +1,5 @@
 // Search and filters at volume: the console's predicate against the shared fixture (the server's
-// aggregator/filters.py gives the same verdicts, tests/test_search.py), and a filtered walk
+// aggregator/core/filters.py gives the same verdicts, tests/test_search.py), and a filtered walk
 // served by the server, kept live by log entries (node --test tests/js/*.test.mjs).
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";

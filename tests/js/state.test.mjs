@@ -11,7 +11,7 @@ import { question as numbered } from "./fixtures/question.mjs";
 
 // The page config as the server sends it (contract.md): the action table, the states' words.
 const CONFIG = JSON.parse(readFileSync(new URL("./fixtures/config.json", import.meta.url), "utf8"));
-// Queue edits made by aggregator/queue_edit.py (tests/test_queue_edit.py checks the same file).
+// Queue edits made by aggregator/core/queue_edit.py (tests/test_queue_edit.py checks the same file).
 const QUEUE_EDITS = JSON.parse(readFileSync(new URL("./fixtures/queue_edits.json", import.meta.url), "utf8"));
 const TABLE = CONFIG.actions;
 const STATES = Object.keys(CONFIG.states);
@@ -251,7 +251,7 @@ describe("the board's legible length", () => {
   });
 });
 
-describe("queue edits (aggregator/queue_edit.py)", () => {
+describe("queue edits (aggregator/core/queue_edit.py)", () => {
   for (const { name, before, after, edit } of QUEUE_EDITS) {
     it(`makes the queue the server made: ${name}`, () => {
       assert.deepEqual(applyQueueEdit(before, edit), after);

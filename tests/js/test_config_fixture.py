@@ -1,5 +1,5 @@
 """The page config the console's Node tests use (tests/js/fixtures/config.json) is the one the
-server sends: the action table, the states' words, the reject reasons."""
+server sends: the action table, the states' words, the reject reasons, the platforms."""
 
 from __future__ import annotations
 

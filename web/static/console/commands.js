@@ -1,6 +1,6 @@
 // What a moderator's action does on the page: check it against the table, ask what it needs
 // (a reason, what happens to the question on screen, a shorter text), send it, say the result.
-import { suggestItem } from "./chair.js";
+import { suggestItem } from "./chair_panel.js";
 import { Selection, cluster, summary, targetsFor } from "./selection.js";
 import {
   actsOnScreen, applies, choose, dropIndex, editCountText, itemOf, keyMap, refusal, stepIndex,
@@ -399,7 +399,7 @@ export class Commands {
     const long = tooLongForBoard(q, this.config);
     hint.textContent = "Enter saves · Esc cancels · the original stays as received" +
       (long ? ` · the board shows about ${long.limit} characters legibly` : "");
-    // The server refuses a longer text (aggregator/actions.py, TEXT_PARAMS): say so before.
+    // The server refuses a longer text (aggregator/core/actions.py, TEXT_PARAMS): say so before.
     const max = this.table.edit.limits.text;
     area.maxLength = max;
     const count = document.createElement("p");

@@ -1,6 +1,6 @@
 // The console's record panel: the ledger's head (to note during the meeting) and fairness, live
 // (answered and waiting by platform, the oldest question waiting on each, repeat askers). The
-// server computes the numbers for all of its consoles (aggregator/fairness.py) and pushes them
+// server computes the numbers for all of its consoles (aggregator/followers/fairness.py) and pushes them
 // as the "record" event; this module only words and draws them. The functions at the top are
 // pure (tests/js/fairness.test.mjs).
 

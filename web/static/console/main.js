@@ -1,5 +1,5 @@
 // The moderators' console: wires the state, the view, the keyboard and the socket together.
-import { AgendaPanel, ChairPanel } from "./chair.js";
+import { AgendaPanel, ChairPanel } from "./chair_panel.js";
 import { Commands } from "./commands.js";
 import { FairnessPanel } from "./fairness.js";
 import { installKeys } from "./keys.js";
@@ -66,7 +66,7 @@ if (model.lastId !== null) chair.load();
 setInterval(() => chair.tick(), 1000);
 // Pages: the next part of a list when the view draws or walks near the end of what it holds.
 // While a search or a filter is on, the next matches: the server walks the list from the edge of
-// what was searched (aggregator/columns.py, Columns.search) and says how far it got. One request
+// what was searched (aggregator/core/columns.py, Columns.search) and says how far it got. One request
 // per list (and filters) at a time, and one search at a time for the whole console (the lists
 // drawn first, Incoming first, go first: they would only slow each other down on the server);
 // a failed one is not retried for a few seconds.

@@ -4,7 +4,7 @@
 // asks the server for its next page (`pager`) as a moderator scrolls or walks near the end of
 // what the console holds. Cards are kept by question id and only touched ones are refilled.
 // Post text is set with textContent, never as HTML.
-import { suggestItem, titleOf } from "./chair.js";
+import { suggestItem, titleOf } from "./chair_panel.js";
 import { applies, buckets, itemOf, keyMap, offered, preview, reselect, searchCountText, searchMoreText, stateWords } from "./state.js";
 import { scrollTo, spacers, wantsPage, windowOf } from "./window.js";
 
@@ -659,7 +659,8 @@ export class HealthPanel {
   show(report) {
     this.report = { ...report, offset: new Date(report.now).getTime() - Date.now() };
     const sources = this.report.sources;
-    if (!sources.length) return;
+    const followers = this.report.followers || [];
+    if (!sources.length && !followers.length) return;
     const fact = (list, term, text, cls) => {
       const dt = document.createElement("dt");
       dt.textContent = term;
@@ -669,9 +670,9 @@ export class HealthPanel {
       list.append(dt, dd);
       return dd;
     };
-    const blocks = sources.map((s) => {
+    const heading = (s, kind) => {
       const block = document.createElement("section");
-      block.className = "source verdict-" + s.verdict;
+      block.className = `${kind} verdict-${s.verdict}`;
       block.setAttribute("aria-label", s.label);
       const title = document.createElement("h3");
       const name = document.createElement("span");
@@ -683,6 +684,11 @@ export class HealthPanel {
       const summary = document.createElement("p");
       summary.className = "summary";
       summary.textContent = s.summary;
+      block.append(title, summary);
+      return block;
+    };
+    const blocks = sources.map((s) => {
+      const block = heading(s, "source");
       const facts = document.createElement("dl");
       fact(facts, "Last poll", this.ago(s.last_poll), "ago").dataset.at = s.last_poll;
       fact(facts, "Items", `${s.last_items} last poll, ${s.items_total} in all`);
@@ -691,15 +697,25 @@ export class HealthPanel {
       fact(facts, "Dead letters", String(s.dead_letters), s.dead_letters ? "dead" : "");
       if (s.last_error && !s.summary.includes(s.last_error)) fact(facts, "Last error", s.last_error);
       if (s.detail) fact(facts, "Detail", s.detail);
-      block.append(title, summary, facts);
+      block.append(facts);
       return block;
     });
+    // The log's followers (triage worker, ledger writer): a dead one alarms as a source does.
+    for (const f of followers) {
+      const block = heading(f, "source follower");
+      const facts = document.createElement("dl");
+      fact(facts, "Entries", `${f.entries} since ${f.started_at ? when(f.started_at) : "it started"}`);
+      if (typeof f.lag === "number" && f.verdict !== "off") fact(facts, "Behind", `${f.lag} entries`);
+      if (f.last_error && !f.summary.includes(f.last_error)) fact(facts, "Last error", f.last_error);
+      block.append(facts);
+      blocks.push(block);
+    }
     $("health").replaceChildren(...blocks);
-    const failing = sources.filter((s) => s.verdict === "failing");
+    const failing = [...sources, ...followers].filter((s) => s.verdict === "failing");
     const alarm = $("health-alarm");
     alarm.hidden = failing.length === 0;
     alarm.textContent = failing.length === 1 ? `⚠ ${failing[0].label} is failing`
-      : `⚠ ${failing.length} sources failing`;
+      : `⚠ ${failing.length} failing: ${failing.map((s) => s.label).join(", ")}`;
   }
 
   tick() {

@@ -1,17 +1,17 @@
 // The console's state, with no DOM and no socket: a snapshot and the log entries after it make
 // the questions, the queue and the screen; from those come the columns, their counts, and the
 // actions a question allows. What an action may do is never written here: it comes from the
-// action table the server sends (config.actions, aggregator/actions.py).
+// action table the server sends (config.actions, aggregator/core/actions.py).
 
 // -- the model: a paged snapshot, pages, then log entries applied by id -------------------------
 //
 // At volume the console holds only part of the event: the first page of each list, then the pages
-// it asks for as the moderator scrolls or walks (aggregator/columns.py). What it holds of a list
+// it asks for as the moderator scrolls or walks (aggregator/core/columns.py). What it holds of a list
 // is everything up to an edge in the list's order (the cursor of the last card a page brought);
 // every log entry keeps the counts and the held questions true, and a question that moves into a
 // list shows when it falls before that edge (or anywhere, once the whole list is held).
 //
-// A search or a filter is walked on the server (`page` with `filters`, aggregator/filters.py): a
+// A search or a filter is walked on the server (`page` with `filters`, aggregator/core/filters.py): a
 // list's filtered walk starts at the edge of what the console holds of it and goes on from the
 // cursor each reply names (the last question the server looked at), so what the console holds for
 // that filter is every match up to that search edge; log entries keep it true the same way.
@@ -58,7 +58,7 @@ export function notAfter(list, a, b) {
   return desc ? a[1] > b[1] : a[1] < b[1];
 }
 
-// The queue after one entry's edit (aggregator/queue_edit.py): the dropped ids removed, then each
+// The queue after one entry's edit (aggregator/core/queue_edit.py): the dropped ids removed, then each
 // put id inserted at its index; null when the result is not the edit's length (this queue is not
 // the one the edit was made from).
 export function applyQueueEdit(queue, edit) {
@@ -334,7 +334,7 @@ export function haystack(q) {
 }
 
 // Whether `q` passes the toolbar's filters: the console's one definition, the server's being
-// aggregator/filters.py (tests/js/fixtures/filters.json holds the verdicts both must give).
+// aggregator/core/filters.py (tests/js/fixtures/filters.json holds the verdicts both must give).
 export function passes(q, filters) {
   if (filters.platform && q.platform !== filters.platform) return false;
   if (filters.state === "starred") { if (!q.starred) return false; }
@@ -350,7 +350,7 @@ export function passes(q, filters) {
   return true;
 }
 
-// The filters the server applies to a filtered page of `list` (aggregator/filters.py), or null
+// The filters the server applies to a filtered page of `list` (aggregator/core/filters.py), or null
 // when none is on. Incoming's "questions only" order is a filter of Incoming alone.
 export function serverFilters(filters, list) {
   const out = {};

@@ -1,0 +1,367 @@
+"""The tamper-evident ledger: one hash-chain link per log entry, written by a follower of the log.
+
+Redis's Lua has no SHA-256, so the links cannot be written inside the scripts that append to the
+log. A writer (``floor ledger``, started by ``floor run``; ``floor record`` and ``floor purge``
+catch it up first) follows the log in order and appends to the ``ledger`` stream, for each log
+entry, a link under that entry's own id:
+
+    entry  the log entry in committed form: its fields, with ``qs`` and ``queue`` parsed, and each
+           personal field (names, handles, links, texts) replaced by ``{"commit": sha256(salt ||
+           value)}`` with a random salt per question and field, kept in the ``salts`` hash
+    n      the link's position, 1 for the first
+    hash   sha256(previous link's hash, as 64 hex digits || "\\n" || canonical(entry)), where the
+           first link's previous hash is 64 zeros
+
+A question's id in Floor is the platform's own post id (``x:1852…``), and a post id leads to its
+author as surely as a handle does. So the chain never holds one: wherever an entry names a
+question (``qid``, each question's ``id`` and ``parent``, the ``queue``, ``screen``,
+``off_screen``, ``dismissed``, triage's suggestions), it holds the question's public id instead,
+``{platform}-{20 hex}``: the start of sha256(salt || post id) with the question's own salt (the
+``"{qid} id"`` field of ``salts``). The published record carries only public ids; while the
+salt is kept, the organisation can show which post a public id stands for (``public_id``), and
+no one else can tell. ``floor purge`` keeps these salts: the event's keys in Redis are named by
+the post ids anyway, so deleting the salt would hide nothing there, and later links about the
+same question (a written answer noted after the purge) must get the same public id.
+
+Each batch of links is one Lua script that first checks the ledger's head is still the one the
+batch was computed from, so a writer that crashed, or two writers at once, can neither skip nor
+duplicate a link: the explicit ids make a replay's XADD impossible, and a head that moved makes
+the batch start again from the new head. Purging personal data deletes salts and values, never a
+link, so the chain still verifies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from aggregator.base.keys import Keys
+from aggregator.core.question import PLATFORMS
+
+log = logging.getLogger("floor.ledger")
+
+GENESIS = "0" * 64
+# Fields of a question (inside an entry's ``qs``) that identify a person or hold the post's own
+# words; they enter the chain as salted commitments so they can be deleted later.
+PERSONAL = ("author_name", "author_handle", "url", "original", "text")
+# Fields of the entry itself that hold a post's words (the text before an edit).
+PERSONAL_ENTRY = ("previous",)
+# Log entries linked per Lua call: big enough to amortise the round trip, small enough that the
+# script never holds Redis for long.
+BATCH = 500
+SALT_BYTES = 16
+# A question's id as Floor stores it (``{platform}:{post id}``), and as the chain shows it.
+QUESTION_ID = re.compile(f"(?:{'|'.join(map(re.escape, PLATFORMS))}):\\S+\\Z")
+PUBLIC_ID = re.compile(f"(?:{'|'.join(map(re.escape, PLATFORMS))})-[0-9a-f]{{20}}\\Z")
+ID_FIELD = "id"  # the salts field of a question's public id: "{qid} id"
+
+_APPEND = """
+local ledger, salts = KEYS[1], KEYS[2]
+local head = ARGV[1]
+local last = redis.call('XREVRANGE', ledger, '+', '-', 'COUNT', 1)
+local current = '""" + GENESIS + """'
+if #last > 0 then
+  local fields = last[1][2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 'hash' then current = fields[i + 1] end
+  end
+end
+if current ~= head then
+  return redis.error_reply('STALE the ledger head moved')
+end
+local i = 2
+local nsalts = tonumber(ARGV[i])
+for j = 1, nsalts do
+  if redis.call('HEXISTS', salts, ARGV[i + 2 * j - 1]) == 1 then
+    -- The head has not moved, so no other writer made it: a salt this batch did not read.
+    return redis.error_reply('SALT exists already: ' .. ARGV[i + 2 * j - 1])
+  end
+end
+for j = 1, nsalts do
+  redis.call('HSET', salts, ARGV[i + 2 * j - 1], ARGV[i + 2 * j])
+end
+i = i + 2 * nsalts + 1
+local nlinks = tonumber(ARGV[i])
+for j = 0, nlinks - 1 do
+  local k = i + 1 + 4 * j
+  redis.call('XADD', ledger, ARGV[k], 'n', ARGV[k + 1], 'hash', ARGV[k + 2], 'entry', ARGV[k + 3])
+end
+return nlinks
+"""
+
+
+def canonical(value: Any) -> bytes:
+    """The one encoding that is hashed: JSON, keys sorted, no spaces, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def link_hash(previous: str, entry: bytes) -> str:
+    return hashlib.sha256(previous.encode("ascii") + b"\n" + entry).hexdigest()
+
+
+def commitment(salt: str, value: str) -> str:
+    """sha256(salt bytes || value as UTF-8), hex: hides ``value`` until the salt is shown."""
+    return hashlib.sha256(bytes.fromhex(salt) + value.encode("utf-8")).hexdigest()
+
+
+def salt_field(qid: str, field: str) -> str:
+    return f"{qid} {field}"
+
+
+def public_id(salt: str, qid: str) -> str:
+    """The id the chain and the record give question ``qid``: its platform, then the first 20
+    hex digits (80 bits) of its post id's commitment."""
+    platform = qid.split(":", 1)[0]
+    return f"{platform}-{commitment(salt, qid)[:20]}"
+
+
+def question_ids(value: Any, skip: tuple[str, ...] = PERSONAL) -> Iterator[str]:
+    """Every question id in a parsed entry (not inside the personal fields ``skip``)."""
+    if isinstance(value, str):
+        if QUESTION_ID.match(value):
+            yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from question_ids(item, skip)
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            if name not in skip:
+                yield from question_ids(item, skip)
+
+
+# Entry fields that are JSON objects keyed by question id: the state each question left, and
+# arrival numbers (aggregator/core/columns.py). Their keys are ids too.
+KEYED_BY_QUESTION = ("was", "seq")
+# Entry fields that say how the queue changed: the whole queue (older logs), or an edit of it
+# (aggregator/core/queue_edit.py). Ids inside either are replaced like any other.
+QUEUE = ("queue", "queue_edit")
+
+
+def _replace_ids(value: Any, public: Any) -> Any:
+    if isinstance(value, str):
+        return public(value) if QUESTION_ID.match(value) else value
+    if isinstance(value, list):
+        return [_replace_ids(item, public) for item in value]
+    if isinstance(value, dict):
+        if set(value) == {"commit"}:
+            return value
+        return {name: _replace_ids(item, public) for name, item in value.items()}
+    return value
+
+
+@dataclass(frozen=True)
+class Head:
+    """The end of the chain: how many links, the last one's hash and log id."""
+
+    count: int
+    hash: str
+    last_id: str
+
+    def __str__(self) -> str:
+        return f"{self.count}:{self.hash}"
+
+
+@dataclass(frozen=True)
+class Link:
+    id: str
+    n: int
+    hash: str
+    entry: str  # canonical JSON of the committed entry
+
+    def line(self) -> str:
+        """The link as one line of a published ``ledger.jsonl``, itself canonical: the keys in
+        sorted order around the entry's canonical text (ids and hashes need no escaping)."""
+        return (f'{{"entry":{self.entry},"hash":"{self.hash}","id":"{self.id}",'
+                f'"n":{self.n}}}')
+
+
+class StaleHead(Exception):
+    """Another writer moved the head first; recompute from the new head."""
+
+
+def committed(entry_id: str, fields: dict[str, str], salt_of: Any,
+              public: Any = None) -> dict[str, Any]:
+    """A log entry as the chain holds it; ``salt_of(qid, field)`` gives each personal field's
+    salt, ``public(qid)`` each question's public id (default: from its ``id`` salt)."""
+    if public is None:
+        def public(qid: str) -> str:
+            return public_id(salt_of(qid, ID_FIELD), qid)
+    entry: dict[str, Any] = {"id": entry_id}
+    qid = fields.get("qid", "")
+    for name, value in fields.items():
+        parsed = _json(value) if name in ("qs", *QUEUE, *KEYED_BY_QUESTION) else None
+        if name in KEYED_BY_QUESTION and isinstance(parsed, dict):
+            entry[name] = {public(key) if QUESTION_ID.match(key) else key: item
+                           for key, item in parsed.items()}
+        elif name == "qs" and isinstance(parsed, list) and all(
+                isinstance(q, dict) and isinstance(q.get("id"), str) for q in parsed):
+            entry[name] = [_commit_question(q, salt_of) for q in parsed]
+        elif name in QUEUE and parsed is not None:
+            entry[name] = parsed
+        elif name in PERSONAL_ENTRY or name in ("qs", *QUEUE):
+            # Text we cannot read field by field (never written by Floor) is committed whole:
+            # chained, and never in clear.
+            entry[name] = {"commit": commitment(salt_of(qid, name), value)}
+        else:
+            entry[name] = value
+    return {"id": entry_id, **{name: _replace_ids(value, public) for name, value in entry.items()
+                              if name != "id"}}
+
+
+def _json(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None
+
+
+def _commit_question(question: dict[str, Any], salt_of: Any) -> dict[str, Any]:
+    out = dict(question)
+    for name in PERSONAL:
+        if name in out:
+            out[name] = {"commit": commitment(salt_of(question["id"], name), str(out[name]))}
+    return out
+
+
+def _parsed(fields: dict[str, str]) -> dict[str, Any]:
+    return {name: (_json(value) if name in ("qs", *QUEUE) else value)
+            for name, value in fields.items() if name not in PERSONAL_ENTRY}
+
+
+def _needed_salts(fields: dict[str, str]) -> Iterator[str]:
+    for qid in question_ids(_parsed(fields)):
+        yield salt_field(qid, ID_FIELD)
+    qid = fields.get("qid", "")
+    for name in (*PERSONAL_ENTRY, *QUEUE):  # the queue's fields: committed whole if not JSON
+        if name in fields:
+            yield salt_field(qid, name)
+    questions = _json(fields["qs"]) if "qs" in fields else []
+    if not isinstance(questions, list) or not all(
+            isinstance(q, dict) and isinstance(q.get("id"), str) for q in questions):
+        yield salt_field(qid, "qs")
+        return
+    for question in questions:
+        for name in PERSONAL:
+            if name in question:
+                yield salt_field(question["id"], name)
+
+
+class Ledger:
+    """Verbs around the event's ledger, and its writer: a follower of the log that reads by the
+    chain's own head (``aggregator/followers/loop.py`` runs it; its docstring says why not by a
+    consumer group). Takes a connection made with ``decode_responses=True``."""
+
+    name = "ledger"
+
+    def __init__(self, conn: redis.Redis, event: str) -> None:
+        self.conn = conn
+        self.keys = Keys(event)
+        self._append = conn.register_script(_APPEND)
+        self._public: dict[str, str] = {}  # qid -> public id, once its salt is stored
+
+    def public_ids(self, qids: list[str]) -> dict[str, str]:
+        """The public id of each question that has one (its salt is stored)."""
+        salts = self.salts([salt_field(qid, ID_FIELD) for qid in qids])
+        return {qid: public_id(salts[salt_field(qid, ID_FIELD)], qid) for qid in qids
+                if salt_field(qid, ID_FIELD) in salts}
+
+    def head(self) -> Head:
+        last = self.conn.xrevrange(self.keys.ledger, count=1)
+        if not last:
+            return Head(0, GENESIS, "0-0")
+        link_id, fields = last[0]
+        return Head(int(fields["n"]), fields["hash"], link_id)
+
+    def links(self, after: str = "0-0", count: int = 2_000) -> Iterator[Link]:
+        """Every link after the log id ``after``, oldest first (read in chunks)."""
+        last = after
+        while chunk := self.conn.xrange(self.keys.ledger, min="(" + last, count=count):
+            for link_id, fields in chunk:
+                yield Link(link_id, int(fields["n"]), fields["hash"], fields["entry"])
+            last = chunk[-1][0]
+
+    def salts(self, fields: list[str]) -> dict[str, str]:
+        if not fields:
+            return {}
+        values = self.conn.hmget(self.keys.salts, fields)
+        return {f: v for f, v in zip(fields, values, strict=True) if v is not None}
+
+    def lag(self) -> int:
+        """How many log entries are not linked yet (an estimate: XLEN difference)."""
+        return int(self.conn.xlen(self.keys.log)) - int(self.conn.xlen(self.keys.ledger))
+
+    def setup(self, beat: Callable[[], None] = lambda: None) -> None:
+        """Nothing to prepare: the chain's head is the writer's cursor."""
+
+    def step(self, block_ms: int = 0, batch: int = BATCH) -> int:
+        """Link the next log entries (up to ``batch``); returns how many were linked. With none
+        to link, wait up to ``block_ms`` (0: not at all) for the log to grow, and return 0."""
+        while True:
+            head = self.head()
+            entries = self.conn.xrange(self.keys.log, min="(" + head.last_id, count=batch)
+            if not entries:
+                if block_ms:
+                    self.conn.xread({self.keys.log: head.last_id}, count=1, block=block_ms)
+                return 0
+            try:
+                return self._link(head, entries)
+            except StaleHead:
+                log.info("ledger: another writer moved the head; starting from the new one")
+
+    def catch_up(self, batch: int = BATCH) -> int:
+        """Link every log entry not linked yet; returns how many were linked."""
+        total = 0
+        while linked := self.step(batch=batch):
+            total += linked
+        return total
+
+    def _link(self, head: Head, entries: list[tuple[str, dict[str, str]]]) -> int:
+        cached = self._public
+        wanted = sorted({f for _, fields in entries for f in _needed_salts(fields)
+                         if not (f.endswith(" " + ID_FIELD) and f[:-len(ID_FIELD) - 1] in cached)})
+        known = self.salts(wanted)
+        new: dict[str, str] = {}
+        made: dict[str, str] = {}
+
+        def salt_of(qid: str, name: str) -> str:
+            key = salt_field(qid, name)
+            salt = known.get(key)
+            if salt is None:
+                salt = known[key] = new[key] = secrets.token_hex(SALT_BYTES)
+            return salt
+
+        def public(qid: str) -> str:
+            found = cached.get(qid) or made.get(qid)
+            if found is None:
+                found = made[qid] = public_id(salt_of(qid, ID_FIELD), qid)
+            return found
+
+        args: list[str] = [head.hash]
+        links: list[str] = []
+        previous, n = head.hash, head.count
+        for entry_id, fields in entries:
+            body = canonical(committed(entry_id, fields, salt_of, public))
+            previous, n = link_hash(previous, body), n + 1
+            links += [entry_id, str(n), previous, body.decode("utf-8")]
+        args.append(str(len(new)))
+        for key, salt in new.items():
+            args += [key, salt]
+        args.append(str(len(entries)))
+        args += links
+        try:
+            linked = int(self._append(keys=[self.keys.ledger, self.keys.salts], args=args))
+            cached.update(made)  # only once their salts are stored
+            return linked
+        except redis.ResponseError as exc:
+            if str(exc).startswith("STALE"):
+                raise StaleHead(str(exc)) from exc
+            raise

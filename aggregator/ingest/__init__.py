@@ -1,0 +1,1 @@
+"""Ingest: the sources, the loop every source runs in, and their health."""
