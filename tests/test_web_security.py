@@ -110,7 +110,7 @@ def test_usernames_are_normalised_alike_when_added_and_at_login(app: Flask, conn
 
 def test_floor_moderator_add_takes_a_capitalised_name(floor_env: dict[str, str],
                                                       conn: redis.Redis, event: str) -> None:
-    added = subprocess.run([sys.executable, "-m", "web.cli", "moderator", "add", "SAM",
+    added = subprocess.run([sys.executable, "-m", "cli", "moderator", "add", "SAM",
                             "--password-stdin"], env=floor_env, input="correct horse battery\n",
                            capture_output=True, text=True, timeout=60)
     assert added.returncode == 0, added.stderr

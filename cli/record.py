@@ -1,5 +1,5 @@
 """``floor ledger``, ``floor keys``, ``floor record`` and ``floor purge``: the public record's
-commands, registered on the ``floor`` group by ``web.cli``."""
+commands, registered on the ``floor`` group by ``cli.meeting``."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from pathlib import Path
 
 import click
 
-# ``web.cli`` imports this module at its end, so its helpers are read when a command runs.
+# ``cli.meeting`` imports this module at its end, so its helpers are read when a command runs.
 
 
 def _base():  # type: ignore[no-untyped-def]
-    from web import cli
+    from cli import meeting
 
-    return cli
+    return meeting
 
 
 @click.command()

@@ -1,9 +1,9 @@
 """The ``floor`` command: run the web app and the pollers, manage moderators, export.
 
-It lives in ``web`` because it is the top of the stack: it starts both the pollers
-(``aggregator``) and the web app. Each command imports only its own stack when it runs (the
-``web`` package itself imports nothing heavy), so ``floor --help`` answers at once and a poller
-never loads Flask. ``floor run``'s supervision of its processes is in ``web/supervisor.py``.
+It lives outside ``web`` because it is the top of the stack: it starts both the pollers
+(``aggregator``) and the web app. Each command imports only its own stack when it runs, so
+``floor --help`` answers at once and a poller never loads Flask. ``floor run``'s supervision
+of its processes is in ``cli/supervisor.py``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import click
 
 from aggregator.base.redaction import install as mask_secrets
 from aggregator.base.redaction import redact
-from web.supervisor import EX_CONFIG, Supervisor, listen_problem
+from cli.supervisor import EX_CONFIG, Supervisor, listen_problem
 
 # Only what `floor --help` needs is imported here; each command imports its own stack when it
 # runs (`floor poll` never loads Flask: tests/test_cli.py checks it).
@@ -225,7 +225,7 @@ def triage(once: bool) -> None:
 
 
 def _floor(*args: str) -> list[str]:
-    return [sys.executable, "-m", "web.cli", *args]
+    return [sys.executable, "-m", "cli", *args]
 
 
 def _plural(count: int, one: str, many: str | None = None) -> str:
@@ -594,7 +594,7 @@ def control_token_revoke(key: str) -> None:
     click.echo(f"control token {found[0].id} ({found[0].label}): revoked")
 
 # The public record's commands (ledger, keys, record, purge) live in their own module.
-from web.cli_record import COMMANDS as _RECORD_COMMANDS  # noqa: E402
+from cli.record import COMMANDS as _RECORD_COMMANDS  # noqa: E402
 
 for _command in _RECORD_COMMANDS:
     cli.add_command(_command)

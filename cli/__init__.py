@@ -1,0 +1,1 @@
+"""The ``floor`` command: every command of Floor's processes and records, outside ``web``."""
