@@ -222,7 +222,9 @@ def test_web_alone_on_the_embedded_redis_stops_it_on_exit(tmp_path: Path) -> Non
             try:
                 if requests.get(f"{base}/login", timeout=2).status_code == 200:
                     break
-            except requests.ConnectionError:
+            # gunicorn listens before its worker has built the app: on a busy machine the
+            # first request can wait longer than its timeout
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.2)
         assert len(_servers_in(tmp_path)) == 1
         http = requests.Session()  # a login attempt: the rate limiter counts it in Redis too
