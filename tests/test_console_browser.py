@@ -14,6 +14,7 @@ import redis
 from playwright.sync_api import expect
 
 from aggregator.base.keys import Keys
+from aggregator.core.actions import ACTIONS
 from aggregator.core.moderation import Moderation
 from aggregator.core.normalise import normalise
 from aggregator.core.question import Post, Question, utc_now
@@ -428,6 +429,30 @@ def test_hold_for_later_and_bring_back_with_z(browser: Any, contexts: list[Any],
     _card(page, "incoming", first).wait_for()
     expect(page.locator("#n-held")).to_have_text("(0)")
     assert store.question(first).state == "new"
+
+
+def test_set_aside_saying_why_asks_in_the_table_s_text_dialog(browser: Any, contexts: list[Any],
+                                                              live_server: str,
+                                                              store: Store) -> None:
+    """Z: the dialog a text param gets, with the row's prompt and cap; the held card says why."""
+    (qid,) = _ingest(store, "Can the housing question wait for item 4?")
+    page = _console(browser, contexts, live_server, bypass_csp=True)  # for axe-core's script
+    _card(page, "incoming", qid).wait_for()
+    page.keyboard.press("Z")
+    dialog = page.locator("#text-ask")
+    expect(dialog).to_be_visible()
+    expect(page.locator("#text-ask-title")).to_have_text(ACTIONS["set_aside"].prompt)
+    assert page.locator("#text-ask-value").get_attribute("maxlength") == "120"
+    assert _serious(page) == []
+    page.keyboard.type("For the housing item, 4")  # the action keys do nothing meanwhile
+    page.keyboard.press("Enter")
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#n-held")).to_have_text("(1)")
+    page.keyboard.press("4")
+    badges = _card(page, "held", qid).locator(".badges")
+    expect(badges).to_contain_text("set aside: For the housing item, 4")
+    expect(badges).to_contain_text("set aside by sam")
+    assert store.question(qid).aside_reason == "For the housing item, 4"
 
 
 def test_undo_is_offered_only_when_the_question_has_something_to_undo(

@@ -18,7 +18,7 @@ import requests
 import socketio as sio
 from flask.testing import FlaskClient
 
-from aggregator.core.actions import ANSWER_NOTE_MAX, REJECT_REASON_MAX, Refused
+from aggregator.core.actions import ACTIONS, Refused
 from aggregator.core.agenda import MAX_TITLE
 from aggregator.core.moderation import Moderation
 from aggregator.core.normalise import normalise
@@ -29,6 +29,10 @@ from web import REQUEST_LIMIT
 from web.ask import MAX_QUESTION
 
 NS = "/console"
+# The limits are the table's (each row's params: Param.max), and these tests take them from it.
+REJECT_REASON_MAX = ACTIONS["reject"].limits["reason"]
+ANSWER_NOTE_MAX = ACTIONS["answer_note"].limits["note"]
+ASIDE_REASON_MAX = ACTIONS["set_aside"].limits["reason"]
 _ids = itertools.count(50_000)
 
 
@@ -55,6 +59,8 @@ def test_the_console_is_told_every_limit_from_the_server(moderator: FlaskClient)
     assert config["actions"]["edit"]["limits"] == {"text": MAX_QUESTION}
     assert config["actions"]["reject"]["limits"] == {"reason": REJECT_REASON_MAX}
     assert config["actions"]["answer_note"]["limits"] == {"note": ANSWER_NOTE_MAX}
+    assert config["actions"]["set_aside"]["limits"] == {"reason": ASIDE_REASON_MAX}
+    assert (REJECT_REASON_MAX, ANSWER_NOTE_MAX, ASIDE_REASON_MAX) == (200, 1_000, 120)
     assert config["chair"]["note_max"] == NOTE_MAX
     assert config["chair"]["title_max"] == MAX_TITLE
     assert f'id="agenda-title" autocomplete="off" placeholder="New item" maxlength="{MAX_TITLE}"' \
@@ -67,6 +73,8 @@ ACTS = [
                                    "a question from the form may be; this one has 1,001"),
     ("reject", "reason", REJECT_REASON_MAX, "a reason is at most 200 characters; this one has "
                                             "201"),
+    ("set_aside", "reason", ASIDE_REASON_MAX, "a reason for setting it aside is at most 120 "
+                                              "characters; this one has 121"),
 ]
 
 

@@ -21,6 +21,7 @@ from flask.testing import FlaskClient
 
 from aggregator.base.redis_server import client_from_url
 from aggregator.core import queue_edit
+from aggregator.core.actions import ACTIONS, Action, Param
 from aggregator.core.moderation import Moderation
 from aggregator.core.normalise import normalise
 from aggregator.core.question import Post
@@ -511,6 +512,36 @@ def test_unexpected_details_are_refused_by_name_not_by_a_crash(socket_client: An
                                namespace=NS, callback=True)
     assert reply == {"ok": False, "error": "unexpected details for approve: actor, qid"}
     assert store.question(qid).state == "new"
+
+
+@pytest.mark.parametrize("action", sorted(set(ACTIONS) - {"clear"}))
+def test_an_action_may_carry_the_params_its_row_names_and_no_others(socket_client: Any,
+                                                                     store: Store,
+                                                                     action: str) -> None:
+    (qid,) = _ingest(store, "Who pays?")
+    named = {param.name: "" for param in ACTIONS[action].params}
+    reply = socket_client.emit("act", {"action": action, "qid": qid, "version": 0,
+                                       "params": {**named, "shout": "now"}},
+                               namespace=NS, callback=True)
+    assert reply == {"ok": False, "error": f"unexpected details for {action}: shout"}
+    reply = _act(socket_client, store, action, qid, **named)
+    assert "unexpected details" not in reply.get("error", ""), reply
+
+
+def test_a_row_added_to_the_table_has_its_params_accepted(socket_client: Any, store: Store,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    pin = Action(name="pin", sources=frozenset({"new"}), asks="text",
+                 params=(Param(name="words", kind="text", max=80, what="a pinned note"),),
+                 label="Pin a note", done="pinned a note to")
+    monkeypatch.setitem(ACTIONS, "pin", pin)
+    (qid,) = _ingest(store, "Who pays?")
+    # Its cap is its param's one field: refused past it in words, and the console is told it.
+    assert _act(socket_client, store, "pin", qid, words="w" * 81) == {
+        "ok": False, "error": "a pinned note is at most 80 characters; this one has 81"}
+    assert pin.to_config(0)["limits"] == {"words": 80}
+    assert _act(socket_client, store, "pin", qid, words="seen before")["ok"] is True
+    assert _act(socket_client, store, "pin", qid, note="seen before") == {
+        "ok": False, "error": "unexpected details for pin: note"}
 
 
 def test_an_internal_error_is_answered_and_logged(app: Flask, socket_client: Any, store: Store,

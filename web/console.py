@@ -31,7 +31,7 @@ from flask import (
 from flask_socketio import ConnectionRefusedError, emit, join_room
 
 from aggregator.base.platforms import SOURCE_LABELS
-from aggregator.core.actions import MANY_MAX
+from aggregator.core.actions import ACTIONS, ENTRY_WORDS, MANY_MAX
 from aggregator.core.actions import as_config as actions_config
 from aggregator.core.agenda import MAX_TITLE
 from aggregator.core.columns import PAGE, PageError
@@ -92,7 +92,7 @@ def index() -> Any:
               "queue_length": settings.screen.queue_length,
               "board_max_chars": settings.screen.board_max_chars,
               "anonymise": settings.screen.anonymise, "platforms": PLATFORMS,
-              "actions": actions_config(), "states": STATE_WORDS,
+              "actions": actions_config(), "entry_words": ENTRY_WORDS, "states": STATE_WORDS,
               "chair": {"soft_limit_seconds": settings.chair.soft_limit_seconds,
                         "note_max": NOTE_MAX, "title_max": MAX_TITLE,
                         "board_members": settings.chair.board_members,
@@ -384,10 +384,6 @@ def init_app(app: Flask, f: Floor) -> None:
 # -- the namespace ---------------------------------------------------------------------------
 
 LOGGED_OUT = "your session has ended (logged out, removed or a new password); log in again"
-# What each action may carry besides its question and version; anything else is refused.
-PARAMS = {"reject": {"reason"}, "screen": {"then"}, "edit": {"text"}, "group": {"parent"},
-          "reorder": {"index"}, "tag": {"item"}, "direct": {"to"},
-          "reject_like": {"reason", "like"}}
 MAX_QID = 300
 PLACES_MAX = 200
 
@@ -521,7 +517,9 @@ def _action(data: Any) -> tuple[str, str, int, dict[str, Any]]:
         params = {}
     if not isinstance(params, dict):
         raise BadRequest(f"unexpected details for {action}")
-    unexpected = set(params) - PARAMS.get(action, set())
+    # An action may carry the params its row in the table names; anything else is refused.
+    spec = ACTIONS.get(action)
+    unexpected = set(params) - (spec.param_names if spec else set())
     if unexpected:
         raise BadRequest(f"unexpected details for {action}: {', '.join(sorted(unexpected))}")
     return action, qid, version, params

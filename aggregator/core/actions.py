@@ -1,10 +1,12 @@
 """The moderators' actions, declared once: the server runs them, the console is sent them.
 
 Each action says from which states it applies, the state it leads to, whether it pushes onto the
-question's undo stack, its words, its console key, its parameters, and a handler for whatever
-else it does (check a parameter, move the screen, count a group). The engine that runs a step
-atomically is ``aggregator.core.moderation``; it reads only this table, so adding an action is one
-entry here and, when it needs one, one handler.
+question's undo stack, a handler for whatever else it does (check a parameter, move the screen,
+count a group), its parameters (each with its limit, if it is a text) and how the console asks
+for them, its button (key, place in the bar) and its words. The engine that runs a step
+atomically is ``aggregator.core.moderation``; the socket accepts only the params a row names
+(``web/console.py``); the console builds its buttons, keys, dialogs, limits and words from the
+rows it is sent. Adding an action is one row here and, when it needs one, one handler.
 """
 
 from __future__ import annotations
@@ -19,23 +21,11 @@ from aggregator.core.question import PLATFORMS, STATES, Question
 if TYPE_CHECKING:
     from aggregator.core.moderation import Item, Step
 
-REJECT_REASON_MAX = 200
-DIRECTED_MAX = 60
-ANSWER_NOTE_MAX = 1_000
 # The reason a muted author's posts are held with (``Question.aside_reason``).
 MUTED = "muted author"
 # How many questions one step may act on (a selection, a cluster): enough for a storm, small
 # enough that one MULTI/EXEC and its log entries stay quick for every console.
 MANY_MAX = 200
-
-# The actions' free-text parameters: (the most characters, what it is, why that many). The
-# console is sent the limits (``Action.to_config``) for its fields' maxlength and their words.
-TEXT_PARAMS = {
-    "text": (MAX_TEXT, "an edited question", "as long as a question from the form may be"),
-    "reason": (REJECT_REASON_MAX, "a reason", ""),
-    "to": (DIRECTED_MAX, "a board member's name", ""),
-    "note": (ANSWER_NOTE_MAX, "an answer note", ""),
-}
 
 # A handler does an action's own work inside the step, after the engine has checked the version
 # and the state and pushed the undo snapshot, and before it moves the question to ``to``.
@@ -49,8 +39,9 @@ class Refused(Exception):
 
 def capped(text: str, limit: int, what: str, why: str = "") -> str:
     """``text`` if it is at most ``limit`` characters, else Refused with the limit and its
-    length: the one rule for every free text a moderator sends (an edit, a reason, a note),
-    which is refused in words, never cut short unseen."""
+    length: the one rule for every free text a moderator sends (an action's text params, whose
+    limits are their rows' ``Param.max``; a note to the chair; an agenda item's title), which is
+    refused in words, never cut short unseen."""
     if len(text) > limit:
         raise Refused(f"{what} is at most {limit:,} characters{', ' + why if why else ''}; "
                       f"this one has {len(text):,}")
@@ -62,16 +53,19 @@ def _nothing(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
 
 
 def _reject(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
-    reason = str(params.get("reason") or "").strip()[:REJECT_REASON_MAX]
+    reason = str(params.get("reason") or "").strip()  # at most its limit (Param.max)
     if not reason:
         raise Refused("say why the question is rejected")
     item.q.reject_reason = reason
     return {"reason": reason}
 
 
+SCREEN_THEN = ("answered", "queue")  # what becomes of the question on screen when another goes
+
+
 def _screen(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
     then = params.get("then", "answered")
-    if then not in ("answered", "queue"):
+    if then not in SCREEN_THEN:
         raise Refused("the question on screen can go to 'answered' or back to 'queue'")
     step.take_screen("answered" if then == "answered" else "approved")
     return {}
@@ -157,7 +151,7 @@ def _tag(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
 def _direct(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
     """Direct the question to a board member ("" for anyone). Which names are allowed is the
     event's setting, checked where the request arrives (web/console.py)."""
-    to = " ".join(str(params.get("to") or "").split())[:DIRECTED_MAX]
+    to = " ".join(str(params.get("to") or "").split())
     if to == item.q.directed_to:
         raise Refused(f"the question is already for {to}" if to else "the question is for anyone")
     previous, item.q.directed_to = item.q.directed_to, to
@@ -236,8 +230,20 @@ def _answer_note(step: Step, item: Item, params: dict[str, Any]) -> dict[str, st
 
     text, _ = clean_text(str(params.get("note") or ""))
     # Masked as it is written: the ledger chains it in clear, so a purge could not reach it.
-    item.q.answer_note = personal.mask(text[:ANSWER_NOTE_MAX])  # empty: the note is taken away
+    item.q.answer_note = personal.mask(text)  # empty: the note is taken away
     return {"answer_note": item.q.answer_note}
+
+
+def _set_aside(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
+    """Set the question aside saying why: its card shows the reason while it is held. Masked as
+    it is written (the ledger chains the projection in clear, so a purge could not reach it)."""
+    from aggregator.base import personal  # phonenumbers: not in every process that polls
+
+    reason = personal.mask(" ".join(str(params.get("reason") or "").split()))
+    if not reason:
+        raise Refused("say why the question is set aside")
+    item.q.aside_reason = reason
+    return {"reason": reason}
 
 
 def _in_writing(step: Step, item: Item, params: dict[str, Any]) -> dict[str, str]:
@@ -250,103 +256,227 @@ def _not_in_writing(step: Step, item: Item, params: dict[str, Any]) -> dict[str,
     return {}
 
 
-@dataclass(frozen=True)
+# What a parameter is, for the server (which accepts only the params an action names) and the
+# console (which asks for each kind in its own way).
+PARAM_KINDS = {
+    "reason": "one of the event's reject reasons ([moderation] reject_reasons)",
+    "choice": "one of a list: fixed (options) or one the console holds (of)",
+    "text": "a moderator's free text, at most max characters",
+    "place": "a place in the queue (an index)",
+    "question": "another question's id",
+}
+# How the console gets an action's params before it sends it (web/static/console/commands.js
+# has one asker for each; an action whose kind it lacks is not offered).
+ASKS = {
+    "": "nothing: the action runs at once",
+    "reason": "the reasons dialog (with cards picked by x and a `many` action: all of them)",
+    "cluster": "the reasons dialog, for the question and every repeat triage suggested of it",
+    "screen": "what becomes of the question on screen now (after a check of the text's length)",
+    "edit": "the text, edited in place on the card",
+    "target": "the question marked with m (else the repeat triage suggested)",
+    "choice": "a numbered list of the choice param's options",
+    "text": "a dialog with one line of text (its limit: the text param's max)",
+    "place": "Alt+arrows or dragging the card (no key of its own)",
+}
+# The lists a choice's options may come from, as the console holds them.
+CHOICE_LISTS = ("agenda", "board_members")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Param:
+    """A detail an action carries besides its question and the version seen."""
+
+    name: str
+    kind: str  # PARAM_KINDS
+    # A text's limit, the one definition of it: the most characters it may have (0: none). A
+    # longer one is refused in words (``capped``, before the step), never cut short, and the
+    # console is told it (``Action.limits``) for its fields' maxlength and their counts. ``what``
+    # and ``why`` are the refusal's words: "a reason is at most 200 characters; this one has 201".
+    max: int = 0
+    what: str = ""
+    why: str = ""
+    options: tuple[str, ...] = ()  # a fixed choice's values
+    of: str = ""  # a choice among a list the console holds (CHOICE_LISTS)
+    field: str = ""  # the question's field it sets: what a dialog starts from
+
+    def __post_init__(self) -> None:
+        if self.kind not in PARAM_KINDS or (self.of and self.of not in CHOICE_LISTS):
+            raise ValueError(f"param {self.name}: unknown kind {self.kind!r} or list {self.of!r}")
+        if self.max and not self.what:
+            raise ValueError(f"param {self.name}: a limit needs the words of its refusal (what)")
+
+    def to_config(self) -> dict[str, Any]:
+        """The param as the console's config carries it (its limit is in the action's
+        ``limits``)."""
+        return {"name": self.name, "kind": self.kind, "options": list(self.options),
+                "of": self.of, "field": self.field}
+
+
+@dataclass(frozen=True, kw_only=True)
 class Action:
     """One moderator action, as the server runs it and the console offers it."""
 
     name: str
     sources: frozenset[str]  # the states it applies from
-    to: str | None  # the state it leads to; None when the state does not change
-    undoable: bool  # whether it pushes a snapshot onto the question's undo stack
-    done: str  # past tense, for the log and for refusals ("sam approved this question first")
-    label: str
-    key: str  # the console's key, "" when the action has none of its own
-    params: tuple[str, ...] = ()
+    to: str | None = None  # the state it leads to; None when the state does not change
+    undoable: bool = False  # whether it pushes a snapshot onto the question's undo stack
     handler: Handler = _nothing
     # Whether a moderator may apply it to several questions in one step (a selection, a
     # cluster): ``Moderation.apply_many``, one log entry per question.
     many: bool = False
+    params: tuple[Param, ...] = ()  # all it accepts besides its question and version
+    asks: str = ""  # how the console gets the params (ASKS)
+    # Its button: the console's key ("" for none; actions sharing a key share a button), and
+    # whether it is one of the few actions used most, shown on the card itself. Its place in
+    # the action bar and the keys' help is its row's place in the table.
+    key: str = ""
+    primary: bool = False
+    # Its words: the button's, what was done (for the log, cards and refusals: "sam approved
+    # this question first"), the keys' help beyond the label, a dialog's title.
+    label: str
+    done: str
+    hint: str = ""
+    prompt: str = ""
+
+    def __post_init__(self) -> None:
+        if self.asks not in ASKS or (self.params and not self.asks):
+            raise ValueError(f"{self.name}: the console cannot ask for its params that way")
+
+    @property
+    def param_names(self) -> frozenset[str]:
+        return frozenset(param.name for param in self.params)
+
+    @property
+    def limits(self) -> dict[str, int]:
+        """Each param with a limit, and its limit (``Param.max``)."""
+        return {param.name: param.max for param in self.params if param.max}
 
     def check_text(self, params: dict[str, Any]) -> None:
-        """Refuse a free-text parameter longer than its limit (``TEXT_PARAMS``)."""
-        for name in self.params:
-            value = params.get(name)
-            if name in TEXT_PARAMS and isinstance(value, str):
-                capped(value, *TEXT_PARAMS[name])
+        """Refuse, in words, a param's text longer than its limit (``Param.max``)."""
+        for param in self.params:
+            value = params.get(param.name)
+            if param.max and isinstance(value, str):
+                capped(value, param.max, param.what, param.why)
 
-    def to_config(self) -> dict[str, Any]:
-        """The action as the console's page config carries it."""
+    def to_config(self, order: int) -> dict[str, Any]:
+        """The action as the console's page config carries it, ``order`` its place."""
         return {"from": sorted(self.sources), "to": self.to, "undoable": self.undoable,
-                "done": self.done, "label": self.label, "key": self.key,
-                "params": list(self.params), "many": self.many,
-                "limits": {name: TEXT_PARAMS[name][0] for name in self.params
-                           if name in TEXT_PARAMS}}
+                "many": self.many, "params": [param.to_config() for param in self.params],
+                "limits": self.limits, "asks": self.asks, "key": self.key, "order": order,
+                "primary": self.primary, "label": self.label, "done": self.done,
+                "hint": self.hint, "prompt": self.prompt}
 
 
 EVERY_STATE = frozenset(STATES)
+OPEN = frozenset({"new", "approved"})
+EDITABLE = frozenset({"new", "approved", "on_screen", "held"})
 ANSWERABLE = frozenset({"new", "approved", "on_screen", "answered", "held"})
+ON_SCREEN = frozenset({"on_screen"})
+REASON = Param(name="reason", kind="reason", max=200, what="a reason")
 
+# In the order of the action bar and the keys' help.
 _TABLE = (
-    Action("approve", frozenset({"new"}), "approved", True, "approved", "Approve", "a"),
-    Action("reject", frozenset({"new", "approved"}), "rejected", True, "rejected", "Reject",
-           "r", ("reason",), _reject, many=True),
-    Action("screen", frozenset({"new", "approved"}), "on_screen", True, "screened",
-           "On screen", "s", ("then",), _screen),
-    Action("answer", frozenset({"on_screen"}), "answered", True, "answered", "Answered", "d"),
-    Action("unscreen", frozenset({"on_screen"}), "approved", True, "took off screen",
-           "Off screen", "o"),
-    Action("edit", frozenset({"new", "approved", "on_screen", "held"}), None, True, "edited",
-           "Edit", "e", ("text",), _edit),
-    Action("group", frozenset({"new", "approved"}), "grouped", True, "grouped",
-           "Group under target", "g", ("parent",), _group),
-    Action("star", EVERY_STATE, None, False, "starred", "Star", "*", (), _star),
-    Action("unstar", EVERY_STATE, None, False, "unstarred", "Unstar", "*", (), _unstar),
-    Action("reorder", frozenset({"approved"}), None, False, "moved", "Move", "", ("index",),
-           _reorder),
-    Action("undo", EVERY_STATE, None, False, "undid", "Undo", "u", (), _undo),
-    Action("hold", frozenset({"new", "approved"}), "held", True, "set aside",
-           "Hold for later", "z"),
-    Action("unhold", frozenset({"held"}), "new", True, "brought back", "Bring back", "z"),
-    Action("dismiss", frozenset({"new", "approved", "held"}), None, False,
-           "dismissed the repeat of", "Not a repeat", "n", (), _dismiss),
-    Action("tag", EVERY_STATE, None, False, "tagged to an agenda item", "Agenda item", "t",
-           ("item",), _tag),
-    Action("direct", frozenset({"new", "approved", "on_screen", "held"}), None, False,
-           "directed to a board member", "For a board member", "b", ("to",), _direct),
+    Action(name="approve", sources=frozenset({"new"}), to="approved", undoable=True,
+           key="a", primary=True, label="Approve", done="approved"),
+    Action(name="reject", sources=OPEN, to="rejected", undoable=True, handler=_reject,
+           many=True, params=(REASON,), asks="reason",
+           key="r", primary=True, label="Reject", done="rejected",
+           hint="then a number picks the reason; with cards picked by x, one reason for them all"),
+    Action(name="edit", sources=EDITABLE, undoable=True, handler=_edit,
+           params=(Param(name="text", kind="text", max=MAX_TEXT, field="text",
+                         what="an edited question",
+                         why="as long as a question from the form may be"),), asks="edit",
+           key="e", primary=True, label="Edit", done="edited",
+           hint="Enter saves, Esc cancels"),
+    Action(name="screen", sources=OPEN, to="on_screen", undoable=True, handler=_screen,
+           params=(Param(name="then", kind="choice", options=SCREEN_THEN),), asks="screen",
+           key="s", primary=True, label="On screen", done="screened",
+           hint="asks what happens to the question on screen now"),
+    Action(name="answer", sources=ON_SCREEN, to="answered", undoable=True,
+           key="d", primary=True, label="Answered", done="answered",
+           hint="acts on the question on screen"),
+    Action(name="unscreen", sources=ON_SCREEN, to="approved", undoable=True,
+           key="o", label="Off screen", done="took off screen",
+           hint="back to the front of the queue"),
+    Action(name="hold", sources=OPEN, to="held", undoable=True,
+           key="z", label="Hold for later", done="set aside"),
+    Action(name="unhold", sources=frozenset({"held"}), to="new", undoable=True,
+           key="z", label="Bring back", done="brought back"),
+    Action(name="set_aside", sources=OPEN, to="held", undoable=True, handler=_set_aside,
+           params=(Param(name="reason", kind="text", max=120, field="aside_reason",
+                         what="a reason for setting it aside"),), asks="text",
+           key="Z", label="Set aside, saying why", done="set aside",
+           hint="the card shows why to every moderator while it is held",
+           prompt="Why set it aside? The card shows it to every moderator."),
+    # Up and down (Alt+arrows) and dragging: the console's own moves, in this place of the bar.
+    Action(name="reorder", sources=frozenset({"approved"}), handler=_reorder,
+           params=(Param(name="index", kind="place"),), asks="place",
+           label="Move", done="moved"),
+    Action(name="group", sources=OPEN, to="grouped", undoable=True, handler=_group,
+           params=(Param(name="parent", kind="question"),), asks="target",
+           key="g", label="Group under target", done="grouped",
+           hint="under the target marked with m"),
+    Action(name="star", sources=EVERY_STATE, handler=_star,
+           key="*", label="Star", done="starred"),
+    Action(name="unstar", sources=EVERY_STATE, handler=_unstar,
+           key="*", label="Unstar", done="unstarred"),
+    Action(name="undo", sources=EVERY_STATE, handler=_undo,
+           key="u", label="Undo", done="undid", hint="the last action on the question"),
+    Action(name="dismiss", sources=frozenset({"new", "approved", "held"}), handler=_dismiss,
+           key="n", label="Not a repeat", done="dismissed the repeat of"),
+    Action(name="tag", sources=EVERY_STATE, handler=_tag,
+           params=(Param(name="item", kind="choice", of="agenda", field="item"),), asks="choice",
+           key="t", label="Agenda item", done="tagged to an agenda item",
+           prompt="Agenda item"),
+    Action(name="direct", sources=EDITABLE, handler=_direct,
+           params=(Param(name="to", kind="choice", of="board_members", max=60,
+                         field="directed_to", what="a board member's name"),), asks="choice",
+           key="b", label="For a board member", done="directed to a board member",
+           prompt="For which board member?"),
     # Acts on whatever is on screen, whatever version the moderator saw: the safety valve.
-    Action("clear", frozenset({"on_screen"}), "approved", True, "took off screen",
-           "Clear the screen", "c"),
+    Action(name="clear", sources=ON_SCREEN, to="approved", undoable=True,
+           key="c", label="Clear the screen", done="took off screen",
+           hint="whatever is on screen goes back to the front of the queue"),
     # Answers recorded during or after the meeting, by a moderator or the board's secretary
-    # (the console does not offer "answer_note" yet: `floor answer-note`). The state stays.
-    Action("answer_note", ANSWERABLE, None, False, "noted the answer to", "Answer note", "",
-           ("note",), _answer_note),
-    Action("in_writing", ANSWERABLE, None, False, "marked to be answered in writing",
-           "To be answered in writing", "", (), _in_writing),
-    Action("not_in_writing", ANSWERABLE, None, False, "unmarked the written answer to",
-           "Not in writing after all", "", (), _not_in_writing),
+    # (the console has no key for "answer_note" yet: `floor answer-note`). The state stays.
+    Action(name="answer_note", sources=ANSWERABLE, handler=_answer_note,
+           params=(Param(name="note", kind="text", max=1_000, field="answer_note",
+                         what="an answer note"),),
+           asks="text", label="Answer note", done="noted the answer to",
+           prompt="The answer, in short, for the published record"),
+    Action(name="in_writing", sources=ANSWERABLE, handler=_in_writing,
+           label="To be answered in writing", done="marked to be answered in writing"),
+    Action(name="not_in_writing", sources=ANSWERABLE, handler=_not_in_writing,
+           label="Not in writing after all", done="unmarked the written answer to"),
     # Storm controls. A mute sets the card aside with the reason; undo of it unmutes.
-    Action("mute", frozenset({"new", "approved"}), "held", True, "muted the author of",
-           "Mute the author", "M", (), _mute),
-    Action("unmute", EVERY_STATE, None, False, "unmuted the author of", "Unmute the author",
-           "U", (), _unmute),
-    Action("reject_like", frozenset({"new", "approved"}), "rejected", True,
-           "rejected as a repeat", "Reject all like this", "R", ("reason", "like"),
-           _reject_like, many=True),
+    Action(name="mute", sources=OPEN, to="held", undoable=True, handler=_mute,
+           key="M", label="Mute the author", done="muted the author of",
+           hint="their later posts are set aside; Undo on this card unmutes"),
+    Action(name="unmute", sources=EVERY_STATE, handler=_unmute,
+           key="U", label="Unmute the author", done="unmuted the author of"),
+    Action(name="reject_like", sources=OPEN, to="rejected", undoable=True,
+           handler=_reject_like, many=True,
+           params=(REASON, Param(name="like", kind="question")), asks="cluster",
+           key="R", label="Reject all like this", done="rejected as a repeat",
+           hint="the question and the repeats triage suggested, one reason for all"),
 )
 ACTIONS: dict[str, Action] = {action.name: action for action in _TABLE}
 
-# Words for the log's other entry types, which no moderator sends.
-_OTHER_DONE = {"received": "received", "displace": "replaced on screen",
+# Words for the log's other entry types, which no moderator sends: the console is sent them
+# with the table, so a card says what happened to it in these words and no others.
+ENTRY_WORDS = {"received": "received", "displace": "replaced on screen",
                "retract": "retracted (the platform took it back)", "flag": "flagged",
-               "triaged": "assessed"}
+               "triaged": "assessed", "purge": "purged personal data",
+               "note": "wrote a note to the chair", "note_seen": "read a note",
+               "agenda": "changed the agenda"}
 
 
 def done_words(entry_type: str) -> str:
     """What an action or log entry type did, in the past tense."""
     action = ACTIONS.get(entry_type)
-    return action.done if action else _OTHER_DONE.get(entry_type, entry_type)
+    return action.done if action else ENTRY_WORDS.get(entry_type, entry_type)
 
 
 def as_config() -> dict[str, dict[str, Any]]:
     """``config.actions`` for the console: the whole table, keyed by action name."""
-    return {name: action.to_config() for name, action in ACTIONS.items()}
+    return {action.name: action.to_config(order) for order, action in enumerate(_TABLE)}

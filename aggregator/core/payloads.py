@@ -42,7 +42,7 @@ class QuestionPayload(TypedDict):
     on_screen_since: str
     item: str
     directed_to: str
-    aside_reason: str  # why a rule set a held question aside ("muted author"), else ""
+    aside_reason: str  # why a held question was set aside ("muted author", a moderator's words)
 
 
 class SnapshotPayload(TypedDict):

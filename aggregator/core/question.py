@@ -76,8 +76,8 @@ class Question:
     on_screen_since: str = ""  # when it last went on screen; empty when it is not there
     item: str = ""  # the agenda item it is tagged to (aggregator/core/agenda.py); empty: none
     directed_to: str = ""  # the board member it is for ([chair] board_members); empty: anyone
-    # Why a held question was set aside when a rule did it rather than a moderator ("muted
-    # author": its author is muted). Cleared when it leaves "held".
+    # Why a held question was set aside: a rule's reason ("muted author": its author is muted)
+    # or the moderator's (set_aside); empty after a plain hold. Cleared when it leaves "held".
     aside_reason: str = ""
 
     @property

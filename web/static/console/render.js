@@ -5,7 +5,8 @@
 // what the console holds. Cards are kept by question id and only touched ones are refilled.
 // Post text is set with textContent, never as HTML.
 import { suggestItem, titleOf } from "./chair_panel.js";
-import { applies, buckets, itemOf, keyMap, offered, preview, reselect, searchCountText, searchMoreText, stateWords } from "./state.js";
+import { applies, buckets, itemOf, offered, preview, reselect, searchCountText, searchMoreText, stateWords } from "./state.js";
+import { OWN, barGroups, doneWords, helpRows } from "./table.js";
 import { scrollTo, spacers, wantsPage, windowOf } from "./window.js";
 
 // The height of a compact card plus the gap below it, in px: console.css (.cards > .card) sets
@@ -23,32 +24,6 @@ const FLAG_WORDS = {
   time_first_seen: "time first seen", reply: "a reply",
   abuse: "abuse", personal_data: "personal data masked", repeat: "looks like a repeat",
 };
-// Log entry types that are not moderators' actions (the table words the actions).
-const EVENT_WORDS = { displace: "replaced on screen", retract: "retracted by the platform",
-  flag: "flagged" };
-// The order of the action bar and of the keys' help; actions not named here come last.
-const BAR_ORDER = ["approve", "reject", "edit", "screen", "answer", "unscreen", "hold", "unhold",
-  "up", "down", "target", "group", "star", "unstar", "undo"];
-// Moves of the console's own, around the table's actions.
-const OWN = {
-  up: { label: "Move up", key: "Alt+ArrowUp" },
-  down: { label: "Move down", key: "Alt+ArrowDown" },
-  target: { label: "Group target", key: "m" },
-};
-// Words for the keys' help beyond an action's label.
-const HINTS = {
-  reject: (config) => `then 1–${config.reject_reasons.length} picks the reason; with cards picked by x, one reason for them all`,
-  reject_like: () => "the question and the repeats triage suggested, one reason for all",
-  mute: () => "their later posts are set aside; Undo on this card unmutes",
-  edit: () => "Enter saves, Esc cancels",
-  screen: () => "asks what happens to the question on screen now",
-  answer: () => "acts on the question on screen",
-  unscreen: () => "back to the front of the queue",
-  clear: () => "whatever is on screen goes back to the front of the queue",
-  group: () => "under the target marked with m",
-  undo: () => "the last action on the question",
-};
-
 // One formatter for every card: toLocaleTimeString builds a new one on each call.
 const clock = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit" });
 export function when(iso) {
@@ -61,23 +36,6 @@ function badge(parent, text, cls) {
   span.className = "badge " + (cls || "");
   span.textContent = text;
   parent.append(span);
-}
-
-// Buttons of the action bar: one per key of the table (actions sharing a key share a button),
-// plus the console's own moves. `drivable(name)` says whether the console can run an action.
-function barGroups(table, drivable) {
-  const groups = [];
-  for (const [key, names] of keyMap(table)) {
-    const usable = names.filter(drivable);
-    if (usable.length) groups.push({ names: usable, key });
-  }
-  if (table.reorder) groups.push({ names: ["up"], key: OWN.up.key }, { names: ["down"], key: OWN.down.key });
-  if (table.group) groups.push({ names: ["target"], key: OWN.target.key });
-  const rank = (g) => Math.min(...g.names.map((n) => {
-    const i = BAR_ORDER.indexOf(n);
-    return i < 0 ? BAR_ORDER.length : i;
-  }));
-  return groups.sort((a, b) => rank(a) - rank(b));
 }
 
 function kbd(text) {
@@ -152,23 +110,17 @@ export class View {
   }
 
   buildHelp(drivable) {
-    const rows = [];
-    for (const [key, names] of keyMap(this.table)) {
-      const usable = names.filter(drivable);
-      if (!usable.length) continue;
+    const rows = helpRows(this.table, drivable).map(({ key, text }) => {
       const tr = document.createElement("tr");
       const th = document.createElement("th");
       th.scope = "row";
       th.append(kbd(key));
       const td = document.createElement("td");
-      const hints = usable.map((n) => HINTS[n] && HINTS[n](this.config)).filter(Boolean);
-      td.textContent = usable.map((n) => this.table[n].label).join(" / ") +
-        (hints.length ? ` (${hints.join("; ")})` : "");
+      td.textContent = text;
       tr.append(th, td);
-      rows.push([BAR_ORDER.indexOf(usable[0]) < 0 ? BAR_ORDER.length : BAR_ORDER.indexOf(usable[0]), tr]);
-    }
-    rows.sort((a, b) => a[0] - b[0]);
-    $("help-actions").replaceChildren(...rows.map((r) => r[1]));
+      return tr;
+    });
+    $("help-actions").replaceChildren(...rows);
   }
 
   // -- cards ---------------------------------------------------------------------------------
@@ -212,8 +164,7 @@ export class View {
       badge(badges, "grouped under: " + (parent ? parent.text.slice(0, 60) : q.parent), "reason");
     }
     if (q.last_actor && q.last_action !== "received") {
-      const done = table[q.last_action] ? table[q.last_action].done : EVENT_WORDS[q.last_action];
-      badge(badges, `${done || q.last_action} by ${q.last_actor}`, "actor");
+      badge(badges, `${doneWords(config, q.last_action)} by ${q.last_actor}`, "actor");
     }
     li.querySelector(".text").textContent = q.text;
     this.fillTriage(li, q);
