@@ -421,8 +421,8 @@ def connect(auth: Any = None) -> None:
     resuming = isinstance(auth, dict) and isinstance(auth.get("after"), str)
     if not resuming:
         snapshot = f.store.columns.snapshot()
-        floor().relay.give(request.sid, snapshot["last_id"],  # type: ignore[attr-defined]
-                      lambda: emit(EVENTS["snapshot"], snapshot))
+        f.relay.give(request.sid, snapshot["last_id"],  # type: ignore[attr-defined]
+                     lambda: emit(EVENTS["snapshot"], snapshot))
     consoles = _consoles()
     consoles.add(request.sid, *moderator)  # type: ignore[attr-defined]
     consoles.push_presence(socketio.server)
