@@ -35,6 +35,20 @@ the growth of the process's resident memory and the rate of suggest + add for 20
 (what the worker does per question). The semantic backend's model reads those 200; the many
 questions filling the index get their real word pieces (the model's tokenizer) and random unit
 vectors, which take the same memory (encoding 50,000 questions would take most of an hour).
+
+    python bench/triage.py --real
+
+Where triage stands on real, human-labelled public data (tests/triage/real/, DATA.md there): one
+table of the held-out splits, never fitted on. Duplicate pairs on COVID-Q's held-out questions
+(questions of one class ask the same thing), streamed in a seeded order through the duplicate
+index alone (each question suggested against those before it, then indexed, as the worker does
+for a question), for the lexical backend and, whenever the [semantic] extra is installed, the
+semantic one, both at their shipped weights and thresholds; beside them the plain cosine of the
+shipped MiniLM sentence embeddings over every held-out pair, its threshold fitted on COVID-Q's
+training split only. Abuse at the shipped threshold (model and word list) on Davidson et al.'s
+tweets; question recall on NQ-open's and COVID-Q's real questions (no real non-questions, so no
+precision); personal data: no real labelled set. --smoke runs this path on a few items of each
+(the semantic rows only with --semantic).
 """
 
 from __future__ import annotations
@@ -61,7 +75,9 @@ from aggregator.followers.triage.pairs import FEATURES, PairModel  # noqa: E402
 from aggregator.followers.triage.questions import THRESHOLD  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-FITTED_ON = "tests/triage/posts.jsonl"  # the file pairs.LEXICAL and pairs.SEMANTIC were fitted on
+FITTED_ON = "tests/triage/posts.jsonl"
+REAL = ROOT / "tests/triage/real"  # the real held-out and training splits (DATA.md there)
+SEED = 22  # the file pairs.LEXICAL and pairs.SEMANTIC were fitted on
 
 
 def ratio(a: int, b: int) -> float:
@@ -346,6 +362,129 @@ def cross_validate(posts: list[Post], labels: dict[str, Any],
     return (total[0], total[1], total[2]), fit(posts, clusters, make)
 
 
+def read_jsonl(name: str) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in (REAL / name).read_text(encoding="utf-8").splitlines() if x]
+
+
+def fit_cosine(sims: Any, same: Any, floor: float = 0.9) -> float:
+    """The threshold with the most recall at precision >= ``floor`` on these pairs (the
+    highest F1 if none reaches it): for the training split only."""
+    import numpy as np
+
+    order = np.argsort(-sims, kind="stable")
+    tp = np.cumsum(same[order])
+    k = np.arange(1, len(order) + 1)
+    precision, recall = tp / k, tp / max(1, int(same.sum()))
+    f1 = np.where(precision + recall > 0, 2 * precision * recall /
+                  np.maximum(precision + recall, 1e-12), 0.0)
+    ok = precision >= floor
+    i = int(np.flatnonzero(ok)[-1]) if ok.any() else int(np.argmax(f1))
+    return float(sims[order[i]])
+
+
+def all_pairs(rows: list[dict[str, Any]], vectors: Any) -> tuple[Any, Any]:
+    """Cosine and sameness of every pair of ``rows`` (unit vectors)."""
+    import numpy as np
+
+    upper = np.triu_indices(len(rows), k=1)
+    sims = (vectors @ vectors.T)[upper]
+    labels = np.array([r["cluster"] for r in rows])
+    return sims, labels[upper[0]] == labels[upper[1]]
+
+
+def stream_pairs(rows: list[dict[str, Any]], index: DuplicateIndex) -> tuple[int, int, int]:
+    """The rows through the duplicate index in order; the pairs its suggestions join (directly
+    or through the question both repeat) against the labels' pairs."""
+    root: dict[str, str] = {}
+    for row in rows:
+        best = index.suggest(row["text"], exclude=row["id"])
+        target = best.qid if best else row["id"]
+        root[row["id"]] = root.get(target, target)
+        index.add(row["id"], row["text"], best.qid if best else "")
+    truth = pairs({r["id"]: r["cluster"] for r in rows})
+    said = pairs(root)
+    return len(truth & said), len(said - truth), len(truth - said)
+
+
+def real(smoke: bool, semantic: bool) -> None:
+    """One table: where triage stands on the real held-out splits (nothing fitted on them)."""
+    import os
+    import random
+
+    from aggregator.followers.triage.abuse import THRESHOLD as ABUSE_THRESHOLD
+    from aggregator.followers.triage.semantic import SemanticIndex, available
+
+    few = 40 if smoke else None
+    table: list[tuple[str, str, int, str, str, str]] = []
+
+    def pr(tp: int, fp: int, fn: int) -> tuple[str, str]:
+        return f"{ratio(tp, tp + fp):.3f}", f"{ratio(tp, tp + fn):.3f}"
+
+    held = read_jsonl("covidq-heldout.jsonl")
+    random.Random(SEED).shuffle(held)  # the file is grouped by class; a meeting's posts are not
+    held = held[:few]
+    data = f"COVID-Q testA, {len(held)} questions"
+    tp, fp, fn = stream_pairs(held, DuplicateIndex())
+    table.append(("duplicate pairs, lexical", data, tp + fn, *pr(tp, fp, fn),
+                  f"shipped weights, threshold {pairs_model_threshold('lexical'):.2f}"))
+    if semantic and available():
+        encoder = CachedEncoder()
+        tp, fp, fn = stream_pairs(held, SemanticIndex(None, encoder))
+        table.append(("duplicate pairs, semantic", data, tp + fn, *pr(tp, fp, fn),
+                      f"shipped weights, threshold {pairs_model_threshold('semantic'):.2f}"))
+        train = read_jsonl("covidq-train.jsonl")
+        vec = encoder.model.encode([r["text"] for r in train + held], normalize_embeddings=True,
+                                   show_progress_bar=False)
+        sims, same = all_pairs(train, vec[:len(train)])
+        cut = fit_cosine(sims, same)
+        sims, same = all_pairs(held, vec[len(train):])
+        said = sims >= cut
+        tp, fp = int((said & same).sum()), int((said & ~same).sum())
+        fn = int((~said & same).sum())
+        table.append(("duplicate pairs, MiniLM cosine", data, tp + fn, *pr(tp, fp, fn),
+                      f"every pair; threshold {cut:.3f} fitted on COVID-Q train3"))
+    elif semantic:
+        table.append(("duplicate pairs, semantic", data, 0, "-", "-",
+                      "not measured: the [semantic] extra is not installed"))
+
+    posts = read_jsonl("abuse-heldout.jsonl")[:few]
+    verdicts = AbuseCheck().check_many([p["text"] for p in posts])
+    truth = [bool(p["abusive"]) for p in posts]
+    said = [v.abusive for v in verdicts]
+    tp = sum(t and s for t, s in zip(truth, said, strict=True))
+    fp = sum(s and not t for t, s in zip(truth, said, strict=True))
+    fn = sum(t and not s for t, s in zip(truth, said, strict=True))
+    table.append(("abuse", f"Davidson et al., {len(posts)} tweets", tp + fn, *pr(tp, fp, fn),
+                  f"shipped word list + model >= {ABUSE_THRESHOLD}; "
+                  f"{sum(truth) / max(1, len(truth)):.0%} of them abusive"))
+
+    for name, label in (("questions-heldout.jsonl", "NQ-open dev"),
+                        ("covidq-heldout.jsonl", "COVID-Q testA")):
+        rows = read_jsonl(name)[:few]
+        found = sum(questions.score(r["text"]).score >= THRESHOLD for r in rows)
+        table.append(("question recall", f"{label}, {len(rows)} questions", len(rows), "-",
+                      f"{ratio(found, len(rows)):.3f}",
+                      f"threshold {THRESHOLD}; every item a real question: no precision"))
+    table.append(("personal data", "none", 0, "-", "-",
+                  "no real labelled set with UK personal data found"))
+
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"Triage on real held-out data (tests/triage/real/; load average {load}"
+          f"{'; smoke: the first few of each' if smoke else ''})")
+    print("| check | held-out data | positives | precision | recall | note |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for check, where, n, p, r, note in table:
+        print(f"| {check} | {where} | {n:,} | {p} | {r} | {note} |")
+    print("targets: duplicates P >= 0.9 at R >= 0.75; abuse R >= 0.85 at P >= 0.8; "
+          "question recall >= 0.95; personal data R >= 0.95")
+
+
+def pairs_model_threshold(backend: str) -> float:
+    from aggregator.followers.triage import pairs as pair_models
+
+    return (pair_models.SEMANTIC if backend == "semantic" else pair_models.LEXICAL).threshold
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", default=str(ROOT / "tests/triage/posts.jsonl"))
@@ -369,10 +508,15 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=0,
                         help="measure the duplicate index's memory and rate at this size")
     parser.add_argument("--backend", default="", help=argparse.SUPPRESS)  # --scale's child
+    parser.add_argument("--real", action="store_true",
+                        help="measure triage on the real held-out splits (tests/triage/real/)")
     parser.add_argument("--fit", action="store_true",
                         help="also print the weights fitted on the whole file")
     args = parser.parse_args()
     DROPPED.extend(FEATURES.index(name) for name in args.drop.split(",") if name)
+    if args.real:
+        real(smoke=False, semantic=True)
+        return
     if args.ingest or args.smoke:
         ingest_with_triage(2_000 if args.smoke else args.posts_count,
                            1 if args.smoke else args.rounds, args.smoke,
@@ -468,6 +612,9 @@ def main() -> None:
                    c["fn"]))
     print("targets: duplicates P >= 0.9, R >= 0.75; question F1 >= 0.9; personal R >= 0.95; "
           "abuse R >= 0.85 at P >= 0.8")
+    if args.smoke:
+        print()
+        real(smoke=True, semantic=args.semantic)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ BENCHES = {
     "fanout.py": "approve -> all screens have the board",
     "ingest.py": "floor normalise+dedupe+store:",
     "console_paint.py": "approve from the keyboard -> the console shows it approved",
-    "triage.py": "duplicate pairs",
+    "triage.py": "| duplicate pairs, lexical | COVID-Q testA",
     "servers.py": "| gunicorn gthread, 1 worker |",
     "record.py": "verify it (chain, signature, questions):",
     "public_page.py": "viewers held within 5 s: floor /record",
