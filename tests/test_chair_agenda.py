@@ -38,7 +38,7 @@ def moderation(store: Store) -> Moderation:
 
 @pytest.fixture
 def hub(app: Flask) -> Iterator[ScreenHub]:
-    screens: ScreenHub = app.extensions["floor.screen"]
+    screens: ScreenHub = app.extensions["floor"].screens
     yield screens
     screens.stop()
 

@@ -16,7 +16,7 @@ from aggregator.ingest.sources.rehearsal import BUNDLED
 
 
 def start(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "web.cli", "poll", "rehearsal"], env=env,
+    return subprocess.Popen([sys.executable, "-m", "cli", "poll", "rehearsal"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

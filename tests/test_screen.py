@@ -107,7 +107,7 @@ def connect(live_server: str) -> Iterator[Callable[[str], Screen]]:
 
 @pytest.fixture
 def hub(app: Flask) -> Iterator[ScreenHub]:
-    screens: ScreenHub = app.extensions["floor.screen"]
+    screens: ScreenHub = app.extensions["floor"].screens
     yield screens
     screens.stop()
 
