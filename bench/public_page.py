@@ -423,7 +423,7 @@ def main() -> None:
         try:
             floor_port, bare_port = free_port(), free_port()
             floor_web = subprocess.Popen(
-                [sys.executable, "-m", "web.cli", "web", "--port", str(floor_port)], env=env,
+                [sys.executable, "-m", "cli", "web", "--port", str(floor_port)], env=env,
                 cwd=Path(__file__).resolve().parent.parent, start_new_session=True)
             processes.append(floor_web)
             wait_for_port(floor_port, floor_web, "floor web")

@@ -59,7 +59,7 @@ def install(exchanges: list[dict[str, Any]]) -> responses.RequestsMock:
 def main() -> int:
     with open(sys.argv[1], encoding="utf-8") as f:
         install(json.load(f))
-    from web.cli import main as floor
+    from cli import main as floor
 
     return floor(sys.argv[2:])
 

@@ -25,10 +25,10 @@ from aggregator.base.redis_server import connect
 from aggregator.core.normalise import normalise
 from aggregator.core.question import Post
 from aggregator.core.store import Store
+from cli.supervisor import EX_CONFIG, Supervisor, restart_delay
 from tests.waiting import wait_until
-from web.supervisor import EX_CONFIG, Supervisor, restart_delay
 
-FLOOR = [sys.executable, "-m", "web.cli"]
+FLOOR = [sys.executable, "-m", "cli"]
 
 
 def floor(*args: str, env: dict[str, str], stdin: str | None = None,
@@ -340,7 +340,7 @@ def test_floor_run_stops_when_its_web_app_cannot_start(floor_env: dict[str, str]
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     result = subprocess.run([str(wrapper), "-c", "import sys; sys.executable = sys.argv[1]; "
-                             "from web.cli import main; sys.exit(main(sys.argv[2:]))",
+                             "from cli import main; sys.exit(main(sys.argv[2:]))",
                              str(wrapper), "run", "--port", str(port)],
                             env=floor_env, capture_output=True, text=True, timeout=120)
     assert result.returncode == EX_CONFIG, result.stderr
@@ -354,7 +354,7 @@ WEB_STACK = ("flask", "flask_socketio", "werkzeug", "socketio", "engineio", "fla
 
 
 def _modules_after(argv: list[str], env: dict[str, str]) -> set[str]:
-    script = ("import json, sys\nfrom web.cli import main\ncode = main(sys.argv[1:])\n"
+    script = ("import json, sys\nfrom cli import main\ncode = main(sys.argv[1:])\n"
               "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
               "sys.exit(code)\n")
     done = subprocess.run([sys.executable, "-c", script, *argv], env=env, capture_output=True,
@@ -375,13 +375,37 @@ def test_floor_poll_imports_no_web_stack(floor_env: dict[str, str]) -> None:
 
 def test_floor_help_imports_neither_the_web_stack_nor_redis(floor_env: dict[str, str]) -> None:
     loaded = _modules_after(["--help"], floor_env)
-    assert loaded.isdisjoint({*WEB_STACK, "redis", "pydantic", "argon2", "googleapiclient"})
+    # nor any of Floor's own modules: the masking of secrets, imported by the first message
+    assert loaded.isdisjoint({*WEB_STACK, "redis", "pydantic", "argon2", "googleapiclient",
+                              "aggregator", "web"})
+
+
+def test_no_module_of_the_command_line_imports_the_web_stack() -> None:
+    """`floor` imports every module of cli/ to list its commands: none may import Flask (or
+    anything else heavy) at import, so a poller or a follower never loads the web stack."""
+    script = ("import importlib, json, pkgutil, sys\nimport cli\n"
+              "for module in pkgutil.iter_modules(cli.__path__, 'cli.'):\n"
+              "    if module.name != 'cli.__main__':\n"
+              "        importlib.import_module(module.name)\n"
+              "print(json.dumps(sorted(sys.modules)))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    loaded = set(json.loads(done.stdout))
+    assert {"cli.workers", "cli.meeting", "cli.purge", "cli.supervisor"} <= loaded
+    assert {m.split(".")[0] for m in loaded}.isdisjoint({*WEB_STACK, "web", "redis", "pydantic"})
+
+
+@pytest.mark.parametrize("command", ["poll", "triage", "ledger"])
+def test_the_workers_help_imports_no_web_stack(command: str, floor_env: dict[str, str]) -> None:
+    loaded = _modules_after([command, "--help"], floor_env)
+    assert loaded.isdisjoint({*WEB_STACK, "web"}), loaded & {*WEB_STACK, "web"}
 
 
 def test_floor_run_sums_up_the_event_in_one_line(store: Store,
                                                  caplog: pytest.LogCaptureFixture) -> None:
     from aggregator.ingest.health import Health
-    from web.cli import _summary
+    from cli.meeting import _summary
 
     report = _summary(store.conn, store.keys.event)
     Health(store.conn, store.keys.event).record("rehearsal", state="ok")
@@ -410,7 +434,7 @@ def test_importing_the_accounts_computes_no_hash() -> None:
 
 def test_the_screen_links_data_needs_no_command_line() -> None:
     script = ("import sys\nimport web.screen_links\n"
-              "print(sorted(m for m in ('web.cli', 'click', 'flask') if m in sys.modules))\n")
+              "print(sorted(m for m in ('cli', 'click', 'flask') if m in sys.modules))\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr

@@ -108,7 +108,7 @@ def test_presses_are_rate_limited(settings: Settings, conn: redis.Redis, store: 
 
 
 def test_tokens_from_the_command_line(floor_env: dict[str, str], store: Store) -> None:
-    floor = [sys.executable, "-m", "web.cli", "control-token"]
+    floor = [sys.executable, "-m", "cli", "control-token"]
     made = subprocess.run([*floor, "create", "top table deck"], env=floor_env,
                           capture_output=True, text=True, timeout=60, check=True)
     secret = made.stdout.splitlines()[-1]

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.xdist_group("serial")
 
 
 def start(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "web.cli", "poll", "rehearsal"], env=env,
+    return subprocess.Popen([sys.executable, "-m", "cli", "poll", "rehearsal"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

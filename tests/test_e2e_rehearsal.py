@@ -41,7 +41,7 @@ WATCH_SCREEN = """() => {
 
 
 def _floor(env: dict[str, str], *args: str, stdin: str = "") -> str:
-    done = subprocess.run([sys.executable, "-m", "web.cli", *args], input=stdin, env=env,
+    done = subprocess.run([sys.executable, "-m", "cli", *args], input=stdin, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, f"floor {' '.join(args)}: {done.stdout}{done.stderr}"
     return done.stdout
@@ -65,7 +65,7 @@ def running(floor_env: dict[str, str], store: Any) -> Iterator[tuple[str, str]]:
     created = _floor(floor_env, "screen-link", "create", "top table", "--base-url", base)
     link = re.search(rf"{re.escape(base)}/screen/\S+", created)
     assert link is not None, created
-    process = subprocess.Popen([sys.executable, "-m", "web.cli", "run", "--port", str(port)],
+    process = subprocess.Popen([sys.executable, "-m", "cli", "run", "--port", str(port)],
                                env=floor_env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     try:

@@ -197,7 +197,7 @@ def processes() -> Iterator[list[subprocess.Popen[str]]]:
 
 def _start(command: str, env: dict[str, str], started: list[subprocess.Popen[str]],
            stderr: int = subprocess.DEVNULL) -> subprocess.Popen[str]:
-    process = subprocess.Popen([sys.executable, "-m", "web.cli", command], env=env,
+    process = subprocess.Popen([sys.executable, "-m", "cli", command], env=env,
                                stdout=subprocess.DEVNULL, stderr=stderr, text=True)
     started.append(process)
     return process

@@ -33,7 +33,7 @@ def _requirement_names(requirements: list[str]) -> set[str]:
 
 def _undeclared(folders: list[str], declared: set[str]) -> dict[str, str]:
     """Top-level third-party imports in these folders that no declared requirement provides."""
-    ours = {"aggregator", "web", "tests", "conftest", "bench"}
+    ours = {"aggregator", "web", "cli", "tests", "conftest", "bench"}
     distributions = packages_distributions()
     missing = {}
     for path in sorted(p for folder in folders for p in (ROOT / folder).rglob("*.py")):
@@ -67,7 +67,7 @@ def test_every_third_party_import_is_declared() -> None:
     tests = runtime | _requirement_names(project["optional-dependencies"]["test"])
     # An optional backend's package is declared by its extra (imported only when installed).
     optional = _requirement_names(project["optional-dependencies"]["semantic"])
-    assert _undeclared(["aggregator", "web"], runtime | optional) == {}
+    assert _undeclared(["aggregator", "web", "cli"], runtime | optional) == {}
     assert _undeclared(["tests"], tests) == {}
 
 
@@ -89,8 +89,8 @@ def test_aggregator_imports_run_one_way() -> None:
                 [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
             for name in names:
                 target = name.split(".")
-                if target[0] in ("aggregator", "web") and (
-                        target[0] == "web" or len(target) < 2
+                if target[0] in ("aggregator", "web", "cli") and (
+                        target[0] != "aggregator" or len(target) < 2
                         or LAYERS.index(target[1]) > layer):
                     upward.append(f"{path.relative_to(ROOT)}: {name}")
     assert upward == []
@@ -133,3 +133,15 @@ def test_no_test_module_imports_another_or_a_bench() -> None:
             found[str(path.relative_to(ROOT))] = sorted(
                 m for m in modules if not any(m.startswith(f"{o}.") for o in modules))
     assert found == {}
+
+
+def test_the_web_app_never_imports_the_command_line() -> None:
+    """cli/ stands above web/ and aggregator/: it starts them, never the other way."""
+    found = [f"{path.relative_to(ROOT)}: {name}"
+             for path in sorted((ROOT / "web").rglob("*.py"))
+             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+             for name in ([node.module or ""] if isinstance(node, ast.ImportFrom) else
+                          [alias.name for alias in node.names] if isinstance(node, ast.Import)
+                          else [])
+             if name.split(".")[0] == "cli"]
+    assert found == []

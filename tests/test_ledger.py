@@ -245,7 +245,7 @@ def test_openssl_checks_the_signature_as_the_readme_says(built: Path) -> None:
 def test_the_cli_builds_signs_and_verifies(floor_env: dict[str, str], conn: redis.Redis,
                                            event: str, meeting: Meeting, tmp_path: Path) -> None:
     def floor(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "web.cli", *args], env=floor_env,
+        return subprocess.run([sys.executable, "-m", "cli", *args], env=floor_env,
                               capture_output=True, text=True, timeout=120)
 
     made = floor("keys", "create", "--dir", str(tmp_path / "k"))

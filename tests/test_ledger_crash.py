@@ -22,7 +22,7 @@ pytestmark = pytest.mark.xdist_group("serial")
 
 
 def start(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "web.cli", "ledger"], env=env,
+    return subprocess.Popen([sys.executable, "-m", "cli", "ledger"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -86,7 +86,7 @@ def test_floor_run_keeps_the_ledger_up_with_the_log(floor_env: dict[str, str],
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     ledger = Ledger(store.conn, store.keys.event)
-    process = subprocess.Popen([sys.executable, "-m", "web.cli", "run", "--port", str(port)],
+    process = subprocess.Popen([sys.executable, "-m", "cli", "run", "--port", str(port)],
                                env=floor_env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     try:

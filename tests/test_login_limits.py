@@ -17,11 +17,13 @@ from typing import Any
 
 import pytest
 import redis
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 
 from aggregator.base.settings import Settings
 from tests.moderators import KIM, MODERATOR
+from web import accounts as accounts_module
 from web import create_app
 from web.accounts import Accounts
 from web.auth import PER_ADDRESS, PER_BROWSER, PER_NAME
@@ -44,8 +46,14 @@ PER_ADDRESS_MINUTE = _figures(PER_ADDRESS)[0]
 
 
 @pytest.fixture
-def limited(settings: Settings, conn: redis.Redis) -> Iterator[Callable[..., Flask]]:
-    """Apps as served, rate limits on (CSRF off: the forms here are posted by hand)."""
+def limited(settings: Settings, conn: redis.Redis,
+            monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Flask]]:
+    """Apps as served, rate limits on (CSRF off: the forms here are posted by hand). Passwords
+    are hashed cheaply here: the counts are what these tests try, and 60 attempts at a real
+    argon2 cost can outlast a minute's window on a busy machine, emptying the count."""
+    monkeypatch.setattr(accounts_module, "_hasher",
+                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    accounts_module._dummy_hash.cache_clear()
     was_enabled = limiter.enabled
     made: list[Flask] = []
 
@@ -60,6 +68,7 @@ def limited(settings: Settings, conn: redis.Redis) -> Iterator[Callable[..., Fla
         accounts.add(name, password)
     yield make
     limiter.enabled = was_enabled
+    accounts_module._dummy_hash.cache_clear()
     for app in made:
         app.extensions["floor"].feed.stop()
 

@@ -44,7 +44,7 @@ class Node:
     def __init__(self, env: dict[str, str], port: int) -> None:
         self.port = port
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "web.cli", "web", "--port", str(port)], env=env,
+            [sys.executable, "-m", "cli", "web", "--port", str(port)], env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
     def clients(self) -> float:
@@ -214,7 +214,7 @@ def test_a_web_worker_whose_parent_dies_ends_with_it(floor_env: dict[str, str],
         screen.disconnect()
         node.crash() if node.process.poll() is None else None
         for orphan in psutil.Process().children(recursive=True):
-            if "web.cli" in " ".join(orphan.cmdline()):
+            if "-m cli " in " ".join(orphan.cmdline()) + " ":
                 orphan.kill()
 
 

@@ -86,7 +86,7 @@ def test_a_fresh_page_is_served_from_memory_with_flasks_own_headers(
     assert first.status_code == 200 and through == ["/record"]
     # Until the page is RENDER_EVERY old, Flask sees none of the next requests.
     now = time.monotonic()
-    app.extensions["floor.public"].rendered_at = now  # as if it had just been redrawn
+    app.extensions["floor"].tally.rendered_at = now  # as if it had just been redrawn
     again = client.get("/record")
     cached = client.get("/record", headers={"If-None-Match": first.headers["ETag"]})
     head = client.head("/record")
@@ -101,7 +101,7 @@ def test_a_fresh_page_is_served_from_memory_with_flasks_own_headers(
     # Other paths, a query string, and a page gone stale all go to Flask.
     client.get("/record?x=1")
     client.get("/login")
-    app.extensions["floor.public"].rendered_at = now - 2 * RENDER_EVERY
+    app.extensions["floor"].tally.rendered_at = now - 2 * RENDER_EVERY
     client.get("/record", headers={"If-None-Match": first.headers["ETag"]})
     assert through == ["/record", "/record", "/login", "/record"]
 

@@ -186,7 +186,7 @@ def test_the_meeting_day_defaults_to_the_last_entry(conn: redis.Redis, event: st
 def test_floor_purge_refuses_before_the_due_day(floor_env: dict[str, str], conn: redis.Redis,
                                                 event: str, meeting: Meeting) -> None:
     def floor(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "web.cli", "purge", *args], env=floor_env,
+        return subprocess.run([sys.executable, "-m", "cli", "purge", *args], env=floor_env,
                               capture_output=True, text=True, timeout=120)
 
     refused = floor()
@@ -276,7 +276,7 @@ def test_floor_purge_leaves_no_personal_value_in_redis_nor_in_its_files(tmp_path
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("FLOOR_") and k != "REDIS_URL"}
         env.update(FLOOR_CONFIG=str(config), FLOOR_DATA_DIR=str(data))
-        done = subprocess.run([sys.executable, "-m", "web.cli", "purge", "--now"], env=env,
+        done = subprocess.run([sys.executable, "-m", "cli", "purge", "--now"], env=env,
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
 
@@ -328,7 +328,7 @@ def test_an_external_redis_rewrites_its_files_only_when_asked(tmp_path: Path) ->
                    REDIS_URL=f"unix://{server.socket_file}")
 
         def purge(*args: str) -> str:
-            done = subprocess.run([sys.executable, "-m", "web.cli", "purge", "--now", *args],
+            done = subprocess.run([sys.executable, "-m", "cli", "purge", "--now", *args],
                                   env=env, capture_output=True, text=True, timeout=120)
             assert done.returncode == 0, done.stderr
             return done.stdout

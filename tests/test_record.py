@@ -172,7 +172,7 @@ def test_answer_notes_and_written_answers_reach_the_record(
     waiting = [q for q in meeting.qids if meeting.states[q] == "approved"][:2]
 
     def floor(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "web.cli", "answer-note", *args],
+        return subprocess.run([sys.executable, "-m", "cli", "answer-note", *args],
                               env=floor_env, capture_output=True, text=True, timeout=60)
 
     assert floor(answered[0], "The chair said the report is due in June.").returncode == 0
@@ -319,7 +319,7 @@ def test_the_field_tests_edits_fail_verify(signed: Path, floor_env: dict[str, st
     """The edits the field test made, each read by no value check: a sentence of the page, a
     number in a chart, a key of record.json renamed."""
     def floor_verify() -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "web.cli", "record", "verify", str(signed)],
+        return subprocess.run([sys.executable, "-m", "cli", "record", "verify", str(signed)],
                               env=floor_env, capture_output=True, text=True, timeout=60)
 
     passed = floor_verify()

@@ -122,7 +122,7 @@ def test_export_never_shows_a_token(secret_env: dict[str, str], store: Store) ->
               + TOKENS["FACEBOOK_PAGE_TOKEN"])
     store.ingest("facebook", [(normalise(Post("fb", "1_2", "What about the budget?")),
                                {"id": "1_2", "paging": {"next": paging}})])
-    done = subprocess.run([sys.executable, "-m", "web.cli", "export"], env=secret_env,
+    done = subprocess.run([sys.executable, "-m", "cli", "export"], env=secret_env,
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "What about the budget?" in done.stdout and "access_token=***" in done.stdout

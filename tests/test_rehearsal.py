@@ -11,7 +11,7 @@ from aggregator.base.settings import EventSettings, SourceSettings
 from aggregator.core.store import Store
 from aggregator.ingest.poller import Poller
 from aggregator.ingest.sources.rehearsal import BUNDLED, RehearsalSource
-from web.supervisor import EX_CONFIG
+from cli.supervisor import EX_CONFIG
 
 
 class Clock:
@@ -109,7 +109,7 @@ def test_bad_lines_become_dead_letters_naming_file_line_and_field(
 
 
 def _floor_poll(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "web.cli", "poll", "rehearsal", "--once", *args],
+    return subprocess.run([sys.executable, "-m", "cli", "poll", "rehearsal", "--once", *args],
                           env=env, capture_output=True, text=True, timeout=120)
 
 

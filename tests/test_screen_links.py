@@ -7,7 +7,7 @@ import re
 from click.testing import CliRunner
 
 from aggregator.core.store import Store
-from web.cli import screen_link
+from cli.links import screen_link
 from web.screen_links import ScreenLinks
 
 URL = re.compile(r"http://floor\.example/(screen|overlay)/([A-Za-z0-9_-]{43})$", re.M)

@@ -79,7 +79,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
 
 
 def _floor(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "web.cli", *args], env=env, text=True,
+    return subprocess.Popen([sys.executable, "-m", "cli", *args], env=env, text=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -212,7 +212,7 @@ def test_sentinels_that_name_no_primary_are_waited_for_with_a_reason(
     wrong = deployment.url.replace(f"/{SERVICE}", "/flor")
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOOR_")}
     env.update(REDIS_URL=wrong, PYTHONUNBUFFERED="1", FLOOR_DATA_DIR=str(tmp_path))
-    process = subprocess.Popen([sys.executable, "-m", "web.cli", "moderator", "list"], env=env,
+    process = subprocess.Popen([sys.executable, "-m", "cli", "moderator", "list"], env=env,
                                text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     seen: list[str] = []
 

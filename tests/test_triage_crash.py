@@ -26,7 +26,7 @@ POSTS = Path(__file__).resolve().parent / "triage" / "posts.jsonl"
 
 
 def start(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "web.cli", "triage"], env=env,
+    return subprocess.Popen([sys.executable, "-m", "cli", "triage"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -16,6 +16,7 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
+from aggregator.base.environment import EnvironmentProblem
 from aggregator.base.settings import Settings
 from tests.moderators import MODERATOR
 from tests.waiting import wait_until
@@ -109,7 +110,7 @@ def test_usernames_are_normalised_alike_when_added_and_at_login(app: Flask, conn
 
 def test_floor_moderator_add_takes_a_capitalised_name(floor_env: dict[str, str],
                                                       conn: redis.Redis, event: str) -> None:
-    added = subprocess.run([sys.executable, "-m", "web.cli", "moderator", "add", "SAM",
+    added = subprocess.run([sys.executable, "-m", "cli", "moderator", "add", "SAM",
                             "--password-stdin"], env=floor_env, input="correct horse battery\n",
                            capture_output=True, text=True, timeout=60)
     assert added.returncode == 0, added.stderr
@@ -119,9 +120,13 @@ def test_floor_moderator_add_takes_a_capitalised_name(floor_env: dict[str, str],
 
 # -- proxies --------------------------------------------------------------------------------------
 
-def test_a_bad_trusted_proxies_setting_is_refused(settings: Settings, conn: redis.Redis) -> None:
-    with pytest.raises(ValueError, match="FLOOR_TRUSTED_PROXIES"):
-        create_app(settings, conn, test_config={"FLOOR_TRUSTED_PROXIES": "yes"})
+def test_a_bad_trusted_proxies_setting_is_refused(settings: Settings, conn: redis.Redis,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOOR_TRUSTED_PROXIES", "yes")
+    with pytest.raises(EnvironmentProblem) as refused:
+        create_app(settings, conn)
+    assert str(refused.value).startswith("FLOOR_TRUSTED_PROXIES: ")
+    assert "\n" not in str(refused.value)
 
 
 # -- headers, sizes, pages ------------------------------------------------------------------------

@@ -17,8 +17,7 @@ import logging
 from typing import Any
 
 import redis
-from flask import Blueprint, abort, make_response, render_template, request
-from flask.blueprints import BlueprintSetupState
+from flask import Blueprint, Flask, abort, make_response, render_template, request
 
 from aggregator.base import personal
 from aggregator.base.settings import Settings
@@ -27,11 +26,11 @@ from aggregator.core.agenda import Agenda
 from aggregator.core.notes import NOTE, NOTE_MAX, NOTE_SEEN, Notes
 from aggregator.core.question import PLATFORMS, utc_now
 from aggregator.core.store import Store
-from web import floor
+from web import Floor, floor
 from web.console import moderators_only
 from web.extensions import socketio
 from web.replies import BadRequest, answering, failure
-from web.screen import AGENDA_ENTRIES, HEADERS, NAMESPACE, ScreenHub, hub, screen_id
+from web.screen import AGENDA_ENTRIES, HEADERS, NAMESPACE, hub, screen_id
 from web.screen import EVENTS as SCREEN_EVENTS
 from web.screen_links import ScreenLink
 
@@ -159,16 +158,16 @@ class ChairView:
         }
 
 
-@bp.record_once
-def _setup(state: BlueprintSetupState) -> None:
-    f = state.app.extensions["floor"]
+def init_app(app: Flask, f: Floor) -> None:
+    """The chair's page, and its view among the screens' (after ``web.screen.init_app``);
+    the agenda seeded from the settings."""
     try:
         Agenda(f.store.conn, f.store.keys.event).seed(f.settings.agenda.items)
     except redis.RedisError as exc:  # seeded again when a console first asks for the agenda
         log.warning("chair: cannot seed the agenda from the config yet (%s)", exc)
-    screens: ScreenHub = state.app.extensions["floor.screen"]
-    screens.readers[KIND] = ChairView(f.store, f.settings)
-    screens.triggers[KIND] = frozenset({NOTE, NOTE_SEEN}) | AGENDA_ENTRIES
+    f.screens.readers[KIND] = ChairView(f.store, f.settings)
+    f.screens.triggers[KIND] = frozenset({NOTE, NOTE_SEEN}) | AGENDA_ENTRIES
+    app.register_blueprint(bp)
 
 
 def _notes() -> Notes:

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import redis
 from flask import (
     Blueprint,
+    Flask,
     current_app,
     make_response,
     redirect,
@@ -27,7 +28,6 @@ from flask import (
     session,
     url_for,
 )
-from flask.blueprints import BlueprintSetupState
 from flask_socketio import ConnectionRefusedError, emit, join_room
 
 from aggregator.base.platforms import SOURCE_LABELS
@@ -303,7 +303,7 @@ class _Consoles:
                 mine = [(m, s) for s, (m, _) in self.connections.items()]
             try:
                 self.sweep(server)
-                _panel(self.floor).push(server, EVENTS["record"], NAMESPACE, ROOM)
+                self.floor.record_panel.push(server, EVENTS["record"], NAMESPACE, ROOM)
                 if time.monotonic() < next_tick:
                     continue
                 next_tick = time.monotonic() + self.tick
@@ -331,7 +331,7 @@ def _consoles() -> _Consoles:
     return consoles  # type: ignore[no-any-return]
 
 
-class _Relay:
+class Relay:
     """Log entries to this process's consoles, in log order, each naming the entry before it in
     the log (``prev``), so a console that finds its last applied id is not that asks to catch
     up. The tail of the log (web/live.py) may run behind Redis: a snapshot or a catch-up read
@@ -371,24 +371,14 @@ def _position(entry_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-def _relay() -> _Relay:
-    return current_app.extensions["floor.relay"]  # type: ignore[no-any-return]
-
-
-@bp.record_once
-def _relay_log(state: BlueprintSetupState) -> None:
-    f = state.app.extensions["floor"]
-    relay = state.app.extensions.setdefault("floor.relay", _Relay(f.feed))
-    f.feed.on_entry(relay.on_entry)
-    f.feed.on_entry(_panel(f).on_entry)
-
-
-def _panel(f: Floor) -> RecordPanel:
-    """The ledger's head and the fairness summary (web/record_panel.py), one per app."""
-    panel = vars(f).get("record_panel")
-    if panel is None:
-        panel = vars(f).setdefault("record_panel", RecordPanel(f.store))
-    return panel  # type: ignore[no-any-return]
+def init_app(app: Flask, f: Floor) -> None:
+    """The console's page and socket; the log relayed to the consoles, and the record panel
+    (the ledger's head and the fairness summary, web/record_panel.py) fed by it."""
+    f.relay = Relay(f.feed)
+    f.record_panel = RecordPanel(f.store)
+    f.feed.on_entry(f.relay.on_entry)
+    f.feed.on_entry(f.record_panel.on_entry)
+    app.register_blueprint(bp)
 
 
 # -- the namespace ---------------------------------------------------------------------------
@@ -431,20 +421,20 @@ def connect(auth: Any = None) -> None:
     resuming = isinstance(auth, dict) and isinstance(auth.get("after"), str)
     if not resuming:
         snapshot = f.store.columns.snapshot()
-        _relay().give(request.sid, snapshot["last_id"],  # type: ignore[attr-defined]
-                      lambda: emit(EVENTS["snapshot"], snapshot))
+        f.relay.give(request.sid, snapshot["last_id"],  # type: ignore[attr-defined]
+                     lambda: emit(EVENTS["snapshot"], snapshot))
     consoles = _consoles()
     consoles.add(request.sid, *moderator)  # type: ignore[attr-defined]
     consoles.push_presence(socketio.server)
     emit(EVENTS["health"], _health(f))
-    panel = _panel(f)
+    panel = f.record_panel
     if panel.loaded:  # else the presence loop loads it (a whole snapshot) and pushes it soon
         emit(EVENTS["record"], panel.state())
 
 
 @socketio.on("disconnect", namespace=NAMESPACE)
 def disconnect(reason: Any = None) -> None:
-    _relay().forget(request.sid)  # type: ignore[attr-defined]
+    floor().relay.forget(request.sid)  # type: ignore[attr-defined]
     consoles = _consoles()
     try:
         moderator, released = consoles.remove(request.sid)  # type: ignore[attr-defined]
@@ -470,7 +460,7 @@ def catch_up(moderator: str, data: Any) -> dict[str, Any]:
     if len(entries) > CATCH_UP_LIMIT:
         return {"reload": True}
     if entries:  # the tail may still be behind these: it is not to send them again
-        _relay().give(request.sid, entries[-1].id, lambda: None)  # type: ignore[attr-defined]
+        floor().relay.give(request.sid, entries[-1].id, lambda: None)  # type: ignore[attr-defined]
     before = [after, *(e.id for e in entries)]
     return {"entries": [{**e.to_dict(), "prev": prev} for e, prev in zip(entries, before,
                                                                           strict=False)]}

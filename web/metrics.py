@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -22,13 +21,15 @@ from datetime import datetime
 from typing import Any
 
 import redis
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Flask, Response, abort, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
+from aggregator.base.environment import read_environment
 from aggregator.base.keys import Keys
+from web import Floor, floor
 
 bp = Blueprint("metrics", __name__)
 
@@ -38,7 +39,7 @@ LOG_BATCH = 10_000
 
 
 def allowed() -> bool:
-    token = os.environ.get("FLOOR_METRICS_TOKEN", "")
+    token = read_environment().token("FLOOR_METRICS_TOKEN")
     given = request.headers.get("Authorization", "")
     if token and hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
         return True
@@ -55,8 +56,7 @@ def metrics() -> Response:
     if not allowed():
         abort(403, "metrics: from this machine, or with Authorization: Bearer "
                    "<FLOOR_METRICS_TOKEN>")
-    registry = current_app.extensions["floor.metrics"]
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(floor().metrics), mimetype=CONTENT_TYPE_LATEST)
 
 
 def _seconds_since(stamp: Any) -> float | None:
@@ -163,6 +163,12 @@ class FloorCollector:
                 lag.add_metric([name], float(record["lag"]))
         yield alive
         yield lag
+
+
+def init_app(app: Flask, f: Floor) -> None:
+    """``/metrics``, over this app's registry."""
+    f.metrics = registry_for(f.store.conn, f.settings.event.slug)
+    app.register_blueprint(bp)
 
 
 def registry_for(conn: redis.Redis, event: str) -> CollectorRegistry:

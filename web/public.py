@@ -27,16 +27,15 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, cast
+from typing import Any
 
-from flask import Blueprint, Flask, current_app, make_response, render_template, request
-from flask.blueprints import BlueprintSetupState
+from flask import Blueprint, Flask, make_response, render_template, request
 
 from aggregator.base import personal
 from aggregator.core.question import PLATFORMS
 from aggregator.core.store import LogEntry, Store
 from aggregator.followers.ledger import Ledger
-from web import floor
+from web import Floor, floor
 
 bp = Blueprint("public", __name__)
 
@@ -166,7 +165,7 @@ def _order(entry_id: str) -> tuple[int, int]:
 
 
 def tally() -> Tally:
-    return current_app.extensions["floor.public"]  # type: ignore[no-any-return]
+    return floor().tally
 
 
 class FastPage:
@@ -223,13 +222,12 @@ class FastPage:
         return self.app(environ, keep)
 
 
-@bp.record_once
-def _setup(state: BlueprintSetupState) -> None:
-    f = state.app.extensions["floor"]
-    state.app.extensions["floor.public"] = counts = Tally(f.store, f.settings)
-    f.feed.on_entry(counts.on_entry)
-    app = cast(Flask, state.app)
-    app.wsgi_app = FastPage(app.wsgi_app, counts)  # type: ignore[method-assign]
+def init_app(app: Flask, f: Floor) -> None:
+    """The public page, its tally fed by the log, and FastPage in front of the app."""
+    f.tally = Tally(f.store, f.settings)
+    f.feed.on_entry(f.tally.on_entry)
+    app.wsgi_app = FastPage(app.wsgi_app, f.tally)  # type: ignore[method-assign]
+    app.register_blueprint(bp)
 
 
 @bp.get("/record")

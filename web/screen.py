@@ -26,8 +26,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import segno
-from flask import Blueprint, abort, current_app, make_response, render_template, request
-from flask.blueprints import BlueprintSetupState
+from flask import Blueprint, Flask, abort, make_response, render_template, request
 from flask_socketio import ConnectionRefusedError, emit, join_room
 
 from aggregator.base import personal
@@ -36,7 +35,7 @@ from aggregator.core.normalise import fold
 from aggregator.core.payloads import Board, BoardItem, BoardQuestion
 from aggregator.core.question import PLATFORMS
 from aggregator.core.store import LogEntry, Store
-from web import floor
+from web import Floor, floor
 from web.extensions import socketio
 from web.replies import refusing
 from web.screen_links import ScreenLinks
@@ -355,15 +354,14 @@ class ScreenHub:
 
 
 def hub() -> ScreenHub:
-    return current_app.extensions["floor.screen"]  # type: ignore[no-any-return]
+    return floor().screens
 
 
-@bp.record_once
-def _setup(state: BlueprintSetupState) -> None:
-    f = state.app.extensions["floor"]
-    screens = ScreenHub(f.store, f.settings, ScreenLinks(f.store.conn, f.settings.event.slug))
-    state.app.extensions["floor.screen"] = screens
-    f.feed.on_entry(screens.on_entry)
+def init_app(app: Flask, f: Floor) -> None:
+    """The screens' pages, and the app's screen hub, fed by the log."""
+    f.screens = ScreenHub(f.store, f.settings, ScreenLinks(f.store.conn, f.settings.event.slug))
+    f.feed.on_entry(f.screens.on_entry)
+    app.register_blueprint(bp)
 
 
 # -- pages --------------------------------------------------------------------------------

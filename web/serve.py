@@ -52,8 +52,9 @@ def hang_up_everyone() -> None:
     if not _app:
         return
     app = _app[0]
-    app.extensions["floor"].feed.stop()
-    app.extensions["floor.screen"].stop()
+    floor = app.extensions["floor"]
+    floor.feed.stop()
+    floor.screens.stop()
     server = socketio.server
     if server is not None:
         server.eio.disconnect()

@@ -22,10 +22,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 MASK = "***"
-# The secrets Floor reads from the environment, by name; besides these, any variable whose name
-# says it holds a secret (below) is masked too, so a new source's token is covered unlisted.
-SECRET_ENV = ("X_BEARER_TOKEN", "FACEBOOK_PAGE_TOKEN", "INSTAGRAM_GRAPH_TOKEN",
-              "YOUTUBE_API_KEY", "FLOOR_SECRET_KEY")
+# Besides the variables the environment object marks secret (aggregator/base/environment.py), any
+# variable whose name says it holds a secret is masked too, so a new source's token is covered
+# before it is declared.
 SECRET_NAME = re.compile(r"(?:TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|SECRET_KEY)$")
 # Shorter values would mask ordinary words and numbers everywhere; real tokens are far longer.
 MIN_SECRET = 8
@@ -48,9 +47,13 @@ _SHAPES = re.compile(r"\b(?:EAA[A-Za-z0-9]{20,}|AIza[0-9A-Za-z_-]{35}|A{10,}[A-Z
 def secret_values(environ: dict[str, str] | os._Environ[str] | None = None) -> list[str]:
     """The configured secrets' values, longest first (so a secret containing another is
     masked whole)."""
+    # Imported here, not at the top: `floor --help` imports this module and must not pay for
+    # pydantic.
+    from aggregator.base.environment import SECRET_VARIABLES
+
     env = os.environ if environ is None else environ
     values = {value.strip() for name, value in env.items()
-              if (name in SECRET_ENV or SECRET_NAME.search(name.upper()))
+              if (name in SECRET_VARIABLES or SECRET_NAME.search(name.upper()))
               and len(value.strip()) >= MIN_SECRET}
     try:
         password = urlsplit(env.get("REDIS_URL", "")).password or ""

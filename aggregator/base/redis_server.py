@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
 from redis.sentinel import MasterNotFoundError, Sentinel
 
+from aggregator.base.environment import read_environment
 from aggregator.base.redaction import redact
 
 log = logging.getLogger("floor.redis")
@@ -74,13 +74,13 @@ class RedisUnavailable(Exception):
 
 
 def default_data_dir() -> Path:
-    return Path(os.environ.get("FLOOR_DATA_DIR") or platformdirs.user_data_dir("floor-qa"))
+    return read_environment().data_dir or Path(platformdirs.user_data_dir("floor-qa"))
 
 
 def connect(url: str | None = None, data_dir: Path | None = None) -> redis.Redis:
     """A client with ``decode_responses=True``: to ``url`` (default: REDIS_URL) if set, else to
     the embedded server for ``data_dir`` (default: FLOOR_DATA_DIR or the user's data folder)."""
-    url = url if url is not None else os.environ.get("REDIS_URL")
+    url = url if url is not None else read_environment().redis_url
     if url:
         return _external(url)
     return _embedded(data_dir or default_data_dir())

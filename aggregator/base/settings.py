@@ -7,7 +7,6 @@ the key and the nearest valid key, never a silently ignored setting.
 from __future__ import annotations
 
 import difflib
-import os
 import re
 import tomllib
 from datetime import date
@@ -23,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from aggregator.base.environment import read_environment
 from aggregator.base.platforms import OPTIONS
 from aggregator.base.source_settings import SourceSettings
 
@@ -244,15 +244,15 @@ def _explain(error: ValidationError, path: str, model: type[BaseModel] = Setting
 def load(path: Path | str | None = None) -> Settings:
     """Read the settings file. A missing default file means the built-in rehearsal defaults;
     a missing file that was asked for by name is an error."""
-    asked = path is not None or "FLOOR_CONFIG" in os.environ
-    config_path = Path(path or os.environ.get("FLOOR_CONFIG") or DEFAULT_CONFIG)
+    named = path or read_environment().config
+    config_path = Path(named or DEFAULT_CONFIG)
     data: dict[str, Any] = {}
     if config_path.exists():
         try:
             data = tomllib.loads(config_path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{config_path}: not valid TOML: {exc}") from exc
-    elif asked:
+    elif named:
         raise ConfigError(f"{config_path}: no such file (copy config/event.example.toml)")
     problems = _source_problems(data.get("sources"), str(config_path))
     try:

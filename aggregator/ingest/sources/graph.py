@@ -16,7 +16,6 @@ The classification is shared; the words are not: each platform passes its own ``
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Any
 import facebook
 import requests
 
+from aggregator.base.environment import read_environment
 from aggregator.ingest.sources import RateLimited, SourceError, SourceStopped
 
 # Meta's error codes (error.code): an expired or invalid token, a missing permission, throttling
@@ -89,7 +89,7 @@ class GraphClient:
 
     def graph(self) -> facebook.GraphAPI:
         if self._graph is None:
-            token = os.environ.get(self.token_env, "").strip()
+            token = read_environment().token(self.token_env)
             if not token:
                 raise SourceStopped(self._say(self.wording.no_token))
             graph = facebook.GraphAPI(access_token=token, timeout=self.timeout,

@@ -14,7 +14,6 @@ the post) or "comment".
 
 from __future__ import annotations
 
-import os
 import pickle
 import traceback
 import warnings
@@ -40,6 +39,7 @@ from instaloader.exceptions import (
 )
 from instaloader.instaloader import get_default_session_filename
 
+from aggregator.base.environment import read_environment
 from aggregator.ingest.sources import RateLimited, SourceError, SourceStopped
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ def raised_by_instaloader(exc: BaseException) -> bool:
 
 
 def default_session_file(username: str) -> str:
-    return os.environ.get(SESSION_ENV) or get_default_session_filename(username)
+    return str(read_environment().instagram_session_file or get_default_session_filename(username))
 
 
 class LoginFailed(Exception):

@@ -25,7 +25,6 @@ fail the whole page, where it should become one dead letter; the raw page also g
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ import requests
 import tweepy
 from pydantic import Field, PrivateAttr, ValidationError
 
+from aggregator.base.environment import read_environment
 from aggregator.base.platforms import X
 from aggregator.base.settings import EventSettings
 from aggregator.base.source_settings import SourceSettings, XSettings
@@ -143,7 +143,7 @@ class XSource(Source):
 
     def client(self) -> tweepy.Client:
         if self._client is None:
-            token = os.environ.get(TOKEN_ENV, "").strip()
+            token = read_environment().token(TOKEN_ENV)
             if not token:
                 raise SourceStopped(f"{TOKEN_ENV} is not set: put the X app's bearer token in "
                                     "the environment (or the .env file)")

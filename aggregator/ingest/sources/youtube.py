@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import time
 from collections.abc import Callable
@@ -46,6 +45,7 @@ from google.auth.exceptions import GoogleAuthError
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
+from aggregator.base.environment import read_environment
 from aggregator.base.platforms import YOUTUBE
 from aggregator.base.settings import EventSettings
 from aggregator.base.source_settings import QUOTA_RESERVE, SourceSettings, YouTubeSettings
@@ -181,8 +181,9 @@ class YouTubeSource(Source):
     def connect(self) -> Any:
         if self.client is not None:
             return self.client
-        token_file = os.environ.get(TOKEN_FILE_ENV, "")
-        key = os.environ.get(KEY_ENV, "")
+        environment = read_environment()
+        token_file = str(environment.youtube_oauth_token_file or "")
+        key = environment.token(KEY_ENV)
         if token_file and self.http is None:
             from google.oauth2.credentials import Credentials
 

@@ -1,40 +1,15 @@
-"""``floor ledger``, ``floor keys``, ``floor record`` and ``floor purge``: the public record's
-commands, registered on the ``floor`` group by ``web.cli``."""
+"""``floor keys``, ``floor record``, ``floor answer-note`` and ``floor export``: the public
+record (``aggregator/followers/record/``), what it says of an answer, and the full export.
+``floor ledger``, which writes the chain the record is built from, is in ``cli/workers.py``."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
+from typing import Any
 
 import click
 
-# ``web.cli`` imports this module at its end, so its helpers are read when a command runs.
-
-
-def _base():  # type: ignore[no-untyped-def]
-    from web import cli
-
-    return cli
-
-
-@click.command()
-def ledger() -> None:
-    """Follow the log and chain every entry into the ledger (started by `floor run`); also
-    purges personal data once a day when [retention] automatic is on and the day has come."""
-    from aggregator.followers.ledger import Ledger
-    from aggregator.followers.loop import follow
-    from aggregator.followers.retention import AutoPurge
-
-    base = _base()
-    settings = base._settings()
-    conn = base._conn()
-    stop = threading.Event()
-    base._on_signals(stop.set)
-    auto = AutoPurge(conn, settings)
-    watcher = threading.Thread(target=auto.run, args=(stop,), name="auto-purge", daemon=True)
-    watcher.start()
-    follow(Ledger(conn, settings.event.slug), stop)
-    watcher.join(timeout=5)
+from cli.context import connect, event_settings, plural, redact
 
 
 @click.group()
@@ -90,11 +65,10 @@ def record_build(folder: str, key: str | None) -> None:
     from aggregator.followers.record.manifest import UnlistableName
     from aggregator.followers.record.signing import SigningKeyError
 
-    base = _base()
-    settings = base._settings()
+    settings = event_settings()
     key_path = key or settings.record.signing_key or None
     try:
-        built = build(base._conn(), settings, Path(folder),
+        built = build(connect(), settings, Path(folder),
                       Path(key_path) if key_path else None)
     except (SigningKeyError, UnlistableName) as exc:
         raise click.ClickException(str(exc)) from exc
@@ -131,51 +105,6 @@ def record_verify(folder: str, head: str | None, public_key: str | None) -> None
         click.echo(f"ok: extends the noted head {head}")
 
 
-@click.command()
-@click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
-@click.option("--now", "force", is_flag=True,
-              help="Purge even though purge_after_days have not passed yet.")
-@click.option("--if-due", is_flag=True,
-              help="Purge if the day has come, else exit quietly (for a daily cron job).")
-@click.option("--rewrite-redis-files", "rewrite_files", is_flag=True,
-              help="With REDIS_URL: have that server rewrite its append-only file and snapshot "
-                   "too (the embedded Redis always does). Not its replicas or backups.")
-def purge(dry_run: bool, force: bool, if_due: bool, rewrite_files: bool) -> None:
-    """Delete personal data from Redis once [retention] purge_after_days have passed since the
-    meeting: names, handles, links, raw payloads, the text of withheld questions, and the phone
-    numbers, NHS numbers, emails and addresses in every text kept; then the embedded Redis
-    rewrites its files so that none of it stays on disk."""
-    from aggregator.base.redis_server import RewriteFailed, embedded_data_dir
-    from aggregator.followers.retention import Retention
-
-    base = _base()
-    settings = base._settings()
-    conn = base._conn()
-    retention = Retention(conn, settings)
-    due = retention.due()
-    if not force and not dry_run and not retention.is_due():
-        if if_due:
-            return
-        raise click.ClickException(f"not due yet: personal data is purged from {due} on "
-                                   "(use --now to purge earlier)")
-    try:
-        report = retention.purge(dry_run=dry_run, rewrite_files=rewrite_files,
-                                 say=lambda line: click.echo(f"disk: {line}"))
-    except RewriteFailed as exc:
-        again = "floor purge --now" if embedded_data_dir(conn) else \
-            "floor purge --now --rewrite-redis-files"
-        raise click.ClickException(f"personal data is deleted from Redis, but NOT yet from its "
-                                   f"files: {exc}. Run `{again}` again.") from exc
-    verb = "would purge" if dry_run else "purged"
-    for line in report.lines():
-        click.echo(f"{verb}: {line}")
-    if dry_run:
-        click.echo(f"(dry run; due {due})")
-    elif not rewrite_files and embedded_data_dir(conn) is None:
-        click.echo("disk: REDIS_URL's server still holds the purged values in its append-only "
-                   "file and snapshot until it rewrites them (--rewrite-redis-files asks it "
-                   "to), and in its replicas' files and any backups: see docs/deployment.md, "
-                   "\"After a purge\"")
 
 
 @click.command("answer-note")
@@ -194,8 +123,7 @@ def answer_note(qid: str, note: str | None, writing: str | None, actor: str) -> 
     from aggregator.core.moderation import Moderation
     from aggregator.core.store import Store
 
-    base = _base()
-    settings, conn = base._settings(), base._conn()
+    settings, conn = event_settings(), connect()
     if note is None and writing is None:
         raise click.UsageError("give a NOTE, --in-writing or --not-in-writing")
     store, moderation = Store(conn, settings.event.slug), Moderation(conn, settings.event.slug)
@@ -213,4 +141,19 @@ def answer_note(qid: str, note: str | None, writing: str | None, actor: str) -> 
         click.echo(f"{qid}: {action.replace('_', ' ')} recorded")
 
 
-COMMANDS = (ledger, keys, record, purge, answer_note)
+@click.command()
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-",
+              help="File to write (default: standard output).")
+def export(output: Any) -> None:
+    """Every question with its full history, as JSON lines."""
+    from aggregator.core.store import Store
+    from aggregator.followers.export import export_lines
+
+    count = 0
+    for line in export_lines(Store(connect(), event_settings().event.slug)):
+        output.write(redact(line) + "\n")
+        count += 1
+    click.echo(f"exported {plural(count, 'question')}", err=True)
+
+
+COMMANDS = (keys, record, answer_note, export)

@@ -1,8 +1,8 @@
 """``floor run``'s processes: start them, restart one that dies (ever more slowly while it keeps
 dying), stop at once when one cannot run as configured, and stop them all on a signal.
 
-Only the standard library here: the supervisor outlives its children and must not pay for the
-web stack it never runs itself.
+Only the standard library (and click, through cli/context.py) here: the supervisor outlives its
+children and must not pay for the web stack it never runs itself.
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
+from cli.context import EX_CONFIG  # a child that exits with it is not restarted
+
 log = logging.getLogger("floor.run")
 
-# The exit status of a command that cannot work as configured (sysexits' EX_CONFIG: bad
-# settings, a port in use). Restarting such a process cannot help: `floor run` stops instead.
-EX_CONFIG = 78
 # How long the processes get to stop before they are killed.
 STOP_GRACE = 10.0
 # A process that dies is restarted after FIRST_DELAY, then twice as long after each quick death

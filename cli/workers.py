@@ -1,0 +1,111 @@
+"""``floor poll``, ``floor triage`` and ``floor ledger``: the processes beside the web app. They
+import ``aggregator`` only, never Flask (tests/test_cli.py checks): a poller per source, and the
+log's followers, each run by ``aggregator/followers/loop.py``'s loop.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import click
+
+from cli.context import ConfigProblem, connect, event_settings, log, on_signals, plural, redact
+
+
+@click.command()
+@click.argument("source")
+@click.option("--once", is_flag=True, help="Poll one time, report and exit (1 if it failed).")
+@click.option("--force", is_flag=True,
+              help="Poll a source of invented posts (rehearsal) even though it is not enabled.")
+@click.option("--quiet", is_flag=True,
+              help="Log each poll only with -v; problems always (as `floor run` runs pollers).")
+def poll(source: str, once: bool, force: bool, quiet: bool) -> None:
+    """Run the poller of SOURCE, as the config names it: [sources.SOURCE] (an unknown name gets
+    the list of known ones)."""
+    import logging
+
+    from aggregator.core.store import Store
+    from aggregator.ingest.poller import Poller
+    from aggregator.ingest.sources import SourceError, registry, source_class
+
+    settings = event_settings()
+    try:
+        kind = source_class(source)  # imports this platform's client library alone
+    except KeyError:
+        known = ", ".join(sorted(registry()))
+        raise ConfigProblem(f"unknown source {source!r}; known: {known}") from None
+    if kind.invented and not settings.source(source).enabled and not force:
+        raise ConfigProblem(
+            f"[sources.{source}] is not enabled, and its posts are invented: they would be "
+            f"stored in event '{settings.event.slug}'. Set enabled = true under "
+            f"[sources.{source}], or pass --force")
+    try:
+        reader = kind(settings.source(source), settings.event)
+    except (SourceError, OSError, ValueError) as exc:
+        raise ConfigProblem(f"cannot start source {source}: {redact(exc)}") from exc
+    if quiet and not log().isEnabledFor(logging.DEBUG):
+        logging.getLogger("floor.poller").setLevel(logging.WARNING)
+    poller = Poller(reader, Store(connect(), settings.event.slug))
+    if once:
+        result = poller.poll_once()
+        error = f"; error: {result.error}" if result.error else ""
+        click.echo(redact(f"{source}: stored {result.stored}, dead letters {result.dead}, "
+                          f"skipped {result.skipped}{error}"))
+        if result.error:
+            raise SystemExit(1)
+        return
+    stop = threading.Event()
+    on_signals(stop.set)
+    poller.run(stop)
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Triage what the log holds now, report and exit.")
+def triage(once: bool) -> None:
+    """Run the triage worker: question scores, abuse, personal data, suggested repeats."""
+    from aggregator.followers.loop import follow
+    from aggregator.followers.triage.worker import NICENESS, TriageWorker
+
+    settings = event_settings()
+    if not settings.triage.enabled:
+        raise ConfigProblem("[triage] enabled = false in the settings")
+    from aggregator.followers.triage.semantic import BackendMissing
+
+    try:
+        worker = TriageWorker(connect(), settings.event.slug, settings.triage)
+    except BackendMissing as exc:
+        raise ConfigProblem(str(exc)) from exc
+    if once:
+        worker.setup()
+        worker.drain()
+        click.echo(f"triage: {plural(worker.progress.triaged, 'post')} triaged")
+        return
+    # Background work: on a busy machine the pollers and the web app go first, so ingest keeps
+    # its speed and triage catches up when the burst is over.
+    os.nice(NICENESS)
+    stop = threading.Event()
+    on_signals(stop.set)
+    follow(worker, stop)
+
+
+@click.command()
+def ledger() -> None:
+    """Follow the log and chain every entry into the ledger (started by `floor run`); also
+    purges personal data once a day when [retention] automatic is on and the day has come."""
+    from aggregator.followers.ledger import Ledger
+    from aggregator.followers.loop import follow
+    from aggregator.followers.retention import AutoPurge
+
+    settings = event_settings()
+    conn = connect()
+    stop = threading.Event()
+    on_signals(stop.set)
+    auto = AutoPurge(conn, settings)
+    watcher = threading.Thread(target=auto.run, args=(stop,), name="auto-purge", daemon=True)
+    watcher.start()
+    follow(Ledger(conn, settings.event.slug), stop)
+    watcher.join(timeout=5)
+
+
+COMMANDS = (poll, triage, ledger)
