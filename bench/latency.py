@@ -181,7 +181,7 @@ class Server:
             time.sleep(0.1)
         self.proxy = None
         if via_nginx:  # the clients go through nginx, as in docs/deployment.md
-            import nginx_proxy
+            from tests import nginx_proxy
 
             listen = free_port()
             self.proxy = nginx_proxy.start(Path(self.tmp.name) / "nginx", listen, [self.port])
@@ -204,7 +204,7 @@ class Server:
 
     def stop(self) -> None:
         if self.proxy is not None:
-            import nginx_proxy
+            from tests import nginx_proxy
 
             nginx_proxy.stop(self.proxy)
         self.process.terminate()
@@ -469,7 +469,7 @@ def add_server_option(parser: argparse.ArgumentParser) -> None:
                              "gevent worker), or the development server of socketio.run.")
     parser.add_argument("--via-nginx", action="store_true",
                         help="Clients connect through Debian's nginx configured as in "
-                             "docs/deployment.md (bench/nginx_proxy.py).")
+                             "docs/deployment.md (tests/nginx_proxy.py).")
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ Servers, each in its own process, as production runs them:
 - the bare page: the same gunicorn worker serving, from memory, a page of the same size whose
   ETag and version marker follow the log's last id (read once a second): what serving a page
   that changes costs on this server, with no Floor in it;
-- Debian's nginx in front of each, configured as bench/nginx_proxy.py (and docs/deployment.md)
+- Debian's nginx in front of each, configured as tests/nginx_proxy.py (and docs/deployment.md)
   does: ``/record`` micro-cached for the second the page's ``Cache-Control`` allows.
 
 Viewers behave like the page's script (web/static/record_live.js): each keeps a keep-alive
@@ -53,7 +53,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import nginx_proxy  # noqa: E402
+from tests import nginx_proxy  # noqa: E402
 
 REFRESH = 2.0  # web/public.py REFRESH_SECONDS: the page's own reload
 ARRIVALS = 1000  # viewers arriving a second while a step ramps up (an audience joins over time)

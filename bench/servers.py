@@ -22,9 +22,9 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
 
-import nginx_proxy  # noqa: E402
+from tests import nginx_proxy  # noqa: E402
 
 CANDIDATES = {
     "Werkzeug dev server (threading)": ["--server", "dev"],

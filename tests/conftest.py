@@ -7,7 +7,6 @@ test runs share one server; the keys are deleted afterwards.
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -16,8 +15,6 @@ from typing import Any
 
 import pytest
 import redis
-import requests
-import socketio as sio
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
@@ -25,10 +22,15 @@ from werkzeug.serving import make_server
 from aggregator.base.keys import Keys
 from aggregator.base.redis_server import client_from_url, connect, url_of
 from aggregator.base.settings import EventSettings, Settings
+from aggregator.core.moderation import Moderation
 from aggregator.core.store import Store
+from tests.moderators import MODERATOR
 from web import create_app
 from web.accounts import Accounts
 from web.extensions import NoDelayRequestHandler, limiter, socketio
+
+# Fixtures more than one test module needs, beside the ones below (docs/testing.md).
+pytest_plugins = ["tests.fixtures.browser", "tests.fixtures.consoles", "tests.fixtures.screens"]
 
 
 @pytest.fixture(scope="session")
@@ -68,6 +70,11 @@ def store(conn: redis.Redis, event: str) -> Store:
 
 
 @pytest.fixture
+def moderation(conn: redis.Redis, event: str) -> Moderation:
+    return Moderation(conn, event)
+
+
+@pytest.fixture
 def floor_env(redis_url: str, event: str, tmp_path: Path) -> dict[str, str]:
     """Environment for a ``floor`` subprocess that uses this test's Redis and event."""
     config = tmp_path / "event.toml"
@@ -79,9 +86,6 @@ def floor_env(redis_url: str, event: str, tmp_path: Path) -> dict[str, str]:
 
 
 # -- the web app ------------------------------------------------------------------------------
-
-MODERATOR = ("sam", "correct horse battery")
-
 
 @pytest.fixture
 def settings(event: str) -> Settings:
@@ -142,57 +146,3 @@ def live_server(app: Flask) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=5)
-
-
-# -- real Chromium ----------------------------------------------------------------------------
-
-CHROMIUM = os.environ.get("FLOOR_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Debian's Chromium driven by Playwright. Missing Chromium fails the browser tests: a
-    skip would pass unseen. Deselect them on purpose with ``-m "not browser"``."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium, "
-                    'or deselect the browser tests with -m "not browser"')
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-# -- real Socket.IO clients logged in over HTTP (tests/test_console_socket.py, test_storm.py) --
-
-@pytest.fixture
-def http(live_server: str) -> requests.Session:
-    session = requests.Session()
-    response = session.post(f"{live_server}/login",
-                            data={"username": MODERATOR[0], "password": MODERATOR[1]})
-    assert response.ok, response.text
-    return session
-
-
-def drop_client(client: sio.Client) -> None:
-    """Close the connection as a laptop losing its network would (and without waiting for the
-    development server's WebSocket close handshake, which takes seconds)."""
-    ws = getattr(client.eio, "ws", None)
-    if client.eio.state == "connected" and ws is not None and ws.sock is not None:
-        raw = ws.sock
-        raw.shutdown(socket.SHUT_RDWR)
-        client.eio.read_loop_task.join(5)
-        raw.close()
-    client.disconnect()
-
-
-@pytest.fixture
-def real_clients(live_server: str) -> Iterator[list[sio.Client]]:
-    made: list[sio.Client] = []
-    yield made
-    for client in made:
-        drop_client(client)

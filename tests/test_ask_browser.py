@@ -8,20 +8,13 @@ from typing import Any
 import pytest
 
 from aggregator.core.store import Store
-from tests.conftest import MODERATOR
+from tests.fixtures.browser import serious
+from tests.moderators import MODERATOR
 
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-AXE = Path(__file__).resolve().parent / "vendor" / "axe-4.10.2.min.js"
 QUESTION = "Will the Millbrook minor injuries unit reopen before the winter?"
-
-
-def _axe(page: Any) -> list[str]:
-    page.evaluate(AXE.read_text(encoding="utf-8") + "\n;0")  # not a <script>: the page's CSP
-    result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
-    return [f"{v['id']}: {v['help']}" for v in result["violations"]
-            if v["impact"] in ("serious", "critical")]
 
 
 def test_a_question_from_the_form_reaches_the_console(browser: Any, live_server: str,
@@ -31,7 +24,7 @@ def test_a_question_from_the_form_reaches_the_console(browser: Any, live_server:
     try:
         page = viewer.new_page()
         page.goto(f"{live_server}/ask")
-        assert _axe(page) == []
+        assert serious(page) == []
         page.get_by_label("Your name").fill("Rhiannon Price")
         page.get_by_label("Your question").fill(QUESTION)
         page.get_by_label("I agree").check()
@@ -39,7 +32,7 @@ def test_a_question_from_the_form_reaches_the_console(browser: Any, live_server:
         page.screenshot(path=str(ARTIFACTS / "ask-phone.png"), full_page=True)
         page.get_by_role("button", name="Send question").click()
         page.get_by_text("your question was sent").wait_for()
-        assert _axe(page) == []
+        assert serious(page) == []
 
         (question,) = [q for q in store.snapshot().questions if q["platform"] == "web"]
         assert (question["text"], question["author_name"]) == (QUESTION, "Rhiannon Price")
@@ -72,7 +65,7 @@ def test_a_refused_question_is_explained_next_to_its_field(browser: Any, live_se
         # What was written is still there, to send again.
         assert page.get_by_label("Your question").input_value() == \
             "Why was the consultation so short?"
-        assert _axe(page) == []
+        assert serious(page) == []
         assert store.snapshot().questions == []
     finally:
         context.close()

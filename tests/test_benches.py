@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 
+# One at a time on one pytest-xdist worker (docs/testing.md, "In parallel"): each bench works
+# both cores, and measures.
+pytestmark = pytest.mark.xdist_group("serial")
+
 REPO = Path(__file__).resolve().parent.parent
 
 # bench -> a line its report must contain (it got to the end and measured Floor).

@@ -15,7 +15,8 @@ from aggregator.core.actions import Refused
 from aggregator.core.moderation import Moderation, seconds_between
 from aggregator.core.notes import NOTE_MAX, Notes
 from aggregator.core.store import Store
-from tests.test_screen import Screen, _apply, _ingest
+from tests.fixtures.screens import Screen
+from tests.posts import act, ingest
 from tests.waiting import wait_until
 from web import screen as screen_module
 from web.extensions import socketio
@@ -24,25 +25,8 @@ from web.screen_links import ScreenLinks
 
 
 @pytest.fixture
-def links(store: Store) -> ScreenLinks:
-    return ScreenLinks(store.conn, store.keys.event)
-
-
-@pytest.fixture
 def notes(store: Store) -> Notes:
     return Notes(store.conn, store.keys.event)
-
-
-@pytest.fixture
-def moderation(store: Store) -> Moderation:
-    return Moderation(store.conn, store.keys.event)
-
-
-@pytest.fixture
-def hub(app: Flask) -> Iterator[ScreenHub]:
-    screens: ScreenHub = app.extensions["floor"].screens
-    yield screens
-    screens.stop()
 
 
 @pytest.fixture
@@ -93,13 +77,13 @@ def test_notes_and_acknowledgements_are_log_entries(notes: Notes, store: Store) 
 
 def test_time_on_screen_is_on_the_projection_and_on_the_entry_that_ends_it(
         store: Store, moderation: Moderation) -> None:
-    a, b = _ingest(store, "First question?", "Second question?")
-    _apply(moderation, store, "screen", a)
+    a, b = ingest(store, "First question?", "Second question?")
+    act(moderation, store, "screen", a)
     on = store.question(a)
     assert on is not None and on.on_screen_since
-    _apply(moderation, store, "edit", a, text="First question, edited?")
+    act(moderation, store, "edit", a, text="First question, edited?")
     assert store.question(a).on_screen_since == on.on_screen_since  # type: ignore[union-attr]
-    _apply(moderation, store, "screen", b)  # displaces a to answered
+    act(moderation, store, "screen", b)  # displaces a to answered
     shown_b = store.question(b)
     assert shown_b is not None
     entries = store.log_after()
@@ -108,7 +92,7 @@ def test_time_on_screen_is_on_the_projection_and_on_the_entry_that_ends_it(
     assert float(displaced.extra["seconds_on_screen"]) == pytest.approx(
         seconds_between(on.on_screen_since, shown_b.on_screen_since), abs=0.05)
     assert store.question(a).on_screen_since == ""  # type: ignore[union-attr]
-    _apply(moderation, store, "answer", b)
+    act(moderation, store, "answer", b)
     last = store.log_after()[-1]
     assert last.type == "answer" and last.extra["off_screen"] == b
     assert float(last.extra["seconds_on_screen"]) >= 0
@@ -136,10 +120,10 @@ def test_the_chair_page_needs_a_chair_link(client: FlaskClient, links: ScreenLin
 
 def test_the_chair_sees_now_next_waiting_and_time(
         open_link: Callable[..., Screen], store: Store, moderation: Moderation) -> None:
-    ids = _ingest(store, "Now?", "One?", "Two?", "Three?", "Four?", author="Dot Hemsworth")
+    ids = ingest(store, "Now?", "One?", "Two?", "Three?", "Four?", author="Dot Hemsworth")
     for qid in ids[1:]:
-        _apply(moderation, store, "approve", qid)
-    _apply(moderation, store, "screen", ids[0])
+        act(moderation, store, "approve", qid)
+    act(moderation, store, "screen", ids[0])
     chair = open_link("chair")
     view = chair.wait_for(lambda v: v["current"] is not None)
     since = store.question(ids[0]).on_screen_since  # type: ignore[union-attr]
@@ -149,7 +133,7 @@ def test_the_chair_sees_now_next_waiting_and_time(
                                "platforms": 1}
     assert [q["text"] for q in view["next"]] == ["One?", "Two?", "Three?"]
     assert view["waiting"] == 4 and view["notes"] == [] and view["now"]
-    _apply(moderation, store, "answer", ids[0])
+    act(moderation, store, "answer", ids[0])
     view = chair.wait_for(lambda v: v["current"] is None)
     assert view["waiting"] == 4
 
@@ -158,9 +142,9 @@ def test_the_chair_never_sees_personal_data_the_board_masks(
         open_link: Callable[..., Screen], store: Store, moderation: Moderation) -> None:
     """The chair reads questions aloud, on the stream: a phone number approved before triage
     reached it is masked in the chair's view as on the board."""
-    now, later = _ingest(store, "Ring me on 07911 123456 about it?", "Or mail ann@example.org?")
-    _apply(moderation, store, "approve", later)
-    _apply(moderation, store, "screen", now)
+    now, later = ingest(store, "Ring me on 07911 123456 about it?", "Or mail ann@example.org?")
+    act(moderation, store, "approve", later)
+    act(moderation, store, "screen", now)
     view = open_link("chair").wait_for(lambda v: v["current"] is not None and bool(v["next"]))
     shown = view["current"]["text"] + " " + view["next"][0]["text"]
     assert "07911" not in shown and "123456" not in shown and "ann@example.org" not in shown
@@ -275,12 +259,12 @@ def test_the_sweep_cuts_off_chairs_as_screens(app: Flask, hub: ScreenHub,
 
 def test_a_question_directed_to_a_board_member_shows_on_the_board_and_the_chairs_view(
         open_link: Callable[..., Screen], store: Store, moderation: Moderation) -> None:
-    now, later = _ingest(store, "Who signs off the budget?", "And the audit?")
-    _apply(moderation, store, "approve", later)
-    _apply(moderation, store, "screen", now)
+    now, later = ingest(store, "Who signs off the budget?", "And the audit?")
+    act(moderation, store, "approve", later)
+    act(moderation, store, "screen", now)
     screen, chair = open_link("screen", "hall"), open_link("chair")
-    _apply(moderation, store, "direct", now, to="the Chief Executive")
-    _apply(moderation, store, "direct", later, to="the Finance Director")
+    act(moderation, store, "direct", now, to="the Chief Executive")
+    act(moderation, store, "direct", later, to="the Finance Director")
     board = screen.wait_for(lambda b: bool(b["next"]) and "to" in b["next"][0])
     assert board["current"]["to"] == "the Chief Executive"
     assert board["next"][0]["to"] == "the Finance Director"
@@ -289,15 +273,15 @@ def test_a_question_directed_to_a_board_member_shows_on_the_board_and_the_chairs
     entry = store.log_after()[-1]
     assert entry.type == "direct" and entry.extra["to"] == "the Finance Director"
     with pytest.raises(Refused, match="already for the Finance Director"):
-        _apply(moderation, store, "direct", later, to="the Finance Director")
-    _apply(moderation, store, "direct", later, to="")
+        act(moderation, store, "direct", later, to="the Finance Director")
+    act(moderation, store, "direct", later, to="")
     screen.wait_for(lambda b: bool(b["next"]) and "to" not in b["next"][0])
 
 
 def test_moderators_direct_only_to_the_configured_board_members(
         socket_client: Any, store: Store, settings: Any) -> None:
     settings.chair.board_members = ["the Chief Executive"]
-    (qid,) = _ingest(store, "Who signs off the budget?")
+    (qid,) = ingest(store, "Who signs off the budget?")
 
     def direct(to: str) -> dict[str, Any]:
         version = store.question(qid).version  # type: ignore[union-attr]
@@ -315,10 +299,10 @@ def test_the_published_record_says_how_long_each_answer_took(store: Store,
                                                              moderation: Moderation) -> None:
     from aggregator.followers.export import export_lines
 
-    a, b = _ingest(store, "First?", "Second?")
-    _apply(moderation, store, "screen", a)
-    _apply(moderation, store, "screen", b)  # a is answered, displaced by b
-    _apply(moderation, store, "answer", b)
+    a, b = ingest(store, "First?", "Second?")
+    act(moderation, store, "screen", a)
+    act(moderation, store, "screen", b)  # a is answered, displaced by b
+    act(moderation, store, "answer", b)
     records = {r["question"]["id"]: r for r in map(json.loads, export_lines(store))}
     for qid in (a, b):
         took = [e for e in records[qid]["history"] if e.get("off_screen") == qid]

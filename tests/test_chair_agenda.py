@@ -9,15 +9,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from flask import Flask
 
 from aggregator.base.settings import AgendaItemSettings, AgendaSettings, Settings
 from aggregator.core.actions import Refused
 from aggregator.core.agenda import Agenda, AgendaItem, suggest
 from aggregator.core.moderation import Moderation
 from aggregator.core.store import Store
-from tests.test_screen import Screen, _apply, _ingest
-from web.screen import ScreenHub
+from tests.fixtures.screens import Screen
+from tests.posts import act, ingest
 from web.screen_links import ScreenLinks
 
 ITEMS = [AgendaItemSettings(id="finance", title="Finance", keywords=["budget", "cost"]),
@@ -29,18 +28,6 @@ def agenda(store: Store) -> Agenda:
     agenda = Agenda(store.conn, store.keys.event)
     agenda.seed(ITEMS)
     return agenda
-
-
-@pytest.fixture
-def moderation(store: Store) -> Moderation:
-    return Moderation(store.conn, store.keys.event)
-
-
-@pytest.fixture
-def hub(app: Flask) -> Iterator[ScreenHub]:
-    screens: ScreenHub = app.extensions["floor"].screens
-    yield screens
-    screens.stop()
 
 
 @pytest.fixture
@@ -58,7 +45,7 @@ def open_link(live_server: str, store: Store) -> Iterator[Callable[..., Screen]]
 
 
 def _tag(moderation: Moderation, store: Store, qid: str, item: str) -> str:
-    return _apply(moderation, store, "tag", qid, item=item)
+    return act(moderation, store, "tag", qid, item=item)
 
 
 def test_the_config_seeds_the_agenda_once(agenda: Agenda, store: Store) -> None:
@@ -107,7 +94,7 @@ def test_suggest_counts_whole_keywords_in_any_case() -> None:
 
 
 def test_tagging_a_question(agenda: Agenda, store: Store, moderation: Moderation) -> None:
-    (qid,) = _ingest(store, "What does the budget say?")
+    (qid,) = ingest(store, "What does the budget say?")
     _tag(moderation, store, qid, "finance")
     question = store.question(qid)
     assert question is not None and question.item == "finance"
@@ -125,9 +112,9 @@ def test_tagging_a_question(agenda: Agenda, store: Store, moderation: Moderation
 def test_the_board_lists_the_items_questions_and_names_it(
         open_link: Callable[..., Screen], agenda: Agenda, store: Store,
         moderation: Moderation, settings: Settings) -> None:
-    ids = _ingest(store, "Budget one?", "Ambulance one?", "Budget two?", "Untagged?")
+    ids = ingest(store, "Budget one?", "Ambulance one?", "Budget two?", "Untagged?")
     for qid in ids:
-        _apply(moderation, store, "approve", qid)
+        act(moderation, store, "approve", qid)
     _tag(moderation, store, ids[0], "finance")
     _tag(moderation, store, ids[1], "ambulances")
     screen, overlay, chair = open_link("screen"), open_link("overlay"), open_link("chair")
@@ -155,9 +142,9 @@ def test_removing_an_item_with_tagged_questions(
     """Its questions keep the old id, which names nothing: they count as having no item, and
     show whenever no item is chosen. The meeting, if it was on the item, goes back to all
     questions in the same step; tagging to the removed item is refused."""
-    ids = _ingest(store, "Budget one?", "Ambulance one?")
+    ids = ingest(store, "Budget one?", "Ambulance one?")
     for qid in ids:
-        _apply(moderation, store, "approve", qid)
+        act(moderation, store, "approve", qid)
     _tag(moderation, store, ids[0], "finance")
     agenda.move("finance", "sam")
     screen = open_link("screen")

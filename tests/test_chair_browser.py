@@ -6,8 +6,6 @@ docs/chair.png)."""
 from __future__ import annotations
 
 import io
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +19,14 @@ from aggregator.core.normalise import normalise
 from aggregator.core.notes import NOTE_MAX
 from aggregator.core.question import Post
 from aggregator.core.store import Store
-from tests.test_console_browser import TIMEOUT_MS, _console
+from tests.fixtures.browser import TIMEOUT_MS, open_console, serious
+from tests.waiting import wait_in_page
 from web.screen_links import ScreenLinks
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
-AXE = Path(__file__).resolve().parent / "vendor" / "axe-4.10.2.min.js"
 TABLET = {"width": 1024, "height": 768}
-expect.set_options(timeout=TIMEOUT_MS)
 
 NOW = ("Why are ambulance response times in the north of the county twice as long as in the "
        "south, and what is the Trust doing about it this winter?")
@@ -41,14 +38,6 @@ QUEUE = [
     ("yt", "What is the plan for the new station at Eastgate?", "Sam Okafor"),
 ]
 NOTE = "This one is for the Chief Executive; answer in writing if time runs short."
-
-
-@pytest.fixture
-def contexts(browser: Any) -> Iterator[list[Any]]:
-    made: list[Any] = []
-    yield made
-    for context in made:
-        context.close()
 
 
 def _fill(store: Store) -> None:
@@ -86,21 +75,6 @@ def _chair(browser: Any, contexts: list[Any], base: str, links: ScreenLinks,
     return page
 
 
-def _wait(page: Any, test: str, arg: Any = None, timeout: float = 10) -> None:
-    """Poll a JS expression of ``arg`` (the page's CSP forbids wait_for_function's eval)."""
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(f"(arg) => Boolean({test})", arg):
-        assert time.monotonic() < deadline, f"still not {test} ({arg!r})"
-        time.sleep(0.03)
-
-
-def _axe(page: Any) -> list[str]:
-    page.evaluate(AXE.read_text(encoding="utf-8") + "\n;0")  # not a <script>: the page's CSP
-    result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
-    return [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
-            for v in result["violations"] if v["impact"] in ("serious", "critical")]
-
-
 def test_a_note_is_sent_acknowledged_and_seen_by_the_moderators(
         browser: Any, contexts: list[Any], live_server: str, store: Store,
         settings: Settings) -> None:
@@ -116,10 +90,10 @@ def test_a_note_is_sent_acknowledged_and_seen_by_the_moderators(
     expect(chair.locator("#next-list .slot:not(.empty) .slot-text")).to_have_text(
         [text for _, text, _ in QUEUE[:3]])
     expect(chair.locator("#waiting")).to_have_text("· 4 waiting in all")
-    _wait(chair, "/^\\d+:\\d\\d$/.test(document.getElementById('timer').textContent)")
+    wait_in_page(chair, "/^\\d+:\\d\\d$/.test(document.getElementById('timer').textContent)")
     expect(chair.locator("#notes-empty")).to_be_visible()
 
-    console = _console(browser, contexts, live_server)
+    console = open_console(browser, contexts, live_server)
     console.fill("#note-text", NOTE)
     console.click("#note-form button[type=submit]")
     sent = console.locator("#notes-sent .chair-note")
@@ -139,7 +113,7 @@ def test_a_note_is_sent_acknowledged_and_seen_by_the_moderators(
     note = chair.locator("#notes-list .note")
     expect(note.locator(".note-text")).to_have_text(NOTE)
     expect(chair.locator("#notes-count")).to_have_text("(1 new)")
-    assert _axe(chair) == []
+    assert serious(chair) == []
     (ROOT / "test-artifacts").mkdir(exist_ok=True)
     chair.screenshot(path=str(ROOT / "test-artifacts" / "chair-tablet.png"))
 
@@ -151,7 +125,7 @@ def test_a_note_is_sent_acknowledged_and_seen_by_the_moderators(
     expect(sent.locator(".chair-note-meta")).to_contain_text("seen by chair (top table)")
     assert [e.type for e in store.log_after() if e.type.startswith("note")] == [
         "note", "note_seen"]
-    assert _axe(chair) == []
+    assert serious(chair) == []
     assert errors == []
 
 
@@ -160,7 +134,7 @@ def test_a_note_longer_than_the_view_shows_is_refused_and_one_at_the_limit_shows
     links = ScreenLinks(store.conn, store.keys.event)
     errors: list[str] = []
     chair = _chair(browser, contexts, live_server, links, errors)
-    console = _console(browser, contexts, live_server)
+    console = open_console(browser, contexts, live_server)
     words = "Answer in writing: the figures for each station are in the annual report. "
     at_limit = (words * 5)[:NOTE_MAX - 1] + "."
     too_long = at_limit + "."
@@ -196,11 +170,11 @@ def test_the_timer_turns_amber_at_the_soft_limit(browser: Any, contexts: list[An
     links = ScreenLinks(store.conn, store.keys.event)
     errors: list[str] = []
     chair = _chair(browser, contexts, live_server, links, errors)
-    _wait(chair, "document.body.classList.contains('over-limit')")
+    wait_in_page(chair, "document.body.classList.contains('over-limit')")
     background = chair.evaluate(
         "getComputedStyle(document.getElementById('timer')).backgroundColor")
     assert background == "rgb(255, 200, 87)"
-    console = _console(browser, contexts, live_server)
+    console = open_console(browser, contexts, live_server)
     expect(console.locator("#screen-timer")).to_have_class("screen-timer over-limit")
     expect(console.locator("#screen-timer")).to_contain_text("on screen ")
     assert errors == []
@@ -247,7 +221,7 @@ def test_the_item_flow_tag_move_and_the_board_shows_only_its_queue(
     expect(board.locator("#next-list .slot:not(.empty) .slot-text")).to_have_text(texts)
     expect(board.locator("#agenda-item")).to_have_text("")
 
-    console = _console(browser, contexts, live_server)
+    console = open_console(browser, contexts, live_server)
     card = console.locator(f'#list-queue .card[data-qid="{ids[0]}"]')
     expect(card.locator(".badge.suggest")).to_have_text("Finance? (t)")
     card.click()
@@ -323,8 +297,8 @@ def test_the_qr_code_on_the_board_and_overlay_reads_as_the_ask_address(
     page.wait_for_selector('body[data-connection="live"]')
     expect(page.locator("#now-text")).to_have_text(NOW)
     expect(page.locator(".ask-address")).to_have_text("Ask at floor.example.org/ask")
-    _wait(page, "document.querySelector('#ask-qr img').complete "
-                "&& document.querySelector('#ask-qr img').naturalWidth > 0")
+    wait_in_page(page, "document.querySelector('#ask-qr img').complete "
+                       "&& document.querySelector('#ask-qr img').naturalWidth > 0")
     # Read back from the pixels on the page, as a phone would.
     shot = page.locator("#ask-qr").screenshot()
     found = zxingcpp.read_barcodes(Image.open(io.BytesIO(shot)))
@@ -342,7 +316,7 @@ def test_the_qr_code_on_the_board_and_overlay_reads_as_the_ask_address(
     (ROOT / "test-artifacts").mkdir(exist_ok=True)
     page.screenshot(path=str(ROOT / "test-artifacts" / f"{kind}-{size[0]}x{size[1]}-qr.png"),
                     omit_background=kind == "overlay")
-    assert _axe(page) == []
+    assert serious(page) == []
 
 
 def test_the_chair_taps_an_item_and_the_board_follows(browser: Any, contexts: list[Any],
@@ -367,7 +341,7 @@ def test_the_chair_taps_an_item_and_the_board_follows(browser: Any, contexts: li
     expect(board.locator("#next-list .slot:not(.empty)")).to_have_count(0)
     expect(nav.get_by_role("button", name="Roads")).to_have_attribute("aria-pressed", "true")
     expect(chair.locator("#agenda-item")).to_have_text("Questions on: Roads · 0 waiting")
-    assert _axe(chair) == []
+    assert serious(chair) == []
     nav.get_by_role("button", name="All questions").click()
     expect(board.locator("#agenda-item")).to_have_text("")
     assert errors == []

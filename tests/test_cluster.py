@@ -25,6 +25,10 @@ from aggregator.base.redis_server import connect
 from aggregator.core.store import Store
 from tests.redis_nodes import needs_redis_server, nodes, start_cluster
 
+# One at a time on one pytest-xdist worker (docs/testing.md, "In parallel"): three
+# redis-servers, and the store, moderation and screen modules run again on them.
+pytestmark = pytest.mark.xdist_group("serial")
+
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,59 +17,19 @@ from aggregator.core.moderation import Moderation
 from aggregator.core.normalise import normalise
 from aggregator.core.question import Post, Question, utc_now
 from aggregator.core.store import Store
-from tests.conftest import MODERATOR
+from tests.fixtures.browser import card_in, open_console, serious
+from tests.moderators import KIM, MODERATOR
+from tests.posts import ingest_tweets
 from web.accounts import Accounts
 
 pytestmark = pytest.mark.browser
 
-KIM = ("kim", "another horse battery")
-AXE = Path(__file__).parent / "vendor" / "axe-4.10.2.min.js"
-# Generous: these are waits for the page to catch up, not timings; a loaded CI box is slow.
-TIMEOUT_MS = 10_000
-expect.set_options(timeout=TIMEOUT_MS)
-
-
-def _ingest(store: Store, *texts: str, start: int = 7000) -> list[str]:
-    posts = [Post("x", str(start + i), text, f"Author {i}", f"author{i}",
-                  url=f"https://x.com/author{i}/status/{start + i}")
-             for i, text in enumerate(texts)]
-    return store.ingest("x", [(normalise(p), {"id": p.native_id}) for p in posts])
-
-
-@pytest.fixture
-def contexts(browser: Any) -> Iterator[list[Any]]:
-    made: list[Any] = []
-    yield made
-    for context in made:
-        context.close()
-
-
-def _console(browser: Any, contexts: list[Any], base: str, user: tuple[str, str] = MODERATOR,
-             **options: Any) -> Any:
-    """A new browser context, logged in through the form, on a live console."""
-    context = browser.new_context(viewport={"width": 1500, "height": 950}, **options)
-    contexts.append(context)
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(f"{base}/console")
-    assert "/login" in page.url
-    page.fill("#username", user[0])
-    page.fill("#password", user[1])
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/console$"))
-    page.wait_for_selector('#conn[data-state="live"]')
-    return page
-
-
-def _card(page: Any, column: str, qid: str) -> Any:
-    return page.locator(f'#list-{column} .card[data-qid="{qid}"]')
-
 
 def test_login_form_console_and_logout(browser: Any, contexts: list[Any], live_server: str,
                                        store: Store) -> None:
-    (qid,) = _ingest(store, "When will the library reopen?")
-    page = _console(browser, contexts, live_server)
-    card = _card(page, "incoming", qid)
+    (qid,) = ingest_tweets(store, "When will the library reopen?")
+    page = open_console(browser, contexts, live_server)
+    card = card_in(page, "incoming", qid)
     card.wait_for()
     assert card.locator(".text").text_content() == "When will the library reopen?"
     assert card.locator(".platform").text_content() == "X"
@@ -86,35 +44,35 @@ def test_login_form_console_and_logout(browser: Any, contexts: list[Any], live_s
 def test_two_moderators_see_each_other(browser: Any, contexts: list[Any], live_server: str,
                                        store: Store, conn: redis.Redis, event: str) -> None:
     Accounts(conn, event).add(*KIM)
-    (qid,) = _ingest(store, "Is the bus lane permanent?")
-    sam = _console(browser, contexts, live_server)
-    kim = _console(browser, contexts, live_server, KIM)
+    (qid,) = ingest_tweets(store, "Is the bus lane permanent?")
+    sam = open_console(browser, contexts, live_server)
+    kim = open_console(browser, contexts, live_server, KIM)
     expect(sam.locator("#online")).to_have_text("kim, sam")
 
     # kim opens the editor: sam sees the soft lock, and is discouraged, not blocked.
-    _card(kim, "incoming", qid).locator(".text").click()
+    card_in(kim, "incoming", qid).locator(".text").click()
     kim.keyboard.press("e")
-    note = _card(sam, "incoming", qid).locator(".note")
+    note = card_in(sam, "incoming", qid).locator(".note")
     note.wait_for(state="visible")
     assert note.text_content() == "✎ kim is editing"
     kim.keyboard.press("Escape")
     note.wait_for(state="hidden")
 
     # sam approves with the mouse; kim sees it move to the queue.
-    _card(sam, "incoming", qid).locator(".text").click()
+    card_in(sam, "incoming", qid).locator(".text").click()
     sam.click('#actions button[data-act="approve"]')
-    moved = _card(kim, "queue", qid)
+    moved = card_in(kim, "queue", qid)
     moved.wait_for()
     assert "approved by sam" in moved.locator(".badges").text_content()
-    assert _card(kim, "incoming", qid).count() == 0
+    assert card_in(kim, "incoming", qid).count() == 0
 
 
 def test_stale_action_is_refused_with_a_message(browser: Any, contexts: list[Any],
                                                 live_server: str, store: Store,
                                                 conn: redis.Redis, event: str) -> None:
-    (qid,) = _ingest(store, "Why was the pool closed?")
-    page = _console(browser, contexts, live_server)
-    _card(page, "incoming", qid).wait_for()
+    (qid,) = ingest_tweets(store, "Why was the pool closed?")
+    page = open_console(browser, contexts, live_server)
+    card_in(page, "incoming", qid).wait_for()
     # kim's approval lands in Redis, but its log entry has not reached this console yet.
     key = Keys(event).question(qid)
     data = json.loads(conn.hget(key, "data"))
@@ -122,20 +80,20 @@ def test_stale_action_is_refused_with_a_message(browser: Any, contexts: list[Any
                 last_action="approve")
     conn.hset(key, "data", json.dumps(data))
 
-    _card(page, "incoming", qid).locator(".text").click()
+    card_in(page, "incoming", qid).locator(".text").click()
     page.keyboard.press("a")
     message = "kim approved this question first (it is now approved)"
     alert = page.locator("#alert")
     alert.filter(has_text=message).wait_for()
-    assert _card(page, "incoming", qid).locator(".card-msg").text_content() == message
+    assert card_in(page, "incoming", qid).locator(".card-msg").text_content() == message
     assert alert.get_attribute("role") == "alert"
 
 
 def test_keyboard_flow_approves_and_screens(browser: Any, contexts: list[Any],
                                             live_server: str, store: Store) -> None:
-    first, second, third = _ingest(store, "First question?", "Second question?", "Third?")
-    page = _console(browser, contexts, live_server)
-    _card(page, "incoming", third).wait_for()
+    first, second, third = ingest_tweets(store, "First question?", "Second question?", "Third?")
+    page = open_console(browser, contexts, live_server)
+    card_in(page, "incoming", third).wait_for()
     keys = page.keyboard
 
     # No key fires while typing in an input.
@@ -146,24 +104,24 @@ def test_keyboard_flow_approves_and_screens(browser: Any, contexts: list[Any],
     assert store.question(first).state == "new"
 
     keys.press("a")  # the first incoming card is selected
-    _card(page, "queue", first).wait_for()
+    card_in(page, "queue", first).wait_for()
     keys.press("a")  # the selection stays in place: now the second
-    _card(page, "queue", second).wait_for()
+    card_in(page, "queue", second).wait_for()
     keys.press("2")  # to the queue
     keys.press("s")  # nothing on screen: no question asked
-    _card(page, "screen", first).wait_for()
+    card_in(page, "screen", first).wait_for()
     assert page.locator("#preview .preview-text").text_content() == "First question?"
 
     keys.press("s")  # the selection moved to the second: the console asks about the first
     page.locator("#screen-ask").wait_for(state="visible")
     keys.press("Enter")  # default: the current one becomes answered
-    _card(page, "screen", second).wait_for()
+    card_in(page, "screen", second).wait_for()
     assert store.question(first).state == "answered"
 
     keys.press("c")  # the safety valve
     page.locator("#preview .preview-empty").wait_for()
     assert store.snapshot().screen is None
-    _card(page, "queue", second).wait_for()
+    card_in(page, "queue", second).wait_for()
 
     keys.press("1")
     keys.press("r")
@@ -174,28 +132,28 @@ def test_keyboard_flow_approves_and_screens(browser: Any, contexts: list[Any],
 
 def test_group_edit_star_undo_and_reorder(browser: Any, contexts: list[Any], live_server: str,
                                          store: Store, conn: redis.Redis, event: str) -> None:
-    main, dup, other = _ingest(store, "Parking near the hospital?", "parking at hospital??",
-                               "Why are trams late?")
+    main, dup, other = ingest_tweets(store, "Parking near the hospital?", "parking at hospital??",
+                                     "Why are trams late?")
     moderation = Moderation(conn, event)
     moderation.apply("approve", main, 1, "kim")
     moderation.apply("approve", other, 1, "kim")
-    page = _console(browser, contexts, live_server)
-    _card(page, "incoming", dup).wait_for()
+    page = open_console(browser, contexts, live_server)
+    card_in(page, "incoming", dup).wait_for()
     keys = page.keyboard
 
     keys.press("2")  # the queue: main is first
     keys.press("m")  # mark it as the group target ...
-    _card(page, "queue", main).locator(".badge.target").wait_for()
+    card_in(page, "queue", main).locator(".badge.target").wait_for()
     keys.press("1")
     keys.press("g")  # ... and group the duplicate under it
-    _card(page, "queue", main).locator(".badge.asked", has_text="asked by 2").wait_for()
+    card_in(page, "queue", main).locator(".badge.asked", has_text="asked by 2").wait_for()
     assert store.question(dup).parent == main
 
     keys.press("2")
     keys.press("e")
     keys.type("Is there parking near the hospital?")
     keys.press("Enter")
-    card = _card(page, "queue", main)
+    card = card_in(page, "queue", main)
     card.locator(".text", has_text="Is there parking near the hospital?").wait_for()
     assert card.locator(".original-text").text_content() == "Parking near the hospital?"
     assert card.locator(".original").is_visible()
@@ -206,11 +164,11 @@ def test_group_edit_star_undo_and_reorder(browser: Any, contexts: list[Any], liv
     keys.press("Alt+ArrowDown")
     expect(page.locator("#list-queue .card").last).to_have_attribute("data-qid", main)
     assert store.snapshot().queue == [other, main]
-    _card(page, "queue", main).drag_to(_card(page, "queue", other))
+    card_in(page, "queue", main).drag_to(card_in(page, "queue", other))
     expect(page.locator("#list-queue .card").first).to_have_attribute("data-qid", main)
     assert store.snapshot().queue == [main, other]
 
-    _card(page, "queue", main).locator(".text").click()
+    card_in(page, "queue", main).locator(".text").click()
     keys.press("u")  # undo the last action on it: the edit
     # The whole text (has_text would match "Is there parking near the hospital?" already).
     expect(card.locator(".text")).to_have_text("Parking near the hospital?")
@@ -232,7 +190,7 @@ def test_long_columns_are_drawn_lazily_and_paged_as_you_walk(browser: Any, conte
                                                               live_server: str,
                                                               store: Store) -> None:
     ids = _many(store, 3000)
-    page = _console(browser, contexts, live_server)
+    page = open_console(browser, contexts, live_server)
     incoming = page.locator("#list-incoming .card")
     expect(page.locator("#n-incoming")).to_have_text("(3000)")
     expect(incoming.first).to_be_visible()
@@ -269,13 +227,13 @@ def test_an_entry_for_a_question_not_loaded_moves_the_counts(browser: Any, conte
                                                              live_server: str,
                                                              store: Store) -> None:
     ids = _many(store, 500)
-    page = _console(browser, contexts, live_server)
+    page = open_console(browser, contexts, live_server)
     expect(page.locator("#n-incoming")).to_have_text("(500)")
     moderation = Moderation(store.conn, store.keys.event)
     moderation.apply("approve", ids[400], 1, "kim")  # far past the first page
     expect(page.locator("#n-incoming")).to_have_text("(499)")
     expect(page.locator("#n-queue")).to_have_text("(1)")
-    expect(_card(page, "queue", ids[400])).to_be_visible()
+    expect(card_in(page, "queue", ids[400])).to_be_visible()
     moderation.apply("reject", ids[450], 1, "kim", reason="off topic")
     expect(page.locator("#n-rejected")).to_have_text("(1)")
     expect(page.locator("#n-incoming")).to_have_text("(498)")
@@ -283,10 +241,10 @@ def test_an_entry_for_a_question_not_loaded_moves_the_counts(browser: Any, conte
     expect(page.locator("#n-incoming")).to_have_text("(499)")
     expect(page.locator("#n-rejected")).to_have_text("(0)")
     moderation.apply("reject", ids[3], 1, "kim", reason="off topic")  # in the loaded part
-    expect(_card(page, "incoming", ids[3])).to_have_count(0)
+    expect(card_in(page, "incoming", ids[3])).to_have_count(0)
     moderation.apply("undo", ids[3], 2, "kim")  # and back, in its place
     expect(page.locator("#list-incoming .card").nth(3)).to_have_attribute("data-qid", ids[3])
-    _ingest(store, "A brand new question?", start=9000)
+    ingest_tweets(store, "A brand new question?", start=9000)
     expect(page.locator("#n-incoming")).to_have_text("(500)")
 
 
@@ -296,7 +254,7 @@ def test_a_long_queue_pages_in_as_it_scrolls(browser: Any, contexts: list[Any], 
     moderation = Moderation(store.conn, store.keys.event)
     for qid in ids:
         moderation.apply("approve", qid, 1, "kim")
-    page = _console(browser, contexts, live_server)
+    page = open_console(browser, contexts, live_server)
     expect(page.locator("#n-queue")).to_have_text("(260)")
     queue = page.locator("#list-queue .card")
     expect(queue.first).to_have_attribute("data-qid", ids[0])
@@ -312,7 +270,7 @@ def test_a_long_queue_pages_in_as_it_scrolls(browser: Any, contexts: list[Any], 
 def test_approving_from_a_deep_page_works(browser: Any, contexts: list[Any], live_server: str,
                                           store: Store) -> None:
     ids = _many(store, 1000)
-    page = _console(browser, contexts, live_server)
+    page = open_console(browser, contexts, live_server)
     expect(page.locator("#n-incoming")).to_have_text("(1000)")
     selected = page.locator("#list-incoming .card.selected")
     for n in (1, 2):  # two pages down, from the keyboard, each page in before the next key
@@ -321,7 +279,7 @@ def test_approving_from_a_deep_page_works(browser: Any, contexts: list[Any], liv
         expect(selected).to_have_attribute("data-qid", ids[100 * n])
     deep = ids[200]
     page.keyboard.press("a")
-    expect(_card(page, "queue", deep)).to_be_visible()
+    expect(card_in(page, "queue", deep)).to_be_visible()
     expect(page.locator("#n-incoming")).to_have_text("(999)")
     assert store.question(deep).state == "approved"
     # The selection stays where the moderator was, deep in the list.
@@ -337,10 +295,10 @@ def test_hostile_post_renders_as_text(browser: Any, contexts: list[Any], live_se
                         author_handle="mallory", url="javascript:alert('link')",
                         posted_at=now, received_at=now, flags=["markup"])
     store.ingest("x", [(question, {})])
-    page = _console(browser, contexts, live_server)
+    page = open_console(browser, contexts, live_server)
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    card = _card(page, "incoming", "x:666")
+    card = card_in(page, "incoming", "x:666")
     card.wait_for()
     assert card.locator(".text").text_content() == hostile
     assert card.locator(".author").text_content().startswith("<img src=y")
@@ -354,34 +312,27 @@ def test_hostile_post_renders_as_text(browser: Any, contexts: list[Any], live_se
 def test_catch_up_after_a_dropped_connection(browser: Any, contexts: list[Any],
                                              live_server: str, store: Store,
                                              conn: redis.Redis, event: str) -> None:
-    a, b = _ingest(store, "Asked before the drop?", "Also before?")
-    page = _console(browser, contexts, live_server)
-    _card(page, "incoming", b).wait_for()
+    a, b = ingest_tweets(store, "Asked before the drop?", "Also before?")
+    page = open_console(browser, contexts, live_server)
+    card_in(page, "incoming", b).wait_for()
     page.evaluate("floorConsole.socket.disconnect()")
     expect(page.locator("#conn")).to_have_attribute("data-state", "down")
 
     moderation = Moderation(conn, event)
     moderation.apply("approve", a, 1, "kim")
     moderation.apply("reject", b, 1, "kim", reason="duplicate")
-    (c,) = _ingest(store, "Arrived during the drop?", start=7100)
+    (c,) = ingest_tweets(store, "Arrived during the drop?", start=7100)
 
     page.evaluate("floorConsole.socket.connect()")
-    _card(page, "queue", a).wait_for()
-    _card(page, "incoming", c).wait_for()
+    card_in(page, "queue", a).wait_for()
+    card_in(page, "incoming", c).wait_for()
     assert page.locator("#n-rejected").text_content() == "(1)"
     assert page.evaluate("floorConsole.lastId()") == store.last_log_id()
 
 
-def _serious(page: Any) -> list[str]:
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    return [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
-            for v in result["violations"] if v["impact"] in ("serious", "critical")]
-
-
 def test_axe_finds_nothing_serious(browser: Any, contexts: list[Any], live_server: str,
                                    store: Store, conn: redis.Redis, event: str) -> None:
-    ids = _ingest(store, "Accessible question one?", "Two?", "Three?")
+    ids = ingest_tweets(store, "Accessible question one?", "Two?", "Three?")
     moderation = Moderation(conn, event)
     moderation.apply("approve", ids[0], 1, "kim")
     moderation.apply("screen", ids[0], 2, "kim")
@@ -391,42 +342,42 @@ def test_axe_finds_nothing_serious(browser: Any, contexts: list[Any], live_serve
     contexts.append(context)
     login = context.new_page()
     login.goto(f"{live_server}/login")
-    assert _serious(login) == []
+    assert serious(login) == []
     login.fill("#username", MODERATOR[0])
     login.fill("#password", "wrong")
     login.click("button[type=submit]")
     login.locator(".error").wait_for()
-    assert _serious(login) == []  # with the error message
+    assert serious(login) == []  # with the error message
 
-    page = _console(browser, contexts, live_server, bypass_csp=True)
-    _card(page, "incoming", ids[1]).wait_for()
+    page = open_console(browser, contexts, live_server, bypass_csp=True)
+    card_in(page, "incoming", ids[1]).wait_for()
     page.locator("#box-rejected summary").click()
-    assert _serious(page) == []
+    assert serious(page) == []
     page.keyboard.press("?")
     page.locator("#help").wait_for(state="visible")
-    assert _serious(page) == []
+    assert serious(page) == []
 
 
 def test_hold_for_later_and_bring_back_with_z(browser: Any, contexts: list[Any],
                                              live_server: str, store: Store) -> None:
-    first, second = _ingest(store, "Can we come back to the budget later?", "Second?")
-    page = _console(browser, contexts, live_server)
-    _card(page, "incoming", second).wait_for()
+    first, second = ingest_tweets(store, "Can we come back to the budget later?", "Second?")
+    page = open_console(browser, contexts, live_server)
+    card_in(page, "incoming", second).wait_for()
     keys = page.keyboard
 
     keys.press("z")  # the first incoming card is selected: hold it
     expect(page.locator("#n-held")).to_have_text("(1)")
-    expect(_card(page, "incoming", first)).to_have_count(0)
+    expect(card_in(page, "incoming", first)).to_have_count(0)
     assert store.question(first).state == "held"
 
     keys.press("4")  # the set-aside column opens on the held list, the only one with cards
-    card = _card(page, "held", first)
+    card = card_in(page, "held", first)
     expect(card).to_have_class(re.compile(r"\bselected\b"))
     assert "set aside by sam" in card.locator(".badges").text_content()
     hold = page.locator('#actions button[data-act="hold"]')
     expect(hold).to_have_text(re.compile(r"^Bring back"))  # the shared button, from the table
     keys.press("z")  # bring it back
-    _card(page, "incoming", first).wait_for()
+    card_in(page, "incoming", first).wait_for()
     expect(page.locator("#n-held")).to_have_text("(0)")
     assert store.question(first).state == "new"
 
@@ -435,21 +386,21 @@ def test_set_aside_saying_why_asks_in_the_table_s_text_dialog(browser: Any, cont
                                                               live_server: str,
                                                               store: Store) -> None:
     """Z: the dialog a text param gets, with the row's prompt and cap; the held card says why."""
-    (qid,) = _ingest(store, "Can the housing question wait for item 4?")
-    page = _console(browser, contexts, live_server, bypass_csp=True)  # for axe-core's script
-    _card(page, "incoming", qid).wait_for()
+    (qid,) = ingest_tweets(store, "Can the housing question wait for item 4?")
+    page = open_console(browser, contexts, live_server, bypass_csp=True)  # for axe-core's script
+    card_in(page, "incoming", qid).wait_for()
     page.keyboard.press("Z")
     dialog = page.locator("#text-ask")
     expect(dialog).to_be_visible()
     expect(page.locator("#text-ask-title")).to_have_text(ACTIONS["set_aside"].prompt)
     assert page.locator("#text-ask-value").get_attribute("maxlength") == "120"
-    assert _serious(page) == []
+    assert serious(page) == []
     page.keyboard.type("For the housing item, 4")  # the action keys do nothing meanwhile
     page.keyboard.press("Enter")
     expect(dialog).to_be_hidden()
     expect(page.locator("#n-held")).to_have_text("(1)")
     page.keyboard.press("4")
-    badges = _card(page, "held", qid).locator(".badges")
+    badges = card_in(page, "held", qid).locator(".badges")
     expect(badges).to_contain_text("set aside: For the housing item, 4")
     expect(badges).to_contain_text("set aside by sam")
     assert store.question(qid).aside_reason == "For the housing item, 4"
@@ -457,9 +408,9 @@ def test_set_aside_saying_why_asks_in_the_table_s_text_dialog(browser: Any, cont
 
 def test_undo_is_offered_only_when_the_question_has_something_to_undo(
         browser: Any, contexts: list[Any], live_server: str, store: Store) -> None:
-    (qid,) = _ingest(store, "Why is the pool closed?")
-    page = _console(browser, contexts, live_server)
-    card = _card(page, "incoming", qid)
+    (qid,) = ingest_tweets(store, "Why is the pool closed?")
+    page = open_console(browser, contexts, live_server)
+    card = card_in(page, "incoming", qid)
     card.wait_for()
     undo = page.locator('#actions button[data-act="undo"]')
     expect(undo).to_be_hidden()
@@ -471,12 +422,12 @@ def test_undo_is_offered_only_when_the_question_has_something_to_undo(
     assert store.question(qid).starred
 
     page.keyboard.press("a")
-    queued = _card(page, "queue", qid)
+    queued = card_in(page, "queue", qid)
     queued.wait_for()
     page.keyboard.press("2")
     expect(undo).to_be_visible()
     page.keyboard.press("u")
-    _card(page, "incoming", qid).wait_for()
+    card_in(page, "incoming", qid).wait_for()
     assert store.question(qid).state == "new"
 
 
@@ -484,9 +435,9 @@ def test_screening_a_text_too_long_for_the_board_warns_and_offers_to_edit(
         browser: Any, contexts: list[Any], live_server: str, store: Store) -> None:
     long_text = "Why " + "does the council keep delaying the tram extension " * 6 + "?"
     assert len(long_text) > 280  # the board's legible length when the event sets none
-    first, second = _ingest(store, long_text, "Also: " + long_text)
-    page = _console(browser, contexts, live_server)
-    _card(page, "incoming", second).wait_for()
+    first, second = ingest_tweets(store, long_text, "Also: " + long_text)
+    page = open_console(browser, contexts, live_server)
+    card_in(page, "incoming", second).wait_for()
     keys = page.keyboard
     ask = page.locator("#long-ask")
 
@@ -499,15 +450,15 @@ def test_screening_a_text_too_long_for_the_board_warns_and_offers_to_edit(
 
     keys.press("s")
     keys.press("e")  # edit it instead
-    editor = _card(page, "incoming", first).locator("textarea.edit")
+    editor = card_in(page, "incoming", first).locator("textarea.edit")
     expect(editor).to_be_focused()
     keys.press("Control+a")
     keys.type("Why is the tram extension delayed?")
     keys.press("Enter")
-    _card(page, "incoming", first).locator(
+    card_in(page, "incoming", first).locator(
         ".text", has_text="Why is the tram extension delayed?").wait_for()
     keys.press("s")  # short enough now: straight on screen, no question asked
-    _card(page, "screen", first).wait_for()
+    card_in(page, "screen", first).wait_for()
     expect(ask).to_be_hidden()
 
     # Or put it on screen as it is, after the warning.
@@ -517,17 +468,17 @@ def test_screening_a_text_too_long_for_the_board_warns_and_offers_to_edit(
     keys.press("s")  # anyway; then the usual question about the one on screen now
     page.locator("#screen-ask").wait_for(state="visible")
     keys.press("Enter")
-    _card(page, "screen", second).wait_for()
+    card_in(page, "screen", second).wait_for()
     assert store.question(second).text == "Also: " + long_text
     assert store.question(first).state == "answered"
 
 
 def test_the_edit_dialog_says_its_limit_and_nothing_too_long_costs_the_socket(
         browser: Any, contexts: list[Any], live_server: str, store: Store) -> None:
-    first, second = _ingest(store, "Will the pool reopen?", "Who pays for the bridge?",
-                            start=7800)
-    page = _console(browser, contexts, live_server)
-    _card(page, "incoming", first).wait_for()
+    first, second = ingest_tweets(store, "Will the pool reopen?", "Who pays for the bridge?",
+                                  start=7800)
+    page = open_console(browser, contexts, live_server)
+    card_in(page, "incoming", first).wait_for()
     page.keyboard.press("1")
     page.keyboard.press("e")
     area = page.locator("textarea.edit")
@@ -553,6 +504,6 @@ def test_the_edit_dialog_says_its_limit_and_nothing_too_long_costs_the_socket(
     # And the next action goes through on the same socket.
     page.keyboard.press("1")
     page.keyboard.press("a")
-    _card(page, "queue", first).wait_for()
+    card_in(page, "queue", first).wait_for()
     assert store.question(first).state == "approved"  # type: ignore[union-attr]
     assert store.question(second).state == "new"  # type: ignore[union-attr]

@@ -27,9 +27,14 @@ from flask import Flask
 from aggregator.core.normalise import normalise
 from aggregator.core.question import Post
 from aggregator.core.store import LogEntry, Store
-from tests.conftest import MODERATOR, drop_client
+from tests.fixtures.consoles import drop_client
+from tests.moderators import MODERATOR
 from tests.waiting import wait_until
 from web.screen_links import ScreenLinks
+
+# One at a time on one pytest-xdist worker (docs/testing.md, "In parallel"): posts at
+# 20,000 a minute to thirteen consoles.
+pytestmark = pytest.mark.xdist_group("serial")
 
 NS = "/console"
 FULL = os.environ.get("FLOOR_ORDER_FULL") == "1"

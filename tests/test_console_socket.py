@@ -27,15 +27,12 @@ from aggregator.core.normalise import normalise
 from aggregator.core.question import Post
 from aggregator.core.store import Store
 from aggregator.ingest.health import Health
-from tests.conftest import MODERATOR, drop_client
+from tests.fixtures.consoles import NS, Received, drop_client, real_console
+from tests.moderators import KIM, MODERATOR
 from tests.waiting import wait_until
 from web.accounts import Accounts
 from web.console import assess, health_report
 from web.extensions import socketio
-
-NS = "/console"
-KIM = ("kim", "another horse battery")
-
 
 _ids = itertools.count(5000)
 
@@ -52,18 +49,6 @@ def _act(sock: Any, store: Store, action: str, qid: str, **params: Any) -> dict[
     version = question.version if question else 0
     return sock.emit("act", {"action": action, "qid": qid, "version": version, "params": params},
                      namespace=NS, callback=True)
-
-
-class Received:
-    """What a test client has been sent, accumulated across polls."""
-
-    def __init__(self, sock: Any) -> None:
-        self.sock = sock
-        self.messages: list[dict[str, Any]] = []
-
-    def named(self, name: str) -> list[Any]:
-        self.messages += self.sock.get_received(NS)
-        return [m["args"][0] for m in self.messages if m["name"] == name]
 
 
 # -- auth ---------------------------------------------------------------------------------------
@@ -311,24 +296,11 @@ class Model:
                 and self.queue == truth["queue"] and self.screen == truth["screen"])
 
 
-def _real(live_server: str, http: requests.Session, clients: list[sio.Client],
-          auth: dict[str, Any] | None = None) -> tuple[sio.Client, dict[str, list[Any]]]:
-    received: dict[str, list[Any]] = {}
-    client = sio.Client(http_session=http, reconnection=False)
-    for name in ("snapshot", "entry", "presence", "editing", "editing_done", "health"):
-        client.on(name, (lambda n: lambda data: received.setdefault(n, []).append(data))(name),
-                  namespace=NS)
-    client.connect(live_server, namespaces=[NS], transports=["websocket"], auth=auth,
-                   wait_timeout=5)
-    clients.append(client)
-    return client, received
-
-
 @pytest.mark.slow
 def test_real_client_acts_and_is_refused_when_stale(live_server: str, http: requests.Session,
                                                     real_clients: list[sio.Client],
                                                     store: Store) -> None:
-    client, received = _real(live_server, http, real_clients)
+    client, received = real_console(live_server, http, real_clients)
     wait_until(lambda: received.get("snapshot"))
     (qid,) = _ingest(store, "Can we see the minutes?")
     wait_until(lambda: received.get("entry"))
@@ -348,7 +320,7 @@ def test_catch_up_after_reconnect_converges(live_server: str, http: requests.Ses
                                             real_clients: list[sio.Client], store: Store,
                                             conn: redis.Redis, event: str) -> None:
     a, b, c = _ingest(store, "Before the drop?", "Also before?", "And this one?")
-    client, received = _real(live_server, http, real_clients)
+    client, received = real_console(live_server, http, real_clients)
     model = Model(wait_until(lambda: received.get("snapshot"))[0])
     drop_client(client)
 
@@ -361,8 +333,8 @@ def test_catch_up_after_reconnect_converges(live_server: str, http: requests.Ses
     (d,) = _ingest(store, "Arrived while away?")
     moderation.apply("reorder", b, 2, "kim", index=0)
 
-    again, received_again = _real(live_server, http, real_clients,
-                                  auth={"after": model.last_id})
+    again, received_again = real_console(live_server, http, real_clients,
+                                         auth={"after": model.last_id})
     reply = again.call("catch_up", {"after": model.last_id}, namespace=NS, timeout=5)
     for entry in reply["entries"]:
         model.apply(entry)
@@ -379,11 +351,11 @@ def test_presence_and_edit_locks(live_server: str, http: requests.Session,
                                  conn: redis.Redis, event: str) -> None:
     Accounts(conn, event).add(*KIM)
     (qid,) = _ingest(store, "Who is editing me?")
-    sam, sam_got = _real(live_server, http, real_clients)
+    sam, sam_got = real_console(live_server, http, real_clients)
     wait_until(lambda: sam_got.get("presence"))
     kim_http = requests.Session()
     kim_http.post(f"{live_server}/login", data={"username": KIM[0], "password": KIM[1]})
-    kim, kim_got = _real(live_server, kim_http, real_clients)
+    kim, kim_got = real_console(live_server, kim_http, real_clients)
     wait_until(lambda: [p for p in sam_got["presence"] if p["online"] == ["kim", "sam"]])
 
     reply = kim.call("editing", {"qid": qid}, namespace=NS, timeout=5)
@@ -634,8 +606,8 @@ def test_removing_a_moderator_cuts_off_their_open_console(
     kim_http = requests.Session()
     assert kim_http.post(f"{live_server}/login",
                          data={"username": KIM[0], "password": KIM[1]}).ok
-    sam, sam_got = _real(live_server, http, real_clients)
-    kim, kim_got = _real(live_server, kim_http, real_clients)
+    sam, sam_got = real_console(live_server, http, real_clients)
+    kim, kim_got = real_console(live_server, kim_http, real_clients)
     Accounts(conn, event).remove(MODERATOR[0])
     wait_until(lambda: not sam.connected)  # the sweep, within about a second
     (qid,) = _ingest(store, "Does the removed moderator still see this?")

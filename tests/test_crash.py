@@ -14,6 +14,10 @@ import pytest
 from aggregator.core.store import Store
 from aggregator.ingest.sources.rehearsal import BUNDLED
 
+# One at a time on one pytest-xdist worker (docs/testing.md, "In parallel"): killed at
+# random points, which must fall part-way through the work.
+pytestmark = pytest.mark.xdist_group("serial")
+
 
 def start(env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "cli", "poll", "rehearsal"], env=env,

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from aggregator.base.settings import Settings
+from tests.waiting import wait_in_page
 from web.screen import board_tags, strip_tags
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -89,18 +90,6 @@ def running(floor_env: dict[str, str], store: Any) -> Iterator[tuple[str, str]]:
             process.wait()
 
 
-def _wait(page: Any, test: str, arg: Any = None, timeout: float = 10) -> Any:
-    """Poll a JS expression of ``arg`` until it is truthy (the screen's CSP forbids
-    wait_for_function's string evaluation)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = page.evaluate(f"(arg) => ({test})", arg)
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"still not {test} ({arg!r})"
-        time.sleep(0.05)
-
-
 def test_three_questions_approved_and_screened_with_the_keyboard(
         browser: Any, running: tuple[str, str]) -> None:
     base, link = running
@@ -109,7 +98,7 @@ def test_three_questions_approved_and_screened_with_the_keyboard(
     try:
         screen = board.new_page()
         screen.goto(link)
-        _wait(screen, "document.body.dataset.connection === 'live'")
+        wait_in_page(screen, "document.body.dataset.connection === 'live'")
         screen.evaluate(WATCH_SCREEN)
 
         console = desk.new_page()
@@ -131,17 +120,20 @@ def test_three_questions_approved_and_screened_with_the_keyboard(
             assert text, "no question is selected"
             on_board = strip_tags(text, board_tags(Settings()))  # the event's tag left out
             console.keyboard.press("a")  # approve: it joins the queue, and the screen's "next"
-            _wait(screen, "[...document.querySelectorAll('#next-list .slot-text')]"
-                          ".some(e => e.textContent === arg)", on_board)
+            wait_in_page(screen, "[...document.querySelectorAll('#next-list .slot-text')]"
+                                 ".some(e => e.textContent === arg)", on_board)
             console.keyboard.press("2")  # the queue: it is the only one there
-            _wait(console, "document.querySelector('.card.selected .text')?.textContent === arg",
-                  text)
+            wait_in_page(console,
+                         "document.querySelector('.card.selected .text')?.textContent === arg",
+                         text)
             console.keyboard.press("s")  # put on screen
             if turn:
                 console.keyboard.press("a")  # the one on screen now has been answered
-            _wait(screen, "document.getElementById('now-text').textContent === arg", on_board)
+            wait_in_page(screen, "document.getElementById('now-text').textContent === arg",
+                         on_board)
             shown.append(on_board)
-        _wait(screen, "getComputedStyle(document.getElementById('now-card')).opacity === '1'")
+        wait_in_page(screen,
+                     "getComputedStyle(document.getElementById('now-card')).opacity === '1'")
         ARTIFACTS.mkdir(exist_ok=True)
         screen.screenshot(path=str(ARTIFACTS / "e2e-screen.png"))
         console.screenshot(path=str(ARTIFACTS / "e2e-console.png"))

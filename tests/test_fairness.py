@@ -20,6 +20,7 @@ from aggregator.core.question import STATES, Post
 from aggregator.core.store import Store
 from aggregator.followers.fairness import REPEAT_SHOWN, WAITING, Fairness, author_of
 from aggregator.followers.ledger import Ledger
+from tests.fixtures.browser import open_console, serious
 from tests.waiting import wait_until
 from web.extensions import socketio
 
@@ -143,14 +144,13 @@ def test_a_console_is_sent_the_head_and_fairness_and_then_their_changes(
 @pytest.mark.browser
 def test_the_console_draws_the_panel_live_and_accessibly(
         browser: Any, live_server: str, store: Store, conn: redis.Redis, event: str) -> None:
-    from tests.test_console_browser import _console, _serious
 
     qids = _ingest(store, ("x", "11", "@loud"), ("x", "12", "@loud"), ("yt", "13", ""))
     ledger = Ledger(conn, event)
     ledger.catch_up()
     contexts: list[Any] = []
     try:
-        page = _console(browser, contexts, live_server, bypass_csp=True)
+        page = open_console(browser, contexts, live_server, bypass_csp=True)
         panel = page.locator("#record-panel")
         head = panel.locator("[data-head]")
         head.filter(has_text=str(ledger.head())).wait_for()
@@ -160,7 +160,7 @@ def test_the_console_draws_the_panel_live_and_accessibly(
         assert rows.nth(0).locator("th").inner_text() == "X"
         assert "@loud (X): 2 questions, 0 answered, 2 waiting" in panel.locator(
             "[data-askers]").inner_text()
-        assert _serious(page) == []
+        assert serious(page) == []
         Moderation(conn, event).apply("approve", qids[0], 1, "kim")
         panel.locator("[data-lag]").filter(has_text="1 entry not chained yet").wait_for()
         ledger.catch_up()

@@ -27,7 +27,7 @@ from aggregator.core.store import Store
 from aggregator.followers import loop as follower_module
 from aggregator.followers.loop import HEARTBEAT_TTL, follow
 from aggregator.ingest.health import Health
-from tests.conftest import MODERATOR
+from tests.moderators import MODERATOR
 from tests.waiting import wait_until
 from web.console import assess_follower, follower_report
 

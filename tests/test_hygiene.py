@@ -1,4 +1,5 @@
-"""The test suite's own hygiene: it cannot pass by skipping, and it declares what it imports."""
+"""The test suite's own hygiene: it cannot pass by skipping, it declares what it imports, and its
+modules import helpers, never each other or a bench."""
 
 from __future__ import annotations
 
@@ -93,6 +94,45 @@ def test_aggregator_imports_run_one_way() -> None:
                         or LAYERS.index(target[1]) > layer):
                     upward.append(f"{path.relative_to(ROOT)}: {name}")
     assert upward == []
+
+
+def _imported_modules(path: Path) -> list[str]:
+    """Every module ``path`` imports, by its full dotted name (relative imports resolved within
+    tests/, ``from x import y`` listed as both ``x`` and ``x.y``)."""
+    package = ".".join(path.relative_to(ROOT).parent.parts)
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, *([base] if base else [])])
+            names.append(base)
+            names += [f"{base}.{alias.name}" for alias in node.names]
+    return names
+
+
+def _forbidden(module: str) -> bool:
+    """A test module (pytest collects it: sharing from one couples two tests' files and runs
+    its fixtures twice), conftest (pytest's to load, not ours to import) or a bench."""
+    parts = module.split(".")
+    return (parts[0] == "bench"
+            or (parts[0] == "tests" and any(p.startswith("test_") or p == "conftest"
+                                            for p in parts[1:])))
+
+
+def test_no_test_module_imports_another_or_a_bench() -> None:
+    """What two test modules share lives in a helper module (tests/waiting.py, tests/posts.py,
+    ...) or a fixtures plugin (tests/fixtures/, listed in conftest.py's ``pytest_plugins``)."""
+    found = {}
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        modules = {m for m in _imported_modules(path) if _forbidden(m)}
+        if modules:  # the modules, not each name taken from them
+            found[str(path.relative_to(ROOT))] = sorted(
+                m for m in modules if not any(m.startswith(f"{o}.") for o in modules))
+    assert found == {}
 
 
 def test_the_web_app_never_imports_the_command_line() -> None:

@@ -14,6 +14,11 @@ from aggregator.core.normalise import normalise
 from aggregator.core.question import Post
 from aggregator.core.store import Store
 from aggregator.followers.ledger import GENESIS, Ledger, link_hash
+from tests.waiting import wait_until
+
+# One at a time on one pytest-xdist worker (docs/testing.md, "In parallel"): killed at
+# random points, which must fall part-way through the work.
+pytestmark = pytest.mark.xdist_group("serial")
 
 
 def start(env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -31,14 +36,6 @@ def add(store: Store, start: int, count: int) -> None:
         store.ingest("youtube", batch)
 
 
-def wait_for(condition: object, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return True
-        time.sleep(0.01)
-    return False
-
 
 @pytest.mark.slow
 def test_kill_9_at_random_points_loses_and_doubles_no_link(floor_env: dict[str, str],
@@ -52,18 +49,19 @@ def test_kill_9_at_random_points_loses_and_doubles_no_link(floor_env: dict[str, 
         add(store, 15_000 + kill * 500, 500)  # the log keeps growing between runs
         before = ledger.head().count
         writer = start(floor_env)
-        assert wait_for(lambda b=before: ledger.head().count > b), "the ledger never moved"
+        wait_until(lambda b=before: ledger.head().count > b, 60, what="the ledger to move")
         time.sleep(rng.uniform(0.0, 0.3))
         writer.kill()
         writer.wait()
         partway += ledger.head().count < store.conn.xlen(log_key)
     finisher = start(floor_env)
     try:
-        caught_up = wait_for(lambda: ledger.head().count == store.conn.xlen(log_key))
+        wait_until(lambda: ledger.head().count == store.conn.xlen(log_key), 60,
+                   what="the ledger to catch up with the log")
     finally:
         finisher.terminate()
         stopped = finisher.wait(timeout=10)
-    assert caught_up and stopped == 0
+    assert stopped == 0
     assert partway >= 3, "the writer was never killed part-way through"
     links = list(ledger.links())
     assert [link.id for link in links] == [i for i, _ in store.conn.xrange(log_key)]
@@ -92,8 +90,9 @@ def test_floor_run_keeps_the_ledger_up_with_the_log(floor_env: dict[str, str],
                                env=floor_env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     try:
-        assert wait_for(lambda: len(store.question_ids()) > 300
-                        and ledger.head().count == store.conn.xlen(store.keys.log))
+        wait_until(lambda: len(store.question_ids()) > 300
+                   and ledger.head().count == store.conn.xlen(store.keys.log), 60,
+                   what="300 questions, all in the ledger")
     finally:
         process.send_signal(signal.SIGTERM)
         try:

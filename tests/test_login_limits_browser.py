@@ -15,7 +15,8 @@ import requests
 from flask import Flask
 
 from aggregator.base.settings import Settings
-from tests.conftest import MODERATOR
+from tests.fixtures.browser import TIMEOUT_MS
+from tests.moderators import MODERATOR
 from web import create_app
 from web.accounts import Accounts
 from web.auth import PER_NAME
@@ -23,7 +24,6 @@ from web.extensions import limiter
 
 pytestmark = pytest.mark.browser
 
-TIMEOUT_MS = 10_000  # waits for the page, not timings
 CONSOLE = re.compile(r"^http://[^/?]+/console$")  # not /login?next=/console
 PER_NAME_MINUTE = int(PER_NAME.split()[0])
 

@@ -66,7 +66,7 @@ def test_figures_of_the_event_and_of_the_process(client: FlaskClient, store: Sto
 
 
 def test_a_poller_counts_polls_errors_and_pauses(store: Store, event: str) -> None:
-    from tests.test_poller import ScriptedSource
+    from tests.sources import ScriptedSource
 
     source = ScriptedSource([Batch(items=[{"id": "1", "text": "Why?"}], checkpoint="1"),
                              SourceError("platform down"),

@@ -27,14 +27,16 @@ import socketio
 from aggregator.core.normalise import normalise
 from aggregator.core.question import Post
 from aggregator.core.store import Store
-from bench import nginx_proxy
-from tests.conftest import MODERATOR
+from tests import nginx_proxy
+from tests.moderators import MODERATOR
 from tests.redis_nodes import free_port, wait_for
 from web.accounts import Accounts
 from web.screen import screen_id
 from web.screen_links import ScreenLinks
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(
+# One at a time on one pytest-xdist worker (docs/testing.md, "In parallel"): nodes killed
+# and timed, and a cache measured in requests a second.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("serial"), pytest.mark.skipif(
     nginx_proxy.NGINX is None, reason="needs Debian's nginx (.ci/run installs it)")]
 
 

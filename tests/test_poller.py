@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from aggregator.base.settings import EventSettings, SourceSettings
 from aggregator.core.question import Post
 from aggregator.core.store import Store
 from aggregator.ingest.health import Health
@@ -20,29 +19,7 @@ from aggregator.ingest.sources import (
     SourceStopped,
     registry,
 )
-
-
-class ScriptedSource(Source):
-    """A source that plays a list of outcomes: Batches to return or exceptions to raise."""
-
-    name = "scripted"
-
-    def __init__(self, outcomes: list[Any]) -> None:
-        super().__init__(SourceSettings(interval=10), EventSettings())
-        self.outcomes = outcomes
-        self.seen: list[str | None] = []
-
-    def fetch(self, checkpoint: str | None) -> Batch:
-        self.seen.append(checkpoint)
-        outcome = self.outcomes.pop(0)
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
-
-    def parse(self, item: dict[str, Any]) -> Post | None:
-        if item.get("skip"):
-            return None
-        return Post("x", item["id"], item["text"], item.get("name", ""))
+from tests.sources import ScriptedSource
 
 
 class Clock:

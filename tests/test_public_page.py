@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -14,17 +15,18 @@ from aggregator.core.moderation import Moderation
 from aggregator.core.store import Store
 from aggregator.followers.ledger import Ledger
 from tests.rehearsed import rehearse
+from tests.waiting import wait_until
 from web.public import RENDER_EVERY, FastPage
 
 
-def _until(fetch: Any, test: Any, timeout: float = 10.0) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        page = fetch()
-        if test(page):
-            return str(page)
-        assert time.monotonic() < deadline, page
-        time.sleep(0.05)
+def _record_once(client: FlaskClient, test: Callable[[str], bool]) -> str:
+    """/record as soon as ``test`` holds of it (a new render comes at most every RENDER_EVERY
+    seconds)."""
+    def fetch() -> str | None:
+        page = client.get("/record").text
+        return page if test(page) else None
+
+    return str(wait_until(fetch, timeout=10.0, what="/record to show it"))
 
 
 def test_the_page_counts_and_shows_the_head(client: FlaskClient, conn: redis.Redis,
@@ -58,14 +60,13 @@ def test_the_page_follows_the_meeting(client: FlaskClient, conn: redis.Redis, ev
     question = store.question(waiting)
     assert question is not None
     Moderation(conn, event).apply("screen", waiting, question.version, "sam", then="answered")
-    shown = _until(lambda: client.get("/record").text,
-                   lambda page: re.search(r'class="now" dir="auto">([^<]*)<', page)
-                   is not None)
+    shown = _record_once(client, lambda page: re.search(r'class="now" dir="auto">([^<]*)<',
+                                                        page) is not None)
     assert re.search(r'class="now" dir="auto">([^<]*)<', shown).group(1).strip() == \
         question.text  # type: ignore[union-attr]
     Ledger(conn, event).catch_up()
     head = str(Ledger(conn, event).head())
-    _until(lambda: client.get("/record").text, lambda page: head in page)
+    _record_once(client, lambda page: head in page)
 
 
 def test_a_fresh_page_is_served_from_memory_with_flasks_own_headers(
@@ -116,6 +117,6 @@ def test_the_page_never_shows_personal_data_the_board_masks(
     moderation = Moderation(conn, event)
     moderation.apply("screen", answered, 1, "sam", then="answered")
     moderation.apply("screen", now, 1, "sam")
-    page = _until(lambda: client.get("/record").text,
-                  lambda page: "is the unit opening?" in page and "and the budget?" in page)
+    page = _record_once(client, lambda page: "is the unit opening?" in page
+                        and "and the budget?" in page)
     assert "07911" not in page and "123456" not in page and "ann@example.org" not in page

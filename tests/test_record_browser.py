@@ -11,11 +11,10 @@ import redis
 
 from aggregator.base.settings import EventSettings, Settings
 from aggregator.followers.record.build import build
+from tests.fixtures.browser import serious
 from tests.rehearsed import rehearse
 
 pytestmark = pytest.mark.browser
-
-AXE = Path(__file__).resolve().parent / "vendor" / "axe-4.10.2.min.js"
 
 
 def test_the_record_page_is_accessible_offline(browser: Any, conn: redis.Redis, event: str,
@@ -33,11 +32,7 @@ def test_the_record_page_is_accessible_offline(browser: Any, conn: redis.Redis, 
         sizes = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.naturalWidth)")
         assert len(sizes) == 4 and all(sizes)
         assert all(url.startswith("file://") for url in requests)
-        page.evaluate(AXE.read_text(encoding="utf-8") + "\n;0")
-        result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
-        serious = [f"{v['id']}: {v['help']} ({len(v['nodes'])})" for v in result["violations"]
-                   if v["impact"] in ("serious", "critical")]
-        assert serious == []
+        assert serious(page) == []
         pdf = page.pdf(format="A4")
         assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
     finally:
@@ -55,10 +50,7 @@ def test_the_live_page_is_accessible_and_refreshes_itself(browser: Any, live_ser
         page = context.new_page()
         page.goto(f"{live_server}/record")
         assert page.get_by_role("heading", name="Questions, live").is_visible()
-        page.evaluate(AXE.read_text(encoding="utf-8") + "\n;0")
-        result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
-        assert [v["id"] for v in result["violations"]
-                if v["impact"] in ("serious", "critical")] == []
+        assert serious(page) == []
         qid = next(q for q in meeting.qids if meeting.states[q] == "approved")
         question = Store(conn, event).question(qid)
         assert question is not None

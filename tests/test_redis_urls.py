@@ -27,7 +27,7 @@ from aggregator.base.settings import EventSettings, Settings
 from aggregator.core.normalise import normalise
 from aggregator.core.question import Post
 from aggregator.core.store import Store
-from tests.conftest import MODERATOR
+from tests.moderators import MODERATOR
 from tests.redis_nodes import (
     Node,
     TLSFiles,
@@ -44,6 +44,10 @@ from tests.redis_nodes import (
 from web import create_app
 from web.accounts import Accounts
 from web.extensions import socketio
+
+# One at a time on one pytest-xdist worker (docs/testing.md, "In parallel"): its own
+# redis-servers, Sentinels and a Cluster, some on TLS, for the module.
+pytestmark = pytest.mark.xdist_group("serial")
 
 SERVICE = "floor"
 _ids = itertools.count(1)

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,107 +20,17 @@ from flask.testing import FlaskClient
 from aggregator.base.settings import Settings
 from aggregator.core import queue_edit
 from aggregator.core.moderation import Moderation
-from aggregator.core.normalise import normalise
-from aggregator.core.question import Post
 from aggregator.core.store import Store
 from aggregator.ingest.poller import Poller
 from aggregator.ingest.sources.rehearsal import BUNDLED, RehearsalSettings, RehearsalSource
+from tests.fixtures.screens import Screen
+from tests.posts import act, ingest
+from tests.waiting import wait_until
 from web.screen import ScreenHub, board_tags, screen_id, strip_tags
 from web.screen_links import ScreenLinks
 
 # The only fields a screen may ever be sent about a question.
 SCREEN_FIELDS = {"id", "text", "dir", "platform", "author", "asked_by", "to"}
-
-
-class Screen:
-    """A screen's socket: every board it receives, in order."""
-
-    def __init__(self, base_url: str, token: str, refusals: list[Any] | None = None,
-                 transport: str = "websocket") -> None:
-        self.boards: list[dict[str, Any]] = []
-        self.revoked = threading.Event()
-        self.changed = threading.Condition()
-        self.client = sio.Client(reconnection_delay=0.1, reconnection_delay_max=0.2)
-        self.client.on("board", self._board, namespace="/screen")
-        self.client.on("revoked", lambda *_: self.revoked.set(), namespace="/screen")
-        self.refusals = [] if refusals is None else refusals
-        self.client.on("connect_error", self.refusals.append, namespace="/screen")
-        self.client.connect(base_url, namespaces=["/screen"], transports=[transport],
-                            auth={"token": token}, wait_timeout=5)
-
-    def _board(self, board: dict[str, Any]) -> None:
-        with self.changed:
-            self.boards.append(board)
-            self.changed.notify_all()
-
-    def wait_for(self, test: Callable[[dict[str, Any]], bool], timeout: float = 5) -> dict:
-        """The first board (received so far or soon) that passes ``test``."""
-        deadline = time.monotonic() + timeout
-        with self.changed:
-            while True:
-                for board in self.boards:
-                    if test(board):
-                        return board
-                left = deadline - time.monotonic()
-                assert left > 0, f"no such board in {self.boards[-3:]}"
-                self.changed.wait(left)
-
-    def latest(self) -> dict[str, Any]:
-        with self.changed:
-            return self.boards[-1]
-
-    def close(self) -> None:
-        """Hang up at once: a polite close waits seconds for the dev server's close frame."""
-        self.client.reconnection = False
-        ws = getattr(self.client.eio, "ws", None)
-        raw = ws.sock if ws is not None else None
-        if raw is not None:
-            raw.shutdown(socket.SHUT_RDWR)
-        self.client.disconnect()
-        if raw is not None:
-            raw.close()  # a socket only shut down is still open, and warns when collected
-
-
-@pytest.fixture
-def links(store: Store) -> ScreenLinks:
-    return ScreenLinks(store.conn, store.keys.event)
-
-
-@pytest.fixture
-def screen_token(links: ScreenLinks) -> str:
-    return links.create("top table")[0]
-
-
-@pytest.fixture
-def connect(live_server: str) -> Iterator[Callable[[str], Screen]]:
-    screens: list[Screen] = []
-
-    def open_screen(token: str) -> Screen:
-        screens.append(Screen(live_server, token))
-        return screens[-1]
-
-    yield open_screen
-    for screen in screens:
-        screen.close()
-
-
-@pytest.fixture
-def hub(app: Flask) -> Iterator[ScreenHub]:
-    screens: ScreenHub = app.extensions["floor"].screens
-    yield screens
-    screens.stop()
-
-
-def _ingest(store: Store, *texts: str, author: str = "Ann Hughes") -> list[str]:
-    posts = [Post("x", f"{time.monotonic_ns()}{i}", text, author, "ann") for i, text in
-             enumerate(texts)]
-    return store.ingest("x", [(normalise(p), {"id": p.native_id}) for p in posts])
-
-
-def _apply(moderation: Moderation, store: Store, action: str, qid: str, **params: Any) -> str:
-    question = store.question(qid)
-    assert question is not None
-    return moderation.apply(action, qid, question.version, "sam", **params)
 
 
 def _content(board: dict[str, Any]) -> dict[str, Any]:
@@ -213,17 +122,17 @@ def test_an_overlay_link_never_receives_the_queue(connect: Callable[[str], Scree
     question on screen only, so the approved queue never reaches it."""
     overlay_secret, _ = links.create("stream", kind="overlay")
     moderation = Moderation(store.conn, store.keys.event)
-    first, second, third = _ingest(store, "First?", "Second?", "Third?")
-    _apply(moderation, store, "approve", first)
+    first, second, third = ingest(store, "First?", "Second?", "Third?")
+    act(moderation, store, "approve", first)
     overlay, screen = connect(overlay_secret), connect(screen_token)
-    _apply(moderation, store, "approve", second)
-    _apply(moderation, store, "screen", third)
+    act(moderation, store, "approve", second)
+    act(moderation, store, "screen", third)
     screen.wait_for(lambda b: b["current"] is not None and len(b["next"]) == 2)
     shown = overlay.wait_for(lambda b: b["current"] is not None)
     assert shown["current"]["text"] == "Third?"
-    _apply(moderation, store, "edit", first, text="First, edited?")
+    act(moderation, store, "edit", first, text="First, edited?")
     screen.wait_for(lambda b: b["next"] and b["next"][0]["text"] == "First, edited?")
-    _apply(moderation, store, "answer", third)
+    act(moderation, store, "answer", third)
     overlay.wait_for(lambda b: b["current"] is None)
     assert all(board["next"] == [] for board in overlay.boards), overlay.boards
     assert "Second?" not in json.dumps(overlay.boards)
@@ -250,9 +159,9 @@ def test_a_failure_at_connect_is_a_refusal_with_a_reason(live_server: str, hub: 
 def test_a_screen_gets_the_board_on_connect(connect: Callable[[str], Screen], store: Store,
                                             screen_token: str) -> None:
     moderation = Moderation(store.conn, store.keys.event)
-    first, second, unseen = _ingest(store, "First?", "Second?", "Never approved?")
-    _apply(moderation, store, "approve", first)
-    _apply(moderation, store, "screen", second)
+    first, second, unseen = ingest(store, "First?", "Second?", "Never approved?")
+    act(moderation, store, "approve", first)
+    act(moderation, store, "screen", second)
     board = connect(screen_token).wait_for(lambda b: True)
     assert board["current"] == {"id": screen_id(second), "text": "Second?", "dir": "ltr",
                                 "platform": "X", "author": "Ann Hughes", "asked_by": 1}
@@ -264,8 +173,8 @@ def test_anonymised_screens_get_no_names(connect: Callable[[str], Screen], store
                                          settings: Settings, screen_token: str) -> None:
     settings.screen.anonymise = True
     moderation = Moderation(store.conn, store.keys.event)
-    (qid,) = _ingest(store, "Who pays?")
-    _apply(moderation, store, "screen", qid)
+    (qid,) = ingest(store, "Who pays?")
+    act(moderation, store, "screen", qid)
     board = connect(screen_token).wait_for(lambda b: b["current"] is not None)
     assert board["current"] == {"id": screen_id(qid), "text": "Who pays?", "dir": "ltr",
                                 "platform": "X", "asked_by": 1}
@@ -280,8 +189,8 @@ def test_the_board_leaves_out_the_events_own_hashtags(hub: ScreenHub, store: Sto
              "Who decides on beds? #apm2026 #NHS",
              "#ＡＰＭ２０２６ #riversidehealth Is the budget , published?",
              "#APM2026"]
-    for qid in _ingest(store, *texts):
-        _apply(moderation, store, "approve", qid)
+    for qid in ingest(store, *texts):
+        act(moderation, store, "approve", qid)
     settings.screen.queue_length = 4
     assert [q["text"] for q in hub.board()["next"]] == [
         "When will the Millbrook unit reopen?", "Who decides on beds? #NHS",
@@ -296,8 +205,8 @@ def test_each_question_has_its_own_text_direction(hub: ScreenHub, store: Store,
     settings.screen.strip_hashtags = False  # the hashtag stays first: still right-to-left
     texts = ["#APM2026 متى سيفتح المركز الجديد؟", "@trust https://x.example/a When, then?",
              "#APM2026 Quand? מתי?", "#APM2026 2026?"]
-    for qid in _ingest(store, *texts):
-        _apply(moderation, store, "approve", qid)
+    for qid in ingest(store, *texts):
+        act(moderation, store, "approve", qid)
     settings.screen.queue_length = 4
     assert [q["dir"] for q in hub.board()["next"]] == ["rtl", "ltr", "ltr", "auto"]
 
@@ -305,15 +214,15 @@ def test_each_question_has_its_own_text_direction(hub: ScreenHub, store: Store,
 def test_boards_are_sent_only_when_they_change(connect: Callable[[str], Screen], store: Store,
                                                screen_token: str) -> None:
     moderation = Moderation(store.conn, store.keys.event)
-    on_screen, queued, other = _ingest(store, "On screen?", "Queued?", "Somewhere else?")
-    _apply(moderation, store, "screen", on_screen)
-    _apply(moderation, store, "approve", queued)
+    on_screen, queued, other = ingest(store, "On screen?", "Queued?", "Somewhere else?")
+    act(moderation, store, "screen", on_screen)
+    act(moderation, store, "approve", queued)
     screen = connect(screen_token)
     screen.wait_for(lambda b: len(b["next"]) == 1)
-    _apply(moderation, store, "star", on_screen)  # not shown on a screen
-    _ingest(store, "A new question?")  # not approved
-    _apply(moderation, store, "edit", other, text="Edited, but not on the board")
-    _apply(moderation, store, "edit", queued, text="Queued, and edited?")  # on the board
+    act(moderation, store, "star", on_screen)  # not shown on a screen
+    ingest(store, "A new question?")  # not approved
+    act(moderation, store, "edit", other, text="Edited, but not on the board")
+    act(moderation, store, "edit", queued, text="Queued, and edited?")  # on the board
     board = screen.wait_for(lambda b: b["next"] and b["next"][0]["text"] == "Queued, and edited?")
     # Boards arrive in log order: one wrongly sent for the first three changes would stand
     # between the board on connecting and this one.
@@ -323,20 +232,31 @@ def test_boards_are_sent_only_when_they_change(connect: Callable[[str], Screen],
 def test_a_group_shows_how_many_asked(connect: Callable[[str], Screen], store: Store,
                                       screen_token: str) -> None:
     moderation = Moderation(store.conn, store.keys.event)
-    parent, duplicate = _ingest(store, "Why close the ward?", "why is the ward closing??")
-    _apply(moderation, store, "screen", parent)
+    parent, duplicate = ingest(store, "Why close the ward?", "why is the ward closing??")
+    act(moderation, store, "screen", parent)
     screen = connect(screen_token)
-    _apply(moderation, store, "group", duplicate, parent=parent)
+    act(moderation, store, "group", duplicate, parent=parent)
     board = screen.wait_for(lambda b: b["current"]["asked_by"] == 2)
     assert board["next"] == []
 
 
 def test_a_screen_never_sees_a_rejected_or_unapproved_question(
-        connect: Callable[[str], Screen], store: Store, settings: Settings,
+        connect: Callable[[str], Screen], store: Store, settings: Settings, app: Flask,
         screen_token: str) -> None:
     """A whole rehearsal, ingested at full speed while moderators act: every board a screen
     receives is exactly the board at its log id, which holds approved questions only."""
     screen = connect(screen_token)
+    # The hub reads the board as it is when the tail hands it an entry, so a tail behind the
+    # moderators (a loaded machine) sends one board for several steps. Each step waits for
+    # the tail to pass it on (to this listener, after the hub's) so that every step that
+    # changes the board is seen.
+    relayed: list[str] = []
+    app.extensions["floor"].feed.on_entry(lambda _server, entry: relayed.append(entry.id))
+
+    def passed_on(entry_id: str) -> None:
+        wait_until(lambda: relayed and not _after(entry_id, relayed[-1]),
+                   what=f"the tail to pass {entry_id} on")
+
     source = RehearsalSource(RehearsalSettings(enabled=True, speed=0), settings.event)
     poller = Poller(source, store)
     while poller.poll_once().stored:
@@ -358,11 +278,12 @@ def test_a_screen_never_sees_a_rejected_or_unapproved_question(
     for action, index, params in steps:
         if "parent" in params:
             params = {"parent": qid[params["parent"]]}
-        _apply(moderation, store, action, qid[index], **params)
+        act(moderation, store, action, qid[index], **params)
+        passed_on(store.last_log_id())
     moderation.clear_screen("sam")
     last = store.last_log_id()
+    passed_on(last)
     screen.wait_for(lambda b: not _after(last, b["id"]))
-    time.sleep(0.2)
     boards = list(screen.boards)
 
     # Replay the log to know the truth at every id, and check each board against it.
@@ -407,16 +328,16 @@ def _after(a: str, b: str) -> bool:
 def test_a_reconnecting_screen_converges(connect: Callable[[str], Screen], store: Store,
                                          hub: ScreenHub, screen_token: str) -> None:
     moderation = Moderation(store.conn, store.keys.event)
-    first, second, third = _ingest(store, "First?", "Second?", "Third?")
-    _apply(moderation, store, "screen", first)
+    first, second, third = ingest(store, "First?", "Second?", "Third?")
+    act(moderation, store, "screen", first)
     screen = connect(screen_token)
     screen.wait_for(lambda b: b["current"] is not None)
     # The network drops: the transport dies without a goodbye, and the board moves on.
     dropped = screen.client.eio.ws.sock
     dropped.shutdown(socket.SHUT_RDWR)
-    _apply(moderation, store, "approve", third)
-    _apply(moderation, store, "screen", second)
-    _apply(moderation, store, "edit", second, text="Second, edited?")
+    act(moderation, store, "approve", third)
+    act(moderation, store, "screen", second)
+    act(moderation, store, "edit", second, text="Second, edited?")
     truth = _content(hub.board())
     assert truth["current"]["text"] == "Second, edited?"
     board = screen.wait_for(lambda b: _content(b) == truth, timeout=10)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,12 +17,13 @@ from aggregator.core.moderation import Moderation
 from aggregator.core.normalise import normalise
 from aggregator.core.question import Post, Question, utc_now
 from aggregator.core.store import Store
+from tests.fixtures.browser import serious
+from tests.waiting import wait_in_page
 from web.screen_links import ScreenLinks
 
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-AXE = Path(__file__).resolve().parent / "vendor" / "axe-4.10.2.min.js"
 SIZES = [(1920, 1080), (1280, 720)]
 VIDEO_ID = "dQw4w9WgXcQ"
 # Stands in for the YouTube player: the tests run offline.
@@ -88,11 +88,6 @@ def board(store: Store, settings: Settings) -> Board:
 
 
 @pytest.fixture
-def links(store: Store) -> ScreenLinks:
-    return ScreenLinks(store.conn, store.keys.event)
-
-
-@pytest.fixture
 def open_page(browser: Any, live_server: str, links: ScreenLinks
               ) -> Iterator[Callable[..., Any]]:
     contexts: list[Any] = []
@@ -113,7 +108,7 @@ def open_page(browser: Any, live_server: str, links: ScreenLinks
         if prepare is not None:
             prepare(page)
         page.goto(f"{live_server}/{kind}/{secret}")
-        _wait(page, "document.body.dataset.connection === 'live'")
+        wait_in_page(page, "document.body.dataset.connection === 'live'")
         return page
 
     yield open_
@@ -122,17 +117,8 @@ def open_page(browser: Any, live_server: str, links: ScreenLinks
     assert errors == []
 
 
-def _wait(page: Any, test: str, arg: Any = None, timeout: float = 5) -> None:
-    """Poll ``test`` (a JS expression of ``arg``) until it holds. Not ``wait_for_function``:
-    that evaluates strings inside the page, which the page's CSP rightly forbids."""
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(f"(arg) => Boolean({test})", arg):
-        assert time.monotonic() < deadline, f"still not {test} ({arg!r})"
-        time.sleep(0.03)
-
-
 def _shows(page: Any, text: str) -> None:
-    _wait(page, "document.getElementById('now-text').textContent === arg", text)
+    wait_in_page(page, "document.getElementById('now-text').textContent === arg", text)
 
 
 def _question_fits(page: Any) -> dict[str, Any]:
@@ -149,13 +135,6 @@ def _question_fits(page: Any) -> dict[str, Any]:
     }""")
 
 
-def _axe(page: Any) -> list[str]:
-    page.evaluate(AXE.read_text(encoding="utf-8") + "\n;0")  # not a <script>: CSP
-    result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
-    return [f"{v['id']}: {v['help']}" for v in result["violations"]
-            if v["impact"] in ("serious", "critical")]
-
-
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("video", [True, False], ids=["video", "no-video"])
 def test_screen_screenshots(open_page: Callable[..., Any], board: Board, settings: Settings,
@@ -164,7 +143,7 @@ def test_screen_screenshots(open_page: Callable[..., Any], board: Board, setting
     board.fill()
     page = open_page("screen", size)
     _shows(page, NOW)
-    _wait(page, "document.querySelectorAll('#next-list .slot:not(.empty)').length == 3")
+    wait_in_page(page, "document.querySelectorAll('#next-list .slot:not(.empty)').length == 3")
     assert page.locator(".group").text_content() == "asked by 3 people on 2 platforms"
     assert page.locator("#now-asker").text_content() == "Ann Hughes · X"
     assert page.locator("iframe").count() == (1 if video else 0)
@@ -175,7 +154,7 @@ def test_screen_screenshots(open_page: Callable[..., Any], board: Board, setting
     ARTIFACTS.mkdir(exist_ok=True)
     name = f"screen-{size[0]}x{size[1]}-{'video' if video else 'no-video'}.png"
     page.screenshot(path=str(ARTIFACTS / name))
-    assert _axe(page) == []
+    assert serious(page) == []
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -192,7 +171,7 @@ def test_overlay_screenshots(open_page: Callable[..., Any], board: Board,
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"overlay-{size[0]}x{size[1]}.png"),
                     omit_background=True)
-    assert _axe(page) == []
+    assert serious(page) == []
 
 
 @pytest.mark.parametrize("kind, size, video", [
@@ -229,7 +208,7 @@ def test_updates_fade_in_place_without_moving_anything(open_page: Callable[..., 
     qid = board.add(hostile)
     board.act("screen", qid)
     _shows(page, "Is this shown as text?")  # the markup was cleaned away on the way in
-    _wait(page, "getComputedStyle(document.getElementById('now-card')).opacity == 1")
+    wait_in_page(page, "getComputedStyle(document.getElementById('now-card')).opacity == 1")
     assert page.evaluate(boxes) == before
     assert page.locator("#now-text img").count() == 0
     board.act("edit", qid, text="<b>Edited</b> on the screen?")
@@ -263,13 +242,13 @@ def test_a_dropped_connection_keeps_the_board_and_resyncs(open_page: Callable[..
     network["up"] = False
     for ws in network["sockets"]:
         ws.close()
-    _wait(page, "document.body.dataset.connection === 'down'")
+    wait_in_page(page, "document.body.dataset.connection === 'down'")
     assert page.locator("#status").text_content() == "Reconnecting…"
     assert page.locator("#now-text").text_content() == NOW  # the last state stays up
     later = board.add("Asked while the screen was offline?")
     board.act("screen", later)
     network["up"] = True
-    _wait(page, "document.body.dataset.connection === 'live'", timeout=15)
+    wait_in_page(page, "document.body.dataset.connection === 'live'", timeout=15)
     _shows(page, "Asked while the screen was offline?")
     assert page.locator("#status").text_content() == ""
 
@@ -281,9 +260,9 @@ def test_a_revoked_link_clears_the_screen(open_page: Callable[..., Any], board: 
     _shows(page, NOW)
     for link in links.all():
         links.revoke(link)
-    _wait(page, "document.body.dataset.connection === 'revoked'")
+    wait_in_page(page, "document.body.dataset.connection === 'revoked'")
     assert page.locator("#status").text_content() == "This screen link was revoked."
-    _wait(page, "document.getElementById('now-text').textContent === ''")
+    wait_in_page(page, "document.getElementById('now-text').textContent === ''")
 
 
 @pytest.mark.parametrize("kind", ["screen", "overlay"])
@@ -297,11 +276,11 @@ def test_each_question_reads_in_its_own_direction(open_page: Callable[..., Any],
     page = open_page(kind)
     board.act("screen", board.add(arabic))
     _shows(page, arabic)
-    _wait(page, "document.getElementById('now-text').dir === 'rtl'")
+    wait_in_page(page, "document.getElementById('now-text').dir === 'rtl'")
     english = "#APM2026 When will the Millbrook centre open?"
     board.act("screen", board.add(english), then="answered")
     _shows(page, english)
-    _wait(page, "document.getElementById('now-text').dir === 'ltr'")
+    wait_in_page(page, "document.getElementById('now-text').dir === 'ltr'")
     if kind == "screen":
         board.act("approve", board.add(arabic, "fb", "Huda Saleh"))
-        _wait(page, "document.querySelector('#next-list .slot-text').dir === 'rtl'")
+        wait_in_page(page, "document.querySelector('#next-list .slot-text').dir === 'rtl'")

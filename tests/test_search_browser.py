@@ -14,11 +14,10 @@ from aggregator.core.moderation import Moderation
 from aggregator.core.normalise import normalise
 from aggregator.core.question import Post
 from aggregator.core.store import Store
-from tests.conftest import MODERATOR
+from tests.fixtures.browser import TIMEOUT_MS
+from tests.moderators import MODERATOR
 
 pytestmark = pytest.mark.browser
-TIMEOUT_MS = 10_000
-expect.set_options(timeout=TIMEOUT_MS)
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from aggregator.base.keys import Keys
 from aggregator.base.redis_server import connect, replicated
 from aggregator.core.moderation import Moderation, Refused
 from aggregator.core.store import Store
-from tests.conftest import MODERATOR
+from tests.moderators import MODERATOR
 from tests.redis_nodes import (
     Node,
     free_port,
@@ -40,7 +40,9 @@ from web.accounts import Accounts
 from web.screen import screen_id
 from web.screen_links import ScreenLinks
 
-pytestmark = [needs_redis_server, pytest.mark.slow]
+# One at a time on one pytest-xdist worker (docs/testing.md, "In parallel"): a failover
+# on a timer, and its own redis-servers.
+pytestmark = [needs_redis_server, pytest.mark.slow, pytest.mark.xdist_group("serial")]
 SERVICE = "floor"
 
 

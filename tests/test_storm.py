@@ -22,7 +22,7 @@ from aggregator.core.question import Post
 from aggregator.core.store import Store
 from aggregator.followers.triage.assess import Finding
 from aggregator.followers.triage.worker import TriageWorker
-from tests.test_console_socket import NS, _real
+from tests.fixtures.consoles import NS, real_console
 from tests.waiting import wait_until
 
 _ids = itertools.count(1)
@@ -180,7 +180,7 @@ def test_reject_all_like_this_rejects_the_suggested_cluster(
 def test_console_socket_mute_sets_aside_and_undo_brings_back(
         live_server: str, store: Store, real_clients: list[sio.Client],
         http: requests.Session) -> None:
-    client, received = _real(live_server, http, real_clients)
+    client, received = real_console(live_server, http, real_clients)
     wait_until(lambda: received.get("snapshot"))
     first = post(store, "Buy followers now")
     reply = client.call("act", {"action": "mute", "qid": first, "version": 1}, namespace=NS,
@@ -207,7 +207,7 @@ def test_console_socket_mute_sets_aside_and_undo_brings_back(
 def test_console_socket_rejects_a_selection_in_one_step(
         live_server: str, store: Store, real_clients: list[sio.Client],
         http: requests.Session, mod: Moderation) -> None:
-    client, received = _real(live_server, http, real_clients)
+    client, received = real_console(live_server, http, real_clients)
     wait_until(lambda: received.get("snapshot"))
     a, b, c = (post(store, f"Flood {n}", handle=f"f{n}") for n in range(3))
     mod.apply("approve", b, 1, "kim")
@@ -232,7 +232,7 @@ def test_reject_all_like_this_reaches_repeats_the_console_has_not_loaded(
     """A paged console holds a few cards of a storm; the server adds the rest of the cluster
     (triage's set of suggested repeats), leaving out a dismissed suggestion and a repeat
     already dealt with."""
-    client, received = _real(live_server, http, real_clients)
+    client, received = real_console(live_server, http, real_clients)
     wait_until(lambda: received.get("snapshot"))
     head = post(store, "Why is the hashtag full of spam?", handle="h0")
     repeats = [post(store, f"Why the spam {n}?", handle=f"r{n}") for n in range(4)]
@@ -263,7 +263,7 @@ def test_a_purge_forgets_who_was_muted(conn: redis.Redis, event: str, store: Sto
     undo of the mute (its snapshot names no one) unmutes no one."""
     from aggregator.base.settings import EventSettings, RetentionSettings, Settings
     from aggregator.followers.retention import Retention
-    from tests.test_purge import dump
+    from tests.stored import dump
 
     first = post(store, "Spam", handle="spammer-handle-example")
     mod.apply("mute", first, 1, "sam")

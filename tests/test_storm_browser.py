@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from aggregator.core.normalise import normalise
 from aggregator.core.question import Post
 from aggregator.core.store import Store
-from tests.test_console_browser import _card, _console, contexts  # noqa: F401 - a fixture
+from tests.fixtures.browser import card_in, open_console
 
 pytestmark = pytest.mark.browser
 
@@ -27,9 +27,9 @@ def test_pick_cards_with_x_and_reject_them_with_one_reason(
         browser: Any, contexts: list[Any], live_server: str, store: Store) -> None:  # noqa: F811
     keep, *flood = _flood(store, "A real question about parking?", "spam spam one",
                           "spam spam two", "spam spam three")
-    page = _console(browser, contexts, live_server)
+    page = open_console(browser, contexts, live_server)
     for qid in flood:
-        card = _card(page, "incoming", qid)
+        card = card_in(page, "incoming", qid)
         card.locator(".text").click()
         page.keyboard.press("x")
         expect(card).to_have_class(re.compile(r"\bpicked\b"))
@@ -38,13 +38,13 @@ def test_pick_cards_with_x_and_reject_them_with_one_reason(
     page.keyboard.press("1")
     expect(page.locator("#announce")).to_have_text("Rejected 3 questions.")
     for qid in flood:
-        expect(_card(page, "incoming", qid)).to_have_count(0)
+        expect(card_in(page, "incoming", qid)).to_have_count(0)
         question = store.question(qid)
         assert question is not None and (question.state, question.reject_reason) == (
             "rejected", "off topic")
-    _card(page, "incoming", keep).wait_for()
+    card_in(page, "incoming", keep).wait_for()
     page.keyboard.press("4")  # the set-aside column: the rejected cards, no longer picked
-    card = _card(page, "rejected", flood[0])
+    card = card_in(page, "rejected", flood[0])
     card.wait_for()
     assert "picked" not in (card.get_attribute("class") or "").split()
 
@@ -52,13 +52,13 @@ def test_pick_cards_with_x_and_reject_them_with_one_reason(
 def test_mute_key_sets_the_authors_next_post_aside(
         browser: Any, contexts: list[Any], live_server: str, store: Store) -> None:  # noqa: F811
     (first,) = _flood(store, "Buy followers", handle="spammer", start=9200)
-    page = _console(browser, contexts, live_server)
-    _card(page, "incoming", first).locator(".text").click()
+    page = open_console(browser, contexts, live_server)
+    card_in(page, "incoming", first).locator(".text").click()
     page.keyboard.press("M")
-    expect(_card(page, "incoming", first)).to_have_count(0)
+    expect(card_in(page, "incoming", first)).to_have_count(0)
     (later,) = _flood(store, "Buy followers again", handle="spammer", start=9300)
     page.keyboard.press("4")  # the set-aside column opens its held list
-    card = _card(page, "held", later)
+    card = card_in(page, "held", later)
     card.wait_for()
     assert "set aside: muted author" in (card.locator(".badges").text_content() or "")
-    assert _card(page, "incoming", later).count() == 0
+    assert card_in(page, "incoming", later).count() == 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from typing import Any
 
@@ -12,25 +11,16 @@ import pytest
 from aggregator.base import personal
 from aggregator.base.settings import TriageSettings
 from aggregator.core.moderation import Moderation
-from aggregator.core.normalise import normalise
-from aggregator.core.question import Post
 from aggregator.core.store import Store
 from aggregator.followers.triage import pairs, questions
 from aggregator.followers.triage.abuse import AbuseCheck
 from aggregator.followers.triage.duplicates import DuplicateIndex, plain
 from aggregator.followers.triage.pairs import FEATURES
 from aggregator.followers.triage.worker import GROUP, TriageWorker
-from tests.test_console_socket import Received
-from tests.test_screen import Screen, connect, links, screen_token  # noqa: F401 - fixtures
+from tests.fixtures.consoles import Received
+from tests.posts import ingest
 from tests.waiting import wait_until
 from web.screen import screen_id
-
-
-def _ingest(store: Store, *texts: str, platform: str = "x", author: str = "Ann Hughes",
-            handle: str = "ann") -> list[str]:
-    posts = [Post(platform, f"{time.monotonic_ns()}{i}", text, author, handle)
-             for i, text in enumerate(texts)]
-    return store.ingest(platform, [(normalise(p), {"id": p.native_id}) for p in posts])
 
 
 @pytest.fixture
@@ -127,7 +117,7 @@ def test_a_question_of_another_kind_scores_lower() -> None:
 
 def test_findings_reach_the_projection_the_log_and_the_snapshot(store: Store,
                                                                  worker: TriageWorker) -> None:
-    first, repeat, chatter, phone = _ingest(
+    first, repeat, chatter, phone = ingest(
         store, "When will the new Hexham ambulance station open?",
         "when is the hexham ambulance station opening??", "Is it live yet?",
         "call me on 07700 900123 you idiot")
@@ -148,7 +138,7 @@ def test_findings_reach_the_projection_the_log_and_the_snapshot(store: Store,
 
 
 def test_a_moderator_action_meanwhile_is_kept(store: Store, worker: TriageWorker) -> None:
-    (qid,) = _ingest(store, "Why was the stroke unit closed?")
+    (qid,) = ingest(store, "Why was the stroke unit closed?")
     moderation = Moderation(store.conn, store.keys.event)
     moderation.apply("approve", qid, 1, "sam")
     worker.drain()
@@ -158,7 +148,7 @@ def test_a_moderator_action_meanwhile_is_kept(store: Store, worker: TriageWorker
 
 def test_a_restarted_worker_takes_its_pending_entries_and_writes_nothing_twice(
         store: Store, worker: TriageWorker) -> None:
-    ids = _ingest(store, "Why close Ashby station?", "Who decided?")
+    ids = ingest(store, "Why close Ashby station?", "Who decided?")
     # Delivered but never acknowledged: the worker died before its write.
     store.conn.xreadgroup(GROUP, "worker", {store.keys.log: ">"}, count=10)
     again = TriageWorker(store.conn, store.keys.event)
@@ -170,22 +160,22 @@ def test_a_restarted_worker_takes_its_pending_entries_and_writes_nothing_twice(
 
 
 def test_the_duplicate_index_is_rebuilt_on_start(store: Store, worker: TriageWorker) -> None:
-    (first,) = _ingest(store, "When will the old ambulances in the fleet be replaced?")
+    (first,) = ingest(store, "When will the old ambulances in the fleet be replaced?")
     worker.drain()
     fresh = TriageWorker(store.conn, store.keys.event)
     fresh.setup()
     assert first in fresh.index
-    (repeat,) = _ingest(store, "when are the old ambulances in the fleet going to be replaced?")
+    (repeat,) = ingest(store, "when are the old ambulances in the fleet going to be replaced?")
     fresh.drain()
     q = store.question(repeat)
     assert q is not None and q.triage["suggest"]["qid"] == first
 
 
 def test_a_rejected_question_is_no_longer_suggested(store: Store, worker: TriageWorker) -> None:
-    (first,) = _ingest(store, "Why was patient transport to dialysis cut?")
+    (first,) = ingest(store, "Why was patient transport to dialysis cut?")
     worker.drain()
     Moderation(store.conn, store.keys.event).apply("reject", first, 2, "sam", reason="dup")
-    (later,) = _ingest(store, "why was dialysis patient transport cut?")
+    (later,) = ingest(store, "why was dialysis patient transport cut?")
     worker.drain()
     q = store.question(later)
     assert q is not None and "suggest" not in q.triage
@@ -199,15 +189,15 @@ def _suggested(store: Store, qid: str) -> str | None:
 
 def test_an_edited_question_is_indexed_with_its_new_words(store: Store,
                                                           worker: TriageWorker) -> None:
-    (first,) = _ingest(store, "Why was patient transport to dialysis cut?")
+    (first,) = ingest(store, "Why was patient transport to dialysis cut?")
     worker.drain()
     q = store.question(first)
     assert q is not None
     Moderation(store.conn, store.keys.event).apply(
         "edit", first, q.version, "sam", text="When will the new Hexham ambulance station open?")
     worker.drain()
-    new_words, old_words = _ingest(store, "when is the hexham ambulance station opening",
-                                   "why was dialysis patient transport cut?")
+    new_words, old_words = ingest(store, "when is the hexham ambulance station opening",
+                                  "why was dialysis patient transport cut?")
     worker.drain()
     assert _suggested(store, new_words) == first
     assert _suggested(store, old_words) is None
@@ -216,7 +206,7 @@ def test_an_edited_question_is_indexed_with_its_new_words(store: Store,
     assert q is not None
     Moderation(store.conn, store.keys.event).apply("undo", first, q.version, "sam")
     worker.drain()
-    (again,) = _ingest(store, "Why was the patient transport to dialysis cut??")
+    (again,) = ingest(store, "Why was the patient transport to dialysis cut??")
     worker.drain()
     assert _suggested(store, again) in (first, old_words)
 
@@ -226,7 +216,7 @@ def test_an_edited_question_is_indexed_with_its_new_words(store: Store,
                                    [("reject", {"reason": "off topic"})]])
 def test_an_answered_or_rejected_question_leaves_the_open_set_and_a_held_one_stays(
         store: Store, worker: TriageWorker, steps: list[tuple[str, dict[str, str]]]) -> None:
-    (first,) = _ingest(store, "Will paramedics get the pay rise they were promised?")
+    (first,) = ingest(store, "Will paramedics get the pay rise they were promised?")
     worker.drain()
     moderation = Moderation(store.conn, store.keys.event)
     for action, params in steps:
@@ -234,7 +224,7 @@ def test_an_answered_or_rejected_question_leaves_the_open_set_and_a_held_one_sta
         assert q is not None
         moderation.apply(action, first, q.version, "sam", **params)
     worker.drain()
-    (later,) = _ingest(store, "will paramedics actually get the promised pay rise")
+    (later,) = ingest(store, "will paramedics actually get the promised pay rise")
     worker.drain()
     held = steps[-1][0] == "hold"
     assert (_suggested(store, later) == first) is held
@@ -243,9 +233,9 @@ def test_an_answered_or_rejected_question_leaves_the_open_set_and_a_held_one_sta
 
 def test_a_grouped_question_leaves_the_index_with_its_repeats(store: Store,
                                                              worker: TriageWorker) -> None:
-    target, first, repeat = _ingest(store, "When will the old ambulances be replaced?",
-                                    "Any plans to switch to electric ambulances?",
-                                    "any plans to switch the fleet to electric ambulances?")
+    target, first, repeat = ingest(store, "When will the old ambulances be replaced?",
+                                   "Any plans to switch to electric ambulances?",
+                                   "any plans to switch the fleet to electric ambulances?")
     worker.drain()
     assert _suggested(store, repeat) == first and repeat in worker.index  # as an alias
     q = store.question(first)
@@ -258,8 +248,8 @@ def test_a_grouped_question_leaves_the_index_with_its_repeats(store: Store,
 
 def test_a_dismissed_suggestion_makes_the_post_a_question_of_its_own(
         store: Store, worker: TriageWorker) -> None:
-    first, repeat = _ingest(store, "Why did the chief executive get a bonus this year?",
-                            "why did the chief exec get a bonus this year??")
+    first, repeat = ingest(store, "Why did the chief executive get a bonus this year?",
+                           "why did the chief exec get a bonus this year??")
     worker.drain()
     assert worker.index.indexed(repeat) == (store.question(repeat).text, first)  # type: ignore[union-attr]
     q = store.question(repeat)
@@ -271,8 +261,8 @@ def test_a_dismissed_suggestion_makes_the_post_a_question_of_its_own(
 
 def test_a_storm_of_one_question_from_one_account_keeps_the_index_small(
         store: Store, worker: TriageWorker) -> None:
-    ids = _ingest(store, *["Why is the board ignoring us???"] * 100, author="Spammer",
-                  handle="spam")
+    ids = ingest(store, *["Why is the board ignoring us???"] * 100, author="Spammer",
+                 handle="spam")
     worker.drain()
     assert worker.lag() == 0
     assert {_suggested(store, q) for q in ids[1:]} == {ids[0]}
@@ -295,8 +285,8 @@ def test_bad_input_neither_crashes_nor_stalls(store: Store, worker: TriageWorker
     wall = ("Why are ambulances late? call 07700 900123 " * 400)[:10_000]
     texts = ["Pam ydy'r ambiwlans mor hwyr?", "为什么救护车等这么久？", "مرحبا من ميلبروك",
              "🚑🚑🚑", "👏", wall, "x" * 10_000]
-    ids = _ingest(store, *texts)
-    spam = _ingest(store, *["Sack the board now!!!"] * 100, author="Spammer", handle="spam")
+    ids = ingest(store, *texts)
+    spam = ingest(store, *["Sack the board now!!!"] * 100, author="Spammer", handle="spam")
     worker.drain()
     assert worker.lag() == 0
     snap = {q["id"]: q for q in store.snapshot().questions}
@@ -316,7 +306,7 @@ def test_a_post_that_breaks_an_assessment_is_recorded_and_the_queue_moves(
         return real(text)
 
     monkeypatch.setattr(questions, "score", broken)
-    bad, good = _ingest(store, "boom?", "Why is the Ashby station closing?")
+    bad, good = ingest(store, "boom?", "Why is the Ashby station closing?")
     worker.drain()
     assert store.question(bad).triage["error"] == "RuntimeError"  # type: ignore[union-attr]
     assert store.question(good).triage["score"] >= 0.9  # type: ignore[union-attr]
@@ -325,11 +315,11 @@ def test_a_post_that_breaks_an_assessment_is_recorded_and_the_queue_moves(
 
 # -- the board never shows a masked part ------------------------------------------------------
 
-def test_the_board_never_shows_personal_data(connect: Any, store: Store,  # noqa: F811
-                                             screen_token: str, worker: TriageWorker) -> None:  # noqa: F811
+def test_the_board_never_shows_personal_data(connect: Any, store: Store,
+                                             screen_token: str, worker: TriageWorker) -> None:
     moderation = Moderation(store.conn, store.keys.event)
-    triaged, untriaged = _ingest(store, "Why no ambulance? ring 07700 900123",
-                                 "Write to jo.bloggs@example.co.uk: why was NHS 943 476 5919 cut?")
+    triaged, untriaged = ingest(store, "Why no ambulance? ring 07700 900123",
+                                "Write to jo.bloggs@example.co.uk: why was NHS 943 476 5919 cut?")
     worker.drain()
     # The second reaches the board before triage sees it again after an edit.
     moderation.apply("approve", triaged, store.question(triaged).version, "sam")  # type: ignore[union-attr]
@@ -349,9 +339,9 @@ def test_the_board_never_shows_personal_data(connect: Any, store: Store,  # noqa
 
 def test_a_suggestion_is_accepted_with_group_or_dismissed(store: Store,
                                                           worker: TriageWorker) -> None:
-    first, repeat, other = _ingest(store, "Why was the stroke unit at Millbrook closed?",
-                                   "why did the Millbrook stroke unit close?",
-                                   "Why was the stroke unit at Millbrook closed??")
+    first, repeat, other = ingest(store, "Why was the stroke unit at Millbrook closed?",
+                                  "why did the Millbrook stroke unit close?",
+                                  "Why was the stroke unit at Millbrook closed??")
     worker.drain()
     moderation = Moderation(store.conn, store.keys.event)
     q = store.question(repeat)
@@ -374,7 +364,7 @@ def test_a_suggestion_is_accepted_with_group_or_dismissed(store: Store,
 def test_export_carries_the_findings(store: Store, worker: TriageWorker) -> None:
     from aggregator.followers.export import export_lines
 
-    (qid,) = _ingest(store, "Call 07700 900123: why is Ashby station closing?")
+    (qid,) = ingest(store, "Call 07700 900123: why is Ashby station closing?")
     worker.drain()
     (line,) = list(export_lines(store))
     record = json.loads(line)["question"]
@@ -382,12 +372,12 @@ def test_export_carries_the_findings(store: Store, worker: TriageWorker) -> None
 
 
 def test_the_board_says_on_how_many_platforms_a_group_was_asked(
-        connect: Any, store: Store, screen_token: str) -> None:  # noqa: F811
+        connect: Any, store: Store, screen_token: str) -> None:
     moderation = Moderation(store.conn, store.keys.event)
-    (parent,) = _ingest(store, "Why is Ashby station closing?", platform="x")
-    (on_fb,) = _ingest(store, "why is ashby station closing??", platform="fb")
-    (on_x,) = _ingest(store, "Why is Ashby ambulance station closing?", platform="x")
-    (on_yt,) = _ingest(store, "ashby station closing, why?", platform="yt")
+    (parent,) = ingest(store, "Why is Ashby station closing?", platform="x")
+    (on_fb,) = ingest(store, "why is ashby station closing??", platform="fb")
+    (on_x,) = ingest(store, "Why is Ashby ambulance station closing?", platform="x")
+    (on_yt,) = ingest(store, "ashby station closing, why?", platform="yt")
     moderation.apply("screen", parent, 1, "sam")
     screen = connect(screen_token)
     for qid in (on_fb, on_x, on_yt):
@@ -404,7 +394,7 @@ def test_the_board_says_on_how_many_platforms_a_group_was_asked(
 def test_findings_reach_a_connected_console_live(socket_client: Any, store: Store,
                                                  worker: TriageWorker) -> None:
     seen = Received(socket_client)
-    (qid,) = _ingest(store, "Email me at jo.bloggs@example.co.uk: why is Ashby closing?")
+    (qid,) = ingest(store, "Email me at jo.bloggs@example.co.uk: why is Ashby closing?")
     wait_until(lambda: [e for e in seen.named("entry") if e["type"] == "received"])
     worker.drain()
     (entry,) = wait_until(lambda: [e for e in seen.named("entry") if e["type"] == "triaged"])

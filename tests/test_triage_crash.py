@@ -18,6 +18,10 @@ from aggregator.core.question import Post
 from aggregator.core.store import Store
 from aggregator.followers.triage.worker import TriageWorker
 
+# One at a time on one pytest-xdist worker (docs/testing.md, "In parallel"): killed at
+# random points, which must fall part-way through the work.
+pytestmark = pytest.mark.xdist_group("serial")
+
 POSTS = Path(__file__).resolve().parent / "triage" / "posts.jsonl"
 
 

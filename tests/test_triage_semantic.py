@@ -35,7 +35,7 @@ def test_the_worker_uses_the_backend_the_settings_choose(store: Store,
     from aggregator.base.settings import TriageSettings
     from aggregator.followers.triage import semantic
     from aggregator.followers.triage.worker import TriageWorker
-    from tests.test_triage import _ingest
+    from tests.posts import ingest
 
     loads = []
 
@@ -52,10 +52,10 @@ def test_the_worker_uses_the_backend_the_settings_choose(store: Store,
                               TriageSettings(backend="semantic", duplicate_threshold=0.45))
     assert isinstance(worker.index, SemanticIndex) and loads == [1]
     worker.setup()
-    first, other = _ingest(store, "Why are ambulances queuing outside A&E for hours?",
-                           "When will the old ambulances in the fleet be replaced?")
+    first, other = ingest(store, "Why are ambulances queuing outside A&E for hours?",
+                          "When will the old ambulances in the fleet be replaced?")
     worker.drain()
-    (paraphrase,) = _ingest(store, "Ambulances stuck for hours outside A and E again: why?")
+    (paraphrase,) = ingest(store, "Ambulances stuck for hours outside A and E again: why?")
     worker.drain()
     q = store.question(paraphrase)
     assert q is not None and q.triage["suggest"]["qid"] == first

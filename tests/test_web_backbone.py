@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from aggregator.core.normalise import normalise
 from aggregator.core.question import Post
 from aggregator.core.store import Store
-from tests.conftest import MODERATOR
+from tests.moderators import MODERATOR
 from web.extensions import socketio
 
 

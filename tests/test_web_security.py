@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 
 from aggregator.base.environment import EnvironmentProblem
 from aggregator.base.settings import Settings
-from tests.conftest import MODERATOR
+from tests.moderators import MODERATOR
 from tests.waiting import wait_until
 from web import REQUEST_LIMIT, create_app
 from web.accounts import Accounts

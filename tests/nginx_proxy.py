@@ -1,6 +1,7 @@
 """Debian's nginx in front of Floor's web nodes, as docs/deployment.md configures it: its own
 prefix, configuration and port in a given folder, in the foreground, never the system's.
-Used by bench/latency.py (``--via-nginx``) and tests/test_nginx.py."""
+Used by tests/test_nginx.py, and by bench/latency.py (``--via-nginx``), bench/servers.py and
+bench/public_page.py, which may import the tests' helpers (tests never import a bench)."""
 
 from __future__ import annotations
 
