@@ -17,6 +17,7 @@ import redis
 from hypothesis import HealthCheck, Phase, event, settings
 from hypothesis import seed as fixed_seed
 from hypothesis import strategies as st
+from hypothesis.internal.conjecture import providers as hypothesis_providers
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from aggregator.base.keys import Keys
@@ -699,7 +700,7 @@ REFUSED: Counter[str] = Counter()
 # Fewer examples and no shrinking make the machine quick enough for a mutation run, where only
 # pass or fail matters (docs/testing.md): FLOOR_SM_EXAMPLES=15 FLOOR_SM_SHRINK=0.
 SM_EXAMPLES = int(os.environ.get("FLOOR_SM_EXAMPLES", "60"))
-SM_SEED = int(os.environ.get("FLOOR_SM_SEED", "13"))
+SM_SEED = int(os.environ.get("FLOOR_SM_SEED", "7"))
 SM_PHASES = [p for p in Phase if p != Phase.shrink or os.environ.get("FLOOR_SM_SHRINK") != "0"]
 
 
@@ -1042,7 +1043,16 @@ def test_the_model_covers_every_action_in_the_table() -> None:
 
 
 @pytest.mark.slow
-def test_every_outcome_is_the_one_the_model_predicts(redis_url: str) -> None:
+def test_every_outcome_is_the_one_the_model_predicts(redis_url: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # Hypothesis also draws constants from the project's modules imported so far, and which
+    # those are depends on the tests a process ran before (pytest-xdist): without them the
+    # seeded sequences are the same in every process (a private hook: a newer Hypothesis that
+    # moves it fails this test loudly rather than drawing other sequences unseen).
+    monkeypatch.setattr(hypothesis_providers.HypothesisProvider, "_local_constants",
+                        property(lambda _: hypothesis_providers.Constants()))
+    monkeypatch.setattr(hypothesis_providers, "CONSTANTS_CACHE",
+                        hypothesis_providers.LRUCache(1024))
     ModeratorsAtWork.redis_url = redis_url  # type: ignore[attr-defined]
     APPLIED.clear()
     REFUSED.clear()
