@@ -15,7 +15,7 @@ import requests
 from flask import Flask
 
 from aggregator.base.settings import Settings
-from tests.fixtures.browser import TIMEOUT_MS
+from tests.fixtures.browser import log_in
 from tests.moderators import MODERATOR
 from web import create_app
 from web.accounts import Accounts
@@ -51,23 +51,12 @@ def _guess(base: str, address: str, password: str) -> int:
             "csrf_token": token[1], "username": MODERATOR[0], "password": password}).status_code
 
 
-def _log_in(context: Any, base: str) -> Any:
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(f"{base}/console")
-    assert "/login" in page.url
-    page.fill("#username", MODERATOR[0])
-    page.fill("#password", MODERATOR[1])
-    page.click("button[type=submit]")
-    return page
-
-
 def test_her_own_browser_gets_in_while_her_name_is_guessed(browser: Any,
                                                            live_server: str) -> None:
     laptop = browser.new_context(extra_http_headers={"X-Forwarded-For": "203.0.113.80"})
     stranger = browser.new_context(extra_http_headers={"X-Forwarded-For": "192.0.2.30"})
     try:
-        page = _log_in(laptop, live_server)  # at home, before the meeting
+        page = log_in(laptop, live_server)  # at home, before the meeting
         page.wait_for_url(CONSOLE)
         page.click("text=Log out")
         page.wait_for_url(re.compile(r"^http://[^/?]+/login$"))
@@ -76,12 +65,12 @@ def test_her_own_browser_gets_in_while_her_name_is_guessed(browser: Any,
                  for i in range(PER_NAME_MINUTE)]
         assert tries == [401] * PER_NAME_MINUTE
 
-        refused = _log_in(stranger, live_server)  # a brand-new laptop, the right password
+        refused = log_in(stranger, live_server)  # a brand-new laptop, the right password
         refused.locator(".error").wait_for()
         assert "Too many failed attempts" in (refused.locator(".error").text_content() or "")
 
         laptop.set_extra_http_headers({"X-Forwarded-For": "192.0.2.30"})  # at the venue
-        page = _log_in(laptop, live_server)
+        page = log_in(laptop, live_server)
         page.wait_for_url(CONSOLE)
         page.wait_for_selector('#conn[data-state="live"]')
     finally:
