@@ -219,3 +219,5 @@ def test_a_stale_login_form_says_what_to_do(strict_app: Flask) -> None:
     response = strict_app.test_client().post("/login", data={"username": "sam", "password": "x"})
     assert response.status_code == 400
     assert "open the page again" in response.text and 'href="/login"' in response.text
+    logout = strict_app.test_client().post("/logout")  # a form with no page of its own
+    assert logout.status_code == 400 and 'href="/login"' in logout.text

@@ -63,8 +63,16 @@ def refused(error: HTTPException) -> Any:
     if control.answers_in_json(request.path):
         return control.refusal(error)[0], status, headers
     page = "404.html" if status == 404 else "error.html"
-    return render_template(page, error=error, stale_form=isinstance(error, CSRFError)), status, \
-        headers
+    return render_template(page, error=error, stale_form=_page_again(error)), status, headers
+
+
+def _page_again(error: HTTPException) -> str:
+    """For a form sent without its CSRF check: the page to open again (the form's own page, or
+    the login page for a form with no page of its own, such as Log out); else ""."""
+    if not isinstance(error, CSRFError):
+        return ""
+    adapter = current_app.url_map.bind("")
+    return request.path if adapter.test(request.path, method="GET") else "/login"
 
 
 @bp.get("/favicon.ico")
