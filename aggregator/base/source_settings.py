@@ -2,7 +2,8 @@
 
 Validating a config imports this module only: pydantic, no platform SDK (tweepy, facebook-sdk,
 google-api-python-client, instaloader, atproto and Mastodon.py load only with the source that
-needs them). Which model belongs to which source is said once, in the catalogue (``aggregator/base/platforms.py``).
+needs them). Which model belongs to which source is said once, in the catalogue
+(``aggregator/base/platforms.py``).
 """
 
 from __future__ import annotations

@@ -91,7 +91,8 @@ class BlueskySource(Source):
         self.matcher = tag_matcher(["#" + tag for tag in self.tags]) if self.tags else None
         self.clock = clock
         self._client: Client | None = None
-        self._refused: str | None = None  # the fingerprint of a password Bluesky refused
+        # The fingerprint of a password Bluesky refused, and what it said: not sent again.
+        self._refused: tuple[str, str] | None = None
         self._roots: dict[str, str] = {}  # announcement as configured -> its at:// URI
         self._headers: dict[str, Any] = {}
 
@@ -113,21 +114,21 @@ class BlueskySource(Source):
                                 f"{self.options.handle} on bsky.app (Settings, Privacy and "
                                 "security, App passwords) and put it in the environment")
         fingerprint = hashlib.sha256(password.encode()).hexdigest()
-        if fingerprint == self._refused:
-            raise SourceStopped(self.refused_message())
+        if self._refused and self._refused[0] == fingerprint:
+            raise SourceStopped(self._refused[1])
         client = Client(base_url=self.options.service, request=Request(timeout=TIMEOUT))
         try:
             client.login(self.options.handle, password, fetch_bsky_profile=False)
         except exceptions.UnauthorizedError as exc:
-            self._refused = fingerprint
-            raise SourceStopped(self.refused_message(exc)) from exc
+            self._refused = (fingerprint, self.refused_message(exc))
+            raise SourceStopped(self._refused[1]) from exc
         except exceptions.AtProtocolError as exc:
             raise self.mapped(exc, "logging in") from exc
         log.info("poller bluesky: logged in as %s", self.options.handle)
         return client
 
-    def refused_message(self, exc: Exception | None = None) -> str:
-        said = f" ({_said(exc)})" if exc is not None else ""
+    def refused_message(self, exc: Exception) -> str:
+        said = f" ({_said(exc)})"
         return (f"Bluesky refused the app password of {self.options.handle}{said}: it may have "
                 f"been revoked; make a new one and put it in {PASSWORD_ENV}")
 
@@ -152,7 +153,8 @@ class BlueskySource(Source):
                 raise SourceError("Bluesky asked for a login again right after one") from None
             except exceptions.AtProtocolError as exc:
                 raise self.mapped(exc, nsid) from exc
-            self._headers = response.headers
+            if "ratelimit-remaining" in response.headers:
+                self._headers = response.headers
             if not isinstance(response.content, dict):
                 raise SourceError(f"Bluesky sent {nsid} an answer that is not a JSON object: "
                                   f"{str(response.content)[:120]}")
