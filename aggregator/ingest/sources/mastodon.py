@@ -36,6 +36,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 import nh3
+import requests
 from mastodon import Mastodon
 from mastodon.errors import (
     MastodonAPIError,
@@ -115,6 +116,7 @@ class MastodonSource(Source):
         self.clock = clock
         self._clients: dict[str, Mastodon] = {}
         self._state = {url: _Instance() for url in self.options.instances}
+        self._answers: dict[str, requests.Response] = {}
 
     # -- talking to the instances -------------------------------------------------------------
 
@@ -122,10 +124,36 @@ class MastodonSource(Source):
         if instance not in self._clients:
             token = read_environment().token(TOKEN_ENV) if instance == self.token_instance else ""
             # "throw": a 429 comes back to the poller's pause instead of sleeping in here.
+            # Mastodon.py drops the instance's words from errors of typed calls (it casts the
+            # error body to the call's return type): a hook keeps the last answer to read them.
+            session = requests.Session()
+            session.hooks["response"].append(self._keep(instance))
             self._clients[instance] = Mastodon(
                 api_base_url=instance, access_token=token or None, ratelimit_method="throw",
-                request_timeout=TIMEOUT, version_check_mode="none", user_agent=USER_AGENT)
+                request_timeout=TIMEOUT, version_check_mode="none", user_agent=USER_AGENT,
+                session=session)
         return self._clients[instance]
+
+    def _keep(self, instance: str) -> Any:
+        def hook(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+            self._answers[instance] = response
+        return hook
+
+    def said(self, instance: str, exc: MastodonError) -> str:
+        """The status and the instance's own words ({"error": "..."}), on one line."""
+        answer = self._answers.get(instance)
+        words = ""
+        if answer is not None and not answer.ok:
+            try:
+                body = answer.json()
+            except ValueError:
+                body = None
+            if isinstance(body, dict) and isinstance(body.get("error"), str):
+                words = body["error"][:200]
+        status = _status(exc)
+        if status is None:
+            return str(exc)
+        return f"{status} {words or exc.args[2]}".strip()
 
     def uses_token(self, instance: str) -> bool:
         return instance == self.token_instance and bool(read_environment().token(TOKEN_ENV))
@@ -144,12 +172,12 @@ class MastodonSource(Source):
             raise RateLimited(until, f"{host}: rate limit reached ({doing}, 429)") from exc
         except MastodonUnauthorizedError as exc:
             if self.uses_token(instance):
-                raise _Refused(f"{host} refused {TOKEN_ENV} ({_said(exc)}): it may have been "
-                               "revoked; make a new read-scope token and restart the poller") \
-                    from exc
+                raise _Refused(f"{host} refused {TOKEN_ENV} ({self.said(instance, exc)}): it may "
+                               "have been revoked; make a new read-scope token and restart the "
+                               "poller") from exc
             raise _Refused(f"{host} does not show its hashtag timeline without a token "
-                           f"({_said(exc)}): put a read-scope token of an account there in "
-                           f"{TOKEN_ENV} and name it in token_instance") from exc
+                           f"({self.said(instance, exc)}): put a read-scope token of an account "
+                           f"there in {TOKEN_ENV} and name it in token_instance") from exc
         except MastodonNotFoundError:
             raise
         except MastodonNetworkError as exc:
@@ -158,13 +186,13 @@ class MastodonSource(Source):
                     from exc
             raise SourceError(f"{host} could not be reached ({doing})") from exc
         except MastodonServerError as exc:
-            raise SourceError(f"{host} is failing ({doing}: {_said(exc)})") from exc
+            raise SourceError(f"{host} is failing ({doing}: {self.said(instance, exc)})") from exc
         except MastodonAPIError as exc:
             status = _status(exc)
             if status in (403, 422):
-                raise _Refused(f"{host} refused {doing} ({_said(exc)}): its hashtag timeline "
-                               f"may need a token; see {TOKEN_ENV}") from exc
-            raise SourceError(f"{host} answered {doing} with {_said(exc)}") from exc
+                raise _Refused(f"{host} refused {doing} ({self.said(instance, exc)}): its "
+                               f"hashtag timeline may need a token; see {TOKEN_ENV}") from exc
+            raise SourceError(f"{host} answered {doing} with {self.said(instance, exc)}") from exc
         except MastodonError as exc:
             raise SourceError(f"{host}: {doing} failed: {exc}") from exc
         for warning in caught:
@@ -225,7 +253,7 @@ class MastodonSource(Source):
 
     def failed(self, known: _Instance, said: str, until: float | None = None) -> None:
         known.failures += 1
-        wait = min(BACKOFF_CAP, self.interval * 2 ** min(known.failures - 1, 16))
+        wait = min(BACKOFF_CAP, self.interval * 2 ** min(known.failures, 16))
         known.retry_at = until if until is not None else self.clock() + wait
         known.said = said
         log.warning("poller mastodon: %s (again in %.0fs)", said, known.retry_at - self.clock())
@@ -341,7 +369,8 @@ class MastodonSource(Source):
             except _Refused as exc:
                 raise SourceStopped(str(exc)) from exc
             except MastodonNotFoundError as exc:
-                raise SourceError(f"{host} has no hashtag timeline ({_said(exc)})") from exc
+                raise SourceError(f"{host} has no hashtag timeline "
+                                  f"({self.said(instance, exc)})") from exc
             token = " with the token" if self.uses_token(instance) else " without a token"
             said.append(f"{host} answers{token} ({len(page or [])} recent toot(s) "
                         f"tagged #{self.tags[0]})")
@@ -374,12 +403,3 @@ def _plain(value: Any) -> Any:
 def _status(exc: MastodonError) -> int | None:
     args = exc.args
     return args[1] if len(args) > 1 and isinstance(args[1], int) else None
-
-
-def _said(exc: MastodonError) -> str:
-    """The status and the instance's own words: Mastodon.py's errors carry
-    ('Mastodon API returned error', status, reason, message)."""
-    args = exc.args
-    if len(args) >= 4:
-        return f"{args[1]} {args[3] or args[2]}".strip()
-    return str(exc)
