@@ -104,7 +104,7 @@ def test_pages_are_read_and_the_next_cycle_resumes_from_the_newest_post(
     p1 = "bsky:at://did:plc:ann4hughes0000000000000a/app.bsky.feed.post/3lbzq2apm0001"
     assert rows[p1][1:] == (
         "#APM2026 How will response times improve in rural areas?", "Ann Hughes",
-        "@annhughes.bsky.social",
+        "annhughes.bsky.social",
         "https://bsky.app/profile/annhughes.bsky.social/post/3lbzq2apm0001",
         "2026-05-14T10:02:11+00:00", "question")
     link = rows["bsky:at://did:plc:bob5singh00000000000000b/app.bsky.feed.post/3lbzq2apm0002"]
@@ -112,7 +112,7 @@ def test_pages_are_read_and_the_next_cycle_resumes_from_the_newest_post(
     assert link[1] == ("Why does the report at https://example.org/board/2026-papers/item-7.pdf "
                        "say handover delays rose? #APM2026 ❤️")
     reply = rows["bsky:at://did:plc:cara6jones0000000000000c/app.bsky.feed.post/3lbzq2apm0003"]
-    assert (reply[2], reply[3], reply[6]) == ("cara.example.org", "@cara.example.org",
+    assert (reply[2], reply[3], reply[6]) == ("cara.example.org", "cara.example.org",
                                               "question,reply")
     assert checkpoint(store, "bluesky")["since"] == {"APM2026": "2026-05-14T10:02:12.431Z"}
     record = health(store, "bluesky")

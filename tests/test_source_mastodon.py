@@ -73,12 +73,12 @@ def test_the_hashtag_timeline_is_read_boosts_skipped_and_flags_kept(
     rows = {row[0]: row for row in question_rows(store)}
     normal = rows[f"masto:{STATUSES['normal']['uri']}"]
     assert normal[1:] == ("#hoot (hashtag toot)", "mastodonpy_test_2",
-                          "@mastodonpy_test_2@one.example", STATUSES["normal"]["url"],
+                          "mastodonpy_test_2@one.example", STATUSES["normal"]["url"],
                           iso_time(STATUSES["normal"]["created_at"], "created_at"), "")
     link = rows[f"masto:{STATUSES['link']['uri']}"]
     assert link[1] == html_text(STATUSES["link"]["content"])
     assert "http://example.org/" in link[1] and "<" not in link[1]
-    assert (link[2], link[3]) == ("John Lennon", "@mastodonpy_test@one.example")
+    assert (link[2], link[3]) == ("John Lennon", "mastodonpy_test@one.example")
     assert rows[f"masto:{STATUSES['reply']['uri']}"][6] == "reply"
     assert rows[f"masto:{STATUSES['edited']['uri']}"][1:2] == (
         "the best editor? why, of course it is the KDE Advanced Text Editor, Kate",)

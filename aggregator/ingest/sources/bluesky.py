@@ -337,7 +337,7 @@ class BlueskySource(Source):
         actor = handle if handle and handle != "handle.invalid" else found.group(1)
         url = f"https://bsky.app/profile/{actor}/post/{found.group(2)}"
         return Post(platform=BLUESKY.code, native_id=uri, text=text, author_name=name or handle,
-                    author_handle=f"@{handle}", url=url, posted_at=posted_at, raw=item,
+                    author_handle=handle, url=url, posted_at=posted_at, raw=item,
                     flags=flags)
 
     def tagged(self, text: str, record: dict[str, Any]) -> bool:

@@ -345,7 +345,7 @@ class MastodonSource(Source):
         if not text:
             return None  # media only: nothing to ask
         host = urlsplit(str(item.get("instance", ""))).netloc
-        handle = f"@{acct}" if "@" in acct or not host else f"@{acct}@{host}"
+        handle = acct if "@" in acct or not host else f"{acct}@{host}"
         flags = []
         if status.get("spoiler_text"):
             flags.append("content_warning")
