@@ -256,3 +256,14 @@ def test_a_slow_server_fails_the_cycle_with_backoff(api: Any, store: Store, even
                                     "(app.bsky.feed.searchPosts)")
     assert 7.5 <= result.delay <= 15
     assert store.checkpoint("bluesky") is None
+
+
+def test_check_logs_in_and_searches_the_last_hour(api: Any, event: str) -> None:
+    search = api.get("/app.bsky.feed.searchPosts").respond(
+        json=payload("search_page1.json"), headers=RATE)
+
+    said = make(event).check()
+
+    assert said == ("logged in as trust.example.org and the search works (a post tagged "
+                    "#APM2026 in the last hour; 2990 requests left in this rate window)")
+    assert search.calls[0].request.url.params["limit"] == "1"

@@ -261,3 +261,16 @@ def test_every_instance_down_fails_the_cycle(api: Any, store: Store, event: str)
 def params_list(call: Any) -> list[str]:
     from urllib.parse import parse_qs, urlsplit
     return parse_qs(urlsplit(call.request.url).query)["id[]"]
+
+
+def test_a_slow_instance_times_out_and_check_names_each_instance(api: Any, store: Store,
+                                                                 event: str) -> None:
+    api.get(tag_url(ONE), body=requests.ReadTimeout("Read timed out. (read timeout=10.0)"))
+    api.get(tag_url(TWO), json=[status("normal")])
+
+    poller(make(event, instances=[ONE, TWO]), store).poll_once()
+
+    assert health(store, "mastodon")["detail"] == ("one.example did not answer within 10 s "
+                                                   "(the #hoot timeline)")
+    assert make(event, instances=[TWO]).check() == (
+        "two.example answers without a token (1 recent toot(s) tagged #hoot)")
