@@ -267,3 +267,26 @@ def test_check_logs_in_and_searches_the_last_hour(api: Any, event: str) -> None:
     assert said == ("logged in as trust.example.org and the search works (a post tagged "
                     "#APM2026 in the last hour; 2990 requests left in this rate window)")
     assert search.calls[0].request.url.params["limit"] == "1"
+
+
+def test_words_that_link_elsewhere_show_where_they_go(api: Any, store: Store,
+                                                      event: str) -> None:
+    post = payload("search_page1.json")["posts"][1]
+    text = "#APM2026 Read the trust's answer at trust.example.org/answers first?"
+    shown = "trust.example.org/answers"
+    start = text.encode().index(shown.encode())
+    post["record"]["text"] = text
+    post["record"]["facets"] = [
+        {"index": {"byteStart": start, "byteEnd": start + len(shown)},
+         "features": [{"$type": "app.bsky.richtext.facet#link",
+                       "uri": "https://elsewhere.example/login"}]},
+        {"index": {"byteStart": 0, "byteEnd": 8},
+         "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": "APM2026"}]}]
+    api.get("/app.bsky.feed.searchPosts").respond(json={"posts": [post]})
+    api.get("/app.bsky.feed.getPosts").respond(json={"posts": [post]})
+
+    poller(make(event), store).poll_once()
+
+    assert question_rows(store)[0][1] == ("#APM2026 Read the trust's answer at "
+                                          "trust.example.org/answers "
+                                          "(https://elsewhere.example/login) first?")

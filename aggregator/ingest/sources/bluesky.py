@@ -394,9 +394,10 @@ def _linked_text(text: str, facets: Any) -> str:
             links.append((start, end, uri))
     for start, end, uri in sorted(links, reverse=True):
         shown = data[start:end].decode("utf-8", "replace")
-        if shown.rstrip(".…") not in uri:
-            continue  # words that link somewhere: kept, the link is in the raw post
-        data = data[:start] + uri.encode("utf-8") + data[end:]
+        # A shortened address becomes the whole one; words (or another address) that link
+        # somewhere are kept, with where they go after them.
+        said = uri if shown.rstrip(".…") in uri else f"{shown} ({uri})"
+        data = data[:start] + said.encode("utf-8") + data[end:]
     return data.decode("utf-8", "replace")
 
 
