@@ -16,6 +16,7 @@ import responses
 from aggregator.base.settings import EventSettings, SourceSettings
 from aggregator.core.normalise import iso_time
 from aggregator.core.store import Store
+from aggregator.ingest.sources import SourceStopped
 from aggregator.ingest.sources.mastodon import MastodonSource, html_text
 from tests.sources import Clock, checkpoint, health, params, poller, question_rows
 
@@ -274,3 +275,18 @@ def test_a_slow_instance_times_out_and_check_names_each_instance(api: Any, store
                                                    "(the #hoot timeline)")
     assert make(event, instances=[TWO]).check() == (
         "two.example answers without a token (1 recent toot(s) tagged #hoot)")
+
+
+def test_check_says_in_one_line_when_an_instance_wants_a_token(api: Any, event: str) -> None:
+    closed = copy.deepcopy(INSTANCE)
+    closed["configuration"]["timelines_access"]["hashtag_feeds"] = {
+        "local": "authenticated", "remote": "disabled"}
+    api.replace(responses.GET, f"{ONE}/api/v2/instance/", json=closed)
+
+    with pytest.raises(SourceStopped) as stopped:
+        make(event).check()
+
+    assert str(stopped.value) == (
+        "one.example does not show its hashtag timelines without a token (its settings say "
+        "so): put a read-scope token of an account there in MASTODON_ACCESS_TOKEN and name it "
+        "in token_instance")

@@ -363,6 +363,13 @@ class MastodonSource(Source):
         said = []
         for instance in self.options.instances:
             host = urlsplit(instance).netloc
+            # Mastodon 4.5+ says in its instance record who may read hashtag timelines.
+            if not self.call(instance, "reading the instance's settings", "timeline_is_available",
+                             "hashtag", with_auth=self.uses_token(instance)):
+                raise SourceStopped(
+                    f"{host} does not show its hashtag timelines without a token (its settings "
+                    f"say so): put a read-scope token of an account there in {TOKEN_ENV} and "
+                    "name it in token_instance")
             try:
                 page = self.call(instance, "a test read", "timeline_hashtag",
                                  self.tags[0], limit=1)
