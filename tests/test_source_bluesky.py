@@ -144,25 +144,33 @@ def test_replies_to_the_announcement_count_without_a_hashtag_but_not_the_trusts_
         "How many new paramedics will be trained this year?"]
 
 
-def test_a_deleted_post_retracts_its_question(api: Any, store: Store, event: str) -> None:
+def test_a_post_missing_in_two_checks_running_retracts_its_question(
+        api: Any, store: Store, event: str) -> None:
     page = payload("search_page1.json")
-    api.get("/app.bsky.feed.searchPosts").respond(json={"posts": page["posts"]})
+    api.get("/app.bsky.feed.searchPosts").side_effect = [
+        httpx.Response(200, json={"posts": page["posts"]}),
+        *[httpx.Response(200, json={"posts": page["posts"][1:]})] * 3]
     get_posts = api.get("/app.bsky.feed.getPosts")
-    get_posts.side_effect = [httpx.Response(200, json={"posts": page["posts"]}),
+    # A hiccup (the second post missing once), then the first post deleted.
+    get_posts.side_effect = [httpx.Response(200, json={"posts": page["posts"][::2]}),
+                             httpx.Response(200, json={"posts": page["posts"][1:]}),
                              httpx.Response(200, json={"posts": page["posts"][1:]})]
     clock = Clock()
     run = poller(make(event, clock), store, clock)
     run.poll_once()
-    clock.now += 61  # past recheck_interval
+    assert get_posts.call_count == 0  # posts just found are not asked after at once
+    for _ in range(3):
+        clock.now += 61  # past recheck_interval
+        run.poll_once()
 
-    run.poll_once()
-
-    asked = get_posts.calls[1].request.url.params.get_list("uris")
-    assert len(asked) == 3
-    deleted = "bsky:" + page["posts"][0]["uri"]
+    asked = get_posts.calls[0].request.url.params.get_list("uris")
+    assert asked == [post["uri"] for post in page["posts"]]
+    deleted, hiccup = ("bsky:" + post["uri"] for post in page["posts"][:2])
     question = store.question(deleted)
     assert question is not None and question.state == "rejected"
     assert "deleted" in question.flags
+    kept = store.question(hiccup)
+    assert kept is not None and kept.state == "new"
     assert page["posts"][0]["uri"] not in checkpoint(store, "bluesky")["recent"]
 
 
@@ -290,3 +298,19 @@ def test_words_that_link_elsewhere_show_where_they_go(api: Any, store: Store,
     assert question_rows(store)[0][1] == ("#APM2026 Read the trust's answer at "
                                           "trust.example.org/answers "
                                           "(https://elsewhere.example/login) first?")
+
+
+def test_a_deleted_announcement_is_said_and_the_search_goes_on(api: Any, store: Store,
+                                                               event: str) -> None:
+    api.get("/app.bsky.feed.searchPosts").respond(json=payload("search_page1.json"))
+    api.get("/app.bsky.feed.getPostThread").respond(400, json=ERRORS["thread_not_found"])
+    api.get("/app.bsky.feed.getPosts").respond(json={"posts": []})
+
+    result = poller(make(event, announcement_posts=[ANNOUNCEMENT]), store).poll_once()
+
+    assert result.stored == 3
+    record = health(store, "bluesky")
+    assert record["state"] == "ok"
+    assert record["detail"] == (
+        f"the announcement {ANNOUNCEMENT} is gone (Bluesky refused "
+        f"app.bsky.feed.getPostThread (400 NotFound: Post not found: {ANNOUNCEMENT}))")

@@ -8,7 +8,8 @@ and it is not part of the SDK. The search takes the tag filter on the server, pa
 and resumes from ``since`` (the newest post seen, less an overlap), so a restart or an outage
 loses nothing; posts' ids (their at:// URIs) make the overlap harmless. What the search cannot
 tell is a deletion: every ``recheck_interval`` the posts stored lately are asked for again with
-``app.bsky.feed.getPosts`` (25 a request), and those Bluesky no longer returns are retracted.
+``app.bsky.feed.getPosts`` (25 a request), and those Bluesky does not return in two checks
+running are retracted.
 
 Logging in: the account's handle and an app password (``BLUESKY_APP_PASSWORD``); the search
 needs a logged-in account. The session is kept and refreshed by the SDK; an expired or revoked
@@ -77,6 +78,8 @@ class BlueskyCheckpoint(Checkpoint):
 
     since: dict[str, str] = {}
     recent: list[str] = []
+    # Posts the last check did not find: retracted only if the next does not either.
+    missing: list[str] = []
     swept_at: float = 0.0
 
 
@@ -191,6 +194,10 @@ class BlueskySource(Source):
                 items += self.replies(announcement)
             except _Gone as exc:
                 problems.append(str(exc))
+        retracted: list[str] = []
+        if self.clock() - state.swept_at >= self.options.recheck_interval:
+            retracted = self.sweep(state)  # before this cycle's posts: they were just seen
+            state.swept_at = self.clock()
         seen = set(state.recent)
         for item in items:
             uri = item["post"].get("uri") if isinstance(item.get("post"), dict) else None
@@ -198,10 +205,6 @@ class BlueskySource(Source):
                 seen.add(uri)
                 state.recent.append(uri)
         state.recent = state.recent[-RECENT_MAX:]
-        retracted: list[str] = []
-        if self.clock() - state.swept_at >= self.options.recheck_interval:
-            retracted = self.sweep(state)
-            state.swept_at = self.clock()
         health: dict[str, Any] = {"detail": "; ".join(problems) or None}
         for field, header in (("rate_remaining", "ratelimit-remaining"),
                               ("rate_limit", "ratelimit-limit")):
@@ -287,9 +290,11 @@ class BlueskySource(Source):
         return found
 
     def sweep(self, state: BlueskyCheckpoint) -> list[str]:
-        """The question ids of recent posts that Bluesky no longer returns (deleted)."""
+        """The question ids of recent posts that Bluesky did not return in two checks running
+        (deleted): one answer without a post could be a hiccup of the AppView, and a
+        retraction takes a question away from the moderators."""
         asked = state.recent[-RECHECK_MAX:]
-        gone: list[str] = []
+        absent: list[str] = []
         for start in range(0, len(asked), GET_POSTS_MAX):
             chunk = asked[start:start + GET_POSTS_MAX]
             page = self.query("app.bsky.feed.getPosts", models.AppBskyFeedGetPosts.Params,
@@ -299,7 +304,9 @@ class BlueskySource(Source):
                 raise SourceError(f"Bluesky sent getPosts without a list of posts: "
                                   f"{str(page)[:120]}")
             present = {p.get("uri") for p in posts if isinstance(p, dict)}
-            gone += [uri for uri in chunk if uri not in present]
+            absent += [uri for uri in chunk if uri not in present]
+        gone = [uri for uri in absent if uri in set(state.missing)]
+        state.missing = [uri for uri in absent if uri not in set(gone)]
         if gone:
             state.recent = [uri for uri in state.recent if uri not in set(gone)]
             log.info("poller bluesky: %d post(s) deleted by their authors", len(gone))

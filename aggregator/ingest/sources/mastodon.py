@@ -14,7 +14,7 @@ the flag ``edited``.
 
 Deletions: timelines never say a toot was deleted, so every ``recheck_interval`` the toots
 lately stored are asked for again (``GET /api/v1/statuses?id[]=``, Mastodon 4.3 and later) and
-those the instance no longer returns are retracted. An older instance cannot be asked in bulk;
+those the instance does not return in two checks running are retracted. An older instance cannot be asked in bulk;
 the health record says so and its deletions are not retracted.
 
 Tokens: public hashtag timelines need none on most instances. ``MASTODON_ACCESS_TOKEN`` is used
@@ -101,6 +101,8 @@ class MastodonCheckpoint(Checkpoint):
 
     since: dict[str, str] = {}
     recent: list[list[str]] = []
+    # Toots the last check did not find (uris): retracted only if the next does not either.
+    missing: list[str] = []
     swept_at: float = 0.0
 
 
@@ -242,11 +244,11 @@ class MastodonSource(Source):
             if all(known.stopped for known in self._state.values()):
                 raise SourceStopped("; ".join(problems))
             raise SourceError("; ".join(problems) or "no instance answered")
-        self.remember(state, items)
         retracted: list[str] = []
         if now - state.swept_at >= self.options.recheck_interval:
-            retracted = self.sweep(state, problems)
+            retracted = self.sweep(state, problems)  # before this cycle's toots: just seen
             state.swept_at = now
+        self.remember(state, items)
         return Batch(items, state.dump(), retracted=retracted,
                      health={"detail": "; ".join(p for p in problems if p) or None,
                              "instances": len(self._state), "instances_answering": answered})
@@ -291,8 +293,9 @@ class MastodonSource(Source):
         state.recent = state.recent[-RECENT_MAX:]
 
     def sweep(self, state: MastodonCheckpoint, problems: list[str]) -> list[str]:
-        """The question ids of recent toots their instance no longer returns (deleted)."""
-        gone: list[list[str]] = []
+        """The question ids of recent toots their instance did not return in two checks
+        running (deleted); one answer without a toot could be a hiccup."""
+        absent: list[list[str]] = []
         asked = [e for e in state.recent[-RECHECK_MAX:] if len(e) == 3]
         for instance, known in self._state.items():
             if not known.bulk or known.stopped or known.retry_at > self.clock():
@@ -313,7 +316,9 @@ class MastodonSource(Source):
                     log.warning("poller mastodon: deletion check skipped: %s", exc)
                     break
                 present = {str(s.get("id")) for s in found or [] if isinstance(s, dict)}
-                gone += [entry for entry in chunk if entry[1] not in present]
+                absent += [entry for entry in chunk if entry[1] not in present]
+        gone = [entry for entry in absent if entry[2] in set(state.missing)]
+        state.missing = [entry[2] for entry in absent if entry not in gone]
         if gone:
             drop = {entry[2] for entry in gone}
             state.recent = [e for e in state.recent if len(e) != 3 or e[2] not in drop]
