@@ -296,3 +296,18 @@ def test_check_says_in_one_line_when_an_instance_wants_a_token(api: Any, event: 
         "one.example does not show its hashtag timelines without a token (its settings say "
         "so): put a read-scope token of an account there in MASTODON_ACCESS_TOKEN and name it "
         "in token_instance")
+
+
+def test_an_instance_failing_half_way_keeps_its_place_for_every_hashtag(
+        api: Any, store: Store, event: str) -> None:
+    api.get(tag_url(ONE), json=[status("normal")])
+    api.get(tag_url(ONE, "toot"), status=502, body="Bad Gateway")
+    api.get(tag_url(TWO), json=[])
+    api.get(tag_url(TWO, "toot"), json=[])
+
+    poller(make(event, instances=[ONE, TWO], hashtags=["hoot", "toot"]), store).poll_once()
+
+    # The #hoot toot was dropped with its instance's batch: its place did not move either.
+    assert store.question_ids() == []
+    assert f"{ONE} #hoot" not in (checkpoint(store, "mastodon") or {}).get("since", {})
+    assert health(store, "mastodon")["detail"].startswith("one.example is failing")

@@ -261,8 +261,11 @@ class MastodonSource(Source):
         log.warning("poller mastodon: %s (again in %.0fs)", said, known.retry_at - self.clock())
 
     def read(self, instance: str, state: MastodonCheckpoint) -> list[dict[str, Any]]:
-        """New toots on one instance for every hashtag, newest first per hashtag."""
+        """New toots on one instance for every hashtag, newest first per hashtag. The
+        checkpoint moves only once every hashtag was read: the batch of an instance that fails
+        half-way is dropped, so its place must stay where it was."""
         found = []
+        advanced: dict[str, str] = {}
         for tag in self.tags:
             key = f"{instance} #{tag}"
             since = state.since.get(key)
@@ -278,7 +281,8 @@ class MastodonSource(Source):
                 if len(statuses) < PAGE_SIZE:
                     break
             if since:
-                state.since[key] = since
+                advanced[key] = since
+        state.since.update(advanced)
         return found
 
     def remember(self, state: MastodonCheckpoint, items: list[dict[str, Any]]) -> None:
