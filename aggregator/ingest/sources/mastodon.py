@@ -14,8 +14,8 @@ the flag ``edited``.
 
 Deletions: timelines never say a toot was deleted, so every ``recheck_interval`` the toots
 lately stored are asked for again (``GET /api/v1/statuses?id[]=``, Mastodon 4.3 and later) and
-those the instance does not return in two checks running are retracted. An older instance cannot be asked in bulk;
-the health record says so and its deletions are not retracted.
+those the instance does not return in two checks running are retracted. An older instance
+cannot be asked in bulk; the health record says so and its deletions are not retracted.
 
 Tokens: public hashtag timelines need none on most instances. ``MASTODON_ACCESS_TOKEN`` is used
 on ``token_instance`` only (a token belongs to one server). An instance that refuses to answer
