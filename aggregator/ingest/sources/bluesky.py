@@ -1,12 +1,14 @@
 """Bluesky: the event's hashtags through ``app.bsky.feed.searchPosts`` and the replies to the
 trust's announcement posts, through the ``atproto`` SDK's ``Client``.
 
-Why the search and not Jetstream: Jetstream filters by collection and account only, never by
-content, so reading one hashtag means taking in every post on the network (tens a second) and
-holding a websocket the poller's fetch-a-batch loop does not have; its replay window is hours,
-and it is not part of the SDK. The search takes the tag filter on the server, pages by cursor,
-and resumes from ``since`` (the newest post seen, less an overlap), so a restart or an outage
-loses nothing; posts' ids (their at:// URIs) make the overlap harmless. What the search cannot
+Why the search and not Jetstream (reasoned from their documentation; this was written offline):
+Jetstream filters by collection and account only, never by content, so reading one hashtag
+means taking in every post on the network (tens a second, all day) to keep a handful; it needs
+a long-lived websocket, which the poller's fetch-a-batch loop does not have, and it is not part
+of the atproto SDK. What it would give for free is deletions. The search takes the tag filter
+on the server, pages by cursor, and resumes from ``since`` (the newest post seen, less an
+overlap), so a restart or an outage loses nothing; posts' ids (their at:// URIs) make the
+overlap harmless. What the search cannot
 tell is a deletion: every ``recheck_interval`` the posts stored lately are asked for again with
 ``app.bsky.feed.getPosts`` (25 a request), and those Bluesky does not return in two checks
 running are retracted.
