@@ -243,6 +243,10 @@ class BlueskySource(Source):
             if not posts or not isinstance(cursor, str) or not cursor:
                 break
             params["cursor"] = cursor
+        else:
+            # The cursor goes older: what is left is the oldest, and the meeting is now.
+            log.warning("poller bluesky: read the newest %d pages of #%s; older posts skipped",
+                        MAX_PAGES, tag)
         if newest:
             state.since[tag] = newest
         return items
