@@ -187,8 +187,8 @@ def test_bad_posts_become_dead_letters_and_the_rest_is_stored(api: Any, store: S
         f"{base}1: field 'record': expected a JSON object",
         "post https://bsky.app/not-a-uri: field 'uri': not a post's at:// URI: "
         "'https://bsky.app/not-a-uri'",
-        f"{base}3: field 'createdAt': not a time: 'yesterday'",
-        f"{base}4: field 'handle': expected text, got int",
+        f"{base}3: field 'record.createdAt': not a time: 'yesterday'",
+        f"{base}4: field 'author.handle': expected text, got int",
         "post without a uri: not a JSON object: not a post"])
     assert health(store, "bluesky")["state"] == "ok"
 

@@ -41,7 +41,14 @@ from aggregator.base.source_settings import (
     BlueskySettings,
     SourceSettings,
 )
-from aggregator.core.normalise import InvalidPost, expect_text, fold, iso_time, tag_matcher
+from aggregator.core.normalise import (
+    InvalidPost,
+    expect_text,
+    fold,
+    iso_time,
+    required_text,
+    tag_matcher,
+)
 from aggregator.core.question import Post
 from aggregator.ingest.sources import (
     Batch,
@@ -327,21 +334,22 @@ class BlueskySource(Source):
         post = item.get("post")
         if not isinstance(post, dict):
             raise InvalidPost(f"not a JSON object: {str(post)[:80]}")
-        uri = expect_text(post.get("uri"), "uri")
+        uri = required_text(post, "uri")
         found = AT_POST_URI.match(uri)
         if not found:
             raise InvalidPost(f"field 'uri': not a post's at:// URI: {uri[:80]!r}")
         record = post.get("record")
         if not isinstance(record, dict):
             raise InvalidPost("field 'record': expected a JSON object")
-        text = _linked_text(expect_text(record.get("text"), "text"), record.get("facets"))
-        posted_at = iso_time(expect_text(record.get("createdAt"), "createdAt"), "createdAt")
+        text = _linked_text(required_text(record, "text", "record.text"), record.get("facets"))
+        posted_at = iso_time(required_text(record, "createdAt", "record.createdAt"),
+                             "record.createdAt")
         author = post.get("author")
         if not isinstance(author, dict):
             raise InvalidPost("field 'author': expected a JSON object")
-        handle = expect_text(author.get("handle"), "handle")
+        handle = required_text(author, "handle", "author.handle")
         name = author.get("displayName")
-        name = expect_text(name, "displayName") if name is not None else ""
+        name = expect_text(name, "author.displayName") if name is not None else ""
         if not text.strip():
             return None  # an image or a quote with no words: nothing to ask
         if "tag" in item and not self.tagged(text, record):
