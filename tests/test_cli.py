@@ -439,3 +439,26 @@ def test_the_screen_links_data_needs_no_command_line() -> None:
                           timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_answer_note_takes_the_public_id_the_record_shows(floor_env: dict[str, str],
+                                                         store: Store) -> None:
+    from aggregator.core.public_ids import resolve
+    from aggregator.followers.ledger import Ledger
+
+    posts = [Post("x", f"66{i}", f"Question {i}?", "Ann Hughes", "ann") for i in range(3)]
+    qids = store.ingest("x", [(normalise(p), {}) for p in posts])
+    ledger = Ledger(store.conn, store.keys.event)
+    ledger.catch_up()
+    public = ledger.public_ids(qids)
+    assert resolve(store.conn, store.keys.event, public[qids[1]]) == qids[1]
+    assert resolve(store.conn, store.keys.event, qids[2]) == qids[2]
+    done = floor("answer-note", public[qids[1]], "--in-writing", env=floor_env)
+    assert done.returncode == 0, done.stderr
+    assert store.question(qids[1]).in_writing  # type: ignore[union-attr]
+    assert not store.question(qids[0]).in_writing  # type: ignore[union-attr]
+    unknown = floor("answer-note", "x-" + "0" * 20, "--in-writing", env=floor_env)
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip().splitlines()[-1] == (
+        "Error: there is no question x-00000000000000000000: give the id the record or the "
+        "console shows (e.g. x-6ba569e483d815f5649b) or the one in Redis (e.g. x:1852...)")
