@@ -101,10 +101,15 @@ def test_presses_are_rate_limited(settings: Settings, conn: redis.Redis, store: 
     app = create_app(settings, conn, test_config={"TESTING": True})  # limits on
     secret, _ = ControlTokens(conn, event).create("deck")
     client = app.test_client()
-    codes = [client.get("/control/status", headers=_bearer(secret)).status_code
-             for _ in range(8)]
+    replies = [client.get("/control/status", headers=_bearer(secret)) for _ in range(8)]
+    replies += [client.post("/control/next", headers=_bearer(secret)) for _ in range(2)]
     app.extensions["floor"].feed.stop()
+    codes = [reply.status_code for reply in replies]
     assert codes[:5] == [200] * 5 and 429 in codes[5:]
+    for reply in replies:  # a limit is a control answer like any other: JSON with ok
+        assert reply.is_json and reply.json["ok"] is (reply.status_code == 200), reply.data
+    limited = next(reply for reply in replies if reply.status_code == 429)
+    assert limited.json["error"].startswith("Too Many Requests")
 
 
 def test_tokens_from_the_command_line(floor_env: dict[str, str], store: Store) -> None:
