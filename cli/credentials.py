@@ -24,8 +24,16 @@ def check() -> None:
     conn = connect()
     told = environment()
     where = told.redis_url or f"embedded, data in {default_data_dir()}"
-    click.echo(f"redis: ok ({where})")
-    problems = 0
+    from aggregator.base.redis_server import volatile
+
+    if volatile(conn):
+        click.echo(redact(f"redis: keeps nothing on disk ({where}: appendonly no, no save "
+                          "points); a restart of that server loses the event"))
+        problems_before = 1
+    else:
+        click.echo(f"redis: ok ({where})")
+        problems_before = 0
+    problems = problems_before
     if not Accounts(conn, settings.event.slug).names():
         click.echo("moderators: none yet; add one with `floor moderator add NAME`")
         problems += 1

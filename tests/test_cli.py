@@ -408,8 +408,10 @@ def test_floor_run_sums_up_the_event_in_one_line(store: Store,
     from aggregator.ingest.health import Health
     from cli.meeting import _summary
 
-    report = _summary(store.conn, store.keys.event)
+    report = _summary(store.conn, store.keys.event, ["rehearsal"])
     Health(store.conn, store.keys.event).record("rehearsal", state="ok")
+    # A one-off `floor poll x --once` of a source this run does not poll: no standing state.
+    Health(store.conn, store.keys.event).record("x", state="stopped")
     with caplog.at_level(logging.INFO, logger="floor"):
         store.ingest("web", [(normalise(Post("web", "a", "First?")), {})])
         report()
@@ -540,3 +542,54 @@ def test_the_demo_has_board_members_and_agenda_items() -> None:
 
     settings = Settings.model_validate(tomllib.loads(DEMO_CONFIG.format(speed=10.0)))
     assert len(settings.chair.board_members) >= 2 and len(settings.agenda.items) >= 2
+
+
+# -- quiet unless something is wrong -------------------------------------------------------------
+
+def test_a_group_named_alone_prints_its_help(floor_env: dict[str, str]) -> None:
+    for group in ("keys", "control-token", "screen-link", "moderator"):
+        result = floor(group, env=floor_env)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(f"Usage: floor {group} [OPTIONS] COMMAND") \
+            and "Commands:" in result.stdout and result.stderr == ""
+
+
+def test_moderator_add_finds_redis_down_before_asking_for_a_password(
+        floor_env: dict[str, str]) -> None:
+    result = floor("moderator", "add", "sam", env={**floor_env, "REDIS_URL":
+                                                    "redis://127.0.0.1:1/0"},
+                   stdin="a long enough password\na long enough password\n")
+    assert result.returncode == 1
+    assert "Password" not in result.stdout + result.stderr
+    assert result.stderr.startswith("Error: cannot reach Redis at redis://127.0.0.1:1/0")
+
+
+def test_the_appendonly_warning_only_where_it_matters(floor_env: dict[str, str],
+                                                      conn: object) -> None:
+    """The tests' Redis keeps nothing on disk: a command that only reads or writes a record
+    says nothing of it; `floor check` lists it; `floor run` says it once, not once a process."""
+    import redis as redis_py
+
+    assert isinstance(conn, redis_py.Redis)
+    assert conn.config_get("appendonly")["appendonly"] == "no" and not conn.config_get(
+        "save")["save"]
+    for command in (["moderator", "list"], ["screen-link", "list"], ["export"]):
+        result = floor(*command, env=floor_env)
+        assert "keeps nothing on disk" not in result.stdout + result.stderr, command
+    checked = floor("check", env=floor_env)
+    assert "redis: keeps nothing on disk (redis://127.0.0.1" in checked.stdout
+    config = Path(floor_env["FLOOR_CONFIG"])
+    config.write_text(config.read_text() + "[triage]\nenabled = false\n")
+    process = subprocess.Popen([*FLOOR, "run", "--port", str(_free_port())], env=floor_env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = ""
+    try:
+        assert process.stdout is not None
+        while "Ctrl-C to stop" not in seen:
+            line = process.stdout.readline()
+            assert line, seen
+            seen += line
+    finally:
+        process.send_signal(signal.SIGINT)
+        seen += process.communicate(timeout=60)[0]
+    assert seen.count("keeps nothing on disk") == 1, seen

@@ -235,7 +235,6 @@ def _external(url: str) -> redis.Redis:
             f"cannot reach Redis at {url}: {exc}. Start that server, fix REDIS_URL, "
             "or unset REDIS_URL to use Floor's embedded Redis."
         )) from exc
-    _warn_if_volatile(client, url)
     return client
 
 
@@ -319,15 +318,30 @@ def no_primary_reason(sentinel: Sentinel, service: str) -> str:
     return f"the Sentinels name no usable primary for '{service}'"
 
 
-def _warn_if_volatile(client: redis.Redis, url: str) -> None:
+def volatile(client: redis.Redis) -> bool:
+    """Whether the server keeps nothing on disk (appendonly no, no save points): a restart of
+    it loses the event. False when it will not say (managed services often refuse CONFIG)."""
     try:
         config = client.config_get("appendonly") | client.config_get("save")
     except redis.RedisError:
-        return  # managed services often refuse CONFIG; nothing to say then
-    if config.get("appendonly") != "yes" and not config.get("save"):
-        log.warning("redis: %s keeps nothing on disk (appendonly no, no save points): a restart "
-                    "of that server loses the event. Turn on appendonly for the meeting.",
-                    redact(url))
+        return False
+    return config.get("appendonly") != "yes" and not config.get("save")
+
+
+_warned: set[str] = set()  # the servers this process has warned about
+
+
+def warn_if_volatile(client: redis.Redis) -> None:
+    """Warn, once per process and server, that the server keeps nothing on disk. Called where
+    it matters (the processes that hold the meeting: ``floor run``, ``floor web`` on its own),
+    not by every command that connects."""
+    url = url_of(client)
+    if url in _warned or not volatile(client):
+        return
+    _warned.add(url)
+    log.warning("redis: %s keeps nothing on disk (appendonly no, no save points): a restart "
+                "of that server loses the event. Turn on appendonly for the meeting.",
+                redact(url))
 
 
 def _embedded(data_dir: Path) -> redis.Redis:
