@@ -6,7 +6,7 @@ One module per group of commands, each registered below:
 | --- | --- |
 | ``cli/meeting.py`` | ``run``, ``demo`` (every process, ``cli/supervisor.py``), ``web`` |
 | ``cli/workers.py`` | ``poll``, ``triage``, ``ledger``: they import ``aggregator`` only |
-| ``cli/credentials.py`` | ``check``, ``instagram-login`` |
+| ``cli/credentials.py`` | ``init``, ``check``, ``instagram-login`` |
 | ``cli/moderators.py`` | ``moderator add/list/remove`` |
 | ``cli/links.py`` | ``screen-link``, ``control-token`` |
 | ``cli/record.py`` | ``keys``, ``record``, ``answer-note``, ``export`` |
