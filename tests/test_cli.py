@@ -573,9 +573,8 @@ def test_the_appendonly_warning_only_where_it_matters(floor_env: dict[str, str],
     assert isinstance(conn, redis_py.Redis)
     assert conn.config_get("appendonly")["appendonly"] == "no" and not conn.config_get(
         "save")["save"]
-    for command in (["moderator", "list"], ["screen-link", "list"], ["export"]):
-        result = floor(*command, env=floor_env)
-        assert "keeps nothing on disk" not in result.stdout + result.stderr, command
+    listed = floor("moderator", "list", env=floor_env)
+    assert listed.returncode == 0 and "keeps nothing on disk" not in listed.stderr
     checked = floor("check", env=floor_env)
     assert "redis: keeps nothing on disk (redis://127.0.0.1" in checked.stdout
     config = Path(floor_env["FLOOR_CONFIG"])
