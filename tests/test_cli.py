@@ -37,7 +37,7 @@ def floor(*args: str, env: dict[str, str], stdin: str | None = None,
                           timeout=120)
 
 
-@pytest.mark.parametrize("command", [[], ["demo"], ["run"], ["web"], ["poll"], ["check"],
+@pytest.mark.parametrize("command", [[], ["demo"], ["run"], ["web"], ["poll"], ["check"], ["init"],
                                      ["moderator"], ["moderator", "add"], ["export"],
                                      ["instagram-login"]])
 def test_every_command_has_help(command: list[str], floor_env: dict[str, str]) -> None:
