@@ -4,6 +4,9 @@
 import { askedBy, isBefore, who } from "../board_link.js";
 
 const ACK_TIMEOUT = 8000;
+// A board not had (no answer, the socket down) is asked for again this soon, unless the next
+// change asks first.
+const RETRY_MS = 3000;
 
 // The preview's parts for one board ({current, next, item}), as DOM nodes.
 export function previewParts(board, doc = document) {
@@ -44,11 +47,16 @@ export class BoardPreview {
     this.socket = socket;
     this.box = box;
     this.shownId = null;
+    this.retry = null;
   }
 
   ask() {
+    clearTimeout(this.retry);
     this.socket.timeout(ACK_TIMEOUT).emit(this.event, {}, (err, reply) => {
-      if (err || !reply || !reply.ok) return;  // the next change asks again
+      if (err || !reply || !reply.ok) {
+        this.retry = setTimeout(() => this.ask(), RETRY_MS);
+        return;
+      }
       this.show(reply.board);
     });
   }
