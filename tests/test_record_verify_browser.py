@@ -78,8 +78,8 @@ def _verdict(page: Any) -> tuple[str, dict[str, str], dict[str, str]]:
 # The kinds of file, the byte changed (the first of these bytes), and which checks then differ,
 # each saying what: the file's name, or the entry or signature that breaks.
 TAMPERED = {
-    "ledger.jsonl": (b'"hash":"', {"chain": "ledger.jsonl, entry 1",
-                                    "files": "ledger.jsonl: changed"}),
+    "ledger.jsonl": (b'type":"received', {"chain": "its hash does not match its content",
+                                     "files": "ledger.jsonl: changed"}),
     "head.txt": (b"made: ", {"signature": "head.sig is not a valid signature of head.txt"}),
     "head.sig": (b"", {"signature": "head.sig is not a valid signature of head.txt"}),
     "public-key.pem": (b"AyEA", {"signature": "public-key.pem",
