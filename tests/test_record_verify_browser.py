@@ -18,6 +18,7 @@ import redis
 from aggregator.base.settings import EventSettings, Settings
 from aggregator.followers.record.build import build
 from aggregator.followers.record.signing import create
+from tests.fixtures.browser import serious
 from tests.rehearsed import rehearse
 
 pytestmark = pytest.mark.browser
@@ -109,6 +110,7 @@ def test_verify_html_checks_a_good_record_and_names_each_changed_file(
         assert f"fingerprint {named}" in words["signature"]
         listed = len((record / "SHA256SUMS").read_text(encoding="utf-8").splitlines())
         assert f"All {listed} files" in words["files"]
+        assert serious(page) == []
         for name, (at, differs) in TAMPERED.items():
             with _changed(record / name, at):
                 page.goto(served)
@@ -121,6 +123,7 @@ def test_verify_html_checks_a_good_record_and_names_each_changed_file(
             for check, said in differs.items():
                 assert said in words[check], (name, words[check])
             assert "does NOT check out" in page.inner_text("#verdict")
+            assert "the questions" not in page.inner_text("#verdict") or "questions" in differs
         page.goto(served)
         assert _verdict(page)[0] == "ok"
     finally:

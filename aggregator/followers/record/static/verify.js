@@ -59,8 +59,8 @@
     return read;
   }
 
-  function result(name, title) {
-    return { name, title, ok: true, said: [], differs: [] };
+  function result(name, title, short) {
+    return { name, title, short, ok: true, said: [], differs: [] };
   }
 
   function differ(check, words) {
@@ -69,7 +69,8 @@
   }
 
   async function checkChain(read, noted) {
-    const check = result("chain", "The ledger (the hash chain of every change)");
+    const check = result("chain", "The ledger (the hash chain of every change)",
+                         "the ledger");
     check.last = new Map();
     const data = await read(NAMES.ledger);
     if (data === null) {
@@ -162,7 +163,7 @@
   }
 
   async function checkSignature(read, chain) {
-    const check = result("signature", "The signature of the head");
+    const check = result("signature", "The signature of the head", "the signature");
     const [headBytes, pem, signature] = await Promise.all(
       [read(NAMES.head), read(NAMES.key), read(NAMES.sig)]);
     let head = null;
@@ -211,7 +212,7 @@
   }
 
   async function checkFiles(read, head) {
-    const check = result("files", "Every file of the record");
+    const check = result("files", "Every file of the record", "the files");
     const data = await read(NAMES.manifest);
     if (data === null) {
       differ(check, `${NAMES.manifest}, the list of every file and its SHA-256, is missing.`);
@@ -271,7 +272,8 @@
   }
 
   async function checkQuestions(read, chain) {
-    const check = result("questions", "The questions, as the ledger holds them");
+    const check = result("questions", "The questions, as the ledger holds them",
+                         "the questions");
     let questions;
     try {
       questions = JSON.parse(text(await read(NAMES.record))).questions;
@@ -330,6 +332,9 @@
     return check;
   }
 
+  const words = (names) => names.length < 2 ? names.join("")
+    : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`;
+
   function show(checks, announced) {
     const verdict = document.getElementById("verdict");
     const list = document.getElementById("checks");
@@ -363,11 +368,11 @@
       signature.fingerprint !== announced
       ? ` The key in this folder (${signature.fingerprint}) is not the one this page names.` : "";
     if (keyNote) bad.push(signature);
+    const differing = [...new Set(bad.filter((c) => !c.skipped))];
     verdict.dataset.state = bad.length ? "bad" : "ok";
     verdict.textContent = bad.length
-      ? `This record does NOT check out: ${bad.filter((c) => !c.skipped)
-        .map((c) => c.title.replace(/^The /, "the ")).join("; ")} ` +
-        `differ${bad.length === 1 ? "s" : ""} from what was signed.${keyNote} See below.`
+      ? `This record does NOT check out: ${words(differing.map((c) => c.short))} ` +
+        `differ${differing.length === 1 ? "s" : ""} from what was signed (see below).${keyNote}`
       : "This record checks out: nothing in it differs from what was signed. Compare the key's " +
         "fingerprint with the one the organisation publishes.";
     const shownKey = document.getElementById("key-found");
