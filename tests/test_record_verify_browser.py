@@ -126,6 +126,18 @@ def test_verify_html_checks_a_good_record_and_names_each_changed_file(
             assert "the questions" not in page.inner_text("#verdict") or "questions" in differs
         page.goto(served)
         assert _verdict(page)[0] == "ok"
+        # A head noted during the meeting: this record must extend it.
+        head = dict(line.split(": ", 1) for line in
+                    (record / "head.txt").read_text(encoding="utf-8").splitlines()[1:])
+        for noted, state, said in ((f"3:{'0' * 64}", "bad", f"The head you noted, 3:{'0' * 64}, "
+                                    "is not in this record"),
+                                   (f"{head['links']}:{head['hash']}", "ok",
+                                    "It extends the head you noted")):
+            page.fill("#noted", noted)
+            page.evaluate("document.getElementById('verdict').dataset.state = ''")
+            page.click("#check")
+            verdict, checks, words = _verdict(page)
+            assert (verdict, checks["chain"]) == (state, state) and said in words["chain"]
     finally:
         context.close()
 
