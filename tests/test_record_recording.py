@@ -191,11 +191,13 @@ def test_posts_that_are_not_questions_are_counted_by_kind_not_listed(
     for text in OTHERS:
         assert text not in listed
     assert "7 posts received;\n    3 listed below as questions" in page
-    assert re.search(r"The other 4 posts were not questions.*1 chatter, greetings and thanks; "
+    assert re.search(r"The other 4 posts were not questions.*1 chatter, greetings, thanks and "
+                     r"remarks that ask nothing; "
                      r"1 about the stream or the sound; 1 abusive; 1 repeats of a question "
                      r"already asked\.", page, re.S)
     chart = (tmp_path / "r" / "charts" / "other-posts.svg").read_text(encoding="utf-8")
-    assert "abusive: 1" in chart and 'src="charts/other-posts.svg"' in page
+    assert "abusive: 1" in chart and "repeats: 1" in chart
+    assert 'src="charts/other-posts.svg"' in page
     assert verify(tmp_path / "r").questions == 7  # every post is in record.json, as chained
 
 

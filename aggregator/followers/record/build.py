@@ -63,8 +63,11 @@ CSV_COLUMNS = ("id", "platform", "received_at", "outcome", "reject_reason", "pub
 # Log entries that are not a moderator's action on the questions they name.
 NOT_ACTED = frozenset({"received", "triaged", "retract", "purge", "note", "note_seen", "agenda"})
 # The posts the record counts but does not list, by kind, in its words (``kind`` of a row).
-KINDS = {"chatter": "chatter, greetings and thanks", "stream": "about the stream or the sound",
+KINDS = {"chatter": "chatter, greetings, thanks and remarks that ask nothing",
+         "stream": "about the stream or the sound",
          "abusive": "abusive", "duplicate": "repeats of a question already asked"}
+KIND_LABELS = {"chatter": "chatter, remarks", "stream": "about the stream", "abusive": "abusive",
+               "duplicate": "repeats"}  # short enough for a chart's bar
 # The /ask form's consent, as web/ask.py stores it in the raw payload.
 CONSENT_NAME = "question and name"
 
@@ -373,7 +376,7 @@ def _charts(rows: list[dict[str, Any]], counted: Counter[str]) -> dict[str, Char
     titles = ("Questions by platform", "Outcome by platform",
               "Questions arriving over the meeting", "Time from arrival to answer",
               "Other posts, counted but not listed")
-    kinds = [(KINDS[name], counted.get(name, 0)) for name in KINDS]
+    kinds = [(KIND_LABELS[name], counted.get(name, 0)) for name in KINDS]
     return {
         "platforms.svg": Chart(titles[0], charts.bars(titles[0], counts),
                                ["Platform", "Questions"], [list(c) for c in counts]),
