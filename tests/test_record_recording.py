@@ -29,7 +29,7 @@ from aggregator.followers.record.build import build
 from aggregator.followers.record.captions import CaptionsError, parse, read
 from aggregator.followers.record.recording import NoRecording, Recording, find
 from aggregator.followers.record.signing import create
-from aggregator.followers.record.verify import verify
+from aggregator.followers.record.verify import VerifyFailed, verify
 from aggregator.followers.triage.worker import TriageWorker
 from tests.posts import act, ingest
 
@@ -199,6 +199,15 @@ def test_posts_that_are_not_questions_are_counted_by_kind_not_listed(
     assert "abusive: 1" in chart and "repeats: 1" in chart
     assert 'src="charts/other-posts.svg"' in page
     assert verify(tmp_path / "r").questions == 7  # every post is in record.json, as chained
+    # A post counted as chatter, listed instead (or the other way): verify names it.
+    chatter = public[meeting["hello from Leeds"]]
+    for question in record["questions"]:
+        if question["id"] == chatter:
+            question["kind"] = "question"
+    (tmp_path / "r" / "record.json").write_text(json.dumps(record), encoding="utf-8")
+    with pytest.raises(VerifyFailed, match=f"question {chatter}: kind is 'question', the ledger "
+                                           "makes it 'chatter'"):
+        verify(tmp_path / "r")
 
 
 def test_a_moderators_action_lists_a_post_whatever_triage_said(

@@ -5,6 +5,7 @@ with scripts off the page says how to check without it, and prints."""
 from __future__ import annotations
 
 import functools
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,9 +16,10 @@ from typing import Any
 import pytest
 import redis
 
-from aggregator.base.settings import EventSettings, Settings
+from aggregator.base.settings import EventSettings, Settings, TriageSettings
 from aggregator.followers.record.build import build
 from aggregator.followers.record.signing import create
+from aggregator.followers.triage.worker import TriageWorker
 from tests.fixtures.browser import serious
 from tests.rehearsed import rehearse
 
@@ -31,7 +33,12 @@ class _Quiet(SimpleHTTPRequestHandler):
 
 @pytest.fixture
 def record(conn: redis.Redis, event: str, tmp_path: Path) -> Path:
-    rehearse(conn, event, limit=60)
+    """The rehearsal's first 80 posts, moderated, then triaged (so the record lists some and
+    counts the others by kind); built and signed."""
+    rehearse(conn, event, limit=80)
+    worker = TriageWorker(conn, event, TriageSettings(), use_model=False)
+    worker.setup()
+    worker.drain()
     folder = tmp_path / "r"
     build(conn, Settings(event=EventSettings(slug=event, title="Board meeting, May")), folder,
           create(tmp_path / "k")[0])
@@ -53,10 +60,11 @@ def served(record: Path) -> Iterator[str]:
 
 
 @contextmanager
-def _changed(path: Path, at: bytes) -> Iterator[None]:
-    """One byte of ``path`` changed, the first byte of the first ``at`` in it; as it was after."""
+def _changed(path: Path, at: bytes, shift: int = 0) -> Iterator[None]:
+    """One byte of ``path`` changed, the byte ``shift`` on from the first ``at`` in it; as it was
+    after."""
     data = path.read_bytes()
-    where = data.index(at)
+    where = data.index(at) + shift
     changed = bytearray(data)
     changed[where] = changed[where] ^ 0x01
     path.write_bytes(bytes(changed))
@@ -104,6 +112,9 @@ def test_verify_html_checks_a_good_record_and_names_each_changed_file(
         page.goto(served)
         state, checks, words = _verdict(page)
         assert state == "ok", words
+        kinds = {q["kind"] for q in json.loads(
+            (record / "record.json").read_text(encoding="utf-8"))["questions"]}
+        assert kinds >= {"question", "chatter"}, kinds
         assert checks == dict.fromkeys(("chain", "signature", "files", "questions"), "ok")
         named = page.get_attribute("html", "data-fingerprint")
         assert named and page.inner_text("#key-found") == named
@@ -124,6 +135,13 @@ def test_verify_html_checks_a_good_record_and_names_each_changed_file(
                 assert said in words[check], (name, words[check])
             assert "does NOT check out" in page.inner_text("#verdict")
             assert "the questions" not in page.inner_text("#verdict") or "questions" in differs
+        # A question counted as a kind of post the ledger does not make it ("puestion").
+        with _changed(record / "record.json", b'"kind": "question"', 9):
+            page.goto(served)
+            state, checks, words = _verdict(page)
+        assert (state, checks["questions"]) == ("bad", "bad")
+        assert "it is counted as puestion, the ledger makes it a question to list" in \
+            words["questions"]
         page.goto(served)
         assert _verdict(page)[0] == "ok"
         # A head noted during the meeting: this record must extend it.

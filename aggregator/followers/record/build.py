@@ -48,6 +48,7 @@ from aggregator.followers.record import (
     manifest,
 )
 from aggregator.followers.record.captions import Captions, place
+from aggregator.followers.record.kinds import KINDS, LABELS, QUESTION, acted_on, kind_of
 from aggregator.followers.record.recording import Recording
 from aggregator.followers.record.signing import fingerprint, load_private, public_pem
 
@@ -60,14 +61,6 @@ CSV_COLUMNS = ("id", "platform", "received_at", "outcome", "reject_reason", "pub
                "text", "original", "parent", "asked_by", "also_asked_on", "answered_at",
                "minutes_to_answer", "answer_note", "in_writing", "kind", "on_screen_at",
                "recording", "transcript")
-# Log entries that are not a moderator's action on the questions they name.
-NOT_ACTED = frozenset({"received", "triaged", "retract", "purge", "note", "note_seen", "agenda"})
-# The posts the record counts but does not list, by kind, in its words (``kind`` of a row).
-KINDS = {"chatter": "chatter, greetings, thanks and remarks that ask nothing",
-         "stream": "about the stream or the sound",
-         "abusive": "abusive", "duplicate": "repeats of a question already asked"}
-KIND_LABELS = {"chatter": "chatter, remarks", "stream": "about the stream", "abusive": "abusive",
-               "duplicate": "repeats"}  # short enough for a chart's bar
 # The /ask form's consent, as web/ask.py stores it in the raw payload.
 CONSENT_NAME = "question and name"
 
@@ -139,7 +132,7 @@ def _walk(conn: redis.Redis, keys: Keys, ledger: Ledger, head: Head, out: Path) 
             entry = json.loads(link.entry)
             if entry.get("type") == "edit":
                 seen.edited.add(entry.get("qid", ""))
-            acted = entry.get("type") not in NOT_ACTED
+            seen.acted.update(acted_on(entry))
             # The chain's questions are the log entry's, in the same order, renamed.
             clear = dict(zip((q["id"] for q in entry.get("qs", [])),
                              json.loads(fields.get("qs", "[]")), strict=True))
@@ -153,8 +146,6 @@ def _walk(conn: redis.Redis, keys: Keys, ledger: Ledger, head: Head, out: Path) 
                     screened.setdefault(qid, []).append([entry.get("at", ""), ""])
                 elif before == "on_screen" and state != "on_screen" and qid in screened:
                     screened[qid][-1][1] = entry.get("at", "")
-                if acted:
-                    seen.acted.add(qid)
                 seen.committed[qid] = question
                 seen.clear[qid] = clear.get(qid, {})
     return seen
@@ -231,21 +222,6 @@ def _questions(conn: redis.Redis, keys: Keys, ledger: Ledger, seen: _Pass,
     for row in rows:
         row["also_asked_on"] = dict(children.get(row["id"], {}))
     return rows
-
-
-def kind_of(question: dict[str, Any], acted: bool) -> str:
-    """"question" for a post the record lists: one a moderator acted on, one triage judged a
-    question, or one triage has not assessed; else the kind it is counted under (``KINDS``)."""
-    found = question.get("triage") or {}
-    if acted or not found:
-        return "question"
-    if found.get("abuse"):
-        return "abusive"
-    if found.get("suggest"):
-        return "duplicate"
-    if "question" in (question.get("flags") or []):
-        return "question"
-    return "stream" if str(found.get("reason", "")).startswith("about the stream") else "chatter"
 
 
 def _mask(row: dict[str, Any]) -> None:
@@ -376,7 +352,7 @@ def _charts(rows: list[dict[str, Any]], counted: Counter[str]) -> dict[str, Char
     titles = ("Questions by platform", "Outcome by platform",
               "Questions arriving over the meeting", "Time from arrival to answer",
               "Other posts, counted but not listed")
-    kinds = [(KIND_LABELS[name], counted.get(name, 0)) for name in KINDS]
+    kinds = [(LABELS[name], counted.get(name, 0)) for name in KINDS]
     return {
         "platforms.svg": Chart(titles[0], charts.bars(titles[0], counts),
                                ["Platform", "Questions"], [list(c) for c in counts]),
@@ -432,8 +408,8 @@ def build(conn: redis.Redis, settings: Settings, folder: Path,
     seen = _walk(conn, keys, ledger, head, folder / LEDGER_FILE)
     rows = _questions(conn, keys, ledger, seen, settings)
     unplaced = _place(rows, recording, captions)
-    listed = [row for row in rows if row["kind"] == "question"]
-    counted = Counter(row["kind"] for row in rows if row["kind"] != "question")
+    listed = [row for row in rows if row["kind"] == QUESTION]
+    counted = Counter(row["kind"] for row in rows if row["kind"] != QUESTION)
     policy = settings.record.model_dump(exclude={"signing_key", "site"})
     made = utc_now()
     watched = None if recording is None else {

@@ -14,6 +14,17 @@
   const CLEAR_FIELDS = ["platform", "state", "reject_reason", "parent", "asked_by",
                         "received_at", "answer_note", "in_writing"];
   const PUBLIC_ID = /^[a-z]+-[0-9a-f]{20}$/;
+  // Which posts are listed, and the kind of the others: aggregator/followers/record/kinds.py.
+  const NOT_ACTED = new Set(["received", "triaged", "retract", "purge", "note", "note_seen",
+                             "agenda"]);
+  function kindOf(question, acted) {
+    const found = question.triage || {};
+    if (acted || !Object.keys(found).length) return "question";
+    if (found.abuse) return "abusive";
+    if (found.suggest) return "duplicate";
+    if ((question.flags || []).includes("question")) return "question";
+    return String(found.reason || "").startsWith("about the stream") ? "stream" : "chatter";
+  }
   const LINE = /^([0-9a-f]{64}) {2}([^\n\r]+)$/;
   const SUFFIX = /,"hash":"([0-9a-f]{64})","id":"([0-9]+)-([0-9]+)","n":([0-9]+)\}$/;
   const SHOWN = 6; // differences named per check; the rest are counted
@@ -72,6 +83,7 @@
     const check = result("chain", "The ledger (the hash chain of every change)",
                          "the ledger");
     check.last = new Map();
+    check.acted = new Set();
     const data = await read(NAMES.ledger);
     if (data === null) {
       differ(check, `${NAMES.ledger} is missing or cannot be read.`);
@@ -130,7 +142,10 @@
         noted_seen = true;
       }
       for (const question of Array.isArray(entry.qs) ? entry.qs : []) {
-        if (question && typeof question.id === "string") check.last.set(question.id, question);
+        if (question && typeof question.id === "string") {
+          check.last.set(question.id, question);
+          if (!NOT_ACTED.has(entry.type)) check.acted.add(question.id);
+        }
       }
       previous = digest;
       count = number;
@@ -314,6 +329,15 @@
                         `${JSON.stringify(chained[name])}.`);
         }
       }
+      if ("kind" in question) {
+        const kind = kindOf(chained, chain.acted.has(id));
+        if (question.kind !== kind) {
+          differ(check, `${NAMES.record}: question ${id}: it is ` +
+                        `${question.kind === "question" ? "listed as a question" :
+                          `counted as ${question.kind}`}, the ledger makes it ` +
+                        `${kind === "question" ? "a question to list" : kind}.`);
+        }
+      }
       for (const [name, salt] of Object.entries(question.proofs || {})) {
         const value = question[name];
         const commit = chained[name] && chained[name].commit;
@@ -325,9 +349,10 @@
       }
     }
     if (check.ok) {
-      check.said.push(`All ${published.size} questions in ${NAMES.record} are there, each with ` +
-                      "what happened to it as the ledger holds it, and each published text or " +
-                      "name is the one the ledger committed to.");
+      check.said.push(`All ${published.size} posts in ${NAMES.record} are there, each with ` +
+                      "what happened to it as the ledger holds it, listed as a question or " +
+                      "counted by kind as the ledger makes it; each published text or name is " +
+                      "the one the ledger committed to.");
     }
     return check;
   }
