@@ -22,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import orjson
 import redis
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -129,13 +130,13 @@ def _walk(conn: redis.Redis, keys: Keys, ledger: Ledger, head: Head, out: Path) 
             log_id, fields = next(entries)
             if log_id != link.id:
                 raise RuntimeError(f"the log and the ledger disagree at {link.id} ({log_id})")
-            entry = json.loads(link.entry)
+            entry = orjson.loads(link.entry)
             if entry.get("type") == "edit":
                 seen.edited.add(entry.get("qid", ""))
             seen.acted.update(acted_on(entry))
             # The chain's questions are the log entry's, in the same order, renamed.
             clear = dict(zip((q["id"] for q in entry.get("qs", [])),
-                             json.loads(fields.get("qs", "[]")), strict=True))
+                             orjson.loads(fields.get("qs", "[]")), strict=True))
             for question in entry.get("qs", []):
                 qid = question["id"]
                 seen.qid[qid] = clear[qid].get("id", "")
@@ -422,8 +423,8 @@ def build(conn: redis.Redis, settings: Settings, folder: Path,
               "head": {"links": head.count, "hash": head.hash}, "policy": policy,
               "recording": watched, "transcript": transcript,
               "counted": {name: counted.get(name, 0) for name in KINDS}, "questions": rows}
-    (folder / RECORD_FILE).write_text(json.dumps(record, ensure_ascii=False, indent=1),
-                                      encoding="utf-8")
+    # orjson: the standard library's encoder, indented, was a third of the build at 50,000.
+    (folder / RECORD_FILE).write_bytes(orjson.dumps(record, option=orjson.OPT_INDENT_2))
     _csv(rows, folder / CSV_FILE)
     chart_dir = folder / CHARTS_DIR
     shutil.rmtree(chart_dir, ignore_errors=True)
