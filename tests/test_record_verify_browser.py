@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ import redis
 from aggregator.base.settings import EventSettings, Settings, TriageSettings
 from aggregator.followers.record.build import build
 from aggregator.followers.record.signing import create
+from aggregator.followers.record.site import publish
 from aggregator.followers.triage.worker import TriageWorker
 from tests.fixtures.browser import serious
 from tests.rehearsed import rehearse
@@ -195,5 +197,24 @@ def test_verify_html_without_scripts_says_how_and_prints(browser: Any, record: P
         assert page.get_by_role("heading", name="What is checked").is_visible()
         pdf = page.pdf(format="A4")
         assert pdf.startswith(b"%PDF")
+    finally:
+        context.close()
+
+
+def test_the_sites_index_lists_each_record_and_reads_offline(browser: Any, record: Path,
+                                                            tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(record, site / "board-may")
+    publish(site)
+    context = browser.new_context(offline=True, viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        page.goto((site / "index.html").as_uri())
+        row = page.get_by_role("row").nth(1)
+        assert "Board meeting, May" in row.inner_text()
+        assert serious(page) == []
+        page.get_by_role("link", name="check it").click()
+        page.set_input_files("#folder", str(site / "board-may"))
+        assert _verdict(page)[0] == "ok"
     finally:
         context.close()
