@@ -26,7 +26,7 @@ from aggregator.core.store import Store
 from aggregator.followers.ledger import Ledger
 from aggregator.followers.record import captions as captions_module
 from aggregator.followers.record.build import build
-from aggregator.followers.record.captions import CaptionsError, parse, read
+from aggregator.followers.record.captions import CaptionsError, parse, place, read
 from aggregator.followers.record.recording import NoRecording, Recording, find
 from aggregator.followers.record.signing import create
 from aggregator.followers.record.verify import VerifyFailed, verify
@@ -228,12 +228,24 @@ def test_a_moderators_action_lists_a_post_whatever_triage_said(
       "line 9: a cue that ends before it starts (skipped)"]),
     ("\ufeffWEBVTT\r\n\r\n00:01.000 --> 00:02.000\r\none\r\n\r\nstray words\r\n",
      [(1.0, 2.0, "one")], ["line 6: text that is not a cue (skipped)"]),
+    # YouTube's automatic captions: a line of one space inside a cue, each line said again in the
+    # next cue, words timed inline.
+    ("WEBVTT\nKind: captions\nLanguage: en\n\n"
+     "00:00:00.000 --> 00:00:02.350 align:start position:0%\n \n"
+     "good<00:00:00.320><c> evening</c><00:00:00.640><c> everyone</c>\n\n"
+     "00:00:02.350 --> 00:00:02.360 align:start position:0%\ngood evening everyone\n \n\n"
+     "00:00:02.360 --> 00:00:05.000 align:start position:0%\ngood evening everyone\n"
+     "and<00:00:02.800><c> welcome</c>\n",
+     [(0.0, 2.35, "good evening everyone"), (2.35, 2.36, "good evening everyone"),
+      (2.36, 5.0, "good evening everyone\nand welcome")], []),
 ])
 def test_srt_and_webvtt_cues_and_what_cannot_be_read(
         text: str, cues: list[tuple[float, float, str]], problems: list[str]) -> None:
     found = parse(text)
     assert [(c.start, c.end, c.text) for c in found.cues] == cues
     assert found.problems == problems
+    if len(cues) == 3:  # a line said again in the next cue is quoted once
+        assert place(found, {"q": (0, 10)}) == {"q": "good evening everyone and welcome"}
 
 
 def test_files_that_are_no_captions_are_refused_in_words(tmp_path: Path) -> None:

@@ -76,12 +76,14 @@ def _srt_cue(block: str) -> tuple[float, float, str] | None:
     return cue.start.total_seconds(), cue.end.total_seconds(), cue.content
 
 
-def _blocks(text: str) -> list[tuple[int, str]]:
-    """The file's blocks (separated by blank lines), each with the number of its first line."""
+def _blocks(text: str, strict: bool) -> list[tuple[int, str]]:
+    """The file's blocks, each with the number of its first line. ``strict`` (WebVTT): only an
+    empty line ends a block, as the format says (YouTube's automatic captions have lines of one
+    space inside their cues); else (SRT) a line of spaces does too."""
     blocks: list[tuple[int, str]] = []
     lines: list[str] = []
     for number, line in enumerate([*text.split("\n"), ""], start=1):
-        if line.strip():
+        if line if strict else line.strip():
             lines.append(line)
         elif lines:
             blocks.append((number - len(lines), "\n".join(lines)))
@@ -98,7 +100,7 @@ def parse(text: str, name: str = "captions") -> Captions:
         captions, reader = Captions(name, "SRT"), _srt_cue
     else:
         raise CaptionsError(f"{name}: not a WebVTT or SRT caption file (no cue times in it)")
-    for first, block in _blocks(text):
+    for first, block in _blocks(text, strict=captions.format == "WebVTT"):
         if "-->" in block:
             cue = reader(block)
             if cue is None:
