@@ -48,9 +48,9 @@ from aggregator.followers.record import (
     charts,
     manifest,
 )
-from aggregator.followers.record.captions import Captions, place
+from aggregator.followers.record.captions import Captions
 from aggregator.followers.record.kinds import KINDS, LABELS, QUESTION, acted_on, kind_of
-from aggregator.followers.record.recording import Recording
+from aggregator.followers.record.recording import Recording, attach
 from aggregator.followers.record.signing import fingerprint, load_private, public_pem
 
 CHUNK = 2_000
@@ -251,49 +251,6 @@ def _prove(ledger: Ledger, rows: list[dict[str, Any]], qid_of: dict[str, str]) -
                 row["proofs"][name] = salt
 
 
-def clock(seconds: float) -> str:
-    """A place in the recording as a reader sees it on YouTube: 1:02:03, or 2:03."""
-    whole = max(0, int(seconds))
-    hours, rest = divmod(whole, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
-
-
-def _place(rows: list[dict[str, Any]], recording: Recording | None,
-           captions: Captions | None) -> list[str]:
-    """Link each answered question to the moment it went on screen in the recording and put
-    beside it the words spoken while it was there; returns what could not be placed."""
-    early: list[str] = []  # about the links
-    unplaced: list[str] = []  # about the words
-    spans: dict[str, tuple[float, float]] = {}
-    by_id = {row["id"]: row for row in rows}
-    for row in rows:
-        start = _when(row["on_screen_at"]) or _when(row["answered_at"])
-        if row["state"] != "answered" or recording is None or start is None:
-            continue
-        row["recording"] = recording.link(start)
-        row["recording_at"] = clock(recording.position(start))
-        end = _when(row["off_screen_at"]) if row["on_screen_at"] else None
-        if row["recording"] is None:
-            early.append(f"{row['id']}: on screen before the recording starts: no link")
-        elif end is None:
-            unplaced.append(f"{row['id']}: answered without being on screen: no words placed "
-                            "with it")
-        else:
-            spans[row["id"]] = (recording.position(start), recording.position(end))
-    if captions is None:
-        return early
-    if recording is None:
-        return ["the captions cannot be placed: the recording's start time is not known"]
-    words = place(captions, spans)
-    for qid, (start_s, end_s) in spans.items():
-        if qid in words:
-            by_id[qid]["transcript"] = words[qid]
-        else:
-            unplaced.append(f"{qid}: no caption while it was on screen ({clock(start_s)} to "
-                            f"{clock(end_s)} in the recording)")
-    return [*early, *captions.problems, *unplaced]
-
-
 def _csv(rows: list[dict[str, Any]], path: Path) -> None:
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, extrasaction="ignore")
@@ -408,7 +365,7 @@ def build(conn: redis.Redis, settings: Settings, folder: Path,
     folder.mkdir(parents=True, exist_ok=True)
     seen = _walk(conn, keys, ledger, head, folder / LEDGER_FILE)
     rows = _questions(conn, keys, ledger, seen, settings)
-    unplaced = _place(rows, recording, captions)
+    unplaced = attach(rows, recording, captions)
     listed = [row for row in rows if row["kind"] == QUESTION]
     counted = Counter(row["kind"] for row in rows if row["kind"] != QUESTION)
     policy = settings.record.model_dump(exclude={"signing_key", "site"})

@@ -1,4 +1,5 @@
-"""The meeting's recording on YouTube: when its second 0 was, and a link to any moment in it.
+"""The meeting's recording on YouTube: when its second 0 was, a link to any moment in it, and
+each answered question's link and the caption words spoken while it was on screen.
 
 The moment a question went on screen is in the chain (a UTC time); its place in the recording is
 that time less the broadcast's actual start (the Data API's ``liveStreamingDetails.
@@ -15,6 +16,7 @@ from typing import Any
 
 from aggregator.base.settings import Settings
 from aggregator.base.source_settings import VIDEO_ID, VIDEO_IN_URL, SourceSettings
+from aggregator.followers.record.captions import Captions, place
 
 WATCH = "https://www.youtube.com/watch?v={video}&t={seconds}s"
 
@@ -116,3 +118,48 @@ def find(settings: Settings, http: Any = None) -> Recording:
     else:
         start = actual_start(settings, video, http)
     return Recording(video, start, policy.recording_offset, policy.lead_in)
+
+
+def clock(seconds: float) -> str:
+    """A place in the recording as a reader sees it on YouTube: 1:02:03, or 2:03."""
+    whole = max(0, int(seconds))
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def attach(rows: list[dict[str, Any]], recording: Recording | None,
+           captions: Captions | None) -> list[str]:
+    """Link each answered question to the moment it went on screen in the recording and put
+    beside it the words spoken while it was there (the record's rows, as ``build`` makes them:
+    ``state``, ``on_screen_at``, ``off_screen_at``, ``answered_at``); returns what could not be
+    placed."""
+    early: list[str] = []  # about the links
+    unplaced: list[str] = []  # about the words
+    spans: dict[str, tuple[float, float]] = {}
+    by_id = {row["id"]: row for row in rows}
+    for row in rows:
+        start = parse_time(row["on_screen_at"]) or parse_time(row["answered_at"])
+        if row["state"] != "answered" or recording is None or start is None:
+            continue
+        row["recording"] = recording.link(start)
+        row["recording_at"] = clock(recording.position(start))
+        end = parse_time(row["off_screen_at"]) if row["on_screen_at"] else None
+        if row["recording"] is None:
+            early.append(f"{row['id']}: on screen before the recording starts: no link")
+        elif end is None:
+            unplaced.append(f"{row['id']}: answered without being on screen: no words placed "
+                            "with it")
+        else:
+            spans[row["id"]] = (recording.position(start), recording.position(end))
+    if captions is None:
+        return early
+    if recording is None:
+        return ["the captions cannot be placed: the recording's start time is not known"]
+    words = place(captions, spans)
+    for qid, (start_s, end_s) in spans.items():
+        if qid in words:
+            by_id[qid]["transcript"] = words[qid]
+        else:
+            unplaced.append(f"{qid}: no caption while it was on screen ({clock(start_s)} to "
+                            f"{clock(end_s)} in the recording)")
+    return [*early, *captions.problems, *unplaced]
