@@ -276,9 +276,9 @@ def test_no_caption_file_crashes_the_parser(lines: list[str]) -> None:
 def test_floor_record_without_a_start_time_builds_without_links_into_a_site(
         conn: redis.Redis, event: str, meeting: dict[str, str], floor_env: dict[str, str],
         tmp_path: Path) -> None:
-    """`floor record --site`: no key for YouTube, so it says so and builds without links; with a
-    start time set, and the captions, the next meeting's record links and quotes; the site's
-    index lists both meetings."""
+    """`floor record` into the site `[record] site` names: no key for YouTube, so it says so and
+    builds without links; `--site`, a start time set and the captions: the next meeting's record
+    links and quotes; the site's index lists both meetings."""
     config = Path(floor_env["FLOOR_CONFIG"])
     base = config.read_text(encoding="utf-8")
     env = {k: v for k, v in floor_env.items() if not k.startswith("YOUTUBE_")}
@@ -288,8 +288,9 @@ def test_floor_record_without_a_start_time_builds_without_links_into_a_site(
         return subprocess.run([sys.executable, "-m", "cli", "record", *args], env=env,
                               capture_output=True, text=True, timeout=120)
 
-    config.write_text(base + f'[record]\nvideo = "https://youtu.be/{VIDEO}"\n', encoding="utf-8")
-    done = floor_record("--site", str(site))
+    config.write_text(base + f'[record]\nvideo = "https://youtu.be/{VIDEO}"\nsite = "{site}"\n',
+                      encoding="utf-8")
+    done = floor_record()  # [record] site says where
     assert done.returncode == 0, done.stderr
     assert "no links to the recording: cannot read video abcdefghijk's start time from " \
         "YouTube: set YOUTUBE_API_KEY" in done.stdout
