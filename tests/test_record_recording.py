@@ -193,7 +193,7 @@ def test_posts_that_are_not_questions_are_counted_by_kind_not_listed(
     assert "7 posts received;\n    3 listed below as questions" in page
     assert re.search(r"The other 4 posts were not questions.*1 chatter, greetings, thanks and "
                      r"remarks that ask nothing; "
-                     r"1 about the stream or the sound; 1 abusive; 1 repeats of a question "
+                     r"1 about the stream or the sound; 1 abusive; 1 repeat of a question "
                      r"already asked\.", page, re.S)
     chart = (tmp_path / "r" / "charts" / "other-posts.svg").read_text(encoding="utf-8")
     assert "abusive: 1" in chart and "repeats: 1" in chart

@@ -398,7 +398,8 @@ def build(conn: redis.Redis, settings: Settings, folder: Path,
     page = env.get_template("record.html").render(
         title=settings.event.title, made=made, head=head, signed_by=signed_by, rows=listed,
         by_id={row["id"]: row for row in listed}, charts=drawn, received=len(rows),
-        counted=[(KINDS[name], counted[name]) for name in KINDS if counted[name]],
+        counted=[(KINDS[name][counted[name] != 1], counted[name]) for name in KINDS
+                 if counted[name]],
         withheld=settings.record.withheld_reasons, files=files, recording=watched,
         transcript=transcript,
         totals=Counter(row["outcome"] for row in listed),

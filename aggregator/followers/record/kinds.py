@@ -12,10 +12,12 @@ from typing import Any
 
 # Log entries that are not a moderator's action on the questions they name.
 NOT_ACTED = frozenset({"received", "triaged", "retract", "purge", "note", "note_seen", "agenda"})
-# The kinds of post the record counts but does not list, in its words.
-KINDS = {"chatter": "chatter, greetings, thanks and remarks that ask nothing",
-         "stream": "about the stream or the sound",
-         "abusive": "abusive", "duplicate": "repeats of a question already asked"}
+# The kinds of post the record counts but does not list, in its words (one post, several).
+KINDS = {"chatter": ("chatter, greetings, thanks and remarks that ask nothing",) * 2,
+         "stream": ("about the stream or the sound",) * 2,
+         "abusive": ("abusive",) * 2,
+         "duplicate": ("repeat of a question already asked",
+                       "repeats of a question already asked")}
 LABELS = {"chatter": "chatter, remarks", "stream": "about the stream", "abusive": "abusive",
           "duplicate": "repeats"}  # short enough for a chart's bar
 QUESTION = "question"
