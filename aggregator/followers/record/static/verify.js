@@ -57,13 +57,27 @@
     return read;
   }
 
+  // The record's own folder among those chosen (a reader may choose the folder above it): the
+  // one holding SHA256SUMS and named as this page's folder is, else the shallowest.
+  function recordRoot(paths) {
+    const roots = paths.filter((path) => path.split("/").pop() === NAMES.manifest)
+      .map((path) => path.split("/").slice(0, -1));
+    const here = decodeURIComponent(location.pathname).split("/").slice(-2, -1)[0];
+    roots.sort((a, b) => (a[a.length - 1] === here ? 0 : 1) - (b[b.length - 1] === here ? 0 : 1) ||
+      a.length - b.length);
+    return roots.length ? roots[0] : [];
+  }
+
   function fromFolder(files) {
+    const paths = [...files].map((file) => file.webkitRelativePath || file.name);
+    const root = recordRoot(paths);
     const byName = new Map();
-    for (const file of files) {
-      const path = file.webkitRelativePath
-        ? file.webkitRelativePath.split("/").slice(1).join("/") : file.name;
-      byName.set(path, file);
-    }
+    [...files].forEach((file, i) => {
+      const parts = paths[i].split("/");
+      if (root.every((name, j) => parts[j] === name)) {
+        byName.set(parts.slice(root.length).join("/"), file);
+      }
+    });
     const read = async (name) => byName.has(name)
       ? new Uint8Array(await byName.get(name).arrayBuffer()) : null;
     read.names = [...byName.keys()];
