@@ -18,11 +18,13 @@ import pytest
 import redis
 
 from aggregator.base.settings import EventSettings, Settings, TriageSettings
+from aggregator.core.store import Store
 from aggregator.followers.record.build import build
 from aggregator.followers.record.signing import create
 from aggregator.followers.record.site import publish
 from aggregator.followers.triage.worker import TriageWorker
 from tests.fixtures.browser import serious
+from tests.posts import ingest
 from tests.rehearsed import rehearse
 
 pytestmark = pytest.mark.browser
@@ -38,7 +40,10 @@ def record(conn: redis.Redis, event: str, tmp_path: Path) -> Path:
     """The rehearsal's first 80 posts, moderated, then triaged (so the record lists some and
     counts the others by kind); built and signed."""
     rehearse(conn, event, limit=80)
-    worker = TriageWorker(conn, event, TriageSettings(), use_model=False)
+    ingest(Store(conn, event), "no sound on the stream here", "you are all grotbags",
+           "How will response times improve in rural areas?",
+           "How will response times improve in rural areas??", platform="yt")
+    worker = TriageWorker(conn, event, TriageSettings(abuse_words=["grotbags"]), use_model=False)
     worker.setup()
     worker.drain()
     folder = tmp_path / "r"
@@ -116,7 +121,7 @@ def test_verify_html_checks_a_good_record_and_names_each_changed_file(
         assert state == "ok", words
         kinds = {q["kind"] for q in json.loads(
             (record / "record.json").read_text(encoding="utf-8"))["questions"]}
-        assert kinds >= {"question", "chatter"}, kinds
+        assert kinds == {"question", "chatter", "stream", "abusive", "duplicate"}, kinds
         assert checks == dict.fromkeys(("chain", "signature", "files", "questions"), "ok")
         named = page.get_attribute("html", "data-fingerprint")
         assert named and page.inner_text("#key-found") == named
