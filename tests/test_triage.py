@@ -76,6 +76,28 @@ def test_question_score(text: str, is_question: bool) -> None:
     assert found.reason
 
 
+@pytest.mark.parametrize("text", [
+    "Is it live yet?", "no sound on the stream", "can't hear the chair", "Sound is terrible",
+    "the stream keeps buffering", "audio is out of sync", "the mic is off for the chair",
+    "where can I watch the meeting?", "link to the stream please", "stream is down",
+    "when does the meeting start?", "is it just me or the sound is gone", "Lost the feed",
+])
+def test_posts_about_this_meetings_stream_are_not_for_the_board(text: str) -> None:
+    assert questions.score(text).reason == "about the stream or sound, not for the board"
+
+
+@pytest.mark.parametrize("text", [
+    "Where can I watch the series online?", "What is the approximate volume of blood in a body?",
+    "Who plays Olaf in Frozen?", "When does it start to cool down in South Carolina?",
+    "Is it just me or are waits getting longer?", "Will the frozen pay scale be lifted?",
+    "Why are the ambulance microphones not working in the new vans?",
+    "I can't see the point of closing the unit, why?",
+])
+def test_a_stream_word_in_a_question_about_something_else_is_still_a_question(text: str) -> None:
+    found = questions.score(text)
+    assert found.score >= questions.THRESHOLD, found
+
+
 def test_abuse_from_the_model_and_the_list() -> None:
     check = AbuseCheck(["wombat"])
     verdicts = check.check_many(["You're a fucking idiot", "What a load of sh1t", "you wombat",
