@@ -65,6 +65,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from aggregator.base import personal  # noqa: E402
 from aggregator.core.normalise import normalise  # noqa: E402
 from aggregator.core.question import Post as SourcePost  # noqa: E402
 from aggregator.followers.triage import questions  # noqa: E402
@@ -465,8 +466,22 @@ def real(smoke: bool, semantic: bool) -> None:
         table.append(("question recall", f"{label}, {len(rows)} questions", len(rows), "-",
                       f"{ratio(found, len(rows)):.3f}",
                       f"threshold {THRESHOLD}; every item a real question: no precision"))
-    table.append(("personal data", "none", 0, "-", "-",
-                  "no real labelled set with UK personal data found"))
+    count = 120 if smoke else 3_000
+    caught, total, kinds = personal_recall(count)
+    table.append(("personal data (posts)", f"invented, generated (seed 4), {total} posts", total,
+                  "-", f"{ratio(caught, total):.3f}",
+                  "a post counts when every kind in it is found; per kind: " + ", ".join(
+                      f"{k} {ratio(f, n):.3f}" for k, (f, n) in sorted(kinds.items()))))
+    innocent = [r["text"] for name in ("questions-heldout.jsonl", "covidq-heldout.jsonl")
+                for r in read_jsonl(name)[:few]]
+    masked = sum(bool(personal.find(t)) for t in innocent)
+    table.append(("personal data found in real questions", f"NQ-open dev + COVID-Q testA, "
+                  f"{len(innocent)} questions", 0, "-", "-",
+                  f"{masked} of them masked (none holds personal data)"))
+    stream = sum(questions.LIVE.search(t) is not None for t in innocent)
+    table.append(("'about the stream or sound'", f"NQ-open dev + COVID-Q testA, "
+                  f"{len(innocent)} questions", 0, "-", "-",
+                  f"{stream} of them called a post about the stream (none is)"))
 
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"Triage on real held-out data (tests/triage/real/; load average {load}"
@@ -477,6 +492,130 @@ def real(smoke: bool, semantic: bool) -> None:
         print(f"| {check} | {where} | {n:,} | {p} | {r} | {note} |")
     print("targets: duplicates P >= 0.9 at R >= 0.75; abuse R >= 0.85 at P >= 0.8; "
           "question recall >= 0.95; personal data R >= 0.95")
+
+
+FIRST = ("Harold", "Jean", "Margaret", "Tom", "Aisha", "Priya", "Dave", "Siân", "Gareth", "Agnieszka",
+         "Mohammed", "Olivia", "Kwame", "Eileen", "Jack", "Fatima", "Rhys", "Bernadette")
+LAST = ("Smith", "Price", "O'Neill", "McDonald", "Patel", "Evans", "Kowalski", "Okafor",
+        "Hughes", "Begum", "Jones", "Fitzgerald", "Nowak", "Ahmed", "Williams", "MacLeod")
+RELATIONS = ("dad", "mum", "father", "mother", "husband", "wife", "partner", "son", "daughter",
+             "nan", "grandad", "brother", "sister", "late husband", "elderly mother", "neighbour",
+             "friend", "mother-in-law", "uncle", "carer")
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+          "October", "November", "December")
+
+
+def personal_cases(count: int, seed: int = 4) -> list[tuple[str, list[str]]]:
+    """``count`` invented posts, each with one or two kinds of UK personal data written in one
+    of the forms people use, and the kinds it holds (bench-made: no real labelled set exists).
+    Every number is random (phone numbers in Ofcom's drama ranges and real-looking ones, NHS
+    numbers with a valid check digit), every name drawn from invented lists."""
+    import random
+
+    rng = random.Random(seed)
+
+    def digits(n: int) -> str:
+        return "".join(rng.choice("0123456789") for _ in range(n))
+
+    def phone() -> str:
+        mobile = "07" + rng.choice(["700 900", "911 ", "400 ", "852 ", "956 "]).replace(" ", "")
+        mobile += digits(11 - len(mobile))
+        land = rng.choice(["020" + rng.choice("78") + digits(7), "0113496" + digits(4),
+                           "0161" + digits(7), "01632960" + digits(3), "029" + "20" + digits(6),
+                           "01865" + digits(6), "0141" + digits(7)])
+        n = rng.choice([mobile, mobile, land])
+        body = n[1:]
+        forms = [n, f"{n[:5]} {n[5:]}", f"{n[:5]} {n[5:8]} {n[8:]}", f"{n[:4]} {n[4:7]} {n[7:]}",
+                 f"{n[:5]}-{n[5:]}", f"({n[:5]}) {n[5:]}", f"+44 {body[:4]} {body[4:]}",
+                 f"+44 (0){body[:4]} {body[4:]}", f"+44{body}", f"0044 {body[:4]} {body[4:]}",
+                 f"{n[:5]}.{n[5:8]}.{n[8:]}"]
+        if n.startswith("02"):
+            forms += [f"{n[:3]} {n[3:7]} {n[7:]}", f"({n[:3]}) {n[3:7]} {n[7:]}"]
+        return rng.choice(forms)
+
+    def nhs() -> str:
+        while True:
+            n = digits(10)
+            if personal.nhs_valid(n):
+                return rng.choice([n, f"{n[:3]} {n[3:6]} {n[6:]}", f"{n[:3]}-{n[3:6]}-{n[6:]}"])
+
+    def email() -> str:
+        first, last = rng.choice(FIRST).lower().replace("â", "a"), rng.choice(LAST).lower()
+        last = last.replace("'", "")
+        user = rng.choice([f"{first}.{last}", f"{first}{last}{rng.randint(1, 99)}",
+                           f"{first[0]}{last}", f"{first}_{last}+floor"])
+        return user + "@" + rng.choice(["gmail.com", "hotmail.co.uk", "btinternet.com",
+                                        "example.org", "nhs.net", "outlook.com"])
+
+    def postcode() -> str:
+        area = rng.choice(["LS1 4AP", "SW1A 1AA", "M1 1AE", "B33 8TH", "CR2 6XH", "DN55 1PT",
+                           "W1A 0AX", "EC1A 1BB", "CF10 1AA", "EH1 1YZ", "BS8 1TH", "OX1 2JD",
+                           "NE1 4LP", "G2 1DU", "BT1 5GS", "PL4 8AA"])
+        return rng.choice([area, area.replace(" ", ""), area.lower(), area])
+
+    def dob() -> str:
+        d, m, y = rng.randint(1, 28), rng.randint(1, 12), rng.randint(1925, 2005)
+        return rng.choice([f"{d:02d}/{m:02d}/{y}", f"{d}/{m}/{y}", f"{d:02d}.{m:02d}.{y % 100:02d}",
+                           f"{y}-{m:02d}-{d:02d}", f"{d} {MONTHS[m - 1]} {y}",
+                           f"{d}{'th' if d > 3 else ['st', 'nd', 'rd'][d - 1]} of "
+                           f"{MONTHS[m - 1]} {y}", f"{MONTHS[m - 1]} {d}, {y}",
+                           f"{d} {MONTHS[m - 1][:3]} {y}", f"{d:02d}-{m:02d}-{y}"])
+
+    def name() -> str:
+        return rng.choice([f"{rng.choice(FIRST)} {rng.choice(LAST)}", rng.choice(FIRST)])
+
+    slots: dict[str, list[str]] = {
+        "phone": ["Please ring me on {x}, nobody has called back",
+                  "My mum is on {x} if the complaints team want to talk",
+                  "call {x} the community team never answers", "tel {x}. Why no reply?"],
+        "nhs": ["Appointment for NHS number {x} cancelled three times, why?",
+                "my NHS no. is {x} and my referral vanished",
+                "NHS {x} - still waiting for the scan results"],
+        "email": ["email me at {x} with an answer please", "contact: {x}",
+                  "reply to {spelt} please",
+                  "I wrote to the board from {x} in May and got nothing"],
+        "postcode": ["We live in {x} and waited 6 hours for an ambulance",
+                     "Why is there no defib near {x}?", "{x} - the bus to the hospital stopped"],
+        "dob": ["My dad was born {x} and they still made him wait", "DOB {x}, still no letter",
+                "date of birth: {x}. Please look into it", "I'm 70 (born {x}) and can't drive"],
+        "name": ["My {rel}, {x}, waited 9 hours on the floor", "my {rel} {x} was sent home twice",
+                 "My {rel} {x} (82) fell and nobody came",
+                 "Why did my {rel} {x} wait so long for a bed?",
+                 "My name is {x} and I want an answer", "Mrs {last} on ward 4 was wonderful",
+                 "my {rel}, {lower}, waited 9 hours", "my {rel} {lower} was sent home",
+                 "Mr. {last} the consultant never rang back"],
+    }
+    out = []
+    kinds = sorted(slots)
+    makers = {"phone": phone, "nhs": nhs, "email": email, "postcode": postcode, "dob": dob,
+              "name": name}
+    for i in range(count):
+        chosen = [kinds[i % len(kinds)]]
+        if rng.random() < 0.3:
+            chosen.append(rng.choice([k for k in kinds if k != chosen[0]]))
+        parts = []
+        for kind in chosen:
+            template = rng.choice(slots[kind])
+            x = makers[kind]()
+            parts.append(template.format(x=x, rel=rng.choice(RELATIONS), last=rng.choice(LAST),
+                                         lower=x.lower(), spelt=x.replace("@", " at ").replace(
+                                             ".", " dot ")))
+        out.append((". ".join(parts), chosen))
+    return out
+
+
+def personal_recall(count: int) -> tuple[int, int, dict[str, tuple[int, int]]]:
+    """Posts whose personal data is all found (each kind as often as it is there), of
+    ``count`` invented ones; and found/present per kind."""
+    caught, kinds = 0, {}
+    for text, want in personal_cases(count):
+        got = Counter(s.kind for s in personal.find(text))
+        need = Counter(want)
+        caught += all(got[k] >= n for k, n in need.items())
+        for k, n in need.items():
+            found, total = kinds.get(k, (0, 0))
+            kinds[k] = (found + min(n, got[k]), total + n)
+    return caught, count, kinds
 
 
 def pairs_model_threshold(backend: str) -> float:

@@ -40,6 +40,15 @@ def worker(store: Store) -> TriageWorker:
     ("NHS number 943 476 5919 cancelled", ["nhs"]),
     ("I live at 12 Acacia Avenue, Leeds LS1 4AP", ["address", "postcode"]),
     ("flat 2, 41b Mill Lane sw1a1aa", ["address", "postcode"]),
+    ("reply to jo dot bloggs at gmail dot com", ["email"]),
+    ("My dad was born on 3rd March 1941 and waited", ["dob"]),
+    ("DOB 12.03.54, still no letter", ["dob"]),
+    ("(born 1954-03-12)", ["dob"]),
+    ("my dad, Harold Smith, waited 9 hours", ["name"]),
+    ("My elderly mother Jean O'Neill (82) fell", ["name"]),
+    ("my husband, peter evans, was sent home", ["name"]),
+    ("My name is Agnieszka Nowak and I want an answer", ["name"]),
+    ("Mrs Price on ward 4 was wonderful", ["name"]),
 ])
 def test_personal_data_is_found_and_masked(text: str, kinds: list[str]) -> None:
     spans = personal.find(text)
@@ -53,6 +62,8 @@ def test_personal_data_is_found_and_masked(text: str, kinds: list[str]) -> None:
 @pytest.mark.parametrize("text", [
     "Category 2 target is 18 minutes and we are at 42", "The meeting runs 10:30-11:45 today",
     "In 2024 the trust answered 1,234,567 calls", "Station 14 at Mill Lane",
+    "The meeting on 12/03/2026 was moved", "my dad, sadly, died waiting", "my son Is a paramedic",
+    "I'm Not sure why my mum waited", "My Mum waited 9 hours",
 ])
 def test_numbers_that_are_not_personal_data_stay(text: str) -> None:
     assert personal.find(text) == []
