@@ -494,7 +494,8 @@ def real(smoke: bool, semantic: bool) -> None:
           "question recall >= 0.95; personal data R >= 0.95")
 
 
-FIRST = ("Harold", "Jean", "Margaret", "Tom", "Aisha", "Priya", "Dave", "Siân", "Gareth", "Agnieszka",
+FIRST = ("Harold", "Jean", "Margaret", "Tom", "Aisha", "Priya", "Dave", "Siân", "Gareth",
+         "Agnieszka",
          "Mohammed", "Olivia", "Kwame", "Eileen", "Jack", "Fatima", "Rhys", "Bernadette")
 LAST = ("Smith", "Price", "O'Neill", "McDonald", "Patel", "Evans", "Kowalski", "Okafor",
         "Hughes", "Begum", "Jones", "Fitzgerald", "Nowak", "Ahmed", "Williams", "MacLeod")
