@@ -13,7 +13,7 @@ from aggregator.base.settings import TriageSettings
 from aggregator.core.moderation import Moderation
 from aggregator.core.store import Store
 from aggregator.followers.triage import pairs, questions
-from aggregator.followers.triage.abuse import AbuseCheck
+from aggregator.followers.triage.abuse import AbuseCheck, Verdict
 from aggregator.followers.triage.duplicates import DuplicateIndex, plain
 from aggregator.followers.triage.pairs import FEATURES
 from aggregator.followers.triage.worker import GROUP, TriageWorker
@@ -111,10 +111,20 @@ def test_a_stream_word_in_a_question_about_something_else_is_still_a_question(te
 
 def test_abuse_from_the_model_and_the_list() -> None:
     check = AbuseCheck(["wombat"])
-    verdicts = check.check_many(["You're a fucking idiot", "What a load of sh1t", "you wombat",
-                                 "I know where you live", "Scunthorpe residents ask about Cat 2",
+    verdicts = check.check_many(["You're a fucking idiot", "shut up you stupid bitch",
+                                 "f*cking useless b1tch", "you w0mbat", "I know where you live",
+                                 "Scunthorpe residents ask about Cat 2",
                                  "Why are ambulances late?"])
-    assert [v.abusive for v in verdicts] == [True, True, True, True, False, False]
+    assert [v.abusive for v in verdicts] == [True, True, True, True, True, False, False]
+    assert verdicts[0].reason.startswith("abusive language (model")
+
+
+@pytest.mark.parametrize("text", [
+    "Are clowns creepy?", "Who starred in The Bastard Executioner?", "Is the chief exec a liar?",
+    "Why is crap food served on the wards?",
+])
+def test_an_innocent_question_with_a_listed_word_is_not_abuse(text: str) -> None:
+    assert AbuseCheck().check_many([text]) == [Verdict(False, "")]
 
 
 def test_a_repeat_is_suggested_and_a_different_question_is_not() -> None:
@@ -153,15 +163,15 @@ def test_findings_reach_the_projection_the_log_and_the_snapshot(store: Store,
     first, repeat, chatter, phone = ingest(
         store, "When will the new Hexham ambulance station open?",
         "when is the hexham ambulance station opening??", "Is it live yet?",
-        "call me on 07700 900123 you idiot")
+        "call me on 07700 900123 you fucking idiot")
     worker.drain()
     snap = {q["id"]: q for q in store.snapshot().questions}
     assert snap[first]["triage"]["score"] >= 0.9 and snap[first]["triage"]["reason"]
     assert snap[repeat]["triage"]["suggest"]["qid"] == first
     assert "repeat" in snap[repeat]["flags"]
     assert snap[chatter]["triage"]["score"] < 0.5
-    assert snap[phone]["text"] == "call me on ████████████ you idiot"
-    assert snap[phone]["original"] == "call me on 07700 900123 you idiot"
+    assert snap[phone]["text"] == "call me on ████████████ you fucking idiot"
+    assert snap[phone]["original"] == "call me on 07700 900123 you fucking idiot"
     assert snap[phone]["triage"]["masked"] == ["phone number"]
     assert {"abuse", "personal_data"} <= set(snap[phone]["flags"])
     triaged = [e for e in store.log_after() if e.type == "triaged"]
