@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -167,12 +168,115 @@ from aggregator.base.redis_server import connect
 from aggregator.base.settings import TriageSettings
 from aggregator.followers.loop import follow
 from aggregator.followers.triage.worker import TriageWorker
-worker = TriageWorker(connect(url=sys.argv[1]), sys.argv[2], TriageSettings(backend=sys.argv[3]))
+worker = TriageWorker(connect(url=sys.argv[1]), sys.argv[2], TriageSettings(backend=sys.argv[3]),
+                      consumer=sys.argv[4] if len(sys.argv) > 4 else "worker")
 worker.setup()
 worker.assessor.abuse.check_many(["warm up"])
 print("ready", flush=True)
 follow(worker, threading.Event(), block_ms=100)
 """
+
+
+def keep_up(rate_per_min: int, seconds: float, burst: int, backend: str, workers: int) -> None:
+    """The triage worker against a steady stream and a burst, as a meeting brings them.
+
+    Steady: Floor's ingest stores ``rate_per_min`` posts a minute (a batch every 0.2 s) for
+    ``seconds`` while ``workers`` worker processes (one consumer group, a name each) follow;
+    each post's latency is the time from its ``received`` log entry to its ``triaged`` one
+    (both stream ids: the Redis server's clock). Burst: ``burst`` posts stored as fast as
+    ingest goes, then the time until the last of them is triaged, and the workers' rate."""
+    import subprocess
+    import tempfile
+    import uuid
+
+    import numpy as np
+
+    from aggregator.base.keys import Keys
+    from aggregator.base.redis_server import connect, url_of
+    from aggregator.core.store import Store
+    from bench.ingest import floor_ingest, sample_posts
+
+    conn = connect(data_dir=Path(tempfile.mkdtemp(prefix="floor-bench-")))
+
+    def start(event: str) -> list[subprocess.Popen[str]]:
+        procs = [subprocess.Popen([sys.executable, "-c", WORKER, url_of(conn), event, backend,
+                                   f"worker-{i}"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+                 for i in range(workers)]
+        for proc in procs:
+            assert proc.stdout is not None
+            proc.stdout.readline()  # "ready"
+        return procs
+
+    def latencies(store: Store) -> tuple[Any, float, float]:
+        received: dict[str, int] = {}
+        triaged: dict[str, int] = {}
+        for entry in store.log_after():
+            ms = int(entry.id.split("-")[0])
+            if entry.type == "received":
+                received[entry.qid] = ms
+            elif entry.type == "triaged":
+                triaged[entry.qid] = ms
+        done = [triaged[q] - received[q] for q in received if q in triaged]
+        times = sorted(triaged.values())
+        return (np.array(done, dtype=float), times[0] / 1000 if times else 0.0,
+                times[-1] / 1000 if times else 0.0)
+
+    def wait_for(store: Store, count: int, limit: float) -> float:
+        """Seconds (Redis clock) at which ``count`` posts were triaged, or -1 past ``limit``."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if int(conn.xlen(store.keys.log)) >= 2 * count:
+                return float(conn.time()[0] + conn.time()[1] / 1e6)
+            time.sleep(0.05)
+        return -1.0
+
+    def server_now() -> float:
+        sec, micro = conn.time()
+        return sec + micro / 1e6
+
+    print(f"triage worker, {backend} backend, {workers} worker process(es) on one consumer "
+          f"group (load average {', '.join(f'{x:.1f}' for x in os.getloadavg())})")
+    event = "keep-" + uuid.uuid4().hex[:8]
+    store = Store(conn, event)
+    procs = start(event)
+    posts = sample_posts(int(rate_per_min * seconds / 60))
+    step = max(1, round(rate_per_min / 60 * 0.2))
+    begin = time.monotonic()
+    for i in range(0, len(posts), step):
+        store.ingest("bench", [(normalise(p), p.raw) for p in posts[i:i + step]],
+                     checkpoint=str(i))
+        pause = begin + (i + step) / (rate_per_min / 60) - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+    wait_for(store, len(posts), 120)
+    lat, _, _ = latencies(store)
+    print(f"steady {rate_per_min:,} posts/min for {seconds:.0f} s ({len(posts):,} posts): "
+          f"received -> triaged p50 {np.percentile(lat, 50):,.0f} ms, p99 "
+          f"{np.percentile(lat, 99):,.0f} ms, max {lat.max():,.0f} ms; {len(lat):,} of "
+          f"{len(posts):,} triaged (target: p99 <= 1,000 ms)")
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+
+    event = "burst-" + uuid.uuid4().hex[:8]
+    store = Store(conn, event)
+    procs = start(event)
+    posts = sample_posts(burst)
+    ingest_rate = floor_ingest(store, posts, 200)
+    ended = server_now()
+    done = wait_for(store, len(posts), 600)
+    lat, first, last = latencies(store)
+    print(f"burst of {burst:,} posts (ingest {ingest_rate:,.0f} posts/s): all triaged "
+          + (f"{done - ended:,.1f} s after ingest ended" if done > 0 else
+             f"NOT within 600 s ({len(lat):,} were)")
+          + f" (target <= 60 s); worker rate {len(lat) / max(1e-9, last - first):,.0f} posts/s")
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+    for name in conn.scan_iter("*keep-*", count=1000):
+        conn.unlink(name)
+    for key in conn.scan_iter(Keys(event).pattern, count=1000):
+        conn.unlink(key)
 
 
 class StandInEncoder:
@@ -745,12 +849,22 @@ def main() -> None:
     parser.add_argument("--backend", default="", help=argparse.SUPPRESS)  # --scale's child
     parser.add_argument("--real", action="store_true",
                         help="measure triage on the real held-out splits (tests/triage/real/)")
+    parser.add_argument("--keep-up", action="store_true",
+                        help="the worker against a steady 5,000 posts/min and a 10,000 burst")
+    parser.add_argument("--rate", type=int, default=5_000, help="--keep-up: posts a minute")
+    parser.add_argument("--seconds", type=float, default=60, help="--keep-up: steady phase")
+    parser.add_argument("--burst", type=int, default=10_000, help="--keep-up: burst size")
+    parser.add_argument("--workers", type=int, default=1, help="--keep-up: worker processes")
     parser.add_argument("--fit-abuse", action="store_true",
                         help="fit the abuse model on the training splits and write its weights")
     parser.add_argument("--fit", action="store_true",
                         help="also print the weights fitted on the whole file")
     args = parser.parse_args()
     DROPPED.extend(FEATURES.index(name) for name in args.drop.split(",") if name)
+    if args.keep_up:
+        keep_up(args.rate, args.seconds, args.burst,
+                "semantic" if args.semantic else "lexical", args.workers)
+        return
     if args.fit_abuse:
         from aggregator.followers.triage.abuse import MODEL
 

@@ -13,6 +13,7 @@ from aggregator.base.settings import TriageSettings
 from aggregator.core.moderation import Moderation
 from aggregator.core.store import Store
 from aggregator.followers.triage import pairs, questions
+from aggregator.followers.triage import worker as triage_worker
 from aggregator.followers.triage.abuse import AbuseCheck, Verdict
 from aggregator.followers.triage.duplicates import DuplicateIndex, plain
 from aggregator.followers.triage.pairs import FEATURES
@@ -198,6 +199,25 @@ def test_a_restarted_worker_takes_its_pending_entries_and_writes_nothing_twice(
     again.setup()
     again.drain()
     again.drain()
+    triaged = Counter(e.qid for e in store.log_after() if e.type == "triaged")
+    assert triaged == Counter(ids)
+
+
+def test_two_workers_on_one_group_share_the_posts_and_triage_each_once(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(triage_worker, "BATCH", 2)
+    one = TriageWorker(store.conn, store.keys.event, consumer="one")
+    two = TriageWorker(store.conn, store.keys.event, consumer="two")
+    one.setup()
+    two.setup()
+    ids = ingest(store, *(f"Why did station {n} close?" for n in range(6)))
+    # Two entries delivered to the first worker and in its hands: the second leaves them.
+    store.conn.xreadgroup(GROUP, one.consumer, {store.keys.log: ">"}, count=2)
+    two.drain()
+    assert two.progress.triaged == 4
+    assert store.conn.xpending(store.keys.log, GROUP)["consumers"] == [
+        {"name": "one", "pending": 2}]
+    one.drain()
     triaged = Counter(e.qid for e in store.log_after() if e.type == "triaged")
     assert triaged == Counter(ids)
 

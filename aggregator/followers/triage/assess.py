@@ -70,9 +70,11 @@ class Assessor:
         """One finding per post, in order; each question enters the duplicate index after it is
         compared, so a later post in the same batch can repeat an earlier one."""
         verdicts = self.abuse.check_many([p.text[:SCORE_CHARS] for p in posts])
+        scores = [questions.score(p.text[:SCORE_CHARS]) for p in posts]
+        self.index.prepare([p.text[:SCORE_CHARS] for p, s in zip(posts, scores, strict=True)
+                            if s.score >= self.question_threshold])
         out = []
-        for post, verdict in zip(posts, verdicts, strict=True):
-            scored = questions.score(post.text[:SCORE_CHARS])
+        for post, verdict, scored in zip(posts, verdicts, scores, strict=True):
             finding = Finding(round(scored.score, 3), scored.reason,
                               abuse=verdict.reason if verdict.abusive else "")
             finding.personal = [{"start": s.start, "end": s.end, "kind": s.kind}

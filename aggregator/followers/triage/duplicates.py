@@ -136,6 +136,10 @@ class DuplicateIndex:
     def __contains__(self, qid: object) -> bool:
         return qid in self.docs
 
+    def prepare(self, texts: list[str]) -> None:
+        """Get ready to compare and index these texts (the semantic backend encodes them in one
+        batch: several times faster than one by one); nothing to do here."""
+
     def indexed(self, qid: str) -> tuple[str, str] | None:
         """The text and the root ``qid`` was indexed with, if it is."""
         doc = self.docs.get(qid)

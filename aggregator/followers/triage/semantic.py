@@ -68,8 +68,17 @@ class Encoded:
 
 
 def encode(model: Any, text: str) -> Encoded:
-    out = model.encode([text[:MAX_CHARS]], output_value=None, normalize_embeddings=True,
-                       show_progress_bar=False)[0]
+    return encode_many(model, [text])[0]
+
+
+def encode_many(model: Any, texts: list[str]) -> list[Encoded]:
+    """``encode`` of each text, in one batch through the model."""
+    outs = model.encode([t[:MAX_CHARS] for t in texts], output_value=None,
+                        normalize_embeddings=True, show_progress_bar=False)
+    return [_encoded(model, out) for out in outs]
+
+
+def _encoded(model: Any, out: dict[str, Any]) -> Encoded:
     keep = _content_pieces(model, out)
     vectors = np.asarray(out["token_embeddings"][keep], dtype=np.float32)
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
@@ -143,13 +152,21 @@ class SemanticIndex(DuplicateIndex):
         self.free: list[int] = []
         self.encoded: dict[str, Encoded] = {}
         self.piece_df = np.zeros(len(self.encoder.tokenizer), dtype=np.float64)
-        self._last: tuple[str, Encoded] | None = None  # suggest, then add: encoded once
+        self._ready: dict[str, Encoded] = {}  # encoded by ``prepare``, or by suggest for add
+
+    def prepare(self, texts: list[str]) -> None:
+        todo = list(dict.fromkeys(t[:MAX_CHARS] for t in texts))
+        self._ready = dict(zip(todo, encode_many(self.encoder, todo), strict=True)) if todo \
+            else {}
 
     def _encode(self, text: str) -> Encoded:
         text = text[:MAX_CHARS]
-        if self._last is None or self._last[0] != text:
-            self._last = (text, encode(self.encoder, text))
-        return self._last[1]
+        found = self._ready.get(text)
+        if found is None:
+            found = encode(self.encoder, text)
+            self._ready = {**self._ready, text: found} if len(self._ready) < 1_000 \
+                else {text: found}
+        return found
 
     def _piece_idf(self) -> np.ndarray:
         return np.log((1 + len(self.encoded)) / (1 + self.piece_df)) + 1
