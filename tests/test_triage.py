@@ -140,6 +140,18 @@ def test_a_repeat_is_suggested_and_a_different_question_is_not() -> None:
     assert index.suggest("When will the new Hexham ambulance station open?") is None
 
 
+def test_a_post_joins_a_group_only_if_it_pairs_with_the_groups_first_question() -> None:
+    index = DuplicateIndex()
+    index.add("first", "When will the new Hexham ambulance station open?")
+    index.add("repeat", "When will the new Hexham ambulance station open, and who will staff it "
+                        "with paramedics moved from Morpeth?", "first")
+    # Close to the repeat, another question than the first: no chain through the repeat.
+    assert index.suggest("Who will staff the new Hexham station with paramedics moved from "
+                         "Morpeth?") is None
+    found = index.suggest("when does the new hexham ambulance station open?")
+    assert found is not None and found.qid == "first"
+
+
 def test_a_rewording_with_few_shared_letters_is_still_a_candidate() -> None:
     index = DuplicateIndex()
     index.add("x:1", "Can people speak Welsh when they ring 999?")
