@@ -530,6 +530,27 @@ def stream_pairs(rows: list[dict[str, Any]], index: DuplicateIndex) -> tuple[int
     return len(truth & said), len(said - truth), len(truth - said)
 
 
+def fit_stream_threshold(make: Callable[[], DuplicateIndex]) -> float:
+    """The lowest suggestion threshold giving precision >= 0.9 on COVID-Q's training split
+    streamed as a meeting (the most precise if none does, with 5 true pairs at least):
+    training data only."""
+    import random
+
+    rows = read_jsonl("covidq-train.jsonl")
+    random.Random(SEED).shuffle(rows)
+    best = (-1.0, 0.0, 0.99)
+    for step in range(50, 100, 4):
+        index = make()
+        index.threshold = step / 100
+        tp, fp, fn = stream_pairs(rows, index)
+        p, r = ratio(tp, tp + fp), ratio(tp, tp + fn)
+        key = (float(p >= 0.9 and tp >= 5), r if p >= 0.9 and tp >= 5 else
+               p if tp >= 5 else -1.0, -step / 100)
+        if key > best:
+            best = key
+    return -best[2]
+
+
 def every_pair(rows: list[dict[str, Any]], index: DuplicateIndex) -> tuple[int, int, int]:
     """The backend's pair model on every pair of ``rows`` (all indexed, each its own group):
     a pair is said to repeat when its probability reaches the backend's threshold."""
@@ -615,6 +636,14 @@ def real(smoke: bool, semantic: bool) -> None:
         took = time.perf_counter() - started
         table.append((f"duplicate pairs, {name}", meeting, tp + fn, *pr(tp, fp, fn),
                       f"suggestions as the worker makes them; {len(held) / took:,.0f} posts/s"))
+        if not smoke:
+            cut = fit_stream_threshold(make)
+            index = make()
+            index.threshold = cut
+            tp, fp, fn = stream_pairs(held, index)
+            table.append((f"duplicate pairs, {name}", meeting, tp + fn, *pr(tp, fp, fn),
+                          f"threshold {cut:.2f} fitted on COVID-Q train3 (in turn) for "
+                          f"precision 0.9"))
     if encoder is not None:
         train = read_jsonl("covidq-train.jsonl")
         vec = encoder.model.encode([r["text"] for r in train + held], normalize_embeddings=True,

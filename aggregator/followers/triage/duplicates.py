@@ -263,11 +263,14 @@ class DuplicateIndex:
         doc = self._describe(text, "")
         if doc is None or not self.docs:
             return [], np.zeros((0, len(pairs.FEATURES)))
-        found, meaning = self._meaning(text, doc, self.candidates(doc, exclude, also), exclude)
-        roots = sorted({self.docs[q].root for q in found} - set(found) - {exclude})
-        if roots:
-            found, meaning = self._meaning(text, doc, found + roots, exclude)
+        found = self.with_roots(self.candidates(doc, exclude, also), exclude)
+        found, meaning = self._meaning(text, doc, found, exclude)
         return found, self.features(doc, found, meaning)
+
+    def with_roots(self, found: list[str], exclude: str) -> list[str]:
+        """``found`` and, after it, the question each of them repeats."""
+        roots = sorted({self.docs[q].root for q in found} - set(found) - {exclude})
+        return found + roots
 
     def scores(self, text: str, exclude: str = "",
                also: frozenset[str] = frozenset()) -> list[Suggestion]:

