@@ -27,6 +27,20 @@ event; prints the ratio (target >= 0.25), how far triage got, and the CPU cost r
 seconds of the ingesting process and the server: what the machine's neighbours do not change).
 With --semantic the worker uses the semantic backend.
 
+    python bench/triage.py --keep-up [--semantic] [--workers 2] [--rate 5000] [--seconds 60]
+                           [--burst 10000] [--niceness 10]
+
+The worker keeping up (issue #26): 5,000 posts a minute stored by Floor's ingest for 60 s while
+worker processes (one consumer group, a consumer name each, at floor triage's nice 10) follow,
+each post's latency from its received to its triaged log entry (p50, p99, max); then a burst of
+10,000 stored as fast as ingest goes and how long after it the last is triaged; and the workers'
+CPU time per post, which the machine's neighbours do not change.
+
+    python bench/triage.py --fit-abuse
+
+Fit the abuse model on the training splits of tests/triage/real/ and write its weights
+(aggregator/followers/triage/abuse-model.npz).
+
     python bench/triage.py --scale 50000 [--semantic]
 
 The duplicate index at scale: each backend, in a process of its own, indexes that many distinct
@@ -39,16 +53,20 @@ vectors, which take the same memory (encoding 50,000 questions would take most o
     python bench/triage.py --real
 
 Where triage stands on real, human-labelled public data (tests/triage/real/, DATA.md there): one
-table of the held-out splits, never fitted on. Duplicate pairs on COVID-Q's held-out questions
-(questions of one class ask the same thing), streamed in a seeded order through the duplicate
-index alone (each question suggested against those before it, then indexed, as the worker does
-for a question), for the lexical backend and, whenever the [semantic] extra is installed, the
-semantic one, both at their shipped weights and thresholds; beside them the plain cosine of the
-shipped MiniLM sentence embeddings over every held-out pair, its threshold fitted on COVID-Q's
-training split only. Abuse at the shipped threshold (model and word list) on Davidson et al.'s
-tweets; question recall on NQ-open's and COVID-Q's real questions (no real non-questions, so no
-precision); personal data: no real labelled set. --smoke runs this path on a few items of each
-(the semantic rows only with --semantic).
+table of the held-out splits, never fitted on. Duplicates on COVID-Q's held-out questions
+(questions of one class ask the same thing), for the lexical backend and, whenever the
+[semantic] extra is installed, the semantic one: every pair scored by the backend's pair model
+(the paraphrase pairs), and the meeting-like set, the questions in a seeded order through the
+duplicate index as the worker sees them (each suggested against the open questions before it,
+then indexed), at the shipped threshold and at one fitted on COVID-Q's training split; beside
+them the plain MiniLM cosine baseline, its threshold fitted on the training split, on every pair
+and as a meeting. Abuse (the shipped model and threat phrases) on Davidson et al.'s held-out
+tweets, ETHOS's held-out comments and a mix of every innocent held-out post with abusive ones
+at one in ten, and on real innocent questions; question recall on NQ-open's and COVID-Q's real
+questions (no real non-questions, so no precision); personal data on 3,000 generated posts
+(no real labelled set exists) and on real questions (nothing to mask); the stream rule on real
+questions. --smoke runs this path on a few items of each (the semantic rows only with
+--semantic).
 """
 
 from __future__ import annotations
@@ -994,6 +1012,8 @@ def main() -> None:
                            "semantic" if args.semantic and not args.smoke else "lexical")
         if not args.smoke:
             return
+        print()
+        keep_up(1_200, 2, 300, "lexical", 1, 10)
         print()
     lines = [json.loads(x) for x in Path(args.posts).read_text(encoding="utf-8").splitlines()
              if x.strip()]

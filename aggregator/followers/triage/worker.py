@@ -36,8 +36,9 @@ log = logging.getLogger("floor.triage")
 GROUP = "triage"
 # A worker's name in the group: a restarted one takes over its own pending entries. A second
 # worker process on the same event needs another name (``TriageWorker(consumer=...)``): the two
-# share the posts, but each indexes only the questions delivered to it, so a repeat of a
-# question the other worker triaged can be missed (bench/triage.py --keep-up measures both).
+# share the posts, but each indexes only the questions of the entries delivered to it (its own
+# and about half of the other's ``triaged`` entries), so a repeat of a question the other
+# worker triaged can be missed (bench/triage.py --keep-up measures the speed of both).
 CONSUMER = "worker"
 ACTOR = "triage"
 BATCH = 200
