@@ -702,7 +702,7 @@ def real(smoke: bool, semantic: bool) -> None:
     positives = [x for x in davidson + ethos if x[1]]
     random.Random(SEED).shuffle(positives)
     mix = negatives + positives[:max(1, round(len(negatives) * PREVALENCE / (1 - PREVALENCE)))]
-    cut = f"model >= {check.threshold:.2f} + threat phrases"
+    cut = f"model >= {check.threshold:.2f} + word list + aimed insults"
     for name, rows in ((f"Davidson et al. tweets, {len(davidson)}", davidson),
                        (f"ETHOS comments (another source), {len(ethos)}", ethos),
                        (f"mix, {len(mix)} posts: all innocent held-out posts above and NQ/COVID-Q "

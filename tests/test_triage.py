@@ -112,7 +112,7 @@ def test_a_stream_word_in_a_question_about_something_else_is_still_a_question(te
 
 def test_abuse_from_the_model_and_the_list() -> None:
     check = AbuseCheck(["wombat"])
-    verdicts = check.check_many(["You're a fucking idiot", "shut up you stupid bitch",
+    verdicts = check.check_many(["shut up you stupid bitch", "You're a fucking idiot",
                                  "f*cking useless b1tch", "you w0mbat", "I know where you live",
                                  "Scunthorpe residents ask about Cat 2",
                                  "Why are ambulances late?"])
@@ -121,7 +121,16 @@ def test_abuse_from_the_model_and_the_list() -> None:
 
 
 @pytest.mark.parametrize("text", [
+    "you are nothing more than a liar and a coward", "The board are a bunch of useless clowns",
+    "Chief exec is a lying tosser", "you lot are scum", "shut up and answer the question you prat",
+])
+def test_an_insult_aimed_at_someone_is_abuse(text: str) -> None:
+    assert AbuseCheck().check_many([text])[0].abusive
+
+
+@pytest.mark.parametrize("text", [
     "Are clowns creepy?", "Who starred in The Bastard Executioner?", "Is the chief exec a liar?",
+    "Why are criminals released early?", "These useless targets are missed every month - why?",
     "Why is crap food served on the wards?",
 ])
 def test_an_innocent_question_with_a_listed_word_is_not_abuse(text: str) -> None:
