@@ -252,7 +252,7 @@ def keep_up(rate_per_min: int, seconds: float, burst: int, backend: str, workers
                 received[entry.qid] = ms
             elif entry.type == "triaged":
                 triaged[entry.qid] = ms
-        done = [triaged[q] - received[q] for q in received if q in triaged]
+        done = [triaged[q] - received[q] for q in received if q in triaged] or [0]
         times = sorted(triaged.values())
         return (np.array(done, dtype=float), times[0] / 1000 if times else 0.0,
                 times[-1] / 1000 if times else 0.0)
@@ -273,6 +273,7 @@ def keep_up(rate_per_min: int, seconds: float, burst: int, backend: str, workers
     print(f"triage worker, {backend} backend, {workers} worker process(es) at nice {niceness} "
           f"on one consumer group (load average {', '.join(f'{x:.1f}' for x in os.getloadavg())})")
     event = "keep-" + uuid.uuid4().hex[:8]
+    events = [event]
     store = Store(conn, event)
     procs = start(event)
     posts = sample_posts(int(rate_per_min * seconds / 60))
@@ -295,6 +296,7 @@ def keep_up(rate_per_min: int, seconds: float, burst: int, backend: str, workers
         proc.wait()
 
     event = "burst-" + uuid.uuid4().hex[:8]
+    events.append(event)
     store = Store(conn, event)
     procs = start(event)
     posts = sample_posts(burst)
@@ -310,10 +312,9 @@ def keep_up(rate_per_min: int, seconds: float, burst: int, backend: str, workers
     for proc in procs:
         proc.kill()
         proc.wait()
-    for name in conn.scan_iter("*keep-*", count=1000):
-        conn.unlink(name)
-    for key in conn.scan_iter(Keys(event).pattern, count=1000):
-        conn.unlink(key)
+    for name in events:
+        for key in conn.scan_iter(Keys(name).pattern, count=1000):
+            conn.unlink(key)
 
 
 class StandInEncoder:
