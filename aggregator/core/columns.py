@@ -63,6 +63,9 @@ SCAN_SECONDS = 0.25
 # search reads only ids, this many a round trip, and the projections of those whose text may
 # match, and walks the whole list within SCAN_SECONDS.
 INDEXED_CHUNK = 5_000
+# A text that fewer questions than this contain is looked up the other way round: the index's
+# questions, placed in the list by their scores (one ZMSCORE), instead of the list's ids.
+FEW_MATCHES = 2_000
 
 # The snapshot, read at once: the last log id, the screen, the queue's ids, then for each list
 # its count and first page (ids with scores), then the projections of every id named.
@@ -315,7 +318,8 @@ class Columns:
 
     def search(self, name: str, after: Any, filters: Filters, limit: int = PAGE,
                chunk: int | None = None, scan_max: int | None = None,
-               seconds: float = SCAN_SECONDS, index: TextIndex | None = None) -> SearchPayload:
+               seconds: float = SCAN_SECONDS, index: TextIndex | None = None,
+               few: int = FEW_MATCHES) -> SearchPayload:
         """The next questions of list ``name`` past ``after`` that pass ``filters``: up to
         ``limit`` matches, the ``edge`` it scanned to (the cursor to go on from: every question
         of the list up to it was looked at) and how many of the list lie up to it
@@ -327,6 +331,13 @@ class Columns:
         items = set(self.conn.hkeys(k.agenda)) if filters.item else set()
         screen = needle(filters)
         indexed = index is not None and index.ready and bool(filters.text) and name != "queue"
+        if indexed and not filters.excludes_state(state):
+            assert index is not None
+            index.catch_up(self.conn, k)
+            matching = index.containing(filters.text, few)
+            if matching is not None:
+                return self._search_few(name, state, desc, after, filters, limit, matching,
+                                        items)
         if chunk is None:
             chunk = INDEXED_CHUNK if indexed else SCAN_CHUNK
         if scan_max is None:
@@ -378,6 +389,59 @@ class Columns:
                     edge = [_number(score), last]
         page: ListPage = {"ids": ids, "scores": [] if name == "queue" else scores,
                           "more": more}
+        return {"list": name, "count": int(count), "page": page, "questions": found,
+                "edge": edge, "scanned": int(count) if not more else self._position(
+                    name, state, desc, edge, int(count))}
+
+    def _search_few(self, name: str, state: str, desc: bool, after: Any, filters: Filters,
+                    limit: int, qids: list[str], items: set[str]) -> SearchPayload:
+        """``search`` for a text few questions contain (``qids``, from the index): those of
+        them in the list, in its order past ``after``, read and judged until ``limit`` pass. A
+        question the index does not know yet (arrived in the last moment) is not among them."""
+        k = self.keys
+        score, last = _cursor(after)
+        reads = self.conn.pipeline(transaction=False)
+        reads.zcard(k.state(state))
+        reads.zrange(k.state(state), -1 if not desc else 0, -1 if not desc else 0,
+                     withscores=True)
+        if qids:
+            reads.zmscore(k.state(state), qids)
+        count, end, *scored = reads.execute()
+        places = [(float(s), qid) for qid, s in zip(qids, scored[0] if scored else [],
+                                                      strict=True) if s is not None]
+        places.sort(reverse=desc)
+        if score:
+            cursor = (float(score), last)
+            places = [p for p in places if (p < cursor if desc else p > cursor)]
+        ids: list[str] = []
+        scores: list[float | int] = []
+        found: list[QuestionPayload] = []
+        more = False
+        for start in range(0, len(places), 2 * limit):
+            part = places[start:start + 2 * limit]
+            fetch = self.conn.pipeline(transaction=False)
+            for _, qid in part:
+                fetch.hget(k.question(qid), "data")
+            for (place, qid), data in zip(part, fetch.execute(), strict=True):
+                if not data:
+                    continue
+                q = json.loads(data)
+                if passes(q, filters, items):
+                    if len(ids) == limit:
+                        more = True
+                        break
+                    ids.append(qid)
+                    scores.append(_number(repr(place)))
+                    found.append(q)
+            if more:
+                break
+        if more:
+            edge: Any = [scores[-1], ids[-1]]
+        elif end:
+            edge = [_number(repr(float(end[0][1]))), end[0][0]]
+        else:
+            edge = after
+        page: ListPage = {"ids": ids, "scores": scores, "more": more}
         return {"list": name, "count": int(count), "page": page, "questions": found,
                 "edge": edge, "scanned": int(count) if not more else self._position(
                     name, state, desc, edge, int(count))}

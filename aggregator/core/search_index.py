@@ -46,14 +46,20 @@ class TextIndex:
         self._texts: dict[str, str] = {}
         self._lock = threading.Lock()
         self._state = "empty"  # "empty" -> "building" -> "ready"
+        self._last = (0, 0)  # the last log entry taken, as (ms, seq)
 
     @property
     def ready(self) -> bool:
         return self._state == "ready"
 
-    def take(self, questions: Iterable[Mapping[str, Any]]) -> None:
-        """The current projections of some questions (a log entry's ``qs``)."""
+    def take(self, entry_id: str, questions: Iterable[Mapping[str, Any]]) -> None:
+        """The projections a log entry carries; an entry older than one taken already (the
+        tail behind a search's ``catch_up``) is skipped."""
+        at = _position(entry_id)
         with self._lock:
+            if at <= self._last:
+                return
+            self._last = at
             for q in questions:
                 qid = q.get("id")
                 if isinstance(qid, str):
@@ -64,6 +70,30 @@ class TextIndex:
         text does not."""
         known = self._texts.get(qid)
         return known is None or text in known
+
+    def catch_up(self, conn: redis.Redis, keys: Keys) -> None:
+        """Take the log entries the tail has not given yet (usually none: one round trip), so
+        a question that arrived a moment ago is known."""
+        while True:
+            ms, seq = self._last
+            entries = conn.xrange(keys.log, min=f"({ms}-{seq}", count=500)
+            for entry_id, fields in entries:
+                self.take(entry_id, json.loads(fields.get("qs") or "[]"))
+            if len(entries) < 500:
+                return
+
+    def containing(self, text: str, most: int) -> list[str] | None:
+        """Every question whose known text contains ``text``, or None if more than ``most``
+        do (a common text: a walk of the list finds its first matches sooner)."""
+        with self._lock:
+            texts = list(self._texts.items())
+        found: list[str] = []
+        for qid, known in texts:
+            if text in known:
+                found.append(qid)
+                if len(found) > most:
+                    return None
+        return found
 
     def claim_build(self) -> bool:
         """Whether the caller is to build the map (the first to ask, once)."""
@@ -76,6 +106,9 @@ class TextIndex:
     def build(self, conn: redis.Redis, keys: Keys) -> None:
         """Read every stored projection; what the tail gave meanwhile is newer and stays."""
         try:
+            last = conn.xrevrange(keys.log, count=1)
+            with self._lock:  # what the log held before the projections are read
+                self._last = max(self._last, _position(last[0][0]) if last else (0, 0))
             qids = [str(q) for q in conn.zrange(keys.questions, 0, -1)]
             built: dict[str, str] = {}
             for start in range(0, len(qids), BUILD_CHUNK):
@@ -96,3 +129,8 @@ class TextIndex:
                 self._texts.setdefault(qid, text)
             self._state = "ready"
         log.info("search: text index ready (%d questions)", len(built))
+
+
+def _position(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
