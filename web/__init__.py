@@ -134,6 +134,8 @@ def config_of(environment: Environment, conn: redis.Redis) -> dict[str, Any]:
         # How many proxies in front of us to believe about the client's address
         # (X-Forwarded-For) and scheme: the rate limits of /login and /ask count per address.
         "FLOOR_TRUSTED_PROXIES": environment.trusted_proxies,
+        # Most sockets this process holds (web/capacity.py); None: from the server's threads.
+        "FLOOR_SOCKETS": environment.sockets,
         "MAX_CONTENT_LENGTH": REQUEST_LIMIT,
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
         "WTF_CSRF_TIME_LIMIT": None,

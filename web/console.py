@@ -46,6 +46,7 @@ from aggregator.followers.loop import LABELS as FOLLOWER_LABELS
 from aggregator.followers.loop import expected as expected_followers
 from web import REQUEST_LIMIT, Floor, floor
 from web.auth import current_moderator, login_required, private_headers, session_of_moderator
+from web.capacity import CONSOLE_RESERVE, refuse_if_full
 from web.extensions import socketio
 from web.live import LiveFeed
 from web.presence import Presence
@@ -380,7 +381,7 @@ def init_app(app: Flask, f: Floor) -> None:
     f.texts = TextIndex()
     f.feed.on_entry(f.relay.on_entry)
     f.feed.on_entry(f.record_panel.on_entry)
-    f.feed.on_entry(lambda server, entry: f.texts.take(entry.qs))
+    f.feed.on_entry(lambda server, entry: f.texts.take(entry.id, entry.qs))
     app.register_blueprint(bp)
 
 
@@ -418,6 +419,7 @@ def connect(auth: Any = None) -> None:
     moderator = session_of_moderator()
     if moderator is None:
         raise ConnectionRefusedError("log in as a moderator first")
+    refuse_if_full(CONSOLE_RESERVE)
     f = floor()
     f.feed.start()  # before the snapshot: the tail starts where the snapshot is
     join_room(ROOM)

@@ -36,6 +36,7 @@ from aggregator.core.payloads import Board, BoardItem, BoardQuestion
 from aggregator.core.question import PLATFORMS
 from aggregator.core.store import LogEntry, Store
 from web import Floor, floor
+from web.capacity import refuse_if_full
 from web.extensions import socketio
 from web.replies import refusing
 from web.screen_links import ScreenLinks
@@ -430,6 +431,7 @@ def overlay_page(secret: str) -> Any:
 def connect(auth: Any = None) -> None:
     """A screen or an overlay, by its link's secret. The link's kind, not the page, decides
     what the socket is sent."""
+    refuse_if_full()
     secret = auth.get("token") if isinstance(auth, dict) else None
     screens = hub()
     link = screens.links.find(secret) if isinstance(secret, str) else None

@@ -99,6 +99,10 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn has no type 
 
             log.error("web: cannot start: %s", redact(exc))
             sys.exit(BOOT_FAILED)
+        from web.capacity import default_for
+
+        if not app.config.get("FLOOR_SOCKETS"):  # sockets past it are refused (web/capacity.py)
+            app.config["FLOOR_SOCKETS"] = default_for(self.options["threads"])
         _app[:] = [app]
         return app
 

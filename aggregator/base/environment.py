@@ -63,6 +63,10 @@ class Environment(BaseSettings):
         "FLOOR_TRUSTED_PROXIES", "How many proxies in front of the web app to believe about "
         "the client's address and scheme (X-Forwarded-For, X-Forwarded-Proto), 0 to 5: the "
         "rate limits of /login and /ask count per address.", default=0, ge=0, le=5)
+    sockets: int | None = _var(
+        "FLOOR_SOCKETS", "Most Socket.IO connections (screens, consoles) one web process "
+        "holds; past it a screen is told the server is full and tries again (web/capacity.py). "
+        "Default: `floor web --threads` less 100 kept for pages and health.", ge=1, le=100_000)
     metrics_token: SecretStr | None = _var(
         "FLOOR_METRICS_TOKEN", "Lets a scraper on another machine read /metrics with "
         "`Authorization: Bearer <token>` (unset: /metrics answers this machine only).",

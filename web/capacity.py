@@ -1,0 +1,74 @@
+"""How many Socket.IO connections one web process holds, and the refusal past that.
+
+Under gunicorn's thread worker (web/serve.py) every open WebSocket holds a thread until it
+closes. With as many sockets as threads, the last thread taken left none for HTTP: at about a
+thousand screens a moderator's ``GET /login`` never answered (issue 26). So a process takes at
+most ``FLOOR_SOCKETS`` connections (default: its threads less ``HTTP_THREADS``, kept for pages,
+``/control``, health and metrics); a screen past that is refused at once with words the page
+shows (``{"retry": true, "full": true}``) and tries again a few seconds later (behind nginx,
+possibly on another node). A console is let in up to ``CONSOLE_RESERVE`` more, so moderators
+can still work while the public fills the node. The refused socket's transport is closed by the
+server too, so a client that keeps it open cannot hold the thread.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app, request
+from flask_socketio import ConnectionRefusedError
+
+from web.extensions import socketio
+
+log = logging.getLogger("floor.web")
+
+# gunicorn's default in `floor web` (web/serve.py DEFAULT_THREADS) less the threads kept for HTTP.
+HTTP_THREADS = 100
+DEFAULT_SOCKETS = 1000 - HTTP_THREADS
+CONSOLE_RESERVE = 20
+# A refused client closes its transport itself; past this the server closes it.
+CLOSE_REFUSED_SECONDS = 2.0
+
+
+def limit() -> int:
+    """``FLOOR_SOCKETS``, else what web/serve.py set from its threads, else the default's."""
+    return int(current_app.config.get("FLOOR_SOCKETS") or DEFAULT_SOCKETS)
+
+
+def held() -> int:
+    """The Engine.IO connections this process holds now (the one connecting included)."""
+    server = socketio.server
+    return len(server.eio.sockets) if server is not None else 0
+
+
+def refuse_if_full(reserve: int = 0) -> None:
+    """Raise the refusal if this process holds more than its limit (+ ``reserve``)."""
+    most = limit() + reserve
+    now = held()
+    if now <= most:
+        return
+    log.warning("socket: refused a connection to %s: %d held, the limit is %d",
+                request.namespace, now, most)  # type: ignore[attr-defined]
+    _close_later(request.sid, request.namespace)  # type: ignore[attr-defined]
+    raise ConnectionRefusedError(
+        f"this server is full ({most} connections); trying again in a few seconds",
+        {"retry": True, "full": True})
+
+
+def _close_later(sid: str, namespace: str) -> None:
+    server = socketio.server
+    eio_sid = server.manager.eio_sid_from_sid(sid, namespace)
+    if eio_sid is None:
+        return
+
+    def close() -> None:
+        socketio.sleep(CLOSE_REFUSED_SECONDS)
+        if eio_sid in server.eio.sockets:
+            server.eio.disconnect(eio_sid)
+
+    socketio.start_background_task(close)
+
+
+def default_for(threads: int) -> int:
+    """The limit of a process with ``threads`` threads (web/serve.py)."""
+    return max(threads - HTTP_THREADS, threads // 2)
