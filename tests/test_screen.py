@@ -167,7 +167,7 @@ def test_a_full_server_refuses_a_screen_in_words_and_takes_it_when_there_is_room
     assert refusals and refusals[0]["data"] == {"retry": True, "full": True}
     assert "full" in refusals[0]["message"]
     server = app.extensions["socketio"].server
-    wait_until(lambda: len(server.eio.sockets) == 2, timeout=5)  # its transport is closed
+    wait_until(lambda: len(server.eio.sockets) == 2, timeout=10)  # its transport is closed
     monkeypatch.setitem(app.config, "FLOOR_SOCKETS", 3)
     connect(screen_token).wait_for(lambda board: True)
 

@@ -36,9 +36,14 @@ def limit() -> int:
 
 
 def held() -> int:
-    """The Engine.IO connections this process holds now (the one connecting included)."""
+    """The Socket.IO sessions this process holds now, in every namespace (the one connecting
+    included). Sessions, not Engine.IO sockets: a burst of connections still being set up
+    would count against the limit and turn screens away below it."""
     server = socketio.server
-    return len(server.eio.sockets) if server is not None else 0
+    if server is None:
+        return 0
+    rooms = server.manager.rooms
+    return sum(len(rooms[namespace].get(None) or ()) for namespace in list(rooms))
 
 
 def refuse_if_full(reserve: int = 0) -> None:
