@@ -1,4 +1,5 @@
-"""How many Socket.IO connections one web process holds, and the refusal past that.
+"""The Socket.IO connections one web process holds: how many, the refusal past that, and
+hanging up on all of them when the process stops.
 
 Under gunicorn's thread worker (web/serve.py) every open WebSocket holds a thread until it
 closes. With as many sockets as threads, the last thread taken left none for HTTP: at about a
@@ -9,11 +10,20 @@ shows (``{"retry": true, "full": true}``) and tries again a few seconds later (b
 possibly on another node). A console is let in up to ``CONSOLE_RESERVE`` more, so moderators
 can still work while the public fills the node. The refused socket's transport is closed by the
 server too, so a client that keeps it open cannot hold the thread.
+
+At a stop, python-engineio's ``disconnect()`` closes the sockets one by one and waits on each
+socket's queue until its writer has sent everything (``Queue.join``). A polling client that
+is gone never fetches again, so that wait had no end: after a 990-screen run the worker was
+stuck there, deaf to SIGTERM (issue 26). ``hang_up`` closes every socket without waiting (the
+disconnect handlers still run, a CLOSE packet is queued for each) and then gives the writers
+a bounded moment to send it.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from typing import Any
 
 from flask import current_app, request
 from flask_socketio import ConnectionRefusedError
@@ -77,3 +87,25 @@ def _close_later(sid: str, namespace: str) -> None:
 def default_for(threads: int) -> int:
     """The limit of a process with ``threads`` threads (web/serve.py)."""
     return max(threads - HTTP_THREADS, threads // 2)
+
+
+# How long a stop waits for the sockets' writers to send their CLOSE packets, in all.
+FLUSH_SECONDS = 2.0
+
+
+def hang_up(server: Any, flush: float = FLUSH_SECONDS) -> int:
+    """Close every Engine.IO socket of ``server`` (a python-socketio server) without waiting
+    on any one client; returns how many were open."""
+    eio = server.eio
+    sockets = list(eio.sockets.values())
+    for client in sockets:
+        try:
+            client.close(wait=False, reason=eio.reason.SERVER_DISCONNECT)
+        except Exception:  # noqa: BLE001 - one broken socket must not keep the rest open
+            log.exception("socket: closing %s failed", getattr(client, "sid", "?"))
+    deadline = time.monotonic() + flush
+    for client in sockets:
+        while getattr(client.queue, "unfinished_tasks", 0) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    eio.sockets = {}
+    return len(sockets)

@@ -57,7 +57,9 @@ def hang_up_everyone() -> None:
     floor.screens.stop()
     server = socketio.server
     if server is not None:
-        server.eio.disconnect()
+        from web.capacity import hang_up
+
+        hang_up(server)  # not eio.disconnect(): it waits on each client (web/capacity.py)
 
 
 class FloorWorker(ThreadWorker):
