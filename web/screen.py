@@ -361,7 +361,7 @@ def hub() -> ScreenHub:
 def init_app(app: Flask, f: Floor) -> None:
     """The screens' pages, and the app's screen hub, fed by the log."""
     f.screens = ScreenHub(f.store, f.settings, ScreenLinks(f.store.conn, f.settings.event.slug))
-    f.feed.on_entry(f.screens.on_entry)
+    f.feed.on_entry(f.screens.on_entry, first=True)
     app.register_blueprint(bp)
 
 
