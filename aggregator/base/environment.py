@@ -67,6 +67,10 @@ class Environment(BaseSettings):
         "FLOOR_SOCKETS", "Most Socket.IO connections (screens, consoles) one web process "
         "holds; past it a screen is told the server is full and tries again (web/capacity.py). "
         "Default: `floor web --threads` less 100 kept for pages and health.", ge=1, le=100_000)
+    base_url: str | None = _var(
+        "FLOOR_BASE_URL", "Where browsers reach the web app (https://floor.example.org, or "
+        "http://192.168.1.20:5002 at the venue): the start of the links `floor screen-link "
+        "create` prints. Same as its --base-url.")
     metrics_token: SecretStr | None = _var(
         "FLOOR_METRICS_TOKEN", "Lets a scraper on another machine read /metrics with "
         "`Authorization: Bearer <token>` (unset: /metrics answers this machine only).",
