@@ -22,6 +22,7 @@ a bounded moment to send it.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
@@ -62,12 +63,43 @@ def refuse_if_full(reserve: int = 0) -> None:
     now = held()
     if now <= most:
         return
-    log.warning("socket: refused a connection to %s: %d held, the limit is %d",
-                request.namespace, now, most)  # type: ignore[attr-defined]
+    _say_refused(request.namespace, now, most)  # type: ignore[attr-defined]
     _close_later(request.sid, request.namespace)  # type: ignore[attr-defined]
     raise ConnectionRefusedError(
         f"this server is full ({most} connections); trying again in a few seconds",
         {"retry": True, "full": True})
+
+
+class _Refusals:
+    """How many were refused since the last line logged: a full node refuses hundreds a
+    minute, and one line every ``EVERY`` seconds says as much as a line each."""
+
+    EVERY = 10.0
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.since = 0
+        self.logged_at = -self.EVERY
+
+    def count(self) -> int:
+        """The refusals to report now (this one included), or 0 to stay quiet."""
+        with self.lock:
+            self.since += 1
+            now = time.monotonic()
+            if now - self.logged_at < self.EVERY:
+                return 0
+            count, self.since, self.logged_at = self.since, 0, now
+            return count
+
+
+_refusals = _Refusals()
+
+
+def _say_refused(namespace: str, held_now: int, most: int) -> None:
+    count = _refusals.count()
+    if count:
+        log.warning("socket: refused %d connection(s) (the last to %s): %d held, the limit is "
+                    "%d", count, namespace, held_now, most)
 
 
 def _close_later(sid: str, namespace: str) -> None:
