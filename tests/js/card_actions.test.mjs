@@ -105,6 +105,22 @@ describe("an action that cannot apply is not offered", () => {
   });
 });
 
+describe("a closed menu", () => {
+  it("offers the rest without checking their conditions, and never asks what is around", () => {
+    const around = {
+      get muted() { throw new Error("asked who is muted"); },
+      get repeated() { throw new Error("asked for repeats"); },
+      options: () => 0,
+    };
+    const q = question(60);
+    const can = offered(TABLE, q, { queue: [], groupTarget: null });
+    const { main, more } = cardActions(TABLE, GROUPS, q, can, around, false);
+    assert.deepEqual(main.map((a) => a.name), ["approve", "reject", "edit", "screen"]);
+    assert.ok(more.length > 0);
+    assert.throws(() => cardActions(TABLE, GROUPS, q, can, around, true), /asked/);
+  });
+});
+
 describe("who a mute names", () => {
   it("is the server's author key: platform and handle, else the name", () => {
     assert.equal(authorKey(question(1)), "x:ada");

@@ -518,11 +518,14 @@ export class View {
     }
   }
 
-  // What the console knows around the cards (muted authors, repeats), redone when they change.
+  // What the console knows around the cards (muted authors, repeats): worked out when first
+  // asked for after the questions changed, a pass over every question held.
   surroundings() {
     if (!this.around || this.around.changes !== this.model.changes) {
+      let known = null;
+      const know = () => known || (known = surroundings(this.model.questions.values(), this.config.muted_reason));
       this.around = { changes: this.model.changes,
-        ...surroundings(this.model.questions.values(), this.config.muted_reason),
+        get muted() { return know().muted; }, get repeated() { return know().repeated; },
         options: (of) => (this.optionsOf ? this.optionsOf(of) : 0) };
     }
     return this.around;
@@ -530,8 +533,10 @@ export class View {
 
   fillActions(q) {
     if (!q || !this.buttons) { this.actions.hidden = true; return; }
+    if (this.menuFor !== q.id) this.menuFor = null;
+    const open = this.menuFor !== null;
     const can = offered(this.table, q, { queue: this.model.queue, groupTarget: this.groupTarget });
-    const { main, more } = cardActions(this.table, this.groups, q, can, this.surroundings());
+    const { main, more } = cardActions(this.table, this.groups, q, can, this.surroundings(), open);
     const show = (group) => {
       const button = this.buttons.get(group.names.join(" "));
       const spec = this.table[group.name] || OWN[group.name];
@@ -539,14 +544,12 @@ export class View {
       if (label.textContent !== spec.label) label.textContent = spec.label;
       return button;
     };
-    if (this.menuFor !== q.id) this.menuFor = null;
-    const open = this.menuFor !== null && more.length > 0;
     this.menuButton.hidden = more.length === 0;
-    this.menuButton.setAttribute("aria-expanded", String(open));
-    this.menuButton.textContent = open ? "Fewer" : `More (${more.length})`;
+    this.menuButton.setAttribute("aria-expanded", String(open && more.length > 0));
+    this.menuButton.textContent = open ? "Fewer" : "More…";
     this.actionsMain.replaceChildren(...main.map(show), this.menuButton);
     this.actionsMore.replaceChildren(...more.map(show));
-    this.actionsMore.hidden = !open;
+    this.actionsMore.hidden = !open || more.length === 0;
     this.actions.hidden = false;
   }
 

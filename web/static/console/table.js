@@ -103,27 +103,32 @@ export const WHEN = {
 };
 
 // Whether the selected card offers `name`: `can` (state.js `offered`: the table's states, the
-// undo stack, the console's own moves) says it applies, its condition holds, and a choice has a
-// list with options to choose from (`around.options(of)`: how many).
-export function offeredOn(table, name, q, can, around) {
+// undo stack, the console's own moves) says it applies, a choice has a list with options to
+// choose from (`around.options(of)`: how many), and its condition holds (unless `checkWhen` is
+// false: the card's menu is closed, and the conditions wait until it opens).
+export function offeredOn(table, name, q, can, around, checkWhen = true) {
   if (!can[name]) return false;
   const spec = table[name];
   if (!spec) return true;  // the console's own moves: `can` says all
+  if (!spec.params.every((p) => p.kind !== "choice" || !p.of || around.options(p.of) > 0)) return false;
+  if (!checkWhen) return true;
   const test = WHEN[spec.when || ""];
-  if (!test || !test(q, around)) return false;
-  return spec.params.every((p) => p.kind !== "choice" || !p.of || around.options(p.of) > 0);
+  return !!test && test(q, around);
 }
 
 // The selected card's actions: the bar's groups (barGroups) that offer something on `q`, each
 // with the name it runs now; the few the table marks `primary` go on the card, the rest in its
-// "More" menu, both in the table's order.
-export function cardActions(table, groups, q, can, around) {
+// "More" menu, both in the table's order. While the menu is closed (`menuOpen` false) the rest
+// are not checked against their conditions: those may need a pass over every question held,
+// which a moderator walking the cards need not pay for.
+export function cardActions(table, groups, q, can, around, menuOpen = true) {
   const main = [];
   const more = [];
+  const primary = (name) => !!(table[name] && table[name].primary);
   for (const group of groups) {
-    const name = group.names.find((n) => offeredOn(table, n, q, can, around));
+    const name = group.names.find((n) => offeredOn(table, n, q, can, around, menuOpen || primary(n)));
     if (!name) continue;
-    (table[name] && table[name].primary ? main : more).push({ ...group, name });
+    (primary(name) ? main : more).push({ ...group, name });
   }
   return { main, more };
 }
