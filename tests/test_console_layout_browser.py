@@ -98,4 +98,12 @@ def test_the_console_reads_at_laptop_and_desktop_sizes(
     expect(card_in(page, "held", ids["muted"])).to_have_class("card selected")
     main, more = _offered(page)
     assert ACTIONS["unmute"].label in more and ACTIONS["mute"].label not in main + more
+    # Once the agenda has an item, a card offers to tag it.
+    page.keyboard.press("Escape")
+    page.fill("#agenda-title", "Ambulance response times")
+    page.keyboard.press("Enter")
+    page.locator("#agenda-items li").first.wait_for()
+    card_in(page, "incoming", ids["first"]).locator(".text").click()
+    expect(card_in(page, "incoming", ids["first"])).to_have_class("card selected")
+    assert ACTIONS["tag"].label in _offered(page)[1]
     assert {size: found for size, found in problems.items() if found} == {}
