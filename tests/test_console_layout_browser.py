@@ -2,8 +2,8 @@
 rendered elements measured (every card shows its author and at least two lines of its question,
 toolbar labels stay beside their controls, the fairness table fits the side panel, nothing that
 belongs in the window lies outside it), the selected card's few main actions and its menu of
-the rest (only what can apply), axe, and a screenshot per size (test-artifacts/console-WxH.png:
-the pictures in docs/)."""
+the rest (only what can apply), axe (at 1366x768), and a screenshot per size
+(test-artifacts/console-WxH.png: the pictures in docs/)."""
 
 from __future__ import annotations
 
@@ -70,10 +70,14 @@ def test_the_console_reads_at_laptop_and_desktop_sizes(
         event: str) -> None:
     ids = _meeting(store, conn, event)
     problems: dict[str, list[str]] = {}
+    page = open_console(browser, contexts, live_server, bypass_csp=True,  # axe's script
+                        viewport={"width": SIZES[0][0], "height": SIZES[0][1]})
     for width, height in SIZES:
         size = f"{width}x{height}"
-        page = open_console(browser, contexts, live_server, bypass_csp=True,  # axe's script
-                            viewport={"width": width, "height": height})
+        # One login; each size drawn afresh (the console redraws on resize, as at load).
+        page.set_viewport_size({"width": width, "height": height})
+        page.reload()
+        page.wait_for_selector('#conn[data-state="live"]')
         card_in(page, "incoming", ids["first"]).wait_for()
         page.locator("#record-panel [data-platforms] tr").nth(1).wait_for()
         expect(card_in(page, "incoming", ids["first"])).to_have_class("card selected")
@@ -89,7 +93,8 @@ def test_the_console_reads_at_laptop_and_desktop_sizes(
             assert ACTIONS[name].label not in main + more, (size, name)
         assert ACTIONS["mute"].label in more and ACTIONS["hold"].label in more, size
         problems[size] += page.evaluate(MEASURE)  # the menu open: still all in place
-        assert serious(page) == [], size
+        if size == "1366x768":  # axe's rules read the page, not its size: once is enough
+            assert serious(page) == []
         page.keyboard.press("Escape")
         expect(page.locator("#actions-more")).to_be_hidden()
 
