@@ -22,7 +22,7 @@
   // Every card drawn: its author whole, on its head's line; at least two lines of its text
   // (or all of it), inside the card; the card inside its column.
   let cards = 0;
-  for (const card of document.querySelectorAll('#list-incoming > .card, #list-queue > .card, #list-screen > .card, #list-answered > .card')) {
+  for (const card of document.querySelectorAll('.cards > .card')) {
     cards += 1;
     const c = box(card), scroller = box(card.closest('.scroll'));
     const who = card.dataset.qid;
