@@ -1,5 +1,6 @@
 // The console's layout as it is drawn, measured (tests/test_console_layout_browser.py evaluates
-// this function in the page): a list of what is wrong, in words; empty when nothing is.
+// this function in the page): `problems`, a list of what is wrong, in words (empty when nothing
+// is), and `figures`, for each column how many of the cards' characters and authors show.
 () => {
   const problems = [];
   const W = innerWidth, H = innerHeight, EPS = 1;
@@ -70,5 +71,26 @@
       for (const other of buttons.slice(i + 1)) if (overlap(box(b), box(other))) problems.push(`"${b.textContent}" overlaps "${other.textContent}"`);
     });
   }
-  return problems;
+  // The figures: characters of each compact card's text inside its box, and whole authors.
+  const figures = {};
+  for (const list of ['incoming', 'queue', 'screen']) {
+    let cards = 0, shown = 0, total = 0, authors = 0;
+    for (const card of document.querySelectorAll(`#list-${list} > .card:not(.selected)`)) {
+      const text = card.querySelector('.text'), node = text.firstChild, r = box(text);
+      if (!node) continue;
+      cards += 1;
+      total += node.length;
+      const range = document.createRange();
+      for (let i = 0; i < node.length; i++) {
+        range.setStart(node, i);
+        range.setEnd(node, i + 1);
+        const b = range.getBoundingClientRect();
+        if (b.width > 0 && b.left >= r.left - EPS && b.right <= r.right + EPS && b.bottom <= r.bottom + EPS) shown += 1;
+      }
+      const author = card.querySelector('.author');
+      if (author.scrollWidth <= author.clientWidth + EPS) authors += 1;
+    }
+    figures[list] = { cards, chars_shown: shown, chars: total, authors_whole: authors };
+  }
+  return { problems, figures };
 }

@@ -29,7 +29,8 @@ pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 SIZES = [(1280, 720), (1366, 768), (1920, 1080)]
 
-# The console's rendered layout, measured in the page: a list of what is wrong, in words.
+# The console's rendered layout, measured in the page: what is wrong, in words, and figures
+# (written to test-artifacts/console-layout.json).
 MEASURE = (Path(__file__).parent / "console_layout.js").read_text(encoding="utf-8")
 
 
@@ -70,6 +71,7 @@ def test_the_console_reads_at_laptop_and_desktop_sizes(
         event: str) -> None:
     ids = _meeting(store, conn, event)
     problems: dict[str, list[str]] = {}
+    figures: dict[str, Any] = {}
     page = open_console(browser, contexts, live_server, bypass_csp=True,  # axe's script
                         viewport={"width": SIZES[0][0], "height": SIZES[0][1]})
     for width, height in SIZES:
@@ -82,7 +84,8 @@ def test_the_console_reads_at_laptop_and_desktop_sizes(
         page.locator("#record-panel [data-platforms] tr").nth(1).wait_for()
         expect(card_in(page, "incoming", ids["first"])).to_have_class("card selected")
         page.screenshot(path=str(ARTIFACTS / f"console-{size}.png"))
-        problems[size] = page.evaluate(MEASURE)
+        measured = page.evaluate(MEASURE)
+        problems[size], figures[size] = measured["problems"], measured["figures"]
 
         # The selected card (a new question): its main actions, with their keys, and the rest
         # in its menu, only those that can apply: no author to unmute, no board members or
@@ -95,7 +98,7 @@ def test_the_console_reads_at_laptop_and_desktop_sizes(
         for name in ("unmute", "direct", "tag", "dismiss", "reject_like", "group"):
             assert ACTIONS[name].label not in main + more, (size, name)
         assert ACTIONS["mute"].label in more and ACTIONS["hold"].label in more, size
-        problems[size] += page.evaluate(MEASURE)  # the menu open: still all in place
+        problems[size] += page.evaluate(MEASURE)["problems"]  # the menu open: still in place
         if size == "1366x768":  # axe's rules read the page, not its size: once is enough
             assert serious(page) == []
         page.keyboard.press("Escape")
@@ -106,7 +109,7 @@ def test_the_console_reads_at_laptop_and_desktop_sizes(
     expect(card_in(page, "held", ids["muted"])).to_have_class("card selected")
     main, more = _offered(page)
     assert ACTIONS["unmute"].label in more and ACTIONS["mute"].label not in main + more
-    problems["held"] = page.evaluate(MEASURE)  # the set-aside column's cards too
+    problems["held"] = page.evaluate(MEASURE)["problems"]  # the set-aside column's cards too
     # Once the agenda has an item, a card offers to tag it.
     page.keyboard.press("Escape")
     page.fill("#agenda-title", "Ambulance response times")
@@ -115,4 +118,5 @@ def test_the_console_reads_at_laptop_and_desktop_sizes(
     card_in(page, "incoming", ids["first"]).locator(".text").click()
     expect(card_in(page, "incoming", ids["first"])).to_have_class("card selected")
     assert ACTIONS["tag"].label in _offered(page)[1]
+    (ARTIFACTS / "console-layout.json").write_text(json.dumps(figures, indent=1), encoding="utf-8")
     assert {size: found for size, found in problems.items() if found} == {}
