@@ -118,5 +118,12 @@ def test_the_console_reads_at_laptop_and_desktop_sizes(
     card_in(page, "incoming", ids["first"]).locator(".text").click()
     expect(card_in(page, "incoming", ids["first"])).to_have_class("card selected")
     assert ACTIONS["tag"].label in _offered(page)[1]
+    # By keyboard: Enter on "More…" opens the menu at its first action, Esc goes back to the card.
+    page.keyboard.press("Escape")
+    page.locator(".card.selected .menu-toggle").focus()
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.closest('#actions-more') !== null")
+    page.keyboard.press("Escape")
+    assert page.evaluate("document.activeElement.classList.contains('selected')")
     (ARTIFACTS / "console-layout.json").write_text(json.dumps(figures, indent=1), encoding="utf-8")
     assert {size: found for size, found in problems.items() if found} == {}
