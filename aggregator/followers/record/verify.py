@@ -28,9 +28,11 @@ from aggregator.followers.record import (
     SIGNATURE_FILE,
     manifest,
 )
+from aggregator.followers.record.kinds import acted_on, kind_of
 from aggregator.followers.record.signing import SigningKeyError, fingerprint, is_valid, load_public
 
-# Fields of a published question that must equal the chain's last state of that question.
+# Fields of a published question that must equal the chain's last state of that question (and
+# its ``kind``, from the chain: aggregator/followers/record/kinds.py).
 CLEAR_FIELDS = ("platform", "state", "reject_reason", "parent", "asked_by", "received_at",
                 "answer_note", "in_writing")
 
@@ -70,9 +72,10 @@ def read_head_file(path: Path) -> dict[str, str]:
     return values
 
 
-def check_chain(folder: Path, noted: tuple[int, str] | None = None
-                ) -> tuple[int, str, dict[str, dict[str, Any]]]:
-    """Walk ledger.jsonl; returns (count, head hash, each question's last committed state)."""
+def check_chain(folder: Path, noted: tuple[int, str] | None = None,
+                acted: set[str] | None = None) -> tuple[int, str, dict[str, dict[str, Any]]]:
+    """Walk ledger.jsonl; returns (count, head hash, each question's last committed state), and
+    adds to ``acted`` each question a moderator acted on."""
     previous, count, last_id = GENESIS, 0, (0, -1)
     last: dict[str, dict[str, Any]] = {}
     noted_seen = noted is None or noted[0] == 0
@@ -110,6 +113,8 @@ def check_chain(folder: Path, noted: tuple[int, str] | None = None
                 noted_seen = True
             for question in entry.get("qs", []):
                 last[question["id"]] = question
+            if acted is not None:
+                acted.update(acted_on(entry))
     if not noted_seen and noted is not None:
         raise VerifyFailed(f"the noted head {noted[0]}:{noted[1]} is not in this record: it has "
                            f"only {count} links")
@@ -147,8 +152,10 @@ def check_signature(folder: Path, head: dict[str, str], count: int, digest: str,
     return fingerprint(key)
 
 
-def check_questions(folder: Path, last: dict[str, dict[str, Any]]) -> int:
-    """Every question in the chain is published, as the chain last holds it."""
+def check_questions(folder: Path, last: dict[str, dict[str, Any]],
+                    acted: set[str] | None = None) -> int:
+    """Every question in the chain is published, as the chain last holds it; with ``acted``,
+    each is listed or counted by the kind the chain gives it."""
     try:
         record = json.loads((folder / RECORD_FILE).read_text(encoding="utf-8"))
         questions = record["questions"]
@@ -172,6 +179,10 @@ def check_questions(folder: Path, last: dict[str, dict[str, Any]]) -> int:
                 raise VerifyFailed(f"{RECORD_FILE}: question {qid}: {name} is "
                                    f"{question.get(name)!r}, the ledger says "
                                    f"{chained.get(name)!r}")
+        if acted is not None and "kind" in question and \
+                question["kind"] != (kind := kind_of(chained, qid in acted)):
+            raise VerifyFailed(f"{RECORD_FILE}: question {qid}: kind is "
+                               f"{question['kind']!r}, the ledger makes it {kind!r}")
         for name, salt in question.get("proofs", {}).items():
             value, commit = question.get(name), chained.get(name, {}).get("commit")
             if not isinstance(value, str) or commitment(salt, value) != commit:
@@ -223,9 +234,10 @@ def verify(folder: Path, head: str | None = None, public_key: Path | None = None
     The questions are checked before the files: a value that differs from the chain is named
     with its question and field, which says more than "record.json: changed"."""
     noted = parse_head(head) if head else None
-    count, digest, last = check_chain(folder, noted)
+    acted: set[str] = set()
+    count, digest, last = check_chain(folder, noted, acted)
     head_file = read_head_file(folder / HEAD_FILE)
     key = check_signature(folder, head_file, count, digest, public_key)
-    questions = check_questions(folder, last)
+    questions = check_questions(folder, last, acted)
     files = check_files(folder, head_file["manifest"])
     return Verified(count, digest, questions, key, files)
