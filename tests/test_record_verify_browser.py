@@ -18,13 +18,14 @@ import pytest
 import redis
 
 from aggregator.base.settings import EventSettings, Settings, TriageSettings
+from aggregator.core.moderation import Moderation
 from aggregator.core.store import Store
 from aggregator.followers.record.build import build
 from aggregator.followers.record.signing import create
 from aggregator.followers.record.site import publish
 from aggregator.followers.triage.worker import TriageWorker
 from tests.fixtures.browser import serious
-from tests.posts import ingest
+from tests.posts import act, ingest
 from tests.rehearsed import rehearse
 
 pytestmark = pytest.mark.browser
@@ -38,7 +39,8 @@ class _Quiet(SimpleHTTPRequestHandler):
 @pytest.fixture
 def record(conn: redis.Redis, event: str, tmp_path: Path) -> Path:
     """The rehearsal's first 80 posts, moderated, then triaged (so the record lists some and
-    counts the others by kind); built and signed."""
+    counts the others by kind), and a question with the event's hashtag answered; built and
+    signed."""
     rehearse(conn, event, limit=80)
     ingest(Store(conn, event), "no sound on the stream here", "you are all grotbags",
            "How will response times improve in rural areas?",
@@ -46,6 +48,9 @@ def record(conn: redis.Redis, event: str, tmp_path: Path) -> Path:
     worker = TriageWorker(conn, event, TriageSettings(abuse_words=["grotbags"]), use_model=False)
     worker.setup()
     worker.drain()
+    store = Store(conn, event)
+    (tagged,) = ingest(store, "When does the new unit open? #APM2026")
+    act(Moderation(conn, event), store, "screen", tagged, then="answered")
     folder = tmp_path / "r"
     build(conn, Settings(event=EventSettings(slug=event, title="Board meeting, May")), folder,
           create(tmp_path / "k")[0])
@@ -149,6 +154,24 @@ def test_verify_html_checks_a_good_record_and_names_each_changed_file(
         assert (state, checks["questions"]) == ("bad", "bad")
         assert "it is counted as puestion, the ledger makes it a question to list" in \
             words["questions"]
+        page.goto(served)
+        assert _verdict(page)[0] == "ok"
+        # The question shown without the event's hashtag keeps its proof (checked above); shown
+        # without a word more, it differs.
+        data = (record / "record.json").read_bytes()
+        shown = b'"text": "When does the new unit open?"'
+        assert b'"committed": {\n        "text": "When does the new unit open? #APM2026"' in data
+        assert data.count(shown) == 1
+        (record / "record.json").write_bytes(data.replace(shown,
+                                                          b'"text": "When does the unit open?"'))
+        try:
+            page.goto(served)
+            state, checks, words = _verdict(page)
+        finally:
+            (record / "record.json").write_bytes(data)
+        assert (state, checks["questions"]) == ("bad", "bad")
+        assert "the shown text is not the committed text with only the event's hashtags left " \
+            "out" in words["questions"]
         page.goto(served)
         assert _verdict(page)[0] == "ok"
         # A head noted during the meeting: this record must extend it.

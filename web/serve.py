@@ -57,7 +57,9 @@ def hang_up_everyone() -> None:
     floor.screens.stop()
     server = socketio.server
     if server is not None:
-        server.eio.disconnect()
+        from web.capacity import hang_up
+
+        hang_up(server)  # not eio.disconnect(): it waits on each client (web/capacity.py)
 
 
 class FloorWorker(ThreadWorker):
@@ -99,6 +101,10 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn has no type 
 
             log.error("web: cannot start: %s", redact(exc))
             sys.exit(BOOT_FAILED)
+        from web.capacity import default_for
+
+        if not app.config.get("FLOOR_SOCKETS"):  # sockets past it are refused (web/capacity.py)
+            app.config["FLOOR_SOCKETS"] = default_for(self.options["threads"])
         _app[:] = [app]
         return app
 

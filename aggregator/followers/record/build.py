@@ -27,6 +27,7 @@ import redis
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from aggregator.base import personal
 from aggregator.base.keys import Keys
 from aggregator.base.settings import RecordSettings, Settings
 from aggregator.core.public_text import Rules, public_text
@@ -59,9 +60,9 @@ OUTCOMES = {"answered": "answered", "on_screen": "on screen at the end",
             "approved": "approved, not reached", "held": "held, not reached",
             "new": "not reviewed", "rejected": "rejected", "grouped": "grouped as a duplicate"}
 CSV_COLUMNS = ("id", "platform", "received_at", "outcome", "reject_reason", "published", "asker",
-               "text", "original", "parent", "asked_by", "also_asked_on", "answered_at",
-               "minutes_to_answer", "answer_note", "in_writing", "kind", "on_screen_at",
-               "recording", "transcript")
+               "text", "original", "committed_text", "committed_original", "parent", "asked_by",
+               "also_asked_on", "answered_at", "minutes_to_answer", "answer_note", "in_writing",
+               "kind", "on_screen_at", "recording", "transcript")
 # The /ask form's consent, as web/ask.py stores it in the raw payload.
 CONSENT_NAME = "question and name"
 
@@ -194,7 +195,7 @@ def _questions(conn: redis.Redis, keys: Keys, ledger: Ledger, seen: _Pass,
         row.update(platform_name=platform_name(row["platform"]), outcome=OUTCOMES.get(state, state),
                    published="text" if publish else "fact", text=None, original=None,
                    asker=viewer_on(row["platform"]), answered_at="", minutes_to_answer=None,
-                   also_asked_on={}, proofs={}, masked=[])
+                   also_asked_on={}, proofs={}, masked=[], committed={})
         row["written"] = ("" if not row["in_writing"] else
                           "answered" if row["answer_note"] else "awaiting")
         if publish:
@@ -227,19 +228,28 @@ def _questions(conn: redis.Redis, keys: Keys, ledger: Ledger, seen: _Pass,
 def _mask(row: dict[str, Any], rules: Rules) -> None:
     """A published text is the public text, as on the board (``aggregator.core.public_text``:
     personal data masked, the event's hashtags left out; the original of an edited question,
-    or a question approved before triage reached it, can still hold a phone number). A text
-    so changed is no longer the one the ledger committed to: it is listed in ``masked`` and
-    gets no proof."""
+    or a question approved before triage reached it, can still hold a phone number).
+
+    A text only the event's hashtags changed keeps its proof: the committed text (public, the
+    hashtags being the event's own) is published beside it under ``committed``, and the
+    verifiers check the proof against it and that the shown text is it without those hashtags.
+    A text masking changed is listed in ``masked`` and gets no proof: the committed text holds
+    personal data, so it is not published."""
     for name in ("text", "original"):
         value = row.get(name)
-        if isinstance(value, str) and (masked := public_text(value, rules)) != value:
-            row[name] = masked
+        if not isinstance(value, str) or (shown := public_text(value, rules)) == value:
+            continue
+        row[name] = shown
+        if rules.mask and personal.mask(value) != value:
             row["masked"].append(name)
+        else:
+            row["committed"][name] = value
 
 
 def _prove(ledger: Ledger, rows: list[dict[str, Any]], qid_of: dict[str, str]) -> None:
     """Attach the salt of each published personal value, where it still exists (not for a
-    masked one: it would not match the ledger's commitment)."""
+    masked one: it would not match the ledger's commitment; for a text without the event's
+    hashtags, it proves the ``committed`` text beside it)."""
     wanted = [(row, name) for row in rows for name in ("text", "original", "author_name")
               if isinstance(row.get(name), str) and name not in row["masked"]]
     for start in range(0, len(wanted), CHUNK):
@@ -258,6 +268,8 @@ def _csv(rows: list[dict[str, Any]], path: Path) -> None:
         for row in rows:
             line = {**row, "outcome": row["state"],
                     "text": row["text"] or "", "original": row["original"] or "",
+                    "committed_text": row["committed"].get("text", ""),
+                    "committed_original": row["committed"].get("original", ""),
                     "also_asked_on": "; ".join(f"{p} {n}" for p, n in
                                                sorted(row["also_asked_on"].items())),
                     "minutes_to_answer": "" if row["minutes_to_answer"] is None
@@ -378,6 +390,8 @@ def build(conn: redis.Redis, settings: Settings, folder: Path,
         "unplaced": unplaced}
     record = {"event": settings.event.slug, "title": settings.event.title, "made": made,
               "head": {"links": head.count, "hash": head.hash}, "policy": policy,
+              # What the verifiers may find left out of a committed text (folded, no "#").
+              "stripped_hashtags": sorted(Rules.of(settings).tags),
               "recording": watched, "transcript": transcript,
               "counted": {name: counted.get(name, 0) for name in KINDS}, "questions": rows}
     # orjson: the standard library's encoder, indented, was a third of the build at 50,000.

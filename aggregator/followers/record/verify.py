@@ -12,10 +12,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aggregator.core.normalise import fold
 from aggregator.followers.ledger import GENESIS, PUBLIC_ID, canonical, commitment, link_hash
 from aggregator.followers.record import (
     CSV_FILE,
@@ -35,6 +37,21 @@ from aggregator.followers.record.signing import SigningKeyError, fingerprint, is
 # its ``kind``, from the chain: aggregator/followers/record/kinds.py).
 CLEAR_FIELDS = ("platform", "state", "reject_reason", "parent", "asked_by", "received_at",
                 "answer_note", "in_writing")
+# A hashtag, and the whitespace a shown text may differ by (as verify.js reads them).
+_HASHTAG = re.compile(r"(?<!\w)#(\w+)")
+_SPACES = re.compile(r"\s+")
+_SPACE_BEFORE_PUNCTUATION = re.compile(r" ([,.;:!?\u061f\u060c])")
+
+
+def _tidy(text: str) -> str:
+    return _SPACE_BEFORE_PUNCTUATION.sub(r"\1", _SPACES.sub(" ", text)).strip()
+
+
+def only_hashtags_left_out(committed: str, shown: str, tags: frozenset[str]) -> bool:
+    """Whether ``shown`` is ``committed`` with only the hashtags ``tags`` (folded, without "#")
+    and whitespace taken out: the board's public text of a text that holds no personal data."""
+    kept = _HASHTAG.sub(lambda m: "" if fold(m[1]) in tags else m[0], committed)
+    return _tidy(kept) == _tidy(shown)
 
 
 class VerifyFailed(Exception):
@@ -159,7 +176,8 @@ def check_questions(folder: Path, last: dict[str, dict[str, Any]],
     try:
         record = json.loads((folder / RECORD_FILE).read_text(encoding="utf-8"))
         questions = record["questions"]
-    except (OSError, ValueError, KeyError) as exc:
+        tags = frozenset(fold(str(tag)) for tag in record.get("stripped_hashtags") or [])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise VerifyFailed(f"{RECORD_FILE}: cannot read it: {exc}") from exc
     published = {q["id"]: q for q in questions}
     for qid in published:
@@ -183,8 +201,18 @@ def check_questions(folder: Path, last: dict[str, dict[str, Any]],
                 question["kind"] != (kind := kind_of(chained, qid in acted)):
             raise VerifyFailed(f"{RECORD_FILE}: question {qid}: kind is "
                                f"{question['kind']!r}, the ledger makes it {kind!r}")
+        committed = question.get("committed") or {}
+        if not isinstance(committed, dict):
+            raise VerifyFailed(f"{RECORD_FILE}: question {qid}: committed is not a mapping")
+        for name, value in committed.items():
+            shown = question.get(name)
+            if not isinstance(value, str) or not isinstance(shown, str) or \
+                    not only_hashtags_left_out(value, shown, tags):
+                raise VerifyFailed(f"{RECORD_FILE}: question {qid}: the shown {name} is not the "
+                                   f"committed {name} with only the event's hashtags left out")
         for name, salt in question.get("proofs", {}).items():
-            value, commit = question.get(name), chained.get(name, {}).get("commit")
+            value, commit = committed.get(name, question.get(name)), \
+                chained.get(name, {}).get("commit")
             if not isinstance(value, str) or commitment(salt, value) != commit:
                 raise VerifyFailed(f"{RECORD_FILE}: question {qid}: the published {name} is "
                                    "not the one the ledger committed to")
@@ -202,9 +230,13 @@ def _check_csv(folder: Path, published: dict[str, dict[str, Any]]) -> None:
         raise VerifyFailed(f"{CSV_FILE}: its questions are not those of {RECORD_FILE}")
     for row in rows:
         question = published[row["id"]]
-        if row.get("text", "") != (question.get("text") or ""):
-            raise VerifyFailed(f"{CSV_FILE}: question {row['id']}: its text differs from "
-                               f"{RECORD_FILE}")
+        committed = question.get("committed") or {}
+        for column, value in (("text", question.get("text")),
+                              ("committed_text", committed.get("text")),
+                              ("committed_original", committed.get("original"))):
+            if row.get(column, "") != (value or ""):
+                raise VerifyFailed(f"{CSV_FILE}: question {row['id']}: its {column} differs "
+                                   f"from {RECORD_FILE}")
 
 
 def check_files(folder: Path, signed_manifest: str) -> int:

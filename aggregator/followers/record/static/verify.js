@@ -25,6 +25,17 @@
     if ((question.flags || []).includes("question")) return "question";
     return String(found.reason || "").startsWith("about the stream") ? "stream" : "chatter";
   }
+  // A text only the event's hashtags changed is published with its committed text beside it
+  // (aggregator/followers/record/build.py _mask): the shown text must be that text without the
+  // hashtags the record names and whitespace, as verify.py's only_hashtags_left_out reads it.
+  const HASHTAG = /(?<![\p{L}\p{N}_])#([\p{L}\p{N}_]+)/gu;
+  // Python's casefold, near enough (a difference could only fail a good record, never pass one).
+  const fold = (word) => word.normalize("NFKC").toUpperCase().toLowerCase().replace(/ς/g, "σ");
+  const tidy = (words) => words.replace(/\s+/g, " ").replace(/ ([,.;:!?\u061f\u060c])/g, "$1")
+    .trim();
+  const onlyHashtagsLeftOut = (committed, shown, tags) =>
+    tidy(committed.replace(HASHTAG, (tag, word) => tags.has(fold(word)) ? "" : tag)) ===
+      tidy(shown);
   const LINE = /^([0-9a-f]{64}) {2}([^\n\r]+)$/;
   const SUFFIX = /,"hash":"([0-9a-f]{64})","id":"([0-9]+)-([0-9]+)","n":([0-9]+)\}$/;
   const SHOWN = 6; // differences named per check; the rest are counted
@@ -304,9 +315,12 @@
     const check = result("questions", "The questions, as the ledger holds them",
                          "the questions");
     let questions;
+    let tags;
     try {
-      questions = JSON.parse(text(await read(NAMES.record))).questions;
+      const record = JSON.parse(text(await read(NAMES.record)));
+      questions = record.questions;
       if (!Array.isArray(questions)) throw new Error("no questions");
+      tags = new Set((record.stripped_hashtags || []).map((tag) => fold(String(tag))));
     } catch (error) {
       differ(check, `${NAMES.record} is missing or cannot be read (changed).`);
       return check;
@@ -352,8 +366,20 @@
                         `${kind === "question" ? "a question to list" : kind}.`);
         }
       }
+      let committed = question.committed || {};
+      if (typeof committed !== "object" || Array.isArray(committed)) {
+        differ(check, `${NAMES.record}: question ${id}: its committed texts are not a mapping.`);
+        committed = {};
+      }
+      for (const [name, value] of Object.entries(committed)) {
+        if (typeof value !== "string" || typeof question[name] !== "string" ||
+            !onlyHashtagsLeftOut(value, question[name], tags)) {
+          differ(check, `${NAMES.record}: question ${id}: the shown ${name} is not the ` +
+                        `committed ${name} with only the event's hashtags left out.`);
+        }
+      }
       for (const [name, salt] of Object.entries(question.proofs || {})) {
-        const value = question[name];
+        const value = Object.hasOwn(committed, name) ? committed[name] : question[name];
         const commit = chained[name] && chained[name].commit;
         if (typeof value !== "string" || typeof salt !== "string" ||
             await sha256(concat(unhex(salt), encoder.encode(value))) !== commit) {
@@ -366,7 +392,8 @@
       check.said.push(`All ${published.size} posts in ${NAMES.record} are there, each with ` +
                       "what happened to it as the ledger holds it, listed as a question or " +
                       "counted by kind as the ledger makes it; each published text or name is " +
-                      "the one the ledger committed to.");
+                      "the one the ledger committed to (a text shown without the event's " +
+                      "hashtags is that text with only them left out).");
     }
     return check;
   }
