@@ -2,7 +2,7 @@
 rendered elements measured (every card shows its author and at least two lines of its question,
 toolbar labels stay beside their controls, the fairness table fits the side panel, nothing that
 belongs in the window lies outside it), the selected card's few main actions and its menu of
-the rest (only what can apply), axe (at 1366x768), and a screenshot per size
+the rest (only what can apply) and its public id, axe (at 1366x768), and a screenshot per size
 (test-artifacts/console-WxH.png: the pictures in docs/)."""
 
 from __future__ import annotations
@@ -51,8 +51,9 @@ def _meeting(store: Store, conn: redis.Redis, event: str) -> dict[str, str]:
     moderation.apply("screen", qids[4], 2, "kim")
     moderation.apply("reject", qids[0], 1, "kim", reason="off topic")
     moderation.apply("mute", qids[1], 1, "kim")
-    Ledger(conn, event).catch_up()
-    return {"first": qids[2], "muted": qids[1]}
+    ledger = Ledger(conn, event)
+    ledger.catch_up()
+    return {"first": qids[2], "muted": qids[1], "record_id": ledger.public_ids([qids[2]])[qids[2]]}
 
 
 def _offered(page: Any) -> tuple[list[str], list[str]]:
@@ -83,6 +84,8 @@ def test_the_console_reads_at_laptop_and_desktop_sizes(
         card_in(page, "incoming", ids["first"]).wait_for()
         page.locator("#record-panel [data-platforms] tr").nth(1).wait_for()
         expect(card_in(page, "incoming", ids["first"])).to_have_class("card selected")
+        # Its public id, asked for on selection: what `floor answer-note` and the record take.
+        expect(page.locator(".card.selected .record-id-value")).to_have_text(ids["record_id"])
         page.screenshot(path=str(ARTIFACTS / f"console-{size}.png"))
         measured = page.evaluate(MEASURE)
         problems[size], figures[size] = measured["problems"], measured["figures"]

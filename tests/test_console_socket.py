@@ -24,8 +24,10 @@ from aggregator.core import queue_edit
 from aggregator.core.actions import ACTIONS, Action, Param
 from aggregator.core.moderation import Moderation
 from aggregator.core.normalise import normalise
+from aggregator.core.public_ids import resolve
 from aggregator.core.question import Post
 from aggregator.core.store import Store
+from aggregator.followers.ledger import Ledger
 from aggregator.ingest.health import Health
 from tests.fixtures.consoles import NS, Received, drop_client, real_console
 from tests.moderators import KIM, MODERATOR
@@ -105,6 +107,21 @@ def test_removed_moderator_cannot_act(socket_client: Any, store: Store, conn: re
     assert reply["ok"] is False and reply["logged_out"] is True
     assert "log in again" in reply["error"]
     assert store.question(qid).state == "new"
+
+
+def test_a_question_s_public_id_on_request(socket_client: Any, store: Store, conn: redis.Redis,
+                                           event: str) -> None:
+    """The id the console shows on a selected card, the one every command takes."""
+    first, later = _ingest(store, "Is the library open late?", "And on Sundays?")
+    Ledger(conn, event).step(batch=1)  # the first question's entry is chained, not the second's
+    reply = socket_client.emit("public_id", {"qid": first}, namespace=NS, callback=True)
+    assert reply["ok"] is True and reply["id"].startswith("x-")
+    assert resolve(conn, event, reply["id"]) == first
+    reply = socket_client.emit("public_id", {"qid": later}, namespace=NS, callback=True)
+    assert reply == {"ok": True, "id": None}
+    Accounts(conn, event).remove(MODERATOR[0])
+    reply = socket_client.emit("public_id", {"qid": first}, namespace=NS, callback=True)
+    assert reply["ok"] is False and reply["logged_out"] is True and "id" not in reply
 
 
 # -- every action through the test client --------------------------------------------------------
@@ -461,7 +478,7 @@ def test_health_on_request_and_pushed_when_it_changes(app: Flask, moderator: Fla
 
 # -- every handler answers -----------------------------------------------------------------------
 
-HANDLED = ("act", "catch_up", "editing", "editing_done", "page", "places")
+HANDLED = ("act", "catch_up", "editing", "editing_done", "page", "places", "public_id")
 
 
 @pytest.mark.parametrize("event_name", HANDLED)
@@ -571,7 +588,8 @@ def test_every_handler_answers_while_redis_is_down(outage: tuple[Flask, Callable
     payloads = {"act": {"action": "approve", "qid": qid, "version": 1},
                 "catch_up": {"after": "0-0"}, "editing": {"qid": qid},
                 "editing_done": {"qid": qid}, "health": {},
-                "page": {"list": "incoming", "after": None}, "places": {"qids": [qid]}}
+                "page": {"list": "incoming", "after": None}, "places": {"qids": [qid]},
+                "public_id": {"qid": qid}}
     for name, payload in payloads.items():
         reply = sock.emit(name, payload, namespace=NS, callback=True)
         assert reply["ok"] is False and reply["retry"] is True, (name, reply)
@@ -593,7 +611,8 @@ def test_every_handler_refuses_a_removed_moderator(app: Flask, socket_client: An
     payloads = {"act": {"action": "approve", "qid": qid, "version": 1},
                 "catch_up": {"after": "0-0"}, "editing": {"qid": qid},
                 "editing_done": {"qid": qid}, "health": {},
-                "page": {"list": "incoming", "after": None}, "places": {"qids": [qid]}}
+                "page": {"list": "incoming", "after": None}, "places": {"qids": [qid]},
+                "public_id": {"qid": qid}}
     for name, payload in payloads.items():
         reply = socket_client.emit(name, payload, namespace=NS, callback=True)
         assert reply["ok"] is False and reply["logged_out"] is True, (name, reply)

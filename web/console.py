@@ -42,6 +42,7 @@ from aggregator.core.notes import NOTE_MAX
 from aggregator.core.question import PLATFORMS, STATE_WORDS
 from aggregator.core.search_index import TextIndex
 from aggregator.core.store import LogEntry
+from aggregator.followers.ledger import Ledger
 from aggregator.followers.loop import LABELS as FOLLOWER_LABELS
 from aggregator.followers.loop import expected as expected_followers
 from web import REQUEST_LIMIT, Floor, floor
@@ -62,7 +63,8 @@ ROOM = "moderators"
 # Socket.IO event names, shared with the page's script through the template.
 EVENTS = {"snapshot": "snapshot", "entry": "entry", "catch_up": "catch_up", "act": "act",
           "presence": "presence", "editing": "editing", "editing_done": "editing_done",
-          "health": "health", "page": "page", "record": "record", "places": "places"}
+          "health": "health", "page": "page", "record": "record", "places": "places",
+          "public_id": "public_id"}
 # Entries sent in answer to one catch-up request; a console further behind reloads instead.
 CATCH_UP_LIMIT = 5_000
 # How often each web process refreshes its moderators' presence and looks at the sources'
@@ -507,6 +509,16 @@ def places(moderator: str, data: Any) -> dict[str, Any]:
             isinstance(qid, str) and 0 < len(qid) <= MAX_QID for qid in qids):
         raise BadRequest(f"places needs 1 to {PLACES_MAX} question ids: {{qids}}")
     return {"ok": True, "places": floor().store.columns.arrivals(qids)}
+
+
+@moderators_only(EVENTS["public_id"])
+def record_id(moderator: str, data: Any) -> dict[str, Any]:
+    """The public id of question ``{qid}``, as the record shows it and every command takes it
+    (``aggregator/core/public_ids.py``); ``None`` until the ledger has chained the question.
+    Asked for one selected card at a time: snapshots carry no public ids."""
+    qid = _qid(data)
+    store = floor().store
+    return {"ok": True, "id": Ledger(store.conn, store.keys.event).public_ids([qid]).get(qid)}
 
 
 def _action(data: Any) -> tuple[str, str, int, dict[str, Any]]:

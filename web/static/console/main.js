@@ -4,6 +4,7 @@ import { AgendaPanel, ChairPanel } from "./chair_panel.js";
 import { Commands } from "./commands.js";
 import { FairnessPanel } from "./fairness.js";
 import { installKeys } from "./keys.js";
+import { RecordIds } from "./record_id.js";
 import { HealthPanel, View } from "./render.js";
 import { connect } from "./socket.js";
 import { Model, filterKey, incomingList, passes, serverFilters } from "./state.js";
@@ -139,6 +140,8 @@ function placeUnplaced() {
     placeUnplaced();
   });
 }
+
+view.recordIds = new RecordIds((qid, done) => link.publicId(qid, done));
 
 const commands = new Commands(config, model, view, link);
 view.optionsOf = (of) => commands.optionCount(of);

@@ -56,6 +56,7 @@ export class View {
     this.held = {};                // list name -> every qid the console holds for it, in order
     this.row = ROW;                // measured once cards are drawn
     this.pager = null;             // (list) => asks the server for the list's next page (or matches)
+    this.recordIds = null;         // the selected card's public id, asked of the server (RecordIds)
     this.walking = null;           // a move waiting for a page: { col, step }
     this.locks = new Map();        // qid -> Set of other moderators editing it
     this.selected = { col: "incoming", qid: null, index: 0 };
@@ -119,7 +120,13 @@ export class View {
     this.actionsMore.setAttribute("role", "group");
     this.actionsMore.setAttribute("aria-label", "More actions (their keys are in the keys' list, ?)");
     this.actionsMore.hidden = true;
-    this.actions.replaceChildren(this.actionsMain, this.actionsMore);
+    // The card's public id (record_id.js): what a moderator types into `floor` commands.
+    this.recordId = document.createElement("p");
+    this.recordId.className = "record-id";
+    this.recordIdValue = document.createElement("span");
+    this.recordIdValue.className = "record-id-value";
+    this.recordId.append("Record id: ", this.recordIdValue);
+    this.actions.replaceChildren(this.actionsMain, this.actionsMore, this.recordId);
     this.menuFor = null;  // the question whose menu is open
     this.around = null;
     const clear = this.table.clear;
@@ -453,6 +460,7 @@ export class View {
     li.setAttribute("aria-current", "true");
     if (!li.contains(this.actions) && !li.classList.contains("editing")) li.append(this.actions);
     this.fillActions(this.current());
+    if (this.recordIds) this.recordIds.show(this.selected.qid, this.recordIdValue);
     // Focus without scrolling: a card is scrolled to when it is walked to (reveal), never
     // when a redraw finds it again under a moderator's scrolling.
     // The card's open menu keeps the focus a moderator took into it.

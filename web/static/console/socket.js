@@ -146,6 +146,12 @@ export function connect(config, model, hooks) {
         done(err || !reply || !reply.ok ? null : reply.places);
       });
     },
+    // A question's public id: `done({id: public id or null (not chained yet)} or null)`.
+    publicId(qid, done) {
+      socket.timeout(ACK_TIMEOUT).emit(E.public_id, { qid }, (err, reply) => {
+        done(err || !reply || !reply.ok ? null : reply);
+      });
+    },
     editing(qid) { socket.emit(E.editing, { qid }); },
     editingDone(qid) { socket.emit(E.editing_done, { qid }); },
   };
