@@ -87,15 +87,14 @@ def poll(source: str, once: bool, force: bool, quiet: bool) -> None:
 def triage(once: bool) -> None:
     """Run the triage worker: question scores, abuse, personal data, suggested repeats. With
     [triage] enabled = false it waits quietly for a stop signal (--once: exit status 78)."""
-    from aggregator.followers.loop import follow
-    from aggregator.followers.triage.worker import NICENESS, TriageWorker
-
     settings = event_settings()
     if not settings.triage.enabled:
         if once:
             raise ConfigProblem("[triage] enabled = false in the settings")
-        return idle("triage: [triage] enabled = false in the settings")
+        return idle("triage: [triage] enabled = false in the settings")  # nor scikit-learn
+    from aggregator.followers.loop import follow
     from aggregator.followers.triage.semantic import BackendMissing
+    from aggregator.followers.triage.worker import NICENESS, TriageWorker
 
     try:
         worker = TriageWorker(connect(), settings.event.slug, settings.triage)
