@@ -28,6 +28,17 @@ def idle(why: str) -> None:
     stop.wait()
 
 
+def missing_extra(extra: str, what: str, error: ModuleNotFoundError,
+                  otherwise: str = "") -> ConfigProblem:
+    """A process whose packages are not installed (a web node installs none: pyproject.toml's
+    extras): which extra to install. A module of Floor's own that is missing is a bug, raised."""
+    if (error.name or "").split(".")[0] in ("aggregator", "web", "cli"):
+        raise error
+    return ConfigProblem(f"{what} needs the {extra} extra, not installed here ({error}): "
+                         f"pip install 'floor-qa[{extra}]'" + (f" ({otherwise})" if otherwise
+                                                               else ""))
+
+
 @click.command()
 @click.argument("source")
 @click.option("--once", is_flag=True, help="Poll one time, report and exit (1 if it failed).")
@@ -57,6 +68,8 @@ def poll(source: str, once: bool, force: bool, quiet: bool) -> None:
     except KeyError:
         known = ", ".join(sorted(registry()))
         raise ConfigProblem(f"unknown source {source!r}; known: {known}") from None
+    except ModuleNotFoundError as exc:
+        raise missing_extra("sources", f"the {source} source", exc) from exc
     if kind.invented and not settings.source(source).enabled and not force:
         raise ConfigProblem(
             f"[sources.{source}] is not enabled, and its posts are invented: they would be "
@@ -93,8 +106,13 @@ def triage(once: bool) -> None:
             raise ConfigProblem("[triage] enabled = false in the settings")
         return idle("triage: [triage] enabled = false in the settings")  # nor scikit-learn
     from aggregator.followers.loop import follow
-    from aggregator.followers.triage.semantic import BackendMissing
-    from aggregator.followers.triage.worker import NICENESS, TriageWorker
+
+    try:
+        from aggregator.followers.triage.semantic import BackendMissing
+        from aggregator.followers.triage.worker import NICENESS, TriageWorker
+    except ModuleNotFoundError as exc:
+        raise missing_extra("triage", "the triage worker", exc,
+                            "or set [triage] enabled = false") from exc
 
     try:
         worker = TriageWorker(connect(), settings.event.slug, settings.triage)

@@ -18,6 +18,7 @@ import requests
 
 from aggregator.base.environment import VARIABLES, is_secret
 from aggregator.base.platforms import OPTIONS
+from cli.context import EX_CONFIG
 from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parent.parent
@@ -48,6 +49,27 @@ def test_floor_version_is_the_package_version() -> None:
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"floor {version('floor-qa')}"
+
+
+# `floor` in a process where the named packages are not installed (as on a web node).
+WITHOUT = ("import sys\nfor name in sys.argv[1].split(','): sys.modules[name] = None\n"
+           "from cli import main\nsys.exit(main(sys.argv[2:]))")
+
+
+@pytest.mark.parametrize(("args", "missing", "extra"), [
+    (["triage", "--once"], "sklearn", "triage"),
+    (["poll", "x", "--once"], "tweepy", "sources")])
+def test_a_process_whose_extra_is_missing_names_it(args: list[str], missing: str, extra: str,
+                                                   floor_env: dict[str, str]) -> None:
+    config = Path(floor_env["FLOOR_CONFIG"])
+    config.write_text(config.read_text() + '[sources.x]\nenabled = true\n'
+                      'hashtags = ["#floor"]\n', encoding="utf-8")
+    result = subprocess.run([sys.executable, "-c", WITHOUT, missing, *args], env=floor_env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == EX_CONFIG, result.stderr
+    assert f"needs the {extra} extra" in result.stderr, result.stderr
+    assert f"pip install 'floor-qa[{extra}]'" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
 
 
 def test_gunicorn_conf_py_is_what_floor_web_serves_with(monkeypatch: pytest.MonkeyPatch) -> None:
