@@ -157,3 +157,25 @@ def test_the_systemd_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     result = subprocess.run([analyze, "verify", *names, "floor-poll@x.service"], cwd=tmp_path,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout + result.stderr == "", result.stderr
+
+
+def test_the_nginx_example_passes_nginx_t(tmp_path: Path) -> None:
+    nginx = shutil.which("nginx", path="/usr/sbin:/usr/bin:/usr/local/sbin")
+    assert nginx, "nginx is missing: apt-get install nginx (.ci/run does)"
+    tls = tmp_path / "tls"
+    tls.mkdir()
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
+                    "/CN=floor.example.org", "-keyout", str(tls / "privkey.pem"), "-out",
+                    str(tls / "fullchain.pem")], check=True, capture_output=True, timeout=60)
+    site = (REPO / "deploy" / "nginx" / "floor.conf").read_text(encoding="utf-8")
+    site = site.replace("/etc/floor/tls", str(tls)).replace("/var/cache/nginx/floor",
+                                                             str(tmp_path / "cache"))
+    (tmp_path / "floor.conf").write_text(site, encoding="utf-8")
+    (tmp_path / "nginx.conf").write_text(
+        "pid nginx.pid;\nerror_log stderr;\nevents {}\nhttp {\n  access_log off;\n"
+        "  include floor.conf;\n}\n", encoding="utf-8")
+    result = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", "nginx.conf"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr and "[warn]" not in result.stderr, result.stderr
