@@ -28,7 +28,7 @@ protocols (raw sockets) in CLIENT_PROCS processes; on 2 cores they compete with 
 the client's CPU is printed beside the servers', to say which one ran out. A series stops at
 its first step that does not hold.
 
-``--smoke`` (for CI): 200 questions, 10 and 20 viewers, one round; nothing judged.
+``--smoke`` (for CI): 200 questions, 10 viewers, one round; nothing judged.
 """
 
 from __future__ import annotations
@@ -386,7 +386,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--questions", type=int, default=None, help="5,000 (smoke: 200)")
     parser.add_argument("--viewers", default=None,
-                        help="steps, e.g. 1000,2000,4000 (smoke: 10,20)")
+                        help="steps, e.g. 1000,2000,4000 (smoke: 10)")
     parser.add_argument("--rounds", type=int, default=None, help="reloads measured a step (3)")
     parser.add_argument("--client-procs", type=int, default=2, help="processes of viewers")
     parser.add_argument("--only", default="", help="comma-separated series names to run")
@@ -400,7 +400,7 @@ def main() -> None:
         return
     questions = args.questions or (200 if args.smoke else 5_000)
     rounds = args.rounds or (1 if args.smoke else 3)
-    steps = [int(v) for v in (args.viewers or ("10,20" if args.smoke else
+    steps = [int(v) for v in (args.viewers or ("10" if args.smoke else
                                                "1000,2000,3000,4000,5000,7000,10000,"
                                                "14000,18000")).split(",")]
     from aggregator.base.keys import Keys

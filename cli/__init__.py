@@ -6,7 +6,7 @@ One module per group of commands, each registered below:
 | --- | --- |
 | ``cli/meeting.py`` | ``run``, ``demo`` (every process, ``cli/supervisor.py``), ``web`` |
 | ``cli/workers.py`` | ``poll``, ``triage``, ``ledger``: they import ``aggregator`` only |
-| ``cli/credentials.py`` | ``check``, ``instagram-login`` |
+| ``cli/credentials.py`` | ``init``, ``check``, ``instagram-login`` |
 | ``cli/moderators.py`` | ``moderator add/list/remove`` |
 | ``cli/links.py`` | ``screen-link``, ``control-token`` |
 | ``cli/record.py`` | ``keys``, ``record``, ``answer-note``, ``export`` |
@@ -74,6 +74,10 @@ for _group in (meeting, workers, credentials, moderators, links, record, purge):
 def main(argv: list[str] | None = None) -> int:
     try:
         result = cli.main(args=argv, prog_name="floor", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # A group named alone (`floor keys`, `floor control-token`): its help, as -h gives it.
+        click.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
+        return 0
     except click.ClickException as exc:
         # Every error of every command passes here: its message is masked like the logs.
         if isinstance(exc, click.UsageError) and exc.ctx is not None:

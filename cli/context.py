@@ -55,14 +55,35 @@ def event_settings() -> Settings:
         raise ConfigProblem(f"the settings have problems:\n{exc}") from exc
 
 
-def connect(data_dir: Path | None = None) -> redis.Redis:
-    from aggregator.base.redis_server import RedisUnavailable
+def connect(data_dir: Path | None = None, warn: bool = False) -> redis.Redis:
+    """The event's Redis; one line if it cannot be had (exit 78 for an unusable data folder:
+    nothing will change until someone changes it). ``warn``: say so if the server keeps
+    nothing on disk (for the commands that hold the meeting, once: not every command)."""
+    from aggregator.base.redis_server import DataDirUnusable, RedisUnavailable, warn_if_volatile
     from aggregator.base.redis_server import connect as redis_client
 
     try:
-        return redis_client(data_dir=data_dir)
+        conn = redis_client(data_dir=data_dir)
+        if warn:
+            warn_if_volatile(conn)
+        return conn
+    except DataDirUnusable as exc:
+        raise ConfigProblem(str(exc)) from exc
     except RedisUnavailable as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def usable_data_dir() -> None:
+    """Without REDIS_URL, the embedded Redis's data folder can be made and written, or one line
+    and exit 78: for a command that would only find out after starting other processes."""
+    from aggregator.base.redis_server import DataDirUnusable, check_data_dir
+
+    if environment().redis_url:
+        return
+    try:
+        check_data_dir()
+    except DataDirUnusable as exc:
+        raise ConfigProblem(str(exc)) from exc
 
 
 def on_signals(first: Callable[[], None]) -> None:

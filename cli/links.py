@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cli.context import connect, event_settings
+from cli.context import connect, environment, event_settings
 
 if TYPE_CHECKING:
     from web.screen_links import ScreenLinks
@@ -35,16 +35,34 @@ def screen_link() -> None:
                    "moderators).")
 @click.option("--screen", "kind", flag_value="screen", default=True,
               help="A link to the board screen (the default).")
-@click.option("--base-url", default="http://127.0.0.1:5000", show_default=True,
-              help="Where the web app is reached from the screen's browser.")
-def screen_link_create(label: str, kind: str, base_url: str) -> None:
+@click.option("--base-url",
+              help="Where the web app is reached from the screen's browser, e.g. "
+                   "http://192.168.1.20:5002 (default: FLOOR_BASE_URL, else the address of "
+                   "[screen] ask_url).")
+def screen_link_create(label: str, kind: str, base_url: str | None) -> None:
     """Make a new link, labelled LABEL (e.g. "top table"), and print it.
 
     The link is shown this once: Floor keeps only a hash of it.
     """
+    base_url = base_url or _base_url()
     secret, link = _links().create(label, kind)
     click.echo(f"{link.kind} link {link.id} ({link.label}):")
     click.echo(f"{base_url.rstrip('/')}/{link.kind}/{secret}")
+
+
+def _base_url() -> str:
+    """Where the web app is reached, from the environment or the settings; asked for when
+    neither says (the port `floor run --port` or `floor web --port` chose is known to them
+    alone, and a guess prints a link that leads nowhere)."""
+    told = environment().base_url
+    if told:
+        return told
+    ask_url = event_settings().screen.ask_url.rstrip("/")
+    if ask_url.endswith("/ask"):
+        return ask_url[:-len("/ask")]
+    raise click.UsageError("where do the screens reach Floor? Give --base-url (e.g. "
+                           "http://127.0.0.1:5000, with the port `floor run` or `floor web` "
+                           "listens on) or set FLOOR_BASE_URL")
 
 
 @screen_link.command("list")

@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli.context import ConfigProblem, connect, environment, event_settings, log, plural, redact
+from cli.context import (
+    ConfigProblem,
+    connect,
+    environment,
+    event_settings,
+    log,
+    plural,
+    redact,
+    usable_data_dir,
+)
 
 if TYPE_CHECKING:
     import redis
@@ -42,8 +51,10 @@ def _floor(*args: str) -> list[str]:
     return [sys.executable, "-m", "cli", *args]
 
 
-def _summary(conn: redis.Redis, event: str) -> Callable[[], None]:
-    """A one-line account of the event for `floor run`'s terminal, once a minute."""
+def _summary(conn: redis.Redis, event: str, sources: list[str]) -> Callable[[], None]:
+    """A one-line account of the event for `floor run`'s terminal, once a minute: its questions
+    and the state of the sources this run polls (a record left by a `floor poll x --once`, of
+    a source this run does not poll, is no standing state of the meeting)."""
     import redis
 
     from aggregator.base.keys import Keys
@@ -55,12 +66,12 @@ def _summary(conn: redis.Redis, event: str) -> Callable[[], None]:
     def report() -> None:
         try:
             total = int(conn.zcard(keys.questions))
-            sources = health.all()
+            records = health.all()
         except redis.RedisError as exc:
             log().warning("run: no summary now: %s", redact(exc))
             return
-        states = ", ".join(f"{name} {record.get('state', '?')}"
-                           for name, record in sources.items()) or "none yet"
+        states = ", ".join(f"{name} {records.get(name, {}).get('state', 'starting')}"
+                           for name in sources) or "none"
         new = f" (+{total - seen[0]} this minute)" if seen[0] >= 0 else ""
         seen[0] = total
         log().info("run: %s so far%s; sources: %s", plural(total, "question"), new, states)
@@ -72,7 +83,7 @@ def _run(settings: Settings, conn: redis.Redis, host: str, port: int, banner: st
     from aggregator.followers.loop import expected
     from cli.supervisor import Supervisor
 
-    commands = {"web": _floor("web", "--host", host, "--port", str(port))}
+    commands = {"web": _floor("web", "--host", host, "--port", str(port), "--supervised")}
     for name in expected(settings):  # the log's followers: the ledger, triage if enabled
         commands[name] = _floor(name)
     for name in settings.enabled_sources():
@@ -89,7 +100,8 @@ def _run(settings: Settings, conn: redis.Redis, host: str, port: int, banner: st
         supervisor.stop()
         raise ConfigProblem(f"the web app did not start on {host}:{port} (exit status {code}); "
                             "its error is above")
-    return supervisor.watch(_summary(conn, settings.event.slug), SUMMARY_EVERY)
+    return supervisor.watch(_summary(conn, settings.event.slug, settings.enabled_sources()),
+                            SUMMARY_EVERY)
 
 
 @click.command()
@@ -103,8 +115,11 @@ def run(host: str, port: int) -> None:
     from aggregator.base.redis_server import release
 
     settings = event_settings()
+    if not settings.path:  # the built-in defaults are the demo's, not a meeting's
+        raise ConfigProblem("no config/event.toml here: write one with `floor init` (or name "
+                            "one with --config; `floor demo` runs a rehearsal)")
     _can_listen(host, port)
-    conn = connect()  # the embedded server, if any, lives as long as this process
+    conn = connect(warn=True)  # the embedded server, if any, lives as long as this process
     # One key for every web process of this run, so a restarted one keeps the logins.
     if environment().secret_key is None:
         os.environ["FLOOR_SECRET_KEY"] = secrets.token_hex(32)
@@ -129,6 +144,17 @@ DEMO_CONFIG = """\
 slug = "demo"
 title = "Riverside Health & Ambulance Trust: Annual Public Meeting (rehearsal)"
 hashtags = ["#APM2026"]
+
+[chair]
+board_members = ["the Chair", "the Chief Executive", "the Finance Director",
+                 "the Medical Director"]
+
+[agenda]
+items = [
+  {{ id = "response-times", title = "Response times", keywords = ["ambulance", "waited"] }},
+  {{ id = "finance", title = "Finance", keywords = ["money", "deficit", "budget", "cost"] }},
+  {{ id = "staff", title = "Staff and crews", keywords = ["staff", "crews", "paramedic"] }},
+]
 
 [sources.rehearsal]
 enabled = true
@@ -197,16 +223,19 @@ def demo(host: str, port: int, speed: float) -> None:
 @click.option("--port", default=5000, show_default=True, type=PORT, help="Port to listen on.")
 @click.option("--threads", default=1000, show_default=True, type=click.IntRange(8, 10000),
               help="Most connections served at once (each open console or screen holds one).")
-def web(host: str, port: int, threads: int) -> None:
+@click.option("--supervised", is_flag=True, hidden=True,
+              help="Started by `floor run`, which has said what there is to say about Redis.")
+def web(host: str, port: int, threads: int, supervised: bool) -> None:
     """Run the web app (console and screens) on a production server (gunicorn, one process)."""
     _can_listen(host, port)  # before Redis and the app: a port in use is one line at once
     from web.serve import BOOT_FAILED, serve
 
     settings = event_settings()
+    usable_data_dir()  # the embedded Redis starts in the server's worker: check its folder now
     # An unreachable REDIS_URL is one line here, before the fork; redis-py gives the worker
     # fresh connections. The embedded Redis is joined in the worker alone, so that it is
     # released when that process ends, as the last user of it.
-    conn = connect() if environment().redis_url else None
+    conn = connect(warn=not supervised) if environment().redis_url else None
 
     def build() -> Flask:  # in the server's worker process, after the fork
         from web import create_app

@@ -21,12 +21,14 @@ def moderator_add(username: str, password_stdin: bool) -> None:
     """Add a moderator, or set a new password for one."""
     from web.accounts import AccountError, Accounts
 
+    # Redis and the settings first: a password typed twice for a store that is down is lost.
+    accounts = Accounts(connect(), event_settings().event.slug)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        username = Accounts(connect(), event_settings().event.slug).add(username, password)
+        username = accounts.add(username, password)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"moderator {username}: saved")

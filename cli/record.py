@@ -118,14 +118,21 @@ def record_verify(folder: str, head: str | None, public_key: str | None) -> None
               help="Who records it (in the log and the ledger).")
 def answer_note(qid: str, note: str | None, writing: str | None, actor: str) -> None:
     """Attach a short answer summary NOTE to question QID (an empty NOTE takes it away), and/or
-    mark it to be answered in writing. Each is a logged, chained action, as on the console."""
+    mark it to be answered in writing. Each is a logged, chained action, as on the console.
+    QID is the id the record and the console show (x-6ba569e483d815f5649b) or the one in
+    Redis (x:1852...)."""
     from aggregator.core.actions import Refused
     from aggregator.core.moderation import Moderation
+    from aggregator.core.public_ids import UnknownQuestion, resolve
     from aggregator.core.store import Store
 
-    settings, conn = event_settings(), connect()
     if note is None and writing is None:
         raise click.UsageError("give a NOTE, --in-writing or --not-in-writing")
+    settings, conn = event_settings(), connect()
+    try:
+        qid = resolve(conn, settings.event.slug, qid)
+    except UnknownQuestion as exc:
+        raise click.ClickException(str(exc)) from exc
     store, moderation = Store(conn, settings.event.slug), Moderation(conn, settings.event.slug)
     for action, params in ((writing, {}), ("answer_note" if note is not None else None,
                                           {"note": note or ""})):

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 # One at a time on one pytest-xdist worker (docs/testing.md, "In parallel"): each bench works
-# both cores, and measures.
-pytestmark = pytest.mark.xdist_group("serial")
+# both cores (in its smoke mode too, which judges nothing).
+pytestmark = pytest.mark.xdist_group("benches")
 
 REPO = Path(__file__).resolve().parent.parent
 

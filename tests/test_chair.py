@@ -127,8 +127,9 @@ def test_the_chair_sees_now_next_waiting_and_time(
     chair = open_link("chair")
     view = chair.wait_for(lambda v: v["current"] is not None)
     since = store.question(ids[0]).on_screen_since  # type: ignore[union-attr]
-    assert view["current"] == {"id": screen_id(ids[0]), "text": "Now?",
-                               "author": "Dot Hemsworth", "platform": "X", "asked_by": 1,
+    assert view["current"] == {"id": screen_id(ids[0]), "text": "Now?", "dir": "ltr",
+                               "asked": "", "author": "Dot Hemsworth", "platform": "X",
+                               "asked_by": 1,
                                "on_screen_since": since, "item": "", "to": "",
                                "platforms": 1}
     assert [q["text"] for q in view["next"]] == ["One?", "Two?", "Three?"]

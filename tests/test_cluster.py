@@ -25,9 +25,8 @@ from aggregator.base.redis_server import connect
 from aggregator.core.store import Store
 from tests.redis_nodes import needs_redis_server, nodes, start_cluster
 
-# One at a time on one pytest-xdist worker (docs/testing.md, "In parallel"): three
-# redis-servers, and the store, moderation and screen modules run again on them.
-pytestmark = pytest.mark.xdist_group("serial")
+# Each pytest-xdist worker that runs these starts its own three redis-servers (the module's
+# fixture); they are not timed, so they may run beside anything.
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -62,13 +61,14 @@ def test_a_cluster_url_makes_a_cluster_client(cluster_url: str) -> None:
         conn.close()
 
 
+# One module a test, so that pytest-xdist can give them to different workers.
 @needs_redis_server
 @pytest.mark.slow
-def test_store_moderation_and_screens_run_on_the_cluster(cluster_url: str) -> None:
+@pytest.mark.parametrize("module", ["test_store.py", "test_moderation.py", "test_screen.py"])
+def test_store_moderation_and_screens_run_on_the_cluster(cluster_url: str, module: str) -> None:
     env = {**os.environ, "REDIS_URL": cluster_url, "PYTHONUNBUFFERED": "1"}
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-         "tests/test_store.py", "tests/test_moderation.py", "tests/test_screen.py"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-p", "no:xdist",
+         f"tests/{module}"], cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     assert " passed" in done.stdout and "skipped" not in done.stdout, done.stdout[-2000:]

@@ -34,7 +34,7 @@ from web.screen_links import ScreenLinks
 
 # One at a time on one pytest-xdist worker (docs/testing.md, "In parallel"): posts at
 # 20,000 a minute to thirteen consoles.
-pytestmark = pytest.mark.xdist_group("serial")
+pytestmark = pytest.mark.xdist_group("kills")
 
 NS = "/console"
 FULL = os.environ.get("FLOOR_ORDER_FULL") == "1"

@@ -13,6 +13,7 @@ from aggregator.base.settings import Settings
 from aggregator.core.normalise import normalise
 from aggregator.core.question import Post
 from aggregator.core.store import Store
+from aggregator.followers.ledger import Ledger
 from web import create_app
 from web.control import ControlTokens
 
@@ -41,10 +42,14 @@ def test_next_answer_back_clear_and_status(client: FlaskClient, store: Store,
     auth = _bearer(secret)
     qids = _ingest_and_queue(store, 3)
     assert client.get("/control/status", headers=auth).json == {
-        "ok": True, "on_air": False, "current": "", "queue": 3}
+        "ok": True, "on_air": False, "current": "", "id": "", "queue": 3}
     reply = client.post("/control/next", headers=auth)
     assert reply.status_code == 200 and reply.json["on_air"] is True
     assert reply.json["current"] == "Question number 0 about the new hospital wing"
+    ledger = Ledger(store.conn, event)
+    ledger.catch_up()  # the id the record shows, which `floor answer-note` takes
+    assert client.get("/control/status", headers=auth).json["id"] == \
+        ledger.public_ids([qids[0]])[qids[0]]
     assert store.conn.get(store.keys.screen) == qids[0]
     refused = client.post("/control/next", headers=auth)  # one on screen already
     assert refused.status_code == 409 and "on screen" in refused.json["error"]
@@ -62,6 +67,18 @@ def test_next_answer_back_clear_and_status(client: FlaskClient, store: Store,
     entries = [e for e in store.log_after("0-0", count=100) if e.actor.startswith("control:")]
     assert [e.type for e in entries] == ["screen", "answer", "screen", "unscreen", "screen",
                                          "clear"]
+
+
+def test_status_names_the_question_in_its_public_text(client: FlaskClient, store: Store,
+                                                      event: str) -> None:
+    from aggregator.core.moderation import Moderation
+
+    auth = _bearer(ControlTokens(store.conn, event).create("deck")[0])
+    (qid,) = store.ingest("web", [(normalise(Post("web", "p1", "#APM2026 Ring 07911 123456 "
+                                                  "about the wing?")), {})])
+    Moderation(store.conn, event).apply("screen", qid, 1, "ana")
+    assert client.get("/control/status", headers=auth).json["current"] == \
+        "Ring ████████████ about the wing?"
 
 
 def test_a_flood_of_presses_puts_one_question_on_screen(app: object, store: Store,
@@ -101,10 +118,15 @@ def test_presses_are_rate_limited(settings: Settings, conn: redis.Redis, store: 
     app = create_app(settings, conn, test_config={"TESTING": True})  # limits on
     secret, _ = ControlTokens(conn, event).create("deck")
     client = app.test_client()
-    codes = [client.get("/control/status", headers=_bearer(secret)).status_code
-             for _ in range(8)]
+    replies = [client.get("/control/status", headers=_bearer(secret)) for _ in range(8)]
+    replies += [client.post("/control/next", headers=_bearer(secret)) for _ in range(2)]
     app.extensions["floor"].feed.stop()
+    codes = [reply.status_code for reply in replies]
     assert codes[:5] == [200] * 5 and 429 in codes[5:]
+    for reply in replies:  # a limit is a control answer like any other: JSON with ok
+        assert reply.is_json and reply.json["ok"] is (reply.status_code == 200), reply.data
+    limited = next(reply for reply in replies if reply.status_code == 429)
+    assert limited.json["error"].startswith("Too Many Requests")
 
 
 def test_tokens_from_the_command_line(floor_env: dict[str, str], store: Store) -> None:

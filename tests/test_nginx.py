@@ -36,7 +36,7 @@ from web.screen_links import ScreenLinks
 
 # One at a time on one pytest-xdist worker (docs/testing.md, "In parallel"): nodes killed
 # and timed, and a cache measured in requests a second.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("serial"), pytest.mark.skipif(
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("servers"), pytest.mark.skipif(
     nginx_proxy.NGINX is None, reason="needs Debian's nginx (.ci/run installs it)")]
 
 

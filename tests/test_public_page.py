@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from collections import Counter
@@ -11,7 +12,9 @@ from typing import Any
 import redis
 from flask.testing import FlaskClient
 
+from aggregator.base.settings import Settings
 from aggregator.core.moderation import Moderation
+from aggregator.core.public_text import Rules, public_text
 from aggregator.core.store import Store
 from aggregator.followers.ledger import Ledger
 from tests.rehearsed import rehearse
@@ -53,17 +56,17 @@ def test_the_page_counts_and_shows_the_head(client: FlaskClient, conn: redis.Red
 
 
 def test_the_page_follows_the_meeting(client: FlaskClient, conn: redis.Redis, event: str,
-                                      store: Store) -> None:
+                                      store: Store, settings: Settings) -> None:
     meeting = rehearse(conn, event, limit=30)
     client.get("/record")
     waiting = next(q for q in meeting.qids if meeting.states[q] == "approved")
     question = store.question(waiting)
     assert question is not None
     Moderation(conn, event).apply("screen", waiting, question.version, "sam", then="answered")
-    shown = _record_once(client, lambda page: re.search(r'class="now" dir="auto">([^<]*)<',
-                                                        page) is not None)
-    assert re.search(r'class="now" dir="auto">([^<]*)<', shown).group(1).strip() == \
-        question.text  # type: ignore[union-attr]
+    now = r'class="now" dir="[a-z]+">([^<]*)<'
+    shown = _record_once(client, lambda page: re.search(now, page) is not None)
+    assert html.unescape(re.search(now, shown).group(1)).strip() == \
+        public_text(question.text, Rules.of(settings))  # type: ignore[union-attr]
     Ledger(conn, event).catch_up()
     head = str(Ledger(conn, event).head())
     _record_once(client, lambda page: head in page)

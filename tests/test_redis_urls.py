@@ -47,7 +47,7 @@ from web.extensions import socketio
 
 # One at a time on one pytest-xdist worker (docs/testing.md, "In parallel"): its own
 # redis-servers, Sentinels and a Cluster, some on TLS, for the module.
-pytestmark = pytest.mark.xdist_group("serial")
+pytestmark = pytest.mark.xdist_group("servers")
 
 SERVICE = "floor"
 _ids = itertools.count(1)

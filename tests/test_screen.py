@@ -20,17 +20,18 @@ from flask.testing import FlaskClient
 from aggregator.base.settings import Settings
 from aggregator.core import queue_edit
 from aggregator.core.moderation import Moderation
+from aggregator.core.public_text import Rules, strip_tags
 from aggregator.core.store import Store
 from aggregator.ingest.poller import Poller
 from aggregator.ingest.sources.rehearsal import BUNDLED, RehearsalSettings, RehearsalSource
 from tests.fixtures.screens import Screen
 from tests.posts import act, ingest
 from tests.waiting import wait_until
-from web.screen import ScreenHub, board_tags, screen_id, strip_tags
+from web.screen import ScreenHub, screen_id
 from web.screen_links import ScreenLinks
 
 # The only fields a screen may ever be sent about a question.
-SCREEN_FIELDS = {"id", "text", "dir", "platform", "author", "asked_by", "to"}
+SCREEN_FIELDS = {"id", "text", "dir", "platform", "author", "asked_by", "platforms", "asked", "to"}
 
 
 def _content(board: dict[str, Any]) -> dict[str, Any]:
@@ -305,7 +306,7 @@ def test_a_screen_never_sees_a_rejected_or_unapproved_question(
             assert set(shown) <= SCREEN_FIELDS, shown
             assert truth[shown["id"]]["state"] in ("approved", "on_screen"), shown
             assert shown["text"] == strip_tags(truth[shown["id"]]["text"],
-                                               board_tags(settings))
+                                               Rules.of(settings).tags)
         expected_current = screen_id(on_screen) if on_screen else None
         assert (board["current"] or {}).get("id") == expected_current
         assert [q["id"] for q in board["next"]] == [

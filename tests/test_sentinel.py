@@ -42,7 +42,7 @@ from web.screen_links import ScreenLinks
 
 # One at a time on one pytest-xdist worker (docs/testing.md, "In parallel"): a failover
 # on a timer, and its own redis-servers.
-pytestmark = [needs_redis_server, pytest.mark.slow, pytest.mark.xdist_group("serial")]
+pytestmark = [needs_redis_server, pytest.mark.slow, pytest.mark.xdist_group("servers")]
 SERVICE = "floor"
 
 

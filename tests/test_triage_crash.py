@@ -20,7 +20,7 @@ from aggregator.followers.triage.worker import TriageWorker
 
 # One at a time on one pytest-xdist worker (docs/testing.md, "In parallel"): killed at
 # random points, which must fall part-way through the work.
-pytestmark = pytest.mark.xdist_group("serial")
+pytestmark = pytest.mark.xdist_group("kills")
 
 POSTS = Path(__file__).resolve().parent / "triage" / "posts.jsonl"
 

@@ -19,11 +19,11 @@ from typing import Any
 import redis
 from flask import Blueprint, Flask, abort, make_response, render_template, request
 
-from aggregator.base import personal
 from aggregator.base.settings import Settings
 from aggregator.core.actions import Refused
 from aggregator.core.agenda import Agenda
 from aggregator.core.notes import NOTE, NOTE_MAX, NOTE_SEEN, Notes
+from aggregator.core.public_text import MASKED, Rules, platform_count, shown
 from aggregator.core.question import PLATFORMS, utc_now
 from aggregator.core.store import Store
 from web import Floor, floor
@@ -83,28 +83,29 @@ return {last[1] and last[1][1] or '0-0', current, waiting, queued, redis.call('H
 
 
 def for_chair(data: str, state: str, titles: dict[str, str],
-              mask: bool = True) -> dict[str, Any] | None:
-    """What the chair's view shows of one question, or None if it is not in ``state``. With
-    ``mask`` its personal data is masked as on the board: the chair reads questions aloud, on
-    the stream."""
+              rules: Rules = MASKED) -> dict[str, Any] | None:
+    """What the chair's view shows of one question, or None if it is not in ``state``. Its
+    words are the public text, as on the board (``aggregator.core.public_text``): the chair
+    reads questions aloud, on the stream."""
     try:
         q = json.loads(data)
     except ValueError:
         return None
     if not isinstance(q, dict) or q.get("state") != state or not isinstance(q.get("id"), str):
         return None
-    text = str(q.get("text", ""))
-    asked_on = q.get("asked_on")
+    public = shown(q, rules)
     return {
         "id": screen_id(q["id"]),
-        "text": personal.mask(text) if mask else text,
+        "text": public.text,
+        "dir": public.dir,
+        "asked": public.asked,
         "author": str(q.get("author_name") or ""),
         "platform": PLATFORMS.get(q.get("platform", ""), q.get("platform", "")),
         "asked_by": int(q.get("asked_by") or 1),
         "on_screen_since": str(q.get("on_screen_since") or ""),
         "item": titles.get(str(q.get("item") or ""), ""),
         "to": str(q.get("directed_to") or ""),
-        "platforms": len(asked_on) if isinstance(asked_on, dict) and asked_on else 1,
+        "platforms": platform_count(q),
     }
 
 
@@ -143,13 +144,13 @@ class ChairView:
         items = sorted((json.loads(r) for r in agenda),
                        key=lambda i: (i.get("position", 0), str(i.get("id"))))
         titles = {str(i["id"]): str(i.get("title") or i["id"]) for i in items if i.get("id")}
-        mask = self.settings.triage.mask_personal
-        shown = (for_chair(d, "approved", titles, mask) for d in queued if d)
+        rules = Rules.of(self.settings)
+        queued_shown = (for_chair(d, "approved", titles, rules) for d in queued if d)
         return {
             "id": last_id,
             "now": utc_now(),  # the tablet's clock may be wrong: the timer counts from ours
-            "current": for_chair(current, "on_screen", titles, mask) if current else None,
-            "next": [q for q in shown if q is not None],
+            "current": for_chair(current, "on_screen", titles, rules) if current else None,
+            "next": [q for q in queued_shown if q is not None],
             "waiting": int(waiting),
             "item": {"id": item, "title": titles[item]} if item in titles else None,
             "waiting_item": int(matching),

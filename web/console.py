@@ -97,7 +97,9 @@ def index() -> Any:
                         "note_max": NOTE_MAX, "title_max": MAX_TITLE,
                         "board_members": settings.chair.board_members,
                         "events": {"note": "note", "notes": "notes", "agenda": "agenda",
-                                   "agenda_change": "agenda_change"}}}
+                                   "agenda_change": "agenda_change"}},
+              # "On the board now" asks for the board itself (web/screen.py, board_preview)
+              "preview": {"event": "board"}}
     return private_headers(make_response(render_template(
         "console.html", title=settings.event.title, config=config,
         moderator=session["moderator"], reject_reasons=config["reject_reasons"])))

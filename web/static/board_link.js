@@ -16,9 +16,9 @@ export function who(q) {
   return [q.author, q.platform, q.to ? `for ${q.to}` : ""].filter(Boolean).join(" · ");
 }
 
+// The server words it (aggregator/core/public_text.py), the same for every surface.
 export function askedBy(q) {
-  if (!(q.asked_by > 1)) return "";
-  return `asked by ${q.asked_by} people` + (q.platforms > 1 ? ` on ${q.platforms} platforms` : "");
+  return q.asked || "";
 }
 
 // Connect with the page's link; `setStatus(state, message)` hears "live" and "down", `onView`

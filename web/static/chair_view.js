@@ -40,6 +40,7 @@ function tick() {
 
 function showCurrent(q) {
   $("now-text").textContent = q ? q.text : "";
+  $("now-text").dir = (q && q.dir) || "auto";  // the server's reading (aggregator/core/public_text.py)
   $("now-asker").textContent = q ? who(q) : "";
   $("now-group").textContent = q ? askedBy(q) : "";
   $("now-item").textContent = q && q.item ? `· on ${q.item}` : "";
@@ -82,6 +83,7 @@ function showNext(list, waiting) {
     const q = list[i];
     const [text, asker] = slot.children;
     text.textContent = q ? q.text : "";
+    text.dir = (q && q.dir) || "auto";
     asker.textContent = q ? [who(q), askedBy(q)].filter(Boolean).join(" · ") : "";
     slot.classList.toggle("empty", !q);
   });

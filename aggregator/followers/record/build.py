@@ -25,9 +25,9 @@ import redis
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from aggregator.base import personal
 from aggregator.base.keys import Keys
 from aggregator.base.settings import RecordSettings, Settings
+from aggregator.core.public_text import Rules, public_text
 from aggregator.core.question import PLATFORMS, utc_now
 from aggregator.followers.ledger import Head, Ledger, salt_field
 from aggregator.followers.record import (
@@ -179,8 +179,7 @@ def _questions(conn: redis.Redis, keys: Keys, ledger: Ledger, seen: _Pass,
             row["text"] = clear.get("text", "")
             if qid in seen.edited:
                 row["original"] = clear.get("original", "")
-            if settings.triage.mask_personal:
-                _mask(row)
+            _mask(row, Rules.of(settings))
         if seen.qid[qid] in consented and clear.get("author_name"):
             row["author_name"] = row["asker"] = clear["author_name"]
         if state == "answered" and qid in seen.answered_at:
@@ -199,14 +198,15 @@ def _questions(conn: redis.Redis, keys: Keys, ledger: Ledger, seen: _Pass,
     return rows
 
 
-def _mask(row: dict[str, Any]) -> None:
-    """Mask personal data in a published text as on the board (the original of an edited
-    question, or a question approved before triage reached it, can still hold a phone number).
-    A masked value is no longer the one the ledger committed to: it is listed in ``masked``
-    and gets no proof."""
+def _mask(row: dict[str, Any], rules: Rules) -> None:
+    """A published text is the public text, as on the board (``aggregator.core.public_text``:
+    personal data masked, the event's hashtags left out; the original of an edited question,
+    or a question approved before triage reached it, can still hold a phone number). A text
+    so changed is no longer the one the ledger committed to: it is listed in ``masked`` and
+    gets no proof."""
     for name in ("text", "original"):
         value = row.get(name)
-        if isinstance(value, str) and (masked := personal.mask(value)) != value:
+        if isinstance(value, str) and (masked := public_text(value, rules)) != value:
             row[name] = masked
             row["masked"].append(name)
 

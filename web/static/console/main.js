@@ -1,4 +1,5 @@
 // The moderators' console: wires the state, the view, the keyboard and the socket together.
+import { BoardPreview } from "./board_preview.js";
 import { AgendaPanel, ChairPanel } from "./chair_panel.js";
 import { Commands } from "./commands.js";
 import { FairnessPanel } from "./fairness.js";
@@ -53,6 +54,10 @@ const link = connect(config, model, {
   firstMark,
 });
 chair = new ChairPanel(config, model, link.socket);
+const boardPreview = new BoardPreview(config, link.socket);
+view.onBoardChange = () => boardPreview.ask();
+view.previewSig = "";  // a change seen before the socket existed: ask now
+view.schedule();
 agenda = new AgendaPanel(config, link.socket, (state) => {
   view.agenda = state;
   view.filters.agenda = state;

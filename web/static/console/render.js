@@ -383,56 +383,13 @@ export class View {
 
   // -- the board preview -----------------------------------------------------------------------
 
+  // The board itself is drawn by board_preview.js from the server's board; here only whether the
+  // console's own state says it may have changed, so it asks again.
   renderPreview() {
-    const { config } = this;
-    const { current, next, signature } = preview(this.model, config.queue_length, this.agenda);
+    const { signature } = preview(this.model, this.config.queue_length, this.agenda);
     if (signature === this.previewSig) return;
     this.previewSig = signature;
-    const parts = [];
-    if (current) {
-      const now = document.createElement("div");
-      now.className = "preview-current";
-      const text = document.createElement("p");
-      text.className = "preview-text";
-      text.dir = "auto";
-      text.textContent = current.text;
-      const who = document.createElement("p");
-      who.className = "preview-who";
-      const platform = config.platforms[current.platform] || current.platform;
-      const author = config.anonymise ? "" : current.author_name;  // as web/screen.py shows it
-      who.textContent = [author, platform, current.asked_by > 1 ? `asked by ${current.asked_by} people` : ""]
-        .filter(Boolean).join(" · ");
-      now.append(text, who);
-      parts.push(now);
-    } else {
-      const empty = document.createElement("p");
-      empty.className = "preview-empty";
-      empty.textContent = "The screen is clear.";
-      parts.push(empty);
-    }
-    const onItem = titleOf(this.agenda, this.agenda.current);
-    if (onItem) {
-      const named = document.createElement("p");
-      named.className = "preview-next-title";
-      named.textContent = `Questions on: ${onItem}`;
-      parts.push(named);
-    }
-    if (next.length) {
-      const h = document.createElement("p");
-      h.className = "preview-next-title";
-      h.textContent = "Next:";
-      const ol = document.createElement("ol");
-      ol.className = "preview-next";
-      for (const q of next) {
-        const li = document.createElement("li");
-        li.dir = "auto";
-        const author = config.anonymise ? "" : q.author_name;
-        li.textContent = author ? `${q.text} (${author})` : q.text;
-        ol.append(li);
-      }
-      parts.push(h, ol);
-    }
-    $("preview").replaceChildren(...parts);
+    if (this.onBoardChange) this.onBoardChange();
   }
 
   // -- selection and focus ---------------------------------------------------------------------
