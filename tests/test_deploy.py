@@ -12,6 +12,7 @@ import subprocess
 import sys
 from importlib.metadata import version
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -76,6 +77,7 @@ def test_a_process_whose_extra_is_missing_names_it(args: list[str], missing: str
 def test_gunicorn_conf_py_is_what_floor_web_serves_with(monkeypatch: pytest.MonkeyPatch) -> None:
     from gunicorn.app.wsgiapp import WSGIApplication
 
+    from web.gunicorn_conf import SPARE_CONNECTIONS
     from web.serve import FloorWorker, application
 
     floor_web = application(lambda: None, "127.0.0.1", 5000, 1000)  # `floor web`'s defaults
@@ -88,6 +90,10 @@ def test_gunicorn_conf_py_is_what_floor_web_serves_with(monkeypatch: pytest.Monk
     assert differ == {"config"}  # the file's name alone
     assert floor_web.cfg.worker_class is FloorWorker and floor_web.cfg.workers == 1
     assert plain.app_uri == "web.wsgi:app"
+
+    few = application(lambda: None, "127.0.0.1", 5000, 50)  # `floor web --threads 50`
+    few.cfg.on_starting(SimpleNamespace(cfg=few.cfg))  # as the arbiter calls it, before forking
+    assert few.cfg.worker_connections == 50 + SPARE_CONNECTIONS
 
 
 @pytest.mark.slow
