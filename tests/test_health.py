@@ -9,6 +9,7 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
+from aggregator.base.redis_server import client_from_url
 from aggregator.base.settings import EventSettings, Settings, TriageSettings
 from aggregator.base.source_settings import SourceSettings
 from aggregator.ingest.health import Health
@@ -74,8 +75,7 @@ def test_readyz_without_redis_says_so_and_nothing_of_its_address(event: str) -> 
     with socket.socket() as holder:  # a port nothing listens on
         holder.bind(("127.0.0.1", 0))
         port = holder.getsockname()[1]
-    conn = redis.Redis(host="127.0.0.1", port=port, password="hunter2-secret",
-                       decode_responses=True, socket_connect_timeout=0.5)
+    conn = client_from_url(f"redis://:hunter2-secret@127.0.0.1:{port}/0")  # as Floor makes it
     app: Flask = create_app(Settings(event=EventSettings(slug=event)), conn,
                             test_config={"TESTING": True})
     response = app.test_client().get("/readyz")
