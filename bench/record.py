@@ -16,18 +16,27 @@ It also times the console's fairness summary (aggregator/followers/fairness.py) 
 feeding it every question state of the whole log, as a web process does from its tail, against a raw
 baseline that only files each state in a dict by id, and one summary (pushed at most once a second).
 
+And it times ``verify.html`` checking the record in Chromium (served from 127.0.0.1, a secure
+context), from opening the page to its verdict, against a raw baseline in the same browser: a
+page that fetches every file the manifest lists and takes the SHA-256 of each once (what any
+check must at least do). Skipped, saying so, when Chromium is not installed.
+
 ``--smoke`` (for CI): 300 questions, 60 decisions; nothing timed is judged.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import os
 import random
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -119,6 +128,67 @@ def fairness(conn, store: Store) -> None:  # type: ignore[no-untyped-def]
           f"{summary['repeat_count']} repeat askers)")
 
 
+CHROMIUM = os.environ.get("FLOOR_CHROMIUM", "/usr/bin/chromium")
+# Every file the manifest lists, fetched and hashed once each: the least any check must do.
+BASELINE = """async () => {
+  const started = performance.now();
+  const list = await (await fetch("SHA256SUMS", {cache: "no-store"})).text();
+  for (const line of list.split("\\n").filter(Boolean)) {
+    const bytes = await (await fetch(line.slice(66), {cache: "no-store"})).arrayBuffer();
+    await crypto.subtle.digest("SHA-256", bytes);
+  }
+  return performance.now() - started;
+}"""
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    """The record's folder, and an empty page of the same origin for the baseline."""
+
+    def do_GET(self) -> None:
+        if self.path != "/baseline.html":
+            return super().do_GET()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.end_headers()
+        self.wfile.write(b"<!doctype html><title>baseline</title>")
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's name
+        pass
+
+
+def in_browser(folder: Path) -> None:
+    """verify.html's check of the record in Chromium, against the raw baseline."""
+    if not Path(CHROMIUM).exists():
+        print(f"  verify.html in a browser: skipped (no Chromium at {CHROMIUM})")
+        return
+    from playwright.sync_api import sync_playwright
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0),
+                                 functools.partial(_Quiet, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu",
+                                                "--disable-background-networking"])
+            page = browser.new_page()
+            page.goto(f"{base}/baseline.html")
+            baseline = page.evaluate(BASELINE) / 1000
+            started = time.perf_counter()
+            page.goto(f"{base}/verify.html")
+            page.wait_for_selector('#verdict[data-state="ok"], #verdict[data-state="bad"]',
+                                   timeout=600_000)
+            checked = time.perf_counter() - started
+            verdict = page.get_attribute("#verdict", "data-state")
+            browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    print(f"  verify.html in Chromium: {checked:6.2f} s, verdict {verdict} (every file fetched "
+          f"and hashed once: {baseline:.2f} s, ratio {checked / baseline if baseline else 0:.1f})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--questions", type=int, default=None, help="50,000 (smoke: 300)")
@@ -166,6 +236,7 @@ def main() -> None:
             hashed = time.perf_counter() - started
             print(f"  every file's SHA-256 against the manifest, alone: {hashed:6.2f} s (part "
                   "of verifying; building hashes the same bytes once)")
+            in_browser(folder / "record")
             fairness(conn, store)
             if args.smoke:
                 print("  (smoke run: nothing judged)")

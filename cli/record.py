@@ -54,29 +54,71 @@ def record() -> None:
 
 
 @record.command("build")
-@click.argument("folder", type=click.Path(file_okay=False))
+@click.argument("folder", type=click.Path(file_okay=False), required=False)
 @click.option("--key", type=click.Path(dir_okay=False, exists=True),
               help="The Ed25519 private key that signs the head (default: [record] "
                    "signing_key).")
-def record_build(folder: str, key: str | None) -> None:
-    """Build the record into FOLDER: index.html, questions.csv, record.json, the ledger, the
-    charts, the manifest SHA256SUMS of every file in FOLDER and the signed head."""
+@click.option("--captions", type=click.Path(dir_okay=False, exists=True),
+              help="The meeting's caption file (WebVTT or SRT): the words spoken while each "
+                   "answered question was on screen go beside it, as a transcript.")
+@click.option("--site", type=click.Path(file_okay=False),
+              help="A site folder keeping every meeting's record: build into SITE/EVENT-SLUG "
+                   "and write SITE/index.html of them all (default: [record] site).")
+def record_build(folder: str | None, key: str | None, captions: str | None,
+                 site: str | None) -> None:
+    """Build the record into FOLDER: index.html, verify.html, questions.csv, record.json, the
+    ledger, the charts, the manifest SHA256SUMS of every file in FOLDER and the signed head.
+    Each answered question links to its moment in the YouTube recording when its start time
+    can be found ([record] video, recording_start)."""
     from aggregator.followers.record.build import build
+    from aggregator.followers.record.captions import CaptionsError, read
     from aggregator.followers.record.manifest import UnlistableName
+    from aggregator.followers.record.recording import NoRecording, find
     from aggregator.followers.record.signing import SigningKeyError
+    from aggregator.followers.record.site import publish
 
     settings = event_settings()
+    if folder and site:
+        raise click.UsageError("give the record's FOLDER or --site SITE, not both")
+    if folder is None:
+        site = site or settings.record.site or None
+        if site is None:
+            raise click.UsageError("give the record's FOLDER, or --site SITE")
+    target = Path(folder) if folder else Path(site or ".") / settings.event.slug
     key_path = key or settings.record.signing_key or None
     try:
-        built = build(connect(), settings, Path(folder),
-                      Path(key_path) if key_path else None)
+        recording = find(settings)
+    except NoRecording as exc:
+        recording = None
+        click.echo(f"no links to the recording: {exc}")
+    transcript = None
+    if captions:
+        try:
+            transcript = read(Path(captions))
+        except CaptionsError as exc:
+            click.echo(f"no transcript: {exc}")
+    try:
+        built = build(connect(), settings, target, Path(key_path) if key_path else None,
+                      recording=recording, captions=transcript)
     except (SigningKeyError, UnlistableName) as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"record: {built.questions} questions, ledger head {built.head} in {folder}")
+    click.echo(f"record: {plural(built.questions, 'post')}, {built.listed} listed as "
+               f"questions, ledger head {built.head} in {target}")
+    if recording is not None:
+        click.echo(f"recording: {built.linked} answered question(s) linked to "
+                   f"https://www.youtube.com/watch?v={recording.video}")
+    if transcript is not None:
+        click.echo(f"transcript: words beside {built.transcripts} answered question(s) from "
+                   f"{transcript.name}")
+        for line in built.unplaced:
+            click.echo(f"  not placed: {line}")
     if built.signed_by:
         click.echo(f"signed by the key {built.signed_by}")
     else:
         click.echo("NOT signed: pass --key or set [record] signing_key (`floor keys create`)")
+    if site:
+        index = publish(Path(site))
+        click.echo(f"site: {index} lists every meeting's record in {site}")
 
 
 @record.command("verify")

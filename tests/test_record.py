@@ -232,6 +232,50 @@ def test_personal_data_is_masked_in_what_the_record_publishes(
     assert verify(tmp_path / "r").questions == 1
 
 
+def test_a_text_without_the_events_hashtag_keeps_its_proof(conn: redis.Redis, event: str,
+                                                           tmp_path: Path) -> None:
+    """The pages show a question without the event's hashtag; record.json and the CSV publish
+    the committed text beside it, whose proof verifies. A shown text that also lost a word
+    fails verify; a text masking changed has neither its committed text nor a proof."""
+    from aggregator.core.moderation import Moderation
+    from tests.posts import ingest
+
+    store, moderation = Store(conn, event), Moderation(conn, event)
+    tagged, phoned = ingest(store, "When does the new unit open? #APM2026",
+                            "#apm2026 Ring me on 07911 123456 about the new unit")
+    for qid in (tagged, phoned):
+        moderation.apply("screen", qid, 1, "sam", then="answered")
+    folder = tmp_path / "r"
+    build(conn, Settings(event=EventSettings(slug=event)), folder, create(tmp_path / "k")[0])
+    record = json.loads((folder / "record.json").read_text(encoding="utf-8"))
+    by_id = _by_qid(conn, event, record["questions"])
+    question, masked = by_id[tagged], by_id[phoned]
+    assert record["stripped_hashtags"] == ["apm2026"]
+    assert question["text"] == "When does the new unit open?" and question["masked"] == []
+    assert question["committed"] == {"text": "When does the new unit open? #APM2026"}
+    assert set(question["proofs"]) == {"text"}
+    assert masked["masked"] == ["text"] and masked["committed"] == {}
+    assert "text" not in masked["proofs"] and "07911" not in _everything(folder)
+    assert "#APM2026" not in (folder / "index.html").read_text(encoding="utf-8")
+    with (folder / "questions.csv").open(encoding="utf-8", newline="") as handle:
+        row = next(r for r in csv.DictReader(handle) if r["id"] == question["id"])
+    assert (row["text"], row["committed_text"]) == (question["text"],
+                                                    question["committed"]["text"])
+    assert verify(folder).questions == 2
+    changed = dict(record, questions=[dict(q, text="When does the unit open?")
+                                      if q is question else q for q in record["questions"]])
+    with _holding(folder / "record.json", json.dumps(changed).encode()):
+        assert f"question {question['id']}: the shown text is not the committed text" in \
+            _failure(folder)
+    changed = dict(record, questions=[
+        dict(q, committed={"text": "When does the unit open? #APM2026"},
+             text="When does the unit open?") if q is question else q
+        for q in record["questions"]])
+    with _holding(folder / "record.json", json.dumps(changed).encode()):
+        assert f"question {question['id']}: the published text is not the one the ledger" in \
+            _failure(folder)
+
+
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -30,7 +30,7 @@ def test_the_record_page_is_accessible_offline(browser: Any, conn: redis.Redis, 
         page.goto((tmp_path / "index.html").as_uri())
         assert page.get_by_role("heading", name="Published record of questions").is_visible()
         sizes = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.naturalWidth)")
-        assert len(sizes) == 4 and all(sizes)
+        assert len(sizes) == 5 and all(sizes)
         assert all(url.startswith("file://") for url in requests)
         assert serious(page) == []
         pdf = page.pdf(format="A4")

@@ -154,6 +154,18 @@ class RecordSettings(_Section):
     # The Ed25519 private key that signs the record's head (`floor keys create`); empty: pass
     # --key to `floor record`.
     signing_key: str = ""
+    # The recording the record links each answer to: a YouTube video id or link; empty: the
+    # YouTube source's video_id, else [screen] youtube_video_id.
+    video: str = ""
+    # When the recording's second 0 was, ISO 8601 UTC; empty: ask YouTube for the broadcast's
+    # actual start time (liveStreamingDetails.actualStartTime).
+    recording_start: str = ""
+    # Seconds added to every moment in the recording: negative when its start was trimmed off.
+    recording_offset: float = 0.0
+    # Seconds of lead-in before the moment a question went on screen.
+    lead_in: float = Field(default=5.0, ge=0)
+    # A site folder that keeps every meeting's record (`floor record --site`); empty: none.
+    site: str = ""
 
 
 class TriageSettings(_Section):

@@ -2,7 +2,9 @@
 
 ``build`` writes it from the event's Redis (``floor record DIR``), ``verify`` checks one
 (``floor record verify DIR``), ``manifest`` lists every file's SHA-256 for the signed head,
-``signing`` holds the organisation's Ed25519 key, ``charts`` draws the SVG charts.
+``signing`` holds the organisation's Ed25519 key, ``charts`` draws the SVG charts,
+``recording`` finds the YouTube recording's start, ``captions`` reads a caption file,
+``site`` keeps every meeting's record in one folder with an index page.
 """
 
 from __future__ import annotations
@@ -16,4 +18,6 @@ PUBLIC_KEY_FILE = "public-key.pem"
 MANIFEST_FILE = "SHA256SUMS"
 INDEX_FILE = "index.html"
 CHARTS_DIR = "charts"
+VERIFY_FILE = "verify.html"
+VERIFY_SCRIPT = "verify.js"
 HEAD_TITLE = "Floor ledger head"

@@ -16,15 +16,18 @@ import json
 import shutil
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import orjson
 import redis
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from aggregator.base import personal
 from aggregator.base.keys import Keys
 from aggregator.base.settings import RecordSettings, Settings
 from aggregator.core.public_text import Rules, public_text
@@ -41,9 +44,14 @@ from aggregator.followers.record import (
     PUBLIC_KEY_FILE,
     RECORD_FILE,
     SIGNATURE_FILE,
+    VERIFY_FILE,
+    VERIFY_SCRIPT,
     charts,
     manifest,
 )
+from aggregator.followers.record.captions import Captions
+from aggregator.followers.record.kinds import KINDS, LABELS, QUESTION, acted_on, kind_of
+from aggregator.followers.record.recording import Recording, attach
 from aggregator.followers.record.signing import fingerprint, load_private, public_pem
 
 CHUNK = 2_000
@@ -52,8 +60,9 @@ OUTCOMES = {"answered": "answered", "on_screen": "on screen at the end",
             "approved": "approved, not reached", "held": "held, not reached",
             "new": "not reviewed", "rejected": "rejected", "grouped": "grouped as a duplicate"}
 CSV_COLUMNS = ("id", "platform", "received_at", "outcome", "reject_reason", "published", "asker",
-               "text", "original", "parent", "asked_by", "also_asked_on", "answered_at",
-               "minutes_to_answer", "answer_note", "in_writing")
+               "text", "original", "committed_text", "committed_original", "parent", "asked_by",
+               "also_asked_on", "answered_at", "minutes_to_answer", "answer_note", "in_writing",
+               "kind", "on_screen_at", "recording", "transcript")
 # The /ask form's consent, as web/ask.py stores it in the raw payload.
 CONSENT_NAME = "question and name"
 
@@ -64,6 +73,11 @@ class Built:
     head: Head
     questions: int
     signed_by: str  # the key's fingerprint, "" when unsigned
+    listed: int = 0  # the questions the page lists (the other posts it counts by kind)
+    linked: int = 0  # answered questions linked to the recording
+    transcripts: int = 0  # answered questions with the words spoken beside them
+    # What the captions could not place, and why, in the organiser's words.
+    unplaced: list[str] = field(default_factory=list)
 
 
 def publishes_text(policy: RecordSettings, state: str, reason: str) -> bool:
@@ -93,6 +107,9 @@ class _Pass:
     answered_at: dict[str, str]
     edited: set[str]
     qid: dict[str, str]  # public id -> the question's id in Redis
+    # Each time it was on screen: [from, until] ("" until it left).
+    screened: dict[str, list[list[str]]] = field(default_factory=dict)
+    acted: set[str] = field(default_factory=set)  # a moderator's action named it
 
 
 def _log_entries(conn: redis.Redis, key: str) -> Iterator[tuple[str, dict[str, str]]]:
@@ -104,6 +121,7 @@ def _log_entries(conn: redis.Redis, key: str) -> Iterator[tuple[str, dict[str, s
 
 def _walk(conn: redis.Redis, keys: Keys, ledger: Ledger, head: Head, out: Path) -> _Pass:
     seen = _Pass({}, {}, {}, set(), {})
+    screened = seen.screened
     entries = _log_entries(conn, keys.log)
     with out.open("w", encoding="utf-8", newline="\n") as lines:
         for link in ledger.links():
@@ -113,18 +131,23 @@ def _walk(conn: redis.Redis, keys: Keys, ledger: Ledger, head: Head, out: Path) 
             log_id, fields = next(entries)
             if log_id != link.id:
                 raise RuntimeError(f"the log and the ledger disagree at {link.id} ({log_id})")
-            entry = json.loads(link.entry)
+            entry = orjson.loads(link.entry)
             if entry.get("type") == "edit":
                 seen.edited.add(entry.get("qid", ""))
+            seen.acted.update(acted_on(entry))
             # The chain's questions are the log entry's, in the same order, renamed.
             clear = dict(zip((q["id"] for q in entry.get("qs", [])),
-                             json.loads(fields.get("qs", "[]")), strict=True))
+                             orjson.loads(fields.get("qs", "[]")), strict=True))
             for question in entry.get("qs", []):
                 qid = question["id"]
                 seen.qid[qid] = clear[qid].get("id", "")
-                before = seen.committed.get(qid, {}).get("state")
-                if question.get("state") == "answered" and before != "answered":
+                before, state = seen.committed.get(qid, {}).get("state"), question.get("state")
+                if state == "answered" and before != "answered":
                     seen.answered_at[qid] = entry.get("at", "")
+                if state == "on_screen" and before != "on_screen":
+                    screened.setdefault(qid, []).append([entry.get("at", ""), ""])
+                elif before == "on_screen" and state != "on_screen" and qid in screened:
+                    screened[qid][-1][1] = entry.get("at", "")
                 seen.committed[qid] = question
                 seen.clear[qid] = clear.get(qid, {})
     return seen
@@ -172,7 +195,7 @@ def _questions(conn: redis.Redis, keys: Keys, ledger: Ledger, seen: _Pass,
         row.update(platform_name=platform_name(row["platform"]), outcome=OUTCOMES.get(state, state),
                    published="text" if publish else "fact", text=None, original=None,
                    asker=viewer_on(row["platform"]), answered_at="", minutes_to_answer=None,
-                   also_asked_on={}, proofs={}, masked=[])
+                   also_asked_on={}, proofs={}, masked=[], committed={})
         row["written"] = ("" if not row["in_writing"] else
                           "answered" if row["answer_note"] else "awaiting")
         if publish:
@@ -182,6 +205,10 @@ def _questions(conn: redis.Redis, keys: Keys, ledger: Ledger, seen: _Pass,
             _mask(row, Rules.of(settings))
         if seen.qid[qid] in consented and clear.get("author_name"):
             row["author_name"] = row["asker"] = clear["author_name"]
+        row["kind"] = kind_of(chained, qid in seen.acted)
+        row.update(on_screen_at="", off_screen_at="", recording=None, transcript=None)
+        if seen.screened.get(qid):
+            row["on_screen_at"], row["off_screen_at"] = seen.screened[qid][-1]
         if state == "answered" and qid in seen.answered_at:
             row["answered_at"] = seen.answered_at[qid]
             start, end = _when(row["received_at"] or ""), _when(row["answered_at"])
@@ -201,19 +228,28 @@ def _questions(conn: redis.Redis, keys: Keys, ledger: Ledger, seen: _Pass,
 def _mask(row: dict[str, Any], rules: Rules) -> None:
     """A published text is the public text, as on the board (``aggregator.core.public_text``:
     personal data masked, the event's hashtags left out; the original of an edited question,
-    or a question approved before triage reached it, can still hold a phone number). A text
-    so changed is no longer the one the ledger committed to: it is listed in ``masked`` and
-    gets no proof."""
+    or a question approved before triage reached it, can still hold a phone number).
+
+    A text only the event's hashtags changed keeps its proof: the committed text (public, the
+    hashtags being the event's own) is published beside it under ``committed``, and the
+    verifiers check the proof against it and that the shown text is it without those hashtags.
+    A text masking changed is listed in ``masked`` and gets no proof: the committed text holds
+    personal data, so it is not published."""
     for name in ("text", "original"):
         value = row.get(name)
-        if isinstance(value, str) and (masked := public_text(value, rules)) != value:
-            row[name] = masked
+        if not isinstance(value, str) or (shown := public_text(value, rules)) == value:
+            continue
+        row[name] = shown
+        if rules.mask and personal.mask(value) != value:
             row["masked"].append(name)
+        else:
+            row["committed"][name] = value
 
 
 def _prove(ledger: Ledger, rows: list[dict[str, Any]], qid_of: dict[str, str]) -> None:
     """Attach the salt of each published personal value, where it still exists (not for a
-    masked one: it would not match the ledger's commitment)."""
+    masked one: it would not match the ledger's commitment; for a text without the event's
+    hashtags, it proves the ``committed`` text beside it)."""
     wanted = [(row, name) for row in rows for name in ("text", "original", "author_name")
               if isinstance(row.get(name), str) and name not in row["masked"]]
     for start in range(0, len(wanted), CHUNK):
@@ -232,11 +268,14 @@ def _csv(rows: list[dict[str, Any]], path: Path) -> None:
         for row in rows:
             line = {**row, "outcome": row["state"],
                     "text": row["text"] or "", "original": row["original"] or "",
+                    "committed_text": row["committed"].get("text", ""),
+                    "committed_original": row["committed"].get("original", ""),
                     "also_asked_on": "; ".join(f"{p} {n}" for p, n in
                                                sorted(row["also_asked_on"].items())),
                     "minutes_to_answer": "" if row["minutes_to_answer"] is None
                     else row["minutes_to_answer"],
-                    "answer_note": row["answer_note"] or "", "in_writing": row["written"]}
+                    "answer_note": row["answer_note"] or "", "in_writing": row["written"],
+                    "recording": row["recording"] or "", "transcript": row["transcript"] or ""}
             writer.writerow(line)
 
 
@@ -271,8 +310,8 @@ def _wait_bins(rows: list[dict[str, Any]]) -> list[tuple[str, int]]:
             for i in range(max(counts) + 1)]
 
 
-def _charts(rows: list[dict[str, Any]]) -> dict[str, Chart]:
-    """File name -> chart."""
+def _charts(rows: list[dict[str, Any]], counted: Counter[str]) -> dict[str, Chart]:
+    """File name -> chart: the listed questions', and the other posts' by kind."""
     platforms = sorted({row["platform_name"] for row in rows})
     by_platform = Counter(row["platform_name"] for row in rows)
     order = [o for o in OUTCOMES.values() if any(r["outcome"] == o for r in rows)]
@@ -281,7 +320,9 @@ def _charts(rows: list[dict[str, Any]]) -> dict[str, Chart]:
     counts = [(p, by_platform[p]) for p in platforms]
     times, waits = _time_bins(rows), _wait_bins(rows)
     titles = ("Questions by platform", "Outcome by platform",
-              "Questions arriving over the meeting", "Time from arrival to answer")
+              "Questions arriving over the meeting", "Time from arrival to answer",
+              "Other posts, counted but not listed")
+    kinds = [(LABELS[name], counted.get(name, 0)) for name in KINDS]
     return {
         "platforms.svg": Chart(titles[0], charts.bars(titles[0], counts),
                                ["Platform", "Questions"], [list(c) for c in counts]),
@@ -295,6 +336,8 @@ def _charts(rows: list[dict[str, Any]]) -> dict[str, Chart]:
         "answer-times.svg": Chart(titles[3], charts.histogram(titles[3], waits,
                                                               "minutes from arrival to answer"),
                                   ["Minutes", "Questions answered"], [list(b) for b in waits]),
+        "other-posts.svg": Chart(titles[4], charts.bars(titles[4], kinds),
+                                 ["Kind of post", "Posts"], [list(k) for k in kinds]),
     }
 
 
@@ -318,9 +361,13 @@ def _sign(folder: Path, settings: Settings, head: Head, made: str,
 
 
 def build(conn: redis.Redis, settings: Settings, folder: Path,
-          key_path: Path | None = None) -> Built:
+          key_path: Path | None = None, *, recording: Recording | None = None,
+          captions: Captions | None = None) -> Built:
     """Write the record of the event into ``folder`` (made if needed; our files replaced), every
-    file in it listed in the manifest the head signs: build into a folder of its own."""
+    file in it listed in the manifest the head signs: build into a folder of its own.
+
+    With ``recording``, each answered question links to its moment in it; with ``captions``
+    too, the words spoken while it was on screen are put beside it."""
     key = load_private(key_path) if key_path is not None else None
     signed_by = fingerprint(key.public_key()) if key is not None else ""
     keys = Keys(settings.event.slug)
@@ -330,31 +377,56 @@ def build(conn: redis.Redis, settings: Settings, folder: Path,
     folder.mkdir(parents=True, exist_ok=True)
     seen = _walk(conn, keys, ledger, head, folder / LEDGER_FILE)
     rows = _questions(conn, keys, ledger, seen, settings)
-    policy = settings.record.model_dump(exclude={"signing_key"})
+    unplaced = attach(rows, recording, captions)
+    listed = [row for row in rows if row["kind"] == QUESTION]
+    counted = Counter(row["kind"] for row in rows if row["kind"] != QUESTION)
+    policy = settings.record.model_dump(exclude={"signing_key", "site"})
     made = utc_now()
+    watched = None if recording is None else {
+        "video": recording.video, "start": recording.start.isoformat().replace("+00:00", "Z"),
+        "offset": recording.offset, "lead_in": recording.lead_in}
+    transcript = None if captions is None else {
+        "file": captions.name, "format": captions.format, "cues": len(captions.cues),
+        "unplaced": unplaced}
     record = {"event": settings.event.slug, "title": settings.event.title, "made": made,
               "head": {"links": head.count, "hash": head.hash}, "policy": policy,
-              "questions": rows}
-    (folder / RECORD_FILE).write_text(json.dumps(record, ensure_ascii=False, indent=1),
-                                      encoding="utf-8")
+              # What the verifiers may find left out of a committed text (folded, no "#").
+              "stripped_hashtags": sorted(Rules.of(settings).tags),
+              "recording": watched, "transcript": transcript,
+              "counted": {name: counted.get(name, 0) for name in KINDS}, "questions": rows}
+    # orjson: the standard library's encoder, indented, was a third of the build at 50,000.
+    (folder / RECORD_FILE).write_bytes(orjson.dumps(record, option=orjson.OPT_INDENT_2))
     _csv(rows, folder / CSV_FILE)
     chart_dir = folder / CHARTS_DIR
     shutil.rmtree(chart_dir, ignore_errors=True)
     chart_dir.mkdir()
-    drawn = _charts(rows)
+    drawn = _charts(listed, counted)
     for name, chart in drawn.items():
         (chart_dir / name).write_text(chart.svg, encoding="utf-8")
     env = Environment(loader=PackageLoader("aggregator.followers.record", "templates"),
                       autoescape=select_autoescape(["html"]), trim_blocks=True,
                       lstrip_blocks=True)
+    files = dict(csv=CSV_FILE, json=RECORD_FILE, ledger=LEDGER_FILE, head=HEAD_FILE,
+                 sig=SIGNATURE_FILE, key=PUBLIC_KEY_FILE, charts=CHARTS_DIR,
+                 manifest=MANIFEST_FILE, verify=VERIFY_FILE)
     page = env.get_template("record.html").render(
-        title=settings.event.title, made=made, head=head, signed_by=signed_by, rows=rows,
-        by_id={row["id"]: row for row in rows}, charts=drawn,
-        withheld=settings.record.withheld_reasons, files=dict(
-            csv=CSV_FILE, json=RECORD_FILE, ledger=LEDGER_FILE, head=HEAD_FILE,
-            sig=SIGNATURE_FILE, key=PUBLIC_KEY_FILE, charts=CHARTS_DIR, manifest=MANIFEST_FILE),
-        totals=Counter(row["outcome"] for row in rows),
-        awaiting=[row for row in rows if row["written"] == "awaiting"])
+        title=settings.event.title, made=made, head=head, signed_by=signed_by, rows=listed,
+        by_id={row["id"]: row for row in listed}, charts=drawn, received=len(rows),
+        counted=[(KINDS[name][counted[name] != 1], counted[name]) for name in KINDS
+                 if counted[name]],
+        withheld=settings.record.withheld_reasons, files=files, recording=watched,
+        transcript=transcript,
+        totals=Counter(row["outcome"] for row in listed),
+        awaiting=[row for row in listed if row["written"] == "awaiting"])
     (folder / INDEX_FILE).write_text(page, encoding="utf-8")
+    checker = env.get_template("verify.html").render(
+        title=settings.event.title, made=made, head=head, signed_by=signed_by,
+        files={**files, "index": INDEX_FILE, "script": VERIFY_SCRIPT})
+    (folder / VERIFY_FILE).write_text(checker, encoding="utf-8")
+    (folder / VERIFY_SCRIPT).write_bytes(
+        resources.files("aggregator.followers.record").joinpath("static", VERIFY_SCRIPT)
+        .read_bytes())
     _sign(folder, settings, head, made, key)
-    return Built(folder, head, len(rows), signed_by)
+    return Built(folder, head, len(rows), signed_by, len(listed),
+                 sum(1 for row in rows if row["recording"]),
+                 sum(1 for row in rows if row["transcript"]), unplaced)

@@ -12,10 +12,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aggregator.core.normalise import fold
 from aggregator.followers.ledger import GENESIS, PUBLIC_ID, canonical, commitment, link_hash
 from aggregator.followers.record import (
     CSV_FILE,
@@ -28,11 +30,28 @@ from aggregator.followers.record import (
     SIGNATURE_FILE,
     manifest,
 )
+from aggregator.followers.record.kinds import acted_on, kind_of
 from aggregator.followers.record.signing import SigningKeyError, fingerprint, is_valid, load_public
 
-# Fields of a published question that must equal the chain's last state of that question.
+# Fields of a published question that must equal the chain's last state of that question (and
+# its ``kind``, from the chain: aggregator/followers/record/kinds.py).
 CLEAR_FIELDS = ("platform", "state", "reject_reason", "parent", "asked_by", "received_at",
                 "answer_note", "in_writing")
+# A hashtag, and the whitespace a shown text may differ by (as verify.js reads them).
+_HASHTAG = re.compile(r"(?<!\w)#(\w+)")
+_SPACES = re.compile(r"\s+")
+_SPACE_BEFORE_PUNCTUATION = re.compile(r" ([,.;:!?\u061f\u060c])")
+
+
+def _tidy(text: str) -> str:
+    return _SPACE_BEFORE_PUNCTUATION.sub(r"\1", _SPACES.sub(" ", text)).strip()
+
+
+def only_hashtags_left_out(committed: str, shown: str, tags: frozenset[str]) -> bool:
+    """Whether ``shown`` is ``committed`` with only the hashtags ``tags`` (folded, without "#")
+    and whitespace taken out: the board's public text of a text that holds no personal data."""
+    kept = _HASHTAG.sub(lambda m: "" if fold(m[1]) in tags else m[0], committed)
+    return _tidy(kept) == _tidy(shown)
 
 
 class VerifyFailed(Exception):
@@ -70,9 +89,10 @@ def read_head_file(path: Path) -> dict[str, str]:
     return values
 
 
-def check_chain(folder: Path, noted: tuple[int, str] | None = None
-                ) -> tuple[int, str, dict[str, dict[str, Any]]]:
-    """Walk ledger.jsonl; returns (count, head hash, each question's last committed state)."""
+def check_chain(folder: Path, noted: tuple[int, str] | None = None,
+                acted: set[str] | None = None) -> tuple[int, str, dict[str, dict[str, Any]]]:
+    """Walk ledger.jsonl; returns (count, head hash, each question's last committed state), and
+    adds to ``acted`` each question a moderator acted on."""
     previous, count, last_id = GENESIS, 0, (0, -1)
     last: dict[str, dict[str, Any]] = {}
     noted_seen = noted is None or noted[0] == 0
@@ -110,6 +130,8 @@ def check_chain(folder: Path, noted: tuple[int, str] | None = None
                 noted_seen = True
             for question in entry.get("qs", []):
                 last[question["id"]] = question
+            if acted is not None:
+                acted.update(acted_on(entry))
     if not noted_seen and noted is not None:
         raise VerifyFailed(f"the noted head {noted[0]}:{noted[1]} is not in this record: it has "
                            f"only {count} links")
@@ -147,12 +169,15 @@ def check_signature(folder: Path, head: dict[str, str], count: int, digest: str,
     return fingerprint(key)
 
 
-def check_questions(folder: Path, last: dict[str, dict[str, Any]]) -> int:
-    """Every question in the chain is published, as the chain last holds it."""
+def check_questions(folder: Path, last: dict[str, dict[str, Any]],
+                    acted: set[str] | None = None) -> int:
+    """Every question in the chain is published, as the chain last holds it; with ``acted``,
+    each is listed or counted by the kind the chain gives it."""
     try:
         record = json.loads((folder / RECORD_FILE).read_text(encoding="utf-8"))
         questions = record["questions"]
-    except (OSError, ValueError, KeyError) as exc:
+        tags = frozenset(fold(str(tag)) for tag in record.get("stripped_hashtags") or [])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise VerifyFailed(f"{RECORD_FILE}: cannot read it: {exc}") from exc
     published = {q["id"]: q for q in questions}
     for qid in published:
@@ -172,8 +197,22 @@ def check_questions(folder: Path, last: dict[str, dict[str, Any]]) -> int:
                 raise VerifyFailed(f"{RECORD_FILE}: question {qid}: {name} is "
                                    f"{question.get(name)!r}, the ledger says "
                                    f"{chained.get(name)!r}")
+        if acted is not None and "kind" in question and \
+                question["kind"] != (kind := kind_of(chained, qid in acted)):
+            raise VerifyFailed(f"{RECORD_FILE}: question {qid}: kind is "
+                               f"{question['kind']!r}, the ledger makes it {kind!r}")
+        committed = question.get("committed") or {}
+        if not isinstance(committed, dict):
+            raise VerifyFailed(f"{RECORD_FILE}: question {qid}: committed is not a mapping")
+        for name, value in committed.items():
+            shown = question.get(name)
+            if not isinstance(value, str) or not isinstance(shown, str) or \
+                    not only_hashtags_left_out(value, shown, tags):
+                raise VerifyFailed(f"{RECORD_FILE}: question {qid}: the shown {name} is not the "
+                                   f"committed {name} with only the event's hashtags left out")
         for name, salt in question.get("proofs", {}).items():
-            value, commit = question.get(name), chained.get(name, {}).get("commit")
+            value, commit = committed.get(name, question.get(name)), \
+                chained.get(name, {}).get("commit")
             if not isinstance(value, str) or commitment(salt, value) != commit:
                 raise VerifyFailed(f"{RECORD_FILE}: question {qid}: the published {name} is "
                                    "not the one the ledger committed to")
@@ -191,9 +230,13 @@ def _check_csv(folder: Path, published: dict[str, dict[str, Any]]) -> None:
         raise VerifyFailed(f"{CSV_FILE}: its questions are not those of {RECORD_FILE}")
     for row in rows:
         question = published[row["id"]]
-        if row.get("text", "") != (question.get("text") or ""):
-            raise VerifyFailed(f"{CSV_FILE}: question {row['id']}: its text differs from "
-                               f"{RECORD_FILE}")
+        committed = question.get("committed") or {}
+        for column, value in (("text", question.get("text")),
+                              ("committed_text", committed.get("text")),
+                              ("committed_original", committed.get("original"))):
+            if row.get(column, "") != (value or ""):
+                raise VerifyFailed(f"{CSV_FILE}: question {row['id']}: its {column} differs "
+                                   f"from {RECORD_FILE}")
 
 
 def check_files(folder: Path, signed_manifest: str) -> int:
@@ -223,9 +266,10 @@ def verify(folder: Path, head: str | None = None, public_key: Path | None = None
     The questions are checked before the files: a value that differs from the chain is named
     with its question and field, which says more than "record.json: changed"."""
     noted = parse_head(head) if head else None
-    count, digest, last = check_chain(folder, noted)
+    acted: set[str] = set()
+    count, digest, last = check_chain(folder, noted, acted)
     head_file = read_head_file(folder / HEAD_FILE)
     key = check_signature(folder, head_file, count, digest, public_key)
-    questions = check_questions(folder, last)
+    questions = check_questions(folder, last, acted)
     files = check_files(folder, head_file["manifest"])
     return Verified(count, digest, questions, key, files)
