@@ -153,7 +153,9 @@ def demo_and_record(env: dict[str, str], home: Path) -> None:
         built = floor("record", str(home / "record"), "--key", str(key), env=event, cwd=home)
         assert "signed by the key" in built, built
         checked = floor("record", "verify", str(home / "record"), env=event, cwd=home)
-        step(f"floor record: {built.splitlines()[0]}; verify: {checked.splitlines()[-1]}")
+        summary = next((line for line in built.splitlines() if line.startswith("record:")),
+                       built.strip())
+        step(f"floor {summary}; verify: {checked.splitlines()[-1]}")
     finally:
         if demo.poll() is None:
             demo.send_signal(signal.SIGINT)
