@@ -27,6 +27,20 @@ event; prints the ratio (target >= 0.25), how far triage got, and the CPU cost r
 seconds of the ingesting process and the server: what the machine's neighbours do not change).
 With --semantic the worker uses the semantic backend.
 
+    python bench/triage.py --keep-up [--semantic] [--workers 2] [--rate 5000] [--seconds 60]
+                           [--burst 10000] [--niceness 10]
+
+The worker keeping up (issue #26): 5,000 posts a minute stored by Floor's ingest for 60 s while
+worker processes (one consumer group, a consumer name each, at floor triage's nice 10) follow,
+each post's latency from its received to its triaged log entry (p50, p99, max); then a burst of
+10,000 stored as fast as ingest goes and how long after it the last is triaged; and the workers'
+CPU time per post, which the machine's neighbours do not change.
+
+    python bench/triage.py --fit-abuse
+
+Fit the abuse model on the training splits of tests/triage/real/ and write its weights
+(aggregator/followers/triage/abuse-model.npz).
+
     python bench/triage.py --scale 50000 [--semantic]
 
 The duplicate index at scale: each backend, in a process of its own, indexes that many distinct
@@ -39,22 +53,27 @@ vectors, which take the same memory (encoding 50,000 questions would take most o
     python bench/triage.py --real
 
 Where triage stands on real, human-labelled public data (tests/triage/real/, DATA.md there): one
-table of the held-out splits, never fitted on. Duplicate pairs on COVID-Q's held-out questions
-(questions of one class ask the same thing), streamed in a seeded order through the duplicate
-index alone (each question suggested against those before it, then indexed, as the worker does
-for a question), for the lexical backend and, whenever the [semantic] extra is installed, the
-semantic one, both at their shipped weights and thresholds; beside them the plain cosine of the
-shipped MiniLM sentence embeddings over every held-out pair, its threshold fitted on COVID-Q's
-training split only. Abuse at the shipped threshold (model and word list) on Davidson et al.'s
-tweets; question recall on NQ-open's and COVID-Q's real questions (no real non-questions, so no
-precision); personal data: no real labelled set. --smoke runs this path on a few items of each
-(the semantic rows only with --semantic).
+table of the held-out splits, never fitted on. Duplicates on COVID-Q's held-out questions
+(questions of one class ask the same thing), for the lexical backend and, whenever the
+[semantic] extra is installed, the semantic one: every pair scored by the backend's pair model
+(the paraphrase pairs), and the meeting-like set, the questions in a seeded order through the
+duplicate index as the worker sees them (each suggested against the open questions before it,
+then indexed), at the shipped threshold and at one fitted on COVID-Q's training split; beside
+them the plain MiniLM cosine baseline, its threshold fitted on the training split, on every pair
+and as a meeting. Abuse (the shipped model and threat phrases) on Davidson et al.'s held-out
+tweets, ETHOS's held-out comments and a mix of every innocent held-out post with abusive ones
+at one in ten, and on real innocent questions; question recall on NQ-open's and COVID-Q's real
+questions (no real non-questions, so no precision); personal data on 3,000 generated posts
+(no real labelled set exists) and on real questions (nothing to mask); the stream rule on real
+questions. --smoke runs this path on a few items of each (the semantic rows only with
+--semantic).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -65,6 +84,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from aggregator.base import personal  # noqa: E402
 from aggregator.core.normalise import normalise  # noqa: E402
 from aggregator.core.question import Post as SourcePost  # noqa: E402
 from aggregator.followers.triage import questions  # noqa: E402
@@ -161,17 +181,140 @@ def ingest_with_triage(count: int, rounds: int, smoke: bool, backend: str = "lex
 WORKER = """
 import os, sys, threading
 from aggregator.followers.triage.worker import NICENESS
-os.nice(NICENESS)  # as floor triage does
+os.nice(int(sys.argv[5]) if len(sys.argv) > 5 else NICENESS)  # as floor triage does
 from aggregator.base.redis_server import connect
 from aggregator.base.settings import TriageSettings
 from aggregator.followers.loop import follow
 from aggregator.followers.triage.worker import TriageWorker
-worker = TriageWorker(connect(url=sys.argv[1]), sys.argv[2], TriageSettings(backend=sys.argv[3]))
+worker = TriageWorker(connect(url=sys.argv[1]), sys.argv[2], TriageSettings(backend=sys.argv[3]),
+                      consumer=sys.argv[4] if len(sys.argv) > 4 else "worker")
 worker.setup()
 worker.assessor.abuse.check_many(["warm up"])
 print("ready", flush=True)
 follow(worker, threading.Event(), block_ms=100)
 """
+
+
+def keep_up(rate_per_min: int, seconds: float, burst: int, backend: str, workers: int,
+            niceness: int) -> None:
+    """The triage worker against a steady stream and a burst, as a meeting brings them.
+
+    Steady: Floor's ingest stores ``rate_per_min`` posts a minute (a batch every 0.2 s) for
+    ``seconds`` while ``workers`` worker processes (one consumer group, a name each) follow;
+    each post's latency is the time from its ``received`` log entry to its ``triaged`` one
+    (both stream ids: the Redis server's clock). Burst: ``burst`` posts stored as fast as
+    ingest goes, then the time until the last of them is triaged, and the workers' rate.
+    Each phase also gives the workers' CPU time per post: what the machine's neighbours do not
+    change (at nice 10, as ``floor triage`` runs, a busy machine's other work goes first)."""
+    import subprocess
+    import tempfile
+    import uuid
+
+    import numpy as np
+    import psutil
+
+    from aggregator.base.keys import Keys
+    from aggregator.base.redis_server import connect, url_of
+    from aggregator.core.store import Store
+    from bench.ingest import floor_ingest, sample_posts
+
+    conn = connect(data_dir=Path(tempfile.mkdtemp(prefix="floor-bench-")))
+
+    def start(event: str) -> list[subprocess.Popen[str]]:
+        procs = [subprocess.Popen([sys.executable, "-c", WORKER, url_of(conn), event, backend,
+                                   f"worker-{i}", str(niceness)], cwd=ROOT,
+                                  stdout=subprocess.PIPE, text=True)
+                 for i in range(workers)]
+        for proc in procs:
+            assert proc.stdout is not None
+            proc.stdout.readline()  # "ready"
+        spent.clear()
+        spent.extend(cpu(p) for p in procs)
+        return procs
+
+    spent: list[float] = []
+
+    def cpu(proc: subprocess.Popen[str]) -> float:
+        times = psutil.Process(proc.pid).cpu_times()
+        return float(times.user + times.system)
+
+    def per_post(procs: list[subprocess.Popen[str]], count: int) -> str:
+        used = sum(cpu(p) for p in procs) - sum(spent)
+        return (f"workers' CPU {1000 * used / count:.2f} ms a post "
+                f"({count / max(1e-9, used):,.0f} posts per CPU-second)")
+
+    def latencies(store: Store) -> tuple[Any, float, float]:
+        received: dict[str, int] = {}
+        triaged: dict[str, int] = {}
+        for entry in store.log_after():
+            ms = int(entry.id.split("-")[0])
+            if entry.type == "received":
+                received[entry.qid] = ms
+            elif entry.type == "triaged":
+                triaged[entry.qid] = ms
+        done = [triaged[q] - received[q] for q in received if q in triaged] or [0]
+        times = sorted(triaged.values())
+        return (np.array(done, dtype=float), times[0] / 1000 if times else 0.0,
+                times[-1] / 1000 if times else 0.0)
+
+    def wait_for(store: Store, count: int, limit: float) -> float:
+        """Seconds (Redis clock) at which ``count`` posts were triaged, or -1 past ``limit``."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if int(conn.xlen(store.keys.log)) >= 2 * count:
+                return float(conn.time()[0] + conn.time()[1] / 1e6)
+            time.sleep(0.05)
+        return -1.0
+
+    def server_now() -> float:
+        sec, micro = conn.time()
+        return sec + micro / 1e6
+
+    print(f"triage worker, {backend} backend, {workers} worker process(es) at nice {niceness} "
+          f"on one consumer group (load average {', '.join(f'{x:.1f}' for x in os.getloadavg())})")
+    event = "keep-" + uuid.uuid4().hex[:8]
+    events = [event]
+    store = Store(conn, event)
+    procs = start(event)
+    posts = sample_posts(int(rate_per_min * seconds / 60))
+    step = max(1, round(rate_per_min / 60 * 0.2))
+    begin = time.monotonic()
+    for i in range(0, len(posts), step):
+        store.ingest("bench", [(normalise(p), p.raw) for p in posts[i:i + step]],
+                     checkpoint=str(i))
+        pause = begin + (i + step) / (rate_per_min / 60) - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+    wait_for(store, len(posts), 120)
+    lat, _, _ = latencies(store)
+    print(f"steady {rate_per_min:,} posts/min for {seconds:.0f} s ({len(posts):,} posts): "
+          f"received -> triaged p50 {np.percentile(lat, 50):,.0f} ms, p99 "
+          f"{np.percentile(lat, 99):,.0f} ms, max {lat.max():,.0f} ms; {len(lat):,} of "
+          f"{len(posts):,} triaged (target: p99 <= 1,000 ms); {per_post(procs, len(posts))}")
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+
+    event = "burst-" + uuid.uuid4().hex[:8]
+    events.append(event)
+    store = Store(conn, event)
+    procs = start(event)
+    posts = sample_posts(burst)
+    ingest_rate = floor_ingest(store, posts, 200)
+    ended = server_now()
+    done = wait_for(store, len(posts), 600)
+    lat, first, last = latencies(store)
+    print(f"burst of {burst:,} posts (ingest {ingest_rate:,.0f} posts/s): all triaged "
+          + (f"{done - ended:,.1f} s after ingest ended" if done > 0 else
+             f"NOT within 600 s ({len(lat):,} were)")
+          + f" (target <= 60 s); worker rate {len(lat) / max(1e-9, last - first):,.0f} posts/s;"
+          f" {per_post(procs, len(posts))}")
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+    for name in events:
+        for key in conn.scan_iter(Keys(name).pattern, count=1000):
+            conn.unlink(key)
 
 
 class StandInEncoder:
@@ -406,12 +549,82 @@ def stream_pairs(rows: list[dict[str, Any]], index: DuplicateIndex) -> tuple[int
     return len(truth & said), len(said - truth), len(truth - said)
 
 
+def fit_stream_threshold(make: Callable[[], DuplicateIndex]) -> float:
+    """The lowest suggestion threshold giving precision >= 0.9 on COVID-Q's training split
+    streamed as a meeting (the most precise if none does, with 5 true pairs at least):
+    training data only."""
+    import random
+
+    rows = read_jsonl("covidq-train.jsonl")
+    random.Random(SEED).shuffle(rows)
+    best = (-1.0, 0.0, 0.99)
+    for step in range(50, 100, 4):
+        index = make()
+        index.threshold = step / 100
+        tp, fp, fn = stream_pairs(rows, index)
+        p, r = ratio(tp, tp + fp), ratio(tp, tp + fn)
+        key = (float(p >= 0.9 and tp >= 5), r if p >= 0.9 and tp >= 5 else
+               p if tp >= 5 else -1.0, -step / 100)
+        if key > best:
+            best = key
+    return -best[2]
+
+
+def every_pair(rows: list[dict[str, Any]], index: DuplicateIndex) -> tuple[int, int, int]:
+    """The backend's pair model on every pair of ``rows`` (all indexed, each its own group):
+    a pair is said to repeat when its probability reaches the backend's threshold."""
+    import numpy as np
+
+    for row in rows:
+        index.add(row["id"], row["text"])
+    ids = [r["id"] for r in rows if r["id"] in index]
+    cluster = {r["id"]: r["cluster"] for r in rows}
+    tp = fp = fn = 0
+    for i, qid in enumerate(ids[:-1]):
+        others = ids[i + 1:]
+        text = next(r["text"] for r in rows if r["id"] == qid)
+        doc = index._describe(text, "")
+        assert doc is not None
+        _, meaning = index._meaning(text, doc, others, qid)
+        x = index.features(doc, others, None if meaning is None else meaning[:len(others)])
+        said = index.model.probability(x) >= index.threshold
+        same = np.array([cluster[o] == cluster[qid] for o in others])
+        tp += int((said & same).sum())
+        fp += int((said & ~same).sum())
+        fn += int((~said & same).sum())
+    # Questions with no content words are never indexed: their true pairs are all missed.
+    truth = pairs({r["id"]: r["cluster"] for r in rows})
+    missed = sum(1 for a, b in truth if a not in index or b not in index)
+    return tp, fp, fn + missed
+
+
+def cosine_stream(rows: list[dict[str, Any]], vectors: Any, cut: float) -> tuple[int, int, int]:
+    """The cosine baseline as a meeting sees it: each question in turn joins the group whose
+    first question is nearest, if at or above ``cut``; else it starts a group."""
+    import numpy as np
+
+    firsts: list[int] = []
+    root: dict[str, str] = {}
+    for i, row in enumerate(rows):
+        target = row["id"]
+        if firsts:
+            sims = vectors[firsts] @ vectors[i]
+            best = int(np.argmax(sims))
+            if sims[best] >= cut:
+                target = rows[firsts[best]]["id"]
+        if target == row["id"]:
+            firsts.append(i)
+        root[row["id"]] = target
+    truth = pairs({r["id"]: r["cluster"] for r in rows})
+    said = pairs(root)
+    return len(truth & said), len(said - truth), len(truth - said)
+
+
 def real(smoke: bool, semantic: bool) -> None:
     """One table: where triage stands on the real held-out splits (nothing fitted on them)."""
     import os
     import random
 
-    from aggregator.followers.triage.abuse import THRESHOLD as ABUSE_THRESHOLD
     from aggregator.followers.triage.semantic import SemanticIndex, available
 
     few = 40 if smoke else None
@@ -423,15 +636,34 @@ def real(smoke: bool, semantic: bool) -> None:
     held = read_jsonl("covidq-heldout.jsonl")
     random.Random(SEED).shuffle(held)  # the file is grouped by class; a meeting's posts are not
     held = held[:few]
-    data = f"COVID-Q testA, {len(held)} questions"
-    tp, fp, fn = stream_pairs(held, DuplicateIndex())
-    table.append(("duplicate pairs, lexical", data, tp + fn, *pr(tp, fp, fn),
-                  f"shipped weights, threshold {pairs_model_threshold('lexical'):.2f}"))
+    pairs_data = f"COVID-Q testA, every pair of {len(held)} questions"
+    meeting = f"meeting-like: COVID-Q testA, {len(held)} questions in turn"
+    makers: list[tuple[str, Callable[[], DuplicateIndex]]] = [("lexical", DuplicateIndex)]
+    encoder: CachedEncoder | None = None
     if semantic and available():
         encoder = CachedEncoder()
-        tp, fp, fn = stream_pairs(held, SemanticIndex(None, encoder))
-        table.append(("duplicate pairs, semantic", data, tp + fn, *pr(tp, fp, fn),
-                      f"shipped weights, threshold {pairs_model_threshold('semantic'):.2f}"))
+        makers.append(("semantic", lambda: SemanticIndex(None, encoder)))
+    for name, make in makers:
+        started = time.perf_counter()
+        tp, fp, fn = every_pair(held, make())
+        took = time.perf_counter() - started
+        table.append((f"duplicate pairs, {name}", pairs_data, tp + fn, *pr(tp, fp, fn),
+                      f"shipped pair model >= {pairs_model_threshold(name):.2f} on each pair "
+                      f"({took:.0f} s)"))
+        started = time.perf_counter()
+        tp, fp, fn = stream_pairs(held, make())
+        took = time.perf_counter() - started
+        table.append((f"duplicate pairs, {name}", meeting, tp + fn, *pr(tp, fp, fn),
+                      f"suggestions as the worker makes them; {len(held) / took:,.0f} posts/s"))
+        if not smoke:
+            cut = fit_stream_threshold(make)
+            index = make()
+            index.threshold = cut
+            tp, fp, fn = stream_pairs(held, index)
+            table.append((f"duplicate pairs, {name}", meeting, tp + fn, *pr(tp, fp, fn),
+                          f"threshold {cut:.2f} fitted on COVID-Q train3 (in turn) for "
+                          f"precision 0.9"))
+    if encoder is not None:
         train = read_jsonl("covidq-train.jsonl")
         vec = encoder.model.encode([r["text"] for r in train + held], normalize_embeddings=True,
                                    show_progress_bar=False)
@@ -441,22 +673,51 @@ def real(smoke: bool, semantic: bool) -> None:
         said = sims >= cut
         tp, fp = int((said & same).sum()), int((said & ~same).sum())
         fn = int((~said & same).sum())
-        table.append(("duplicate pairs, MiniLM cosine", data, tp + fn, *pr(tp, fp, fn),
-                      f"every pair; threshold {cut:.3f} fitted on COVID-Q train3"))
+        note = f"MiniLM cosine >= {cut:.3f} (fitted on COVID-Q train3 for precision 0.9)"
+        table.append(("duplicate pairs, cosine baseline", pairs_data, tp + fn, *pr(tp, fp, fn),
+                      note))
+        tp, fp, fn = cosine_stream(held, vec[len(train):], cut)
+        table.append(("duplicate pairs, cosine baseline", meeting, tp + fn, *pr(tp, fp, fn),
+                      note + "; each to its nearest group's first question"))
     elif semantic:
-        table.append(("duplicate pairs, semantic", data, 0, "-", "-",
+        table.append(("duplicate pairs, semantic", pairs_data, 0, "-", "-",
                       "not measured: the [semantic] extra is not installed"))
 
-    posts = read_jsonl("abuse-heldout.jsonl")[:few]
-    verdicts = AbuseCheck().check_many([p["text"] for p in posts])
-    truth = [bool(p["abusive"]) for p in posts]
-    said = [v.abusive for v in verdicts]
-    tp = sum(t and s for t, s in zip(truth, said, strict=True))
-    fp = sum(s and not t for t, s in zip(truth, said, strict=True))
-    fn = sum(t and not s for t, s in zip(truth, said, strict=True))
-    table.append(("abuse", f"Davidson et al., {len(posts)} tweets", tp + fn, *pr(tp, fp, fn),
-                  f"shipped word list + model >= {ABUSE_THRESHOLD}; "
-                  f"{sum(truth) / max(1, len(truth)):.0%} of them abusive"))
+    check = AbuseCheck()
+
+    def abuse_counts(rows: list[tuple[str, bool]]) -> tuple[int, int, int, int]:
+        said = [v.abusive for v in check.check_many([t for t, _ in rows])]
+        truth = [t for _, t in rows]
+        tp = sum(t and s for t, s in zip(truth, said, strict=True))
+        fp = sum(s and not t for t, s in zip(truth, said, strict=True))
+        return tp, fp, sum(truth) - tp, len(truth) - sum(truth)
+
+    davidson = [(r["text"], bool(r["abusive"])) for r in read_jsonl("abuse-heldout.jsonl")[:few]]
+    ethos = [(r["text"], bool(r["abusive"])) for r in read_jsonl("ethos-heldout.jsonl")[:few]]
+    innocent_q = [(r["text"], False) for name in ("questions-heldout.jsonl",
+                                                   "covidq-heldout.jsonl")
+                  for r in read_jsonl(name)[:few]]
+    # A meeting's balance: every innocent held-out post, and as many held-out abusive ones
+    # (drawn at random, seeded) as make one post in ten abusive.
+    negatives = [x for x in davidson + ethos if not x[1]] + innocent_q
+    positives = [x for x in davidson + ethos if x[1]]
+    random.Random(SEED).shuffle(positives)
+    mix = negatives + positives[:max(1, round(len(negatives) * PREVALENCE / (1 - PREVALENCE)))]
+    cut = f"model >= {check.threshold:.2f} + word list + aimed insults"
+    for name, rows in ((f"Davidson et al. tweets, {len(davidson)}", davidson),
+                       (f"ETHOS comments (another source), {len(ethos)}", ethos),
+                       (f"mix, {len(mix)} posts: all innocent held-out posts above and NQ/COVID-Q "
+                        f"questions, {PREVALENCE:.0%} abusive", mix)):
+        tp, fp, fn, neg = abuse_counts(rows)
+        share = (tp + fn) / max(1, len(rows))
+        note = f"{cut}; {share:.0%} abusive"
+        if abs(share - PREVALENCE) > 0.02:
+            note += (f"; precision at {PREVALENCE:.0%} abusive (false positives scaled): "
+                     f"{precision_at(tp, fp, tp + fn, neg):.3f}")
+        table.append(("abuse", name, tp + fn, *pr(tp, fp, fn), note))
+    tp, fp, fn, neg = abuse_counts(innocent_q)
+    table.append(("abuse on innocent questions", f"NQ-open dev + COVID-Q testA, {neg}", 0, "-",
+                  "-", f"{fp} flagged ({ratio(fp, neg):.4f})"))
 
     for name, label in (("questions-heldout.jsonl", "NQ-open dev"),
                         ("covidq-heldout.jsonl", "COVID-Q testA")):
@@ -465,8 +726,22 @@ def real(smoke: bool, semantic: bool) -> None:
         table.append(("question recall", f"{label}, {len(rows)} questions", len(rows), "-",
                       f"{ratio(found, len(rows)):.3f}",
                       f"threshold {THRESHOLD}; every item a real question: no precision"))
-    table.append(("personal data", "none", 0, "-", "-",
-                  "no real labelled set with UK personal data found"))
+    count = 120 if smoke else 3_000
+    caught, total, kinds = personal_recall(count)
+    table.append(("personal data (posts)", f"invented, generated (seed 4), {total} posts", total,
+                  "-", f"{ratio(caught, total):.3f}",
+                  "a post counts when every kind in it is found; per kind: " + ", ".join(
+                      f"{k} {ratio(f, n):.3f}" for k, (f, n) in sorted(kinds.items()))))
+    innocent = [r["text"] for name in ("questions-heldout.jsonl", "covidq-heldout.jsonl")
+                for r in read_jsonl(name)[:few]]
+    masked = sum(bool(personal.find(t)) for t in innocent)
+    table.append(("personal data found in real questions", f"NQ-open dev + COVID-Q testA, "
+                  f"{len(innocent)} questions", 0, "-", "-",
+                  f"{masked} of them masked (none holds personal data)"))
+    stream = sum(questions.LIVE.search(t) is not None for t in innocent)
+    table.append(("'about the stream or sound'", f"NQ-open dev + COVID-Q testA, "
+                  f"{len(innocent)} questions", 0, "-", "-",
+                  f"{stream} of them called a post about the stream (none is)"))
 
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"Triage on real held-out data (tests/triage/real/; load average {load}"
@@ -477,6 +752,202 @@ def real(smoke: bool, semantic: bool) -> None:
         print(f"| {check} | {where} | {n:,} | {p} | {r} | {note} |")
     print("targets: duplicates P >= 0.9 at R >= 0.75; abuse R >= 0.85 at P >= 0.8; "
           "question recall >= 0.95; personal data R >= 0.95")
+
+
+FIRST = ("Harold", "Jean", "Margaret", "Tom", "Aisha", "Priya", "Dave", "Siân", "Gareth",
+         "Agnieszka",
+         "Mohammed", "Olivia", "Kwame", "Eileen", "Jack", "Fatima", "Rhys", "Bernadette")
+LAST = ("Smith", "Price", "O'Neill", "McDonald", "Patel", "Evans", "Kowalski", "Okafor",
+        "Hughes", "Begum", "Jones", "Fitzgerald", "Nowak", "Ahmed", "Williams", "MacLeod")
+RELATIONS = ("dad", "mum", "father", "mother", "husband", "wife", "partner", "son", "daughter",
+             "nan", "grandad", "brother", "sister", "late husband", "elderly mother", "neighbour",
+             "friend", "mother-in-law", "uncle", "carer")
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+          "October", "November", "December")
+
+
+def personal_cases(count: int, seed: int = 4) -> list[tuple[str, list[str]]]:
+    """``count`` invented posts, each with one or two kinds of UK personal data written in one
+    of the forms people use, and the kinds it holds (bench-made: no real labelled set exists).
+    Every number is random (phone numbers in Ofcom's drama ranges and real-looking ones, NHS
+    numbers with a valid check digit), every name drawn from invented lists."""
+    import random
+
+    rng = random.Random(seed)
+
+    def digits(n: int) -> str:
+        return "".join(rng.choice("0123456789") for _ in range(n))
+
+    def phone() -> str:
+        mobile = "07" + rng.choice(["700 900", "911 ", "400 ", "852 ", "956 "]).replace(" ", "")
+        mobile += digits(11 - len(mobile))
+        land = rng.choice(["020" + rng.choice("78") + digits(7), "0113496" + digits(4),
+                           "0161" + digits(7), "01632960" + digits(3), "029" + "20" + digits(6),
+                           "01865" + digits(6), "0141" + digits(7)])
+        n = rng.choice([mobile, mobile, land])
+        body = n[1:]
+        forms = [n, f"{n[:5]} {n[5:]}", f"{n[:5]} {n[5:8]} {n[8:]}", f"{n[:4]} {n[4:7]} {n[7:]}",
+                 f"{n[:5]}-{n[5:]}", f"({n[:5]}) {n[5:]}", f"+44 {body[:4]} {body[4:]}",
+                 f"+44 (0){body[:4]} {body[4:]}", f"+44{body}", f"0044 {body[:4]} {body[4:]}",
+                 f"{n[:5]}.{n[5:8]}.{n[8:]}"]
+        if n.startswith("02"):
+            forms += [f"{n[:3]} {n[3:7]} {n[7:]}", f"({n[:3]}) {n[3:7]} {n[7:]}"]
+        return rng.choice(forms)
+
+    def nhs() -> str:
+        while True:
+            n = digits(10)
+            if personal.nhs_valid(n):
+                return rng.choice([n, f"{n[:3]} {n[3:6]} {n[6:]}", f"{n[:3]}-{n[3:6]}-{n[6:]}"])
+
+    def email() -> str:
+        first, last = rng.choice(FIRST).lower().replace("â", "a"), rng.choice(LAST).lower()
+        last = last.replace("'", "")
+        user = rng.choice([f"{first}.{last}", f"{first}{last}{rng.randint(1, 99)}",
+                           f"{first[0]}{last}", f"{first}_{last}+floor"])
+        return user + "@" + rng.choice(["gmail.com", "hotmail.co.uk", "btinternet.com",
+                                        "example.org", "nhs.net", "outlook.com"])
+
+    def postcode() -> str:
+        area = rng.choice(["LS1 4AP", "SW1A 1AA", "M1 1AE", "B33 8TH", "CR2 6XH", "DN55 1PT",
+                           "W1A 0AX", "EC1A 1BB", "CF10 1AA", "EH1 1YZ", "BS8 1TH", "OX1 2JD",
+                           "NE1 4LP", "G2 1DU", "BT1 5GS", "PL4 8AA"])
+        return rng.choice([area, area.replace(" ", ""), area.lower(), area])
+
+    def dob() -> str:
+        d, m, y = rng.randint(1, 28), rng.randint(1, 12), rng.randint(1925, 2005)
+        return rng.choice([f"{d:02d}/{m:02d}/{y}", f"{d}/{m}/{y}", f"{d:02d}.{m:02d}.{y % 100:02d}",
+                           f"{y}-{m:02d}-{d:02d}", f"{d} {MONTHS[m - 1]} {y}",
+                           f"{d}{'th' if d > 3 else ['st', 'nd', 'rd'][d - 1]} of "
+                           f"{MONTHS[m - 1]} {y}", f"{MONTHS[m - 1]} {d}, {y}",
+                           f"{d} {MONTHS[m - 1][:3]} {y}", f"{d:02d}-{m:02d}-{y}"])
+
+    def name() -> str:
+        return rng.choice([f"{rng.choice(FIRST)} {rng.choice(LAST)}", rng.choice(FIRST)])
+
+    slots: dict[str, list[str]] = {
+        "phone": ["Please ring me on {x}, nobody has called back",
+                  "My mum is on {x} if the complaints team want to talk",
+                  "call {x} the community team never answers", "tel {x}. Why no reply?"],
+        "nhs": ["Appointment for NHS number {x} cancelled three times, why?",
+                "my NHS no. is {x} and my referral vanished",
+                "NHS {x} - still waiting for the scan results"],
+        "email": ["email me at {x} with an answer please", "contact: {x}",
+                  "reply to {spelt} please",
+                  "I wrote to the board from {x} in May and got nothing"],
+        "postcode": ["We live in {x} and waited 6 hours for an ambulance",
+                     "Why is there no defib near {x}?", "{x} - the bus to the hospital stopped"],
+        "dob": ["My dad was born {x} and they still made him wait", "DOB {x}, still no letter",
+                "date of birth: {x}. Please look into it", "I'm 70 (born {x}) and can't drive"],
+        "name": ["My {rel}, {x}, waited 9 hours on the floor", "my {rel} {x} was sent home twice",
+                 "My {rel} {x} (82) fell and nobody came",
+                 "Why did my {rel} {x} wait so long for a bed?",
+                 "My name is {x} and I want an answer", "Mrs {last} on ward 4 was wonderful",
+                 "my {rel}, {lower}, waited 9 hours", "my {rel} {lower} was sent home",
+                 "Mr. {last} the consultant never rang back"],
+    }
+    out = []
+    kinds = sorted(slots)
+    makers = {"phone": phone, "nhs": nhs, "email": email, "postcode": postcode, "dob": dob,
+              "name": name}
+    for i in range(count):
+        chosen = [kinds[i % len(kinds)]]
+        if rng.random() < 0.3:
+            chosen.append(rng.choice([k for k in kinds if k != chosen[0]]))
+        parts = []
+        for kind in chosen:
+            template = rng.choice(slots[kind])
+            x = makers[kind]()
+            parts.append(template.format(x=x, rel=rng.choice(RELATIONS), last=rng.choice(LAST),
+                                         lower=x.lower(), spelt=x.replace("@", " at ").replace(
+                                             ".", " dot ")))
+        out.append((". ".join(parts), chosen))
+    return out
+
+
+def personal_recall(count: int) -> tuple[int, int, dict[str, tuple[int, int]]]:
+    """Posts whose personal data is all found (each kind as often as it is there), of
+    ``count`` invented ones; and found/present per kind."""
+    caught, kinds = 0, {}
+    for text, want in personal_cases(count):
+        got = Counter(s.kind for s in personal.find(text))
+        need = Counter(want)
+        caught += all(got[k] >= n for k, n in need.items())
+        for k, n in need.items():
+            found, total = kinds.get(k, (0, 0))
+            kinds[k] = (found + min(n, got[k]), total + n)
+    return caught, count, kinds
+
+
+PREVALENCE = 0.1  # one post in ten abusive: the balance thresholds are chosen for
+
+
+def abuse_training() -> tuple[list[str], Any, Any]:
+    """The abuse model's training posts (training splits only): Davidson et al.'s tweets,
+    ETHOS's comments (weighted up so a few hundred count beside twenty thousand tweets) and
+    real questions as innocent posts; with labels and sample weights."""
+    import numpy as np
+
+    rows = [(r["text"], bool(r["abusive"]), 1.0) for r in read_jsonl("abuse-train.jsonl")]
+    rows += [(r["text"], bool(r["abusive"]), ETHOS_WEIGHT)
+             for r in read_jsonl("ethos-train.jsonl")]
+    rows += [(r["text"], False, 1.0) for name in ("questions-train.jsonl", "covidq-train.jsonl")
+             for r in read_jsonl(name)]
+    return ([t for t, _, _ in rows], np.array([y for _, y, _ in rows]),
+            np.array([w for _, _, w in rows]))
+
+
+ETHOS_WEIGHT = 10.0
+ABUSE_C = 4.0  # inverse regularisation: 1, 4 and 16 gave the same out-of-fold figures
+
+
+def precision_at(tp: int, fp: int, positives: int, negatives: int,
+                 prevalence: float = PREVALENCE) -> float:
+    """Precision had the same posts come with ``prevalence`` of them abusive (false
+    positives scaled by the ratio of negatives to positives that implies)."""
+    scale = (1 - prevalence) / prevalence * positives / max(1, negatives)
+    return tp / max(1e-9, tp + scale * fp)
+
+
+def fit_abuse(out: Path) -> None:
+    """Fit the abuse model on the training splits and write its weights to ``out``; the
+    threshold gives the most recall at precision 0.8 on 5-fold out-of-fold probabilities of
+    the same training posts, at PREVALENCE."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_predict
+
+    from aggregator.followers.triage import abuse
+
+    texts, y, w = abuse_training()
+    raw = abuse.counts([abuse.prepare(t) for t in texts])
+    df = np.bincount(raw.indices, minlength=raw.shape[1])
+    idf = np.log((1 + raw.shape[0]) / (1 + df)) + 1
+    x = abuse.weigh(raw, idf)
+    lr = LogisticRegression(C=ABUSE_C, max_iter=2000, class_weight="balanced")
+    oof = cross_val_predict(lr, x, y, cv=5, method="predict_proba",
+                            params={"sample_weight": w})[:, 1]
+    # The threshold is chosen on a training mix built as the held-out one is: every innocent
+    # training post and as many abusive ones (seeded draw) as make one in ten abusive.
+    import random
+
+    abusive = [i for i in range(len(y)) if y[i]]
+    random.Random(SEED).shuffle(abusive)
+    innocent = [i for i in range(len(y)) if not y[i]]
+    keep = np.array(innocent + abusive[:round(len(innocent) * PREVALENCE / (1 - PREVALENCE))])
+    best = (0.0, 0.5)
+    for cut in np.arange(0.05, 0.96, 0.01):
+        said, truth = oof[keep] >= cut, y[keep]
+        tp, fp = int((said & truth).sum()), int((said & ~truth).sum())
+        recall = tp / int(truth.sum())
+        if tp / max(1, tp + fp) >= 0.8 and recall > best[0]:
+            best = (recall, float(round(cut, 2)))
+    lr.fit(x, y, sample_weight=w)
+    model = abuse.AbuseModel(idf, lr.coef_[0], float(lr.intercept_[0]), best[1])
+    model.save(out)
+    print(f"abuse model: {len(texts):,} training posts ({int(y.sum()):,} abusive); threshold "
+          f"{best[1]:.2f} (out-of-fold recall {best[0]:.3f} at precision >= 0.8 with "
+          f"{PREVALENCE:.0%} abusive); written to {out} ({out.stat().st_size / 2**20:.1f} MiB)")
 
 
 def pairs_model_threshold(backend: str) -> float:
@@ -510,10 +981,29 @@ def main() -> None:
     parser.add_argument("--backend", default="", help=argparse.SUPPRESS)  # --scale's child
     parser.add_argument("--real", action="store_true",
                         help="measure triage on the real held-out splits (tests/triage/real/)")
+    parser.add_argument("--keep-up", action="store_true",
+                        help="the worker against a steady 5,000 posts/min and a 10,000 burst")
+    parser.add_argument("--rate", type=int, default=5_000, help="--keep-up: posts a minute")
+    parser.add_argument("--seconds", type=float, default=60, help="--keep-up: steady phase")
+    parser.add_argument("--burst", type=int, default=10_000, help="--keep-up: burst size")
+    parser.add_argument("--workers", type=int, default=1, help="--keep-up: worker processes")
+    parser.add_argument("--niceness", type=int, default=10,
+                        help="--keep-up: the workers' nice level (floor triage's is 10)")
+    parser.add_argument("--fit-abuse", action="store_true",
+                        help="fit the abuse model on the training splits and write its weights")
     parser.add_argument("--fit", action="store_true",
                         help="also print the weights fitted on the whole file")
     args = parser.parse_args()
     DROPPED.extend(FEATURES.index(name) for name in args.drop.split(",") if name)
+    if args.keep_up:
+        keep_up(args.rate, args.seconds, args.burst,
+                "semantic" if args.semantic else "lexical", args.workers, args.niceness)
+        return
+    if args.fit_abuse:
+        from aggregator.followers.triage.abuse import MODEL
+
+        fit_abuse(MODEL)
+        return
     if args.real:
         real(smoke=False, semantic=True)
         return
@@ -523,6 +1013,8 @@ def main() -> None:
                            "semantic" if args.semantic and not args.smoke else "lexical")
         if not args.smoke:
             return
+        print()
+        keep_up(1_200, 2, 300, "lexical", 1, 10)
         print()
     lines = [json.loads(x) for x in Path(args.posts).read_text(encoding="utf-8").splitlines()
              if x.strip()]

