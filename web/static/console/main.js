@@ -56,8 +56,9 @@ const link = connect(config, model, {
 chair = new ChairPanel(config, model, link.socket);
 const boardPreview = new BoardPreview(config, link.socket);
 view.onBoardChange = () => boardPreview.ask();
-view.previewSig = "";  // a change seen before the socket existed: ask now
-view.schedule();
+// Asked once now (sent when the socket connects), not by a render: a render before the snapshot
+// would draw an empty console and spend the page's first-render mark on it.
+boardPreview.ask();
 agenda = new AgendaPanel(config, link.socket, (state) => {
   view.agenda = state;
   view.filters.agenda = state;
