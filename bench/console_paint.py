@@ -294,6 +294,44 @@ def search_latency(browser: Any, base: str, needle: str) -> tuple[float, str]:
         context.close()
 
 
+def server_search(conn: Any, event: str, questions: int) -> None:
+    """The server's part of the worst search, in-process: walk Incoming as a console does
+    (page after page from each reply's edge) to the first match of the rare word, its last card,
+    by the scan and with the text index; against a raw baseline in the same run, reading the
+    list's ids alone."""
+    from aggregator.core.filters import parse as parse_filters
+    from aggregator.core.search_index import TextIndex
+
+    columns = Store(conn, event).columns
+    started = time.perf_counter()
+    index = TextIndex()
+    index.build(conn, Keys(event))
+    built = time.perf_counter() - started
+
+    def first_match(with_index: TextIndex | None) -> float:
+        started, after = time.perf_counter(), None
+        while True:
+            reply = columns.search("incoming", after, parse_filters({"text": RARE}),
+                                   index=with_index)
+            if reply["page"]["ids"] or not reply["page"]["more"]:
+                if not reply["page"]["ids"]:
+                    raise SystemExit(f"the server's search never found {RARE!r}")
+                return (time.perf_counter() - started) * 1000
+            after = reply["edge"]
+
+    rounds = 3
+    scans = sorted(first_match(None) for _ in range(rounds))
+    indexed = sorted(first_match(index) for _ in range(rounds))
+    started = time.perf_counter()
+    for _ in range(rounds):
+        conn.zrange(Keys(event).state("new"), 0, -1, withscores=True)
+    raw = (time.perf_counter() - started) * 1000 / rounds
+    print(f"server search for {RARE!r} (Incoming's last card of {questions:,}), median of "
+          f"{rounds}: scan {scans[1]:.0f} ms, text index {indexed[1]:.0f} ms (built in "
+          f"{built:.1f} s); raw baseline, Incoming's ids alone: {raw:.0f} ms; index / raw "
+          f"{indexed[1] / raw:.1f}x; load {os.getloadavg()[0]:.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--questions", type=int, default=None, help="50,000 (smoke: 300)")
@@ -334,6 +372,7 @@ def main() -> None:
         print(f"whole-event snapshot (export, record; what consoles were sent before): "
               f"{size / 1e6:.1f} MB of JSON, built and encoded in "
               f"{(time.perf_counter() - snapshot_start) * 1000:.0f} ms")
+        server_search(conn, full, questions)
         if baseline is not None:
             print(f"baseline: the console page of {baseline}")
         with sync_playwright() as playwright:
@@ -348,11 +387,18 @@ def main() -> None:
                 for i in range(approvals)] + [
                 (normalise(Post("x", "small-common", "Is Riverside station staffed?")), {}),
                 (normalise(Post("x", "small-rare", RARE_TEXT)), {})])
-            searched = {(event, needle): [] for event in (full, empty) for needle in (COMMON, RARE)}
+            searched: dict[tuple[str, str], list[float]] = {
+                (event, needle): [] for event in (full, empty) for needle in (COMMON, RARE)}
             shown = {}
             for event in (full, empty):
                 server, base = serve(conn, event)
                 try:
+                    # A process builds its text index on its first search (in the background,
+                    # scanning meanwhile): build it here, and time the searches after.
+                    texts = server.app.extensions["floor"].texts
+                    if texts.claim_build():
+                        texts.build(conn, Keys(event))
+                    search_latency(browser, base, RARE)
                     for _ in range(runs):
                         for needle in (COMMON, RARE):
                             elapsed, count = search_latency(browser, base, needle)

@@ -2,7 +2,7 @@
 the same screens on the same server, in the same run.
 
     python bench/fanout.py [--screens 1000] [--processes 4] [--rounds 20] [--delayed-ack]
-                           [--async-mode threading|gevent] [--python PYTHON]
+                           [--async-mode threading|gevent] [--python PYTHON] [--sockets N]
 
 Starts Floor's web app in a subprocess (see bench/latency.py), connects SCREENS screen clients
 (python-socketio over WebSocket) spread over PROCESSES child processes, and a moderator's
@@ -10,6 +10,12 @@ console. Each round, alternately: a moderator approves a question and we time un
 screen has a board showing it; and a bench-only handler broadcasts a payload of the same size
 to the same room, with no Floor work, and we time until every screen has it. Prints p50 and the
 worst of each, and the ratio (targets: within 2x of the bare broadcast, never over a second).
+
+A node takes at most ``FLOOR_SOCKETS`` sockets (``--sockets``; default ``floor web``'s: its
+threads less 100, web/capacity.py): screens past that are refused in words, counted and shown,
+and the rounds run with the screens served. The console and the bench's own control socket
+connect first. Each round also times ``GET /login`` while the screens are connected (target:
+within a second at any load, issue 26).
 """
 
 from __future__ import annotations
@@ -51,26 +57,35 @@ def main() -> None:
     parser.add_argument("--python", default=sys.executable,
                         help="Interpreter for the server (e.g. a venv with gevent).")
     parser.add_argument("--smoke", action="store_true",
-                        help="10 screens, 2 rounds, to see that the bench still works (CI runs "
-                             "this; its figures mean nothing).")
+                        help="10 screens, 2 rounds, a limit of 10 sockets (two screens refused), "
+                             "to see that the bench still works (CI runs this; its figures mean "
+                             "nothing).")
+    parser.add_argument("--sockets", type=int, default=None,
+                        help="The node's socket limit (FLOOR_SOCKETS; default: floor web's).")
     parser.add_argument("--clients", choices=["threads", "asyncio"], default=default_clients(),
                         help="The screens' client: asyncio (needs aiohttp) is far cheaper.")
     args = parser.parse_args()
-    if args.smoke:
+    if args.smoke:  # a limit of 10 sockets: the console, the control socket (two), 7 screens
         args.screens, args.processes, args.rounds = 10, 1, 2
+        args.sockets = 10 if args.sockets is None else args.sockets
     # Each screen is a socket here and one in the server (a child of ours: it inherits this).
     raise_file_limit(args.screens * 2 + 1024)
+    if args.sockets is not None:
+        os.environ["FLOOR_SOCKETS"] = str(args.sockets)  # the server's environment
     server = Server(args.async_mode, args.python, args.nodelay, args.server, args.via_nginx)
     screens = None
     clients: list[Any] = []
     try:
-        started = time.monotonic()
-        screens = Screens(server.url, server.token, args.screens, args.processes, args.clients)
-        connected = time.monotonic() - started
         console = console_client(server.url)
         control = screen_client(server.url, server.token, lambda board: None,
                                 namespaces=("/screen", BENCH_NAMESPACE))
         clients = [console, control]
+        started = time.monotonic()
+        screens = Screens(server.url, server.token, args.screens, args.processes, args.clients)
+        connected = time.monotonic() - started
+        if not screens.served:
+            raise SystemExit(f"bench/fanout: no screen was served: {screens.refused}")
+        login_ms: list[float] = []
         # Every screen got this board; a bare payload of the same size keeps the rounds fair.
         payload = {"id": "0-0", "current": None, "next": [
             {"id": "0" * 16, "text": "Bench question 0: will the figures be published?",
@@ -93,6 +108,7 @@ def main() -> None:
             if round_ >= 2:
                 bare_ms.append((done - start) / 1e6)
             time.sleep(0.3)
+            login_ms.append(http_ms(server.url + "/login"))
 
         print(f"bench/fanout: {args.screens} screens ({args.clients} clients) in "
               f"{args.processes} processes (connected in {connected:.1f} s), {args.rounds} "
@@ -103,6 +119,10 @@ def main() -> None:
                              ("approve -> all screens have the board", floor_ms)):
             print(f"{name:<40} p50 {percentile(values, 50):7.1f} ms   "
                   f"worst {max(values):7.1f} ms")
+        print(f"screens served {screens.served} of {args.screens}"
+              + "".join(f"; {n} refused: {words!r}" for words, n in screens.refused.items()))
+        print(f"GET /login while they are connected: p50 {percentile(login_ms, 50):.0f} ms, "
+              f"worst {max(login_ms):.0f} ms (target < 1000 ms)")
         ratio = percentile(floor_ms, 50) / percentile(bare_ms, 50)
         print(f"ratio p50 Floor / bare: {ratio:.2f}x (target <= 2x); "
               f"worst Floor {max(floor_ms):.0f} ms (target < 1000 ms)")
@@ -112,6 +132,18 @@ def main() -> None:
         if screens is not None:
             screens.stop()
         server.stop()
+
+
+def http_ms(url: str) -> float:
+    """How long one GET takes to answer (any status), in ms; a hang counts as 10 s."""
+    import requests
+
+    started = time.monotonic()
+    try:
+        requests.get(url, timeout=10)
+    except requests.RequestException:
+        return 10_000.0
+    return (time.monotonic() - started) * 1000
 
 
 if __name__ == "__main__":

@@ -225,10 +225,13 @@ class Server:
 def screen_client(url: str, token: str, on_board: Callable[[dict], None],
                   on_bare: Callable[[dict], None] | None = None,
                   namespaces: tuple[str, ...] = ("/screen",),
-                  on_lost: Callable[..., None] | None = None) -> Any:
+                  on_lost: Callable[..., None] | None = None,
+                  on_refused: Callable[[Any], None] | None = None) -> Any:
     import socketio
 
     client = socketio.Client(reconnection=False)
+    if on_refused is not None:
+        client.on("connect_error", on_refused, namespace="/screen")
     client.on("board", on_board, namespace="/screen")
     if on_bare is not None:
         client.on("bare", on_bare, namespace="/screen")
@@ -338,15 +341,36 @@ def screens_worker(url: str, token: str, count: int, pipe: Any, clients: str) ->
 
         asyncio.run(_async_screens(url, token, count, tally))
         return
+    refusals: list[str] = []
+
+    def open_screen(handlers: Any) -> Any:
+        import socketio
+
+        said: list[Any] = []
+        try:
+            return screen_client(url, token, handlers[0], handlers[1], on_lost=handlers[2],
+                                 on_refused=said.append)
+        except socketio.exceptions.ConnectionError as exc:  # a full server says why
+            refusals.append(_words(said, exc))
+            return None
+
     with ThreadPoolExecutor(16) as pool:
-        screens = list(pool.map(
-            lambda h: screen_client(url, token, h[0], h[1], on_lost=h[2]),
-            [tally.screen() for _ in range(count)]))
-    pipe.send(("ready", count))
+        screens = [c for c in pool.map(open_screen, [tally.screen() for _ in range(count)])
+                   if c is not None]
+    tally.count = len(screens)
+    pipe.send(("ready", (len(screens), refusals)))
     pipe.recv()  # told to stop
     tally.stopping = True
     for client in screens:
         hang_up(client)
+
+
+def _words(said: list[Any], exc: Exception) -> str:
+    """What the server said when it refused a screen (its connect_error), else the error."""
+    for data in said:
+        if isinstance(data, dict) and data.get("message"):
+            return str(data["message"])
+    return str(exc)
 
 
 async def _async_screens(url: str, token: str, count: int, tally: Tally) -> None:
@@ -364,14 +388,23 @@ async def _async_screens(url: str, token: str, count: int, tally: Tally) -> None
         client.on("board", on_board, namespace="/screen")
         client.on("bare", on_bare, namespace="/screen")
         client.on("disconnect", on_lost, namespace="/screen")
+        said: list[Any] = []
+        client.on("connect_error", said.append, namespace="/screen")
         async with gate:
-            await client.connect(url, namespaces=["/screen"], transports=["websocket"],
-                                 auth={"token": token}, wait_timeout=30)
+            try:
+                await client.connect(url, namespaces=["/screen"], transports=["websocket"],
+                                     auth={"token": token}, wait_timeout=30)
+            except socketio.exceptions.ConnectionError as exc:  # a full server says why
+                refusals.append(_words(said, exc))
+                return None
         client.eio.ping_interval += client.eio.ping_timeout  # see screen_client
         return client
 
-    screens = await asyncio.gather(*(connect() for _ in range(count)))
-    tally.pipe.send(("ready", count))
+    refusals: list[str] = []
+    screens = [c for c in await asyncio.gather(*(connect() for _ in range(count)))
+               if c is not None]
+    tally.count = len(screens)
+    tally.pipe.send(("ready", (len(screens), refusals)))
     await asyncio.get_running_loop().run_in_executor(None, tally.pipe.recv)
     tally.stopping = True
     # Close each client's HTTP session without the polite goodbye (which waits on the server):
@@ -403,9 +436,19 @@ class Screens:
             proc.start()
             self.pipes.append(ours)
             self.procs.append(proc)
+        # Screens a full server refused (its words, and how many said them), and those served.
+        self.refused: dict[str, int] = {}
+        self.served = 0
+        waiting = []
         for pipe in self.pipes:
-            key, _ = pipe.recv()
+            key, (served, refusals) = pipe.recv()
             assert key == "ready"
+            self.served += served
+            for words in refusals:
+                self.refused[words] = self.refused.get(words, 0) + 1
+            if served:
+                waiting.append(pipe)
+        self.waiting = len(waiting)
         for pipe in self.pipes:
             threading.Thread(target=self._read, args=(pipe,), daemon=True).start()
 
@@ -427,7 +470,7 @@ class Screens:
         """CLOCK_MONOTONIC ns at which the last of these screens saw ``key``."""
         deadline = time.monotonic() + timeout
         with self.cond:
-            while len(self.results.get(key, [])) < len(self.pipes):
+            while len(self.results.get(key, [])) < self.waiting:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise SystemExit(f"bench: not every screen saw {key} "

@@ -7,10 +7,13 @@ Stores the questions (the bundled rehearsal's posts, cycled with fresh ids and a
 90 minutes) through the real ingest, then has the moderators decide on ``--moderated`` of them
 through the real action engine (approve then screen and answer, reject for each reason, group,
 hold). Then it times, separately: chaining the whole log into the ledger (during a meeting the
-``floor ledger`` process does this as entries arrive), building the signed record folder, and
-verifying it (chain, signature, every question, every file against the manifest), and on its own
-the part of both that hashes every file for the manifest. Uses REDIS_URL when set, else an embedded
-server in a temporary folder; the bench's keys are deleted at the end.
+``floor ledger`` process does this as entries arrive), against a raw baseline in the same run
+(reading every entry, parsing it and hashing its canonical JSON, with no salts or public ids), with
+the CPU seconds of the writer and of Redis (the wall time on a shared machine is mostly waiting);
+building the signed record folder, and verifying it (chain, signature, every question, every file
+against the manifest), and on its own the part of both that hashes every file for the manifest.
+Uses REDIS_URL when set, else an embedded server in a temporary folder; the bench's keys are
+deleted at the end.
 
 It also times the console's fairness summary (aggregator/followers/fairness.py) at that size:
 feeding it every question state of the whole log, as a web process does from its tail, against a raw
@@ -49,13 +52,15 @@ from aggregator.core.normalise import InvalidPost, normalise  # noqa: E402
 from aggregator.core.question import Post, utc_now  # noqa: E402
 from aggregator.core.store import Store  # noqa: E402
 from aggregator.followers.fairness import Fairness  # noqa: E402
-from aggregator.followers.ledger import Ledger  # noqa: E402
+from aggregator.followers.ledger import GENESIS, Ledger, canonical, link_hash  # noqa: E402
 from aggregator.followers.record import MANIFEST_FILE, manifest  # noqa: E402
 from aggregator.followers.record.build import build  # noqa: E402
 from aggregator.followers.record.signing import create  # noqa: E402
 from aggregator.followers.record.verify import verify  # noqa: E402
 from aggregator.ingest.sources.rehearsal import BUNDLED  # noqa: E402
 
+# The log fields the ledger reads as JSON (aggregator/followers/ledger.py ``PARSED``).
+PARSED = ("qs", "queue", "queue_edit", "was", "seq")
 REASONS = ("off topic", "abusive", "personal case to follow up privately", "already answered")
 
 
@@ -126,6 +131,27 @@ def fairness(conn, store: Store) -> None:  # type: ignore[no-untyped-def]
           f"{baseline * 1000:.1f} ms, ratio {fed / baseline if baseline else 0:.1f}); one "
           f"summary {once * 1000:.2f} ms ({summary['total']} questions, "
           f"{summary['repeat_count']} repeat askers)")
+
+
+def baseline(conn, store: Store) -> float:  # type: ignore[no-untyped-def]
+    """The raw floor of chaining: read every log entry in pages, parse its JSON fields, write its
+    canonical JSON and SHA-256 it; no salts, no commitments, no public ids, nothing stored."""
+    started = time.perf_counter()
+    last, previous = "-", GENESIS
+    while page := conn.xrange(store.keys.log, min=last, count=500):
+        for entry_id, fields in page:
+            entry = {name: (json.loads(value) if name in PARSED and value[:1] in "[{" else value)
+                     for name, value in fields.items()}
+            previous = link_hash(previous, canonical({"id": entry_id, **entry}))
+        last = "(" + page[-1][0]
+    return time.perf_counter() - started
+
+
+def _redis_cpu(conn) -> float:  # type: ignore[no-untyped-def]
+    """CPU seconds the Redis server has used (all its clients: on a shared server, an upper
+    bound of the bench's own)."""
+    info = conn.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 CHROMIUM = os.environ.get("FLOOR_CHROMIUM", "/usr/bin/chromium")
@@ -211,11 +237,16 @@ def main() -> None:
             print(f"record bench: {questions} questions, {decisions} decisions, {entries} log "
                   f"entries (set up in {setup:.1f} s)")
 
-            started = time.perf_counter()
+            raw = baseline(conn, store)
+            redis_cpu = _redis_cpu(conn)
+            started, cpu = time.perf_counter(), time.process_time()
             Ledger(conn, event).catch_up()
             chained = time.perf_counter() - started
+            cpu, redis_cpu = time.process_time() - cpu, _redis_cpu(conn) - redis_cpu
             print(f"  chain the log into the ledger: {chained:6.2f} s "
-                  f"({entries / chained:,.0f} entries/s)")
+                  f"({entries / chained:,.0f} entries/s; {chained / raw:.1f}x the raw baseline "
+                  f"{raw:.2f} s; CPU: writer {cpu:.2f} s, Redis {redis_cpu:.2f} s; load "
+                  f"{os.getloadavg()[0]:.1f})")
 
             key = create(folder / "keys")[0]
             started = time.perf_counter()

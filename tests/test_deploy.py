@@ -96,6 +96,22 @@ def test_gunicorn_conf_py_is_what_floor_web_serves_with(monkeypatch: pytest.Monk
     assert few.cfg.worker_connections == 50 + SPARE_CONNECTIONS
 
 
+def test_the_socket_limit_follows_the_threads_however_the_app_is_served(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from flask import Flask
+
+    from web import gunicorn_conf, serve
+    from web.capacity import default_for
+
+    app = Flask(__name__)
+    monkeypatch.setattr(serve, "_app", [app])  # as boot() keeps it, in the worker
+    gunicorn_conf.post_worker_init(SimpleNamespace(cfg=SimpleNamespace(threads=500)))
+    assert app.config["FLOOR_SOCKETS"] == default_for(500)
+    app.config["FLOOR_SOCKETS"] = 7  # FLOOR_SOCKETS given: kept
+    gunicorn_conf.post_worker_init(SimpleNamespace(cfg=SimpleNamespace(threads=500)))
+    assert app.config["FLOOR_SOCKETS"] == 7
+
+
 @pytest.mark.slow
 def test_plain_gunicorn_serves_the_app_and_stops_at_a_bad_setting(
         floor_env: dict[str, str], tmp_path: Path) -> None:

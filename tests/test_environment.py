@@ -38,6 +38,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "FLOOR_TRUSTED_PROXIES": ("2", 2),
     "FLOOR_BASE_URL": ("https://floor.example.org", "https://floor.example.org"),
     "FLOOR_METRICS_TOKEN": ("scraper-token-123", "scraper-token-123"),
+    "FLOOR_SOCKETS": ("800", 800),
     "X_BEARER_TOKEN": ("x-bearer-not-real-0123", "x-bearer-not-real-0123"),
     "FACEBOOK_PAGE_TOKEN": ("EAAfake-page-token-0123", "EAAfake-page-token-0123"),
     "INSTAGRAM_GRAPH_TOKEN": ("ig-graph-not-real-0123", "ig-graph-not-real-0123"),

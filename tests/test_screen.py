@@ -155,6 +155,24 @@ def test_a_failure_at_connect_is_a_refusal_with_a_reason(live_server: str, hub: 
     assert "a bug of ours" in caplog.text
 
 
+def test_a_full_server_refuses_a_screen_in_words_and_takes_it_when_there_is_room(
+        live_server: str, app: Flask, connect: Callable[[str], Screen], screen_token: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past its socket limit a node refuses a screen at once, saying why (the page shows it
+    and tries again), so threads are left for HTTP; a place freed is taken again."""
+    monkeypatch.setitem(app.config, "FLOOR_SOCKETS", 2)
+    connect(screen_token), connect(screen_token)
+    refusals: list[Any] = []
+    with pytest.raises(sio.exceptions.ConnectionError):
+        Screen(live_server, screen_token, refusals, transport="polling")
+    assert refusals and refusals[0]["data"] == {"retry": True, "full": True}
+    assert "full" in refusals[0]["message"]
+    server = app.extensions["socketio"].server
+    wait_until(lambda: len(server.eio.sockets) == 2, timeout=10)  # its transport is closed
+    monkeypatch.setitem(app.config, "FLOOR_SOCKETS", 3)
+    connect(screen_token).wait_for(lambda board: True)
+
+
 # -- what a screen sees -------------------------------------------------------------------
 
 def test_a_screen_gets_the_board_on_connect(connect: Callable[[str], Screen], store: Store,

@@ -18,6 +18,7 @@ from aggregator.core.filters import TEXT_MAX, FilterError, Filters, parse, passe
 from aggregator.core.moderation import Moderation
 from aggregator.core.normalise import normalise
 from aggregator.core.question import Post
+from aggregator.core.search_index import TextIndex
 from aggregator.core.store import Store
 from web.extensions import socketio
 
@@ -228,3 +229,40 @@ def test_redis_pre_screening_never_drops_a_match(store: Store) -> None:
     assert _walk(store.columns, "incoming", parse({"text": "kelvin"}))[0] == [ids[0], raw,
                                                                              escaped]
     assert _walk(store.columns, "incoming", parse({"text": "xi"}))[0] == [ids[1]]
+
+
+def test_an_indexed_walk_follows_edits_undo_and_questions_leaving_the_list(
+        store: Store) -> None:
+    ids = _ingest(store, [f"Question {n} about {'the lighthouse' if n % 9 == 0 else 'roads'}?"
+                          for n in range(600)])
+    index = TextIndex()
+    assert index.claim_build() and not index.claim_build()
+    index.build(store.conn, store.keys)
+    assert index.ready
+    tail = store.last_log_id()
+    moderation = Moderation(store.conn, store.keys.event)
+    moderation.apply("edit", ids[1], 1, "kim", text="Now about the lighthouse too?")
+    moderation.apply("edit", ids[2], 1, "kim", text="The lighthouse, briefly?")
+    moderation.apply("undo", ids[2], 2, "kim")  # back to roads
+    moderation.apply("approve", ids[18], 1, "kim")  # leaves Incoming
+    late = _ingest(store, ["A late lighthouse question?"])  # not from the tail yet
+    for entry in store.log_after(tail):  # what the web process's tail gives it
+        if entry.id != store.last_log_id():
+            index.take(entry.id, entry.qs)
+    f = parse({"text": "lighthouse"})
+    expected = _everything(store, "new", f)
+    assert ids[1] in expected and late[0] in expected
+    assert ids[2] not in expected and ids[18] not in expected and ids[27] in expected
+    found, replies = _walk(store.columns, "incoming", f, limit=7, chunk=100, index=index)
+    assert found == expected  # a few matches: looked up in the index, placed in the list
+    assert replies[-1]["scanned"] == replies[-1]["count"] == 600
+    common = parse({"text": "question"})  # in every text: the list walked, its ids only
+    found, replies = _walk(store.columns, "incoming", common, limit=150, chunk=100, index=index,
+                           few=100)
+    assert found == _everything(store, "new", common) and len(replies) == 4
+    newest, _ = _walk(store.columns, "incoming_newest", f, limit=4, index=index)
+    assert newest == expected[::-1]
+    # The index chooses which projections are read (a question it does not know always is);
+    # the predicate judges them.
+    assert not index.may_match(ids[3], "lighthouse") and index.may_match(ids[0], "lighthouse")
+    assert index.may_match("x:unknown", "anything")

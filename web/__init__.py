@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from aggregator.base.environment import Environment
     from aggregator.base.settings import Settings
     from aggregator.core.moderation import Moderation
+    from aggregator.core.search_index import TextIndex
     from aggregator.core.store import Store
     from aggregator.ingest.health import Health
     from web.accounts import Accounts
@@ -51,6 +52,7 @@ class Floor:
     feed: LiveFeed
     relay: Relay = field(init=False)  # web/console.py: log entries to the consoles
     record_panel: RecordPanel = field(init=False)  # web/console.py: the ledger and fairness
+    texts: TextIndex = field(init=False)  # web/console.py: what searches look in
     screens: ScreenHub = field(init=False)  # web/screen.py, which web/chair.py extends
     metrics: CollectorRegistry = field(init=False)  # web/metrics.py
     tally: Tally = field(init=False)  # web/public.py: the /record page's counts
@@ -133,6 +135,8 @@ def config_of(environment: Environment, conn: redis.Redis) -> dict[str, Any]:
         # How many proxies in front of us to believe about the client's address
         # (X-Forwarded-For) and scheme: the rate limits of /login and /ask count per address.
         "FLOOR_TRUSTED_PROXIES": environment.trusted_proxies,
+        # Most sockets this process holds (web/capacity.py); None: from the server's threads.
+        "FLOOR_SOCKETS": environment.sockets,
         "MAX_CONTENT_LENGTH": REQUEST_LIMIT,
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
         "WTF_CSRF_TIME_LIMIT": None,

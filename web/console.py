@@ -40,11 +40,13 @@ from aggregator.core.filters import parse as parse_filters
 from aggregator.core.moderation import Refused
 from aggregator.core.notes import NOTE_MAX
 from aggregator.core.question import PLATFORMS, STATE_WORDS
+from aggregator.core.search_index import TextIndex
 from aggregator.core.store import LogEntry
 from aggregator.followers.loop import LABELS as FOLLOWER_LABELS
 from aggregator.followers.loop import expected as expected_followers
 from web import REQUEST_LIMIT, Floor, floor
 from web.auth import current_moderator, login_required, private_headers, session_of_moderator
+from web.capacity import CONSOLE_RESERVE, refuse_if_full
 from web.extensions import socketio
 from web.live import LiveFeed
 from web.presence import Presence
@@ -378,8 +380,10 @@ def init_app(app: Flask, f: Floor) -> None:
     (the ledger's head and the fairness summary, web/record_panel.py) fed by it."""
     f.relay = Relay(f.feed)
     f.record_panel = RecordPanel(f.store)
+    f.texts = TextIndex()
     f.feed.on_entry(f.relay.on_entry)
     f.feed.on_entry(f.record_panel.on_entry)
+    f.feed.on_entry(lambda server, entry: f.texts.take(entry.id, entry.qs))
     app.register_blueprint(bp)
 
 
@@ -417,6 +421,7 @@ def connect(auth: Any = None) -> None:
     moderator = session_of_moderator()
     if moderator is None:
         raise ConnectionRefusedError("log in as a moderator first")
+    refuse_if_full(CONSOLE_RESERVE)
     f = floor()
     f.feed.start()  # before the snapshot: the tail starts where the snapshot is
     join_room(ROOM)
@@ -478,12 +483,15 @@ def page(moderator: str, data: Any) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("list"), str):
         raise BadRequest("page needs the list to read: {list, after, limit, filters}")
     limit = data.get("limit", PAGE)
-    columns = floor().store.columns
+    f = floor()
+    columns = f.store.columns
     try:
         filters = parse_filters(data.get("filters"))
         if filters.active:
+            if filters.text and f.texts.claim_build():  # the tail keeps it from then on
+                socketio.start_background_task(f.texts.build, f.store.conn, f.store.keys)
             return {"ok": True, **columns.search(data["list"], data.get("after"), filters,
-                                                 limit)}
+                                                 limit, index=f.texts)}
         return {"ok": True, **columns.page(data["list"], data.get("after"), limit)}
     except (PageError, FilterError) as exc:
         raise BadRequest(str(exc)) from exc

@@ -48,6 +48,13 @@ def on_starting(server: Any) -> None:
     server.cfg.set("worker_connections", server.cfg.threads + SPARE_CONNECTIONS)
 
 
+def post_worker_init(worker: Any) -> None:
+    """The app is built (``wsgi_app``, or `floor web`'s): size its socket limit by ``threads``."""
+    from web.serve import size_sockets
+
+    size_sockets(worker.cfg.threads)
+
+
 def worker_exit(server: Any, worker: Any) -> None:
     from web.serve import hang_up_everyone
 

@@ -39,9 +39,14 @@ class LiveFeed:
         # log's end when the tail started, for its first), so a client can tell a gap.
         self.before = "0-0"
 
-    def on_entry(self, listener: Callable[[Any, LogEntry], None]) -> None:
-        """Call ``listener(server, entry)`` for every new log entry, in order."""
-        self.listeners.append(listener)
+    def on_entry(self, listener: Callable[[Any, LogEntry], None], first: bool = False) -> None:
+        """Call ``listener(server, entry)`` for every new log entry, in order; ``first``: before
+        the listeners added so far (the screens' push, which a meeting sees, goes before the
+        consoles' relay and the tallies: measured in bench/latency.py)."""
+        if first:
+            self.listeners.insert(0, listener)
+        else:
+            self.listeners.append(listener)
 
     def start(self) -> None:
         """Start the tail once for the current Socket.IO server (idempotent). Call it before

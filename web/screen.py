@@ -34,6 +34,7 @@ from aggregator.core.public_text import MASKED, Rules, platform_count, shown
 from aggregator.core.question import PLATFORMS
 from aggregator.core.store import LogEntry, Store
 from web import Floor, floor
+from web.capacity import refuse_if_full
 from web.console import moderators_only
 from web.extensions import socketio
 from web.replies import refusing
@@ -317,7 +318,7 @@ def hub() -> ScreenHub:
 def init_app(app: Flask, f: Floor) -> None:
     """The screens' pages, and the app's screen hub, fed by the log."""
     f.screens = ScreenHub(f.store, f.settings, ScreenLinks(f.store.conn, f.settings.event.slug))
-    f.feed.on_entry(f.screens.on_entry)
+    f.feed.on_entry(f.screens.on_entry, first=True)
     app.register_blueprint(bp)
 
 
@@ -387,6 +388,7 @@ def overlay_page(secret: str) -> Any:
 def connect(auth: Any = None) -> None:
     """A screen or an overlay, by its link's secret. The link's kind, not the page, decides
     what the socket is sent."""
+    refuse_if_full()
     secret = auth.get("token") if isinstance(auth, dict) else None
     screens = hub()
     link = screens.links.find(secret) if isinstance(secret, str) else None

@@ -51,7 +51,9 @@ def hang_up_everyone() -> None:
     floor.screens.stop()
     server = socketio.server
     if server is not None:
-        server.eio.disconnect()
+        from web.capacity import hang_up
+
+        hang_up(server)  # not eio.disconnect(): it waits on each client (web/capacity.py)
 
 
 class FloorWorker(ThreadWorker):
@@ -87,6 +89,16 @@ def boot(build: Callable[[], Flask]) -> Flask:
         sys.exit(BOOT_FAILED)
     _app[:] = [app]
     return app
+
+
+def size_sockets(threads: int) -> None:
+    """The most sockets this worker's app holds, from its threads, unless FLOOR_SOCKETS says
+    (web/capacity.py); web/gunicorn_conf.py's post_worker_init calls it, under `floor web` and
+    plain gunicorn alike."""
+    from web.capacity import default_for
+
+    if _app and not _app[0].config.get("FLOOR_SOCKETS"):
+        _app[0].config["FLOOR_SOCKETS"] = default_for(threads)
 
 
 def app_of_environment() -> Flask:

@@ -63,6 +63,10 @@ class Environment(BaseSettings):
         "FLOOR_TRUSTED_PROXIES", "How many proxies in front of the web app to believe about "
         "the client's address and scheme (X-Forwarded-For, X-Forwarded-Proto), 0 to 5: the "
         "rate limits of /login and /ask count per address.", default=0, ge=0, le=5)
+    sockets: int | None = _var(
+        "FLOOR_SOCKETS", "Most Socket.IO connections (screens, consoles) one web process "
+        "holds; past it a screen is told the server is full and tries again (web/capacity.py). "
+        "Default: `floor web --threads` less 100 kept for pages and health.", ge=1, le=100_000)
     base_url: str | None = _var(
         "FLOOR_BASE_URL", "Where browsers reach the web app (https://floor.example.org, or "
         "http://192.168.1.20:5002 at the venue): the start of the links `floor screen-link "

@@ -36,6 +36,7 @@ from aggregator.core.payloads import (
     SearchPayload,
 )
 from aggregator.core.question import STATES
+from aggregator.core.search_index import TextIndex
 
 # Console list -> (state whose index it reads, newest first?). The queue and the screen are read
 # from their own keys; "approved" and "on_screen" are indexed too, for whoever needs them.
@@ -58,6 +59,13 @@ PAGE_MAX = 500
 SCAN_CHUNK = 500
 SCAN_MAX = 10_000
 SCAN_SECONDS = 0.25
+# With a text to search and the process's text index (aggregator/core/search_index.py), a
+# search reads only ids, this many a round trip, and the projections of those whose text may
+# match, and walks the whole list within SCAN_SECONDS.
+INDEXED_CHUNK = 5_000
+# A text that fewer questions than this contain is looked up the other way round: the index's
+# questions, placed in the list by their scores (one ZMSCORE), instead of the list's ids.
+FEW_MATCHES = 2_000
 
 # The snapshot, read at once: the last log id, the screen, the queue's ids, then for each list
 # its count and first page (ids with scores), then the projections of every id named.
@@ -92,7 +100,8 @@ return out
 """
 
 # One page of a list: the ids strictly after the cursor (score, id) in the list's order (ties on
-# a score are in id order, as Redis keeps them), with their projections and the list's count.
+# a score are in id order, as Redis keeps them), with their projections (none if ARGV[5] is "1")
+# and the list's count.
 _PAGE = """
 local index, qprefix = KEYS[1], KEYS[2]
 local desc, score, after, limit = ARGV[1] == '1', ARGV[2], ARGV[3], tonumber(ARGV[4])
@@ -120,7 +129,9 @@ while true do
   offset = offset + limit
 end
 local datas = {}
-for i = 1, #out, 2 do datas[#datas + 1] = redis.call('HGET', qprefix .. out[i], 'data') end
+if ARGV[5] ~= '1' then
+  for i = 1, #out, 2 do datas[#datas + 1] = redis.call('HGET', qprefix .. out[i], 'data') end
+end
 return {out, datas, redis.call('ZCARD', index)}
 """
 
@@ -306,17 +317,31 @@ class Columns:
         return LISTS.get(name) or PAGED_ONLY[name]
 
     def search(self, name: str, after: Any, filters: Filters, limit: int = PAGE,
-               chunk: int = SCAN_CHUNK, scan_max: int = SCAN_MAX,
-               seconds: float = SCAN_SECONDS) -> SearchPayload:
+               chunk: int | None = None, scan_max: int | None = None,
+               seconds: float = SCAN_SECONDS, index: TextIndex | None = None,
+               few: int = FEW_MATCHES) -> SearchPayload:
         """The next questions of list ``name`` past ``after`` that pass ``filters``: up to
         ``limit`` matches, the ``edge`` it scanned to (the cursor to go on from: every question
         of the list up to it was looked at) and how many of the list lie up to it
-        (``scanned``). ``page.more``: whether the list goes on past the edge."""
+        (``scanned``). ``page.more``: whether the list goes on past the edge. With a ready
+        ``index`` and a text to search, only the projections whose text may match are read."""
         state, desc = self._list(name, after, limit)
         k = self.keys
         score, last = ("", "") if name == "queue" else _cursor(after)
         items = set(self.conn.hkeys(k.agenda)) if filters.item else set()
         screen = needle(filters)
+        indexed = index is not None and index.ready and bool(filters.text) and name != "queue"
+        if indexed and not filters.excludes_state(state):
+            assert index is not None
+            index.catch_up(self.conn, k)
+            matching = index.containing(filters.text, few)
+            if matching is not None:
+                return self._search_few(name, state, desc, after, filters, limit, matching,
+                                        items)
+        if chunk is None:
+            chunk = INDEXED_CHUNK if indexed else SCAN_CHUNK
+        if scan_max is None:
+            scan_max = 2 ** 62 if indexed else SCAN_MAX
         ids: list[str] = []
         scores: list[float | int] = []
         found: list[QuestionPayload] = []
@@ -333,10 +358,16 @@ class Columns:
                                                          args=[edge, chunk])
                 places: list[Any] = [edge + 1 + n for n in range(len(members))]
             else:
-                flat, datas, count = self._page(keys=[k.state(state), k.question("")],
-                                                args=["1" if desc else "0", score, last, chunk])
+                flat, datas, count = self._page(
+                    keys=[k.state(state), k.question("")],
+                    args=["1" if desc else "0", score, last, chunk, "1" if indexed else "0"])
                 members, places = flat[0::2], flat[1::2]
             more = len(members) >= chunk
+            if indexed:
+                assert index is not None
+                datas, upto = self._candidates(members, index, filters.text, 2 * limit)
+                if upto < len(members):  # a common text: the rest of the chunk next round
+                    members, places, datas, more = members[:upto], places[:upto], datas, True
             stop = len(members) - 1  # the last member looked at: the cursor goes on from it
             for n, data in enumerate(datas):
                 if not data or screen and "\\u" not in data and screen not in data.lower():
@@ -361,6 +392,77 @@ class Columns:
         return {"list": name, "count": int(count), "page": page, "questions": found,
                 "edge": edge, "scanned": int(count) if not more else self._position(
                     name, state, desc, edge, int(count))}
+
+    def _search_few(self, name: str, state: str, desc: bool, after: Any, filters: Filters,
+                    limit: int, qids: list[str], items: set[str]) -> SearchPayload:
+        """``search`` for a text few questions contain (``qids``, from the index): those of
+        them in the list, in its order past ``after``, read and judged until ``limit`` pass. A
+        question the index does not know yet (arrived in the last moment) is not among them."""
+        k = self.keys
+        score, last = _cursor(after)
+        reads = self.conn.pipeline(transaction=False)
+        reads.zcard(k.state(state))
+        reads.zrange(k.state(state), -1 if not desc else 0, -1 if not desc else 0,
+                     withscores=True)
+        if qids:
+            reads.zmscore(k.state(state), qids)
+        count, end, *scored = reads.execute()
+        places = [(float(s), qid) for qid, s in zip(qids, scored[0] if scored else [],
+                                                      strict=True) if s is not None]
+        places.sort(reverse=desc)
+        if score:
+            cursor = (float(score), last)
+            places = [p for p in places if (p < cursor if desc else p > cursor)]
+        ids: list[str] = []
+        scores: list[float | int] = []
+        found: list[QuestionPayload] = []
+        more = False
+        for start in range(0, len(places), 2 * limit):
+            part = places[start:start + 2 * limit]
+            fetch = self.conn.pipeline(transaction=False)
+            for _, qid in part:
+                fetch.hget(k.question(qid), "data")
+            for (place, qid), data in zip(part, fetch.execute(), strict=True):
+                if not data:
+                    continue
+                q = json.loads(data)
+                if passes(q, filters, items):
+                    if len(ids) == limit:
+                        more = True
+                        break
+                    ids.append(qid)
+                    scores.append(_number(repr(place)))
+                    found.append(q)
+            if more:
+                break
+        if more:
+            edge: Any = [scores[-1], ids[-1]]
+        elif end:
+            edge = [_number(repr(float(end[0][1]))), end[0][0]]
+        else:
+            edge = after
+        page: ListPage = {"ids": ids, "scores": scores, "more": more}
+        return {"list": name, "count": int(count), "page": page, "questions": found,
+                "edge": edge, "scanned": int(count) if not more else self._position(
+                    name, state, desc, edge, int(count))}
+
+    def _candidates(self, members: list[str], index: TextIndex, text: str,
+                    most: int) -> tuple[list[str | None], int]:
+        """The projections of the first ``members`` whose text may contain ``text`` (None for
+        the others), read in one round trip, and how many of ``members`` that covers: up to
+        ``most`` candidates, the members before the next one."""
+        wanted = [n for n, qid in enumerate(members) if index.may_match(qid, text)]
+        upto = len(members)
+        if len(wanted) > most:
+            upto, wanted = wanted[most], wanted[:most]
+        datas: list[str | None] = [None] * upto
+        if wanted:
+            reads = self.conn.pipeline(transaction=False)
+            for n in wanted:
+                reads.hget(self.keys.question(members[n]), "data")
+            for n, data in zip(wanted, reads.execute(), strict=True):
+                datas[n] = data
+        return datas, upto
 
     def arrivals(self, qids: list[str]) -> dict[str, int]:
         """The arrival number (Incoming's order) of each of ``qids`` that has one: a console

@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import redis
 
 from aggregator.base.keys import Keys
@@ -67,6 +68,9 @@ PERSONAL_ENTRY = ("previous",)
 BATCH = 500
 SALT_BYTES = 16
 
+# The batch's new salts (ARGV[2]: [field, salt, ...]) and links (ARGV[3]: [id, n, hash, entry,
+# ...]) each come as one JSON array: thousands of separate arguments cost more to send than the
+# links take to compute.
 _APPEND = """
 local ledger, salts = KEYS[1], KEYS[2]
 local head = ARGV[1]
@@ -81,24 +85,36 @@ end
 if current ~= head then
   return redis.error_reply('STALE the ledger head moved')
 end
-local i = 2
-local nsalts = tonumber(ARGV[i])
-for j = 1, nsalts do
-  if redis.call('HEXISTS', salts, ARGV[i + 2 * j - 1]) == 1 then
+local salted = cjson.decode(ARGV[2])
+for j = 1, #salted, 2 do
+  if redis.call('HEXISTS', salts, salted[j]) == 1 then
     -- The head has not moved, so no other writer made it: a salt this batch did not read.
-    return redis.error_reply('SALT exists already: ' .. ARGV[i + 2 * j - 1])
+    return redis.error_reply('SALT exists already: ' .. salted[j])
   end
 end
-for j = 1, nsalts do
-  redis.call('HSET', salts, ARGV[i + 2 * j - 1], ARGV[i + 2 * j])
+for j = 1, #salted, 2 do
+  redis.call('HSET', salts, salted[j], salted[j + 1])
 end
-i = i + 2 * nsalts + 1
-local nlinks = tonumber(ARGV[i])
+local links = cjson.decode(ARGV[3])
+local nlinks = #links / 4
 for j = 0, nlinks - 1 do
-  local k = i + 1 + 4 * j
-  redis.call('XADD', ledger, ARGV[k], 'n', ARGV[k + 1], 'hash', ARGV[k + 2], 'entry', ARGV[k + 3])
+  local k = 1 + 4 * j
+  redis.call('XADD', ledger, links[k], 'n', links[k + 1], 'hash', links[k + 2],
+             'entry', links[k + 3])
 end
 return nlinks
+"""
+
+
+# The stored salts of many fields at once (ARGV[1]: a JSON array of fields); false for none.
+_SALTS = """
+local fields = cjson.decode(ARGV[1])
+local out = {}
+for start = 1, #fields, 1000 do
+  local values = redis.call('HMGET', KEYS[1], unpack(fields, start, math.min(start + 999, #fields)))
+  for _, value in ipairs(values) do out[#out + 1] = value end
+end
+return out
 """
 
 
@@ -113,17 +129,21 @@ def link_hash(previous: str, entry: bytes) -> str:
 
 
 def question_ids(value: Any, skip: tuple[str, ...] = PERSONAL) -> Iterator[str]:
-    """Every question id in a parsed entry (not inside the personal fields ``skip``)."""
-    if isinstance(value, str):
-        if QUESTION_ID.match(value):
-            yield value
-    elif isinstance(value, list):
-        for item in value:
-            yield from question_ids(item, skip)
-    elif isinstance(value, dict):
-        for name, item in value.items():
-            if name not in skip:
-                yield from question_ids(item, skip)
+    """Every question id in a parsed entry (not inside the personal fields ``skip``), depth
+    first. A walk with its own stack: at 50,000 questions a recursive generator per value was
+    most of the time it took to chain the log."""
+    match = QUESTION_ID.match
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str:
+            if match(item):
+                yield item
+        elif kind is list:
+            stack.extend(reversed(item))
+        elif kind is dict:
+            stack.extend(reversed([v for name, v in item.items() if name not in skip]))
 
 
 # Entry fields that are JSON objects keyed by question id: the state each question left, and
@@ -135,14 +155,29 @@ QUEUE = ("queue", "queue_edit")
 
 
 def _replace_ids(value: Any, public: Any) -> Any:
+    """``value`` with every question id replaced by ``public(id)``, in place (``value`` is
+    freshly parsed, owned by the caller); a commitment (``{"commit": ...}``) is left as it is."""
+    match = QUESTION_ID.match
     if isinstance(value, str):
-        return public(value) if QUESTION_ID.match(value) else value
-    if isinstance(value, list):
-        return [_replace_ids(item, public) for item in value]
-    if isinstance(value, dict):
-        if set(value) == {"commit"}:
-            return value
-        return {name: _replace_ids(item, public) for name, item in value.items()}
+        return public(value) if match(value) else value
+    if not isinstance(value, list | dict):
+        return value
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            pairs: Any = enumerate(node)
+        elif len(node) == 1 and "commit" in node:
+            continue
+        else:
+            pairs = node.items()
+        for key, item in pairs:
+            kind = type(item)
+            if kind is str:
+                if match(item):
+                    node[key] = public(item)
+            elif kind is list or kind is dict:
+                stack.append(item)
     return value
 
 
@@ -176,25 +211,37 @@ class StaleHead(Exception):
     """Another writer moved the head first; recompute from the new head."""
 
 
+# Entry fields read as JSON (when they are JSON).
+PARSED = ("qs", *QUEUE, *KEYED_BY_QUESTION)
+
+
+def parse(fields: dict[str, str]) -> dict[str, Any]:
+    """The JSON fields of a log entry, parsed (None for one that is not JSON): parsed once per
+    entry for both the salts it needs and its committed form."""
+    return {name: _json(fields[name]) for name in PARSED if name in fields}
+
+
 def committed(entry_id: str, fields: dict[str, str], salt_of: Any,
-              public: Any = None) -> dict[str, Any]:
+              public: Any = None, parsed: dict[str, Any] | None = None) -> dict[str, Any]:
     """A log entry as the chain holds it; ``salt_of(qid, field)`` gives each personal field's
-    salt, ``public(qid)`` each question's public id (default: from its ``id`` salt)."""
+    salt, ``public(qid)`` each question's public id (default: from its ``id`` salt).
+    ``parsed``: ``parse(fields)``, if the caller has it (its values are changed in place)."""
     if public is None:
         def public(qid: str) -> str:
             return public_id(salt_of(qid, ID_FIELD), qid)
+    values = parse(fields) if parsed is None else parsed
     entry: dict[str, Any] = {"id": entry_id}
     qid = fields.get("qid", "")
     for name, value in fields.items():
-        parsed = _json(value) if name in ("qs", *QUEUE, *KEYED_BY_QUESTION) else None
-        if name in KEYED_BY_QUESTION and isinstance(parsed, dict):
+        loaded = values.get(name)
+        if name in KEYED_BY_QUESTION and isinstance(loaded, dict):
             entry[name] = {public(key) if QUESTION_ID.match(key) else key: item
-                           for key, item in parsed.items()}
-        elif name == "qs" and isinstance(parsed, list) and all(
-                isinstance(q, dict) and isinstance(q.get("id"), str) for q in parsed):
-            entry[name] = [_commit_question(q, salt_of) for q in parsed]
-        elif name in QUEUE and parsed is not None:
-            entry[name] = parsed
+                           for key, item in loaded.items()}
+        elif name == "qs" and isinstance(loaded, list) and all(
+                isinstance(q, dict) and isinstance(q.get("id"), str) for q in loaded):
+            entry[name] = [_commit_question(q, salt_of) for q in loaded]
+        elif name in QUEUE and loaded is not None:
+            entry[name] = loaded
         elif name in PERSONAL_ENTRY or name in ("qs", *QUEUE):
             # Text we cannot read field by field (never written by Floor) is committed whole:
             # chained, and never in clear.
@@ -207,9 +254,18 @@ def committed(entry_id: str, fields: dict[str, str], salt_of: Any,
 
 def _json(value: str) -> Any:
     try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        pass  # orjson is stricter (no NaN, no lone surrogates, no ints past 64 bits)
+    try:
         return json.loads(value)
     except ValueError:
         return None
+
+
+def _array(values: list[str]) -> str:
+    """A list of strings as one argument for the scripts' ``cjson.decode``."""
+    return json.dumps(values, ensure_ascii=False)
 
 
 def _commit_question(question: dict[str, Any], salt_of: Any) -> dict[str, Any]:
@@ -220,19 +276,16 @@ def _commit_question(question: dict[str, Any], salt_of: Any) -> dict[str, Any]:
     return out
 
 
-def _parsed(fields: dict[str, str]) -> dict[str, Any]:
-    return {name: (_json(value) if name in ("qs", *QUEUE) else value)
-            for name, value in fields.items() if name not in PERSONAL_ENTRY}
-
-
-def _needed_salts(fields: dict[str, str]) -> Iterator[str]:
-    for qid in question_ids(_parsed(fields)):
+def _needed_salts(fields: dict[str, str], parsed: dict[str, Any]) -> Iterator[str]:
+    """The salts an entry's committed form needs; ``parsed``: ``parse(fields)``."""
+    for qid in question_ids({name: (parsed[name] if name in ("qs", *QUEUE) else value)
+                             for name, value in fields.items() if name not in PERSONAL_ENTRY}):
         yield salt_field(qid, ID_FIELD)
     qid = fields.get("qid", "")
     for name in (*PERSONAL_ENTRY, *QUEUE):  # the queue's fields: committed whole if not JSON
         if name in fields:
             yield salt_field(qid, name)
-    questions = _json(fields["qs"]) if "qs" in fields else []
+    questions = parsed["qs"] if "qs" in fields else []
     if not isinstance(questions, list) or not all(
             isinstance(q, dict) and isinstance(q.get("id"), str) for q in questions):
         yield salt_field(qid, "qs")
@@ -254,6 +307,7 @@ class Ledger:
         self.conn = conn
         self.keys = Keys(event)
         self._append = conn.register_script(_APPEND)
+        self._salts = conn.register_script(_SALTS)
         self._public: dict[str, str] = {}  # qid -> public id, once its salt is stored
 
     def public_ids(self, qids: list[str]) -> dict[str, str]:
@@ -280,7 +334,7 @@ class Ledger:
     def salts(self, fields: list[str]) -> dict[str, str]:
         if not fields:
             return {}
-        values = self.conn.hmget(self.keys.salts, fields)
+        values = self._salts(keys=[self.keys.salts], args=[_array(fields)])
         return {f: v for f, v in zip(fields, values, strict=True) if v is not None}
 
     def lag(self) -> int:
@@ -314,7 +368,9 @@ class Ledger:
 
     def _link(self, head: Head, entries: list[tuple[str, dict[str, str]]]) -> int:
         cached = self._public
-        wanted = sorted({f for _, fields in entries for f in _needed_salts(fields)
+        parsed = [parse(fields) for _, fields in entries]
+        wanted = sorted({f for (_, fields), values in zip(entries, parsed, strict=True)
+                         for f in _needed_salts(fields, values)
                          if not (f.endswith(" " + ID_FIELD) and f[:-len(ID_FIELD) - 1] in cached)})
         known = self.salts(wanted)
         new: dict[str, str] = {}
@@ -333,18 +389,14 @@ class Ledger:
                 found = made[qid] = public_id(salt_of(qid, ID_FIELD), qid)
             return found
 
-        args: list[str] = [head.hash]
         links: list[str] = []
         previous, n = head.hash, head.count
-        for entry_id, fields in entries:
-            body = canonical(committed(entry_id, fields, salt_of, public))
+        for (entry_id, fields), values in zip(entries, parsed, strict=True):
+            body = canonical(committed(entry_id, fields, salt_of, public, values))
             previous, n = link_hash(previous, body), n + 1
             links += [entry_id, str(n), previous, body.decode("utf-8")]
-        args.append(str(len(new)))
-        for key, salt in new.items():
-            args += [key, salt]
-        args.append(str(len(entries)))
-        args += links
+        salted = [part for key, salt in new.items() for part in (key, salt)]
+        args = [head.hash, _array(salted), _array(links)]
         try:
             linked = int(self._append(keys=[self.keys.ledger, self.keys.salts], args=args))
             cached.update(made)  # only once their salts are stored

@@ -2,7 +2,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { askedBy, isBefore, openLink, who } from "../../web/static/board_link.js";
+import {
+  askedBy, FULL_JITTER_MS, isBefore, openLink, RETRY_MS, who,
+} from "../../web/static/board_link.js";
 
 const config = { namespace: "/screen", token: "t", events: { board: "board", revoked: "revoked" } };
 
@@ -53,6 +55,19 @@ describe("board link", () => {
     const { socket, seen } = open();
     socket.fire("disconnect", "transport close");
     assert.deepEqual(seen.statuses, [["down", "Reconnecting…"]]);
+  });
+
+  it("shows why a full server turned it away, and tries again later", (t) => {
+    const retries = [];
+    t.mock.method(globalThis, "setTimeout", (fn, ms) => retries.push(ms));
+    const { socket, seen } = open();
+    socket.active = false;
+    socket.fire("connect_error", { message: "this server is full (900 connections); trying "
+      + "again in a few seconds", data: { retry: true, full: true } });
+    assert.deepEqual(seen.statuses, [["down", "this server is full (900 connections); trying "
+      + "again in a few seconds"]]);
+    assert.equal(retries.length, 1);
+    assert.ok(retries[0] >= RETRY_MS && retries[0] <= RETRY_MS + FULL_JITTER_MS);
   });
 
   it("stops for good when the link is revoked, by event or at connection", () => {

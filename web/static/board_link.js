@@ -4,6 +4,9 @@
 
 // After the server turned us away for a reason other than a revoked link, try again this soon.
 export const RETRY_MS = 5000;
+// A full server (web/capacity.py) is tried again after RETRY_MS plus up to this much, so the
+// screens it turned away do not all come back at once.
+export const FULL_JITTER_MS = 10000;
 
 // Stream ids are "milliseconds-sequence"; later ids compare greater part by part.
 export function isBefore(a, b) {
@@ -49,8 +52,11 @@ export function openLink(config, { setStatus, onView, onRevoked }, connect = glo
   });
   socket.on("connect_error", (err) => {
     if (err.data && err.data.revoked) { revoke(); return; }
-    setStatus("down", "Reconnecting…");
-    if (!socket.active) setTimeout(() => socket.connect(), RETRY_MS);
+    const full = Boolean(err.data && err.data.full);
+    setStatus("down", full ? err.message : "Reconnecting…");
+    if (!socket.active) {
+      setTimeout(() => socket.connect(), RETRY_MS + (full ? Math.random() * FULL_JITTER_MS : 0));
+    }
   });
   socket.on(config.events.revoked, revoke);
   socket.on(config.events.board, (view) => {
