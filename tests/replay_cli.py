@@ -6,8 +6,9 @@ EXCHANGES.json is a list of recorded exchanges, served in order for each (method
 ``{"method": "GET", "url": "https://api.twitter.com/2/tweets/search/recent",
 "status": 200, "headers": {...}, "json": {...}}`` (or ``"body": "text"``). ``url`` matches
 without its query string. requests-based clients (tweepy, facebook-sdk, instaloader) are
-served through ``responses``; httplib2 (google-api-python-client) through a patched
-``httplib2.Http.request``. Anything not listed fails the request, as it would offline.
+served through ``responses``; httpx-based ones (atproto) through ``respx``; httplib2
+(google-api-python-client) through a patched ``httplib2.Http.request``. Anything not listed
+fails the request, as it would offline.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httplib2
+import httpx
 import responses
+import respx
 
 
 def _key(method: str, url: str) -> tuple[str, str]:
@@ -52,6 +55,15 @@ def install(exchanges: list[dict[str, Any]]) -> responses.RequestsMock:
         return httplib2.Response(headers), body.encode()
 
     httplib2.Http.request = request  # type: ignore[method-assign]
+    router = respx.mock(assert_all_called=False)
+    for exchange in exchanges:
+        reply = httpx.Response(exchange.get("status", 200), headers=exchange.get("headers"),
+                               **({"json": exchange["json"]} if "json" in exchange
+                                  else {"text": exchange.get("body") or ""}))
+        router.route(method=exchange.get("method", "GET").upper(),
+                     url__startswith=exchange["url"]).mock(return_value=reply)
+    router.route().mock(side_effect=httpx.ConnectError("no recorded exchange"))
+    router.start()
     mock.start()
     return mock
 

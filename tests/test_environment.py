@@ -45,6 +45,8 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "INSTAGRAM_SESSION_FILE": ("/srv/floor/ig.session", Path("/srv/floor/ig.session")),
     "YOUTUBE_API_KEY": ("AIza-not-a-real-key-0123", "AIza-not-a-real-key-0123"),
     "YOUTUBE_OAUTH_TOKEN_FILE": ("/srv/floor/yt.json", Path("/srv/floor/yt.json")),
+    "BLUESKY_APP_PASSWORD": ("abcd-efgh-ijkl-mnop", "abcd-efgh-ijkl-mnop"),
+    "MASTODON_ACCESS_TOKEN": ("masto-token-not-real-0123", "masto-token-not-real-0123"),
 }
 
 
@@ -100,7 +102,8 @@ def test_every_variable_is_known_documented_and_read(monkeypatch: pytest.MonkeyP
 def test_the_secrets_are_the_credentials() -> None:
     assert set(SECRET_VARIABLES) == {
         "FLOOR_SECRET_KEY", "FLOOR_METRICS_TOKEN", "X_BEARER_TOKEN", "FACEBOOK_PAGE_TOKEN",
-        "INSTAGRAM_GRAPH_TOKEN", "YOUTUBE_API_KEY"}
+        "INSTAGRAM_GRAPH_TOKEN", "YOUTUBE_API_KEY", "BLUESKY_APP_PASSWORD",
+        "MASTODON_ACCESS_TOKEN"}
 
 
 @pytest.mark.parametrize("name", sorted(SECRET_VARIABLES))

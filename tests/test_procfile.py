@@ -18,6 +18,7 @@ import requests
 import socketio
 
 from aggregator.base.keys import Keys
+from aggregator.base.platforms import OPTIONS
 from aggregator.core.store import Store
 from tests.moderators import MODERATOR
 from tests.waiting import wait_until
@@ -92,15 +93,15 @@ def test_the_procfile_under_honcho_runs_the_meeting_and_idles_what_is_off(
         output.seek(0)
         said = output.read()
     assert code == 143, said  # honcho's own status after a SIGTERM
-    for name in ("x", "facebook", "instagram", "youtube"):
-        assert f"poller {name}: [sources.{name}] is not enabled; waiting" in said, said
+    for name in OPTIONS:
+        if name != "rehearsal":
+            assert f"poller {name}: [sources.{name}] is not enabled; waiting" in said, said
     assert "triage: [triage] enabled = false in the settings; waiting" in said, said
     # Each stopped when asked (honcho reports the status of the shell it ran the line in),
     # within honcho's grace: none was killed.
     stopped = re.findall(r"(\S+)\.1 stopped \(rc=-?\d+\)", said)
-    assert sorted(stopped) == sorted(
-        ["web", "ledger", "triage", "poll-x", "poll-facebook", "poll-instagram", "poll-youtube",
-         "poll-rehearsal"]), said
+    assert sorted(stopped) == sorted(["web", "ledger", "triage",
+                                      *(f"poll-{name}" for name in OPTIONS)]), said
     assert "SIGKILL" not in said, said
     assert re.search(r"(?m)^.*stopped \(rc=(?!-15\)).*$", said) is None, said
     assert "Traceback" not in said, said

@@ -20,6 +20,7 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
+from aggregator.base.platforms import PLATFORMS, WEB_FORM
 from aggregator.base.settings import EventSettings, RecordSettings, Settings
 from aggregator.core.public_text import Rules, public_text
 from aggregator.core.store import Store
@@ -82,6 +83,9 @@ def test_withheld_reasons_publish_only_the_fact(conn: redis.Redis, event: str,
     store = Store(conn, event)
     published = _everything(tmp_path)
     by_id = _by_qid(conn, event, record["questions"])
+    # The rehearsal asks some questions twice in the same words (one may be published, with
+    # its original beside a moderator's edit).
+    said = {q.id: (q.text, q.original) for q in map(store.question, meeting.qids) if q}
     checked = set()
     for qid, reason in meeting.reasons.items():
         question = by_id[qid]
@@ -90,7 +94,9 @@ def test_withheld_reasons_publish_only_the_fact(conn: redis.Redis, event: str,
                                                            "personal case to follow up privately"):
             assert question["text"] is None and question["published"] == "fact"
             assert question["reject_reason"] == reason
-            if len(text) > 25:  # short ones ("hello") also occur in other posts
+            elsewhere = any(text in words for other, both in said.items() if other != qid
+                            for words in both)
+            if len(text) > 25 and not elsewhere:  # short ones ("hello") occur elsewhere too
                 assert text not in published
             checked.add(reason)
         elif meeting.states[qid] == "rejected":
@@ -115,7 +121,7 @@ def test_askers_are_named_only_when_they_agreed(conn: redis.Redis, event: str,
     nobody = _build(conn, event, tmp_path / "nobody", name_askers="nobody")
     assert "Ruth Okonkwo-Example" not in _everything(tmp_path / "nobody")
     assert {q["asker"] for q in nobody["questions"]} <= {
-        "a viewer on X", "a viewer on YouTube", "a viewer on Facebook", "a viewer on Instagram",
+        *(f"a viewer on {label}" for code, label in PLATFORMS.items() if code != WEB_FORM.code),
         "someone using the web form"}
 
 

@@ -23,6 +23,8 @@ TOKENS = {
     "FACEBOOK_PAGE_TOKEN": "EAAGfakePageTokenNotReal0123456789abcdef",
     "INSTAGRAM_GRAPH_TOKEN": "IGQWfakeGraphTokenNotReal0123456789",
     "YOUTUBE_API_KEY": "AIzaFakeYouTubeKeyNotReal0123456789abc",
+    "BLUESKY_APP_PASSWORD": "fake-blue-skyp-assw",
+    "MASTODON_ACCESS_TOKEN": "fakeMastodonTokenNotReal0123456789abcdef",
 }
 SOURCES = {
     "x": "[sources.x]\nenabled = true\n",
@@ -30,6 +32,8 @@ SOURCES = {
     "instagram": '[sources.instagram]\nenabled = true\nbackend = "graph"\n'
                  'ig_user_id = "17841400000000000"\n',
     "youtube": '[sources.youtube]\nenabled = true\nvideo_id = "abcdefghijk"\n',
+    "bluesky": '[sources.bluesky]\nenabled = true\nhandle = "trust.example.org"\n',
+    "mastodon": '[sources.mastodon]\nenabled = true\ninstances = ["https://social.example"]\n',
 }
 
 

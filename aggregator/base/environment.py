@@ -96,6 +96,15 @@ class Environment(BaseSettings):
         "YOUTUBE_OAUTH_TOKEN_FILE", "The OAuth token file of the channel's owner, used instead "
         "of YOUTUBE_API_KEY. The file is a credential: keep it private.")
 
+    bluesky_app_password: SecretStr | None = _var(
+        "BLUESKY_APP_PASSWORD", "An app password of the Bluesky account named by [sources.bluesky] "
+        "handle (Settings, Privacy and security, App passwords; never the account's own "
+        "password) (the bluesky source).", secret=True)
+    mastodon_access_token: SecretStr | None = _var(
+        "MASTODON_ACCESS_TOKEN", "An access token (read scope) of an account on the instance "
+        "named by [sources.mastodon] token_instance; unset: public timelines are read without "
+        "one (the mastodon source).", secret=True)
+
     def token(self, name: str) -> str:
         """The value of the secret variable ``name`` (e.g. ``FACEBOOK_PAGE_TOKEN``), stripped;
         "" when unset. For code that names its credential by its variable."""

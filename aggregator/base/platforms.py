@@ -19,8 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aggregator.base.source_settings import (
+    BlueskySettings,
     FacebookSettings,
     InstagramSettings,
+    MastodonSettings,
     RehearsalSettings,
     SourceSettings,
     XSettings,
@@ -53,10 +55,13 @@ X = Platform(name="x", code="x", label="X", settings=XSettings)
 FACEBOOK = Platform(name="facebook", code="fb", label="Facebook", settings=FacebookSettings)
 INSTAGRAM = Platform(name="instagram", code="ig", label="Instagram", settings=InstagramSettings)
 YOUTUBE = Platform(name="youtube", code="yt", label="YouTube", settings=YouTubeSettings)
+BLUESKY = Platform(name="bluesky", code="bsky", label="Bluesky", settings=BlueskySettings)
+MASTODON = Platform(name="mastodon", code="masto", label="Mastodon", settings=MastodonSettings)
 WEB_FORM = Platform(name="web", code="web", label="Web form", settings=None)
 REHEARSAL = Platform(name="rehearsal", code="", label="Rehearsal feed", settings=RehearsalSettings)
 
-CATALOGUE: tuple[Platform, ...] = (X, FACEBOOK, INSTAGRAM, YOUTUBE, WEB_FORM, REHEARSAL)
+CATALOGUE: tuple[Platform, ...] = (X, FACEBOOK, INSTAGRAM, YOUTUBE, BLUESKY, MASTODON, WEB_FORM,
+                                   REHEARSAL)
 
 # A question's platform code -> its label, for every surface that shows or checks one.
 PLATFORMS: dict[str, str] = {p.code: p.label for p in CATALOGUE if p.code}

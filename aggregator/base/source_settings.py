@@ -1,8 +1,9 @@
 """Each source's settings (``[sources.NAME]``), kept apart from the sources themselves.
 
 Validating a config imports this module only: pydantic, no platform SDK (tweepy, facebook-sdk,
-google-api-python-client and instaloader load only with the source that needs them). Which
-model belongs to which source is said once, in the catalogue (``aggregator/base/platforms.py``).
+google-api-python-client, instaloader, atproto and Mastodon.py load only with the source that
+needs them). Which model belongs to which source is said once, in the catalogue
+(``aggregator/base/platforms.py``).
 """
 
 from __future__ import annotations
@@ -176,6 +177,126 @@ class YouTubeSettings(SourceSettings):
         if not VIDEO_ID.match(video):
             raise ValueError("expected the stream's 11-character video id or its YouTube link")
         return video
+
+
+# -- Bluesky -------------------------------------------------------------------------------
+
+# Bluesky's hosted PDS allows 3,000 requests per 5 minutes per address; a cycle is one search per
+# hashtag and one thread read per announcement, so 15 s is a few requests a minute. Logging in
+# (createSession) is limited to 30 per 5 minutes and 100 to 300 a day, so a source logs in once
+# and keeps its session, never once a cycle.
+BLUESKY_INTERVAL = 15.0
+BLUESKY_MIN_INTERVAL = 5.0
+BLUESKY_SERVICE = "https://bsky.social"
+# The stored posts are asked after this often, to retract the ones their authors deleted: each
+# check is one request per 25 posts, so once a minute keeps deletions prompt for little.
+RECHECK_INTERVAL = 60.0
+BLUESKY_POST_URL = re.compile(r"^https://bsky\.app/profile/([^/\s]+)/post/([A-Za-z0-9._:~-]+)/?$")
+AT_POST_URI = re.compile(r"^at://([^/\s]+)/app\.bsky\.feed\.post/([A-Za-z0-9._:~-]+)$")
+
+
+def _bare_tags(value: list[str]) -> list[str]:
+    """Hashtags as the networks' APIs take them: no "#", no spaces."""
+    return [tag.strip().lstrip("#＃").strip() for tag in value if tag.strip("#＃ ")]
+
+
+class BlueskySettings(SourceSettings):
+    model_config = ConfigDict(extra="forbid")
+    interval: float = Field(default=BLUESKY_INTERVAL, ge=BLUESKY_MIN_INTERVAL)
+    # The account Floor logs in as (its app password is in BLUESKY_APP_PASSWORD).
+    handle: str = Field(min_length=3)
+    # Empty: the event's hashtags.
+    hashtags: list[str] = Field(default_factory=list)
+    # The trust's own posts announcing the meeting: every reply to them is read, hashtag or not.
+    announcement_posts: list[str] = Field(default_factory=list)
+    service: str = Field(default=BLUESKY_SERVICE, pattern=r"^https?://[^\s/]+/?$")
+    lookback_hours: float = Field(default=24.0, gt=0)
+    recheck_interval: float = Field(default=RECHECK_INTERVAL, ge=10)
+
+    @field_validator("hashtags")
+    @classmethod
+    def _tags(cls, value: list[str]) -> list[str]:
+        return _bare_tags(value)
+
+    @field_validator("handle")
+    @classmethod
+    def _handle(cls, value: str) -> str:
+        return value.strip().lstrip("@")
+
+    @field_validator("announcement_posts")
+    @classmethod
+    def _posts(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if not (BLUESKY_POST_URL.match(entry.strip()) or AT_POST_URI.match(entry.strip())):
+                raise ValueError(f"{entry!r} is not a Bluesky post: give its bsky.app link "
+                                 "(https://bsky.app/profile/HANDLE/post/ID) or its at:// URI")
+        return [entry.strip() for entry in value]
+
+    def hashtag_problem(self, event_tags: list[str]) -> str | None:
+        if not self.hashtags and not event_tags and not self.announcement_posts:
+            return ("Bluesky reads the event's hashtags or replies to announcement_posts, and "
+                    "there are neither: set [event] hashtags (or hashtags or announcement_posts "
+                    "in [sources.bluesky])")
+        return None
+
+
+# -- Mastodon ------------------------------------------------------------------------------
+
+# Mastodon allows 300 requests per 5 minutes per address (and per token); a cycle is one request
+# per instance and hashtag, so 15 s stays far inside it even for several instances.
+MASTODON_INTERVAL = 15.0
+MASTODON_MIN_INTERVAL = 5.0
+INSTANCE_URL = re.compile(r"^https?://[^\s/?#@]+/?$")
+
+
+class MastodonSettings(SourceSettings):
+    model_config = ConfigDict(extra="forbid")
+    interval: float = Field(default=MASTODON_INTERVAL, ge=MASTODON_MIN_INTERVAL)
+    # Each instance's hashtag timeline is read; a toot seen through several is one question.
+    instances: list[str] = Field(min_length=1)
+    # Empty: the event's hashtags.
+    hashtags: list[str] = Field(default_factory=list)
+    # The instance MASTODON_ACCESS_TOKEN belongs to (empty: the first); the others are read
+    # without a token, as their public timelines allow.
+    token_instance: str = ""
+    recheck_interval: float = Field(default=RECHECK_INTERVAL, ge=10)
+
+    @field_validator("hashtags")
+    @classmethod
+    def _tags(cls, value: list[str]) -> list[str]:
+        return _bare_tags(value)
+
+    @field_validator("instances", mode="before")
+    @classmethod
+    def _instances(cls, value: object) -> object:
+        if not isinstance(value, list):
+            return value
+        found = []
+        for entry in value:
+            if not isinstance(entry, str):
+                raise ValueError(f"{entry!r} is not an instance address")
+            url = entry.strip().rstrip("/")
+            if "://" not in url:
+                url = "https://" + url
+            if not INSTANCE_URL.match(url):
+                raise ValueError(f"{entry!r} is not an instance address: write it like "
+                                 "\"https://mastodon.social\"")
+            found.append(url)
+        return found
+
+    @field_validator("token_instance")
+    @classmethod
+    def _token_instance(cls, value: str) -> str:
+        url = value.strip().rstrip("/")
+        return url if not url or "://" in url else "https://" + url
+
+    def hashtag_problem(self, event_tags: list[str]) -> str | None:
+        if not self.hashtags and not event_tags:
+            return ("Mastodon reads hashtag timelines, and there are no hashtags: set [event] "
+                    "hashtags (or hashtags in [sources.mastodon])")
+        if self.token_instance and self.token_instance not in self.instances:
+            return f"token_instance {self.token_instance!r} is not one of instances"
+        return None
 
 
 # -- Rehearsal -----------------------------------------------------------------------------

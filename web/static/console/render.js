@@ -22,6 +22,7 @@ const FLAG_WORDS = {
   rehearsal: "rehearsal", deleted: "deleted by author", original_capped: "very long original",
   repaired: "broken characters mended", paid: "paid (Super Chat)", author_banned: "author banned",
   time_first_seen: "time first seen", reply: "a reply",
+  content_warning: "content warning", edited: "edited",
   abuse: "abuse", personal_data: "personal data masked", repeat: "looks like a repeat",
 };
 // One formatter for every card: toLocaleTimeString builds a new one on each call.
