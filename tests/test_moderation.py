@@ -241,7 +241,7 @@ def test_the_table_is_what_the_console_page_carries(moderator: Any) -> None:
     assert config["actions"]["hold"] == {
         "from": ["approved", "new"], "to": "held", "undoable": True, "many": False,
         "params": [], "limits": {}, "asks": "", "key": "z",
-        "order": config["actions"]["hold"]["order"], "primary": False,
+        "order": config["actions"]["hold"]["order"], "primary": False, "when": "",
         "label": "Hold for later", "done": "set aside", "hint": "", "prompt": ""}
     assert config["actions"]["undo"]["from"] == sorted(STATES)
     assert config["actions"]["undo"]["to"] is None

@@ -31,7 +31,7 @@ from flask import (
 from flask_socketio import ConnectionRefusedError, emit, join_room
 
 from aggregator.base.platforms import SOURCE_LABELS
-from aggregator.core.actions import ACTIONS, ENTRY_WORDS, MANY_MAX
+from aggregator.core.actions import ACTIONS, ENTRY_WORDS, MANY_MAX, MUTED
 from aggregator.core.actions import as_config as actions_config
 from aggregator.core.agenda import MAX_TITLE
 from aggregator.core.columns import PAGE, PageError
@@ -95,6 +95,7 @@ def index() -> Any:
               "board_max_chars": settings.screen.board_max_chars,
               "anonymise": settings.screen.anonymise, "platforms": PLATFORMS,
               "actions": actions_config(), "entry_words": ENTRY_WORDS, "states": STATE_WORDS,
+              "muted_reason": MUTED,
               "chair": {"soft_limit_seconds": settings.chair.soft_limit_seconds,
                         "note_max": NOTE_MAX, "title_max": MAX_TITLE,
                         "board_members": settings.chair.board_members,

@@ -278,8 +278,20 @@ ASKS = {
     "text": "a dialog with one line of text (its limit: the text param's max)",
     "place": "Alt+arrows or dragging the card (no key of its own)",
 }
-# The lists a choice's options may come from, as the console holds them.
+# The lists a choice's options may come from, as the console holds them. A choice action is
+# offered only while its list has options (no "For a board member" with none set).
 CHOICE_LISTS = ("agenda", "board_members")
+# When the console offers an action on a card, beyond its states (``sources``): a condition on
+# the question and what the console knows around it (web/static/console/table.js has one test
+# for each). Its key still runs it anywhere its states allow: the server has the last word.
+WHEN = {
+    "": "its states are enough",
+    "muted": "its author is muted, as far as the console knows (a card of theirs is held "
+             "for the mute)",
+    "not_muted": "it has an author the console does not know to be muted",
+    "suggested": "triage suggested the question it repeats",
+    "cluster": "triage suggested it repeats another, or another repeats it",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -327,10 +339,12 @@ class Action:
     params: tuple[Param, ...] = ()  # all it accepts besides its question and version
     asks: str = ""  # how the console gets the params (ASKS)
     # Its button: the console's key ("" for none; actions sharing a key share a button), and
-    # whether it is one of the few actions used most, shown on the card itself. Its place in
-    # the action bar and the keys' help is its row's place in the table.
+    # whether it is one of the few actions used most, shown on the selected card itself (the
+    # others are in the card's "More" menu and the keys' help). Its place in the action bar,
+    # the menu and the keys' help is its row's place in the table.
     key: str = ""
     primary: bool = False
+    when: str = ""  # WHEN: what else must hold for the console to offer it on a card
     # Its words: the button's, what was done (for the log, cards and refusals: "sam approved
     # this question first"), the keys' help beyond the label, a dialog's title.
     label: str
@@ -341,6 +355,8 @@ class Action:
     def __post_init__(self) -> None:
         if self.asks not in ASKS or (self.params and not self.asks):
             raise ValueError(f"{self.name}: the console cannot ask for its params that way")
+        if self.when not in WHEN:
+            raise ValueError(f"{self.name}: the console knows no condition {self.when!r}")
 
     @property
     def param_names(self) -> frozenset[str]:
@@ -363,7 +379,7 @@ class Action:
         return {"from": sorted(self.sources), "to": self.to, "undoable": self.undoable,
                 "many": self.many, "params": [param.to_config() for param in self.params],
                 "limits": self.limits, "asks": self.asks, "key": self.key, "order": order,
-                "primary": self.primary, "label": self.label, "done": self.done,
+                "primary": self.primary, "when": self.when, "label": self.label, "done": self.done,
                 "hint": self.hint, "prompt": self.prompt}
 
 
@@ -421,9 +437,10 @@ _TABLE = (
     Action(name="unstar", sources=EVERY_STATE, handler=_unstar,
            key="*", label="Unstar", done="unstarred"),
     Action(name="undo", sources=EVERY_STATE, handler=_undo,
-           key="u", label="Undo", done="undid", hint="the last action on the question"),
+           key="u", primary=True, label="Undo", done="undid",
+           hint="the last action on the question"),
     Action(name="dismiss", sources=frozenset({"new", "approved", "held"}), handler=_dismiss,
-           key="n", label="Not a repeat", done="dismissed the repeat of"),
+           key="n", when="suggested", label="Not a repeat", done="dismissed the repeat of"),
     Action(name="tag", sources=EVERY_STATE, handler=_tag,
            params=(Param(name="item", kind="choice", of="agenda", field="item"),), asks="choice",
            key="t", label="Agenda item", done="tagged to an agenda item",
@@ -450,14 +467,14 @@ _TABLE = (
            label="Not in writing after all", done="unmarked the written answer to"),
     # Storm controls. A mute sets the card aside with the reason; undo of it unmutes.
     Action(name="mute", sources=OPEN, to="held", undoable=True, handler=_mute,
-           key="M", label="Mute the author", done="muted the author of",
+           key="M", when="not_muted", label="Mute the author", done="muted the author of",
            hint="their later posts are set aside; Undo on this card unmutes"),
     Action(name="unmute", sources=EVERY_STATE, handler=_unmute,
-           key="U", label="Unmute the author", done="unmuted the author of"),
+           key="U", when="muted", label="Unmute the author", done="unmuted the author of"),
     Action(name="reject_like", sources=OPEN, to="rejected", undoable=True,
            handler=_reject_like, many=True,
            params=(REASON, Param(name="like", kind="question")), asks="cluster",
-           key="R", label="Reject all like this", done="rejected as a repeat",
+           key="R", when="cluster", label="Reject all like this", done="rejected as a repeat",
            hint="the question and the repeats triage suggested, one reason for all"),
 )
 ACTIONS: dict[str, Action] = {action.name: action for action in _TABLE}

@@ -33,7 +33,7 @@ const VIEW = { queue: [], groupTarget: null };
 describe("the action table fixture", () => {
   it("has the contract's shape", () => {
     const fields = ["asks", "done", "from", "hint", "key", "label", "limits", "many", "order",
-      "params", "primary", "prompt", "to", "undoable"];
+      "params", "primary", "prompt", "to", "undoable", "when"];
     const paramFields = ["field", "kind", "name", "of", "options"];
     for (const [name, spec] of Object.entries(TABLE)) {
       assert.deepEqual(Object.keys(spec).sort(), fields, name);

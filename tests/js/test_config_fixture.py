@@ -14,7 +14,7 @@ from pathlib import Path
 from flask.testing import FlaskClient
 
 FIXTURE = Path(__file__).parent / "fixtures" / "config.json"
-KEYS = ("actions", "chair", "entry_words", "platforms", "reject_reasons", "states")
+KEYS = ("actions", "chair", "entry_words", "muted_reason", "platforms", "reject_reasons", "states")
 
 
 def test_node_fixture_is_the_config_the_console_page_gets(moderator: FlaskClient) -> None:

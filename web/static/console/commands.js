@@ -286,6 +286,12 @@ export class Commands {
     this.simple(action, q, { [paramOf(this.table[action], "choice").name]: then });
   }
 
+  // How many options the list `of` (a choice param's) has now: none, and its actions are not offered.
+  optionCount(of) {
+    const list = CHOICES[of];
+    return list ? list.options(this).length : 0;
+  }
+
   // A choice (an agenda item, a board member...): one key picks an option (0: none); the
   // option the list suggests for the question is marked, and so is its value now.
   openChoice(action, q) {

@@ -19,7 +19,11 @@ export function installKeys(view, commands) {
     x: () => commands.togglePick(), X: () => commands.clearPicks(),
     "/": () => search.focus(),
     "?": () => commands.openHelp(),
-    Escape: () => { const q = view.model.get(view.groupTarget); if (view.groupTarget) view.markTarget(q || { id: view.groupTarget, text: "" }); },
+    Escape: () => {
+      if (view.menuFor) { view.toggleMenu(false); return; }
+      const q = view.model.get(view.groupTarget);
+      if (view.groupTarget) view.markTarget(q || { id: view.groupTarget, text: "" });
+    },
   };
 
   document.addEventListener("keydown", (ev) => {

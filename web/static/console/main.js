@@ -141,6 +141,7 @@ function placeUnplaced() {
 }
 
 const commands = new Commands(config, model, view, link);
+view.optionsOf = (of) => commands.optionCount(of);
 view.buildActions((name) => commands.drivable(name) && name !== "clear");
 view.buildHelp(commands.drivable);
 installKeys(view, commands);
@@ -151,7 +152,12 @@ columns.addEventListener("click", (ev) => {
   const more = ev.target.closest("button[data-more]");
   if (more) { view.showMore(more.dataset.more); return; }
   const button = ev.target.closest("#actions button");
-  if (button) { commands.button(button); return; }
+  if (button && button.hasAttribute("data-menu")) { view.toggleMenu(); return; }
+  if (button) {
+    if (button.closest("#actions-more")) view.toggleMenu(false);  // the menu closes as it acts
+    commands.button(button);
+    return;
+  }
   if (ev.target.closest("a, textarea")) return;
   const li = ev.target.closest(".card");
   if (li) view.select(li.closest(".column").dataset.col, li.dataset.qid, true);

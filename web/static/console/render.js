@@ -6,12 +6,13 @@
 // Post text is set with textContent, never as HTML.
 import { suggestItem, titleOf } from "./chair_panel.js";
 import { applies, buckets, itemOf, offered, preview, reselect, searchCountText, searchMoreText, stateWords } from "./state.js";
-import { OWN, barGroups, doneWords, helpRows } from "./table.js";
+import { OWN, barGroups, cardActions, doneWords, helpRows, surroundings } from "./table.js";
 import { scrollTo, spacers, wantsPage, windowOf } from "./window.js";
 
 // The height of a compact card plus the gap below it, in px: console.css (.cards > .card) sets
-// both; the view measures a drawn card and uses that if the page's fonts made it differ.
-export const ROW = 34;
+// both (4.3rem and 4px); the view measures a drawn card and uses that if the page's fonts or
+// zoom made it differ.
+export const ROW = 73;
 // Room left under a selected (expanded) card when it is scrolled into view.
 const EXPANDED = 160;
 const $ = (id) => document.getElementById(id);
@@ -85,8 +86,12 @@ export class View {
 
   // -- the action bar and the keys' help, from the table ---------------------------------------
 
+  // The selected card's buttons, one per group of the bar (barGroups), made once: fillActions
+  // puts the few the table marks primary on the card and the rest in its "More" menu.
   buildActions(drivable) {
-    const buttons = barGroups(this.table, drivable).map(({ names, key }) => {
+    this.groups = barGroups(this.table, drivable);
+    this.buttons = new Map(this.groups.map((group) => {
+      const { names, key } = group;
       const b = document.createElement("button");
       b.type = "button";
       b.dataset.act = names[0];
@@ -97,9 +102,26 @@ export class View {
       label.textContent = (this.table[names[0]] || OWN[names[0]]).label;
       b.append(label);
       if (key.length === 1) b.append(" ", kbd(key));
-      return b;
-    });
-    this.actions.replaceChildren(...buttons);
+      return [b.dataset.names, b];
+    }));
+    this.actionsMain = document.createElement("div");
+    this.actionsMain.className = "actions-main";
+    this.menuButton = document.createElement("button");
+    this.menuButton.type = "button";
+    this.menuButton.className = "menu-toggle";
+    this.menuButton.dataset.menu = "";
+    this.menuButton.setAttribute("aria-expanded", "false");
+    this.menuButton.setAttribute("aria-controls", "actions-more");
+    this.menuButton.textContent = "More…";
+    this.actionsMore = document.createElement("div");
+    this.actionsMore.id = "actions-more";
+    this.actionsMore.className = "actions-more";
+    this.actionsMore.setAttribute("role", "group");
+    this.actionsMore.setAttribute("aria-label", "More actions (their keys are in the keys' list, ?)");
+    this.actionsMore.hidden = true;
+    this.actions.replaceChildren(this.actionsMain, this.actionsMore);
+    this.menuFor = null;  // the question whose menu is open
+    this.around = null;
     const clear = this.table.clear;
     const clearButton = $("clear-screen");
     if (clear && clear.key) {
@@ -108,6 +130,16 @@ export class View {
     } else {
       clearButton.hidden = !clear;
     }
+  }
+
+  // Open or close the selected card's "More" menu; closed, the focus goes back to the card.
+  toggleMenu(open = this.actionsMore.hidden) {
+    const q = this.current();
+    this.menuFor = open && q ? q.id : null;
+    if (!this.menuFor) { this.paintSelection(true); return; }
+    this.fillActions(q);
+    const first = this.actionsMore.querySelector("button");
+    if (first) first.focus({ preventScroll: true });
   }
 
   buildHelp(drivable) {
@@ -133,8 +165,10 @@ export class View {
     li._v = q.version;
     li.querySelector(".platform").textContent = config.platforms[q.platform] || q.platform;
     const author = q.author_name || q.author_handle || "anonymous";
-    li.querySelector(".author").textContent =
-      q.author_handle && q.author_handle !== author ? `${author} (@${q.author_handle})` : author;
+    li.querySelector(".author").textContent = author;
+    // The handle beside the name, the first thing a narrow card leaves out.
+    li.querySelector(".handle").textContent =
+      q.author_handle && q.author_handle !== author ? `@${q.author_handle}` : "";
     const time = li.querySelector(".time");
     const at = q.posted_at || q.received_at;
     time.dateTime = at || "";
@@ -421,7 +455,9 @@ export class View {
     this.fillActions(this.current());
     // Focus without scrolling: a card is scrolled to when it is walked to (reveal), never
     // when a redraw finds it again under a moderator's scrolling.
-    if (takeFocus && document.activeElement !== li) li.focus({ preventScroll: true });
+    // The card's open menu keeps the focus a moderator took into it.
+    const inMenu = !this.actionsMore.hidden && this.actions.contains(document.activeElement);
+    if (takeFocus && document.activeElement !== li && !inMenu) li.focus({ preventScroll: true });
   }
 
   // Scroll the list that holds `qid` so its card is in view, and draw it.
@@ -440,17 +476,38 @@ export class View {
     }
   }
 
-  fillActions(q) {
-    if (!q) { this.actions.hidden = true; return; }
-    const can = offered(this.table, q, { queue: this.model.queue, groupTarget: this.groupTarget });
-    for (const button of this.actions.querySelectorAll("button")) {
-      const name = button.dataset.names.split(" ").find((n) => can[n]);
-      button.hidden = !name;
-      if (name && this.table[name]) {
-        const label = button.querySelector(".label");
-        if (label.textContent !== this.table[name].label) label.textContent = this.table[name].label;
-      }
+  // What the console knows around the cards (muted authors, repeats): worked out when first
+  // asked for after the questions changed, a pass over every question held.
+  surroundings() {
+    if (!this.around || this.around.changes !== this.model.changes) {
+      let known = null;
+      const know = () => known || (known = surroundings(this.model.questions.values(), this.config.muted_reason));
+      this.around = { changes: this.model.changes,
+        get muted() { return know().muted; }, get repeated() { return know().repeated; },
+        options: (of) => (this.optionsOf ? this.optionsOf(of) : 0) };
     }
+    return this.around;
+  }
+
+  fillActions(q) {
+    if (!q || !this.buttons) { this.actions.hidden = true; return; }
+    if (this.menuFor !== q.id) this.menuFor = null;
+    const open = this.menuFor !== null;
+    const can = offered(this.table, q, { queue: this.model.queue, groupTarget: this.groupTarget });
+    const { main, more } = cardActions(this.table, this.groups, q, can, this.surroundings(), open);
+    const show = (group) => {
+      const button = this.buttons.get(group.names.join(" "));
+      const spec = this.table[group.name] || OWN[group.name];
+      const label = button.querySelector(".label");
+      if (label.textContent !== spec.label) label.textContent = spec.label;
+      return button;
+    };
+    this.menuButton.hidden = more.length === 0;
+    this.menuButton.setAttribute("aria-expanded", String(open && more.length > 0));
+    this.menuButton.textContent = open ? "Fewer" : "More…";
+    this.actionsMain.replaceChildren(...main.map(show), this.menuButton);
+    this.actionsMore.replaceChildren(...more.map(show));
+    this.actionsMore.hidden = !open || more.length === 0;
     this.actions.hidden = false;
   }
 

@@ -62,3 +62,73 @@ export function doneWords(config, type) {
   const spec = config.actions[type];
   return (spec && spec.done) || (config.entry_words || {})[type] || type;
 }
+
+// -- what the selected card offers ---------------------------------------------------------------
+
+// Who a mute names, as the server's Question.author_key: "platform:handle" (the name where a
+// platform gives no handle); "" when the post has no author to mute.
+export function authorKey(q) {
+  const who = (q && (q.author_handle || q.author_name)) || "";
+  return who ? `${q.platform}:${who}` : "";
+}
+
+// What the console knows around its cards, in one pass over the questions it holds (redone only
+// when they change): the authors it knows to be muted, those with a card held for the mute (the
+// server's reason, config.muted_reason: a mute holds the card it was made on and every later
+// post, and an unmute brings them all back, so a muted author has a card there unless a
+// moderator brought it back by hand; then "Unmute" is still the key's), and the questions
+// triage suggested another repeats.
+export function surroundings(questions, reason) {
+  const muted = new Set();
+  const repeated = new Set();
+  for (const q of questions) {
+    if (q.state === "held" && q.aside_reason === reason) {
+      const key = authorKey(q);
+      if (key) muted.add(key);
+    }
+    const suggest = q.triage && q.triage.suggest;
+    if (suggest && suggest.qid) repeated.add(suggest.qid);
+  }
+  return { muted, repeated };
+}
+
+// The conditions a row may name (its `when`; WHEN in aggregator/core/actions.py) beyond its
+// states, each a test of the question and what the console knows `around` it (surroundings).
+export const WHEN = {
+  "": () => true,
+  muted: (q, around) => around.muted.has(authorKey(q)),
+  not_muted: (q, around) => !!authorKey(q) && !around.muted.has(authorKey(q)),
+  suggested: (q) => !!(q.triage && q.triage.suggest),
+  cluster: (q, around) => !!(q.triage && q.triage.suggest) || around.repeated.has(q.id),
+};
+
+// Whether the selected card offers `name`: `can` (state.js `offered`: the table's states, the
+// undo stack, the console's own moves) says it applies, a choice has a list with options to
+// choose from (`around.options(of)`: how many), and its condition holds (unless `checkWhen` is
+// false: the card's menu is closed, and the conditions wait until it opens).
+export function offeredOn(table, name, q, can, around, checkWhen = true) {
+  if (!can[name]) return false;
+  const spec = table[name];
+  if (!spec) return true;  // the console's own moves: `can` says all
+  if (!spec.params.every((p) => p.kind !== "choice" || !p.of || around.options(p.of) > 0)) return false;
+  if (!checkWhen) return true;
+  const test = WHEN[spec.when || ""];
+  return !!test && test(q, around);
+}
+
+// The selected card's actions: the bar's groups (barGroups) that offer something on `q`, each
+// with the name it runs now; the few the table marks `primary` go on the card, the rest in its
+// "More" menu, both in the table's order. While the menu is closed (`menuOpen` false) the rest
+// are not checked against their conditions: those may need a pass over every question held,
+// which a moderator walking the cards need not pay for.
+export function cardActions(table, groups, q, can, around, menuOpen = true) {
+  const main = [];
+  const more = [];
+  const primary = (name) => !!(table[name] && table[name].primary);
+  for (const group of groups) {
+    const name = group.names.find((n) => offeredOn(table, n, q, can, around, menuOpen || primary(n)));
+    if (!name) continue;
+    (primary(name) ? main : more).push({ ...group, name });
+  }
+  return { main, more };
+}
