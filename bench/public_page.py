@@ -70,7 +70,7 @@ def serve_bare(port: int, redis_url: str, event: str, size: int) -> None:
 
     from aggregator.base.keys import Keys
     from aggregator.base.redis_server import client_from_url
-    from web.serve import DEFAULT_THREADS, SPARE_CONNECTIONS
+    from web.gunicorn_conf import DEFAULT_THREADS, SPARE_CONNECTIONS
 
     def build() -> Any:
         conn = client_from_url(redis_url)
@@ -105,7 +105,7 @@ def serve_bare(port: int, redis_url: str, event: str, size: int) -> None:
         return app
 
     class Bare(BaseApplication):  # type: ignore[misc]
-        """The options web/serve.py gives ``floor web``, without its Socket.IO hang-up."""
+        """The settings web/gunicorn_conf.py gives ``floor web``, without its Socket.IO hang-up."""
 
         def load_config(self) -> None:
             for key, value in {"bind": [f"127.0.0.1:{port}"], "workers": 1,

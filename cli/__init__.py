@@ -28,6 +28,7 @@ from cli.context import environment, redact
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="floor-qa", prog_name="floor", message="%(prog)s %(version)s")
 @click.option("--config", type=click.Path(dir_okay=False),
               help="The event's settings file (default: FLOOR_CONFIG, else config/event.toml).")
 @click.option("--data-dir", type=click.Path(file_okay=False),

@@ -12,7 +12,7 @@ from cli.context import ConfigProblem, connect, environment, event_settings, red
 def check() -> None:
     """Check the settings, Redis, the moderators and each enabled source's credentials."""
     from aggregator.base.redis_server import default_data_dir
-    from aggregator.ingest.sources import SourceError, registry
+    from aggregator.ingest.sources import SourceError, source_class
     from web.accounts import Accounts
 
     try:
@@ -39,13 +39,16 @@ def check() -> None:
         problems += 1
     if told.secret_key is None:
         click.echo("web: FLOOR_SECRET_KEY is not set; logins will not survive a restart")
-    known = registry()
     for name in settings.enabled_sources():
         try:
-            said = known[name](settings.source(name), settings.event).check()
+            said = source_class(name)(settings.source(name), settings.event).check()
             click.echo(redact(f"source {name}: ok ({said})"))
         except (SourceError, OSError, ValueError) as exc:
             click.echo(redact(f"source {name}: FAILED: {exc}"))
+            problems += 1
+        except ModuleNotFoundError as exc:  # a web node installs no platform's library
+            click.echo(f"source {name}: FAILED: its client library is not installed here "
+                       f"({exc}): pip install 'floor-qa[sources]'")
             problems += 1
     if not settings.enabled_sources():
         click.echo("sources: none enabled; set enabled = true under [sources.NAME]")

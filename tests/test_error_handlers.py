@@ -52,6 +52,7 @@ BODIES: dict[str, tuple[str, str | bytes]] = {
     "JSON a string": (JSON, '"question"'),
 }
 CONTROL = "/control/"  # README: every answer there is JSON with "ok"
+READYZ = "/readyz"  # docs/deployment.md, "Health": JSON, 503 while not ready (web/health.py)
 ORDINARY = itertools.count()  # numbers the ordinary requests' questions: none is a repeat
 
 
@@ -72,6 +73,8 @@ def _wrong_kind(url: str, response: TestResponse) -> str | None:
     """What is wrong with an answer, or None: never a 5xx; JSON with a true ``ok`` exactly when
     it succeeded under /control; elsewhere every refusal is one of our pages."""
     status = response.status_code
+    if url == READYZ and response.mimetype == JSON and status in (200, 503):
+        return None  # its answer either way: 503 with the reasons when the node is not ready
     if status >= 500:
         return f"answered {status}"
     if url.startswith(CONTROL):

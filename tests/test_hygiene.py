@@ -63,10 +63,13 @@ def test_every_third_party_import_is_declared() -> None:
     """Imported directly means declared directly: a package that arrives only as another's
     dependency can vanish in any release of that other package."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = project["optional-dependencies"]
+    # A process's packages are declared by its extra (the triage worker's, the pollers'), as is
+    # an optional backend's (imported only when installed); the tests install them all.
     runtime = _requirement_names(project["dependencies"])
-    tests = runtime | _requirement_names(project["optional-dependencies"]["test"])
-    # An optional backend's package is declared by its extra (imported only when installed).
-    optional = _requirement_names(project["optional-dependencies"]["semantic"])
+    processes = _requirement_names(extras["triage"]) | _requirement_names(extras["sources"])
+    tests = runtime | processes | _requirement_names(extras["test"])
+    optional = processes | _requirement_names(extras["semantic"])
     assert _undeclared(["aggregator", "web", "cli"], runtime | optional) == {}
     assert _undeclared(["tests"], tests) == {}
 

@@ -100,7 +100,7 @@ def create_app(settings: Settings | None = None, conn: redis.Redis | None = None
 
     # Socket.IO handlers must be declared before the first init_app binds a server: only those
     # declared unbound are carried over to the server of every later app (tests make many).
-    from web import ask, auth, chair, console, control, metrics, public, screen, site
+    from web import ask, auth, chair, console, control, health, metrics, public, screen, site
 
     csrf.init_app(app)
     limiter.init_app(app)
@@ -112,6 +112,7 @@ def create_app(settings: Settings | None = None, conn: redis.Redis | None = None
     chair.init_app(app, f)  # after the screens: the chair's view is one of theirs
     app.register_blueprint(ask.bp)
     app.register_blueprint(control.bp)
+    app.register_blueprint(health.bp)  # /healthz, /readyz
     metrics.init_app(app, f)
     public.init_app(app, f)  # last: it answers /record in front of everything above
     return app

@@ -33,7 +33,8 @@ from web.extensions import socketio
 
 log = logging.getLogger("floor.web")
 
-# gunicorn's default in `floor web` (web/serve.py DEFAULT_THREADS) less the threads kept for HTTP.
+# The threads of `floor web` by default (web/gunicorn_conf.py DEFAULT_THREADS), less those kept
+# for HTTP.
 HTTP_THREADS = 100
 DEFAULT_SOCKETS = 1000 - HTTP_THREADS
 CONSOLE_RESERVE = 20

@@ -61,6 +61,13 @@ class LiveFeed:
             self._stopped.clear()
             self._thread = self.socketio.start_background_task(self._run, self._server, last)
 
+    @property
+    def running(self) -> bool:
+        """Whether this process's tail of the log is running, for the current server."""
+        thread = self._thread
+        return (thread is not None and thread.is_alive() and not self._stopped.is_set()
+                and self._server is self.socketio.server)
+
     def stop(self) -> None:
         """Stop the tail and wait for it (within one block)."""
         self._stopped.set()

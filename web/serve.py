@@ -1,11 +1,9 @@
 """Serve the web app in production: gunicorn, one process, one thread per open connection.
 
-Why this server (measured: docs/deployment.md has the table): Flask-SocketIO keeps its
-sessions, rooms and the log tail in one process, so one gunicorn worker (``-w 1``) serves an
-event and more capacity means more such processes behind a sticky proxy. The ``gthread``
-worker with simple-websocket needs no monkey-patching of Redis or our own threads (gevent
-would) and, on this machine, delivered as fast. gunicorn sets TCP_NODELAY on its listening
-socket, which accepted sockets inherit on Linux, so small Socket.IO frames go out at once.
+The settings are ``web/gunicorn_conf.py``'s, loaded as gunicorn loads a config file, so
+``floor web`` and ``gunicorn -c gunicorn.conf.py`` serve alike; this module holds the worker
+class they name and how the app is built in the worker. Why this server (measured:
+docs/deployment.md has the table) is said there.
 
 An open WebSocket holds its thread until it closes, so a stop hangs up every client first: the
 worker then ends at once instead of waiting out gunicorn's graceful timeout, and its exit
@@ -22,7 +20,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from gunicorn.app.base import BaseApplication
+from gunicorn.app.base import Application
 from gunicorn.arbiter import Arbiter
 from gunicorn.workers.gthread import ThreadWorker
 
@@ -31,15 +29,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("floor.web")
 
-# Threads are made as connections come (concurrent.futures), so a high ceiling costs nothing
-# until used; each screen or console holds one while connected.
-DEFAULT_THREADS = 1000
-# Plain HTTP requests and WebSocket upgrades still being read count as connections too.
-SPARE_CONNECTIONS = 100
-# After a stop has hung up every client, what is left are plain requests finishing.
-GRACEFUL_SECONDS = 10
 # The worker exits with this when the app cannot be built (gunicorn then stops, no restarts).
 BOOT_FAILED = Arbiter.WORKER_BOOT_ERROR
+
+# The gunicorn settings every server of the web app uses (the config-file form of a module).
+CONFIG = "python:web.gunicorn_conf"
 
 _app: list[Flask] = []  # the app this worker process serves (built after the fork)
 
@@ -82,59 +76,80 @@ class FloorWorker(ThreadWorker):
         return False
 
 
-class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hints
+def boot(build: Callable[[], Flask]) -> Flask:
+    """``build()`` in the worker, after the fork (so the app, its Redis pool and its threads
+    are the worker's own); if it fails, one line and the exit status that stops gunicorn (no
+    restart loop)."""
+    try:
+        app = build()
+    except Exception as exc:  # noqa: BLE001 - one line, then gunicorn stops (no restarts)
+        from aggregator.base.redaction import redact
+
+        log.error("web: cannot start: %s", redact(exc))
+        sys.exit(BOOT_FAILED)
+    _app[:] = [app]
+    return app
+
+
+def size_sockets(threads: int) -> None:
+    """The most sockets this worker's app holds, from its threads, unless FLOOR_SOCKETS says
+    (web/capacity.py); web/gunicorn_conf.py's post_worker_init calls it, under `floor web` and
+    plain gunicorn alike."""
+    from web.capacity import default_for
+
+    if _app and not _app[0].config.get("FLOOR_SOCKETS"):
+        _app[0].config["FLOOR_SOCKETS"] = default_for(threads)
+
+
+def app_of_environment() -> Flask:
+    """The app of this process's environment: the settings file and REDIS_URL (or the embedded
+    Redis), as ``floor web`` reads them."""
+    from aggregator.base.redis_server import connect
+    from aggregator.base.settings import load
+    from web import create_app
+
+    return create_app(load(), connect())
+
+
+class _Gunicorn(Application):  # type: ignore[misc]  # gunicorn has no type hints
     def __init__(self, build: Callable[[], Flask], options: dict[str, Any]) -> None:
         self.build = build
         self.options = options
         super().__init__()
 
     def load_config(self) -> None:
+        self.load_config_from_module_name_or_filename(CONFIG)
         for key, value in self.options.items():
             self.cfg.set(key, value)
 
     def load(self) -> Flask:
-        """Runs in the worker after the fork: the app, its Redis pool and threads are its own."""
-        try:
-            app = self.build()
-        except Exception as exc:  # noqa: BLE001 - one line, then gunicorn stops (no restarts)
-            from aggregator.base.redaction import redact
-
-            log.error("web: cannot start: %s", redact(exc))
-            sys.exit(BOOT_FAILED)
-        from web.capacity import default_for
-
-        if not app.config.get("FLOOR_SOCKETS"):  # sockets past it are refused (web/capacity.py)
-            app.config["FLOOR_SOCKETS"] = default_for(self.options["threads"])
-        _app[:] = [app]
-        return app
+        return boot(self.build)
 
 
 def bind_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def serve(build: Callable[[], Flask], host: str, port: int, threads: int = DEFAULT_THREADS,
+def application(build: Callable[[], Flask], host: str, port: int,
+                threads: int | None = None, worker: str | None = None) -> _Gunicorn:
+    """The gunicorn application ``serve`` runs: the config module's settings, with ``bind``
+    from ``host`` and ``port``, and ``threads`` and the worker class when given."""
+    options: dict[str, Any] = {"bind": [bind_address(host, port)]}
+    if threads is not None:
+        options["threads"] = threads
+    if worker is not None:
+        options["worker_class"] = worker
+    return _Gunicorn(build, options)
+
+
+def serve(build: Callable[[], Flask], host: str, port: int, threads: int | None = None,
           worker: str | None = None) -> int:
     """Serve the app ``build()`` makes (called in the worker process) until SIGTERM or
     SIGINT; returns 0 after a clean stop, ``BOOT_FAILED`` if the app could not be built.
     ``worker``: another gunicorn worker class (bench/latency.py measures ``gevent``)."""
-    options = {
-        "bind": [bind_address(host, port)],
-        "workers": 1,
-        "worker_class": worker or FloorWorker,
-        "threads": threads,
-        "worker_connections": threads + SPARE_CONNECTIONS,
-        "graceful_timeout": GRACEFUL_SECONDS,
-        "control_socket_disable": True,  # gunicorn 27 would create ~/.gunicorn/gunicorn.ctl
-        "accesslog": None,
-        "errorlog": "-",
-        "loglevel": "warning",
-        "proc_name": "floor-web",
-        "worker_exit": lambda server, worker: hang_up_everyone(),
-    }
     arbiter = os.getpid()
     try:
-        _Gunicorn(build, options).run()
+        application(build, host, port, threads, worker).run()
     except SystemExit as exc:
         if os.getpid() != arbiter:
             raise  # the worker's own exit, on its way out of the process

@@ -160,6 +160,15 @@ class Source(ABC):
         return "nothing to check"
 
 
+def missing_twice(absent: list[str], missing: list[str]) -> tuple[list[str], list[str]]:
+    """For a source that rechecks its recent posts: of the posts ``absent`` from this check,
+    (those the last check missed too: deleted, to retract; the rest, to check again). One
+    answer without a post could be a hiccup of the platform, and a retraction takes a question
+    away from the moderators."""
+    before = set(missing)
+    return [key for key in absent if key in before], [key for key in absent if key not in before]
+
+
 def registry() -> dict[str, type[Source]]:
     """Every source in this package, by name (this imports every platform's client library)."""
     for module in pkgutil.iter_modules(__path__):

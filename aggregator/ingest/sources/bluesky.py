@@ -57,6 +57,7 @@ from aggregator.ingest.sources import (
     Source,
     SourceError,
     SourceStopped,
+    missing_twice,
 )
 
 log = logging.getLogger("floor.sources.bluesky")
@@ -304,8 +305,7 @@ class BlueskySource(Source):
 
     def sweep(self, state: BlueskyCheckpoint) -> list[str]:
         """The question ids of recent posts that Bluesky did not return in two checks running
-        (deleted): one answer without a post could be a hiccup of the AppView, and a
-        retraction takes a question away from the moderators."""
+        (deleted)."""
         asked = state.recent[-RECHECK_MAX:]
         absent: list[str] = []
         for start in range(0, len(asked), GET_POSTS_MAX):
@@ -318,8 +318,7 @@ class BlueskySource(Source):
                                   f"{str(page)[:120]}")
             present = {p.get("uri") for p in posts if isinstance(p, dict)}
             absent += [uri for uri in chunk if uri not in present]
-        gone = [uri for uri in absent if uri in set(state.missing)]
-        state.missing = [uri for uri in absent if uri not in set(gone)]
+        gone, state.missing = missing_twice(absent, state.missing)
         if gone:
             state.recent = [uri for uri in state.recent if uri not in set(gone)]
             log.info("poller bluesky: %d post(s) deleted by their authors", len(gone))

@@ -62,6 +62,7 @@ from aggregator.ingest.sources import (
     Source,
     SourceError,
     SourceStopped,
+    missing_twice,
 )
 
 log = logging.getLogger("floor.sources.mastodon")
@@ -298,7 +299,7 @@ class MastodonSource(Source):
 
     def sweep(self, state: MastodonCheckpoint, problems: list[str]) -> list[str]:
         """The question ids of recent toots their instance did not return in two checks
-        running (deleted); one answer without a toot could be a hiccup."""
+        running (deleted)."""
         absent: list[list[str]] = []
         asked = [e for e in state.recent[-RECHECK_MAX:] if len(e) == 3]
         for instance, known in self._state.items():
@@ -321,13 +322,12 @@ class MastodonSource(Source):
                     break
                 present = {str(s.get("id")) for s in found or [] if isinstance(s, dict)}
                 absent += [entry for entry in chunk if entry[1] not in present]
-        gone = [entry for entry in absent if entry[2] in set(state.missing)]
-        state.missing = [entry[2] for entry in absent if entry not in gone]
+        gone, state.missing = missing_twice([entry[2] for entry in absent], state.missing)
         if gone:
-            drop = {entry[2] for entry in gone}
+            drop = set(gone)
             state.recent = [e for e in state.recent if len(e) != 3 or e[2] not in drop]
             log.info("poller mastodon: %d toot(s) deleted by their authors", len(gone))
-        return [MASTODON.question_id(entry[2]) for entry in gone]
+        return [MASTODON.question_id(uri) for uri in gone]
 
     def describe(self, item: Any) -> str:
         status = item.get("status") if isinstance(item, dict) else None
