@@ -175,6 +175,24 @@ def test_a_full_server_refuses_a_screen_in_words_and_takes_it_when_there_is_room
     connect(screen_token).wait_for(lambda board: True)
 
 
+def test_an_outsider_cannot_fill_the_node_through_the_default_namespace(
+        live_server: str, app: Flask, connect: Callable[[str], Screen], screen_token: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default namespace needs no login and no link: were its sessions accepted, they
+    would count against the limit and turn the board's screens away."""
+    monkeypatch.setitem(app.config, "FLOOR_SOCKETS", 1)
+    outsiders = [sio.Client(reconnection=False) for _ in range(3)]
+    try:
+        for outsider in outsiders:
+            with pytest.raises(sio.exceptions.ConnectionError):
+                outsider.connect(live_server, namespaces=["/"], transports=["polling"],
+                                 wait_timeout=10)
+        connect(screen_token).wait_for(lambda board: True)
+    finally:
+        for outsider in outsiders:
+            outsider.disconnect()
+
+
 # -- what a screen sees -------------------------------------------------------------------
 
 def test_a_screen_gets_the_board_on_connect(connect: Callable[[str], Screen], store: Store,

@@ -58,6 +58,14 @@ def held() -> int:
     return sum(len(rooms[namespace].get(None) or ()) for namespace in list(rooms))
 
 
+@socketio.on("connect")
+def refuse_the_default_namespace(auth: Any = None) -> bool:
+    """Floor serves no one on Socket.IO's default namespace, which python-socketio accepts
+    unless told otherwise: a session there, opened by anyone without a login or a link, would
+    count against the limit above, and enough of them would turn every screen away."""
+    return False
+
+
 def refuse_if_full(reserve: int = 0) -> None:
     """Raise the refusal if this process holds more than its limit (+ ``reserve``)."""
     most = limit() + reserve
