@@ -119,8 +119,10 @@ def _close_later(sid: str, namespace: str) -> None:
 
     def close() -> None:
         socketio.sleep(CLOSE_REFUSED_SECONDS)
-        if eio_sid in server.eio.sockets:
-            server.eio.disconnect(eio_sid)
+        client = server.eio.sockets.get(eio_sid)
+        if client is not None:
+            _close_at_once(server.eio, client)
+            server.eio.sockets.pop(eio_sid, None)
 
     socketio.start_background_task(close)
 
@@ -134,16 +136,23 @@ def default_for(threads: int) -> int:
 FLUSH_SECONDS = 2.0
 
 
+def _close_at_once(eio: Any, client: Any) -> None:
+    """Close one Engine.IO socket without waiting for its client to fetch the CLOSE packet
+    (Engine.IO's own ``disconnect`` waits, and a polling client that went away never fetches:
+    the wait, and the socket, would never end)."""
+    try:
+        client.close(wait=False, reason=eio.reason.SERVER_DISCONNECT)
+    except Exception:  # noqa: BLE001 - one broken socket must not keep the rest open
+        log.exception("socket: closing %s failed", getattr(client, "sid", "?"))
+
+
 def hang_up(server: Any, flush: float = FLUSH_SECONDS) -> int:
     """Close every Engine.IO socket of ``server`` (a python-socketio server) without waiting
     on any one client; returns how many were open."""
     eio = server.eio
     sockets = list(eio.sockets.values())
     for client in sockets:
-        try:
-            client.close(wait=False, reason=eio.reason.SERVER_DISCONNECT)
-        except Exception:  # noqa: BLE001 - one broken socket must not keep the rest open
-            log.exception("socket: closing %s failed", getattr(client, "sid", "?"))
+        _close_at_once(eio, client)
     deadline = time.monotonic() + flush
     for client in sockets:
         while getattr(client.queue, "unfinished_tasks", 0) and time.monotonic() < deadline:
