@@ -121,7 +121,7 @@ def test_three_questions_approved_and_screened_with_the_keyboard(
             on_board = strip_tags(text, Rules.of(Settings()).tags)  # the event's tag left out
             console.keyboard.press("a")  # approve: it joins the queue, and the screen's "next"
             wait_in_page(screen, "[...document.querySelectorAll('#next-list .slot-text')]"
-                                 ".some(e => e.textContent === arg)", on_board)
+                                 ".some(e => e.textContent === arg)", on_board, timeout=20)
             console.keyboard.press("2")  # the queue: it is the only one there
             wait_in_page(console,
                          "document.querySelector('.card.selected .text')?.textContent === arg",
