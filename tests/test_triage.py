@@ -82,6 +82,15 @@ def test_the_nhs_check_digit() -> None:
     ("Is it live yet?", False), ("no sound on the stream", False),
     ("Good afternoon everyone", False),
     ("Thank you to all the crews", False), ("lol", False), ("🚑🚑🚑", False),
+    # A yes-or-no question with any subject, and one after a clause (real questions are
+    # written so, without a question mark: COVID-Q's recall was 0.63 without these).
+    ("is covid airborne", True), ("will the stroke unit at millbrook reopen", True),
+    ("can paramedics give flu jabs", True),
+    ("if I test positive should I still go to my appointment", True),
+    # Not questions: tweets that drop their subject, a name after a capital.
+    ("Can't wait to see the board tonight", False), ("Didn't know about the cuts.", False),
+    ("Will Smith was brilliant in that", False),
+    ("Thanks, so do I", False),
 ])
 def test_question_score(text: str, is_question: bool) -> None:
     found = questions.score(text)
