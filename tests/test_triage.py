@@ -205,6 +205,13 @@ def test_what_a_post_asks_is_compared_without_its_story_tags_or_personal_data(
     assert asked(text) == words
 
 
+def test_a_question_of_one_letter_words_is_compared_without_error() -> None:
+    index = DuplicateIndex()
+    index.add("x:1", "Is 5 G safe near the new station?")
+    index.add("x:2", "5 G?")  # no word the word vectoriser counts
+    assert [s.qid for s in index.scores("Is 5 G safe near the station?")][:1] == ["x:1"]
+
+
 def test_a_rewording_with_few_shared_letters_is_still_a_candidate() -> None:
     index = DuplicateIndex()
     index.add("x:1", "Can people speak Welsh when they ring 999?")

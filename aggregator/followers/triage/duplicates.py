@@ -111,8 +111,11 @@ class _Vectors:
         out = rows.astype(np.float64)
         idf = np.log((1 + self.docs) / (1 + self.df[out.indices])) + 1
         out.data = (1 + np.log(out.data)) * idf
-        squares = np.add.reduceat(out.data ** 2, out.indptr[:-1]) if out.nnz else np.zeros(0)
         lengths = np.diff(out.indptr)
+        # Per row, by bincount: a row with no terms (a question of one-letter words) may be
+        # last, where reduceat would index past the end.
+        squares = np.bincount(np.repeat(np.arange(out.shape[0]), lengths),
+                              weights=out.data ** 2, minlength=out.shape[0])
         norms = np.ones(out.shape[0])
         norms[lengths > 0] = np.sqrt(squares[lengths > 0])
         out.data /= np.repeat(norms, lengths)
