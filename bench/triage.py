@@ -738,7 +738,7 @@ def real(smoke: bool, semantic: bool) -> None:
     hint3 = {bot: sample(rows, few) for bot, rows in read_hint3("heldout").items()}
     bank = sample(read_banking77("heldout"), 40 if smoke else BANKING_PAIRS)
     sets = [(f"HINT3 test (real users), every pair within each of {len(hint3)} bots' "
-             f"{sum(map(len, hint3.values()))} queries", list(hint3.values()),
+             f"{sum(map(len, hint3.values())):,} queries", list(hint3.values()),
              [sample(rows, few) for rows in read_hint3("train").values()], "HINT3 train"),
             (f"BANKING77 test, every pair of {len(bank)} queries (seeded sample)", [bank],
              [sample(read_banking77("train"), 120 if smoke else BANKING_FIT)],
