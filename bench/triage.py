@@ -60,9 +60,13 @@ table of the held-out splits, never fitted on. Duplicates on COVID-Q's held-out 
 duplicate index as the worker sees them (each suggested against the open questions before it,
 then indexed), at the shipped threshold and at one fitted on COVID-Q's training split; beside
 them the plain MiniLM cosine baseline, its threshold fitted on the training split, on every pair
-and as a meeting. Abuse (the shipped model and threat phrases) on Davidson et al.'s held-out
-tweets, ETHOS's held-out comments and a mix of every innocent held-out post with abusive ones
-at one in ten, and on real innocent questions; question recall on NQ-open's and COVID-Q's real
+and as a meeting. Then duplicates among queries to one service, each labelled with its intent:
+HINT3's real users of three live chatbots (every pair within one bot) and a seeded sample of
+BANKING77's held-out queries to one bank, for each backend's shipped pair model and the cosine
+baseline (its threshold fitted on the set's training split, for precision 0.9). Abuse (the
+shipped model and threat phrases) on Davidson et al.'s held-out tweets, ETHOS's held-out
+comments and a mix of every innocent held-out post with abusive ones at one in ten, and on
+real innocent questions; question recall on NQ-open's and COVID-Q's real
 questions (no real non-questions, so no precision); personal data on 3,000 generated posts
 (no real labelled set exists) and on real questions (nothing to mask); the stream rule on real
 questions. --smoke runs this path on a few items of each (the semantic rows only with
@@ -620,6 +624,51 @@ def cosine_stream(rows: list[dict[str, Any]], vectors: Any, cut: float) -> tuple
     return len(truth & said), len(said - truth), len(truth - said)
 
 
+def read_hint3(split: str) -> dict[str, list[dict[str, Any]]]:
+    """HINT3's queries of one split (``train`` or ``heldout``) by bot: each bot is one service,
+    so duplicates are only ever scored within one bot (see tests/triage/real/DATA.md)."""
+    bots: dict[str, list[dict[str, Any]]] = {}
+    for row in read_jsonl(f"hint3-{split}.jsonl"):
+        bots.setdefault(row["bot"], []).append(row)
+    return bots
+
+
+def read_banking77(split: str) -> list[dict[str, Any]]:
+    """BANKING77's queries of one split (``train`` or ``heldout``): one bank's customers."""
+    return read_jsonl(f"banking77-{split}.jsonl")
+
+
+BANKING_PAIRS = 600  # held-out queries scored pair by pair (of 3,080: every pair is 4.7 M)
+BANKING_FIT = 2_000  # training queries whose pairs fit the cosine baseline's threshold
+
+
+def sample(rows: list[dict[str, Any]], count: int | None) -> list[dict[str, Any]]:
+    """A seeded shuffle of ``rows`` (the files are grouped by label; a meeting's posts are not),
+    cut to ``count``."""
+    import random
+
+    rows = list(rows)
+    random.Random(SEED).shuffle(rows)
+    return rows[:count]
+
+
+def cosine_groups(train: list[list[dict[str, Any]]], held: list[list[dict[str, Any]]],
+                  model: Any) -> tuple[float, tuple[int, int, int]]:
+    """The plain cosine baseline: one threshold fitted for precision 0.9 on every pair within
+    each training group, then every pair within each held-out group scored with it."""
+    import numpy as np
+
+    def sims(groups: list[list[dict[str, Any]]]) -> tuple[Any, Any]:
+        parts = [all_pairs(g, model.encode([r["text"] for r in g], normalize_embeddings=True,
+                                           show_progress_bar=False)) for g in groups if len(g) > 1]
+        return np.concatenate([s for s, _ in parts]), np.concatenate([t for _, t in parts])
+
+    cut = fit_cosine(*sims(train))
+    scores, same = sims(held)
+    said = scores >= cut
+    return cut, (int((said & same).sum()), int((said & ~same).sum()), int((~said & same).sum()))
+
+
 # What people add around a question on social media (invented; the questions are real).
 STORIES = ("My dad waited 7 hours in A&E last Tuesday.", "I'm 67 and my husband had a stroke "
            "in 2019.", "We've been waiting since March 3rd for news.", "My neighbour Jean "
@@ -741,6 +790,32 @@ def real(smoke: bool, semantic: bool) -> None:
     elif semantic:
         table.append(("duplicate pairs, semantic", pairs_data, 0, "-", "-",
                       "not measured: the [semantic] extra is not installed"))
+
+    # Intent-labelled queries to one service (HINT3: three live chatbots, real users; BANKING77:
+    # one bank): every pair within one service, by each backend's pair model and by the cosine
+    # baseline (threshold fitted on the training split).
+    hint3 = {bot: sample(rows, few) for bot, rows in read_hint3("heldout").items()}
+    bank = sample(read_banking77("heldout"), 40 if smoke else BANKING_PAIRS)
+    sets = [(f"HINT3 test (real users), every pair within each of {len(hint3)} bots' "
+             f"{sum(map(len, hint3.values())):,} queries", list(hint3.values()),
+             [sample(rows, few) for rows in read_hint3("train").values()], "HINT3 train"),
+            (f"BANKING77 test, every pair of {len(bank)} queries (seeded sample)", [bank],
+             [sample(read_banking77("train"), 120 if smoke else BANKING_FIT)],
+             f"{'120' if smoke else f'{BANKING_FIT:,}'} BANKING77 train queries")]
+    for where, groups, train_groups, train_name in sets:
+        for name, make in makers:
+            started = time.perf_counter()
+            counts = [every_pair(g, make()) for g in groups]
+            tp, fp, fn = (sum(c[i] for c in counts) for i in range(3))
+            took = time.perf_counter() - started
+            table.append((f"duplicate pairs, {name}", where, tp + fn, *pr(tp, fp, fn),
+                          f"shipped pair model >= {pairs_model_threshold(name):.2f} on each pair "
+                          f"({took:.0f} s)"))
+        if encoder is not None:
+            cut, (tp, fp, fn) = cosine_groups(train_groups, groups, encoder)
+            table.append(("duplicate pairs, cosine baseline", where, tp + fn, *pr(tp, fp, fn),
+                          f"MiniLM cosine >= {cut:.3f} (fitted on {train_name}, every pair "
+                          f"within a service, for precision 0.9)"))
 
     check = AbuseCheck()
 
