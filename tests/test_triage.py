@@ -193,6 +193,9 @@ def test_a_repost_with_a_story_tags_or_contact_details_is_still_a_repeat(repost:
 @pytest.mark.parametrize(("text", "words"), [
     ("My dad waited 7 hours last week. Why are waits so long?", "Why are waits so long?"),
     ("Ambulance waits in Slough are awful. Why?", "Ambulance waits in Slough are awful. Why?"),
+    ("Upper Darrow is 40 minutes from the nearest station. What is the plan for rural cover? "
+     "Absolutely shameful!", "Upper Darrow is 40 minutes from the nearest station. What is the "
+     "plan for rural cover?"),
     ("**Why is #NHS dental care so hard to get?** #APM2026 @TrustBoard",
      "Why is NHS dental care so hard to get?"),
     ("Q: will the unit reopen? call 07700 900123 or jo@example.org 🙏",

@@ -11,8 +11,11 @@ the words that ask:
   inside a sentence keeps its word ("why is #NHS dental care..." asks about NHS dental care);
 - personal data goes (``aggregator.base.personal``: a postcode or phone number is the asker's,
   not the question's, and its digits would read as a different number asked about);
-- when some sentences ask and others tell, the asking ones are kept, if they say enough on
-  their own (three content words or more; "Why?" after a story keeps the story).
+- when some sentences ask and others tell, the asking ones are kept with the telling ones that
+  set out what is asked about ("Upper Darrow is 40 minutes from the nearest station. What is
+  the plan for rural cover?"), not those about the asker ("My dad waited 7 hours", "I'm 67"),
+  exclamations ("Absolutely disgraceful!!!") or a few words ("This is a joke."); if what is
+  kept says too little on its own ("Why?" after a story), the whole post is.
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ LABEL = re.compile(r"^\s*(?:q|question|qu)\s*[:.-]\s*", re.IGNORECASE)
 NOT_TEXT = re.compile(r"[^\w\s.,;:!?'’&/()-]", re.UNICODE)
 SENTENCE = re.compile(r"[^.!?\n]+[.!?]*", re.UNICODE)
 CONTENT = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
-ENOUGH = 3  # content words an asking sentence needs to stand for the post
+ENOUGH = 3  # content words a sentence needs to say something (and the kept ones, the post)
+PERSONAL = re.compile(r"\b(?:i|i'm|i've|i'd|i'll|im|me|my|mine|we|we're|we've|us|our|ours)\b",
+                      re.IGNORECASE)
 
 
 def clean(text: str) -> str:
@@ -59,9 +64,13 @@ def asked(text: str) -> str:
     """The words of ``text`` that ask (see the module's docstring)."""
     body = clean(text)
     sentences = [s.strip() for s in SENTENCE.findall(body) if s.strip()]
-    asking = [s for s in sentences if _asks(s)]
-    if asking and len(asking) < len(sentences):
-        kept = " ".join(asking)
-        if len(CONTENT.findall(kept)) >= ENOUGH:
-            return kept
-    return body
+    if not any(_asks(s) for s in sentences):
+        return body
+    kept = " ".join(s for s in sentences if _asks(s) or _sets_out(s))
+    return kept if len(CONTENT.findall(kept)) >= ENOUGH else body
+
+
+def _sets_out(sentence: str) -> bool:
+    """A telling sentence that says what is asked about, not who asks or how they feel."""
+    return (not sentence.endswith("!") and PERSONAL.search(sentence) is None
+            and len(CONTENT.findall(sentence)) >= ENOUGH)
