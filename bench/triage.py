@@ -60,13 +60,16 @@ table of the held-out splits, never fitted on. Duplicates on COVID-Q's held-out 
 duplicate index as the worker sees them (each suggested against the open questions before it,
 then indexed), at the shipped threshold and at one fitted on COVID-Q's training split; beside
 them the plain MiniLM cosine baseline, its threshold fitted on the training split, on every pair
-and as a meeting. Abuse (the shipped model and threat phrases) on Davidson et al.'s held-out
-tweets, ETHOS's held-out comments and a mix of every innocent held-out post with abusive ones
-at one in ten, and on real innocent questions; question recall on NQ-open's and COVID-Q's real
-questions (no real non-questions, so no precision); personal data on 3,000 generated posts
-(no real labelled set exists) and on real questions (nothing to mask); the stream rule on real
-questions. --smoke runs this path on a few items of each (the semantic rows only with
---semantic).
+and as a meeting. Abuse (the shipped model, the word list and aimed insults) on the held-out
+split of each real source (Davidson et al.'s tweets, ETHOS's comments, ConvAbuse's test split
+of users' turns to chatbots, de Gibert et al.'s Stormfront test sentences), on two mixes of
+innocent held-out posts and real questions with abusive ones at one in ten (Davidson and ETHOS
+as reported before; all four sources, drawn in turn), on HateCheck's functional tests
+(hateful cases and innocent contrasts) and on real innocent questions; question recall on
+NQ-open's and COVID-Q's real questions (no real non-questions, so no precision); personal data
+on 3,000 generated posts (no real labelled set exists) and on real questions (nothing to mask);
+the stream rule on real questions. --smoke runs this path on a few items of each (the semantic
+rows only with --semantic).
 """
 
 from __future__ import annotations
@@ -683,41 +686,7 @@ def real(smoke: bool, semantic: bool) -> None:
         table.append(("duplicate pairs, semantic", pairs_data, 0, "-", "-",
                       "not measured: the [semantic] extra is not installed"))
 
-    check = AbuseCheck()
-
-    def abuse_counts(rows: list[tuple[str, bool]]) -> tuple[int, int, int, int]:
-        said = [v.abusive for v in check.check_many([t for t, _ in rows])]
-        truth = [t for _, t in rows]
-        tp = sum(t and s for t, s in zip(truth, said, strict=True))
-        fp = sum(s and not t for t, s in zip(truth, said, strict=True))
-        return tp, fp, sum(truth) - tp, len(truth) - sum(truth)
-
-    davidson = [(r["text"], bool(r["abusive"])) for r in read_jsonl("abuse-heldout.jsonl")[:few]]
-    ethos = [(r["text"], bool(r["abusive"])) for r in read_jsonl("ethos-heldout.jsonl")[:few]]
-    innocent_q = [(r["text"], False) for name in ("questions-heldout.jsonl",
-                                                   "covidq-heldout.jsonl")
-                  for r in read_jsonl(name)[:few]]
-    # A meeting's balance: every innocent held-out post, and as many held-out abusive ones
-    # (drawn at random, seeded) as make one post in ten abusive.
-    negatives = [x for x in davidson + ethos if not x[1]] + innocent_q
-    positives = [x for x in davidson + ethos if x[1]]
-    random.Random(SEED).shuffle(positives)
-    mix = negatives + positives[:max(1, round(len(negatives) * PREVALENCE / (1 - PREVALENCE)))]
-    cut = f"model >= {check.threshold:.2f} + word list + aimed insults"
-    for name, rows in ((f"Davidson et al. tweets, {len(davidson)}", davidson),
-                       (f"ETHOS comments (another source), {len(ethos)}", ethos),
-                       (f"mix, {len(mix)} posts: all innocent held-out posts above and NQ/COVID-Q "
-                        f"questions, {PREVALENCE:.0%} abusive", mix)):
-        tp, fp, fn, neg = abuse_counts(rows)
-        share = (tp + fn) / max(1, len(rows))
-        note = f"{cut}; {share:.0%} abusive"
-        if abs(share - PREVALENCE) > 0.02:
-            note += (f"; precision at {PREVALENCE:.0%} abusive (false positives scaled): "
-                     f"{precision_at(tp, fp, tp + fn, neg):.3f}")
-        table.append(("abuse", name, tp + fn, *pr(tp, fp, fn), note))
-    tp, fp, fn, neg = abuse_counts(innocent_q)
-    table.append(("abuse on innocent questions", f"NQ-open dev + COVID-Q testA, {neg}", 0, "-",
-                  "-", f"{fp} flagged ({ratio(fp, neg):.4f})"))
+    table += abuse_rows(few)
 
     for name, label in (("questions-heldout.jsonl", "NQ-open dev"),
                         ("covidq-heldout.jsonl", "COVID-Q testA")):
@@ -752,6 +721,92 @@ def real(smoke: bool, semantic: bool) -> None:
         print(f"| {check} | {where} | {n:,} | {p} | {r} | {note} |")
     print("targets: duplicates P >= 0.9 at R >= 0.75; abuse R >= 0.85 at P >= 0.8; "
           "question recall >= 0.95; personal data R >= 0.95")
+
+
+def abuse_rows(few: int | None) -> list[tuple[str, str, int, str, str, str]]:
+    """The abuse rows of the real-data table: each source's held-out split, two meeting-like
+    mixes at PREVALENCE, HateCheck, and innocent real questions (nothing here was fitted on)."""
+    import random
+
+    check = AbuseCheck()
+    table: list[tuple[str, str, int, str, str, str]] = []
+
+    def counts(rows: list[tuple[str, bool]]) -> tuple[int, int, int, int]:
+        said = [v.abusive for v in check.check_many([t for t, _ in rows])]
+        truth = [t for _, t in rows]
+        tp = sum(t and s for t, s in zip(truth, said, strict=True))
+        fp = sum(s and not t for t, s in zip(truth, said, strict=True))
+        return tp, fp, sum(truth) - tp, len(truth) - sum(truth)
+
+    def add(name: str, rows: list[tuple[str, bool]], note: str) -> None:
+        tp, fp, fn, neg = counts(rows)
+        share = (tp + fn) / max(1, len(rows))
+        note += f"; {share:.0%} abusive"
+        if abs(share - PREVALENCE) > 0.02:
+            note += (f"; precision at {PREVALENCE:.0%} abusive (false positives scaled): "
+                     f"{precision_at(tp, fp, tp + fn, neg):.3f}")
+        table.append(("abuse", name, tp + fn,
+                      f"{ratio(tp, tp + fp):.3f}", f"{ratio(tp, tp + fn):.3f}", note))
+
+    cut = f"model >= {check.threshold:.2f} + word list + aimed insults"
+    held = {key: [(r["text"], bool(r["abusive"])) for r in read_jsonl(f"{key}-heldout.jsonl")[:few]]
+            for key, _ in ABUSE_SOURCES}
+    for key, what in ABUSE_SOURCES:
+        add(f"{what}, {len(held[key])}", held[key], cut)
+    innocent_q = [(r["text"], False) for name in ("questions-heldout.jsonl",
+                                                   "covidq-heldout.jsonl")
+                  for r in read_jsonl(name)[:few]]
+    # A meeting's balance: innocent held-out posts, and as many held-out abusive ones (drawn at
+    # random, seeded) as make one post in ten abusive. The first mix is the one reported before
+    # ConvAbuse and Stormfront were added (Davidson and ETHOS only, drawn from the pool of both);
+    # the second takes every source, its abusive posts drawn from each source in turn.
+    first = held["abuse"] + held["ethos"]
+    negatives = [x for x in first if not x[1]] + innocent_q
+    positives = [x for x in first if x[1]]
+    random.Random(SEED).shuffle(positives)
+    mix = negatives + positives[:max(1, round(len(negatives) * PREVALENCE / (1 - PREVALENCE)))]
+    add(f"mix as before, {len(mix)} posts: innocent Davidson/ETHOS held-out posts and NQ/COVID-Q "
+        "questions", mix, cut)
+    negatives = [x for rows in held.values() for x in rows if not x[1]] + innocent_q
+    mix = negatives + balanced_draw([[x for x in rows if x[1]] for rows in held.values()],
+                                    round(len(negatives) * PREVALENCE / (1 - PREVALENCE)))
+    add(f"mix of all four sources, {len(mix)} posts: their innocent held-out posts and NQ/COVID-Q "
+        "questions; abusive ones drawn from each source in turn", mix, cut)
+
+    hatecheck = read_jsonl("hatecheck-heldout.jsonl")
+    if few is not None:
+        hatecheck = hatecheck[::max(1, len(hatecheck) // few)]
+    tests = [(r["text"], bool(r["abusive"])) for r in hatecheck
+             if r["abusive"] or r["functionality"] in HATECHECK_INNOCENT]
+    add(f"HateCheck: hateful cases and innocent contrasts, {len(tests)}", tests,
+        cut + "; innocent: " + ", ".join(sorted(HATECHECK_INNOCENT)))
+    for what, funcs in (("innocent contrasts", HATECHECK_INNOCENT),
+                        ("not hate but abuse at a meeting", HATECHECK_RUDE)):
+        texts = [r["text"] for r in hatecheck if r["functionality"] in funcs]
+        flagged = sum(v.abusive for v in check.check_many(texts))
+        table.append((f"abuse on HateCheck's {what}", ", ".join(sorted(funcs)) +
+                      f", {len(texts)}", 0, "-", "-",
+                      f"{flagged} flagged ({ratio(flagged, len(texts)):.3f})"))
+    texts = [t for t, _ in innocent_q]
+    flagged = sum(v.abusive for v in check.check_many(texts))
+    table.append(("abuse on innocent questions", f"NQ-open dev + COVID-Q testA, {len(texts)}",
+                  0, "-", "-", f"{flagged} flagged ({ratio(flagged, len(texts)):.4f})"))
+    return table
+
+
+def balanced_draw(pools: list[list[Any]], count: int, seed: int = SEED) -> list[Any]:
+    """``count`` items drawn from ``pools`` in turn (each shuffled, seeded) while any lasts."""
+    import random
+
+    pools = [list(p) for p in pools]
+    for p in pools:
+        random.Random(seed).shuffle(p)
+    out: list[Any] = []
+    while len(out) < count and any(pools):
+        for p in pools:
+            if p and len(out) < count:
+                out.append(p.pop())
+    return out
 
 
 FIRST = ("Harold", "Jean", "Margaret", "Tom", "Aisha", "Priya", "Dave", "Siân", "Gareth",
@@ -880,25 +935,56 @@ def personal_recall(count: int) -> tuple[int, int, dict[str, tuple[int, int]]]:
 
 
 PREVALENCE = 0.1  # one post in ten abusive: the balance thresholds are chosen for
+# The real abuse sources: files ``<prefix>-train.jsonl`` and ``<prefix>-heldout.jsonl`` in
+# tests/triage/real/ (DATA.md there), and what the held-out split is.
+ABUSE_SOURCES = (
+    ("abuse", "Davidson et al. tweets (seeded split)"),
+    ("ethos", "ETHOS comments (seeded split)"),
+    ("convabuse", "ConvAbuse: users to two chatbots (official test split)"),
+    ("stormfront", "Stormfront sentences, de Gibert et al. (official sampled_test)"),
+)
+# HateCheck's non-hateful functional tests that are innocent at a meeting too (neutral and
+# positive mentions of a group, negated hate, counter-speech quoting or naming hate, hate of
+# things or non-protected groups, homonyms of slurs), and those that are not hate but that a
+# meeting's moderators would still reject (swearing, reclaimed slurs, "I hate you").
+HATECHECK_INNOCENT = frozenset({"ident_neutral_nh", "ident_pos_nh", "negate_neg_nh",
+                                "counter_quote_nh", "counter_ref_nh", "target_obj_nh",
+                                "target_group_nh", "slur_homonym_nh"})
+HATECHECK_RUDE = frozenset({"profanity_nh", "slur_reclaimed_nh", "target_indiv_nh"})
 
 
-def abuse_training() -> tuple[list[str], Any, Any]:
-    """The abuse model's training posts (training splits only): Davidson et al.'s tweets,
-    ETHOS's comments (weighted up so a few hundred count beside twenty thousand tweets) and
-    real questions as innocent posts; with labels and sample weights."""
+def abuse_training() -> tuple[list[str], Any, Any, Any]:
+    """The abuse model's training posts (training splits only): each source of ABUSE_SOURCES
+    and real questions (NQ-open, COVID-Q) as innocent posts; with labels, sample weights and
+    each post's source. Every (source, label) group weighs the same in all, Davidson's
+    twice (ABUSE_MULT), so a few hundred ETHOS comments count beside twenty thousand tweets
+    and no source's share of abuse sets the model's prior."""
     import numpy as np
 
-    rows = [(r["text"], bool(r["abusive"]), 1.0) for r in read_jsonl("abuse-train.jsonl")]
-    rows += [(r["text"], bool(r["abusive"]), ETHOS_WEIGHT)
-             for r in read_jsonl("ethos-train.jsonl")]
-    rows += [(r["text"], False, 1.0) for name in ("questions-train.jsonl", "covidq-train.jsonl")
+    rows = [(r["text"], bool(r["abusive"]), key) for key, _ in ABUSE_SOURCES
+            for r in read_jsonl(f"{key}-train.jsonl")]
+    rows += [(r["text"], False, "questions") for name in ("questions-train.jsonl",
+                                                         "covidq-train.jsonl")
              for r in read_jsonl(name)]
-    return ([t for t, _, _ in rows], np.array([y for _, y, _ in rows]),
-            np.array([w for _, _, w in rows]))
+    y = np.array([label for _, label, _ in rows])
+    source = np.array([key for _, _, key in rows])
+    groups = sorted({(key, label) for _, label, key in rows})
+    w = np.ones(len(rows))
+    for key, label in groups:
+        members = (source == key) & (y == label)
+        w[members] = len(rows) / (len(groups) * members.sum()) * ABUSE_MULT.get(key, 1.0)
+    return [t for t, _, _ in rows], y, w, source
 
 
-ETHOS_WEIGHT = 10.0
-ABUSE_C = 4.0  # inverse regularisation: 1, 4 and 16 gave the same out-of-fold figures
+ABUSE_MULT = {"abuse": 2.0}  # Davidson's tweets: the most, and the most like social posts
+ABUSE_C = 16.0  # inverse regularisation, chosen on out-of-fold training scores (1, 4, 16, 32)
+ABUSE_PRECISION = 0.85  # the threshold's aim at PREVALENCE, leaving room below the 0.8 target
+# The innocent posts of the threshold's mix: those whose label says "not offensive" (Davidson's
+# "neither", ConvAbuse's not abusive, real questions). ETHOS and Stormfront label hate only:
+# their "not hate" holds swearing and insults ("Pathetic scum .", "I would fucking kill ...")
+# that a meeting's moderators reject, which counted as false positives would lift the threshold
+# for nothing. They stay in the model's training as they are.
+THRESHOLD_INNOCENT = ("abuse", "convabuse", "questions")
 
 
 def precision_at(tp: int, fp: int, positives: int, negatives: int,
@@ -910,44 +996,67 @@ def precision_at(tp: int, fp: int, positives: int, negatives: int,
 
 
 def fit_abuse(out: Path) -> None:
-    """Fit the abuse model on the training splits and write its weights to ``out``; the
-    threshold gives the most recall at precision 0.8 on 5-fold out-of-fold probabilities of
-    the same training posts, at PREVALENCE."""
+    """Fit the abuse model on the training splits and write its weights to ``out``. The
+    threshold gives the most recall at precision ABUSE_PRECISION on 5-fold out-of-fold scores
+    of the same training posts, in a mix of every innocent training post of THRESHOLD_INNOCENT's
+    sources and abusive ones drawn from each source in turn to make PREVALENCE, with the word
+    list and aimed insults counted as the check counts them."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import cross_val_predict
+    from sklearn.model_selection import StratifiedKFold
 
     from aggregator.followers.triage import abuse
 
-    texts, y, w = abuse_training()
+    texts, y, w, source = abuse_training()
     raw = abuse.counts([abuse.prepare(t) for t in texts])
-    df = np.bincount(raw.indices, minlength=raw.shape[1])
-    idf = np.log((1 + raw.shape[0]) / (1 + df)) + 1
-    x = abuse.weigh(raw, idf)
-    lr = LogisticRegression(C=ABUSE_C, max_iter=2000, class_weight="balanced")
-    oof = cross_val_predict(lr, x, y, cv=5, method="predict_proba",
-                            params={"sample_weight": w})[:, 1]
-    # The threshold is chosen on a training mix built as the held-out one is: every innocent
-    # training post and as many abusive ones (seeded draw) as make one in ten abusive.
-    import random
 
-    abusive = [i for i in range(len(y)) if y[i]]
-    random.Random(SEED).shuffle(abusive)
-    innocent = [i for i in range(len(y)) if not y[i]]
-    keep = np.array(innocent + abusive[:round(len(innocent) * PREVALENCE / (1 - PREVALENCE))])
-    best = (0.0, 0.5)
-    for cut in np.arange(0.05, 0.96, 0.01):
-        said, truth = oof[keep] >= cut, y[keep]
-        tp, fp = int((said & truth).sum()), int((said & ~truth).sum())
-        recall = tp / int(truth.sum())
-        if tp / max(1, tp + fp) >= 0.8 and recall > best[0]:
-            best = (recall, float(round(cut, 2)))
-    lr.fit(x, y, sample_weight=w)
-    model = abuse.AbuseModel(idf, lr.coef_[0], float(lr.intercept_[0]), best[1])
-    model.save(out)
+    def idf_of(rows: Any) -> Any:
+        df = np.bincount(rows.indices, minlength=rows.shape[1])
+        return np.log((1 + rows.shape[0]) / (1 + df)) + 1
+
+    def model() -> LogisticRegression:
+        return LogisticRegression(C=ABUSE_C, max_iter=2000)
+
+    oof = np.zeros(len(y))
+    strata = np.array([f"{s}:{int(label)}" for s, label in zip(source, y, strict=True)])
+    for train, test in StratifiedKFold(5, shuffle=True, random_state=13).split(texts, strata):
+        x = abuse.weigh(raw, idf_of(raw[train]))  # the IDF too from the training folds only
+        oof[test] = model().fit(x[train], y[train], sample_weight=w[train]).predict_proba(
+            x[test])[:, 1]
+    check = abuse.AbuseCheck(use_model=False)
+    listed = np.array([v.abusive for v in check.check_many(texts)])
+    innocent = list(np.flatnonzero(~y & np.isin(source, THRESHOLD_INNOCENT)))
+    keep = np.array(innocent + balanced_draw(
+        [list(np.flatnonzero(y & (source == key))) for key, _ in ABUSE_SOURCES],
+        round(len(innocent) * PREVALENCE / (1 - PREVALENCE))))
+
+    def best_cut(rules: Any) -> tuple[float, float, float]:
+        best = (0.0, 0.5, 0.0)
+        for cut in np.arange(0.05, 0.99, 0.01):
+            said, truth = (oof[keep] >= cut) | rules[keep], y[keep]
+            tp, fp = int((said & truth).sum()), int((said & ~truth).sum())
+            recall = tp / int(truth.sum())
+            if tp / max(1, tp + fp) >= ABUSE_PRECISION and recall > best[0]:
+                best = (recall, float(round(cut, 2)), tp / max(1, tp + fp))
+        return best
+
+    best = best_cut(listed)
+    alone = best_cut(np.zeros(len(y), dtype=bool))
+    idf = idf_of(raw)
+    lr = model().fit(abuse.weigh(raw, idf), y, sample_weight=w)
+    abuse.AbuseModel(idf, lr.coef_[0], float(lr.intercept_[0]), best[1]).save(out)
     print(f"abuse model: {len(texts):,} training posts ({int(y.sum()):,} abusive); threshold "
-          f"{best[1]:.2f} (out-of-fold recall {best[0]:.3f} at precision >= 0.8 with "
-          f"{PREVALENCE:.0%} abusive); written to {out} ({out.stat().st_size / 2**20:.1f} MiB)")
+          f"{best[1]:.2f}: out-of-fold recall {best[0]:.3f} at precision {best[2]:.3f} "
+          f"(aim {ABUSE_PRECISION}) with {PREVALENCE:.0%} abusive, word list included; "
+          f"written to {out} ({out.stat().st_size / 2**20:.1f} MiB)")
+    print(f"  without the word list and aimed insults: recall {alone[0]:.3f} at precision "
+          f"{alone[2]:.3f} (threshold {alone[1]:.2f}); they alone: recall "
+          f"{listed[keep][y[keep]].mean():.3f}, precision {y[keep][listed[keep]].mean():.3f}")
+    for key, _ in ABUSE_SOURCES + (("questions", ""),):
+        m = source == key
+        said = (oof >= best[1]) | listed
+        print(f"  out of fold, {key}: recall {said[m & y].mean() if (m & y).any() else 0:.3f}, "
+              f"innocent flagged {said[m & ~y].mean():.3f}")
 
 
 def pairs_model_threshold(backend: str) -> float:

@@ -3,11 +3,14 @@
 The model is a logistic regression over TF-IDF of hashed word 1-2-grams and character 2-5-grams
 (scikit-learn's ``HashingVectorizer``: no vocabulary to ship), fitted by ``python
 bench/triage.py --fit-abuse`` on the training splits of tests/triage/real/ only (Davidson et
-al.'s tweets, ETHOS's comments, and real questions as innocent posts; DATA.md there). Its
-weights ship beside this module (``abuse-model.npz``, derived from MIT and GPL-3.0 data: see
-DATA.md) and load with numpy alone: nothing is downloaded, nothing unpickled. Its threshold was
-chosen on the training split's out-of-fold scores, for the most recall at precision 0.8 with one
-post in ten abusive.
+al.'s tweets, ETHOS's comments, ConvAbuse's users' turns to chatbots, de Gibert et al.'s
+Stormfront sentences, and real questions as innocent posts; DATA.md there), each source and
+label weighing alike (Davidson's twice). Its weights ship beside this module
+(``abuse-model.npz``, derived from MIT, GPL-3.0, CC BY 4.0 and CC BY-SA data: see DATA.md) and
+load with numpy alone: nothing is downloaded, nothing unpickled. Its threshold was chosen on the
+training split's out-of-fold scores, for the most recall at precision 0.85 with one post in ten
+abusive (abusive posts drawn from each source in turn; as innocent ones those labelled not
+offensive, as ETHOS's and Stormfront's "not hate" are not), the word list below counted.
 
 A word list flags words on their own, so it is kept to threats (no labelled set here has
 enough of them for the model to learn them), swear words no innocent question to a public body
