@@ -778,8 +778,12 @@ def abuse_rows(few: int | None) -> list[tuple[str, str, int, str, str, str]]:
         hatecheck = hatecheck[::max(1, len(hatecheck) // few)]
     tests = [(r["text"], bool(r["abusive"])) for r in hatecheck
              if r["abusive"] or r["functionality"] in HATECHECK_INNOCENT]
+    tp, fp, _, _ = counts([(r["text"], bool(r["abusive"])) for r in hatecheck])
+    hateful = sum(bool(r["abusive"]) for r in hatecheck)
     add(f"HateCheck: hateful cases and innocent contrasts, {len(tests)}", tests,
-        cut + "; innocent: " + ", ".join(sorted(HATECHECK_INNOCENT)))
+        cut + "; innocent: " + ", ".join(sorted(HATECHECK_INNOCENT)) + "; on the whole suite "
+        f"(every non-hateful case a negative, as its paper scores it): P {ratio(tp, tp + fp):.3f}"
+        f", R {ratio(tp, hateful):.3f}")
     for what, funcs in (("innocent contrasts", HATECHECK_INNOCENT),
                         ("not hate but abuse at a meeting", HATECHECK_RUDE)):
         texts = [r["text"] for r in hatecheck if r["functionality"] in funcs]
