@@ -1,5 +1,6 @@
 """Suggest the open question a new post repeats.
 
+Posts are compared by what they ask (``asked``: no story, tags, markup or personal data).
 A new post is compared with candidates, not with every question. Two indexes propose them: a
 MinHash LSH index (datasketch) over character 3-grams of each question's content words finds
 reposts and light rewordings, and an inverted index of its rarer stemmed content words finds
@@ -31,6 +32,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer
 
 from aggregator.followers.triage import pairs
+from aggregator.followers.triage.asked import asked
 from aggregator.followers.triage.pairs import PairModel
 
 STOPWORDS = frozenset("""a an the and or but if of to in on at by for with from about as into
@@ -153,10 +155,11 @@ class DuplicateIndex:
         return m
 
     def _describe(self, text: str, root: str) -> _Doc | None:
-        words = plain(text)
+        ask = asked(text[:MAX_CHARS])
+        words = plain(ask)
         if not words:
             return None
-        return _Doc(text, words, frozenset(words.split()), pairs.kind(text[:MAX_CHARS]),
+        return _Doc(text, words, frozenset(words.split()), pairs.kind(ask),
                     pairs.numbers(words), self.words.counts([words]),
                     self.chars.counts([words]), root)
 

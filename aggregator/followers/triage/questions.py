@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_WH = r"(?:what|why|when|where|who|whom|whose|which|how)"
+_WH = r"(?:what|why|when|where|who|whom|whose|which|how|whats|wheres|whens|hows)"
 _AUX = (r"(?:is|are|was|were|will|would|can|could|should|shall|do|does|did|has|have|had|may|"
         r"might|must|isn't|aren't|won't|wouldn't|can't|couldn't|shouldn't|don't|doesn't|didn't|"
         r"hasn't|haven't)")
@@ -20,6 +20,19 @@ WH_START = re.compile(r"(?:^|[.!?\n]\s*|\b(?:so|and|but|also|then|ok|okay)\s+)" 
 AUX_START = re.compile(r"(?:^|[.!?\n]\s*)" + _AUX + r"\s+(?:the|you|we|they|it|there|anyone|"
                        r"any|a|an|this|that|these|those|our|your|i|he|she|someone|board|"
                        r"trust|service|ambulance|paramedics|staff|crews)\b", re.IGNORECASE)
+# A yes-or-no question with any subject ("is covid airborne", "can vaccines change DNA"); not
+# "Will Smith" or "May Day" (a capitalised name after a capitalised first word).
+# Tweets drop their subject ("Can't wait", "Didn't know", "Was great", "Must be"), and "Do it"
+# commands: none of those forms.
+AUX_ANY = re.compile(r"(?:^|[.!?\n]\s*)(?P<aux>is|are|will|would|can|could|should|does|do|did|"
+                     r"has)\s+(?P<next>[^\W\d_][\w'-]*)", re.IGNORECASE)
+COMMANDED = frozenset("it this that not something so your yourself me us them what whatever "
+                      "be".split())
+# The subject after the verb inside a sentence ("if I test positive, should I isolate"), not
+# after "so", "nor", "neither", "as" or "than" ("so do I").
+INVERTED = re.compile(r"(?<!\bso )(?<!\bnor )(?<!\bas )(?<!\bthan )(?<!\bneither )\b"
+                      r"(?:is|are|was|were|will|would|can|could|should|do|does|did)\s+"
+                      r"(?:i|you|we|they|he|she)\b(?!['’])", re.IGNORECASE)
 DEMAND = re.compile(
     r"\b(?:i(?:'d| would) like to know|i want to know|i'd like to ask|my question is|"
     r"question for|can (?:the board|you|someone) (?:explain|tell|confirm|say|commit)|"
@@ -94,7 +107,7 @@ def score(text: str) -> Score:
         return Score(0.0, "no words")
     asks = "?" in body
     wh = WH_START.search(body) is not None
-    aux = AUX_START.search(body) is not None
+    aux = AUX_START.search(body) is not None or _yes_or_no(body)
     demand = DEMAND.search(body) is not None
     if LIVE.search(body) and len(words) < 25:
         return Score(0.1, "about the stream or sound, not for the board")
@@ -114,6 +127,15 @@ def score(text: str) -> Score:
     if asks:
         return Score(0.6 if len(words) >= 4 else 0.3, "ends with a question mark")
     return Score(0.2, "a statement")
+
+
+def _yes_or_no(body: str) -> bool:
+    for m in AUX_ANY.finditer(body):
+        aux, after = m.group("aux"), m.group("next")
+        named = aux[0].isupper() and after[0].isupper()
+        if not named and not (aux.lower() == "do" and after.lower() in COMMANDED):
+            return True
+    return INVERTED.search(body) is not None
 
 
 THRESHOLD = 0.5  # at or above: a question for the board

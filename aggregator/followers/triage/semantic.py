@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from aggregator.followers.triage import pairs
+from aggregator.followers.triage.asked import asked
 from aggregator.followers.triage.duplicates import MAX_CHARS, DuplicateIndex, _Doc
 
 TOP = 20  # nearest questions by meaning added to each post's candidates
@@ -78,8 +79,8 @@ def encode(model: Any, text: str) -> Encoded:
 
 def encode_many(model: Any, texts: list[str]) -> list[Encoded]:
     """``encode`` of each text, in one batch through the model."""
-    outs = model.encode([t[:MAX_CHARS] for t in texts], output_value=None,
-                        normalize_embeddings=True, show_progress_bar=False)
+    outs = model.encode([asked(t[:MAX_CHARS]) or t[:MAX_CHARS] for t in texts],
+                        output_value=None, normalize_embeddings=True, show_progress_bar=False)
     return [_encoded(model, out) for out in outs]
 
 
