@@ -22,7 +22,7 @@ BENCHES = {
     "fanout.py": "screens served 7 of 10; 3 refused: 'this server is full",
     "ingest.py": "floor normalise+dedupe+store:",
     "console_paint.py": "approve from the keyboard -> the console shows it approved",
-    "triage.py": "| duplicate pairs, lexical | COVID-Q testA",
+    "triage.py": "| duplicate pairs, lexical | HINT3 test",
     "servers.py": "| gunicorn gthread, 1 worker |",
     "record.py": "verify it (chain, signature, questions):",
     "public_page.py": "viewers held within 5 s: floor /record",

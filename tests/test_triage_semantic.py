@@ -42,6 +42,14 @@ def test_a_repost_with_a_story_or_tags_is_still_a_repeat(index: SemanticIndex) -
         assert found is not None and found.qid == "x:queue", repost
 
 
+def test_the_same_words_about_another_place_or_the_opposite_are_not_repeats(
+        index: SemanticIndex) -> None:
+    index.add("x:reading", "What is the wait for an ambulance in Reading?")
+    index.add("x:dislike", "Why do staff dislike night shifts?")
+    assert index.suggest("What is the wait for an ambulance in Slough?") is None
+    assert index.suggest("Why do staff like night shifts?") is None
+
+
 def test_the_worker_uses_the_backend_the_settings_choose(store: Store,
                                                          index: SemanticIndex) -> None:
     from aggregator.base.settings import TriageSettings

@@ -77,6 +77,8 @@ class _Doc:
     terms: frozenset[str]
     kind: str
     numbers: frozenset[str]
+    names: frozenset[str]
+    negated: bool
     w: sparse.csr_matrix
     c: sparse.csr_matrix
     root: str  # the question this one repeats, or its own id
@@ -111,8 +113,11 @@ class _Vectors:
         out = rows.astype(np.float64)
         idf = np.log((1 + self.docs) / (1 + self.df[out.indices])) + 1
         out.data = (1 + np.log(out.data)) * idf
-        squares = np.add.reduceat(out.data ** 2, out.indptr[:-1]) if out.nnz else np.zeros(0)
         lengths = np.diff(out.indptr)
+        # Per row, by bincount: a row with no terms (a question of one-letter words) may be
+        # last, where reduceat would index past the end.
+        squares = np.bincount(np.repeat(np.arange(out.shape[0]), lengths),
+                              weights=out.data ** 2, minlength=out.shape[0])
         norms = np.ones(out.shape[0])
         norms[lengths > 0] = np.sqrt(squares[lengths > 0])
         out.data /= np.repeat(norms, lengths)
@@ -160,7 +165,8 @@ class DuplicateIndex:
         if not words:
             return None
         return _Doc(text, words, frozenset(words.split()), pairs.kind(ask),
-                    pairs.numbers(words), self.words.counts([words]),
+                    pairs.numbers(words), pairs.names(ask), pairs.negated(ask),
+                    self.words.counts([words]),
                     self.chars.counts([words]), root)
 
     def add(self, qid: str, text: str, root: str = "") -> None:
@@ -249,6 +255,11 @@ class DuplicateIndex:
             x[i, 5] = float(bool(doc.numbers and other.numbers
                                  and not doc.numbers & other.numbers))
             x[i, 6] = float(bool(doc.kind and other.kind and doc.kind != other.kind))
+            most = max(sum(idf[t] for t in doc.terms), sum(idf[t] for t in other.terms))
+            x[i, 7] = shared / most if most else 0.0
+            x[i, 8] = float(doc.negated != other.negated)
+            x[i, 9] = float(pairs.opposite(doc.terms, other.terms))
+            x[i, 10] = float(bool(doc.names and other.names and not doc.names & other.names))
         if meaning is not None:
             first = pairs.FEATURES.index(pairs.SEMANTIC_FEATURES[0])
             x[:, first:first + meaning.shape[1]] = meaning

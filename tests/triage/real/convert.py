@@ -5,11 +5,12 @@
         --covid-train train3.csv --covid-test testA.csv --ethos Ethos_Dataset_Binary.csv \
         --convabuse-train ConvAbuseEMNLPtrain.csv --convabuse-valid ConvAbuseEMNLPvalid.csv \
         --convabuse-test ConvAbuseEMNLPtest.csv --stormfront hate-speech-dataset/ \
-        --hatecheck test_suite_cases.csv
+        --hatecheck test_suite_cases.csv --hint3 HINT3/dataset/v2 --banking train.csv test.csv
 
-Each argument is a file of the source repository at the commit DATA.md names (``--stormfront``:
-a checkout of that whole repository). Nothing is
-downloaded. The sampling is seeded, so the same sources give the same files byte for byte.
+Each argument is a file of the source repository at the commit DATA.md names (``--hint3``: the
+folder; ``--stormfront``: a checkout of that whole repository); only the sets given are rebuilt
+(ConvAbuse's three files together). Nothing is downloaded. The sampling is seeded, so the same
+sources give the same files byte for byte.
 """
 
 from __future__ import annotations
@@ -151,31 +152,83 @@ def covid(path: Path, name: str, prefix: str) -> None:
                  for i, (text, label) in enumerate(rows)])
 
 
+HINT3_BOTS = ("sofmattress", "curekart", "powerplay11")
+OUT_OF_SCOPE = "NO_NODES_DETECTED"  # HINT3's label for a query matching none of the bot's intents
+
+
+def hint3(folder: Path) -> None:
+    """HINT3 v2: real users' queries to three live chatbots, each labelled with the bot's intent
+    (queries with one intent ask the same thing of that service). The official split: train
+    from ``train/<bot>_train.csv``, held out from ``test/<bot>_test.csv``; queries labelled
+    NO_NODES_DETECTED (no intent) are left out, as they form no group. Bots in HINT3_BOTS order,
+    rows in file order; ``id`` keeps the row's index in its file."""
+    for split, name in (("train", "hint3-train.jsonl"), ("test", "hint3-heldout.jsonl")):
+        out: list[dict[str, object]] = []
+        for bot in HINT3_BOTS:
+            with (folder / split / f"{bot}_{split}.csv").open(encoding="utf-8", newline="") as f:
+                for i, row in enumerate(csv.DictReader(f)):
+                    if row["label"] == OUT_OF_SCOPE:
+                        continue
+                    out.append({"id": f"hint3-{bot}-{split}-{i}", "text": row["sentence"],
+                                "cluster": f"hint3-{bot}-{row['label']}", "bot": bot})
+        write(name, out)
+
+
+def banking(train: Path, test: Path) -> None:
+    """BANKING77: online-banking queries, each labelled with one of 77 intents; the official
+    train and test files, whole, in file order; ``id`` keeps the row's index in its file."""
+    for path, name, prefix in ((train, "banking77-train.jsonl", "banking77-train"),
+                               (test, "banking77-heldout.jsonl", "banking77-test")):
+        with path.open(encoding="utf-8", newline="") as f:
+            write(name, [{"id": f"{prefix}-{i}", "text": row["text"],
+                          "cluster": f"banking77-{row['category']}"}
+                         for i, row in enumerate(csv.DictReader(f))])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--davidson", type=Path, required=True)
-    parser.add_argument("--nq-dev", type=Path, required=True)
-    parser.add_argument("--nq-efficientqa-dev", type=Path, required=True)
-    parser.add_argument("--covid-train", type=Path, required=True)
-    parser.add_argument("--covid-test", type=Path, required=True)
-    parser.add_argument("--ethos", type=Path, required=True)
-    parser.add_argument("--convabuse-train", type=Path, required=True)
-    parser.add_argument("--convabuse-valid", type=Path, required=True)
-    parser.add_argument("--convabuse-test", type=Path, required=True)
-    parser.add_argument("--stormfront", type=Path, required=True,
+    parser.add_argument("--davidson", type=Path)
+    parser.add_argument("--nq-dev", type=Path)
+    parser.add_argument("--nq-efficientqa-dev", type=Path)
+    parser.add_argument("--covid-train", type=Path)
+    parser.add_argument("--covid-test", type=Path)
+    parser.add_argument("--ethos", type=Path)
+    parser.add_argument("--convabuse-train", type=Path)
+    parser.add_argument("--convabuse-valid", type=Path)
+    parser.add_argument("--convabuse-test", type=Path)
+    parser.add_argument("--stormfront", type=Path,
                         help="a checkout of Vicomtech/hate-speech-dataset")
-    parser.add_argument("--hatecheck", type=Path, required=True)
+    parser.add_argument("--hatecheck", type=Path)
+    parser.add_argument("--hint3", type=Path, help="HINT3's dataset/v2 folder")
+    parser.add_argument("--banking", type=Path, nargs=2, metavar=("TRAIN", "TEST"),
+                        help="BANKING77's banking_data/train.csv and test.csv")
     args = parser.parse_args()
-    davidson(args.davidson)
-    nq(args.nq_efficientqa_dev, "questions-train.jsonl", "nq-efficientqa-dev")
-    nq(args.nq_dev, "questions-heldout.jsonl", "nq-open-dev")
-    covid(args.covid_train, "covidq-train.jsonl", "covidq-train3")
-    covid(args.covid_test, "covidq-heldout.jsonl", "covidq-testA")
-    ethos(args.ethos)
-    convabuse([args.convabuse_train, args.convabuse_valid], "convabuse-train.jsonl")
-    convabuse([args.convabuse_test], "convabuse-heldout.jsonl")
-    stormfront(args.stormfront)
-    hatecheck(args.hatecheck)
+    convabuse_files = (args.convabuse_train, args.convabuse_valid, args.convabuse_test)
+    if any(convabuse_files) and not all(convabuse_files):
+        parser.error("ConvAbuse needs --convabuse-train, --convabuse-valid and --convabuse-test")
+    if args.davidson:
+        davidson(args.davidson)
+    if args.nq_efficientqa_dev:
+        nq(args.nq_efficientqa_dev, "questions-train.jsonl", "nq-efficientqa-dev")
+    if args.nq_dev:
+        nq(args.nq_dev, "questions-heldout.jsonl", "nq-open-dev")
+    if args.covid_train:
+        covid(args.covid_train, "covidq-train.jsonl", "covidq-train3")
+    if args.covid_test:
+        covid(args.covid_test, "covidq-heldout.jsonl", "covidq-testA")
+    if args.ethos:
+        ethos(args.ethos)
+    if all(convabuse_files):
+        convabuse([args.convabuse_train, args.convabuse_valid], "convabuse-train.jsonl")
+        convabuse([args.convabuse_test], "convabuse-heldout.jsonl")
+    if args.stormfront:
+        stormfront(args.stormfront)
+    if args.hatecheck:
+        hatecheck(args.hatecheck)
+    if args.hint3:
+        hint3(args.hint3)
+    if args.banking:
+        banking(*args.banking)
 
 
 if __name__ == "__main__":
