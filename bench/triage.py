@@ -1080,13 +1080,22 @@ def personal_recall(count: int) -> tuple[int, int, dict[str, tuple[int, int]]]:
 
 PREVALENCE = 0.1  # one post in ten abusive: the balance thresholds are chosen for
 # The real abuse sources: files ``<prefix>-train.jsonl`` and ``<prefix>-heldout.jsonl`` in
-# tests/triage/real/ (DATA.md there), and what the held-out split is.
+# tests/triage/real/ (DATA.md there), and what the held-out split is. All four are measured;
+# only ABUSE_TRAINING's are fitted on.
 ABUSE_SOURCES = (
     ("abuse", "Davidson et al. tweets (seeded split)"),
     ("ethos", "ETHOS comments (seeded split)"),
     ("convabuse", "ConvAbuse: users to two chatbots (official test split)"),
     ("stormfront", "Stormfront sentences, de Gibert et al. (official sampled_test)"),
 )
+# The sources the shipped weights are fitted on: only those whose licence plainly allows
+# shipping a model fitted on them in Floor's MIT package with an attribution (Davidson et al.:
+# MIT; ConvAbuse: CC BY 4.0), and BANKING77's training queries (CC BY 4.0) as innocent posts.
+# ETHOS and COVID-Q (GPL-3.0), Stormfront and NQ-open (CC BY-SA 3.0) are held-out measures
+# only: were fitted weights an adaptation of their data, their terms could not be met in an
+# MIT package (nor each other's).
+ABUSE_TRAINING = ("abuse", "convabuse")
+INNOCENT_TRAINING = ("banking77", "banking77-train.jsonl")  # (source key, file)
 # HateCheck's non-hateful functional tests that are innocent at a meeting too (neutral and
 # positive mentions of a group, negated hate, counter-speech quoting or naming hate, hate of
 # things or non-protected groups, homonyms of slurs), and those that are not hate but that a
@@ -1098,18 +1107,17 @@ HATECHECK_RUDE = frozenset({"profanity_nh", "slur_reclaimed_nh", "target_indiv_n
 
 
 def abuse_training() -> tuple[list[str], Any, Any, Any]:
-    """The abuse model's training posts (training splits only): each source of ABUSE_SOURCES
-    and real questions (NQ-open, COVID-Q) as innocent posts; with labels, sample weights and
-    each post's source. Every (source, label) group weighs the same in all, Davidson's
-    twice (ABUSE_MULT), so a few hundred ETHOS comments count beside twenty thousand tweets
-    and no source's share of abuse sets the model's prior."""
+    """The abuse model's training posts (training splits only): each source of ABUSE_TRAINING
+    and BANKING77's training queries as innocent posts (INNOCENT_TRAINING); with labels, sample
+    weights and each post's source. Every (source, label) group weighs the same in all,
+    Davidson's twice (ABUSE_MULT), so ConvAbuse's few hundred abusive turns count beside
+    twenty thousand tweets and no source's share of abuse sets the model's prior."""
     import numpy as np
 
-    rows = [(r["text"], bool(r["abusive"]), key) for key, _ in ABUSE_SOURCES
+    rows = [(r["text"], bool(r["abusive"]), key) for key in ABUSE_TRAINING
             for r in read_jsonl(f"{key}-train.jsonl")]
-    rows += [(r["text"], False, "questions") for name in ("questions-train.jsonl",
-                                                         "covidq-train.jsonl")
-             for r in read_jsonl(name)]
+    key, name = INNOCENT_TRAINING
+    rows += [(r["text"], False, key) for r in read_jsonl(name)]
     y = np.array([label for _, label, _ in rows])
     source = np.array([key for _, _, key in rows])
     groups = sorted({(key, label) for _, label, key in rows})
@@ -1123,16 +1131,21 @@ def abuse_training() -> tuple[list[str], Any, Any, Any]:
 ABUSE_MULT = {"abuse": 2.0}  # Davidson's tweets: the most, and the most like social posts
 # Chosen on out-of-fold training scores: the inverse regularisation (1, 4, 16; 32 without the
 # ratios) and the ratios' smoothing (0.1, 1). Scaling by the ratios lifted out-of-fold recall at
-# precision 0.85 from 0.524 to 0.577 (C 16 without them, 4 with).
+# precision 0.85 from 0.524 to 0.577 (C 16 without them, 4 with), on all four sources. On
+# Davidson's, ConvAbuse's and BANKING77's alone, C 1 gave 0.857 and C 4 0.850: kept at 4.
 ABUSE_C = 4.0
 ABUSE_NB_ALPHA = 1.0
 ABUSE_PRECISION = 0.85  # the threshold's aim at PREVALENCE, leaving room below the 0.8 target
-# The innocent posts of the threshold's mix: those whose label says "not offensive" (Davidson's
-# "neither", ConvAbuse's not abusive, real questions). ETHOS and Stormfront label hate only:
-# their "not hate" holds swearing and insults ("Pathetic scum .", "I would fucking kill ...")
-# that a meeting's moderators reject, which counted as false positives would lift the threshold
-# for nothing. They stay in the model's training as they are.
-THRESHOLD_INNOCENT = ("abuse", "convabuse", "questions")
+# The innocent posts of the threshold's mix: every innocent training post of the abuse sources
+# (Davidson's "neither", ConvAbuse's not abusive) and a seeded draw of THRESHOLD_QUESTIONS of
+# BANKING77's queries: as many real questions as the mix held when the method was settled
+# (NQ-open's 1,800 and COVID-Q's 267 training questions). All 10,003 of one bank's queries,
+# 60% of the mix and hardly ever near the threshold, set it at 0.31 (out-of-fold recall 0.919)
+# and flagged 35 of 4,070 held-out innocent questions; with the draw it is 0.61 (0.850), 7.
+# (When ETHOS and Stormfront were fitted on, their "not hate" was left out of the mix: it holds
+# swearing and insults a meeting's moderators reject.)
+THRESHOLD_INNOCENT = ABUSE_TRAINING
+THRESHOLD_QUESTIONS = 2_067
 
 
 def precision_at(tp: int, fp: int, positives: int, negatives: int,
@@ -1147,8 +1160,11 @@ def fit_abuse(out: Path) -> None:
     """Fit the abuse model on the training splits and write its weights to ``out``. The
     threshold gives the most recall at precision ABUSE_PRECISION on 5-fold out-of-fold scores
     of the same training posts, in a mix of every innocent training post of THRESHOLD_INNOCENT's
-    sources and abusive ones drawn from each source in turn to make PREVALENCE, with the word
-    list and aimed insults counted as the check counts them."""
+    sources, THRESHOLD_QUESTIONS of INNOCENT_TRAINING's (a seeded draw) and abusive ones drawn
+    from each source in turn to make PREVALENCE, with the word list and aimed insults counted as
+    the check counts them."""
+    import random
+
     import numpy as np
     from scipy import sparse
     from sklearn.linear_model import LogisticRegression
@@ -1184,8 +1200,11 @@ def fit_abuse(out: Path) -> None:
     check = abuse.AbuseCheck(use_model=False)
     listed = np.array([v.abusive for v in check.check_many(texts)])
     innocent = list(np.flatnonzero(~y & np.isin(source, THRESHOLD_INNOCENT)))
+    asked = [int(i) for i in np.flatnonzero(source == INNOCENT_TRAINING[0])]
+    random.Random(SEED).shuffle(asked)
+    innocent += sorted(asked[:THRESHOLD_QUESTIONS])
     keep = np.array(innocent + balanced_draw(
-        [list(np.flatnonzero(y & (source == key))) for key, _ in ABUSE_SOURCES],
+        [list(np.flatnonzero(y & (source == key))) for key in ABUSE_TRAINING],
         round(len(innocent) * PREVALENCE / (1 - PREVALENCE))))
 
     def best_cut(rules: Any) -> tuple[float, float, float]:
@@ -1213,7 +1232,7 @@ def fit_abuse(out: Path) -> None:
     print(f"  without the word list and aimed insults: recall {alone[0]:.3f} at precision "
           f"{alone[2]:.3f} (threshold {alone[1]:.2f}); they alone: recall "
           f"{listed[keep][y[keep]].mean():.3f}, precision {y[keep][listed[keep]].mean():.3f}")
-    for key, _ in ABUSE_SOURCES + (("questions", ""),):
+    for key in (*ABUSE_TRAINING, INNOCENT_TRAINING[0]):
         m = source == key
         said = (oof >= best[1]) | listed
         print(f"  out of fold, {key}: recall {said[m & y].mean() if (m & y).any() else 0:.3f}, "
