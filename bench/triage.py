@@ -935,6 +935,14 @@ def abuse_rows(few: int | None) -> list[tuple[str, str, int, str, str, str]]:
     flagged = sum(v.abusive for v in check.check_many(texts))
     table.append(("abuse on innocent questions", f"NQ-open dev + COVID-Q testA, {len(texts)}",
                   0, "-", "-", f"{flagged} flagged ({ratio(flagged, len(texts)):.4f})"))
+    # Queries to one service (HINT3's real users of three chatbots, BANKING77's to one bank):
+    # the model's innocent training posts are BANKING77's training queries, so its test split
+    # is the easier half of this row.
+    texts = [r["text"] for rows in read_hint3("heldout").values() for r in rows[:few]]
+    texts += [r["text"] for r in read_banking77("heldout")[:few]]
+    flagged = sum(v.abusive for v in check.check_many(texts))
+    table.append(("abuse on innocent questions", f"HINT3 test + BANKING77 test, {len(texts)}",
+                  0, "-", "-", f"{flagged} flagged ({ratio(flagged, len(texts)):.4f})"))
     return table
 
 
