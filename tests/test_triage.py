@@ -400,7 +400,7 @@ def test_an_answered_or_rejected_question_leaves_the_open_set_and_a_held_one_sta
         assert q is not None
         moderation.apply(action, first, q.version, "sam", **params)
     worker.drain()
-    (later,) = ingest(store, "will paramedics actually get the promised pay rise")
+    (later,) = ingest(store, "will paramedics get the pay rise they were promised #APM2026")
     worker.drain()
     held = steps[-1][0] == "hold"
     assert (_suggested(store, later) == first) is held
