@@ -912,8 +912,8 @@ def abuse_rows(few: int | None) -> list[tuple[str, str, int, str, str, str]]:
     table.append(("abuse on innocent questions", f"NQ-open dev + COVID-Q testA, {len(texts)}",
                   0, "-", "-", f"{flagged} flagged ({ratio(flagged, len(texts)):.4f})"))
     # Queries to one service (HINT3's real users of three chatbots, BANKING77's to one bank):
-    # the model's innocent training posts are BANKING77's training queries, so its test split
-    # is the easier half of this row.
+    # the model's innocent training posts include both sets' training queries, so this row
+    # measures the same services it was fitted on (an easy row).
     texts = [r["text"] for rows in read_hint3("heldout").values() for r in rows[:few]]
     texts += [r["text"] for r in read_banking77("heldout")[:few]]
     flagged = sum(v.abusive for v in check.check_many(texts))
@@ -1074,12 +1074,16 @@ ABUSE_SOURCES = (
 )
 # The sources the shipped weights are fitted on: only those whose licence plainly allows
 # shipping a model fitted on them in Floor's MIT package with an attribution (Davidson et al.:
-# MIT; ConvAbuse: CC BY 4.0), and BANKING77's training queries (CC BY 4.0) as innocent posts.
+# MIT; ConvAbuse: CC BY 4.0), and BANKING77's (CC BY 4.0) and HINT3's (ODbL 1.0) training
+# queries as innocent posts.
 # ETHOS and COVID-Q (GPL-3.0), Stormfront and NQ-open (CC BY-SA 3.0) are held-out measures
 # only: were fitted weights an adaptation of their data, their terms could not be met in an
 # MIT package (nor each other's).
 ABUSE_TRAINING = ("abuse", "convabuse")
-INNOCENT_TRAINING = ("banking77", "banking77-train.jsonl")  # (source key, file)
+# Innocent posts: the training queries of BANKING77 (CC BY 4.0) and HINT3 (ODbL 1.0: the fitted
+# weights are a Produced Work, shipped with its notice), each a source of its own.
+INNOCENT_TRAINING = (("banking77", "banking77-train.jsonl"), ("hint3", "hint3-train.jsonl"))
+# (source key, file)
 # HateCheck's non-hateful functional tests that are innocent at a meeting too (neutral and
 # positive mentions of a group, negated hate, counter-speech quoting or naming hate, hate of
 # things or non-protected groups, homonyms of slurs), and those that are not hate but that a
@@ -1092,16 +1096,16 @@ HATECHECK_RUDE = frozenset({"profanity_nh", "slur_reclaimed_nh", "target_indiv_n
 
 def abuse_training() -> tuple[list[str], Any, Any, Any]:
     """The abuse model's training posts (training splits only): each source of ABUSE_TRAINING
-    and BANKING77's training queries as innocent posts (INNOCENT_TRAINING); with labels, sample
-    weights and each post's source. Every (source, label) group weighs the same in all,
-    Davidson's twice (ABUSE_MULT), so ConvAbuse's few hundred abusive turns count beside
+    and BANKING77's and HINT3's training queries as innocent posts (INNOCENT_TRAINING); with
+    labels, sample weights and each post's source. Every (source, label) group weighs the same
+    in all, Davidson's twice (ABUSE_MULT), so ConvAbuse's few hundred abusive turns count beside
     twenty thousand tweets and no source's share of abuse sets the model's prior."""
     import numpy as np
 
     rows = [(r["text"], bool(r["abusive"]), key) for key in ABUSE_TRAINING
             for r in read_jsonl(f"{key}-train.jsonl")]
-    key, name = INNOCENT_TRAINING
-    rows += [(r["text"], False, key) for r in read_jsonl(name)]
+    rows += [(r["text"], False, key) for key, name in INNOCENT_TRAINING
+             for r in read_jsonl(name)]
     y = np.array([label for _, label, _ in rows])
     source = np.array([key for _, _, key in rows])
     groups = sorted({(key, label) for _, label, key in rows})
@@ -1116,16 +1120,23 @@ ABUSE_MULT = {"abuse": 2.0}  # Davidson's tweets: the most, and the most like so
 # Chosen on out-of-fold training scores: the inverse regularisation (1, 4, 16; 32 without the
 # ratios) and the ratios' smoothing (0.1, 1). Scaling by the ratios lifted out-of-fold recall at
 # precision 0.85 from 0.524 to 0.577 (C 16 without them, 4 with), on all four sources. On
-# Davidson's, ConvAbuse's and BANKING77's alone, C 1 gave 0.857 and C 4 0.850: kept at 4.
-ABUSE_C = 4.0
+# Davidson's, ConvAbuse's and BANKING77's alone, C 1 gave 0.857 and C 4 0.850 (kept at 4 then,
+# against this rule); with HINT3's queries added, C 1 0.851, C 4 0.848, C 16 0.839: C 1.
+ABUSE_C = 1.0
 ABUSE_NB_ALPHA = 1.0
 ABUSE_PRECISION = 0.85  # the threshold's aim at PREVALENCE, leaving room below the 0.8 target
 # The innocent posts of the threshold's mix: every innocent training post of the abuse sources
 # (Davidson's "neither", ConvAbuse's not abusive) and a seeded draw of THRESHOLD_QUESTIONS of
-# BANKING77's queries: as many real questions as the mix held when the method was settled
-# (NQ-open's 1,800 and COVID-Q's 267 training questions). All 10,003 of one bank's queries,
-# 60% of the mix and hardly ever near the threshold, set it at 0.31 (out-of-fold recall 0.919)
-# and flagged 35 of 4,070 held-out innocent questions; with the draw it is 0.61 (0.850), 7.
+# BANKING77's and HINT3's queries (from each in turn): as many real questions as the mix held
+# when the method was settled (NQ-open's 1,800 and COVID-Q's 267 training questions). All
+# 10,003 of one bank's queries, 60% of the mix and hardly ever near the threshold, set it at
+# 0.31 (out-of-fold recall 0.919) and flagged 35 of 4,070 held-out innocent questions; with the
+# draw it was 0.61 (0.850), 7. With HINT3's queries added (the draw's size kept) and C 1: 0.54.
+# Flagging question-form posts (questions.score >= 0.5) only at a higher score was measured on
+# the same out-of-fold scores and not taken: the best recall at precision 0.85 falls as that
+# cut rises (0.851 at 0.54, 0.848 at 0.7, 0.835 at 0.95), abusive questions lost with the
+# innocent ones (most of the innocent questions flagged are swearing or sexual questions that
+# Davidson's or ConvAbuse's annotators left unmarked).
 # (When ETHOS and Stormfront were fitted on, their "not hate" was left out of the mix: it holds
 # swearing and insults a meeting's moderators reject.)
 THRESHOLD_INNOCENT = ABUSE_TRAINING
@@ -1144,11 +1155,9 @@ def fit_abuse(out: Path) -> None:
     """Fit the abuse model on the training splits and write its weights to ``out``. The
     threshold gives the most recall at precision ABUSE_PRECISION on 5-fold out-of-fold scores
     of the same training posts, in a mix of every innocent training post of THRESHOLD_INNOCENT's
-    sources, THRESHOLD_QUESTIONS of INNOCENT_TRAINING's (a seeded draw) and abusive ones drawn
-    from each source in turn to make PREVALENCE, with the word list and aimed insults counted as
-    the check counts them."""
-    import random
-
+    sources, THRESHOLD_QUESTIONS of INNOCENT_TRAINING's (seeded, from each source in turn) and
+    abusive ones drawn from each source in turn to make PREVALENCE, with the word list and aimed
+    insults counted as the check counts them."""
     import numpy as np
     from scipy import sparse
     from sklearn.linear_model import LogisticRegression
@@ -1184,9 +1193,8 @@ def fit_abuse(out: Path) -> None:
     check = abuse.AbuseCheck(use_model=False)
     listed = np.array([v.abusive for v in check.check_many(texts)])
     innocent = list(np.flatnonzero(~y & np.isin(source, THRESHOLD_INNOCENT)))
-    asked = [int(i) for i in np.flatnonzero(source == INNOCENT_TRAINING[0])]
-    random.Random(SEED).shuffle(asked)
-    innocent += sorted(asked[:THRESHOLD_QUESTIONS])
+    innocent += sorted(balanced_draw([list(np.flatnonzero(source == key))
+                                      for key, _ in INNOCENT_TRAINING], THRESHOLD_QUESTIONS))
     keep = np.array(innocent + balanced_draw(
         [list(np.flatnonzero(y & (source == key))) for key in ABUSE_TRAINING],
         round(len(innocent) * PREVALENCE / (1 - PREVALENCE))))
@@ -1216,7 +1224,7 @@ def fit_abuse(out: Path) -> None:
     print(f"  without the word list and aimed insults: recall {alone[0]:.3f} at precision "
           f"{alone[2]:.3f} (threshold {alone[1]:.2f}); they alone: recall "
           f"{listed[keep][y[keep]].mean():.3f}, precision {y[keep][listed[keep]].mean():.3f}")
-    for key in (*ABUSE_TRAINING, INNOCENT_TRAINING[0]):
+    for key in (*ABUSE_TRAINING, *(key for key, _ in INNOCENT_TRAINING)):
         m = source == key
         said = (oof >= best[1]) | listed
         print(f"  out of fold, {key}: recall {said[m & y].mean() if (m & y).any() else 0:.3f}, "

@@ -145,12 +145,7 @@ LISTED_WORD_QUESTIONS = [
 ]
 
 
-@pytest.mark.parametrize("text", [
-    pytest.param(text, marks=pytest.mark.xfail(strict=True, reason=(
-        "the model fitted on permissively licensed data only (Davidson, ConvAbuse, BANKING77) "
-        "scores it 0.72: its only innocent questions are a bank's, and 'bastard' is abusive in "
-        "Davidson's tweets (it passed while NQ-open's questions were fitted on)")))
-    if "Bastard" in text else text for text in LISTED_WORD_QUESTIONS])
+@pytest.mark.parametrize("text", LISTED_WORD_QUESTIONS)
 def test_an_innocent_question_with_a_listed_word_is_not_abuse(text: str) -> None:
     assert AbuseCheck().check_many([text]) == [Verdict(False, "")]
 
