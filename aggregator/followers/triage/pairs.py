@@ -31,7 +31,9 @@ tags or contact details; not COVID-Q's, a topic they never see), each weight hel
 its meaning gives (those sets label by intent, broader than "asks the same thing": left free,
 hard-negative signals got positive weights), with the threshold giving precision 0.9 on those
 candidates (0.93 for the semantic backend, whose sentence cosine scores a different ask on one
-topic high: bench/triage.py). The rules (``VETOES``) are not fitted: intent labels call "gain
+topic high: bench/triage.py); the semantic one over its own three features only (chosen on the
+training splits: the letters and the rest added nothing to them). The rules (``VETOES``) are not
+fitted: intent labels call "gain
 weight" / "weight loss" or deliveries to two towns one intent, where the board would answer two
 questions. ``bench/triage.py --real`` measures them on the held-out splits.
 """
@@ -137,5 +139,5 @@ class PairModel:
 # Fitted by `python bench/triage.py --fit-pairs` on the real training splits (see above).
 LEXICAL = PairModel((2.147, 1.367, 0.973, 0.703, 0.0, 0.0, -0.536, 1.279, -0.44, 0.0, 0.0, 0.0,
                      0.0, 0.0), -3.632, 0.76)
-SEMANTIC = PairModel((0.765, 1.032, 0.0, 0.198, 0.0, 0.0, -0.398, 0.0, -0.556, 0.0, 0.0, 3.103,
-                      2.22, 1.313), -4.757, 0.719)
+SEMANTIC = PairModel((0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 3.421, 3.237, 0.964),
+                     -5.051, 0.63)
