@@ -69,13 +69,16 @@ baseline, its threshold fitted on the training split, on every pair and as a mee
 duplicates among queries to one service, each labelled with its intent: HINT3's real users of
 three live chatbots (every pair within one bot) and a seeded sample of BANKING77's held-out
 queries to one bank, for each backend's shipped pair model and the cosine baseline (its
-threshold fitted on the set's training split, for precision 0.9). Abuse (the shipped model and
-threat phrases) on Davidson et al.'s held-out tweets, ETHOS's held-out comments and a mix of
-every innocent held-out post with abusive ones at one in ten, and on real innocent questions;
-question recall on NQ-open's and COVID-Q's real questions (no real non-questions, so no
-precision); personal data on 3,000 generated posts (no real labelled set exists) and on real
-questions (nothing to mask); the stream rule on real questions. --smoke runs this path on a few
-items of each (the semantic rows only with --semantic).
+threshold fitted on the set's training split, for precision 0.9). Abuse (the shipped model, the
+word list and aimed insults) on the held-out split of each real source (Davidson et al.'s
+tweets, ETHOS's comments, ConvAbuse's test split of users' turns to chatbots, de Gibert et al.'s
+Stormfront test sentences), on two mixes of innocent held-out posts and real questions with
+abusive ones at one in ten (Davidson and ETHOS as reported before; all four sources, drawn in
+turn), on HateCheck's functional tests (hateful cases and innocent contrasts) and on real
+innocent questions and queries; question recall on NQ-open's and COVID-Q's real questions (no
+real non-questions, so no precision); personal data on 3,000 generated posts (no real labelled
+set exists) and on real questions (nothing to mask); the stream rule on real questions. --smoke
+runs this path on a few items of each (the semantic rows only with --semantic).
 """
 
 from __future__ import annotations
@@ -803,41 +806,7 @@ def real(smoke: bool, semantic: bool) -> None:
                           *pr(tp, fp, fn), f"MiniLM cosine >= {cut:.3f} for every set (fitted "
                           f"on HINT3 and BANKING77 train for precision {PAIR_PRECISION[True]})"))
 
-    check = AbuseCheck()
-
-    def abuse_counts(rows: list[tuple[str, bool]]) -> tuple[int, int, int, int]:
-        said = [v.abusive for v in check.check_many([t for t, _ in rows])]
-        truth = [t for _, t in rows]
-        tp = sum(t and s for t, s in zip(truth, said, strict=True))
-        fp = sum(s and not t for t, s in zip(truth, said, strict=True))
-        return tp, fp, sum(truth) - tp, len(truth) - sum(truth)
-
-    davidson = [(r["text"], bool(r["abusive"])) for r in read_jsonl("abuse-heldout.jsonl")[:few]]
-    ethos = [(r["text"], bool(r["abusive"])) for r in read_jsonl("ethos-heldout.jsonl")[:few]]
-    innocent_q = [(r["text"], False) for name in ("questions-heldout.jsonl",
-                                                   "covidq-heldout.jsonl")
-                  for r in read_jsonl(name)[:few]]
-    # A meeting's balance: every innocent held-out post, and as many held-out abusive ones
-    # (drawn at random, seeded) as make one post in ten abusive.
-    negatives = [x for x in davidson + ethos if not x[1]] + innocent_q
-    positives = [x for x in davidson + ethos if x[1]]
-    random.Random(SEED).shuffle(positives)
-    mix = negatives + positives[:max(1, round(len(negatives) * PREVALENCE / (1 - PREVALENCE)))]
-    cut = f"model >= {check.threshold:.2f} + word list + aimed insults"
-    for name, rows in ((f"Davidson et al. tweets, {len(davidson)}", davidson),
-                       (f"ETHOS comments (another source), {len(ethos)}", ethos),
-                       (f"mix, {len(mix)} posts: all innocent held-out posts above and NQ/COVID-Q "
-                        f"questions, {PREVALENCE:.0%} abusive", mix)):
-        tp, fp, fn, neg = abuse_counts(rows)
-        share = (tp + fn) / max(1, len(rows))
-        note = f"{cut}; {share:.0%} abusive"
-        if abs(share - PREVALENCE) > 0.02:
-            note += (f"; precision at {PREVALENCE:.0%} abusive (false positives scaled): "
-                     f"{precision_at(tp, fp, tp + fn, neg):.3f}")
-        table.append(("abuse", name, tp + fn, *pr(tp, fp, fn), note))
-    tp, fp, fn, neg = abuse_counts(innocent_q)
-    table.append(("abuse on innocent questions", f"NQ-open dev + COVID-Q testA, {neg}", 0, "-",
-                  "-", f"{fp} flagged ({ratio(fp, neg):.4f})"))
+    table += abuse_rows(few)
 
     for name, label in (("questions-heldout.jsonl", "NQ-open dev"),
                         ("covidq-heldout.jsonl", "COVID-Q testA")):
@@ -879,6 +848,104 @@ def real(smoke: bool, semantic: bool) -> None:
         print(f"| {check} | {where} | {n:,} | {p} | {r} | {note} |")
     print("targets: duplicates P >= 0.9 at R >= 0.75; abuse R >= 0.85 at P >= 0.8; "
           "question recall >= 0.95; personal data R >= 0.95")
+
+
+def abuse_rows(few: int | None) -> list[tuple[str, str, int, str, str, str]]:
+    """The abuse rows of the real-data table: each source's held-out split, two meeting-like
+    mixes at PREVALENCE, HateCheck, and innocent real questions (nothing here was fitted on)."""
+    import random
+
+    check = AbuseCheck()
+    table: list[tuple[str, str, int, str, str, str]] = []
+
+    def counts(rows: list[tuple[str, bool]]) -> tuple[int, int, int, int]:
+        said = [v.abusive for v in check.check_many([t for t, _ in rows])]
+        truth = [t for _, t in rows]
+        tp = sum(t and s for t, s in zip(truth, said, strict=True))
+        fp = sum(s and not t for t, s in zip(truth, said, strict=True))
+        return tp, fp, sum(truth) - tp, len(truth) - sum(truth)
+
+    def add(name: str, rows: list[tuple[str, bool]], note: str) -> None:
+        tp, fp, fn, neg = counts(rows)
+        share = (tp + fn) / max(1, len(rows))
+        note += f"; {share:.0%} abusive"
+        if abs(share - PREVALENCE) > 0.02:
+            note += (f"; precision at {PREVALENCE:.0%} abusive (false positives scaled): "
+                     f"{precision_at(tp, fp, tp + fn, neg):.3f}")
+        table.append(("abuse", name, tp + fn,
+                      f"{ratio(tp, tp + fp):.3f}", f"{ratio(tp, tp + fn):.3f}", note))
+
+    cut = f"model >= {check.threshold:.2f} + word list + aimed insults"
+    held = {key: [(r["text"], bool(r["abusive"])) for r in read_jsonl(f"{key}-heldout.jsonl")[:few]]
+            for key, _ in ABUSE_SOURCES}
+    for key, what in ABUSE_SOURCES:
+        add(f"{what}, {len(held[key])}", held[key], cut)
+    innocent_q = [(r["text"], False) for name in ("questions-heldout.jsonl",
+                                                   "covidq-heldout.jsonl")
+                  for r in read_jsonl(name)[:few]]
+    # A meeting's balance: innocent held-out posts, and as many held-out abusive ones (drawn at
+    # random, seeded) as make one post in ten abusive. The first mix is the one reported before
+    # ConvAbuse and Stormfront were added (Davidson and ETHOS only, drawn from the pool of both);
+    # the second takes every source, its abusive posts drawn from each source in turn.
+    first = held["abuse"] + held["ethos"]
+    negatives = [x for x in first if not x[1]] + innocent_q
+    positives = [x for x in first if x[1]]
+    random.Random(SEED).shuffle(positives)
+    mix = negatives + positives[:max(1, round(len(negatives) * PREVALENCE / (1 - PREVALENCE)))]
+    add(f"mix as before, {len(mix)} posts: innocent Davidson/ETHOS held-out posts and NQ/COVID-Q "
+        "questions", mix, cut)
+    negatives = [x for rows in held.values() for x in rows if not x[1]] + innocent_q
+    mix = negatives + balanced_draw([[x for x in rows if x[1]] for rows in held.values()],
+                                    round(len(negatives) * PREVALENCE / (1 - PREVALENCE)))
+    add(f"mix of all four sources, {len(mix)} posts: their innocent held-out posts and NQ/COVID-Q "
+        "questions; abusive ones drawn from each source in turn", mix, cut)
+
+    hatecheck = read_jsonl("hatecheck-heldout.jsonl")
+    if few is not None:
+        hatecheck = hatecheck[::max(1, len(hatecheck) // few)]
+    tests = [(r["text"], bool(r["abusive"])) for r in hatecheck
+             if r["abusive"] or r["functionality"] in HATECHECK_INNOCENT]
+    tp, fp, _, _ = counts([(r["text"], bool(r["abusive"])) for r in hatecheck])
+    hateful = sum(bool(r["abusive"]) for r in hatecheck)
+    add(f"HateCheck: hateful cases and innocent contrasts, {len(tests)}", tests,
+        cut + "; innocent: " + ", ".join(sorted(HATECHECK_INNOCENT)) + "; on the whole suite "
+        f"(every non-hateful case a negative, as its paper scores it): P {ratio(tp, tp + fp):.3f}"
+        f", R {ratio(tp, hateful):.3f}")
+    for what, funcs in (("innocent contrasts", HATECHECK_INNOCENT),
+                        ("not hate but abuse at a meeting", HATECHECK_RUDE)):
+        texts = [r["text"] for r in hatecheck if r["functionality"] in funcs]
+        flagged = sum(v.abusive for v in check.check_many(texts))
+        table.append((f"abuse on HateCheck's {what}", ", ".join(sorted(funcs)) +
+                      f", {len(texts)}", 0, "-", "-",
+                      f"{flagged} flagged ({ratio(flagged, len(texts)):.3f})"))
+    texts = [t for t, _ in innocent_q]
+    flagged = sum(v.abusive for v in check.check_many(texts))
+    table.append(("abuse on innocent questions", f"NQ-open dev + COVID-Q testA, {len(texts)}",
+                  0, "-", "-", f"{flagged} flagged ({ratio(flagged, len(texts)):.4f})"))
+    # Queries to one service (HINT3's real users of three chatbots, BANKING77's to one bank):
+    # the model's innocent training posts include both sets' training queries, so this row
+    # measures the same services it was fitted on (an easy row).
+    texts = [r["text"] for rows in read_hint3("heldout").values() for r in rows[:few]]
+    texts += [r["text"] for r in read_banking77("heldout")[:few]]
+    flagged = sum(v.abusive for v in check.check_many(texts))
+    table.append(("abuse on innocent questions", f"HINT3 test + BANKING77 test, {len(texts)}",
+                  0, "-", "-", f"{flagged} flagged ({ratio(flagged, len(texts)):.4f})"))
+    return table
+
+
+def balanced_draw(pools: list[list[Any]], count: int, seed: int = SEED) -> list[Any]:
+    """``count`` items drawn from ``pools`` in turn (each shuffled, seeded) while any lasts."""
+    import random
+
+    pools = [list(p) for p in pools]
+    for p in pools:
+        random.Random(seed).shuffle(p)
+    out: list[Any] = []
+    while len(out) < count and any(pools):
+        for p in pools:
+            if p and len(out) < count:
+                out.append(p.pop())
+    return out
 
 
 FIRST = ("Harold", "Jean", "Margaret", "Tom", "Aisha", "Priya", "Dave", "Siân", "Gareth",
@@ -1007,25 +1074,84 @@ def personal_recall(count: int) -> tuple[int, int, dict[str, tuple[int, int]]]:
 
 
 PREVALENCE = 0.1  # one post in ten abusive: the balance thresholds are chosen for
+# The real abuse sources: files ``<prefix>-train.jsonl`` and ``<prefix>-heldout.jsonl`` in
+# tests/triage/real/ (DATA.md there), and what the held-out split is. All four are measured;
+# only ABUSE_TRAINING's are fitted on.
+ABUSE_SOURCES = (
+    ("abuse", "Davidson et al. tweets (seeded split)"),
+    ("ethos", "ETHOS comments (seeded split)"),
+    ("convabuse", "ConvAbuse: users to two chatbots (official test split)"),
+    ("stormfront", "Stormfront sentences, de Gibert et al. (official sampled_test)"),
+)
+# The sources the shipped weights are fitted on: only those whose licence plainly allows
+# shipping a model fitted on them in Floor's MIT package with an attribution (Davidson et al.:
+# MIT; ConvAbuse: CC BY 4.0), and BANKING77's (CC BY 4.0) and HINT3's (ODbL 1.0) training
+# queries as innocent posts.
+# ETHOS and COVID-Q (GPL-3.0), Stormfront and NQ-open (CC BY-SA 3.0) are held-out measures
+# only: were fitted weights an adaptation of their data, their terms could not be met in an
+# MIT package (nor each other's).
+ABUSE_TRAINING = ("abuse", "convabuse")
+# Innocent posts: the training queries of BANKING77 (CC BY 4.0) and HINT3 (ODbL 1.0: the fitted
+# weights are a Produced Work, shipped with its notice), each a source of its own.
+INNOCENT_TRAINING = (("banking77", "banking77-train.jsonl"), ("hint3", "hint3-train.jsonl"))
+# (source key, file)
+# HateCheck's non-hateful functional tests that are innocent at a meeting too (neutral and
+# positive mentions of a group, negated hate, counter-speech quoting or naming hate, hate of
+# things or non-protected groups, homonyms of slurs), and those that are not hate but that a
+# meeting's moderators would still reject (swearing, reclaimed slurs, "I hate you").
+HATECHECK_INNOCENT = frozenset({"ident_neutral_nh", "ident_pos_nh", "negate_neg_nh",
+                                "counter_quote_nh", "counter_ref_nh", "target_obj_nh",
+                                "target_group_nh", "slur_homonym_nh"})
+HATECHECK_RUDE = frozenset({"profanity_nh", "slur_reclaimed_nh", "target_indiv_nh"})
 
 
-def abuse_training() -> tuple[list[str], Any, Any]:
-    """The abuse model's training posts (training splits only): Davidson et al.'s tweets,
-    ETHOS's comments (weighted up so a few hundred count beside twenty thousand tweets) and
-    real questions as innocent posts; with labels and sample weights."""
+def abuse_training() -> tuple[list[str], Any, Any, Any]:
+    """The abuse model's training posts (training splits only): each source of ABUSE_TRAINING
+    and BANKING77's and HINT3's training queries as innocent posts (INNOCENT_TRAINING); with
+    labels, sample weights and each post's source. Every (source, label) group weighs the same
+    in all, Davidson's twice (ABUSE_MULT), so ConvAbuse's few hundred abusive turns count beside
+    twenty thousand tweets and no source's share of abuse sets the model's prior."""
     import numpy as np
 
-    rows = [(r["text"], bool(r["abusive"]), 1.0) for r in read_jsonl("abuse-train.jsonl")]
-    rows += [(r["text"], bool(r["abusive"]), ETHOS_WEIGHT)
-             for r in read_jsonl("ethos-train.jsonl")]
-    rows += [(r["text"], False, 1.0) for name in ("questions-train.jsonl", "covidq-train.jsonl")
+    rows = [(r["text"], bool(r["abusive"]), key) for key in ABUSE_TRAINING
+            for r in read_jsonl(f"{key}-train.jsonl")]
+    rows += [(r["text"], False, key) for key, name in INNOCENT_TRAINING
              for r in read_jsonl(name)]
-    return ([t for t, _, _ in rows], np.array([y for _, y, _ in rows]),
-            np.array([w for _, _, w in rows]))
+    y = np.array([label for _, label, _ in rows])
+    source = np.array([key for _, _, key in rows])
+    groups = sorted({(key, label) for _, label, key in rows})
+    w = np.ones(len(rows))
+    for key, label in groups:
+        members = (source == key) & (y == label)
+        w[members] = len(rows) / (len(groups) * members.sum()) * ABUSE_MULT.get(key, 1.0)
+    return [t for t, _, _ in rows], y, w, source
 
 
-ETHOS_WEIGHT = 10.0
-ABUSE_C = 4.0  # inverse regularisation: 1, 4 and 16 gave the same out-of-fold figures
+ABUSE_MULT = {"abuse": 2.0}  # Davidson's tweets: the most, and the most like social posts
+# Chosen on out-of-fold training scores: the inverse regularisation (1, 4, 16; 32 without the
+# ratios) and the ratios' smoothing (0.1, 1). Scaling by the ratios lifted out-of-fold recall at
+# precision 0.85 from 0.524 to 0.577 (C 16 without them, 4 with), on all four sources. On
+# Davidson's, ConvAbuse's and BANKING77's alone, C 1 gave 0.857 and C 4 0.850 (kept at 4 then,
+# against this rule); with HINT3's queries added, C 1 0.851, C 4 0.848, C 16 0.839: C 1.
+ABUSE_C = 1.0
+ABUSE_NB_ALPHA = 1.0
+ABUSE_PRECISION = 0.85  # the threshold's aim at PREVALENCE, leaving room below the 0.8 target
+# The innocent posts of the threshold's mix: every innocent training post of the abuse sources
+# (Davidson's "neither", ConvAbuse's not abusive) and a seeded draw of THRESHOLD_QUESTIONS of
+# BANKING77's and HINT3's queries (from each in turn): as many real questions as the mix held
+# when the method was settled (NQ-open's 1,800 and COVID-Q's 267 training questions). All
+# 10,003 of one bank's queries, 60% of the mix and hardly ever near the threshold, set it at
+# 0.31 (out-of-fold recall 0.919) and flagged 35 of 4,070 held-out innocent questions; with the
+# draw it was 0.61 (0.850), 7. With HINT3's queries added (the draw's size kept) and C 1: 0.54.
+# Flagging question-form posts (questions.score >= 0.5) only at a higher score was measured on
+# the same out-of-fold scores and not taken: the best recall at precision 0.85 falls as that
+# cut rises (0.851 at 0.54, 0.848 at 0.7, 0.835 at 0.95), abusive questions lost with the
+# innocent ones (most of the innocent questions flagged are swearing or sexual questions that
+# Davidson's or ConvAbuse's annotators left unmarked).
+# (When ETHOS and Stormfront were fitted on, their "not hate" was left out of the mix: it holds
+# swearing and insults a meeting's moderators reject.)
+THRESHOLD_INNOCENT = ABUSE_TRAINING
+THRESHOLD_QUESTIONS = 2_067
 
 
 def precision_at(tp: int, fp: int, positives: int, negatives: int,
@@ -1037,44 +1163,83 @@ def precision_at(tp: int, fp: int, positives: int, negatives: int,
 
 
 def fit_abuse(out: Path) -> None:
-    """Fit the abuse model on the training splits and write its weights to ``out``; the
-    threshold gives the most recall at precision 0.8 on 5-fold out-of-fold probabilities of
-    the same training posts, at PREVALENCE."""
+    """Fit the abuse model on the training splits and write its weights to ``out``. The
+    threshold gives the most recall at precision ABUSE_PRECISION on 5-fold out-of-fold scores
+    of the same training posts, in a mix of every innocent training post of THRESHOLD_INNOCENT's
+    sources, THRESHOLD_QUESTIONS of INNOCENT_TRAINING's (seeded, from each source in turn) and
+    abusive ones drawn from each source in turn to make PREVALENCE, with the word list and aimed
+    insults counted as the check counts them."""
     import numpy as np
+    from scipy import sparse
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import cross_val_predict
+    from sklearn.model_selection import StratifiedKFold
 
     from aggregator.followers.triage import abuse
 
-    texts, y, w = abuse_training()
+    texts, y, w, source = abuse_training()
     raw = abuse.counts([abuse.prepare(t) for t in texts])
-    df = np.bincount(raw.indices, minlength=raw.shape[1])
-    idf = np.log((1 + raw.shape[0]) / (1 + df)) + 1
-    x = abuse.weigh(raw, idf)
-    lr = LogisticRegression(C=ABUSE_C, max_iter=2000, class_weight="balanced")
-    oof = cross_val_predict(lr, x, y, cv=5, method="predict_proba",
-                            params={"sample_weight": w})[:, 1]
-    # The threshold is chosen on a training mix built as the held-out one is: every innocent
-    # training post and as many abusive ones (seeded draw) as make one in ten abusive.
-    import random
 
-    abusive = [i for i in range(len(y)) if y[i]]
-    random.Random(SEED).shuffle(abusive)
-    innocent = [i for i in range(len(y)) if not y[i]]
-    keep = np.array(innocent + abusive[:round(len(innocent) * PREVALENCE / (1 - PREVALENCE))])
-    best = (0.0, 0.5)
-    for cut in np.arange(0.05, 0.96, 0.01):
-        said, truth = oof[keep] >= cut, y[keep]
-        tp, fp = int((said & truth).sum()), int((said & ~truth).sum())
-        recall = tp / int(truth.sum())
-        if tp / max(1, tp + fp) >= 0.8 and recall > best[0]:
-            best = (recall, float(round(cut, 2)))
-    lr.fit(x, y, sample_weight=w)
-    model = abuse.AbuseModel(idf, lr.coef_[0], float(lr.intercept_[0]), best[1])
-    model.save(out)
+    def idf_of(rows: Any) -> Any:
+        df = np.bincount(rows.indices, minlength=rows.shape[1])
+        return np.log((1 + rows.shape[0]) / (1 + df)) + 1
+
+    def model() -> LogisticRegression:
+        return LogisticRegression(C=ABUSE_C, max_iter=3000)
+
+    def nb_ratio(x: Any, labels: Any, weights: Any) -> Any:
+        """Each feature's log-ratio of its (weighted) share among abusive and innocent posts:
+        the features are scaled by it before the regression (NB-LR, Wang and Manning 2012)."""
+        def share(rows: Any) -> Any:
+            sums = np.asarray(x[rows].multiply(weights[rows][:, None]).sum(axis=0)).ravel()
+            return (sums + ABUSE_NB_ALPHA) / (sums + ABUSE_NB_ALPHA).sum()
+        return np.log(share(labels) / share(~labels))
+
+    oof = np.zeros(len(y))
+    strata = np.array([f"{s}:{int(label)}" for s, label in zip(source, y, strict=True)])
+    for train, test in StratifiedKFold(5, shuffle=True, random_state=13).split(texts, strata):
+        x = abuse.weigh(raw, idf_of(raw[train]))  # the IDF and ratios from the training folds
+        x = x @ sparse.diags(nb_ratio(x[train], y[train], w[train]))
+        oof[test] = model().fit(x[train], y[train], sample_weight=w[train]).predict_proba(
+            x[test])[:, 1]
+    check = abuse.AbuseCheck(use_model=False)
+    listed = np.array([v.abusive for v in check.check_many(texts)])
+    innocent = list(np.flatnonzero(~y & np.isin(source, THRESHOLD_INNOCENT)))
+    innocent += sorted(balanced_draw([list(np.flatnonzero(source == key))
+                                      for key, _ in INNOCENT_TRAINING], THRESHOLD_QUESTIONS))
+    keep = np.array(innocent + balanced_draw(
+        [list(np.flatnonzero(y & (source == key))) for key in ABUSE_TRAINING],
+        round(len(innocent) * PREVALENCE / (1 - PREVALENCE))))
+
+    def best_cut(rules: Any) -> tuple[float, float, float]:
+        best = (0.0, 0.5, 0.0)
+        for cut in np.arange(0.05, 0.99, 0.01):
+            said, truth = (oof[keep] >= cut) | rules[keep], y[keep]
+            tp, fp = int((said & truth).sum()), int((said & ~truth).sum())
+            recall = tp / int(truth.sum())
+            if tp / max(1, tp + fp) >= ABUSE_PRECISION and recall > best[0]:
+                best = (recall, float(round(cut, 2)), tp / max(1, tp + fp))
+        return best
+
+    best = best_cut(listed)
+    alone = best_cut(np.zeros(len(y), dtype=bool))
+    idf = idf_of(raw)
+    x = abuse.weigh(raw, idf)
+    nb = nb_ratio(x, y, w)
+    lr = model().fit(x @ sparse.diags(nb), y, sample_weight=w)
+    # The ratios fold into the coefficients: the check computes what it computed before.
+    abuse.AbuseModel(idf, nb * lr.coef_[0], float(lr.intercept_[0]), best[1]).save(out)
     print(f"abuse model: {len(texts):,} training posts ({int(y.sum()):,} abusive); threshold "
-          f"{best[1]:.2f} (out-of-fold recall {best[0]:.3f} at precision >= 0.8 with "
-          f"{PREVALENCE:.0%} abusive); written to {out} ({out.stat().st_size / 2**20:.1f} MiB)")
+          f"{best[1]:.2f}: out-of-fold recall {best[0]:.3f} at precision {best[2]:.3f} "
+          f"(aim {ABUSE_PRECISION}) with {PREVALENCE:.0%} abusive, word list included; "
+          f"written to {out} ({out.stat().st_size / 2**20:.1f} MiB)")
+    print(f"  without the word list and aimed insults: recall {alone[0]:.3f} at precision "
+          f"{alone[2]:.3f} (threshold {alone[1]:.2f}); they alone: recall "
+          f"{listed[keep][y[keep]].mean():.3f}, precision {y[keep][listed[keep]].mean():.3f}")
+    for key in (*ABUSE_TRAINING, *(key for key, _ in INNOCENT_TRAINING)):
+        m = source == key
+        said = (oof >= best[1]) | listed
+        print(f"  out of fold, {key}: recall {said[m & y].mean() if (m & y).any() else 0:.3f}, "
+              f"innocent flagged {said[m & ~y].mean():.3f}")
 
 
 # The sign each feature's weight must have, from what it means (``pairs``' docstring): the

@@ -138,13 +138,21 @@ def test_an_insult_aimed_at_someone_is_abuse(text: str) -> None:
     assert AbuseCheck().check_many([text])[0].abusive
 
 
-@pytest.mark.parametrize("text", [
+LISTED_WORD_QUESTIONS = [
     "Are clowns creepy?", "Who starred in The Bastard Executioner?", "Is the chief exec a liar?",
     "Why are criminals released early?", "These useless targets are missed every month - why?",
     "Why is crap food served on the wards?",
-])
+]
+
+
+@pytest.mark.parametrize("text", LISTED_WORD_QUESTIONS)
 def test_an_innocent_question_with_a_listed_word_is_not_abuse(text: str) -> None:
     assert AbuseCheck().check_many([text]) == [Verdict(False, "")]
+
+
+def test_the_word_list_leaves_an_innocent_question_with_a_milder_word_alone() -> None:
+    verdicts = AbuseCheck(use_model=False).check_many(LISTED_WORD_QUESTIONS)
+    assert not any(v.abusive for v in verdicts)
 
 
 def test_a_repeat_is_suggested_and_a_different_question_is_not() -> None:

@@ -3,11 +3,14 @@
     python tests/triage/real/convert.py --davidson labeled_data.csv \
         --nq-dev NQ-open.dev.jsonl --nq-efficientqa-dev NQ-open.efficientqa.dev.1.1.jsonl \
         --covid-train train3.csv --covid-test testA.csv --ethos Ethos_Dataset_Binary.csv \
-        --hint3 HINT3/dataset/v2 --banking train.csv test.csv
+        --convabuse-train ConvAbuseEMNLPtrain.csv --convabuse-valid ConvAbuseEMNLPvalid.csv \
+        --convabuse-test ConvAbuseEMNLPtest.csv --stormfront hate-speech-dataset/ \
+        --hatecheck test_suite_cases.csv --hint3 HINT3/dataset/v2 --banking train.csv test.csv
 
-Each argument is a file (or, for --hint3, the folder) of the source repository at the commit
-DATA.md names; only the sets given are rebuilt. Nothing is downloaded. The sampling is seeded,
-so the same sources give the same files byte for byte.
+Each argument is a file of the source repository at the commit DATA.md names (``--hint3``: the
+folder; ``--stormfront``: a checkout of that whole repository); only the sets given are rebuilt
+(ConvAbuse's three files together). Nothing is downloaded. The sampling is seeded, so the same
+sources give the same files byte for byte.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ MENTION = re.compile(r"@\w+")
 URL = re.compile(r"https?://\S+|www\.\S+")
 ABUSE_SAMPLE = 3_000  # posts in the held-out abuse file (and the first of the training file)
 ETHOS_TRAIN = 499  # of ETHOS's 998 comments, after a seeded shuffle; the rest are held out
+EMOJI = re.compile(r"<span class='emoji-bytes' data-emoji-bytes='\[([\d, ]+)\]'></span>")
 
 
 def write(name: str, rows: list[dict[str, object]]) -> None:
@@ -64,6 +68,72 @@ def ethos(path: Path) -> None:
            for i, row in rows]
     write("ethos-train.jsonl", out[:ETHOS_TRAIN])
     write("ethos-heldout.jsonl", out[ETHOS_TRAIN:])
+
+
+def convabuse_votes(row: dict[str, str]) -> tuple[int, int]:
+    """(annotators who rated the user's turn abusive: -1, -2 or -3; annotators who rated it)."""
+    abusive = rated = 0
+    for a in range(1, 9):
+        marks = [row.get(f"Annotator{a}_is_abuse.{k}") or "" for k in ("1", "0", "-1", "-2", "-3")]
+        if not any(marks):
+            continue
+        # A few cells hold one annotator's repeat marks ("1, 1"): any 1 counts.
+        ones = [any(int(float(x)) for x in m.split(",")) if m else False for m in marks]
+        rated += 1
+        abusive += any(ones[2:])
+    return abusive, rated
+
+
+def convabuse(paths: list[Path], name: str) -> None:
+    """ConvAbuse: users' turns in conversations with two chatbots (CarbonBot, E.L.I.Z.A.), each
+    rated by 2 to 8 expert annotators from 1 (not abusive) to -3 (very strongly abusive).
+    Abusive when more than half the annotators rated it -1 or lower (a tie is not abusive); the
+    votes are kept. The dataset's own splits; emoji markup turned back into the emoji."""
+    out = []
+    for path in paths:
+        with path.open(encoding="utf-8", newline="") as f:
+            for row in csv.DictReader(f):
+                text = EMOJI.sub(lambda m: bytes(int(b) for b in m.group(1).split(","))
+                                 .decode("utf-8", "replace"), row["user"])
+                abusive, rated = convabuse_votes(row)
+                out.append({"id": f"convabuse-{path.stem.removeprefix('ConvAbuseEMNLP')}-"
+                                  f"{int(float(row['example_id']))}",
+                            "text": " ".join(text.split()), "abusive": 2 * abusive > rated,
+                            "abuse_votes": abusive, "annotators": rated})
+    write(name, out)
+
+
+def stormfront(root: Path) -> None:
+    """de Gibert et al. (2018): Stormfront sentences labelled hate or noHate (``relation``, hate
+    only with the sentences around it, and ``idk/skip`` left out). Held out: the authors'
+    ``sampled_test`` (balanced); train: every other labelled sentence of ``all_files`` except
+    those from a post with a sentence in ``sampled_test``. File names sorted; the user and
+    subforum numbers are not kept."""
+    with (root / "annotations_metadata.csv").open(encoding="utf-8", newline="") as f:
+        labels = {r["file_id"]: r["label"] for r in csv.DictReader(f)}
+    test = sorted(p.stem for p in (root / "sampled_test").glob("*.txt"))
+    test_posts = {t.split("_")[0] for t in test}
+
+    def row(stem: str) -> dict[str, object]:
+        text = (root / "all_files" / f"{stem}.txt").read_text(encoding="utf-8")
+        return {"id": f"stormfront-{stem}", "text": " ".join(text.split()),
+                "label": labels[stem], "abusive": labels[stem] == "hate"}
+
+    train = sorted(p.stem for p in (root / "all_files").glob("*.txt")
+                   if p.stem.split("_")[0] not in test_posts)
+    write("stormfront-train.jsonl", [row(s) for s in train if labels[s] in ("hate", "noHate")])
+    write("stormfront-heldout.jsonl", [row(s) for s in test if labels[s] in ("hate", "noHate")])
+
+
+def hatecheck(path: Path) -> None:
+    """HateCheck's test suite (3,728 cases, 29 functional tests), file order; held out only:
+    the suite is meant for testing, and nothing is fitted on it."""
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    write("hatecheck-heldout.jsonl", [
+        {"id": f"hatecheck-{r['case_id']}", "text": " ".join(r["test_case"].split()),
+         "functionality": r["functionality"], "abusive": r["label_gold"] == "hateful",
+         "target": r["target_ident"]} for r in rows])
 
 
 def nq(path: Path, name: str, prefix: str) -> None:
@@ -123,10 +193,19 @@ def main() -> None:
     parser.add_argument("--covid-train", type=Path)
     parser.add_argument("--covid-test", type=Path)
     parser.add_argument("--ethos", type=Path)
+    parser.add_argument("--convabuse-train", type=Path)
+    parser.add_argument("--convabuse-valid", type=Path)
+    parser.add_argument("--convabuse-test", type=Path)
+    parser.add_argument("--stormfront", type=Path,
+                        help="a checkout of Vicomtech/hate-speech-dataset")
+    parser.add_argument("--hatecheck", type=Path)
     parser.add_argument("--hint3", type=Path, help="HINT3's dataset/v2 folder")
     parser.add_argument("--banking", type=Path, nargs=2, metavar=("TRAIN", "TEST"),
                         help="BANKING77's banking_data/train.csv and test.csv")
     args = parser.parse_args()
+    convabuse_files = (args.convabuse_train, args.convabuse_valid, args.convabuse_test)
+    if any(convabuse_files) and not all(convabuse_files):
+        parser.error("ConvAbuse needs --convabuse-train, --convabuse-valid and --convabuse-test")
     if args.davidson:
         davidson(args.davidson)
     if args.nq_efficientqa_dev:
@@ -139,6 +218,13 @@ def main() -> None:
         covid(args.covid_test, "covidq-heldout.jsonl", "covidq-testA")
     if args.ethos:
         ethos(args.ethos)
+    if all(convabuse_files):
+        convabuse([args.convabuse_train, args.convabuse_valid], "convabuse-train.jsonl")
+        convabuse([args.convabuse_test], "convabuse-heldout.jsonl")
+    if args.stormfront:
+        stormfront(args.stormfront)
+    if args.hatecheck:
+        hatecheck(args.hatecheck)
     if args.hint3:
         hint3(args.hint3)
     if args.banking:
