@@ -201,6 +201,7 @@ def test_a_repost_with_a_story_tags_or_contact_details_is_still_a_repeat(repost:
 @pytest.mark.parametrize(("text", "words"), [
     ("My dad waited 7 hours last week. Why are waits so long?", "Why are waits so long?"),
     ("Ambulance waits in Slough are awful. Why?", "Ambulance waits in Slough are awful. Why?"),
+    ("Sick of being ignored. Will the unit reopen?", "Will the unit reopen?"),
     ("Upper Darrow is 40 minutes from the nearest station. What is the plan for rural cover? "
      "Absolutely shameful!", "Upper Darrow is 40 minutes from the nearest station. What is the "
      "plan for rural cover?"),

@@ -13,9 +13,10 @@ the words that ask:
   not the question's, and its digits would read as a different number asked about);
 - when some sentences ask and others tell, the asking ones are kept with the telling ones that
   set out what is asked about ("Upper Darrow is 40 minutes from the nearest station. What is
-  the plan for rural cover?"), not those about the asker ("My dad waited 7 hours", "I'm 67"),
-  exclamations ("Absolutely disgraceful!!!") or a few words ("This is a joke."); if what is
-  kept says too little on its own ("Why?" after a story), the whole post is.
+  the plan for rural cover?": a place, a person, a number, or many words), not those about the
+  asker ("My dad waited 7 hours", "I'm 67") or how they feel ("Absolutely disgraceful!!!",
+  "Sick of being ignored."); if what is kept says too little on its own ("Why?" after a
+  story), the whole post is.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import html
 import re
 
 from aggregator.base import personal
-from aggregator.followers.triage import questions
+from aggregator.followers.triage import pairs, questions
 
 URL = re.compile(r"https?://\S+|www\.\S+")
 MENTION = re.compile(r"(?<![\w@])@\w+")
@@ -37,6 +38,7 @@ NOT_TEXT = re.compile(r"[^\w\s.,;:!?'’&/()-]", re.UNICODE)
 SENTENCE = re.compile(r"[^.!?\n]+[.!?]*", re.UNICODE)
 CONTENT = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
 ENOUGH = 3  # content words a sentence needs to say something (and the kept ones, the post)
+SAYS_A_LOT = 6  # content words of a telling sentence that sets out its topic without a name
 PERSONAL = re.compile(r"\b(?:i|i'm|i've|i'd|i'll|im|me|my|mine|we|we're|we've|us|our|ours)\b",
                       re.IGNORECASE)
 
@@ -71,6 +73,10 @@ def asked(text: str) -> str:
 
 
 def _sets_out(sentence: str) -> bool:
-    """A telling sentence that says what is asked about, not who asks or how they feel."""
-    return (not sentence.endswith("!") and PERSONAL.search(sentence) is None
-            and len(CONTENT.findall(sentence)) >= ENOUGH)
+    """A telling sentence that says what is asked about (it names a place, a person or a
+    number, or says a lot), not who asks or how they feel ("Sick of being ignored.")."""
+    if sentence.endswith("!") or PERSONAL.search(sentence) is not None:
+        return False
+    words = len(CONTENT.findall(sentence))
+    return words >= ENOUGH and (bool(pairs.names(sentence)) or bool(pairs.NUMBER.search(sentence))
+                                or words >= SAYS_A_LOT)
