@@ -130,7 +130,7 @@ def test_three_questions_approved_and_screened_with_the_keyboard(
             if turn:
                 console.keyboard.press("a")  # the one on screen now has been answered
             wait_in_page(screen, "document.getElementById('now-text').textContent === arg",
-                         on_board)
+                         on_board, timeout=20)
             shown.append(on_board)
         wait_in_page(screen,
                      "getComputedStyle(document.getElementById('now-card')).opacity === '1'")

@@ -532,7 +532,11 @@ class Model:
         """Apply the action here. None if it must be applied, else (kind of refusal, its exact
         message); then this model is half-changed and must be thrown away."""
         q = self.qs[qid]
-        if seen is not None and q.version != seen:
+        # Triage's one write after the version a moderator saw does not make it stale, unless
+        # the action writes the text (its words are from before triage masked them).
+        triaged_since = (q.last_actor == "triage" and q.version == (seen or 0) + 1
+                         and action != "edit")
+        if seen is not None and q.version != seen and not triaged_since:
             return "stale", (f"{q.last_actor or 'someone'} {DONE[q.last_action]} this question "
                              f"first (it is now {STATE_WORDS[q.state]})")
         if q.state not in MODEL_FROM[action]:

@@ -10,6 +10,7 @@ import pytest
 
 from aggregator.base import personal
 from aggregator.base.settings import TriageSettings
+from aggregator.core.actions import Refused
 from aggregator.core.moderation import Moderation
 from aggregator.core.store import Store
 from aggregator.followers.triage import pairs, questions
@@ -300,6 +301,24 @@ def test_a_moderator_action_meanwhile_is_kept(store: Store, worker: TriageWorker
     worker.drain()
     q = store.question(qid)
     assert q is not None and q.state == "approved" and q.triage["score"] >= 0.9
+
+
+def test_a_moderator_who_saw_a_post_before_triage_wrote_it_still_acts(
+        store: Store, worker: TriageWorker) -> None:
+    first, second, masked = ingest(store, "Why was the stroke unit closed?",
+                                   "When will it reopen?",
+                                   "Call me on 07700 900123 about the stroke unit")
+    worker.drain()  # each now one version past what a console loaded
+    moderation = Moderation(store.conn, store.keys.event)
+    moderation.apply("approve", first, 1, "sam")
+    q = store.question(first)
+    assert q is not None and q.state == "approved"
+    moderation.apply("approve", second, 2, "sam")  # another moderator, after triage
+    with pytest.raises(Refused):
+        moderation.apply("reject", second, 1, "ann", reason="duplicate")  # sam acted first
+    with pytest.raises(Refused):  # its words are from before triage masked the number
+        moderation.apply("edit", masked, 1, "sam",
+                         text="Call me on 07700 900123 about the stroke unit?")
 
 
 def test_a_restarted_worker_takes_its_pending_entries_and_writes_nothing_twice(

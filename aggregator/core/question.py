@@ -100,6 +100,11 @@ class Question:
         return cls(**data)
 
 
+# The triage worker's name as an actor: it writes each question once (its findings, the text
+# masked), after moderators may have seen it (``Moderation.run``).
+TRIAGE_ACTOR = "triage"
+
+
 def utc_now(timestamp: float | None = None) -> str:
     """Now (or a Unix time) as ISO 8601 UTC with milliseconds: 2026-05-14T10:00:05.123Z."""
     moment = datetime.now(UTC) if timestamp is None else datetime.fromtimestamp(timestamp, UTC)

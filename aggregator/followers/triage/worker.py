@@ -25,7 +25,7 @@ import redis
 from aggregator.base import personal
 from aggregator.base.keys import Keys
 from aggregator.base.settings import TriageSettings
-from aggregator.core.question import Question, utc_now
+from aggregator.core.question import TRIAGE_ACTOR, Question, utc_now
 from aggregator.core.store import LogEntry
 from aggregator.followers.triage.abuse import AbuseCheck
 from aggregator.followers.triage.assess import Assessor, Finding, Post
@@ -40,7 +40,7 @@ GROUP = "triage"
 # and about half of the other's ``triaged`` entries), so a repeat of a question the other
 # worker triaged can be missed (bench/triage.py --keep-up measures the speed of both).
 CONSUMER = "worker"
-ACTOR = "triage"
+ACTOR = TRIAGE_ACTOR
 BATCH = 200
 NICENESS = 10  # `floor triage` runs at this nice level: ingest and the web app go first
 # States whose questions a new post may be suggested to join: the open ones (an answered,
