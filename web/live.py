@@ -88,8 +88,20 @@ class LiveFeed:
             for entry in entries:
                 self.before = last
                 for listener in self.listeners:
-                    try:
-                        listener(server, entry)
-                    except Exception:  # noqa: BLE001 - one broken listener must not stop the feed
-                        log.exception("live: listener failed on entry %s", entry.id)
+                    self._deliver(listener, server, entry)
                 last = entry.id
+
+    def _deliver(self, listener: Any, server: Any, entry: Any) -> None:
+        """One listener on one entry. While Redis cannot be reached (a failover, a restart) it
+        waits and tries again, so no screen or console misses the entry; any other error is
+        logged and the feed goes on (one broken listener must not stop it)."""
+        while not self._stopped.is_set():
+            try:
+                listener(server, entry)
+                return
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                log.warning("live: cannot reach Redis for entry %s (%s); retrying", entry.id, exc)
+                time.sleep(RETRY_SECONDS)
+            except Exception:  # noqa: BLE001
+                log.exception("live: listener failed on entry %s", entry.id)
+                return
