@@ -449,7 +449,8 @@ def test_screening_a_text_too_long_for_the_board_warns_and_offers_to_edit(
     assert store.question(first).state == "new"
 
     keys.press("s")
-    keys.press("e")  # edit it instead
+    expect(ask).to_be_visible()  # pressed before the dialog opens, "e" edits and the dialog
+    keys.press("e")  # edit it instead: then takes the focus from the editor
     editor = card_in(page, "incoming", first).locator("textarea.edit")
     expect(editor).to_be_focused()
     keys.press("Control+a")
