@@ -56,19 +56,13 @@ def clean(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def _asks(sentence: str) -> bool:
-    return ("?" in sentence or questions.WH_START.search(sentence) is not None
-            or questions.AUX_START.search(sentence) is not None
-            or questions.DEMAND.search(sentence) is not None)
-
-
 def asked(text: str) -> str:
     """The words of ``text`` that ask (see the module's docstring)."""
     body = clean(text)
     sentences = [s.strip() for s in SENTENCE.findall(body) if s.strip()]
-    if not any(_asks(s) for s in sentences):
+    if not any(questions.asks(s) for s in sentences):
         return body
-    kept = " ".join(s for s in sentences if _asks(s) or _sets_out(s))
+    kept = " ".join(s for s in sentences if questions.asks(s) or _sets_out(s))
     return kept if len(CONTENT.findall(kept)) >= ENOUGH else body
 
 

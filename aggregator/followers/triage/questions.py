@@ -129,6 +129,13 @@ def score(text: str) -> Score:
     return Score(0.2, "a statement")
 
 
+def asks(text: str) -> bool:
+    """Whether ``text`` is phrased as a question or a demand to the board (whatever else it is:
+    ``score`` says that); ``asked`` keeps the sentences of a post that do."""
+    return ("?" in text or WH_START.search(text) is not None or DEMAND.search(text) is not None
+            or AUX_START.search(text) is not None or _yes_or_no(text))
+
+
 def _yes_or_no(body: str) -> bool:
     for m in AUX_ANY.finditer(body):
         aux, after = m.group("aux"), m.group("next")
