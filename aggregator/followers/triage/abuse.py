@@ -44,6 +44,8 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer
 
+from aggregator.followers.triage.asked import URL
+
 # Threats: no model here catches them (they are rare in every labelled set found).
 DEFAULT_WORDS = (
     "i know where you live", "watch yourself", "watch your back", "you'll pay", "you will pay",
@@ -80,7 +82,6 @@ _SWAPS = str.maketrans({"1": "i", "!": "i", "3": "e", "4": "a", "@": "a", "0": "
 MODEL = Path(__file__).with_name("abuse-model.npz")
 BITS = 18  # 2**18 hashed features for words and as many for characters
 MENTION = re.compile(r"@\w+")
-URL = re.compile(r"https?://\S+|www\.\S+")
 DIGITS = re.compile(r"\d[\d ]*\d|\d")
 MAX_CHARS = 5_000
 

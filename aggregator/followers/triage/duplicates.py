@@ -32,7 +32,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer
 
 from aggregator.followers.triage import pairs
-from aggregator.followers.triage.asked import asked
+from aggregator.followers.triage.asked import URL, asked
 from aggregator.followers.triage.pairs import PairModel
 
 STOPWORDS = frozenset("""a an the and or but if of to in on at by for with from about as into
@@ -40,7 +40,6 @@ is are was were be been being do does did doing have has had having will would c
 shall may might must i me my we our us you your he she it its they them their this that these
 those there here what why when where who which how please just so also any some all very really
 get got going go not no yes than then too more most much many""".split())
-URL = re.compile(r"https?://\S+|www\.\S+")
 TAG = re.compile(r"[#@]\w+")
 WORD = re.compile(r"[^\W_]+", re.UNICODE)
 NUM_PERM = 64

@@ -46,6 +46,8 @@ from dataclasses import dataclass
 import numpy as np
 import snowballstemmer
 
+from aggregator.base import personal
+
 SEMANTIC_FEATURES = ("meaning", "align", "differ")  # 0 for the lexical backend
 FEATURES = ("char", "word", "fuzzy", "overlap", "swap", "numbers", "kind", "cover", "negation",
             "opposite", "names", *SEMANTIC_FEATURES)
@@ -74,10 +76,8 @@ add remove, buy sell, hot cold, heat cold, summer winter, spring autumn, day nig
 public private, male female, men women, adult child, adult children, young old, import export,
 hire fire, enough shortage, inside outside, online offline, permanent temporary"""
 NAME = re.compile(r"(?<=[\w,;:)] )[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*")
-NOT_NAME = frozenset("""I Is Are Was Were Will Would Can Could Should Do Does Did Has Have Had
-What Why When Where Who Which How The A An And Or But If Of To In On At By For With From My Our
-Your Their This That These Those There Here It We You They He She Please Thanks Thank Mr Mrs Ms
-Dr Q""".split())
+# Capitalised words that are not places or people: the masking rules' list (one list), and "Are".
+NOT_NAME = personal.NOT_NAMES | {"Are"}
 
 
 def stem(words: list[str]) -> list[str]:
